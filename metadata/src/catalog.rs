@@ -1,0 +1,246 @@
+//! The bindings fnwire knows by name, with the keys each accepts.
+//!
+//! Attribute macros (Rust) and decorators (Python, Node) all read this one table, so a key is
+//! spelled, typed and checked the same way in every language. Keys are written in snake_case by
+//! users and rendered in Azure's camelCase spelling. Any other binding type can still be declared
+//! through the generic binding, which passes keys through untouched.
+
+use crate::Direction;
+use serde_json::Value;
+
+/// The type of value a key takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A string.
+    Str,
+    /// A boolean.
+    Bool,
+    /// A list of strings; also accepted as one comma-separated string.
+    StrList,
+}
+
+impl ValueKind {
+    /// How the kind is described in error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ValueKind::Str => "a string",
+            ValueKind::Bool => "a boolean (`true` or `false`)",
+            ValueKind::StrList => "a string list such as \"get,post\" or [\"get\", \"post\"]",
+        }
+    }
+}
+
+/// One key a binding accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec {
+    /// Spelling in Rust attributes and Python/Node options (snake_case).
+    pub name: &'static str,
+    /// Spelling in `function.json`.
+    pub json_name: &'static str,
+    pub kind: ValueKind,
+    pub required: bool,
+    /// Checks a value beyond its kind; the error says what is accepted.
+    pub check: Option<fn(&Value) -> Result<Value, String>>,
+}
+
+/// A binding fnwire knows by name.
+#[derive(Debug, Clone, Copy)]
+pub struct BindingKind {
+    /// Attribute / decorator name, e.g. `http_trigger`, `queue_output`.
+    pub attribute: &'static str,
+    /// Azure binding type, e.g. `httpTrigger`, `queue`.
+    pub binding_type: &'static str,
+    pub direction: Direction,
+    /// Keys beyond [`COMMON_KEYS`].
+    pub keys: &'static [KeySpec],
+    /// One line for documentation and error messages.
+    pub summary: &'static str,
+}
+
+/// Keys every binding accepts. `name` is the binding (parameter) name; `data_type` is
+/// `function.json`'s `dataType`.
+pub const COMMON_KEYS: &[KeySpec] = &[
+    KeySpec { name: "name", json_name: "name", kind: ValueKind::Str, required: false, check: None },
+    KeySpec {
+        name: "data_type",
+        json_name: "dataType",
+        kind: ValueKind::Str,
+        required: false,
+        check: Some(check_data_type),
+    },
+];
+
+const fn key(name: &'static str, json_name: &'static str, kind: ValueKind) -> KeySpec {
+    KeySpec { name, json_name, kind, required: false, check: None }
+}
+
+const fn required(name: &'static str, json_name: &'static str, kind: ValueKind) -> KeySpec {
+    KeySpec { name, json_name, kind, required: true, check: None }
+}
+
+/// Every binding fnwire knows by name.
+pub const CATALOG: &[BindingKind] = &[
+    BindingKind {
+        attribute: "http_trigger",
+        binding_type: "httpTrigger",
+        direction: Direction::In,
+        keys: &[
+            key("route", "route", ValueKind::Str),
+            KeySpec {
+                name: "methods",
+                json_name: "methods",
+                kind: ValueKind::StrList,
+                required: false,
+                check: Some(check_methods),
+            },
+            KeySpec {
+                name: "auth_level",
+                json_name: "authLevel",
+                kind: ValueKind::Str,
+                required: false,
+                check: Some(check_auth_level),
+            },
+        ],
+        summary: "runs the function for HTTP requests to /api/<route>",
+    },
+    BindingKind {
+        attribute: "timer_trigger",
+        binding_type: "timerTrigger",
+        direction: Direction::In,
+        keys: &[
+            required("schedule", "schedule", ValueKind::Str),
+            key("run_on_startup", "runOnStartup", ValueKind::Bool),
+            key("use_monitor", "useMonitor", ValueKind::Bool),
+        ],
+        summary: "runs the function on an NCRONTAB schedule (six fields, seconds first) or an hh:mm:ss interval",
+    },
+    BindingKind {
+        attribute: "queue_trigger",
+        binding_type: "queueTrigger",
+        direction: Direction::In,
+        keys: &[
+            required("queue", "queueName", ValueKind::Str),
+            key("connection", "connection", ValueKind::Str),
+        ],
+        summary: "runs the function for each message on a queue",
+    },
+    BindingKind {
+        attribute: "http_output",
+        binding_type: "http",
+        direction: Direction::Out,
+        keys: &[],
+        summary: "the HTTP response of an HTTP-triggered function",
+    },
+    BindingKind {
+        attribute: "queue_output",
+        binding_type: "queue",
+        direction: Direction::Out,
+        keys: &[
+            required("queue", "queueName", ValueKind::Str),
+            key("connection", "connection", ValueKind::Str),
+        ],
+        summary: "puts a message on a queue when the function succeeds",
+    },
+    BindingKind {
+        attribute: "blob_input",
+        binding_type: "blob",
+        direction: Direction::In,
+        keys: &[required("path", "path", ValueKind::Str), key("connection", "connection", ValueKind::Str)],
+        summary: "reads a blob before the function runs",
+    },
+    BindingKind {
+        attribute: "blob_output",
+        binding_type: "blob",
+        direction: Direction::Out,
+        keys: &[required("path", "path", ValueKind::Str), key("connection", "connection", ValueKind::Str)],
+        summary: "writes a blob when the function succeeds",
+    },
+];
+
+impl BindingKind {
+    /// Looks a binding up by its attribute / decorator name.
+    pub fn lookup(attribute: &str) -> Option<&'static BindingKind> {
+        CATALOG.iter().find(|k| k.attribute == attribute)
+    }
+
+    /// Looks a key up among this binding's keys and the common ones.
+    pub fn key(&self, name: &str) -> Option<&'static KeySpec> {
+        self.keys.iter().chain(COMMON_KEYS).find(|k| k.name == name)
+    }
+
+    /// All key names this binding accepts, for "expected one of" messages.
+    pub fn key_names(&self) -> Vec<&'static str> {
+        self.keys.iter().chain(COMMON_KEYS).map(|k| k.name).collect()
+    }
+
+    pub fn is_trigger(&self) -> bool {
+        self.binding_type.ends_with("Trigger")
+    }
+}
+
+impl KeySpec {
+    /// Checks a value against the key's kind and rule and returns it in `function.json` form
+    /// (a comma-separated string list becomes a JSON array, method names are lower-cased, …).
+    pub fn normalize(&self, value: Value) -> Result<Value, String> {
+        let value = match (self.kind, value) {
+            (ValueKind::Str, v @ Value::String(_)) => v,
+            (ValueKind::Bool, v @ Value::Bool(_)) => v,
+            (ValueKind::StrList, Value::String(s)) => Value::Array(
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| Value::String(p.into()))
+                    .collect(),
+            ),
+            (ValueKind::StrList, Value::Array(items)) if items.iter().all(Value::is_string) => {
+                Value::Array(items)
+            }
+            (kind, other) => {
+                return Err(format!("`{}` takes {}, found `{other}`", self.name, kind.describe()));
+            }
+        };
+        match self.check {
+            Some(check) => check(&value).map_err(|why| format!("`{}`: {why}", self.name)),
+            None => Ok(value),
+        }
+    }
+}
+
+const HTTP_METHODS: &[&str] =
+    &["get", "post", "put", "delete", "patch", "head", "options", "trace", "connect"];
+
+fn check_methods(value: &Value) -> Result<Value, String> {
+    let mut out = Vec::new();
+    for item in value.as_array().into_iter().flatten() {
+        let method = item.as_str().unwrap_or_default().to_ascii_lowercase();
+        if !HTTP_METHODS.contains(&method.as_str()) {
+            return Err(format!(
+                "`{method}` is not an HTTP method; expected some of {}",
+                HTTP_METHODS.join(", ")
+            ));
+        }
+        if !out.contains(&Value::String(method.clone())) {
+            out.push(Value::String(method));
+        }
+    }
+    if out.is_empty() {
+        return Err("list at least one HTTP method, or leave `methods` out to accept every method".into());
+    }
+    Ok(Value::Array(out))
+}
+
+fn check_auth_level(value: &Value) -> Result<Value, String> {
+    let level = value.as_str().unwrap_or_default().to_ascii_lowercase();
+    match level.as_str() {
+        "anonymous" | "function" | "admin" => Ok(Value::String(level)),
+        _ => Err(format!("`{level}` is not an auth level; expected anonymous, function or admin")),
+    }
+}
+
+fn check_data_type(value: &Value) -> Result<Value, String> {
+    let text = value.as_str().unwrap_or_default().to_ascii_lowercase();
+    match text.as_str() {
+        "string" | "binary" | "stream" => Ok(Value::String(text)),
+        _ => Err(format!("`{text}` is not a data type; expected string, binary or stream")),
+    }
+}
