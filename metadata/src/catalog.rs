@@ -30,6 +30,9 @@ impl ValueKind {
     }
 }
 
+/// Checks a value beyond its kind and returns its `function.json` form, or says what is accepted.
+pub type ValueCheck = fn(&Value) -> Result<Value, String>;
+
 /// One key a binding accepts.
 #[derive(Debug, Clone, Copy)]
 pub struct KeySpec {
@@ -40,7 +43,7 @@ pub struct KeySpec {
     pub kind: ValueKind,
     pub required: bool,
     /// Checks a value beyond its kind; the error says what is accepted.
-    pub check: Option<fn(&Value) -> Result<Value, String>>,
+    pub check: Option<ValueCheck>,
 }
 
 /// A binding fnwire knows by name.
