@@ -217,7 +217,7 @@ def queue_return(msg: func.QueueMessage) -> str:
     probeCount=3,
     enabled=True,
     label="Grüße",
-    nested={"list": [1, "two", 3.5], "inner": {"deep": "value"}},
+    tags=["one", "two"],
 )
 def http_generic(req: func.HttpRequest, probe: str = None) -> func.HttpResponse:
     if isinstance(probe, bytes):
