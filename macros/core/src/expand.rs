@@ -1,0 +1,104 @@
+//! Code generation from a checked [`FunctionModel`], following the SDK contract: the user's
+//! function unchanged, plus an invoker and an `inventory` registration in an anonymous const.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{LitStr, ReturnType};
+
+use crate::model::{FunctionModel, ParamRole};
+
+/// The user's function followed by its invoker and registration.
+pub fn expand(model: &FunctionModel) -> TokenStream {
+    let item = &model.item;
+    let sig = &item.sig;
+    let fn_ident = &sig.ident;
+    let invocation = format_ident!("__fnwire_invocation");
+
+    let mut arg_idents = Vec::new();
+    let mut extractions = Vec::new();
+    for (index, param) in model.params.iter().enumerate() {
+        let arg = format_ident!("__fnwire_arg{index}");
+        let ty = &param.ty;
+        // Spanned at the parameter's type so an unsupported type is reported there, with the
+        // trait's `on_unimplemented` message.
+        let extraction = match &param.role {
+            ParamRole::Input { binding } => {
+                let binding = LitStr::new(binding, Span::call_site());
+                quote_spanned! {ty.span()=>
+                    let #arg = <#ty as ::fnwire::__private::FromInput>::from_input(&mut #invocation, #binding)?;
+                }
+            }
+            ParamRole::Output { binding } => {
+                let binding = LitStr::new(binding, Span::call_site());
+                quote_spanned! {ty.span()=>
+                    let #arg = <#ty as ::fnwire::__private::OutputParam>::bind_output(&mut #invocation, #binding);
+                }
+            }
+            ParamRole::Invocation => quote_spanned! {ty.span()=>
+                let #arg = <#ty as ::fnwire::__private::FromInvocation>::from_invocation(&#invocation)?;
+            },
+        };
+        extractions.push(extraction);
+        arg_idents.push(arg);
+    }
+
+    let needs_mut = model.params.iter().any(|p| !matches!(p.role, ParamRole::Invocation));
+    let invocation_binding = if needs_mut { quote!(mut #invocation) } else { quote!(#invocation) };
+
+    let call = if sig.asyncness.is_some() {
+        quote! { let __fnwire_returned = #fn_ident(#(#arg_idents),*).await; }
+    } else {
+        quote! {
+            let __fnwire_returned =
+                ::fnwire::__private::run_blocking(move || #fn_ident(#(#arg_idents),*)).await?;
+        }
+    };
+    // Spanned at the return type so a type that cannot be returned is reported there.
+    let return_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => fn_ident.span(),
+    };
+    let into_return = quote_spanned! {return_span=>
+        let __fnwire_value = ::fnwire::__private::IntoReturn::into_return(__fnwire_returned)?;
+    };
+
+    let name = LitStr::new(&model.metadata.name, fn_ident.span());
+    let bindings: Vec<LitStr> =
+        model.raw_bindings().iter().map(|json| LitStr::new(json, Span::call_site())).collect();
+    let line = quote_spanned! {fn_ident.span()=> ::core::line!()};
+
+    quote! {
+        #item
+
+        const _: () = {
+            fn __fnwire_invoke(
+                #invocation_binding: ::fnwire::__private::Invocation,
+            ) -> ::fnwire::__private::BoxFuture<'static, ::fnwire::__private::InvocationResult> {
+                ::std::boxed::Box::pin(async move {
+                    #(#extractions)*
+                    #call
+                    #into_return
+                    ::fnwire::__private::finish(#invocation, __fnwire_value)
+                })
+            }
+            ::fnwire::__private::inventory::submit! {
+                ::fnwire::__private::Registration {
+                    name: #name,
+                    bindings: &[#(#bindings),*],
+                    invoke: __fnwire_invoke,
+                    location: ::core::concat!(::core::file!(), ":", #line),
+                }
+            }
+        };
+    }
+}
+
+/// What is emitted when checks failed: the user's function as written (minus fnwire
+/// attributes), so the rest of the crate and IDEs still see it, and every error.
+pub fn expand_errors(item: TokenStream, error: &syn::Error) -> TokenStream {
+    let errors = error.to_compile_error();
+    let mut out = item.into_token_stream();
+    out.extend(errors);
+    out
+}
