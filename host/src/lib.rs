@@ -1,1 +1,22 @@
-//! Placeholder.
+//! The fnwire local host: runs a function app's language worker over FunctionRpc (gRPC) and
+//! serves its HTTP-triggered functions, like Azure's `func start`.
+//!
+//! The pieces are usable on their own (the conformance runner drives workers with them):
+//! * [`app`]: detect an app and build a [`app::WorkerLaunch`];
+//! * [`grpc::GrpcServer`]: the FunctionRpc server that accepts only launched workers;
+//! * [`worker_process::WorkerProcess`]: a launched worker process;
+//! * [`channel::WorkerChannel`]: request/response over a worker's stream;
+//! * [`lifecycle`]: start → init → index → load;
+//! * [`routes`], [`http`]: route templates and the HTTP ↔ `RpcHttp` mapping;
+//! * [`host::run_start`]: the whole `fnwire start` command.
+
+pub mod app;
+pub mod channel;
+pub mod cli;
+pub mod console;
+pub mod grpc;
+pub mod host;
+pub mod http;
+pub mod lifecycle;
+pub mod routes;
+pub mod worker_process;

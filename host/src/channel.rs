@@ -1,0 +1,483 @@
+//! [`WorkerChannel`]: request/response over one worker's `EventStream`.
+//!
+//! Replies are matched the way Azure hosts match them: by message type, and by `function_id`
+//! (loads), `invocation_id` (invocations) or `request_id` (status). `RpcLog`s are printed with
+//! the function name and invocation id they belong to.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fnwire_protocol::rpc::streaming_message::Content;
+use fnwire_protocol::rpc::{
+    FunctionLoadRequest, FunctionLoadRequestCollection, FunctionLoadResponse, FunctionMetadataResponse,
+    FunctionsMetadataRequest, InvocationCancel, InvocationRequest, InvocationResponse, RpcLog, StatusResult,
+    StreamingMessage, WorkerInitRequest, WorkerInitResponse, WorkerStatusRequest, WorkerTerminate, rpc_log,
+    status_result,
+};
+use tokio::sync::{oneshot, watch};
+
+use crate::grpc::WorkerConnection;
+
+/// Well-known worker capability names.
+pub mod capability {
+    pub const RAW_HTTP_BODY_BYTES: &str = "RawHttpBodyBytes";
+    pub const RPC_HTTP_BODY_ONLY: &str = "RpcHttpBodyOnly";
+    pub const RPC_HTTP_TRIGGER_METADATA_REMOVED: &str = "RpcHttpTriggerMetadataRemoved";
+    pub const IGNORE_EMPTY_VALUED_RPC_HTTP_HEADERS: &str = "IgnoreEmptyValuedRpcHttpHeaders";
+    pub const USE_NULLABLE_VALUE_DICTIONARY_FOR_HTTP: &str = "UseNullableValueDictionaryForHttp";
+    pub const TYPED_DATA_COLLECTION: &str = "TypedDataCollection";
+    pub const HANDLES_WORKER_TERMINATE_MESSAGE: &str = "HandlesWorkerTerminateMessage";
+    pub const HANDLES_INVOCATION_CANCEL_MESSAGE: &str = "HandlesInvocationCancelMessage";
+    pub const SUPPORTS_LOAD_RESPONSE_COLLECTION: &str = "SupportsLoadResponseCollection";
+    pub const WORKER_STATUS: &str = "WorkerStatus";
+}
+
+/// What went wrong talking to a worker.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ChannelError {
+    #[error("the worker's stream is closed: {0}")]
+    Closed(String),
+    #[error("the worker did not answer {what} within {after:?}")]
+    Timeout { what: &'static str, after: Duration },
+    #[error("the worker answered {what} with a failure: {message}")]
+    Failed { what: &'static str, message: String },
+}
+
+/// Which reply a request waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    WorkerInitResponse,
+    FunctionMetadataResponse,
+    FunctionLoadResponse { function_id: String },
+    FunctionLoadResponseCollection,
+    WorkerStatusResponse { request_id: String },
+    FunctionEnvironmentReloadResponse,
+    WorkerWarmupResponse,
+}
+
+impl Expect {
+    fn matches(&self, msg: &StreamingMessage) -> bool {
+        match (self, &msg.content) {
+            (Expect::WorkerInitResponse, Some(Content::WorkerInitResponse(_)))
+            | (Expect::FunctionMetadataResponse, Some(Content::FunctionMetadataResponse(_)))
+            | (Expect::FunctionLoadResponseCollection, Some(Content::FunctionLoadResponseCollection(_)))
+            | (Expect::FunctionEnvironmentReloadResponse, Some(Content::FunctionEnvironmentReloadResponse(_)))
+            | (Expect::WorkerWarmupResponse, Some(Content::WorkerWarmupResponse(_))) => true,
+            (Expect::FunctionLoadResponse { function_id }, Some(Content::FunctionLoadResponse(r))) => {
+                r.function_id == *function_id
+            }
+            (Expect::WorkerStatusResponse { request_id }, Some(Content::WorkerStatusResponse(_))) => {
+                msg.request_id == *request_id
+            }
+            _ => false,
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Expect::WorkerInitResponse => "WorkerInitRequest",
+            Expect::FunctionMetadataResponse => "FunctionsMetadataRequest",
+            Expect::FunctionLoadResponse { .. } => "FunctionLoadRequest",
+            Expect::FunctionLoadResponseCollection => "FunctionLoadRequestCollection",
+            Expect::WorkerStatusResponse { .. } => "WorkerStatusRequest",
+            Expect::FunctionEnvironmentReloadResponse => "FunctionEnvironmentReloadRequest",
+            Expect::WorkerWarmupResponse => "WorkerWarmupRequest",
+        }
+    }
+}
+
+struct Waiter {
+    expect: Expect,
+    tx: oneshot::Sender<StreamingMessage>,
+}
+
+struct PendingInvocation {
+    function_name: String,
+    tx: oneshot::Sender<InvocationResponse>,
+}
+
+#[derive(Default)]
+struct State {
+    waiters: Vec<Waiter>,
+    invocations: HashMap<String, PendingInvocation>,
+    capabilities: HashMap<String, String>,
+    closed: Option<String>,
+}
+
+/// One worker's stream. Cheap to share behind an `Arc`; all methods take `&self`.
+pub struct WorkerChannel {
+    worker_id: String,
+    outbound: tokio::sync::mpsc::UnboundedSender<StreamingMessage>,
+    state: Arc<Mutex<State>>,
+    closed_rx: watch::Receiver<Option<String>>,
+}
+
+impl std::fmt::Debug for WorkerChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerChannel").field("worker_id", &self.worker_id).finish_non_exhaustive()
+    }
+}
+
+impl WorkerChannel {
+    /// Takes over an accepted stream and starts reading it.
+    pub fn new(connection: WorkerConnection) -> Self {
+        let state: Arc<Mutex<State>> = Arc::default();
+        let (closed_tx, closed_rx) = watch::channel(None);
+        let worker_id = connection.start.worker_id.clone();
+        tokio::spawn(pump_inbound(connection.inbound, state.clone(), closed_tx));
+        WorkerChannel { worker_id, outbound: connection.outbound, state, closed_rx }
+    }
+
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// Why the stream closed, if it has.
+    pub fn closed_reason(&self) -> Option<String> {
+        self.closed_rx.borrow().clone()
+    }
+
+    /// Waits until the stream closes; returns why.
+    pub async fn closed(&self) -> String {
+        let mut rx = self.closed_rx.clone();
+        match rx.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            Err(_) => "the stream reader stopped".into(),
+        }
+    }
+
+    /// The capabilities the worker declared in its init response.
+    pub fn capabilities(&self) -> HashMap<String, String> {
+        self.lock().capabilities.clone()
+    }
+
+    /// Azure hosts treat any non-empty value, even "false", as declared.
+    pub fn has_capability(&self, name: &str) -> bool {
+        self.lock().capabilities.get(name).is_some_and(|v| !v.is_empty())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the maps half-updated in a harmful way.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends a message without waiting for anything.
+    pub fn send(&self, content: Content) -> Result<(), ChannelError> {
+        self.send_message(StreamingMessage { request_id: String::new(), content: Some(content) })
+    }
+
+    fn send_message(&self, msg: StreamingMessage) -> Result<(), ChannelError> {
+        if let Some(reason) = self.closed_reason() {
+            return Err(ChannelError::Closed(reason));
+        }
+        self.outbound.send(msg).map_err(|_| ChannelError::Closed("the host closed the stream".into()))
+    }
+
+    /// Sends a message and waits up to `timeout` for the reply `expect` describes.
+    pub async fn request(
+        &self,
+        msg: StreamingMessage,
+        expect: Expect,
+        timeout: Duration,
+    ) -> Result<StreamingMessage, ChannelError> {
+        let what = expect.describe();
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut state = self.lock();
+            if let Some(reason) = &state.closed {
+                return Err(ChannelError::Closed(reason.clone()));
+            }
+            state.waiters.push(Waiter { expect, tx });
+        }
+        self.send_message(msg)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(ChannelError::Closed(self.closed_reason().unwrap_or_else(|| "stream closed".into()))),
+            Err(_) => {
+                self.lock().waiters.retain(|w| !w.tx.is_closed());
+                Err(ChannelError::Timeout { what, after: timeout })
+            }
+        }
+    }
+
+    /// `WorkerInitRequest` → `WorkerInitResponse`; stores the worker's capabilities. A response
+    /// whose status is not Success is an error carrying the worker's message.
+    pub async fn initialize(
+        &self,
+        request: WorkerInitRequest,
+        timeout: Duration,
+    ) -> Result<WorkerInitResponse, ChannelError> {
+        let msg = StreamingMessage { request_id: String::new(), content: Some(Content::WorkerInitRequest(request)) };
+        let reply = self.request(msg, Expect::WorkerInitResponse, timeout).await?;
+        let Some(Content::WorkerInitResponse(response)) = reply.content else {
+            return Err(ChannelError::Closed("unexpected reply".into()));
+        };
+        check_status("WorkerInitRequest", response.result.as_ref())?;
+        self.lock().capabilities = response.capabilities.clone();
+        Ok(response)
+    }
+
+    /// `FunctionsMetadataRequest` → `FunctionMetadataResponse` (worker indexing).
+    pub async fn function_metadata(
+        &self,
+        function_app_directory: &str,
+        timeout: Duration,
+    ) -> Result<FunctionMetadataResponse, ChannelError> {
+        let msg = StreamingMessage {
+            request_id: String::new(),
+            content: Some(Content::FunctionsMetadataRequest(FunctionsMetadataRequest {
+                function_app_directory: function_app_directory.to_string(),
+            })),
+        };
+        let reply = self.request(msg, Expect::FunctionMetadataResponse, timeout).await?;
+        let Some(Content::FunctionMetadataResponse(response)) = reply.content else {
+            return Err(ChannelError::Closed("unexpected reply".into()));
+        };
+        if !response.use_default_metadata_indexing {
+            check_status("FunctionsMetadataRequest", response.result.as_ref())?;
+        }
+        Ok(response)
+    }
+
+    /// Loads functions: one collection if the worker declared `SupportsLoadResponseCollection`,
+    /// else one request per function. Per-function failures are in the returned responses.
+    pub async fn load_functions(
+        &self,
+        requests: Vec<FunctionLoadRequest>,
+        timeout: Duration,
+    ) -> Result<Vec<FunctionLoadResponse>, ChannelError> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.has_capability(capability::SUPPORTS_LOAD_RESPONSE_COLLECTION) {
+            let msg = StreamingMessage {
+                request_id: String::new(),
+                content: Some(Content::FunctionLoadRequestCollection(FunctionLoadRequestCollection {
+                    function_load_requests: requests,
+                })),
+            };
+            let reply = self.request(msg, Expect::FunctionLoadResponseCollection, timeout).await?;
+            let Some(Content::FunctionLoadResponseCollection(c)) = reply.content else {
+                return Err(ChannelError::Closed("unexpected reply".into()));
+            };
+            return Ok(c.function_load_responses);
+        }
+        let replies = requests.into_iter().map(|request| {
+            let expect = Expect::FunctionLoadResponse { function_id: request.function_id.clone() };
+            let msg =
+                StreamingMessage { request_id: String::new(), content: Some(Content::FunctionLoadRequest(request)) };
+            self.request(msg, expect, timeout)
+        });
+        let mut out = Vec::new();
+        for reply in futures::future::join_all(replies).await {
+            if let Some(Content::FunctionLoadResponse(r)) = reply?.content {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sends an invocation and waits for its response (no timeout: the caller decides).
+    pub async fn invoke(
+        &self,
+        function_name: &str,
+        request: InvocationRequest,
+    ) -> Result<InvocationResponse, ChannelError> {
+        let invocation_id = request.invocation_id.clone();
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut state = self.lock();
+            if let Some(reason) = &state.closed {
+                return Err(ChannelError::Closed(reason.clone()));
+            }
+            state
+                .invocations
+                .insert(invocation_id.clone(), PendingInvocation { function_name: function_name.to_string(), tx });
+        }
+        let guard = InvocationGuard { state: &self.state, invocation_id: &invocation_id };
+        self.send(Content::InvocationRequest(request))?;
+        let result = rx.await;
+        drop(guard);
+        result.map_err(|_| ChannelError::Closed(self.closed_reason().unwrap_or_else(|| "stream closed".into())))
+    }
+
+    /// Asks the worker to cancel an invocation (only if it declared it handles cancels).
+    pub fn cancel(&self, invocation_id: &str) {
+        if self.has_capability(capability::HANDLES_INVOCATION_CANCEL_MESSAGE) {
+            let _ = self.send(Content::InvocationCancel(InvocationCancel {
+                invocation_id: invocation_id.to_string(),
+                grace_period: None,
+            }));
+        }
+    }
+
+    /// `WorkerStatusRequest` with a fresh request id; returns when the worker echoes it.
+    pub async fn worker_status(&self, timeout: Duration) -> Result<(), ChannelError> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let msg = StreamingMessage {
+            request_id: request_id.clone(),
+            content: Some(Content::WorkerStatusRequest(WorkerStatusRequest {})),
+        };
+        self.request(msg, Expect::WorkerStatusResponse { request_id }, timeout).await.map(|_| ())
+    }
+
+    /// Sends `WorkerTerminate` if the worker declared it handles it; returns whether it was sent.
+    pub fn terminate(&self, grace_period: Duration) -> bool {
+        if !self.has_capability(capability::HANDLES_WORKER_TERMINATE_MESSAGE) {
+            return false;
+        }
+        let grace = prost_types::Duration {
+            seconds: i64::try_from(grace_period.as_secs()).unwrap_or(i64::MAX),
+            nanos: i32::try_from(grace_period.subsec_nanos()).unwrap_or(0),
+        };
+        self.send(Content::WorkerTerminate(WorkerTerminate { grace_period: Some(grace) })).is_ok()
+    }
+}
+
+/// Removes an invocation from the pending map however `invoke` ends (including being dropped
+/// because the HTTP client went away).
+struct InvocationGuard<'a> {
+    state: &'a Arc<Mutex<State>>,
+    invocation_id: &'a str,
+}
+
+impl Drop for InvocationGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.invocations.remove(self.invocation_id);
+        }
+    }
+}
+
+fn check_status(what: &'static str, result: Option<&StatusResult>) -> Result<(), ChannelError> {
+    match result {
+        Some(r) if r.status == status_result::Status::Success as i32 => Ok(()),
+        Some(r) => {
+            let mut message = r.exception.as_ref().map(|e| e.message.clone()).unwrap_or_default();
+            if message.is_empty() {
+                message = r.result.clone();
+            }
+            if message.is_empty() {
+                message = format!("status {}", status_name(r.status));
+            }
+            Err(ChannelError::Failed { what, message })
+        }
+        None => Err(ChannelError::Failed {
+            what,
+            message: "the reply has no result (an absent result means Failure on the wire)".into(),
+        }),
+    }
+}
+
+/// The name of a `StatusResult.Status` value.
+pub fn status_name(status: i32) -> &'static str {
+    match status_result::Status::try_from(status) {
+        Ok(s) => s.as_str_name(),
+        Err(_) => "unknown",
+    }
+}
+
+async fn pump_inbound(
+    mut inbound: tonic::Streaming<StreamingMessage>,
+    state: Arc<Mutex<State>>,
+    closed_tx: watch::Sender<Option<String>>,
+) {
+    let reason = loop {
+        match inbound.message().await {
+            Ok(Some(msg)) => dispatch(msg, &state),
+            Ok(None) => break "the worker ended its stream".to_string(),
+            Err(status) => break format!("the worker's stream failed: {}", status.message()),
+        }
+    };
+    let (waiters, invocations) = {
+        let mut s = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.closed = Some(reason.clone());
+        (std::mem::take(&mut s.waiters), std::mem::take(&mut s.invocations))
+    };
+    // Dropping the senders wakes every waiter with "closed".
+    drop(waiters);
+    drop(invocations);
+    let _ = closed_tx.send(Some(reason));
+}
+
+fn dispatch(msg: StreamingMessage, state: &Mutex<State>) {
+    let mut s = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match msg.content {
+        Some(Content::RpcLog(log)) => {
+            let function = s.invocations.get(&log.invocation_id).map(|p| p.function_name.clone());
+            drop(s);
+            print_log(&log, function.as_deref());
+        }
+        Some(Content::InvocationResponse(response)) => match s.invocations.remove(&response.invocation_id) {
+            Some(pending) => {
+                let _ = pending.tx.send(response);
+            }
+            None => tracing::debug!(
+                "invocation response for `{}`, which is not pending (already answered or abandoned)",
+                response.invocation_id
+            ),
+        },
+        Some(_) => {
+            if let Some(i) = s.waiters.iter().position(|w| w.expect.matches(&msg)) {
+                let waiter = s.waiters.remove(i);
+                let _ = waiter.tx.send(msg);
+            } else {
+                tracing::debug!("ignored an unexpected message from the worker: {:?}", content_name(&msg));
+            }
+        }
+        None => tracing::debug!("ignored a message without content from the worker"),
+    }
+}
+
+fn content_name(msg: &StreamingMessage) -> &'static str {
+    match &msg.content {
+        Some(Content::WorkerInitResponse(_)) => "WorkerInitResponse",
+        Some(Content::FunctionMetadataResponse(_)) => "FunctionMetadataResponse",
+        Some(Content::FunctionLoadResponse(_)) => "FunctionLoadResponse",
+        Some(Content::FunctionLoadResponseCollection(_)) => "FunctionLoadResponseCollection",
+        Some(Content::WorkerStatusResponse(_)) => "WorkerStatusResponse",
+        Some(Content::FunctionEnvironmentReloadResponse(_)) => "FunctionEnvironmentReloadResponse",
+        Some(Content::StartStream(_)) => "StartStream",
+        Some(_) => "other",
+        None => "empty",
+    }
+}
+
+/// Prints a worker log: user logs with the function name and invocation id.
+fn print_log(log: &RpcLog, function: Option<&str>) {
+    let is_user = log.log_category == rpc_log::RpcLogCategory::User as i32;
+    let mut text = log.message.clone();
+    if let Some(e) = &log.exception {
+        if !e.message.is_empty() && !text.contains(&e.message) {
+            text = format!("{text}: {}", e.message);
+        }
+        if !e.stack_trace.is_empty() {
+            text = format!("{text}\n{}", e.stack_trace);
+        }
+    }
+    let origin = match (function, log.invocation_id.is_empty()) {
+        (Some(f), _) => format!("{f} ({})", log.invocation_id),
+        (None, false) => format!("invocation {}", log.invocation_id),
+        (None, true) if is_user => "function".to_string(),
+        (None, true) => "worker".to_string(),
+    };
+    let level = rpc_log::Level::try_from(log.level).unwrap_or(rpc_log::Level::Information);
+    macro_rules! emit {
+        ($lvl:ident) => {
+            if is_user {
+                tracing::$lvl!(target: "fnwire::function", "[{origin}] {text}")
+            } else {
+                tracing::$lvl!(target: "fnwire::worker", "[{origin}] {text}")
+            }
+        };
+    }
+    match level {
+        rpc_log::Level::Trace => emit!(trace),
+        rpc_log::Level::Debug => emit!(debug),
+        rpc_log::Level::Information => emit!(info),
+        rpc_log::Level::Warning => emit!(warn),
+        rpc_log::Level::Error | rpc_log::Level::Critical => emit!(error),
+        rpc_log::Level::None => {}
+    }
+}

@@ -1,0 +1,44 @@
+//! The `fnwire` command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::host::{StartOptions, run_start};
+use crate::http::DEFAULT_MAX_REQUEST_BODY;
+
+/// fnwire: run Azure-Functions-style function apps locally over the FunctionRpc protocol.
+#[derive(Debug, Parser)]
+#[command(name = "fnwire", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build (if needed) and run a function app, serving its HTTP functions.
+    Start {
+        /// The function app's directory.
+        #[arg(default_value = ".")]
+        app_dir: PathBuf,
+        /// Port for the HTTP server (on 127.0.0.1).
+        #[arg(long, short, default_value_t = 7071)]
+        port: u16,
+        /// Build a Cargo app in debug mode instead of `--release`.
+        #[arg(long)]
+        debug: bool,
+        /// Largest accepted request body, in bytes; larger ones get 413.
+        #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_REQUEST_BODY)]
+        max_request_body: usize,
+    },
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Start { app_dir, port, debug, max_request_body } => {
+            run_start(StartOptions { app_dir, port, release: !debug, max_request_body }).await
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! `fnwire start`: detect the app, start its worker, serve HTTP, stop cleanly.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::app::{self, DetectOptions};
+use crate::console::{FunctionRow, function_table, trigger_type};
+use crate::grpc::GrpcServer;
+use crate::http::{self as http_front, Availability, HttpCapabilities, HttpFunction, HttpState, ReadyApp};
+use crate::lifecycle::{self, IndexedFunction, LifecycleOptions, StartedWorker};
+use crate::routes::{Route, RouteTable, RouteTemplate, parse_methods};
+
+/// How long a worker gets to finish after `WorkerTerminate` (Azure: 5 s).
+pub const TERMINATE_GRACE_PERIOD: Duration = Duration::from_secs(5);
+
+/// Options of `fnwire start`.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    pub app_dir: PathBuf,
+    pub port: u16,
+    /// Build Cargo apps with `--release`.
+    pub release: bool,
+    pub max_request_body: usize,
+}
+
+/// Reads `extensions.http.routePrefix` from `host.json` (default `api`).
+pub fn read_route_prefix(app_dir: &Path) -> anyhow::Result<String> {
+    let path = app_dir.join("host.json");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok("api".into()) };
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("`{}` is not valid JSON; fix it or delete it", path.display()))?;
+    match doc.pointer("/extensions/http/routePrefix") {
+        None | Some(serde_json::Value::Null) => Ok("api".into()),
+        Some(serde_json::Value::String(s)) => Ok(s.trim_matches('/').to_string()),
+        Some(other) => bail!("`{}`: extensions.http.routePrefix must be a string, found `{other}`", path.display()),
+    }
+}
+
+/// Builds the route table and HTTP function list. A bad route template or a route used twice
+/// is an error naming the function.
+pub fn http_functions(functions: &[IndexedFunction]) -> anyhow::Result<(RouteTable, HashMap<String, HttpFunction>)> {
+    let mut routes = RouteTable::new();
+    let mut by_name = HashMap::new();
+    for f in functions {
+        let Some(trigger) = f.metadata.trigger() else { continue };
+        if !trigger.binding_type.eq_ignore_ascii_case("httpTrigger") {
+            continue;
+        }
+        let name = &f.metadata.name;
+        let route_text = trigger.str_property("route").unwrap_or(name);
+        let template =
+            RouteTemplate::parse(route_text).map_err(|e| anyhow::anyhow!("function `{name}`: {e}"))?;
+        let methods =
+            parse_methods(trigger.properties.get("methods")).map_err(|e| anyhow::anyhow!("function `{name}`: {e}"))?;
+        routes
+            .add(Route { function_name: name.clone(), template, methods })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let http_output = f
+            .metadata
+            .bindings
+            .iter()
+            .find(|b| b.binding_type.eq_ignore_ascii_case("http") && b.direction != fnwire_metadata::Direction::In)
+            .map(|b| b.name.clone());
+        by_name.insert(
+            name.clone(),
+            HttpFunction {
+                name: name.clone(),
+                function_id: f.function_id.clone(),
+                trigger_name: trigger.name.clone(),
+                http_output,
+                error: f.error.clone(),
+            },
+        );
+    }
+    Ok((routes, by_name))
+}
+
+/// The rows of the start-up table.
+pub fn function_rows(functions: &[IndexedFunction], routes: &RouteTable, port: u16, prefix: &str) -> Vec<FunctionRow> {
+    functions
+        .iter()
+        .map(|f| {
+            let trigger = trigger_type(f);
+            let route = routes.routes().iter().find(|r| r.function_name == f.metadata.name);
+            let (methods, target) = match route {
+                Some(r) => {
+                    let methods = r
+                        .methods
+                        .as_ref()
+                        .map(|ms| ms.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","))
+                        .unwrap_or_default();
+                    let path = [prefix, r.template.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join("/");
+                    (methods, format!("http://127.0.0.1:{port}/{path}"))
+                }
+                None => (String::new(), trigger.clone()),
+            };
+            FunctionRow { name: f.metadata.name.clone(), trigger, methods, target, error: f.error.clone() }
+        })
+        .collect()
+}
+
+/// Completes when Ctrl-C or SIGTERM arrives.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM ({e}); only Ctrl-C stops fnwire");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Stops a worker: `WorkerTerminate` (if it handles it), wait up to the grace period, kill.
+pub async fn stop_worker(worker: &mut StartedWorker) {
+    if worker.process.exit_status().is_some() {
+        return;
+    }
+    if worker.channel.terminate(TERMINATE_GRACE_PERIOD) {
+        tracing::info!("asked the worker to stop (WorkerTerminate, grace period {TERMINATE_GRACE_PERIOD:?})");
+        if let Some(status) = worker.process.wait_timeout(TERMINATE_GRACE_PERIOD).await {
+            tracing::info!("the worker stopped ({status})");
+            return;
+        }
+        tracing::warn!("the worker did not stop within {TERMINATE_GRACE_PERIOD:?}; killing it");
+    }
+    worker.process.kill().await;
+}
+
+struct Running {
+    worker: StartedWorker,
+    // Kept alive for as long as the worker's stream is served.
+    _server: GrpcServer,
+}
+
+async fn start_app(options: &StartOptions, state: &HttpState) -> anyhow::Result<Running> {
+    let detected = app::detect(&options.app_dir, DetectOptions { release: options.release }).await?;
+    let launch = detected.launch;
+    let server = GrpcServer::start().await.context("could not start the gRPC server for the worker on 127.0.0.1")?;
+    let lifecycle_options = LifecycleOptions::default();
+    tracing::info!("starting the worker: {}", launch.program.display());
+    let worker = lifecycle::start_worker(&server, &launch, &lifecycle_options).await?;
+    let mut functions = lifecycle::index_functions(&worker, &launch, &lifecycle_options).await?;
+    lifecycle::load_functions(&worker, &mut functions, &lifecycle_options).await?;
+    let (routes, http_functions) = http_functions(&functions)?;
+    let rows = function_rows(&functions, &routes, options.port, state.route_prefix());
+    println!("{}", function_table(&rows));
+    let capabilities = HttpCapabilities::from_capabilities(&worker.channel.capabilities());
+    state.set(Availability::Ready(Arc::new(ReadyApp {
+        channel: worker.channel.clone(),
+        routes,
+        functions: http_functions,
+        capabilities,
+    })));
+    tracing::info!("Host started; press Ctrl-C to stop.");
+    Ok(Running { worker, _server: server })
+}
+
+/// Runs `fnwire start` until Ctrl-C or SIGTERM.
+pub async fn run_start(options: StartOptions) -> anyhow::Result<()> {
+    let app_dir = &options.app_dir;
+    if !app_dir.is_dir() {
+        bail!("`{}` is not a directory: pass the function app's directory to `fnwire start`", app_dir.display());
+    }
+    let prefix = read_route_prefix(app_dir)?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await.with_context(|| {
+        format!("could not listen on 127.0.0.1:{}; is another program using it? Pass another port with --port", options.port)
+    })?;
+    let state = Arc::new(HttpState::new(&prefix, options.max_request_body));
+    let http_task = tokio::spawn(http_front::serve(listener, state.clone()));
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let mut running = tokio::select! {
+        r = start_app(&options, &state) => r?,
+        _ = &mut shutdown => {
+            tracing::info!("stopping before the app finished starting");
+            http_task.abort();
+            return Ok(());
+        }
+    };
+    let mut worker_gone = false;
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            status = running.worker.process.wait(), if !worker_gone => {
+                worker_gone = true;
+                let status = status.map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into());
+                let lines = running.worker.process.last_stderr_lines();
+                let detail = if lines.is_empty() { String::new() } else { format!("; last stderr lines: {}", lines.join(" | ")) };
+                tracing::error!(
+                    "the worker process exited unexpectedly ({status}){detail}. Requests now get 503; restart fnwire to \
+                     run the app again"
+                );
+                state.set(Availability::Unavailable(format!("the worker process exited ({status})")));
+            }
+            reason = running.worker.channel.closed(), if !worker_gone => {
+                worker_gone = true;
+                tracing::error!("the worker's stream closed ({reason}). Requests now get 503; restart fnwire");
+                state.set(Availability::Unavailable(reason));
+            }
+        }
+    }
+    tracing::info!("stopping");
+    state.set(Availability::Unavailable("the host is shutting down".into()));
+    stop_worker(&mut running.worker).await;
+    http_task.abort();
+    Ok(())
+}

@@ -1,0 +1,567 @@
+//! HTTP route templates and the table that picks a function for a request.
+//!
+//! Azure Functions routes use ASP.NET-style templates (`items/{id:int}`, `hello/{name?}`,
+//! `files/{*path}`). Routers such as matchit (and so axum) use a different syntax, have no
+//! optional or constrained parameters and no case-insensitive literals, so fnwire matches
+//! templates itself.
+//!
+//! Supported, per path segment (a segment is either all literal or exactly one parameter):
+//! * a literal, matched case-insensitively;
+//! * `{name}`: one non-empty segment;
+//! * `{name?}`: optional; only trailing segments may be optional;
+//! * `{name:constraint}` / `{name:constraint?}`: with one of the constraints of [`Constraint`]:
+//!   `int`, `long`, `bool`, `alpha`, `guid`, `double`, `float`, `decimal`. Any other constraint
+//!   is a start-up error naming the function;
+//! * `{*name}`: catch-all, the rest of the path (possibly empty); only as the last segment.
+//!
+//! When several templates match, the most specific wins: compared segment by segment, a literal
+//! beats a constrained parameter, which beats a plain parameter, which beats an optional one,
+//! which beats a catch-all.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use http::Method;
+
+/// A parameter constraint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    /// 32-bit signed integer.
+    Int,
+    /// 64-bit signed integer.
+    Long,
+    /// `true` or `false`, case-insensitively.
+    Bool,
+    /// ASCII letters only.
+    Alpha,
+    /// A GUID, with or without braces/hyphens as .NET accepts the common `8-4-4-4-12` form.
+    Guid,
+    /// A floating-point number (`double`, `float` and `decimal` all accept this).
+    Double,
+}
+
+impl Constraint {
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text.to_ascii_lowercase().as_str() {
+            "int" => Constraint::Int,
+            "long" => Constraint::Long,
+            "bool" => Constraint::Bool,
+            "alpha" => Constraint::Alpha,
+            "guid" => Constraint::Guid,
+            "double" | "float" | "decimal" => Constraint::Double,
+            _ => return None,
+        })
+    }
+
+    /// Whether a (decoded) segment value satisfies the constraint.
+    pub fn accepts(self, value: &str) -> bool {
+        match self {
+            Constraint::Int => value.parse::<i32>().is_ok(),
+            Constraint::Long => value.parse::<i64>().is_ok(),
+            Constraint::Bool => value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false"),
+            Constraint::Alpha => !value.is_empty() && value.chars().all(|c| c.is_ascii_alphabetic()),
+            Constraint::Guid => uuid::Uuid::parse_str(value.trim_start_matches('{').trim_end_matches('}')).is_ok(),
+            Constraint::Double => value.parse::<f64>().is_ok_and(f64::is_finite),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Param { name: String, optional: bool, constraint: Option<Constraint> },
+    CatchAll { name: String },
+}
+
+impl Segment {
+    /// Lower is more specific.
+    fn rank(&self) -> u8 {
+        match self {
+            Segment::Literal(_) => 0,
+            Segment::Param { optional: false, constraint: Some(_), .. } => 1,
+            Segment::Param { optional: false, constraint: None, .. } => 2,
+            Segment::Param { optional: true, .. } => 3,
+            Segment::CatchAll { .. } => 4,
+        }
+    }
+}
+
+/// A route template could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteError {
+    pub template: String,
+    pub message: String,
+}
+
+impl fmt::Display for RouteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "route template `{}`: {}", self.template, self.message)
+    }
+}
+
+impl std::error::Error for RouteError {}
+
+/// A parsed route template (without the route prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTemplate {
+    source: String,
+    segments: Vec<Segment>,
+}
+
+impl RouteTemplate {
+    /// Parses a template such as `items/{id:int}/{*rest}`. Leading and trailing `/` are ignored.
+    pub fn parse(template: &str) -> Result<Self, RouteError> {
+        let err = |message: String| RouteError { template: template.to_string(), message };
+        let trimmed = template.trim_matches('/');
+        let mut segments = Vec::new();
+        let parts: Vec<&str> = if trimmed.is_empty() { Vec::new() } else { trimmed.split('/').collect() };
+        let mut names: Vec<String> = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let is_last = i + 1 == parts.len();
+            if part.is_empty() {
+                return Err(err("empty segment (`//`): remove the doubled slash".into()));
+            }
+            let segment = if let Some(inner) = part.strip_prefix('{') {
+                let Some(inner) = inner.strip_suffix('}') else {
+                    return Err(err(format!("segment `{part}` opens `{{` without closing it at the segment's end")));
+                };
+                if inner.contains(['{', '}']) {
+                    return Err(err(format!(
+                        "segment `{part}` mixes parameters: a segment is either literal text or exactly one {{parameter}}"
+                    )));
+                }
+                parse_param(inner, is_last).map_err(|m| err(format!("segment `{part}`: {m}")))?
+            } else if part.contains(['{', '}']) {
+                return Err(err(format!(
+                    "segment `{part}` mixes literal text and a parameter: fnwire supports a parameter only as a \
+                     whole segment, e.g. `items/{{id}}`"
+                )));
+            } else {
+                Segment::Literal(part.to_string())
+            };
+            match &segment {
+                Segment::Param { name, .. } | Segment::CatchAll { name } => {
+                    if names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                        return Err(err(format!("parameter `{name}` appears twice")));
+                    }
+                    names.push(name.clone());
+                }
+                Segment::Literal(_) => {}
+            }
+            segments.push(segment);
+        }
+        // Optional parameters can only be followed by other optional ones (or a catch-all):
+        // otherwise a path could not tell which segment was left out.
+        let mut seen_optional = false;
+        for s in &segments {
+            match s {
+                Segment::Param { optional: true, .. } => seen_optional = true,
+                Segment::CatchAll { .. } => {}
+                Segment::Literal(text) if seen_optional => {
+                    return Err(err(format!(
+                        "literal `{text}` follows an optional parameter: only trailing parameters can be optional"
+                    )));
+                }
+                Segment::Param { name, .. } if seen_optional => {
+                    return Err(err(format!(
+                        "required parameter `{name}` follows an optional one: only trailing parameters can be optional"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(RouteTemplate { source: trimmed.to_string(), segments })
+    }
+
+    /// The template as written (without surrounding slashes).
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Matches decoded path segments; returns the route values (only those present).
+    pub fn matches(&self, path: &[String]) -> Option<BTreeMap<String, String>> {
+        let mut values = BTreeMap::new();
+        let mut i = 0;
+        for segment in &self.segments {
+            match segment {
+                Segment::Literal(text) => {
+                    if !path.get(i).is_some_and(|p| p.eq_ignore_ascii_case(text)) {
+                        return None;
+                    }
+                    i += 1;
+                }
+                Segment::Param { name, optional, constraint } => match path.get(i) {
+                    Some(value) => {
+                        if value.is_empty() || constraint.is_some_and(|c| !c.accepts(value)) {
+                            return None;
+                        }
+                        values.insert(name.clone(), value.clone());
+                        i += 1;
+                    }
+                    None if *optional => {}
+                    None => return None,
+                },
+                Segment::CatchAll { name } => {
+                    let rest = path[i.min(path.len())..].join("/");
+                    if !rest.is_empty() {
+                        values.insert(name.clone(), rest);
+                    }
+                    i = path.len();
+                }
+            }
+        }
+        (i == path.len()).then_some(values)
+    }
+
+    fn specificity(&self) -> Vec<u8> {
+        self.segments.iter().map(Segment::rank).collect()
+    }
+}
+
+fn parse_param(inner: &str, is_last: bool) -> Result<Segment, String> {
+    if let Some(name) = inner.strip_prefix('*') {
+        let name = name.strip_prefix('*').unwrap_or(name);
+        check_param_name(name)?;
+        if !is_last {
+            return Err("a catch-all `{*name}` must be the last segment".into());
+        }
+        return Ok(Segment::CatchAll { name: name.to_string() });
+    }
+    let (body, optional) = match inner.strip_suffix('?') {
+        Some(b) => (b, true),
+        None => (inner, false),
+    };
+    if body.contains('=') {
+        return Err("default values (`{name=value}`) are not supported: use an optional parameter `{name?}` \
+                    and choose the default in the function"
+            .into());
+    }
+    let (name, constraint) = match body.split_once(':') {
+        Some((name, c)) => {
+            if c.contains(':') {
+                return Err("only one constraint per parameter is supported".into());
+            }
+            let constraint = Constraint::parse(c).ok_or_else(|| {
+                format!("unknown constraint `{c}`: fnwire supports int, long, bool, alpha, guid, double, float, decimal")
+            })?;
+            (name, Some(constraint))
+        }
+        None => (body, None),
+    };
+    check_param_name(name)?;
+    Ok(Segment::Param { name: name.to_string(), optional, constraint })
+}
+
+fn check_param_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+        return Err(format!("`{name}` is not a valid parameter name: use letters, digits, `_` or `-`"));
+    }
+    Ok(())
+}
+
+/// Splits a request path into percent-decoded segments, after removing the route prefix.
+/// Returns `None` when the path is not under the prefix.
+pub fn path_segments(path: &str, prefix: &str) -> Option<Vec<String>> {
+    let raw: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let prefix: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
+    if raw.len() < prefix.len() {
+        return None;
+    }
+    let decoded: Vec<String> =
+        raw.iter().map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
+    for (p, segment) in prefix.iter().zip(&decoded) {
+        if !p.eq_ignore_ascii_case(segment) {
+            return None;
+        }
+    }
+    Some(decoded[prefix.len()..].to_vec())
+}
+
+/// One function's route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub function_name: String,
+    pub template: RouteTemplate,
+    /// Upper-case methods; `None` accepts every method.
+    pub methods: Option<Vec<Method>>,
+}
+
+/// The outcome of looking a request up.
+#[derive(Debug, PartialEq)]
+pub enum RouteMatch<'a> {
+    Found { function_name: &'a str, params: BTreeMap<String, String> },
+    /// Some route matches the path, but none accepts this method; `allow` lists those that do.
+    MethodNotAllowed { allow: Vec<Method> },
+    NotFound,
+}
+
+/// Every HTTP-triggered function's route.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+impl RouteTable {
+    pub fn new() -> Self {
+        RouteTable::default()
+    }
+
+    /// Adds a route. A template identical to an existing one (same segments) is refused, naming
+    /// the function that already owns it.
+    pub fn add(&mut self, route: Route) -> Result<(), String> {
+        if let Some(other) = self.routes.iter().find(|r| {
+            same_shape(&r.template, &route.template) && methods_overlap(&r.methods, &route.methods)
+        }) {
+            return Err(format!(
+                "route `{}` of function `{}` is the same as the route `{}` of function `{}`: give one of them a \
+                 different `route`",
+                route.template.as_str(),
+                route.function_name,
+                other.template.as_str(),
+                other.function_name
+            ));
+        }
+        self.routes.push(route);
+        Ok(())
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// Finds the most specific route for decoded path segments and a method.
+    pub fn find(&self, path: &[String], method: &Method) -> RouteMatch<'_> {
+        let mut best: Option<(Vec<u8>, &Route, BTreeMap<String, String>)> = None;
+        let mut allow: Vec<Method> = Vec::new();
+        let mut any_path_match = false;
+        for route in &self.routes {
+            let Some(params) = route.template.matches(path) else { continue };
+            any_path_match = true;
+            let accepts = match &route.methods {
+                None => true,
+                Some(methods) => methods.contains(method),
+            };
+            if !accepts {
+                if let Some(methods) = &route.methods {
+                    for m in methods {
+                        if !allow.contains(m) {
+                            allow.push(m.clone());
+                        }
+                    }
+                }
+                continue;
+            }
+            let key = route.template.specificity();
+            if best.as_ref().is_none_or(|(k, _, _)| key < *k) {
+                best = Some((key, route, params));
+            }
+        }
+        match best {
+            Some((_, route, params)) => RouteMatch::Found { function_name: &route.function_name, params },
+            None if any_path_match => RouteMatch::MethodNotAllowed { allow },
+            None => RouteMatch::NotFound,
+        }
+    }
+}
+
+fn same_shape(a: &RouteTemplate, b: &RouteTemplate) -> bool {
+    a.segments.len() == b.segments.len()
+        && a.segments.iter().zip(&b.segments).all(|(x, y)| match (x, y) {
+            (Segment::Literal(p), Segment::Literal(q)) => p.eq_ignore_ascii_case(q),
+            (
+                Segment::Param { optional: o1, constraint: c1, .. },
+                Segment::Param { optional: o2, constraint: c2, .. },
+            ) => o1 == o2 && c1 == c2,
+            (Segment::CatchAll { .. }, Segment::CatchAll { .. }) => true,
+            _ => false,
+        })
+}
+
+fn methods_overlap(a: &Option<Vec<Method>>, b: &Option<Vec<Method>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.iter().any(|m| b.contains(m)),
+        _ => true,
+    }
+}
+
+/// Parses `function.json` `methods` values (`["get","post"]` or `"get,post"`) into methods.
+pub fn parse_methods(value: Option<&serde_json::Value>) -> Result<Option<Vec<Method>>, String> {
+    let names: Vec<String> = match value {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::String(s)) => s.split(',').map(|m| m.trim().to_string()).collect(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(|s| s.trim().to_string()).ok_or_else(|| format!("method `{v}` is not a string")))
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(format!("`methods` must be a list of strings, found `{other}`")),
+    };
+    let names: Vec<String> = names.into_iter().filter(|n| !n.is_empty()).collect();
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let mut methods = Vec::new();
+    for name in names {
+        let method = Method::from_bytes(name.to_ascii_uppercase().as_bytes())
+            .map_err(|_| format!("`{name}` is not an HTTP method"))?;
+        if !methods.contains(&method) {
+            methods.push(method);
+        }
+    }
+    Ok(Some(methods))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segs(path: &str) -> Vec<String> {
+        path_segments(path, "api").expect("under prefix")
+    }
+
+    fn table(routes: &[(&str, &str, Option<&[&str]>)]) -> RouteTable {
+        let mut t = RouteTable::new();
+        for (name, template, methods) in routes {
+            t.add(Route {
+                function_name: name.to_string(),
+                template: RouteTemplate::parse(template).unwrap(),
+                methods: methods.map(|ms| ms.iter().map(|m| Method::from_bytes(m.as_bytes()).unwrap()).collect()),
+            })
+            .unwrap();
+        }
+        t
+    }
+
+    fn found(t: &RouteTable, path: &str, method: Method) -> Option<(String, BTreeMap<String, String>)> {
+        match t.find(&segs(path), &method) {
+            RouteMatch::Found { function_name, params } => Some((function_name.to_string(), params)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn parses_every_segment_kind() {
+        let t = RouteTemplate::parse("/items/{id:int}/{name?}/").unwrap();
+        assert_eq!(t.as_str(), "items/{id:int}/{name?}");
+        assert_eq!(t.segments.len(), 3);
+        assert!(matches!(t.segments[1], Segment::Param { constraint: Some(Constraint::Int), optional: false, .. }));
+        assert!(matches!(t.segments[2], Segment::Param { optional: true, constraint: None, .. }));
+        let c = RouteTemplate::parse("files/{*path}").unwrap();
+        assert!(matches!(c.segments[1], Segment::CatchAll { .. }));
+        assert!(RouteTemplate::parse("").unwrap().segments.is_empty());
+    }
+
+    #[test]
+    fn rejects_bad_templates_with_reasons() {
+        let cases = [
+            ("items/{id:number}", "unknown constraint `number`"),
+            ("{*rest}/more", "must be the last segment"),
+            ("a/{b?}/c", "only trailing parameters can be optional"),
+            ("a/{b?}/{c}", "only trailing parameters can be optional"),
+            ("a/{id}/{ID}", "appears twice"),
+            ("a/{id", "without closing"),
+            ("a/x{id}", "mixes literal text"),
+            ("a//b", "empty segment"),
+            ("a/{x=1}", "default values"),
+        ];
+        for (template, expected) in cases {
+            let e = RouteTemplate::parse(template).unwrap_err();
+            assert!(e.to_string().contains(expected), "{template}: {e}");
+        }
+    }
+
+    #[test]
+    fn matches_literals_case_insensitively_and_optional_params() {
+        let t = table(&[("hello", "hello/{name?}", None)]);
+        assert_eq!(found(&t, "/api/HELLO", Method::GET).unwrap().1, BTreeMap::new());
+        let (name, params) = found(&t, "/api/hello/Bob", Method::GET).unwrap();
+        assert_eq!(name, "hello");
+        assert_eq!(params.get("name").unwrap(), "Bob");
+        assert!(found(&t, "/api/hello/Bob/extra", Method::GET).is_none());
+        assert!(path_segments("/hello", "api").is_none(), "paths outside the prefix do not match");
+    }
+
+    #[test]
+    fn decodes_percent_escapes_in_values() {
+        let t = table(&[("hello", "hello/{name}", None)]);
+        assert_eq!(found(&t, "/api/hello/Ada%20L", Method::GET).unwrap().1["name"], "Ada L");
+    }
+
+    #[test]
+    fn constraints_filter_values() {
+        for (c, good, bad) in [
+            ("int", "42", "4x"),
+            ("int", "-7", "99999999999"),
+            ("long", "99999999999", "1.5"),
+            ("bool", "TRUE", "yes"),
+            ("alpha", "abc", "ab1"),
+            ("guid", "6f6e7769-7265-4a2b-9a3e-1c5d7f002b41", "6f6e7769"),
+            ("double", "1.5", "nan"),
+        ] {
+            let t = table(&[("f", &format!("x/{{v:{c}}}"), None)]);
+            assert!(found(&t, &format!("/api/x/{good}"), Method::GET).is_some(), "{c} should accept {good}");
+            assert!(found(&t, &format!("/api/x/{bad}"), Method::GET).is_none(), "{c} should refuse {bad}");
+        }
+    }
+
+    #[test]
+    fn catch_all_takes_the_rest_or_nothing() {
+        let t = table(&[("files", "files/{*path}", None)]);
+        assert_eq!(found(&t, "/api/files/a/b/c.txt", Method::GET).unwrap().1["path"], "a/b/c.txt");
+        assert!(found(&t, "/api/files", Method::GET).unwrap().1.is_empty());
+    }
+
+    #[test]
+    fn most_specific_route_wins_regardless_of_order() {
+        let t = table(&[
+            ("catch", "items/{*rest}", None),
+            ("param", "items/{id}", None),
+            ("int", "items/{id:int}", None),
+            ("literal", "items/new", None),
+        ]);
+        assert_eq!(found(&t, "/api/items/new", Method::GET).unwrap().0, "literal");
+        assert_eq!(found(&t, "/api/items/12", Method::GET).unwrap().0, "int");
+        assert_eq!(found(&t, "/api/items/abc", Method::GET).unwrap().0, "param");
+        assert_eq!(found(&t, "/api/items/a/b", Method::GET).unwrap().0, "catch");
+    }
+
+    #[test]
+    fn wrong_method_reports_allowed_methods() {
+        let t = table(&[("echo", "echo", Some(&["POST"])), ("echo2", "echo", Some(&["PUT"]))]);
+        match t.find(&segs("/api/echo"), &Method::GET) {
+            RouteMatch::MethodNotAllowed { allow } => assert_eq!(allow, vec![Method::POST, Method::PUT]),
+            other => panic!("expected 405, got {other:?}"),
+        }
+        assert_eq!(found(&t, "/api/echo", Method::PUT).unwrap().0, "echo2");
+        assert_eq!(t.find(&segs("/api/nope"), &Method::GET), RouteMatch::NotFound);
+    }
+
+    #[test]
+    fn duplicate_routes_are_refused_naming_both_functions() {
+        let mut t = table(&[("a", "items/{id}", None)]);
+        let e = t
+            .add(Route {
+                function_name: "b".into(),
+                template: RouteTemplate::parse("Items/{other}").unwrap(),
+                methods: None,
+            })
+            .unwrap_err();
+        assert!(e.contains("`a`") && e.contains("`b`"), "{e}");
+    }
+
+    #[test]
+    fn empty_prefix_and_nested_prefix() {
+        assert_eq!(path_segments("/hello/x", "").unwrap(), vec!["hello", "x"]);
+        assert_eq!(path_segments("/v1/fn/hello", "v1/fn").unwrap(), vec!["hello"]);
+        assert!(path_segments("/other/hello", "api").is_none());
+    }
+
+    #[test]
+    fn methods_parse_from_list_or_comma_string() {
+        let m = parse_methods(Some(&serde_json::json!(["get", "Post"]))).unwrap().unwrap();
+        assert_eq!(m, vec![Method::GET, Method::POST]);
+        let m = parse_methods(Some(&serde_json::json!("get, post"))).unwrap().unwrap();
+        assert_eq!(m, vec![Method::GET, Method::POST]);
+        assert_eq!(parse_methods(None).unwrap(), None);
+        assert!(parse_methods(Some(&serde_json::json!([1]))).is_err());
+    }
+}
