@@ -77,7 +77,9 @@ pub enum AppError {
     InvalidConfig { path: PathBuf, message: String },
     #[error("could not run `{command}` in `{dir}`: {source}. Is it installed and on PATH?")]
     Spawn { command: String, dir: PathBuf, source: std::io::Error },
-    #[error("`cargo build` failed for `{dir}` ({status}); fix the errors cargo printed above and run fnwire again")]
+    #[error(
+        "`cargo build` failed for `{dir}` ({status}); fix the errors cargo printed above and run fnwire again"
+    )]
     BuildFailed { dir: PathBuf, status: String },
     #[error("`cargo build` in `{dir}` produced no binary of this package: {message}")]
     NoBinary { dir: PathBuf, message: String },
@@ -186,7 +188,9 @@ impl WorkerConfig {
                         .ok_or_else(|| format!("`description.arguments` must hold strings, found `{v}`"))
                 })
                 .collect::<Result<_, _>>()?,
-            Some(other) => return Err(format!("`description.arguments` must be a list of strings, found `{other}`")),
+            Some(other) => {
+                return Err(format!("`description.arguments` must be a list of strings, found `{other}`"));
+            }
         };
         let worker_indexing = match get("workerIndexing") {
             Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
@@ -199,13 +203,18 @@ impl WorkerConfig {
             .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("initializationTimeout")))
         {
             None => None,
-            Some((_, v)) => Some(
-                v.as_str()
-                    .and_then(parse_timespan)
-                    .ok_or_else(|| format!("`processOptions.initializationTimeout` must be \"hh:mm:ss\", found `{v}`"))?,
-            ),
+            Some((_, v)) => Some(v.as_str().and_then(parse_timespan).ok_or_else(|| {
+                format!("`processOptions.initializationTimeout` must be \"hh:mm:ss\", found `{v}`")
+            })?),
         };
-        Ok(WorkerConfig { language, default_executable_path, default_worker_path, arguments, worker_indexing, init_timeout })
+        Ok(WorkerConfig {
+            language,
+            default_executable_path,
+            default_worker_path,
+            arguments,
+            worker_indexing,
+            init_timeout,
+        })
     }
 
     /// Resolves paths and `%VAR%` tokens into a launch. `worker_dir` holds the config file.
@@ -219,7 +228,8 @@ impl WorkerConfig {
         child_env.extend(settings.clone());
         child_env.extend(host_env(worker_dir, app_dir, &self.language));
         let worker_dir_text = worker_dir.display().to_string();
-        let expand = |s: &str| expand_env_tokens(s, &child_env).replace("{workerDirectoryPath}", &worker_dir_text);
+        let expand =
+            |s: &str| expand_env_tokens(s, &child_env).replace("{workerDirectoryPath}", &worker_dir_text);
         let program_text = expand(&self.default_executable_path);
         let program = PathBuf::from(&program_text);
         // A bare name is looked up in PATH; a relative path with a directory is the worker's.
@@ -231,9 +241,8 @@ impl WorkerConfig {
         let mut args: Vec<String> =
             self.arguments.iter().map(|a| expand(a)).filter(|a| !a.is_empty()).collect();
         if let Some(worker_path) = &self.default_worker_path {
-            let expanded = expand(worker_path)
-                .replace("{os}", current_os())
-                .replace("{architecture}", current_arch());
+            let expanded =
+                expand(worker_path).replace("{os}", current_os()).replace("{architecture}", current_arch());
             let path = worker_dir.join(&expanded);
             if !path.exists() {
                 return Err(format!(

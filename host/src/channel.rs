@@ -62,7 +62,10 @@ impl Expect {
             (Expect::WorkerInitResponse, Some(Content::WorkerInitResponse(_)))
             | (Expect::FunctionMetadataResponse, Some(Content::FunctionMetadataResponse(_)))
             | (Expect::FunctionLoadResponseCollection, Some(Content::FunctionLoadResponseCollection(_)))
-            | (Expect::FunctionEnvironmentReloadResponse, Some(Content::FunctionEnvironmentReloadResponse(_)))
+            | (
+                Expect::FunctionEnvironmentReloadResponse,
+                Some(Content::FunctionEnvironmentReloadResponse(_)),
+            )
             | (Expect::WorkerWarmupResponse, Some(Content::WorkerWarmupResponse(_))) => true,
             (Expect::FunctionLoadResponse { function_id }, Some(Content::FunctionLoadResponse(r))) => {
                 r.function_id == *function_id
@@ -193,7 +196,9 @@ impl WorkerChannel {
         self.send_message(msg)?;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(_)) => Err(ChannelError::Closed(self.closed_reason().unwrap_or_else(|| "stream closed".into()))),
+            Ok(Err(_)) => {
+                Err(ChannelError::Closed(self.closed_reason().unwrap_or_else(|| "stream closed".into())))
+            }
             Err(_) => {
                 self.lock().waiters.retain(|w| !w.tx.is_closed());
                 Err(ChannelError::Timeout { what, after: timeout })
@@ -208,7 +213,10 @@ impl WorkerChannel {
         request: WorkerInitRequest,
         timeout: Duration,
     ) -> Result<WorkerInitResponse, ChannelError> {
-        let msg = StreamingMessage { request_id: String::new(), content: Some(Content::WorkerInitRequest(request)) };
+        let msg = StreamingMessage {
+            request_id: String::new(),
+            content: Some(Content::WorkerInitRequest(request)),
+        };
         let reply = self.request(msg, Expect::WorkerInitResponse, timeout).await?;
         let Some(Content::WorkerInitResponse(response)) = reply.content else {
             return Err(ChannelError::Closed("unexpected reply".into()));
@@ -265,8 +273,10 @@ impl WorkerChannel {
         }
         let replies = requests.into_iter().map(|request| {
             let expect = Expect::FunctionLoadResponse { function_id: request.function_id.clone() };
-            let msg =
-                StreamingMessage { request_id: String::new(), content: Some(Content::FunctionLoadRequest(request)) };
+            let msg = StreamingMessage {
+                request_id: String::new(),
+                content: Some(Content::FunctionLoadRequest(request)),
+            };
             self.request(msg, expect, timeout)
         });
         let mut out = Vec::new();
@@ -291,15 +301,17 @@ impl WorkerChannel {
             if let Some(reason) = &state.closed {
                 return Err(ChannelError::Closed(reason.clone()));
             }
-            state
-                .invocations
-                .insert(invocation_id.clone(), PendingInvocation { function_name: function_name.to_string(), tx });
+            state.invocations.insert(
+                invocation_id.clone(),
+                PendingInvocation { function_name: function_name.to_string(), tx },
+            );
         }
         let guard = InvocationGuard { state: &self.state, invocation_id: &invocation_id };
         self.send(Content::InvocationRequest(request))?;
         let result = rx.await;
         drop(guard);
-        result.map_err(|_| ChannelError::Closed(self.closed_reason().unwrap_or_else(|| "stream closed".into())))
+        result
+            .map_err(|_| ChannelError::Closed(self.closed_reason().unwrap_or_else(|| "stream closed".into())))
     }
 
     /// Asks the worker to cancel an invocation (only if it declared it handles cancels).

@@ -16,27 +16,51 @@ pub struct FunctionRow {
     pub error: Option<String>,
 }
 
-/// Renders the table printed when the host is ready.
+/// Renders the table printed when the host is ready: one row per function with its name,
+/// trigger, methods and URL (or a note for triggers fnwire does not run yet).
 pub fn function_table(rows: &[FunctionRow]) -> String {
     let mut out = String::from("\nFunctions:\n\n");
     if rows.is_empty() {
-        out.push_str("        (none found: the worker reported no functions)\n");
+        out.push_str("    (none: the app reported no functions)\n");
+        return out;
     }
+    let methods_of = |r: &FunctionRow| {
+        if !r.target.starts_with("http") {
+            "-".to_string()
+        } else if r.methods.is_empty() {
+            "ALL".to_string()
+        } else {
+            r.methods.clone()
+        }
+    };
+    let target_of = |r: &FunctionRow| {
+        if r.target.starts_with("http") { r.target.clone() } else { "(indexed, not run yet)".to_string() }
+    };
+    let header = ["Name", "Trigger", "Methods", "URL"];
+    let width = |i: usize, f: &dyn Fn(&FunctionRow) -> String| {
+        rows.iter().map(|r| f(r).chars().count()).max().unwrap_or(0).max(header[i].len())
+    };
+    let w0 = width(0, &|r| r.name.clone());
+    let w1 = width(1, &|r| r.trigger.clone());
+    let w2 = width(2, &methods_of);
+    let _ = writeln!(out, "    {:w0$}  {:w1$}  {:w2$}  {}", header[0], header[1], header[2], header[3]);
     for row in rows {
-        let methods = if row.methods.is_empty() { String::new() } else { format!("[{}] ", row.methods) };
-        let _ = writeln!(out, "        {}: {methods}{}", row.name, row.target);
-        if row.target.starts_with("http") {
-            let _ = writeln!(out, "            trigger: {}", row.trigger);
-        }
+        let _ = writeln!(
+            out,
+            "    {:w0$}  {:w1$}  {:w2$}  {}",
+            row.name,
+            row.trigger,
+            methods_of(row),
+            target_of(row)
+        );
         if let Some(e) = &row.error {
-            let _ = writeln!(out, "            NOT AVAILABLE: {e}");
+            let _ = writeln!(out, "    {:w0$}  NOT AVAILABLE: {e}", "");
         }
     }
-    let has_others = rows.iter().any(|r| !r.target.starts_with("http"));
-    if has_others {
+    if rows.iter().any(|r| !r.target.starts_with("http")) {
         out.push_str(
-            "\n        Non-HTTP functions are indexed and loaded, but this fnwire version does not run their \
-             triggers yet (timer and queue execution arrive in a later version).\n",
+            "\n    Non-HTTP functions are indexed and loaded, but their triggers do not fire yet: timer and queue \
+             execution come in a later fnwire version.\n",
         );
     }
     out
@@ -70,9 +94,9 @@ mod tests {
             },
         ];
         let t = function_table(&rows);
-        assert!(t.contains("hello: [GET,POST] http://127.0.0.1:7071/api/hello/{name?}"), "{t}");
-        assert!(t.contains("tick: timerTrigger"), "{t}");
+        assert!(t.contains("hello  httpTrigger   GET,POST  http://127.0.0.1:7071/api/hello/{name?}"), "{t}");
+        assert!(t.contains("tick   timerTrigger  -         (indexed, not run yet)"), "{t}");
         assert!(t.contains("NOT AVAILABLE: boom"), "{t}");
-        assert!(t.contains("later version"), "{t}");
+        assert!(t.contains("later fnwire version"), "{t}");
     }
 }

@@ -140,7 +140,9 @@ impl FunctionRpc for RpcService {
         let first = match tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, inbound.message()).await {
             Ok(Ok(Some(m))) => m,
             Ok(Ok(None)) => return Err(refuse(&peer, "the stream ended before its first message")),
-            Ok(Err(status)) => return Err(refuse(&peer, &format!("the stream failed: {}", status.message()))),
+            Ok(Err(status)) => {
+                return Err(refuse(&peer, &format!("the stream failed: {}", status.message())));
+            }
             Err(_) => return Err(refuse(&peer, "no first message within 60 s")),
         };
         let Some(Content::StartStream(start)) = first.content else {
@@ -183,7 +185,10 @@ mod tests {
         }
     }
 
-    async fn open(server: &GrpcServer, first: StreamingMessage) -> Result<Streaming<StreamingMessage>, Status> {
+    async fn open(
+        server: &GrpcServer,
+        first: StreamingMessage,
+    ) -> Result<Streaming<StreamingMessage>, Status> {
         let mut client = FunctionRpcClient::connect(server.uri()).await.unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
         tx.send(first).unwrap();
@@ -200,7 +205,8 @@ mod tests {
         let server = GrpcServer::start().await.unwrap();
         let pending = server.expect_worker("w1");
         let mut from_host = open(&server, start_stream("w1")).await.unwrap();
-        let connection = tokio::time::timeout(Duration::from_secs(10), pending.connected()).await.unwrap().unwrap();
+        let connection =
+            tokio::time::timeout(Duration::from_secs(10), pending.connected()).await.unwrap().unwrap();
         assert_eq!(connection.start.worker_id, "w1");
         assert_eq!(connection.request_id, "r");
         connection.outbound.send(StreamingMessage { request_id: "x".into(), content: None }).unwrap();
@@ -215,7 +221,8 @@ mod tests {
         let status = open(&server, start_stream("intruder")).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::PermissionDenied);
         assert!(status.message().contains("intruder"), "{}", status.message());
-        let status = open(&server, StreamingMessage { request_id: String::new(), content: None }).await.unwrap_err();
+        let status =
+            open(&server, StreamingMessage { request_id: String::new(), content: None }).await.unwrap_err();
         assert!(status.message().contains("not StartStream"), "{}", status.message());
     }
 }

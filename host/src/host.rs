@@ -36,13 +36,17 @@ pub fn read_route_prefix(app_dir: &Path) -> anyhow::Result<String> {
     match doc.pointer("/extensions/http/routePrefix") {
         None | Some(serde_json::Value::Null) => Ok("api".into()),
         Some(serde_json::Value::String(s)) => Ok(s.trim_matches('/').to_string()),
-        Some(other) => bail!("`{}`: extensions.http.routePrefix must be a string, found `{other}`", path.display()),
+        Some(other) => {
+            bail!("`{}`: extensions.http.routePrefix must be a string, found `{other}`", path.display())
+        }
     }
 }
 
 /// Builds the route table and HTTP function list. A bad route template or a route used twice
 /// is an error naming the function.
-pub fn http_functions(functions: &[IndexedFunction]) -> anyhow::Result<(RouteTable, HashMap<String, HttpFunction>)> {
+pub fn http_functions(
+    functions: &[IndexedFunction],
+) -> anyhow::Result<(RouteTable, HashMap<String, HttpFunction>)> {
     let mut routes = RouteTable::new();
     let mut by_name = HashMap::new();
     for f in functions {
@@ -54,8 +58,8 @@ pub fn http_functions(functions: &[IndexedFunction]) -> anyhow::Result<(RouteTab
         let route_text = trigger.str_property("route").unwrap_or(name);
         let template =
             RouteTemplate::parse(route_text).map_err(|e| anyhow::anyhow!("function `{name}`: {e}"))?;
-        let methods =
-            parse_methods(trigger.properties.get("methods")).map_err(|e| anyhow::anyhow!("function `{name}`: {e}"))?;
+        let methods = parse_methods(trigger.properties.get("methods"))
+            .map_err(|e| anyhow::anyhow!("function `{name}`: {e}"))?;
         routes
             .add(Route { function_name: name.clone(), template, methods })
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -63,7 +67,9 @@ pub fn http_functions(functions: &[IndexedFunction]) -> anyhow::Result<(RouteTab
             .metadata
             .bindings
             .iter()
-            .find(|b| b.binding_type.eq_ignore_ascii_case("http") && b.direction != fnwire_metadata::Direction::In)
+            .find(|b| {
+                b.binding_type.eq_ignore_ascii_case("http") && b.direction != fnwire_metadata::Direction::In
+            })
             .map(|b| b.name.clone());
         by_name.insert(
             name.clone(),
@@ -80,7 +86,12 @@ pub fn http_functions(functions: &[IndexedFunction]) -> anyhow::Result<(RouteTab
 }
 
 /// The rows of the start-up table.
-pub fn function_rows(functions: &[IndexedFunction], routes: &RouteTable, port: u16, prefix: &str) -> Vec<FunctionRow> {
+pub fn function_rows(
+    functions: &[IndexedFunction],
+    routes: &RouteTable,
+    port: u16,
+    prefix: &str,
+) -> Vec<FunctionRow> {
     functions
         .iter()
         .map(|f| {
@@ -93,7 +104,12 @@ pub fn function_rows(functions: &[IndexedFunction], routes: &RouteTable, port: u
                         .as_ref()
                         .map(|ms| ms.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","))
                         .unwrap_or_default();
-                    let path = [prefix, r.template.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join("/");
+                    let path = [prefix, r.template.as_str()]
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join("/");
                     (methods, format!("http://127.0.0.1:{port}/{path}"))
                 }
                 None => (String::new(), trigger.clone()),
@@ -152,7 +168,8 @@ struct Running {
 async fn start_app(options: &StartOptions, state: &HttpState) -> anyhow::Result<Running> {
     let detected = app::detect(&options.app_dir, DetectOptions { release: options.release }).await?;
     let launch = detected.launch;
-    let server = GrpcServer::start().await.context("could not start the gRPC server for the worker on 127.0.0.1")?;
+    let server =
+        GrpcServer::start().await.context("could not start the gRPC server for the worker on 127.0.0.1")?;
     let lifecycle_options = LifecycleOptions::default();
     tracing::info!("starting the worker: {}", launch.program.display());
     let worker = lifecycle::start_worker(&server, &launch, &lifecycle_options).await?;
@@ -176,11 +193,17 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> anyhow::Result<
 pub async fn run_start(options: StartOptions) -> anyhow::Result<()> {
     let app_dir = &options.app_dir;
     if !app_dir.is_dir() {
-        bail!("`{}` is not a directory: pass the function app's directory to `fnwire start`", app_dir.display());
+        bail!(
+            "`{}` is not a directory: pass the function app's directory to `fnwire start`",
+            app_dir.display()
+        );
     }
     let prefix = read_route_prefix(app_dir)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await.with_context(|| {
-        format!("could not listen on 127.0.0.1:{}; is another program using it? Pass another port with --port", options.port)
+        format!(
+            "could not listen on 127.0.0.1:{}; is another program using it? Pass another port with --port",
+            options.port
+        )
     })?;
     let state = Arc::new(HttpState::new(&prefix, options.max_request_body));
     let http_task = tokio::spawn(http_front::serve(listener, state.clone()));
@@ -194,23 +217,25 @@ pub async fn run_start(options: StartOptions) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let mut worker_gone = false;
+    let mut process_exited = false;
+    let mut stream_closed = false;
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            status = running.worker.process.wait(), if !worker_gone => {
-                worker_gone = true;
+            status = running.worker.process.wait(), if !process_exited => {
+                process_exited = true;
                 let status = status.map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into());
                 let lines = running.worker.process.last_stderr_lines();
-                let detail = if lines.is_empty() { String::new() } else { format!("; last stderr lines: {}", lines.join(" | ")) };
+                let detail =
+                    if lines.is_empty() { String::new() } else { format!("; last stderr lines: {}", lines.join(" | ")) };
                 tracing::error!(
-                    "the worker process exited unexpectedly ({status}){detail}. Requests now get 503; restart fnwire to \
-                     run the app again"
+                    "the worker process exited unexpectedly ({status}){detail}. Requests now get 503; restart fnwire \
+                     to run the app again"
                 );
                 state.set(Availability::Unavailable(format!("the worker process exited ({status})")));
             }
-            reason = running.worker.channel.closed(), if !worker_gone => {
-                worker_gone = true;
+            reason = running.worker.channel.closed(), if !stream_closed && !process_exited => {
+                stream_closed = true;
                 tracing::error!("the worker's stream closed ({reason}). Requests now get 503; restart fnwire");
                 state.set(Availability::Unavailable(reason));
             }

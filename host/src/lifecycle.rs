@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use fnwire_metadata::{Direction, FunctionMetadata};
 use fnwire_protocol::rpc::{
-    BindingInfo, FunctionLoadRequest, RpcFunctionMetadata, WorkerInitRequest, WorkerInitResponse, binding_info,
+    BindingInfo, FunctionLoadRequest, RpcFunctionMetadata, WorkerInitRequest, WorkerInitResponse,
+    binding_info,
 };
 
 use crate::app::WorkerLaunch;
@@ -86,7 +87,11 @@ pub struct IndexedFunction {
 fn exited(process: &WorkerProcess, stage: &'static str) -> StartupError {
     let status = process.exit_status().map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into());
     let lines = process.last_stderr_lines();
-    let stderr = if lines.is_empty() { String::new() } else { format!("; its last stderr lines: {}", lines.join(" | ")) };
+    let stderr = if lines.is_empty() {
+        String::new()
+    } else {
+        format!("; its last stderr lines: {}", lines.join(" | "))
+    };
     StartupError::Exited { status, stage, stderr }
 }
 
@@ -137,7 +142,11 @@ pub async fn index_functions(
             tracing::info!("the worker asked for host indexing; reading function.json files");
             read_function_json_dir(&launch.app_dir, &launch.language)?
         } else {
-            response.function_metadata_results.into_iter().map(|rpc| from_worker_metadata(rpc, &launch.language)).collect()
+            response
+                .function_metadata_results
+                .into_iter()
+                .map(|rpc| from_worker_metadata(rpc, &launch.language))
+                .collect()
         }
     } else {
         read_function_json_dir(&launch.app_dir, &launch.language)?

@@ -60,7 +60,9 @@ impl Constraint {
             Constraint::Long => value.parse::<i64>().is_ok(),
             Constraint::Bool => value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false"),
             Constraint::Alpha => !value.is_empty() && value.chars().all(|c| c.is_ascii_alphabetic()),
-            Constraint::Guid => uuid::Uuid::parse_str(value.trim_start_matches('{').trim_end_matches('}')).is_ok(),
+            Constraint::Guid => {
+                uuid::Uuid::parse_str(value.trim_start_matches('{').trim_end_matches('}')).is_ok()
+            }
             Constraint::Double => value.parse::<f64>().is_ok_and(f64::is_finite),
         }
     }
@@ -123,7 +125,9 @@ impl RouteTemplate {
             }
             let segment = if let Some(inner) = part.strip_prefix('{') {
                 let Some(inner) = inner.strip_suffix('}') else {
-                    return Err(err(format!("segment `{part}` opens `{{` without closing it at the segment's end")));
+                    return Err(err(format!(
+                        "segment `{part}` opens `{{` without closing it at the segment's end"
+                    )));
                 };
                 if inner.contains(['{', '}']) {
                     return Err(err(format!(
@@ -232,9 +236,11 @@ fn parse_param(inner: &str, is_last: bool) -> Result<Segment, String> {
         None => (inner, false),
     };
     if body.contains('=') {
-        return Err("default values (`{name=value}`) are not supported: use an optional parameter `{name?}` \
+        return Err(
+            "default values (`{name=value}`) are not supported: use an optional parameter `{name?}` \
                     and choose the default in the function"
-            .into());
+                .into(),
+        );
     }
     let (name, constraint) = match body.split_once(':') {
         Some((name, c)) => {
@@ -267,8 +273,10 @@ pub fn path_segments(path: &str, prefix: &str) -> Option<Vec<String>> {
     if raw.len() < prefix.len() {
         return None;
     }
-    let decoded: Vec<String> =
-        raw.iter().map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()).collect();
+    let decoded: Vec<String> = raw
+        .iter()
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
     for (p, segment) in prefix.iter().zip(&decoded) {
         if !p.eq_ignore_ascii_case(segment) {
             return None;
@@ -289,9 +297,14 @@ pub struct Route {
 /// The outcome of looking a request up.
 #[derive(Debug, PartialEq)]
 pub enum RouteMatch<'a> {
-    Found { function_name: &'a str, params: BTreeMap<String, String> },
+    Found {
+        function_name: &'a str,
+        params: BTreeMap<String, String>,
+    },
     /// Some route matches the path, but none accepts this method; `allow` lists those that do.
-    MethodNotAllowed { allow: Vec<Method> },
+    MethodNotAllowed {
+        allow: Vec<Method>,
+    },
     NotFound,
 }
 
@@ -309,9 +322,11 @@ impl RouteTable {
     /// Adds a route. A template identical to an existing one (same segments) is refused, naming
     /// the function that already owns it.
     pub fn add(&mut self, route: Route) -> Result<(), String> {
-        if let Some(other) = self.routes.iter().find(|r| {
-            same_shape(&r.template, &route.template) && methods_overlap(&r.methods, &route.methods)
-        }) {
+        if let Some(other) = self
+            .routes
+            .iter()
+            .find(|r| same_shape(&r.template, &route.template) && methods_overlap(&r.methods, &route.methods))
+        {
             return Err(format!(
                 "route `{}` of function `{}` is the same as the route `{}` of function `{}`: give one of them a \
                  different `route`",
@@ -391,7 +406,11 @@ pub fn parse_methods(value: Option<&serde_json::Value>) -> Result<Option<Vec<Met
         Some(serde_json::Value::String(s)) => s.split(',').map(|m| m.trim().to_string()).collect(),
         Some(serde_json::Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().map(|s| s.trim().to_string()).ok_or_else(|| format!("method `{v}` is not a string")))
+            .map(|v| {
+                v.as_str()
+                    .map(|s| s.trim().to_string())
+                    .ok_or_else(|| format!("method `{v}` is not a string"))
+            })
             .collect::<Result<_, _>>()?,
         Some(other) => return Err(format!("`methods` must be a list of strings, found `{other}`")),
     };
@@ -424,7 +443,8 @@ mod tests {
             t.add(Route {
                 function_name: name.to_string(),
                 template: RouteTemplate::parse(template).unwrap(),
-                methods: methods.map(|ms| ms.iter().map(|m| Method::from_bytes(m.as_bytes()).unwrap()).collect()),
+                methods: methods
+                    .map(|ms| ms.iter().map(|m| Method::from_bytes(m.as_bytes()).unwrap()).collect()),
             })
             .unwrap();
         }
@@ -443,7 +463,10 @@ mod tests {
         let t = RouteTemplate::parse("/items/{id:int}/{name?}/").unwrap();
         assert_eq!(t.as_str(), "items/{id:int}/{name?}");
         assert_eq!(t.segments.len(), 3);
-        assert!(matches!(t.segments[1], Segment::Param { constraint: Some(Constraint::Int), optional: false, .. }));
+        assert!(matches!(
+            t.segments[1],
+            Segment::Param { constraint: Some(Constraint::Int), optional: false, .. }
+        ));
         assert!(matches!(t.segments[2], Segment::Param { optional: true, constraint: None, .. }));
         let c = RouteTemplate::parse("files/{*path}").unwrap();
         assert!(matches!(c.segments[1], Segment::CatchAll { .. }));

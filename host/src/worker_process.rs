@@ -16,7 +16,9 @@ const KEPT_STDERR_LINES: usize = 3;
 
 /// The worker could not be started.
 #[derive(Debug, thiserror::Error)]
-#[error("could not start the worker `{program}` in `{dir}`: {source}; check the program path and that it is executable")]
+#[error(
+    "could not start the worker `{program}` in `{dir}`: {source}; check the program path and that it is executable"
+)]
 pub struct SpawnError {
     pub program: String,
     pub dir: String,
@@ -96,7 +98,9 @@ impl WorkerProcess {
                 Ok(status) => {
                     let _ = exit_tx.send(Some(status));
                 }
-                Err(e) => tracing::error!(target: "fnwire::worker", "could not wait for the worker process: {e}"),
+                Err(e) => {
+                    tracing::error!(target: "fnwire::worker", "could not wait for the worker process: {e}")
+                }
             }
         });
         Ok(WorkerProcess { worker_id, request_id, pid, exit: exit_rx, kill: Some(kill_tx), last_stderr })
@@ -167,30 +171,25 @@ async fn forward_lines<R: tokio::io::AsyncRead + Unpin>(
 ) {
     // Split on raw bytes: a worker printing non-UTF-8 must not stop the forwarding.
     let mut lines = BufReader::new(reader).split(b'\n');
-    loop {
-        match lines.next_segment().await {
-            Ok(Some(bytes)) => {
-                let line = String::from_utf8_lossy(&bytes).trim_end_matches('\r').to_string();
-                if is_stderr {
-                    if let Ok(mut kept) = last_stderr.lock() {
-                        if kept.len() == KEPT_STDERR_LINES {
-                            kept.pop_front();
-                        }
-                        kept.push_back(line.clone());
-                    }
-                    let lower = line.to_ascii_lowercase();
-                    if lower.contains("error") || lower.contains("fail") || lower.contains("panic") {
-                        tracing::error!(target: "fnwire::worker", "worker: {line}");
-                    } else if lower.contains("warn") {
-                        tracing::warn!(target: "fnwire::worker", "worker: {line}");
-                    } else {
-                        tracing::info!(target: "fnwire::worker", "worker: {line}");
-                    }
-                } else {
-                    tracing::info!(target: "fnwire::worker", "worker: {line}");
-                }
+    while let Ok(Some(bytes)) = lines.next_segment().await {
+        let line = String::from_utf8_lossy(&bytes).trim_end_matches('\r').to_string();
+        if !is_stderr {
+            tracing::info!(target: "fnwire::worker", "worker: {line}");
+            continue;
+        }
+        if let Ok(mut kept) = last_stderr.lock() {
+            if kept.len() == KEPT_STDERR_LINES {
+                kept.pop_front();
             }
-            Ok(None) | Err(_) => break,
+            kept.push_back(line.clone());
+        }
+        let lower = line.to_ascii_lowercase();
+        if lower.contains("error") || lower.contains("fail") || lower.contains("panic") {
+            tracing::error!(target: "fnwire::worker", "worker: {line}");
+        } else if lower.contains("warn") {
+            tracing::warn!(target: "fnwire::worker", "worker: {line}");
+        } else {
+            tracing::info!(target: "fnwire::worker", "worker: {line}");
         }
     }
 }

@@ -133,7 +133,10 @@ pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Re
             );
         }
         Availability::Unavailable(reason) => {
-            return plain(StatusCode::SERVICE_UNAVAILABLE, format!("fnwire: no worker is available: {reason}\n"));
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("fnwire: no worker is available: {reason}\n"),
+            );
         }
     };
     let (parts, body) = req.into_parts();
@@ -141,7 +144,9 @@ pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Re
     let not_found = || {
         plain(
             StatusCode::NOT_FOUND,
-            format!("fnwire: no function is routed at {path} (the routes are listed on the fnwire console)\n"),
+            format!(
+                "fnwire: no function is routed at {path} (the routes are listed on the fnwire console)\n"
+            ),
         )
     };
     let Some(segments) = path_segments(&path, &state.route_prefix) else { return not_found() };
@@ -163,7 +168,10 @@ pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Re
     let too_large = || {
         plain(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("fnwire: the request body is larger than the limit of {} bytes\n", state.max_request_body),
+            format!(
+                "fnwire: the request body is larger than the limit of {} bytes\n",
+                state.max_request_body
+            ),
         )
     };
     let declared_length = parts
@@ -177,7 +185,9 @@ pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Re
     let body = match Limited::new(body, state.max_request_body).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Err(e) => return plain(StatusCode::BAD_REQUEST, format!("fnwire: could not read the request body: {e}\n")),
+        Err(e) => {
+            return plain(StatusCode::BAD_REQUEST, format!("fnwire: could not read the request body: {e}\n"));
+        }
     };
     let Some(function) = app.functions.get(&function_name) else { return not_found() };
     let invocation_id = uuid::Uuid::new_v4().to_string();
@@ -213,17 +223,24 @@ pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Re
     let response = match outcome {
         Err(ChannelError::Closed(reason)) => {
             tracing::error!("'{}' (Id={invocation_id}) could not complete: {reason}", function.name);
-            return plain(StatusCode::SERVICE_UNAVAILABLE, format!("fnwire: no worker is available: {reason}\n"));
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("fnwire: no worker is available: {reason}\n"),
+            );
         }
         Err(e) => {
             tracing::error!("'{}' (Id={invocation_id}) could not complete: {e}", function.name);
-            return plain(StatusCode::SERVICE_UNAVAILABLE, format!("fnwire: the worker did not answer: {e}\n"));
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("fnwire: the worker did not answer: {e}\n"),
+            );
         }
         Ok(r) => r,
     };
     let status = response.result.as_ref().map_or(status_result::Status::Failure as i32, |r| r.status);
     if status != status_result::Status::Success as i32 {
-        let outcome = if status == status_result::Status::Cancelled as i32 { "was cancelled" } else { "failed" };
+        let outcome =
+            if status == status_result::Status::Cancelled as i32 { "was cancelled" } else { "failed" };
         let (message, stack) = response
             .result
             .as_ref()

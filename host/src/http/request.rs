@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use fnwire_protocol::rpc::{
-    InvocationRequest, NullableString, ParameterBinding, RpcHttp, RpcTraceContext, TypedData, nullable_string,
-    parameter_binding, typed_data,
+    InvocationRequest, NullableString, ParameterBinding, RpcHttp, RpcTraceContext, TypedData,
+    nullable_string, parameter_binding, typed_data,
 };
 use http::HeaderMap;
 
@@ -128,7 +128,8 @@ pub fn to_rpc_http(req: &RequestParts<'_>, caps: HttpCapabilities) -> RpcHttp {
         rpc.nullable_query = query.iter().map(|(k, v)| (k.clone(), nullable(v))).collect();
         rpc.nullable_params = req.params.iter().map(|(k, v)| (k.clone(), nullable(v))).collect();
     } else {
-        rpc.headers = headers.into_iter().filter(|(_, v)| !(caps.ignore_empty_headers && v.is_empty())).collect();
+        rpc.headers =
+            headers.into_iter().filter(|(_, v)| !(caps.ignore_empty_headers && v.is_empty())).collect();
         rpc.query = query.into_iter().filter(|(_, v)| !v.is_empty()).collect();
         rpc.params = req.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     }
@@ -137,7 +138,8 @@ pub fn to_rpc_http(req: &RequestParts<'_>, caps: HttpCapabilities) -> RpcHttp {
         let as_string = || typed(typed_data::Data::String(String::from_utf8_lossy(req.body).into_owned()));
         let as_bytes = || typed(typed_data::Data::Bytes(req.body.clone()));
         if caps.body_only {
-            let body = if caps.raw_body_bytes || is_binary_content_type(&ct) { as_bytes() } else { as_string() };
+            let body =
+                if caps.raw_body_bytes || is_binary_content_type(&ct) { as_bytes() } else { as_string() };
             rpc.body = Some(Box::new(body));
         } else if is_binary_content_type(&ct) {
             rpc.body = Some(Box::new(as_bytes()));
@@ -185,7 +187,9 @@ pub fn trace_context(headers: &HeaderMap) -> RpcTraceContext {
 fn parse_traceparent(value: &str) -> Option<(String, String)> {
     let parts: Vec<&str> = value.trim().split('-').collect();
     let [version, trace_id, parent_id, flags] = parts.as_slice() else { return None };
-    let hex = |s: &str, n: usize| s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
+    let hex = |s: &str, n: usize| {
+        s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    };
     let all_zero = |s: &str| s.chars().all(|c| c == '0');
     if !hex(version, 2) || *version == "ff" || !hex(trace_id, 32) || !hex(parent_id, 16) || !hex(flags, 2) {
         return None;
@@ -334,7 +338,8 @@ mod tests {
 
     #[test]
     fn legacy_mode_parses_json_and_sets_raw_body() {
-        let o = Owned::new("POST", "/", &[("content-type", "application/json; charset=utf-8")], b"{\"a\": 1}");
+        let o =
+            Owned::new("POST", "/", &[("content-type", "application/json; charset=utf-8")], b"{\"a\": 1}");
         let rpc = to_rpc_http(&o.parts(), HttpCapabilities::default());
         assert_eq!(data(&rpc.body), Some(&typed_data::Data::Json("{\"a\":1}".into())));
         assert_eq!(data(&rpc.raw_body), Some(&typed_data::Data::String("{\"a\": 1}".into())));
@@ -393,7 +398,9 @@ mod tests {
         assert!(tc.trace_parent.ends_with("-01"));
         assert_eq!(tc.trace_state, "k=v");
         let legacy = invocation_request("i", "f", "req", &o.parts(), HttpCapabilities::default());
-        assert!(legacy.trigger_metadata.contains_key("$request") && legacy.trigger_metadata.contains_key("req"));
+        assert!(
+            legacy.trigger_metadata.contains_key("$request") && legacy.trigger_metadata.contains_key("req")
+        );
     }
 
     #[test]

@@ -103,7 +103,9 @@ impl Builder {
                     self.headers.append(n, v);
                 }
             }
-            _ => self.warnings.push(format!("response header `{name}: {value}` is not valid HTTP and was left out")),
+            _ => self
+                .warnings
+                .push(format!("response header `{name}: {value}` is not valid HTTP and was left out")),
         }
     }
 
@@ -119,7 +121,9 @@ impl Builder {
                 Ok(v) => {
                     self.headers.append(header::SET_COOKIE, v);
                 }
-                Err(_) => self.warnings.push(format!("cookie `{}` is not valid HTTP and was left out", cookie.name)),
+                Err(_) => {
+                    self.warnings.push(format!("cookie `{}` is not valid HTTP and was left out", cookie.name))
+                }
             }
         }
         if let Some(body) = rpc.body.as_ref().and_then(|b| b.data.as_ref()) {
@@ -171,20 +175,23 @@ pub fn set_cookie(c: &RpcHttpCookie) -> String {
     let string = |n: &Option<fnwire_protocol::rpc::NullableString>| {
         n.as_ref().and_then(|n| n.string.as_ref()).map(|nullable_string::String::Value(v)| v.clone())
     };
-    let boolean =
-        |n: &Option<fnwire_protocol::rpc::NullableBool>| n.as_ref().and_then(|n| n.bool.as_ref()).map(|nullable_bool::Bool::Value(v)| *v);
+    let boolean = |n: &Option<fnwire_protocol::rpc::NullableBool>| {
+        n.as_ref().and_then(|n| n.bool.as_ref()).map(|nullable_bool::Bool::Value(v)| *v)
+    };
     if let Some(domain) = string(&c.domain) {
         s.push_str(&format!("; Domain={domain}"));
     }
     if let Some(path) = string(&c.path) {
         s.push_str(&format!("; Path={path}"));
     }
-    if let Some(nullable_timestamp::Timestamp::Value(ts)) = c.expires.as_ref().and_then(|e| e.timestamp.as_ref())
+    if let Some(nullable_timestamp::Timestamp::Value(ts)) =
+        c.expires.as_ref().and_then(|e| e.timestamp.as_ref())
         && let Some(when) = chrono::DateTime::from_timestamp(ts.seconds, 0)
     {
         s.push_str(&format!("; Expires={}", when.format("%a, %d %b %Y %H:%M:%S GMT")));
     }
-    if let Some(nullable_double::Double::Value(max_age)) = c.max_age.as_ref().and_then(|m| m.double.as_ref()) {
+    if let Some(nullable_double::Double::Value(max_age)) = c.max_age.as_ref().and_then(|m| m.double.as_ref())
+    {
         s.push_str(&format!("; Max-Age={}", max_age.trunc() as i64));
     }
     if boolean(&c.secure) == Some(true) {
@@ -205,7 +212,9 @@ pub fn set_cookie(c: &RpcHttpCookie) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fnwire_protocol::rpc::{NullableBool, NullableDouble, NullableString, NullableTimestamp, ParameterBinding};
+    use fnwire_protocol::rpc::{
+        NullableBool, NullableDouble, NullableString, NullableTimestamp, ParameterBinding,
+    };
     use std::collections::HashMap;
 
     fn typed(d: typed_data::Data) -> TypedData {
@@ -231,7 +240,9 @@ mod tests {
             return_value: Some(typed(typed_data::Data::String("ret".into()))),
             output_data: vec![ParameterBinding {
                 name: "res".into(),
-                rpc_data: Some(parameter_binding::RpcData::Data(typed(typed_data::Data::String("out".into())))),
+                rpc_data: Some(parameter_binding::RpcData::Data(typed(typed_data::Data::String(
+                    "out".into(),
+                )))),
             }],
             ..Default::default()
         };
@@ -303,7 +314,8 @@ mod tests {
 
     #[test]
     fn invalid_headers_are_dropped_with_a_warning() {
-        let m = to_http_response(Some(&http_value("200", &[("bad header", "x"), ("x-ok", "bad\nvalue")], None)));
+        let m =
+            to_http_response(Some(&http_value("200", &[("bad header", "x"), ("x-ok", "bad\nvalue")], None)));
         assert_eq!(m.warnings.len(), 2, "{:?}", m.warnings);
         assert_eq!(m.response.status(), StatusCode::OK);
     }

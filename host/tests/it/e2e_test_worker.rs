@@ -1,0 +1,132 @@
+//! `fnwire start` against the test worker (tests/support/test_worker.rs), launched through a
+//! worker.config.json.
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_http_functions_and_stops_cleanly_on_sigterm() {
+    let app = test_worker_app();
+    std::fs::write(
+        app.path().join("local.settings.json"),
+        r#"{"Values":{"TEST_WORKER_SETTING":"from-settings"}}"#,
+    )
+    .unwrap();
+    let mut fnwire = Fnwire::start(app.path(), &["--max-request-body", "1024"]);
+    let out = fnwire.output();
+    let row = |name: &str| {
+        out.lines().find(|l| l.trim_start().starts_with(&format!("{name} "))).unwrap_or_default()
+    };
+    let hello = row("hello");
+    assert!(hello.contains("httpTrigger") && hello.contains("GET,POST"), "{out}");
+    assert!(hello.contains(&format!("http://127.0.0.1:{}/api/hello/{{name?}}", fnwire.port)), "{out}");
+    assert!(row("tick").contains("timerTrigger"), "{out}");
+    assert!(out.contains("later fnwire version"), "{out}");
+    assert!(out.contains("runtime Some(\"fnwire-test\"), setting Some(\"from-settings\")"), "{out}");
+
+    let r = get(&fnwire.url("/api/hello?name=Ada")).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "Hello, Ada!"));
+    assert!(r.header("content-type").starts_with("text/plain"));
+    let r = get(&fnwire.url("/api/hello/Bob")).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "Hello, Bob!"));
+    let r = get(&fnwire.url("/API/Hello/Ada%20L")).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "Hello, Ada L!"));
+    let r = request("POST", &fnwire.url("/api/hello"), &[], "").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "Hello, world!"));
+
+    let json = r#"{"a":[1,2,{"b":null}],"s":"x"}"#;
+    let r = request("POST", &fnwire.url("/api/echo"), &[("content-type", "application/json")], json).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), "application/json");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&r.body).unwrap(),
+        serde_json::from_str::<serde_json::Value>(json).unwrap()
+    );
+    let r = request("POST", &fnwire.url("/api/echo"), &[], "not json").await;
+    assert_eq!(r.status, 400);
+
+    let r = get(&fnwire.url("/api/echo")).await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), "POST");
+    let r = get(&fnwire.url("/api/nope")).await;
+    assert_eq!(r.status, 404);
+    let r = get(&fnwire.url("/elsewhere")).await;
+    assert_eq!(r.status, 404);
+
+    let r = get(&fnwire.url("/api/items/12")).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "item 12"));
+    assert_eq!(r.header("set-cookie"), "seen=12; SameSite=Lax");
+    assert_eq!(get(&fnwire.url("/api/items/abc")).await.status, 404, "the int constraint refuses `abc`");
+
+    let big = "x".repeat(2048);
+    let r = request("POST", &fnwire.url("/api/echo"), &[("content-type", "application/json")], big).await;
+    assert_eq!(r.status, 413);
+
+    let r = get(&fnwire.url("/api/boom")).await;
+    assert_eq!(r.status, 500);
+    assert!(r.body.contains("'boom' failed") && r.body.contains("invocation id"), "{}", r.body);
+    assert!(!r.body.contains("SECRET") && !r.body.contains("test_worker::invoke"), "{}", r.body);
+    let invocation_id = r.body.split("invocation id ").nth(1).unwrap().split('.').next().unwrap().to_string();
+    fnwire.wait_for_output("SECRET-INTERNAL-DETAIL", std::time::Duration::from_secs(10));
+    assert!(fnwire.output().contains(&invocation_id));
+
+    let r = get(&fnwire.url("/api/broken")).await;
+    assert_eq!(r.status, 500);
+    assert!(fnwire.output().contains("broken cannot load"));
+
+    // User logs carry the function name and invocation id.
+    let out = fnwire.output();
+    assert!(
+        out.lines().any(|l| l.contains("[hello (") && l.contains("test worker handling id-hello")),
+        "{out}"
+    );
+
+    let workers = fnwire.children();
+    assert_eq!(workers.len(), 1, "one worker process: {workers:?}");
+    let status = fnwire.terminate();
+    assert!(status.success(), "exit status {status:?}; output:\n{}", fnwire.output());
+    assert!(fnwire.output().contains("test worker: terminating"), "the worker got WorkerTerminate");
+    assert_processes_gone(&workers);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_worker_means_503_and_the_host_still_stops_cleanly() {
+    let app = test_worker_app();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    let r = get(&fnwire.url("/api/die")).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    fnwire.wait_for_output("exited unexpectedly", std::time::Duration::from_secs(10));
+    let r = get(&fnwire.url("/api/hello")).await;
+    assert_eq!(r.status, 503);
+    assert!(r.body.contains("no worker is available"), "{}", r.body);
+    let status = fnwire.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_indexing_reads_function_json_and_honours_the_route_prefix() {
+    let app = test_worker_app();
+    std::fs::write(app.path().join("local.settings.json"), r#"{"Values":{"TEST_WORKER_HOST_INDEXING":"1"}}"#)
+        .unwrap();
+    std::fs::write(
+        app.path().join("host.json"),
+        r#"{"version":"2.0","extensions":{"http":{"routePrefix":"v1"}}}"#,
+    )
+    .unwrap();
+    // The folder name is the function name; the test worker knows `hello` by its id.
+    std::fs::create_dir(app.path().join("hello")).unwrap();
+    std::fs::write(
+        app.path().join("hello/function.json"),
+        r#"{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","route":"greet/{name}"},
+            {"type":"http","direction":"out","name":"$return"}]}"#,
+    )
+    .unwrap();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    assert!(fnwire.output().contains("worker asked for host indexing"));
+    // The test worker answers by function id; host-indexed ids are derived from the name, so
+    // the worker does not know this one and fails it: the route works, the failure is a 500.
+    let r = get(&fnwire.url("/v1/greet/Zed")).await;
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert!(fnwire.output().contains("unknown function id"));
+    assert_eq!(get(&fnwire.url("/api/greet/Zed")).await.status, 404);
+    assert!(fnwire.terminate().success());
+}

@@ -1,0 +1,6 @@
+//! fnwire-host integration tests: the real `fnwire` binary, real worker processes, real gRPC and
+//! real HTTP.
+
+mod cli;
+mod e2e_test_worker;
+mod support;

@@ -1,0 +1,236 @@
+//! A small real worker for fnwire-host's end-to-end tests: it speaks FunctionRpc over gRPC with
+//! the generated tonic client, without the fnwire SDK, so the host is tested against a worker
+//! it shares no runtime code with.
+//!
+//! Functions (worker indexing):
+//! * `hello` `hello/{name?}` GET+POST: `Hello, <name>!` (route, then `name` query, then `world`);
+//! * `echo` `echo` POST: the JSON body back, or 400;
+//! * `boom` `boom`: always fails, with an exception message the host must not show clients;
+//! * `die` `die`: the process exits mid-invocation;
+//! * `item` `items/{id:int}`: `item <id>`, with a cookie;
+//! * `broken` `broken`: its load fails;
+//! * `tick`: a timer trigger (indexed only).
+//!
+//! `TEST_WORKER_HOST_INDEXING=1` answers `use_default_metadata_indexing` instead.
+
+use std::collections::HashMap;
+
+use fnwire_protocol::WorkerArgs;
+use fnwire_protocol::bytes::Bytes;
+use fnwire_protocol::rpc::function_rpc_client::FunctionRpcClient;
+use fnwire_protocol::rpc::streaming_message::Content;
+use fnwire_protocol::rpc::*;
+use tokio::sync::mpsc;
+
+fn typed(d: typed_data::Data) -> TypedData {
+    TypedData { data: Some(d) }
+}
+
+fn success() -> Option<StatusResult> {
+    Some(StatusResult { status: status_result::Status::Success as i32, ..Default::default() })
+}
+
+fn function(name: &str, trigger: &str) -> RpcFunctionMetadata {
+    let mut raw = vec![trigger.to_string()];
+    if trigger.contains("httpTrigger") {
+        raw.push(r#"{"type":"http","direction":"out","name":"$return"}"#.into());
+    }
+    RpcFunctionMetadata {
+        name: name.into(),
+        raw_bindings: raw,
+        function_id: format!("id-{name}"),
+        ..Default::default()
+    }
+}
+
+fn functions() -> Vec<RpcFunctionMetadata> {
+    vec![
+        function(
+            "hello",
+            r#"{"type":"httpTrigger","direction":"in","name":"req","route":"hello/{name?}","methods":["get","post"]}"#,
+        ),
+        function(
+            "echo",
+            r#"{"type":"httpTrigger","direction":"in","name":"req","route":"echo","methods":["post"]}"#,
+        ),
+        function("boom", r#"{"type":"httpTrigger","direction":"in","name":"req"}"#),
+        function("die", r#"{"type":"httpTrigger","direction":"in","name":"req"}"#),
+        function(
+            "item",
+            r#"{"type":"httpTrigger","direction":"in","name":"req","route":"items/{id:int}","methods":"get"}"#,
+        ),
+        function("broken", r#"{"type":"httpTrigger","direction":"in","name":"req"}"#),
+        function(
+            "tick",
+            r#"{"type":"timerTrigger","direction":"in","name":"timer","schedule":"*/5 * * * * *"}"#,
+        ),
+    ]
+}
+
+fn http_response(status: u16, content_type: &str, body: Bytes) -> TypedData {
+    let mut headers = HashMap::new();
+    headers.insert("Content-Type".to_string(), content_type.to_string());
+    typed(typed_data::Data::Http(Box::new(RpcHttp {
+        status_code: status.to_string(),
+        headers,
+        body: Some(Box::new(typed(typed_data::Data::Bytes(body)))),
+        ..Default::default()
+    })))
+}
+
+fn invoke(req: &InvocationRequest) -> InvocationResponse {
+    let http = req.input_data.iter().find_map(|p| match &p.rpc_data {
+        Some(parameter_binding::RpcData::Data(TypedData { data: Some(typed_data::Data::Http(h)) })) => {
+            Some(h)
+        }
+        _ => None,
+    });
+    let Some(http) = http else {
+        return failure(req, "no http input");
+    };
+    let body = match http.body.as_ref().and_then(|b| b.data.as_ref()) {
+        Some(typed_data::Data::Bytes(b)) => b.clone(),
+        Some(typed_data::Data::String(s)) => Bytes::from(s.clone()),
+        _ => Bytes::new(),
+    };
+    let value = match req.function_id.as_str() {
+        "id-hello" => {
+            let name =
+                http.params.get("name").or_else(|| http.query.get("name")).cloned().unwrap_or("world".into());
+            http_response(200, "text/plain; charset=utf-8", Bytes::from(format!("Hello, {name}!")))
+        }
+        "id-echo" => match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(_) => http_response(200, "application/json", body),
+            Err(e) => http_response(400, "text/plain", Bytes::from(format!("the body is not JSON: {e}"))),
+        },
+        "id-boom" => return failure(req, "SECRET-INTERNAL-DETAIL: boom failed on purpose"),
+        "id-die" => std::process::exit(3),
+        "id-item" => {
+            let id = http.params.get("id").cloned().unwrap_or_default();
+            let mut v = http_response(200, "text/plain", Bytes::from(format!("item {id}")));
+            if let Some(typed_data::Data::Http(h)) = &mut v.data {
+                h.cookies.push(RpcHttpCookie {
+                    name: "seen".into(),
+                    value: id,
+                    same_site: rpc_http_cookie::SameSite::Lax as i32,
+                    ..Default::default()
+                });
+            }
+            v
+        }
+        other => return failure(req, &format!("unknown function id {other}")),
+    };
+    InvocationResponse {
+        invocation_id: req.invocation_id.clone(),
+        return_value: Some(value),
+        result: success(),
+        ..Default::default()
+    }
+}
+
+fn failure(req: &InvocationRequest, message: &str) -> InvocationResponse {
+    InvocationResponse {
+        invocation_id: req.invocation_id.clone(),
+        result: Some(StatusResult {
+            status: status_result::Status::Failure as i32,
+            exception: Some(RpcException {
+                message: message.into(),
+                stack_trace: "at test_worker::invoke".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn load_response(req: &FunctionLoadRequest) -> FunctionLoadResponse {
+    let result = if req.function_id == "id-broken" {
+        Some(StatusResult {
+            status: status_result::Status::Failure as i32,
+            exception: Some(RpcException { message: "broken cannot load".into(), ..Default::default() }),
+            ..Default::default()
+        })
+    } else {
+        success()
+    };
+    FunctionLoadResponse { function_id: req.function_id.clone(), result, ..Default::default() }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match WorkerArgs::from_env() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("test worker: {e}");
+            std::process::exit(2);
+        }
+    };
+    println!(
+        "test worker starting, runtime {:?}, setting {:?}",
+        std::env::var("FUNCTIONS_WORKER_RUNTIME").ok(),
+        std::env::var("TEST_WORKER_SETTING").ok()
+    );
+    let mut client = FunctionRpcClient::connect(args.host_uri.clone()).await.expect("connect to the host");
+    let (tx, rx) = mpsc::unbounded_channel::<StreamingMessage>();
+    let send = move |content: Content| {
+        let _ = tx.send(StreamingMessage { request_id: String::new(), content: Some(content) });
+    };
+    send(Content::StartStream(StartStream { worker_id: args.worker_id.clone() }));
+    let mut inbound = client
+        .event_stream(tokio_stream::wrappers::UnboundedReceiverStream::new(rx))
+        .await
+        .expect("open the event stream")
+        .into_inner();
+    let host_indexing = std::env::var("TEST_WORKER_HOST_INDEXING").is_ok_and(|v| v == "1");
+    while let Ok(Some(msg)) = inbound.message().await {
+        match msg.content {
+            Some(Content::WorkerInitRequest(_)) => {
+                let caps = [
+                    "RawHttpBodyBytes",
+                    "RpcHttpBodyOnly",
+                    "RpcHttpTriggerMetadataRemoved",
+                    "HandlesWorkerTerminateMessage",
+                    "SupportsLoadResponseCollection",
+                ];
+                send(Content::WorkerInitResponse(WorkerInitResponse {
+                    capabilities: caps.iter().map(|c| (c.to_string(), "true".to_string())).collect(),
+                    result: success(),
+                    ..Default::default()
+                }));
+            }
+            Some(Content::FunctionsMetadataRequest(_)) => {
+                send(Content::FunctionMetadataResponse(FunctionMetadataResponse {
+                    function_metadata_results: if host_indexing { Vec::new() } else { functions() },
+                    result: success(),
+                    use_default_metadata_indexing: host_indexing,
+                }));
+            }
+            Some(Content::FunctionLoadRequestCollection(c)) => {
+                send(Content::FunctionLoadResponseCollection(FunctionLoadResponseCollection {
+                    function_load_responses: c.function_load_requests.iter().map(load_response).collect(),
+                }));
+            }
+            Some(Content::FunctionLoadRequest(r)) => send(Content::FunctionLoadResponse(load_response(&r))),
+            Some(Content::InvocationRequest(req)) => {
+                send(Content::RpcLog(RpcLog {
+                    invocation_id: req.invocation_id.clone(),
+                    message: format!("test worker handling {}", req.function_id),
+                    level: rpc_log::Level::Information as i32,
+                    log_category: rpc_log::RpcLogCategory::User as i32,
+                    ..Default::default()
+                }));
+                send(Content::InvocationResponse(invoke(&req)));
+            }
+            Some(Content::WorkerStatusRequest(_)) => {
+                let _ = msg.request_id;
+            }
+            Some(Content::WorkerTerminate(_)) => {
+                println!("test worker: terminating");
+                std::process::exit(0);
+            }
+            _ => {}
+        }
+    }
+    println!("test worker: stream ended");
+}
