@@ -33,6 +33,28 @@ pub struct WorkerLaunch {
     pub env: BTreeMap<String, String>,
 }
 
+impl WorkerLaunch {
+    /// A launch of `program` for the app in `app_dir` (also the worker directory), with worker
+    /// indexing, the default init timeout, no extra arguments and no app settings.
+    pub fn new(
+        program: impl Into<PathBuf>,
+        app_dir: impl Into<PathBuf>,
+        language: impl Into<String>,
+    ) -> Self {
+        let app_dir = app_dir.into();
+        WorkerLaunch {
+            program: program.into(),
+            args: Vec::new(),
+            worker_dir: app_dir.clone(),
+            app_dir,
+            language: language.into(),
+            worker_indexing: true,
+            init_timeout: DEFAULT_INIT_TIMEOUT,
+            env: BTreeMap::new(),
+        }
+    }
+}
+
 /// How an app was recognised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppKind {

@@ -172,9 +172,7 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> anyhow::Result<
         GrpcServer::start().await.context("could not start the gRPC server for the worker on 127.0.0.1")?;
     let lifecycle_options = LifecycleOptions::default();
     tracing::info!("starting the worker: {}", launch.program.display());
-    let worker = lifecycle::start_worker(&server, &launch, &lifecycle_options).await?;
-    let mut functions = lifecycle::index_functions(&worker, &launch, &lifecycle_options).await?;
-    lifecycle::load_functions(&worker, &mut functions, &lifecycle_options).await?;
+    let (worker, functions) = lifecycle::start_and_load(&server, &launch, &lifecycle_options).await?;
     let (routes, http_functions) = http_functions(&functions)?;
     let rows = function_rows(&functions, &routes, options.port, state.route_prefix());
     println!("{}", function_table(&rows));

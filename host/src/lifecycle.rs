@@ -210,6 +210,19 @@ pub async fn load_functions(
     Ok(())
 }
 
+/// Every start-up step in order: launch, connect, init, index, load. Functions that cannot run
+/// are returned with their `error` set (and logged); only whole-worker failures are errors.
+pub async fn start_and_load(
+    server: &GrpcServer,
+    launch: &WorkerLaunch,
+    options: &LifecycleOptions,
+) -> Result<(StartedWorker, Vec<IndexedFunction>), StartupError> {
+    let worker = start_worker(server, launch, options).await?;
+    let mut functions = index_functions(&worker, launch, options).await?;
+    load_functions(&worker, &mut functions, options).await?;
+    Ok((worker, functions))
+}
+
 /// Turns a worker-indexed `RpcFunctionMetadata` into the model (and fills what the host adds).
 pub fn from_worker_metadata(mut rpc: RpcFunctionMetadata, language: &str) -> IndexedFunction {
     let name = rpc.name.clone();

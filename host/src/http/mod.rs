@@ -218,7 +218,9 @@ pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Re
     );
     tracing::info!("Executing '{}' (Id={invocation_id})", function.name);
     let started = Instant::now();
+    let mut cancel_guard = CancelOnDrop { channel: &app.channel, invocation_id: &invocation_id, armed: true };
     let outcome = app.channel.invoke(&function.name, invocation).await;
+    cancel_guard.armed = false;
     let elapsed = started.elapsed().as_millis();
     let response = match outcome {
         Err(ChannelError::Closed(reason)) => {
@@ -269,4 +271,21 @@ pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Re
         tracing::warn!("'{}' (Id={invocation_id}): {w}", function.name);
     }
     mapped.response.map(Full::new)
+}
+
+/// If the client goes away before the worker answers, hyper drops the request future; the
+/// worker is then told to cancel the invocation (when it handles cancels).
+struct CancelOnDrop<'a> {
+    channel: &'a WorkerChannel,
+    invocation_id: &'a str,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            tracing::info!("the client disconnected; cancelling invocation {}", self.invocation_id);
+            self.channel.cancel(self.invocation_id);
+        }
+    }
 }

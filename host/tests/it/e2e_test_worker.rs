@@ -130,3 +130,17 @@ async fn host_indexing_reads_function_json_and_honours_the_route_prefix() {
     assert_eq!(get(&fnwire.url("/api/greet/Zed")).await.status, 404);
     assert!(fnwire.terminate().success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_goes_away_cancels_its_invocation() {
+    let app = test_worker_app();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    let url = fnwire.url("/api/slow");
+    // The worker never answers `slow` on its own; give up on the request after a moment.
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(500), get(&url)).await;
+    assert!(gave_up.is_err(), "slow answered: {gave_up:?}");
+    fnwire.wait_for_output("test worker: cancel ", std::time::Duration::from_secs(10));
+    // The host keeps serving afterwards.
+    assert_eq!(get(&fnwire.url("/api/hello/Ann")).await.body, "Hello, Ann!");
+    assert!(fnwire.terminate().success());
+}

@@ -9,6 +9,7 @@
 //! * `die` `die`: the process exits mid-invocation;
 //! * `item` `items/{id:int}`: `item <id>`, with a cookie;
 //! * `broken` `broken`: its load fails;
+//! * `slow` `slow`: answers only when cancelled (`InvocationCancel` → Cancelled);
 //! * `tick`: a timer trigger (indexed only).
 //!
 //! `TEST_WORKER_HOST_INDEXING=1` answers `use_default_metadata_indexing` instead.
@@ -60,6 +61,7 @@ fn functions() -> Vec<RpcFunctionMetadata> {
             r#"{"type":"httpTrigger","direction":"in","name":"req","route":"items/{id:int}","methods":"get"}"#,
         ),
         function("broken", r#"{"type":"httpTrigger","direction":"in","name":"req"}"#),
+        function("slow", r#"{"type":"httpTrigger","direction":"in","name":"req"}"#),
         function(
             "tick",
             r#"{"type":"timerTrigger","direction":"in","name":"timer","schedule":"*/5 * * * * *"}"#,
@@ -192,6 +194,7 @@ async fn main() {
                     "RpcHttpTriggerMetadataRemoved",
                     "HandlesWorkerTerminateMessage",
                     "SupportsLoadResponseCollection",
+                    "HandlesInvocationCancelMessage",
                 ];
                 send(Content::WorkerInitResponse(WorkerInitResponse {
                     capabilities: caps.iter().map(|c| (c.to_string(), "true".to_string())).collect(),
@@ -220,10 +223,21 @@ async fn main() {
                     log_category: rpc_log::RpcLogCategory::User as i32,
                     ..Default::default()
                 }));
+                if req.function_id == "id-slow" {
+                    continue;
+                }
                 send(Content::InvocationResponse(invoke(&req)));
             }
-            Some(Content::WorkerStatusRequest(_)) => {
-                let _ = msg.request_id;
+            Some(Content::InvocationCancel(cancel)) => {
+                println!("test worker: cancel {}", cancel.invocation_id);
+                send(Content::InvocationResponse(InvocationResponse {
+                    invocation_id: cancel.invocation_id,
+                    result: Some(StatusResult {
+                        status: status_result::Status::Cancelled as i32,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }));
             }
             Some(Content::WorkerTerminate(_)) => {
                 println!("test worker: terminating");
