@@ -2,5 +2,6 @@
 //! real HTTP.
 
 mod cli;
+mod e2e_cargo_app;
 mod e2e_test_worker;
 mod support;

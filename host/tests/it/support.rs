@@ -65,9 +65,10 @@ pub struct Fnwire {
     pub child: Child,
     pub port: u16,
     output: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
-fn capture<R: Read + Send + 'static>(reader: R, output: Arc<Mutex<String>>) {
+fn capture<R: Read + Send + 'static>(reader: R, output: Arc<Mutex<String>>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for line in BufReader::new(reader).lines() {
             let Ok(line) = line else { break };
@@ -75,7 +76,7 @@ fn capture<R: Read + Send + 'static>(reader: R, output: Arc<Mutex<String>>) {
             o.push_str(&line);
             o.push('\n');
         }
-    });
+    })
 }
 
 impl Fnwire {
@@ -94,9 +95,11 @@ impl Fnwire {
             .spawn()
             .expect("start fnwire");
         let output = Arc::new(Mutex::new(String::new()));
-        capture(child.stdout.take().unwrap(), output.clone());
-        capture(child.stderr.take().unwrap(), output.clone());
-        Fnwire { child, port, output }
+        let readers = vec![
+            capture(child.stdout.take().unwrap(), output.clone()),
+            capture(child.stderr.take().unwrap(), output.clone()),
+        ];
+        Fnwire { child, port, output, readers }
     }
 
     /// Starts fnwire and waits until it reports it is ready.
@@ -150,6 +153,12 @@ impl Fnwire {
         let deadline = Instant::now() + bound;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the readers take the last lines (bounded: a leftover process could hold
+                // the pipes open).
+                let drained = Instant::now() + Duration::from_secs(5);
+                while Instant::now() < drained && !self.readers.iter().all(|r| r.is_finished()) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
                 return status;
             }
             if Instant::now() > deadline {
