@@ -67,11 +67,13 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
     let bindings: Vec<LitStr> =
         model.raw_bindings().iter().map(|json| LitStr::new(json, Span::call_site())).collect();
     let line = quote_spanned! {fn_ident.span()=> ::core::line!()};
+    let stacked_uses = mention_stacked_attributes(&model.stacked_paths);
 
     quote! {
         #item
 
         const _: () = {
+            #stacked_uses
             fn __fnwire_invoke(
                 #invocation_binding: ::fnwire::__private::Invocation,
             ) -> ::fnwire::__private::BoxFuture<'static, ::fnwire::__private::InvocationResult> {
@@ -96,9 +98,28 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
 
 /// What is emitted when checks failed: the user's function as written (minus fnwire
 /// attributes), so the rest of the crate and IDEs still see it, and every error.
-pub fn expand_errors(item: TokenStream, error: &syn::Error) -> TokenStream {
+pub fn expand_errors(item: TokenStream, stacked_paths: &[syn::Path], error: &syn::Error) -> TokenStream {
     let errors = error.to_compile_error();
+    let stacked_uses = mention_stacked_attributes(stacked_paths);
     let mut out = item.into_token_stream();
+    if !stacked_paths.is_empty() {
+        out.extend(quote! { const _: () = { #stacked_uses }; });
+    }
     out.extend(errors);
     out
+}
+
+/// Stacked attributes are removed before the compiler resolves them, which would leave their
+/// imports unused (a warning in every user crate) and a missing import unnoticed. Naming each
+/// path in a `use` fixes both; an unresolved path is reported at the user's attribute.
+fn mention_stacked_attributes(paths: &[syn::Path]) -> TokenStream {
+    paths
+        .iter()
+        .map(|path| {
+            quote_spanned! {path.span()=>
+                #[allow(unused_imports)]
+                use #path as _;
+            }
+        })
+        .collect()
 }

@@ -30,6 +30,6 @@ pub fn expand_attribute(attribute: &str, args: TokenStream, item: TokenStream) -
     let analysis = model::analyze(attribute, args, item);
     match &analysis.model {
         Ok(model) => expand::expand(model),
-        Err(error) => expand::expand_errors(analysis.item, error),
+        Err(error) => expand::expand_errors(analysis.item, &analysis.stacked_paths, error),
     }
 }

@@ -8,7 +8,7 @@ use quote::ToTokens;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
 use crate::args::parse_args;
-use crate::attrs::{BindingAttr, take_binding_attrs};
+use crate::attrs::{BindingAttr, fnwire_attribute_name, take_binding_attrs};
 use crate::binding::{BindingSpec, build_binding};
 use crate::diagnostics::Diagnostics;
 
@@ -39,6 +39,9 @@ pub struct FunctionModel {
     /// Function name and bindings, trigger first, exactly as reported to the host.
     pub metadata: FunctionMetadata,
     pub params: Vec<ParamModel>,
+    /// Paths of the stacked fnwire attributes this expansion removed. The expansion mentions
+    /// them again so their imports count as used and a missing import is still reported.
+    pub stacked_paths: Vec<syn::Path>,
 }
 
 impl FunctionModel {
@@ -60,6 +63,8 @@ impl FunctionModel {
 pub struct Analysis {
     pub item: TokenStream,
     pub model: syn::Result<FunctionModel>,
+    /// See [`FunctionModel::stacked_paths`]; also needed when the model failed.
+    pub stacked_paths: Vec<syn::Path>,
 }
 
 /// Where a binding's name came from, for pointing errors at the right token.
@@ -83,19 +88,26 @@ pub fn analyze(attribute: &str, args: TokenStream, item: TokenStream) -> Analysi
                 format!("`#[{attribute}]` goes on a function, e.g. `pub fn name(req: HttpRequest) -> HttpResponse {{ ... }}`"),
             );
             let error = diagnostics.into_error().expect("an error was just pushed");
-            return Analysis { item, model: Err(error) };
+            return Analysis { item, model: Err(error), stacked_paths: Vec::new() };
         }
     };
+    let stacked_paths: Vec<syn::Path> = function
+        .attrs
+        .iter()
+        .filter(|a| fnwire_attribute_name(a).is_some())
+        .map(|a| a.path().clone())
+        .collect();
     let mut attrs = vec![first];
     attrs.extend(take_binding_attrs(&mut function.attrs, &mut diagnostics));
     let item = function.to_token_stream();
-    let model = build_model(function, &attrs, diagnostics);
-    Analysis { item, model }
+    let model = build_model(function, &attrs, stacked_paths.clone(), diagnostics);
+    Analysis { item, model, stacked_paths }
 }
 
 fn build_model(
     function: ItemFn,
     attrs: &[BindingAttr],
+    stacked_paths: Vec<syn::Path>,
     mut diagnostics: Diagnostics,
 ) -> syn::Result<FunctionModel> {
     check_signature(&function, &mut diagnostics);
@@ -128,10 +140,9 @@ fn build_model(
     }
     let trigger = triggers.first().map(|t| (*t).clone());
     let mut ordered: Vec<BindingSpec> = trigger.iter().cloned().collect();
-    let mut skipped_trigger = false;
+    // Extra triggers were reported above; leaving them out avoids follow-up errors about them.
     for spec in &specs {
-        if spec.is_trigger() && !skipped_trigger {
-            skipped_trigger = true;
+        if spec.is_trigger() {
             continue;
         }
         ordered.push(spec.clone());
@@ -177,7 +188,7 @@ fn build_model(
             }
         }
     }
-    diagnostics.finish(FunctionModel { item: function, metadata, params })
+    diagnostics.finish(FunctionModel { item: function, metadata, params, stacked_paths })
 }
 
 fn check_signature(function: &ItemFn, diagnostics: &mut Diagnostics) {
@@ -368,11 +379,18 @@ fn check_binding_names(
                     this.spec.display()
                 )
             } else {
+                let earlier_name = &earlier.spec.binding.name;
+                let rule = if earlier_name == name {
+                    "binding names must be unique".to_string()
+                } else {
+                    format!(
+                        "Azure compares binding names case-insensitively, so `{name}` and `{earlier_name}` clash"
+                    )
+                };
                 format!(
-                    "two bindings are named `{name}` ({} and {}; Azure compares names case-insensitively): \
-                     binding names must be unique",
-                    earlier.spec.display(),
-                    this.spec.display()
+                    "{} is named `{name}`, like {} before it: {rule}; rename one of them (and its parameter)",
+                    this.spec.display(),
+                    earlier.spec.display()
                 )
             };
             diagnostics.spanned(&declared.name_tokens, message);

@@ -166,7 +166,7 @@ fn duplicate_names_are_case_insensitive() {
         #[blob_input(name = "Doc", path = "a")]
         #[blob_output(name = "doc", path = "b")]
         pub fn f(m: QueueMessage, Doc: String, doc: Out<String>) {}"#,
-        "two bindings are named `doc`",
+        "Azure compares binding names case-insensitively, so `doc` and `Doc` clash",
     );
 }
 

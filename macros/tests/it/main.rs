@@ -1,0 +1,3 @@
+//! Integration tests of fnwire-macros, compiled against the real `fnwire` crate.
+
+mod ui;

@@ -1,0 +1,10 @@
+use fnwire::Context;
+use fnwire_macros::queue_output;
+
+#[queue_output(queue = "done")]
+pub fn relay(ctx: Context) -> String {
+    let _ = ctx;
+    String::new()
+}
+
+fn main() {}

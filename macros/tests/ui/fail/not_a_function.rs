@@ -1,0 +1,6 @@
+use fnwire_macros::http_trigger;
+
+#[http_trigger(route = "hello")]
+pub struct Hello;
+
+fn main() {}

@@ -1,0 +1,9 @@
+use fnwire::{Out, QueueMessage};
+use fnwire_macros::queue_trigger;
+
+#[queue_trigger(queue = "jobs")]
+pub fn work(msg: QueueMessage, done: Out<String>) {
+    let _ = (msg, done);
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use fnwire::QueueMessage;
+use fnwire_macros::{queue_output, queue_trigger};
+
+#[queue_trigger(queue = "jobs")]
+#[queue_output(name = "done", queue = "done")]
+pub fn work(msg: QueueMessage) {
+    let _ = msg;
+}
+
+fn main() {}

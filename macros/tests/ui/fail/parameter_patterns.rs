@@ -1,0 +1,12 @@
+use fnwire::{Context, HttpRequest, HttpResponse};
+use fnwire_macros::http_trigger;
+
+pub struct Pair(pub Context);
+
+#[http_trigger]
+pub fn hello(req: HttpRequest, Pair(ctx): Pair, _: Context) -> HttpResponse {
+    let _ = (req, ctx);
+    HttpResponse::ok()
+}
+
+fn main() {}

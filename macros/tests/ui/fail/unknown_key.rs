@@ -1,0 +1,10 @@
+use fnwire::{HttpRequest, HttpResponse};
+use fnwire_macros::http_trigger;
+
+#[http_trigger(rout = "hello")]
+pub fn hello(req: HttpRequest) -> HttpResponse {
+    let _ = req;
+    HttpResponse::ok()
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use fnwire_macros::timer_trigger;
+
+#[timer_trigger(schedule = "0 * * * * *")]
+pub const unsafe fn tick() {}
+
+fn main() {}

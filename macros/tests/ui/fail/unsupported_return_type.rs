@@ -1,0 +1,12 @@
+use fnwire::HttpRequest;
+use fnwire_macros::http_trigger;
+
+pub struct Page;
+
+#[http_trigger]
+pub async fn hello(req: HttpRequest) -> Page {
+    let _ = req;
+    Page
+}
+
+fn main() {}

@@ -1,0 +1,59 @@
+//! HTTP functions: sync and async, private and `pub`, default and named response, paths with
+//! and without `fnwire::`. `main` checks what was registered and calls a function directly.
+
+use fnwire::__private::{Registration, inventory};
+use fnwire::{Context, HttpRequest, HttpResponse, Out};
+use fnwire_macros::http_trigger;
+
+#[http_trigger(route = "hello/{name?}", methods = "get,post", auth_level = "anonymous")]
+pub async fn hello(req: HttpRequest, ctx: Context) -> HttpResponse {
+    let _ = ctx;
+    HttpResponse::ok().text(format!("hello {}", req.param("name").unwrap_or("world")))
+}
+
+/// A private sync function with its response on a parameter and its own function name.
+#[fnwire_macros::http_trigger(route = "items", methods = ["PUT"], function_name = "PutItem")]
+#[fnwire_macros::http_output(name = "res")]
+fn put_item(req: HttpRequest, res: Out<HttpResponse>) -> Result<(), String> {
+    if req.body().is_empty() {
+        return Err("empty body".to_string());
+    }
+    res.set(HttpResponse::created());
+    Ok(())
+}
+
+fn registration(name: &str) -> &'static Registration {
+    inventory::iter::<Registration>
+        .into_iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("`{name}` is not registered"))
+}
+
+fn main() {
+    let hello = registration("hello");
+    assert_eq!(
+        hello.bindings,
+        [
+            r#"{"type":"httpTrigger","direction":"in","name":"req","route":"hello/{name?}","methods":["get","post"],"authLevel":"anonymous"}"#,
+            r#"{"type":"http","direction":"out","name":"$return"}"#,
+        ]
+    );
+    assert!(hello.location.ends_with("http_functions.rs:9"), "{}", hello.location);
+
+    let put = registration("PutItem");
+    assert_eq!(
+        put.bindings,
+        [
+            r#"{"type":"httpTrigger","direction":"in","name":"req","route":"items","methods":["put"]}"#,
+            r#"{"type":"http","direction":"out","name":"res"}"#,
+        ]
+    );
+
+    // The function itself is untouched: a unit test calls it like any other.
+    let res = Out::detached("res");
+    assert_eq!(put_item(HttpRequest::new("PUT", "http://localhost/api/items"), res.clone()), Err("empty body".into()));
+    assert!(!res.is_set());
+    let req = HttpRequest::new("PUT", "http://localhost/api/items").with_body("x");
+    assert_eq!(put_item(req, res.clone()), Ok(()));
+    assert!(res.is_set());
+}
