@@ -235,6 +235,25 @@ fn signature_problems_are_all_reported() {
 }
 
 #[test]
+fn variadic_functions_are_rejected() {
+    assert_one_error_containing(
+        r#"#[http_trigger] pub unsafe extern "C" fn f(req: HttpRequest, args: ...) {}"#,
+        "cannot be variadic",
+    );
+}
+
+#[test]
+fn stacked_paths_are_kept_for_the_expansion() {
+    let model = model_of(
+        r#"#[queue_trigger(queue = "q")] #[fnwire::queue_output(queue = "d")] #[inline] fn f(m: QueueMessage) -> String { todo!() }"#,
+    )
+    .unwrap();
+    let paths: Vec<String> =
+        model.stacked_paths.iter().map(|p| quote::ToTokens::to_token_stream(p).to_string()).collect();
+    assert_eq!(paths, ["fnwire :: queue_output"]);
+}
+
+#[test]
 fn generic_binding_requires_type_and_direction() {
     let errors =
         errors_of(r#"#[http_trigger] #[binding(name = "x")] pub fn f(req: HttpRequest, x: String) {}"#);
