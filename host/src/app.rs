@@ -82,8 +82,9 @@ impl Default for DetectOptions {
     }
 }
 
-/// Default `WorkerInitRequest` answer timeout (Azure's `initializationTimeout`).
-pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `WorkerInitRequest` answer timeout. Azure's `initializationTimeout` default is 10 s;
+/// fnwire allows more because local machines run debug builds, often while compiling.
+pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why an app could not be detected or prepared.
 #[derive(Debug, thiserror::Error)]

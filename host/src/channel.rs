@@ -108,12 +108,24 @@ struct State {
     closed: Option<String>,
 }
 
+/// Which way a message travelled on a worker's stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageDirection {
+    WorkerToHost,
+    HostToWorker,
+}
+
+/// Sees every message of a stream in order (inbound before it is handled, outbound before it is
+/// sent), e.g. to record a transcript. It runs on the stream's reader task: keep it quick.
+pub type MessageObserver = Arc<dyn Fn(MessageDirection, &StreamingMessage) + Send + Sync>;
+
 /// One worker's stream. Cheap to share behind an `Arc`; all methods take `&self`.
 pub struct WorkerChannel {
     worker_id: String,
     outbound: tokio::sync::mpsc::UnboundedSender<StreamingMessage>,
     state: Arc<Mutex<State>>,
     closed_rx: watch::Receiver<Option<String>>,
+    observer: Option<MessageObserver>,
 }
 
 impl std::fmt::Debug for WorkerChannel {
@@ -125,11 +137,26 @@ impl std::fmt::Debug for WorkerChannel {
 impl WorkerChannel {
     /// Takes over an accepted stream and starts reading it.
     pub fn new(connection: WorkerConnection) -> Self {
+        Self::start(connection, None)
+    }
+
+    /// Like [`WorkerChannel::new`], and shows `observer` every message both ways, starting with
+    /// the worker's `StartStream` (which the gRPC server already consumed).
+    pub fn with_observer(connection: WorkerConnection, observer: MessageObserver) -> Self {
+        let start = StreamingMessage {
+            request_id: connection.request_id.clone(),
+            content: Some(Content::StartStream(connection.start.clone())),
+        };
+        observer(MessageDirection::WorkerToHost, &start);
+        Self::start(connection, Some(observer))
+    }
+
+    fn start(connection: WorkerConnection, observer: Option<MessageObserver>) -> Self {
         let state: Arc<Mutex<State>> = Arc::default();
         let (closed_tx, closed_rx) = watch::channel(None);
         let worker_id = connection.start.worker_id.clone();
-        tokio::spawn(pump_inbound(connection.inbound, state.clone(), closed_tx));
-        WorkerChannel { worker_id, outbound: connection.outbound, state, closed_rx }
+        tokio::spawn(pump_inbound(connection.inbound, state.clone(), closed_tx, observer.clone()));
+        WorkerChannel { worker_id, outbound: connection.outbound, state, closed_rx, observer }
     }
 
     pub fn worker_id(&self) -> &str {
@@ -173,6 +200,9 @@ impl WorkerChannel {
     fn send_message(&self, msg: StreamingMessage) -> Result<(), ChannelError> {
         if let Some(reason) = self.closed_reason() {
             return Err(ChannelError::Closed(reason));
+        }
+        if let Some(observer) = &self.observer {
+            observer(MessageDirection::HostToWorker, &msg);
         }
         self.outbound.send(msg).map_err(|_| ChannelError::Closed("the host closed the stream".into()))
     }
@@ -394,10 +424,16 @@ async fn pump_inbound(
     mut inbound: tonic::Streaming<StreamingMessage>,
     state: Arc<Mutex<State>>,
     closed_tx: watch::Sender<Option<String>>,
+    observer: Option<MessageObserver>,
 ) {
     let reason = loop {
         match inbound.message().await {
-            Ok(Some(msg)) => dispatch(msg, &state),
+            Ok(Some(msg)) => {
+                if let Some(observer) = &observer {
+                    observer(MessageDirection::WorkerToHost, &msg);
+                }
+                dispatch(msg, &state)
+            }
             Ok(None) => break "the worker ended its stream".to_string(),
             Err(status) => break format!("the worker's stream failed: {}", status.message()),
         }
@@ -491,5 +527,176 @@ fn print_log(log: &RpcLog, function: Option<&str>) {
         rpc_log::Level::Warning => emit!(warn),
         rpc_log::Level::Error | rpc_log::Level::Critical => emit!(error),
         rpc_log::Level::None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grpc::GrpcServer;
+    use fnwire_protocol::rpc::function_rpc_client::FunctionRpcClient;
+    use fnwire_protocol::rpc::{FunctionLoadResponse, StartStream, WorkerStatusResponse};
+    use tokio::sync::mpsc;
+
+    /// A worker side made of a real tonic client: messages to send, and messages received.
+    struct FakeWorker {
+        tx: mpsc::UnboundedSender<StreamingMessage>,
+        rx: tonic::Streaming<StreamingMessage>,
+    }
+
+    impl FakeWorker {
+        async fn next(&mut self) -> StreamingMessage {
+            tokio::time::timeout(Duration::from_secs(10), self.rx.message()).await.unwrap().unwrap().unwrap()
+        }
+        fn send(&self, request_id: &str, content: Content) {
+            self.tx.send(StreamingMessage { request_id: request_id.into(), content: Some(content) }).unwrap();
+        }
+    }
+
+    async fn connected() -> (GrpcServer, Arc<WorkerChannel>, FakeWorker) {
+        let server = GrpcServer::start().await.unwrap();
+        let pending = server.expect_worker("w");
+        let (tx, rx) = mpsc::unbounded_channel();
+        tx.send(StreamingMessage {
+            request_id: String::new(),
+            content: Some(Content::StartStream(StartStream { worker_id: "w".into() })),
+        })
+        .unwrap();
+        let mut client = FunctionRpcClient::connect(server.uri()).await.unwrap();
+        let stream = client
+            .event_stream(tokio_stream::wrappers::UnboundedReceiverStream::new(rx))
+            .await
+            .unwrap()
+            .into_inner();
+        let channel = Arc::new(WorkerChannel::new(pending.connected().await.unwrap()));
+        (server, channel, FakeWorker { tx, rx: stream })
+    }
+
+    fn ok() -> Option<StatusResult> {
+        Some(StatusResult { status: status_result::Status::Success as i32, ..Default::default() })
+    }
+
+    #[tokio::test]
+    async fn init_stores_capabilities_and_failure_is_an_error() {
+        let (_s, channel, mut worker) = connected().await;
+        let c = channel.clone();
+        let init =
+            tokio::spawn(
+                async move { c.initialize(WorkerInitRequest::default(), Duration::from_secs(10)).await },
+            );
+        assert!(matches!(worker.next().await.content, Some(Content::WorkerInitRequest(_))));
+        worker.send(
+            "",
+            Content::WorkerInitResponse(WorkerInitResponse {
+                capabilities: [("HandlesWorkerTerminateMessage".to_string(), "false".to_string())].into(),
+                result: ok(),
+                ..Default::default()
+            }),
+        );
+        init.await.unwrap().unwrap();
+        assert!(
+            channel.has_capability(capability::HANDLES_WORKER_TERMINATE_MESSAGE),
+            "any non-empty value declares"
+        );
+        assert!(!channel.has_capability(capability::SUPPORTS_LOAD_RESPONSE_COLLECTION));
+
+        let c = channel.clone();
+        let init =
+            tokio::spawn(
+                async move { c.initialize(WorkerInitRequest::default(), Duration::from_secs(10)).await },
+            );
+        worker.next().await;
+        // No result at all: Failure is the wire default.
+        worker.send("", Content::WorkerInitResponse(WorkerInitResponse::default()));
+        let e = init.await.unwrap().unwrap_err();
+        assert!(e.to_string().contains("no result"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn loads_match_by_function_id_and_invocations_by_invocation_id_out_of_order() {
+        let (_s, channel, mut worker) = connected().await;
+        let c = channel.clone();
+        let loads = tokio::spawn(async move {
+            let reqs = ["a", "b"]
+                .iter()
+                .map(|id| FunctionLoadRequest { function_id: id.to_string(), ..Default::default() })
+                .collect();
+            c.load_functions(reqs, Duration::from_secs(10)).await
+        });
+        worker.next().await;
+        worker.next().await;
+        for id in ["b", "a"] {
+            worker.send(
+                "",
+                Content::FunctionLoadResponse(FunctionLoadResponse {
+                    function_id: id.into(),
+                    result: ok(),
+                    ..Default::default()
+                }),
+            );
+        }
+        let mut ids: Vec<String> = loads.await.unwrap().unwrap().into_iter().map(|r| r.function_id).collect();
+        ids.sort();
+        assert_eq!(ids, ["a", "b"]);
+
+        let invoke = |id: &str| {
+            let c = channel.clone();
+            let req = InvocationRequest { invocation_id: id.into(), ..Default::default() };
+            tokio::spawn(async move { c.invoke("f", req).await })
+        };
+        let first = invoke("i1");
+        let second = invoke("i2");
+        worker.next().await;
+        worker.next().await;
+        for id in ["i2", "i1"] {
+            worker.send(
+                "",
+                Content::InvocationResponse(InvocationResponse {
+                    invocation_id: id.into(),
+                    result: ok(),
+                    ..Default::default()
+                }),
+            );
+        }
+        assert_eq!(first.await.unwrap().unwrap().invocation_id, "i1");
+        assert_eq!(second.await.unwrap().unwrap().invocation_id, "i2");
+    }
+
+    #[tokio::test]
+    async fn status_replies_match_by_request_id() {
+        let (_s, channel, mut worker) = connected().await;
+        let c = channel.clone();
+        let status = tokio::spawn(async move { c.worker_status(Duration::from_secs(10)).await });
+        let request = worker.next().await;
+        assert!(!request.request_id.is_empty());
+        // A reply with another request id is not this one's.
+        worker.send("other", Content::WorkerStatusResponse(WorkerStatusResponse {}));
+        worker.send(&request.request_id, Content::WorkerStatusResponse(WorkerStatusResponse {}));
+        status.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_closed_stream_fails_pending_and_new_requests() {
+        let (_s, channel, mut worker) = connected().await;
+        let c = channel.clone();
+        let pending = tokio::spawn(async move {
+            c.invoke("f", InvocationRequest { invocation_id: "i".into(), ..Default::default() }).await
+        });
+        worker.next().await;
+        drop(worker);
+        assert!(matches!(pending.await.unwrap(), Err(ChannelError::Closed(_))));
+        let reason = tokio::time::timeout(Duration::from_secs(10), channel.closed()).await.unwrap();
+        assert!(!reason.is_empty());
+        let again =
+            channel.invoke("f", InvocationRequest { invocation_id: "j".into(), ..Default::default() }).await;
+        assert!(matches!(again, Err(ChannelError::Closed(_))));
+    }
+
+    #[tokio::test]
+    async fn a_silent_worker_times_out_with_the_request_named() {
+        let (_s, channel, _worker) = connected().await;
+        let e =
+            channel.initialize(WorkerInitRequest::default(), Duration::from_millis(200)).await.unwrap_err();
+        assert!(e.to_string().contains("WorkerInitRequest"), "{e}");
     }
 }

@@ -13,7 +13,7 @@ use fnwire_protocol::rpc::{
 };
 
 use crate::app::WorkerLaunch;
-use crate::channel::{ChannelError, WorkerChannel, status_name};
+use crate::channel::{ChannelError, MessageObserver, WorkerChannel, status_name};
 use crate::grpc::GrpcServer;
 use crate::worker_process::{SpawnError, WorkerProcess};
 
@@ -101,6 +101,17 @@ pub async fn start_worker(
     launch: &WorkerLaunch,
     options: &LifecycleOptions,
 ) -> Result<StartedWorker, StartupError> {
+    start_worker_observed(server, launch, options, None).await
+}
+
+/// Like [`start_worker`], with an observer that sees every message of the worker's stream
+/// (see [`WorkerChannel::with_observer`]).
+pub async fn start_worker_observed(
+    server: &GrpcServer,
+    launch: &WorkerLaunch,
+    options: &LifecycleOptions,
+    observer: Option<MessageObserver>,
+) -> Result<StartedWorker, StartupError> {
     let worker_id = uuid::Uuid::new_v4().to_string();
     let pending = server.expect_worker(&worker_id);
     let process = WorkerProcess::spawn_with_id(launch, server.port(), &worker_id)?;
@@ -109,7 +120,10 @@ pub async fn start_worker(
         _ = process.wait() => return Err(exited(&process, "connecting to the host")),
         _ = tokio::time::sleep(options.startup_timeout) => return Err(StartupError::NoConnection(options.startup_timeout)),
     };
-    let channel = Arc::new(WorkerChannel::new(connection));
+    let channel = Arc::new(match observer {
+        Some(observer) => WorkerChannel::with_observer(connection, observer),
+        None => WorkerChannel::new(connection),
+    });
     let request = WorkerInitRequest {
         host_version: options.host_version.clone(),
         // MultiStream is not offered: fnwire accepts exactly one stream per worker.
