@@ -21,7 +21,8 @@
 //! * A function has exactly one trigger (`http_trigger`, `timer_trigger`, `queue_trigger`, or a
 //!   generic `binding` whose type ends in `Trigger`) and any number of other bindings.
 //! * The trigger binds to the parameter named by its `name` key, else to the **first
-//!   parameter**. An input binding (`blob_input`, generic `in`) needs `name` = a parameter name.
+//!   parameter** (a function without parameters ignores its trigger data; the binding is then
+//!   named `trigger`). An input binding (`blob_input`, generic `in`) needs `name` = a parameter name.
 //!   An output binding with `name` binds to the `Out<T>` parameter of that name; without
 //!   `name` it binds to the return value (`$return`). `http_trigger` adds an HTTP output on the
 //!   return value unless the function declares `#[http_output(name = "...")]` or

@@ -174,8 +174,12 @@ fn build_generic(attr: &BindingAttr, diagnostics: &mut Diagnostics) -> Option<Bi
             },
             "functionName" => function_name = Some(arg),
             "dataType" => {
-                let spec = COMMON_KEYS.iter().find(|k| k.json_name == "dataType")?;
-                match spec.normalize(arg.value.to_json()) {
+                // Same spelling and check as on every known binding.
+                let checked = match COMMON_KEYS.iter().find(|k| k.json_name == "dataType") {
+                    Some(spec) => spec.normalize(arg.value.to_json()),
+                    None => Ok(arg.value.to_json()),
+                };
+                match checked {
                     Ok(v) => data_type = v.as_str().and_then(DataType::parse),
                     Err(why) => diagnostics.push(arg.value_error(why)),
                 }

@@ -85,9 +85,15 @@ pub fn analyze(attribute: &str, args: TokenStream, item: TokenStream) -> Analysi
         Err(_) => {
             diagnostics.at(
                 proc_macro2::Span::call_site(),
-                format!("`#[{attribute}]` goes on a function, e.g. `pub fn name(req: HttpRequest) -> HttpResponse {{ ... }}`"),
+                format!(
+                    "`#[{attribute}]` goes on a function, e.g. \
+                     `pub fn name(req: HttpRequest) -> HttpResponse {{ ... }}`"
+                ),
             );
-            let error = diagnostics.into_error().expect("an error was just pushed");
+            let error = match diagnostics.finish(()) {
+                Err(error) => error,
+                Ok(()) => syn::Error::new(proc_macro2::Span::call_site(), "expected a function"),
+            };
             return Analysis { item, model: Err(error), stacked_paths: Vec::new() };
         }
     };
@@ -203,7 +209,10 @@ fn check_signature(function: &ItemFn, diagnostics: &mut Diagnostics) {
     if let Some(unsafety) = &sig.unsafety {
         diagnostics.spanned(
             unsafety,
-            format!("`{name}` cannot be `unsafe`: the worker has no safety contract to uphold for it; remove `unsafe` and use an `unsafe` block inside"),
+            format!(
+                "`{name}` cannot be `unsafe`: the worker has no safety contract to uphold for it; \
+                 remove `unsafe` and use an `unsafe` block inside"
+            ),
         );
     }
     if let Some(abi) = &sig.abi {
