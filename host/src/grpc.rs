@@ -32,12 +32,14 @@ pub struct WorkerConnection {
 }
 
 type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<WorkerConnection>>>>;
+type Refusals = Arc<Mutex<Vec<String>>>;
 
 /// A running gRPC server on `127.0.0.1` with an ephemeral port. Dropping it stops the server.
 #[derive(Debug)]
 pub struct GrpcServer {
     addr: SocketAddr,
     waiters: Waiters,
+    refusals: Refusals,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -72,9 +74,11 @@ impl GrpcServer {
         let addr = listener.local_addr()?;
         let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let waiters: Waiters = Arc::default();
-        let service = FunctionRpcServer::new(RpcService { waiters: waiters.clone() })
-            .max_decoding_message_size(usize::MAX)
-            .max_encoding_message_size(usize::MAX);
+        let refusals: Refusals = Arc::default();
+        let service =
+            FunctionRpcServer::new(RpcService { waiters: waiters.clone(), refusals: refusals.clone() })
+                .max_decoding_message_size(usize::MAX)
+                .max_encoding_message_size(usize::MAX);
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
@@ -87,7 +91,7 @@ impl GrpcServer {
                 tracing::error!("the gRPC server for workers stopped: {e}");
             }
         });
-        Ok(GrpcServer { addr, waiters, shutdown: Some(shutdown_tx) })
+        Ok(GrpcServer { addr, waiters, refusals, shutdown: Some(shutdown_tx) })
     }
 
     pub fn port(&self) -> u16 {
@@ -101,6 +105,12 @@ impl GrpcServer {
     /// The URI workers are given (`--functions-uri`).
     pub fn uri(&self) -> String {
         format!("http://{}/", self.addr)
+    }
+
+    /// Why each refused stream was refused, oldest first (e.g. to explain a worker that never
+    /// connected).
+    pub fn refusals(&self) -> Vec<String> {
+        self.refusals.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
     /// Registers a worker id to accept; call it before launching the worker.
@@ -123,6 +133,16 @@ impl Drop for GrpcServer {
 
 struct RpcService {
     waiters: Waiters,
+    refusals: Refusals,
+}
+
+impl RpcService {
+    fn refuse(&self, peer: &str, reason: &str) -> Status {
+        if let Ok(mut r) = self.refusals.lock() {
+            r.push(reason.to_string());
+        }
+        refuse(peer, reason)
+    }
 }
 
 type OutboundStream = Pin<Box<dyn Stream<Item = Result<StreamingMessage, Status>> + Send>>;
@@ -139,18 +159,18 @@ impl FunctionRpc for RpcService {
         let mut inbound = request.into_inner();
         let first = match tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, inbound.message()).await {
             Ok(Ok(Some(m))) => m,
-            Ok(Ok(None)) => return Err(refuse(&peer, "the stream ended before its first message")),
+            Ok(Ok(None)) => return Err(self.refuse(&peer, "the stream ended before its first message")),
             Ok(Err(status)) => {
-                return Err(refuse(&peer, &format!("the stream failed: {}", status.message())));
+                return Err(self.refuse(&peer, &format!("the stream failed: {}", status.message())));
             }
-            Err(_) => return Err(refuse(&peer, "no first message within 60 s")),
+            Err(_) => return Err(self.refuse(&peer, "no first message within 60 s")),
         };
         let Some(Content::StartStream(start)) = first.content else {
-            return Err(refuse(&peer, "the first message is not StartStream"));
+            return Err(self.refuse(&peer, "the first message is not StartStream"));
         };
         let waiter = self.waiters.lock().ok().and_then(|mut w| w.remove(&start.worker_id));
         let Some(waiter) = waiter else {
-            return Err(refuse(
+            return Err(self.refuse(
                 &peer,
                 &format!("StartStream names worker id `{}`, which this host did not launch", start.worker_id),
             ));
