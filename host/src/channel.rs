@@ -122,7 +122,8 @@ pub type MessageObserver = Arc<dyn Fn(MessageDirection, &StreamingMessage) + Sen
 /// One worker's stream. Cheap to share behind an `Arc`; all methods take `&self`.
 pub struct WorkerChannel {
     worker_id: String,
-    outbound: tokio::sync::mpsc::UnboundedSender<StreamingMessage>,
+    /// `None` once the host has ended the stream.
+    outbound: Mutex<Option<tokio::sync::mpsc::UnboundedSender<StreamingMessage>>>,
     state: Arc<Mutex<State>>,
     closed_rx: watch::Receiver<Option<String>>,
     observer: Option<MessageObserver>,
@@ -156,7 +157,13 @@ impl WorkerChannel {
         let (closed_tx, closed_rx) = watch::channel(None);
         let worker_id = connection.start.worker_id.clone();
         tokio::spawn(pump_inbound(connection.inbound, state.clone(), closed_tx, observer.clone()));
-        WorkerChannel { worker_id, outbound: connection.outbound, state, closed_rx, observer }
+        WorkerChannel {
+            worker_id,
+            outbound: Mutex::new(Some(connection.outbound)),
+            state,
+            closed_rx,
+            observer,
+        }
     }
 
     pub fn worker_id(&self) -> &str {
@@ -204,7 +211,17 @@ impl WorkerChannel {
         if let Some(observer) = &self.observer {
             observer(MessageDirection::HostToWorker, &msg);
         }
-        self.outbound.send(msg).map_err(|_| ChannelError::Closed("the host closed the stream".into()))
+        let outbound = self.outbound.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match outbound.as_ref() {
+            Some(tx) => tx.send(msg).map_err(|_| ChannelError::Closed("the stream is gone".into())),
+            None => Err(ChannelError::Closed("the host ended the stream".into())),
+        }
+    }
+
+    /// Ends the host's side of the stream: the worker sees the stream end, which tells it to
+    /// finish and exit. Used to stop workers that do not handle `WorkerTerminate`.
+    pub fn close_stream(&self) {
+        self.outbound.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
     }
 
     /// Sends a message and waits up to `timeout` for the reply `expect` describes.

@@ -143,19 +143,23 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Stops a worker: `WorkerTerminate` (if it handles it), wait up to the grace period, kill.
+/// Stops a worker: `WorkerTerminate` if it declared it handles it (else the host ends the
+/// stream, which workers take as a request to exit), waits up to the grace period, then kills.
 pub async fn stop_worker(worker: &mut StartedWorker) {
     if worker.process.exit_status().is_some() {
         return;
     }
     if worker.channel.terminate(TERMINATE_GRACE_PERIOD) {
         tracing::info!("asked the worker to stop (WorkerTerminate, grace period {TERMINATE_GRACE_PERIOD:?})");
-        if let Some(status) = worker.process.wait_timeout(TERMINATE_GRACE_PERIOD).await {
-            tracing::info!("the worker stopped ({status})");
-            return;
-        }
-        tracing::warn!("the worker did not stop within {TERMINATE_GRACE_PERIOD:?}; killing it");
+    } else {
+        tracing::info!("ending the worker's stream (it does not handle WorkerTerminate)");
+        worker.channel.close_stream();
     }
+    if let Some(status) = worker.process.wait_timeout(TERMINATE_GRACE_PERIOD).await {
+        tracing::info!("the worker stopped ({status})");
+        return;
+    }
+    tracing::warn!("the worker did not stop within {TERMINATE_GRACE_PERIOD:?}; killing it");
     worker.process.kill().await;
 }
 

@@ -144,3 +144,17 @@ async fn a_client_that_goes_away_cancels_its_invocation() {
     assert_eq!(get(&fnwire.url("/api/hello/Ann")).await.body, "Hello, Ann!");
     assert!(fnwire.terminate().success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_without_terminate_support_is_stopped_by_ending_its_stream() {
+    let app = test_worker_app();
+    std::fs::write(app.path().join("local.settings.json"), r#"{"Values":{"TEST_WORKER_NO_TERMINATE":"1"}}"#)
+        .unwrap();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    assert_eq!(get(&fnwire.url("/api/hello")).await.body, "Hello, world!");
+    let workers = fnwire.children();
+    assert!(fnwire.terminate().success());
+    let out = fnwire.output();
+    assert!(out.contains("test worker: stream ended") && !out.contains("test worker: terminating"), "{out}");
+    assert_processes_gone(&workers);
+}

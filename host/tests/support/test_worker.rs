@@ -12,7 +12,9 @@
 //! * `slow` `slow`: answers only when cancelled (`InvocationCancel` → Cancelled);
 //! * `tick`: a timer trigger (indexed only).
 //!
-//! `TEST_WORKER_HOST_INDEXING=1` answers `use_default_metadata_indexing` instead.
+//! `TEST_WORKER_HOST_INDEXING=1` answers `use_default_metadata_indexing` instead;
+//! `TEST_WORKER_NO_TERMINATE=1` leaves out `HandlesWorkerTerminateMessage` (it then exits when
+//! the host ends the stream).
 
 use std::collections::HashMap;
 
@@ -196,8 +198,11 @@ async fn main() {
                     "SupportsLoadResponseCollection",
                     "HandlesInvocationCancelMessage",
                 ];
+                let without_terminate = std::env::var("TEST_WORKER_NO_TERMINATE").is_ok_and(|v| v == "1");
+                let caps =
+                    caps.iter().filter(|c| !(without_terminate && **c == "HandlesWorkerTerminateMessage"));
                 send(Content::WorkerInitResponse(WorkerInitResponse {
-                    capabilities: caps.iter().map(|c| (c.to_string(), "true".to_string())).collect(),
+                    capabilities: caps.map(|c| (c.to_string(), "true".to_string())).collect(),
                     result: success(),
                     ..Default::default()
                 }));
