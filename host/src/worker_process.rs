@@ -173,6 +173,8 @@ async fn forward_lines<R: tokio::io::AsyncRead + Unpin>(
     let mut lines = BufReader::new(reader).split(b'\n');
     while let Ok(Some(bytes)) = lines.next_segment().await {
         let line = String::from_utf8_lossy(&bytes).trim_end_matches('\r').to_string();
+        // Azure workers mark their own system logs with this prefix; the host strips it.
+        let line = line.strip_prefix("LanguageWorkerConsoleLog").map(str::to_string).unwrap_or(line);
         if !is_stderr {
             tracing::info!(target: "fnwire::worker", "worker: {line}");
             continue;

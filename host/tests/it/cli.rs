@@ -65,3 +65,13 @@ fn a_bad_route_template_names_the_function() {
     assert!(!ok);
     assert!(out.contains("function `weird`") && out.contains("unknown constraint `number`"), "{out}");
 }
+
+#[test]
+fn a_port_in_use_is_named_with_what_to_do() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let app = test_worker_app();
+    let (ok, out) = run(&["start", app.path().to_str().unwrap(), "--port", &port]);
+    assert!(!ok);
+    assert!(out.contains(&format!("127.0.0.1:{port}")) && out.contains("--port"), "{out}");
+}
