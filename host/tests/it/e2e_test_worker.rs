@@ -158,3 +158,32 @@ async fn a_worker_without_terminate_support_is_stopped_by_ending_its_stream() {
     assert!(out.contains("test worker: stream ended") && !out.contains("test worker: terminating"), "{out}");
     assert_processes_gone(&workers);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_requests_and_garbage_from_clients_do_not_disturb_the_host() {
+    use std::io::{Read, Write};
+    let app = test_worker_app();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    // Not HTTP at all, then a request line with an absurd header, then a half-sent request.
+    for junk in [
+        &b"\x00\x01\x02garbage\r\n\r\n"[..],
+        b"GET /api/hello HTTP/1.1\r\nHost: x\r\nX: \x01\x02\r\n\r\n",
+        b"POST /api/echo HTTP/1.1\r\nContent-Length: 100\r\n\r\n{",
+    ] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", fnwire.port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        s.write_all(junk).unwrap();
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink);
+    }
+    let requests = (0..50).map(|i| {
+        let url = fnwire.url(&format!("/api/hello/n{i}"));
+        tokio::spawn(async move { (i, get(&url).await) })
+    });
+    for r in futures::future::join_all(requests).await {
+        let (i, reply) = r.unwrap();
+        assert_eq!((reply.status, reply.body), (200, format!("Hello, n{i}!")));
+    }
+    assert!(fnwire.terminate().success());
+}
