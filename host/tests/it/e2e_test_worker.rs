@@ -61,6 +61,23 @@ async fn serves_http_functions_and_stops_cleanly_on_sigterm() {
     let r = request("POST", &fnwire.url("/api/echo"), &[("content-type", "application/json")], big).await;
     assert_eq!(r.status, 413);
 
+    // Without Content-Length (chunked), the limit applies while reading.
+    {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", fnwire.port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+        let chunk = "y".repeat(2048);
+        let req = format!(
+            "POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
+            chunk.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    }
+
     let r = get(&fnwire.url("/api/boom")).await;
     assert_eq!(r.status, 500);
     assert!(r.body.contains("'boom' failed") && r.body.contains("invocation id"), "{}", r.body);
