@@ -61,7 +61,15 @@ pub async fn resolve_launch(options: &RunOptions) -> anyhow::Result<WorkerLaunch
                 None if app_dir.join("Cargo.toml").is_file() => "rust".into(),
                 None => "custom".into(),
             };
-            let mut launch = WorkerLaunch::new(&words[0], &app_dir, language);
+            // The worker runs in the app directory; a relative path is meant from where the
+            // runner was started. A bare name is looked up in PATH.
+            let program = PathBuf::from(&words[0]);
+            let program = if program.is_relative() && program.components().count() > 1 {
+                std::env::current_dir()?.join(program)
+            } else {
+                program
+            };
+            let mut launch = WorkerLaunch::new(program, &app_dir, language);
             launch.args = words[1..].to_vec();
             launch.env = app::read_local_settings(&app_dir)?;
             launch
