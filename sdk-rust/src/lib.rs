@@ -1,1 +1,80 @@
-//! Placeholder.
+//! Write Azure Functions in Rust.
+//!
+//! `fnwire` is the one crate a Rust function app depends on. Annotate functions with a trigger
+//! attribute, call [`run`] from `main`, and the binary is a language worker that a Functions host
+//! (Azure's, or `fnwire start`) launches and talks to over FunctionRpc.
+//!
+//! # Quick start
+//!
+//! ```ignore
+//! use fnwire::{http_trigger, queue_trigger, queue_output, Context, HttpRequest, HttpResponse, Out, QueueMessage};
+//!
+//! #[http_trigger(route = "hello/{name?}", methods = "get,post", auth_level = "anonymous")]
+//! pub async fn hello(req: HttpRequest, ctx: Context) -> HttpResponse {
+//!     let name = req.param("name").or(req.query("name")).unwrap_or("world");
+//!     tracing::info!(invocation = ctx.invocation_id(), "greeting {name}"); // reaches the host's log
+//!     HttpResponse::ok().text(format!("Hello, {name}!"))
+//! }
+//!
+//! #[queue_trigger(queue = "jobs", connection = "AzureWebJobsStorage")]
+//! #[queue_output(name = "done", queue = "done")]
+//! pub async fn work(msg: QueueMessage, done: Out<String>) -> Result<(), fnwire::Error> {
+//!     let job: serde_json::Value = msg.json()?;
+//!     done.set(format!("finished {}", job["id"]));
+//!     Ok(())
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     fnwire::run()
+//! }
+//! ```
+//!
+//! * Parameters bind by name: the trigger's, other inputs' ([`FromTypedData`] types such as
+//!   [`HttpRequest`], [`TimerInfo`], [`QueueMessage`], `String`, [`Json<T>`]), outputs'
+//!   ([`Out<T>`]), or none ([`Context`]).
+//! * Functions may be `async` or not (sync functions run on the blocking pool), and return `()`,
+//!   [`HttpResponse`], text, bytes, JSON, `Option` of those, or `Result<_, E>` where `E` prints
+//!   (e.g. [`Error`]). An `Err` or a panic fails that invocation only; the worker keeps serving.
+//! * Log with [`tracing`]: events inside a function go to the host, tagged with the invocation.
+//!
+//! # Without macros
+//!
+//! [`runtime::Worker`] serves [`runtime::FunctionDefinition`]s built at run time (binding
+//! metadata plus a handler closure); the Python and Node layers use the same runtime that way.
+
+mod bind;
+mod context;
+mod convert;
+mod error;
+mod http;
+mod invocation;
+mod json;
+mod output;
+mod queue;
+mod timer;
+
+pub mod runtime;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use context::{Context, RetryContext, TraceContext};
+pub use convert::{FromTypedData, IntoTypedData, json_of, kind_of, text_of};
+pub use error::{Error, FunctionError};
+pub use http::{Cookie, Headers, HttpRequest, HttpResponse, SameSite};
+pub use invocation::{Invocation, InvocationOutcome, InvocationResult};
+pub use json::Json;
+pub use output::Out;
+pub use queue::QueueMessage;
+pub use runtime::run;
+pub use timer::{ScheduleStatus, TimerInfo};
+
+// pub use fnwire_macros::{binding, blob_input, blob_output, http_output, http_trigger, queue_output, queue_trigger, timer_trigger};
+
+/// The binding-metadata model.
+pub use fnwire_metadata as metadata;
+/// The protocol crate: generated FunctionRpc messages and the worker command line.
+pub use fnwire_protocol as protocol;
+/// Logging: events inside functions are sent to the host.
+pub use tracing;

@@ -1,0 +1,171 @@
+//! How function parameters and return values bind to an invocation. The attribute macros call
+//! these traits; a wrong parameter type fails to compile with a message listing what is accepted.
+
+use std::fmt;
+
+use fnwire_protocol::rpc::TypedData;
+
+use crate::FunctionError;
+use crate::context::{Context, RetryContext, TraceContext};
+use crate::convert::{FromTypedData, IntoTypedData};
+use crate::invocation::Invocation;
+use crate::output::Out;
+use crate::queue::QueueMessage;
+
+/// A parameter filled from an input binding (the trigger or another input).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as an input binding parameter",
+    label = "not a type an input binding can fill",
+    note = "accepted: HttpRequest, TimerInfo, QueueMessage, String, Vec<u8>, bytes::Bytes, serde_json::Value, \
+            Json<T> (T: Deserialize), i64, f64, bool, or Option<T> of these",
+    note = "a parameter named like an output binding must be `Out<T>`; `Context` needs no binding"
+)]
+pub trait FromInput: Sized {
+    fn from_input(invocation: &mut Invocation, binding: &str) -> Result<Self, FunctionError>;
+}
+
+/// A parameter filled from the invocation itself rather than from a binding.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as a context parameter",
+    label = "this parameter matches no binding, so it must be a context type",
+    note = "accepted without a binding: Context, TraceContext, RetryContext, Option<RetryContext>",
+    note = "if this parameter should be a binding, give its binding the parameter's name (`name = \"...\"`)"
+)]
+pub trait FromInvocation: Sized {
+    fn from_invocation(invocation: &Invocation) -> Result<Self, FunctionError>;
+}
+
+/// A parameter that is an output binding.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as an output binding parameter",
+    label = "output binding parameters must be `Out<T>`",
+    note = "write `Out<T>` where T is String, &'static str, Vec<u8>, bytes::Bytes, serde_json::Value, \
+            Json<T> (T: Serialize), i64, f64, bool or HttpResponse; then call `.set(value)`"
+)]
+pub trait OutputParam: Sized {
+    fn bind_output(invocation: &mut Invocation, binding: &str) -> Self;
+}
+
+/// What a function may return.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a function",
+    label = "not a supported return type",
+    note = "accepted: (), HttpResponse, String, &'static str, Vec<u8>, bytes::Bytes, serde_json::Value, \
+            Json<T> (T: Serialize), i64, f64, bool, Option<T> of these, or Result<T, E> with E: Display + Debug \
+            (e.g. fnwire::Error)"
+)]
+pub trait IntoReturn {
+    /// The `$return` value (`None`: nothing to return), or the failure to report.
+    fn into_return(self) -> Result<Option<TypedData>, FunctionError>;
+}
+
+impl<T: FromTypedData> FromInput for T {
+    fn from_input(invocation: &mut Invocation, binding: &str) -> Result<Self, FunctionError> {
+        let data = invocation.take_input(binding).unwrap_or_default();
+        T::from_typed_data(data).map_err(|e| e.in_binding(binding))
+    }
+}
+
+impl FromInput for QueueMessage {
+    fn from_input(invocation: &mut Invocation, binding: &str) -> Result<Self, FunctionError> {
+        let data = invocation.take_input(binding).unwrap_or_default();
+        QueueMessage::from_trigger(data, invocation.trigger_metadata()).map_err(|e| e.in_binding(binding))
+    }
+}
+
+impl FromInvocation for Context {
+    fn from_invocation(invocation: &Invocation) -> Result<Self, FunctionError> {
+        Ok(Context::of(invocation))
+    }
+}
+
+impl FromInvocation for TraceContext {
+    fn from_invocation(invocation: &Invocation) -> Result<Self, FunctionError> {
+        Ok(invocation.trace_context().clone())
+    }
+}
+
+/// Zero counts when the invocation is not a retry.
+impl FromInvocation for RetryContext {
+    fn from_invocation(invocation: &Invocation) -> Result<Self, FunctionError> {
+        Ok(invocation.retry_context().cloned().unwrap_or_default())
+    }
+}
+
+impl FromInvocation for Option<RetryContext> {
+    fn from_invocation(invocation: &Invocation) -> Result<Self, FunctionError> {
+        Ok(invocation.retry_context().cloned())
+    }
+}
+
+impl<T: IntoTypedData> OutputParam for Out<T> {
+    fn bind_output(invocation: &mut Invocation, binding: &str) -> Self {
+        Out::bind(invocation, binding)
+    }
+}
+
+impl IntoReturn for () {
+    fn into_return(self) -> Result<Option<TypedData>, FunctionError> {
+        Ok(None)
+    }
+}
+
+impl<T: IntoTypedData> IntoReturn for T {
+    fn into_return(self) -> Result<Option<TypedData>, FunctionError> {
+        let data = self.into_typed_data().map_err(|e| e.in_binding("$return"))?;
+        Ok(data.data.is_some().then_some(data))
+    }
+}
+
+/// `Err` fails the invocation: the message is the error's `Display`, and its `Debug` becomes the
+/// stack trace when it says more (an error chain).
+impl<T: IntoReturn, E: fmt::Display + fmt::Debug> IntoReturn for Result<T, E> {
+    fn into_return(self) -> Result<Option<TypedData>, FunctionError> {
+        match self {
+            Ok(value) => value.into_return(),
+            Err(error) => Err(FunctionError::from_display(&error)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::typed;
+    use crate::{HttpRequest, HttpResponse, Json};
+    use fnwire_protocol::rpc::RpcHttp;
+    use fnwire_protocol::rpc::typed_data::Data;
+
+    #[test]
+    fn inputs_bind_by_name_and_report_the_binding() {
+        let mut invocation = Invocation::new("i", "f")
+            .with_input(
+                "req",
+                typed(Data::Http(Box::new(RpcHttp { method: "GET".into(), ..RpcHttp::default() }))),
+            )
+            .with_input("n", typed(Data::Json("\"x\"".into())));
+        let req = HttpRequest::from_input(&mut invocation, "req").unwrap();
+        assert_eq!(req.method(), "GET");
+        let err = i64::from_input(&mut invocation, "n").unwrap_err();
+        assert!(err.message.starts_with("binding `n`: expected a whole number"), "{err}");
+        assert_eq!(Option::<String>::from_input(&mut invocation, "missing").unwrap(), None);
+        let err = String::from_input(&mut invocation, "missing").unwrap_err();
+        assert!(err.message.contains("no value"), "{err}");
+    }
+
+    #[test]
+    fn return_values() {
+        assert_eq!(().into_return().unwrap(), None);
+        assert_eq!(None::<String>.into_return().unwrap(), None);
+        assert!(matches!(
+            HttpResponse::ok().into_return().unwrap(),
+            Some(TypedData { data: Some(Data::Http(_)) })
+        ));
+        assert_eq!(
+            Ok::<_, crate::Error>(Json(vec![1])).into_return().unwrap(),
+            Some(typed(Data::Json("[1]".into())))
+        );
+        let err = Err::<(), _>(crate::Error::msg("no such order")).into_return().unwrap_err();
+        assert_eq!(err.message, "no such order");
+    }
+}

@@ -1,0 +1,308 @@
+//! The worker runtime, usable without the macros.
+//!
+//! A [`Worker`] serves a list of [`FunctionDefinition`]s: binding metadata plus a [`Handler`].
+//! The attribute macros are one source of definitions ([`registered_functions`]); the Python and
+//! Node layers build them from decorators and drive the same runtime.
+//!
+//! ```no_run
+//! use fnwire::runtime::{FunctionDefinition, Worker};
+//! use fnwire::{HttpResponse, Invocation, IntoTypedData, InvocationOutcome};
+//! use fnwire_metadata::{Binding, Direction, FunctionMetadata};
+//!
+//! # async fn demo() -> Result<(), fnwire::runtime::WorkerError> {
+//! let metadata = FunctionMetadata::new("hello")
+//!     .with_binding(Binding::new("req", "httpTrigger", Direction::In).with("authLevel", "anonymous"))
+//!     .with_binding(Binding::new("$return", "http", Direction::Out));
+//! let hello = FunctionDefinition::new(metadata, |_invocation: Invocation| async move {
+//!     let response = HttpResponse::ok().text("hello").into_typed_data()?;
+//!     Ok(InvocationOutcome { outputs: vec![], return_value: Some(response) })
+//! });
+//! let args = fnwire::protocol::WorkerArgs::from_env().expect("started by a host");
+//! Worker::new(args).function(hello).run().await
+//! # }
+//! ```
+
+mod logging;
+mod panic;
+mod session;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fnwire_metadata::{FunctionMetadata, MetadataError};
+use fnwire_protocol::WorkerArgs;
+
+pub use logging::{HostLogLayer, INVOCATION_SPAN_TARGET, install_default_subscriber, rpc_level};
+pub(crate) use panic::catch as catch_panic;
+pub use session::{capabilities, rpc_function_metadata, worker_metadata};
+
+use crate::__private::{BoxFuture, Registration};
+use crate::invocation::{Invocation, InvocationResult};
+
+/// Runs one invocation of a function.
+///
+/// Closures `Fn(Invocation) -> impl Future<Output = InvocationResult>` are handlers.
+pub trait Handler: Send + Sync + 'static {
+    fn call(&self, invocation: Invocation) -> BoxFuture<'static, InvocationResult>;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(Invocation) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = InvocationResult> + Send + 'static,
+{
+    fn call(&self, invocation: Invocation) -> BoxFuture<'static, InvocationResult> {
+        Box::pin(self(invocation))
+    }
+}
+
+/// A function the worker serves: what the host is told about it, and the code that runs it.
+#[derive(Clone)]
+pub struct FunctionDefinition {
+    pub metadata: FunctionMetadata,
+    pub handler: Arc<dyn Handler>,
+}
+
+impl FunctionDefinition {
+    pub fn new(metadata: FunctionMetadata, handler: impl Handler) -> Self {
+        FunctionDefinition { metadata, handler: Arc::new(handler) }
+    }
+}
+
+impl fmt::Debug for FunctionDefinition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FunctionDefinition").field("metadata", &self.metadata).finish_non_exhaustive()
+    }
+}
+
+/// Why a worker stopped with an error.
+#[derive(Debug)]
+pub enum WorkerError {
+    /// The functions' metadata would be rejected by the host. Nothing was sent.
+    InvalidFunctions(Vec<MetadataError>),
+    /// The host could not be reached or refused the stream.
+    Connect { uri: String, message: String },
+    /// The stream broke while running (the host went away without ending the stream).
+    Stream { message: String },
+}
+
+impl fmt::Display for WorkerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkerError::InvalidFunctions(errors) => {
+                write!(f, "{} problem(s) in the function definitions; fix them and rebuild:", errors.len())?;
+                for e in errors {
+                    write!(f, "\n  - {e}")?;
+                }
+                Ok(())
+            }
+            WorkerError::Connect { uri, message } => write!(
+                f,
+                "could not connect to the Functions host at {uri}: {message}. The worker must be started \
+                 by a host (e.g. `fnwire start`), which passes its address"
+            ),
+            WorkerError::Stream { message } => {
+                write!(f, "the connection to the Functions host broke: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for WorkerError {}
+
+/// A registered function whose metadata is wrong, with where it was declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationError {
+    /// `file:line` of the function.
+    pub location: String,
+    pub error: MetadataError,
+}
+
+impl fmt::Display for RegistrationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.error)
+    }
+}
+
+impl std::error::Error for RegistrationError {}
+
+/// The functions declared with the attribute macros anywhere in the program, validated. Every
+/// problem is reported, each with the function's source location.
+pub fn registered_functions() -> Result<Vec<FunctionDefinition>, Vec<RegistrationError>> {
+    let registrations: Vec<&Registration> = inventory::iter::<Registration>.into_iter().collect();
+    definitions_from(registrations)
+}
+
+fn definitions_from(
+    registrations: Vec<&Registration>,
+) -> Result<Vec<FunctionDefinition>, Vec<RegistrationError>> {
+    let script_file = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let mut definitions = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen: Vec<(String, &str)> = Vec::new();
+    for registration in registrations {
+        let located =
+            |error: MetadataError| RegistrationError { location: registration.location.to_string(), error };
+        let mut metadata = match FunctionMetadata::from_raw_bindings(registration.name, registration.bindings)
+        {
+            Ok(metadata) => metadata,
+            Err(error) => {
+                errors.push(located(error));
+                continue;
+            }
+        };
+        if let Err(problems) = metadata.validate() {
+            errors.extend(problems.into_iter().map(located));
+            continue;
+        }
+        let lower = registration.name.to_ascii_lowercase();
+        if let Some((_, first)) = seen.iter().find(|(name, _)| *name == lower) {
+            errors.push(RegistrationError {
+                location: registration.location.to_string(),
+                error: duplicate_name_error(registration.name, first),
+            });
+            continue;
+        }
+        seen.push((lower, registration.location));
+        metadata.script_file = script_file.clone();
+        metadata.entry_point = registration.name.to_string();
+        definitions.push(FunctionDefinition::new(metadata, registration.invoke));
+    }
+    if errors.is_empty() { Ok(definitions) } else { Err(errors) }
+}
+
+fn duplicate_name_error(name: &str, first_location: &str) -> MetadataError {
+    // MetadataError's constructor is crate-private to fnwire-metadata; build the same shape here.
+    let message = format!(
+        "another function with this name is declared at {first_location}; function names must be unique \
+         (case-insensitively): rename one, or set `function_name = \"...\"` on its trigger"
+    );
+    MetadataError { function: Some(name.to_string()), binding: None, message }
+}
+
+/// The default time in-flight invocations get to finish when the worker stops.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A language worker: connects to the host named in its [`WorkerArgs`] and serves functions
+/// until the host terminates it or closes the stream.
+#[derive(Debug)]
+pub struct Worker {
+    args: WorkerArgs,
+    functions: Vec<FunctionDefinition>,
+    shutdown_grace: Duration,
+}
+
+impl Worker {
+    pub fn new(args: WorkerArgs) -> Self {
+        Worker { args, functions: Vec::new(), shutdown_grace: DEFAULT_SHUTDOWN_GRACE }
+    }
+
+    /// A worker serving every function declared with the attribute macros.
+    pub fn from_registrations(args: WorkerArgs) -> Result<Self, Vec<RegistrationError>> {
+        Ok(Worker::new(args).functions(registered_functions()?))
+    }
+
+    /// Adds a function.
+    pub fn function(mut self, definition: FunctionDefinition) -> Self {
+        self.functions.push(definition);
+        self
+    }
+
+    /// Adds functions.
+    pub fn functions(mut self, definitions: impl IntoIterator<Item = FunctionDefinition>) -> Self {
+        self.functions.extend(definitions);
+        self
+    }
+
+    /// How long in-flight invocations may run on when the stream ends without a
+    /// `WorkerTerminate` (which brings its own grace period). Default 5 s.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// The functions this worker serves.
+    pub fn definitions(&self) -> &[FunctionDefinition] {
+        &self.functions
+    }
+
+    /// Serves until the host sends `WorkerTerminate` or ends the stream (then `Ok`), or the
+    /// connection breaks (then `Err`). Installs the default log subscriber if the process has
+    /// none, so function logs reach the host.
+    pub async fn run(self) -> Result<(), WorkerError> {
+        let mut errors: Vec<MetadataError> = Vec::new();
+        for (i, f) in self.functions.iter().enumerate() {
+            if let Err(problems) = f.metadata.validate() {
+                errors.extend(problems);
+            }
+            if let Some(first) = self.functions[..i]
+                .iter()
+                .find(|other| other.metadata.name.eq_ignore_ascii_case(&f.metadata.name))
+            {
+                errors.push(duplicate_name_error(
+                    &f.metadata.name,
+                    &format!("function `{}`", first.metadata.name),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(WorkerError::InvalidFunctions(errors));
+        }
+        install_default_subscriber();
+        panic::install_hook();
+        session::run(self.args, self.functions, self.shutdown_grace).await
+    }
+}
+
+/// The entry point of a worker built with the attribute macros: `fn main() -> ExitCode { fnwire::run() }`.
+///
+/// Reads the host's arguments, collects and validates the declared functions, and serves them on a
+/// multi-threaded tokio runtime. Exits 0 when the host stops the worker; otherwise prints why on
+/// stderr (which the host logs) and exits non-zero.
+pub fn run() -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let args = match WorkerArgs::from_env() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("fnwire: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let worker = match Worker::from_registrations(args) {
+        Ok(worker) => worker,
+        Err(errors) => {
+            eprintln!("fnwire: {} problem(s) in the declared functions; fix them and rebuild:", errors.len());
+            for e in errors {
+                eprintln!("  {e}");
+            }
+            return ExitCode::from(3);
+        }
+    };
+    if worker.functions.is_empty() {
+        eprintln!(
+            "fnwire: no functions are declared. Annotate functions with an fnwire trigger attribute such as \
+             #[fnwire::http_trigger] in this binary, then rebuild"
+        );
+        return ExitCode::from(3);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("fnwire: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    install_default_subscriber();
+    match runtime.block_on(worker.run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fnwire: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

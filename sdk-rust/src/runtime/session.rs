@@ -1,0 +1,579 @@
+//! One connection to the host: the EventStream conversation.
+//!
+//! One task reads the inbound stream and answers control messages inline; each invocation runs as
+//! its own task. Everything outbound (responses and logs) goes through one unbounded channel, the
+//! single writer of the stream, so an invocation's logs always precede its response.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fnwire_metadata::{DataType, Direction, FunctionMetadata};
+use fnwire_protocol::WorkerArgs;
+use fnwire_protocol::rpc::function_rpc_client::FunctionRpcClient;
+use fnwire_protocol::rpc::streaming_message::Content;
+use fnwire_protocol::rpc::{
+    BindingInfo, CloseSharedMemoryResourcesResponse, FunctionEnvironmentReloadRequest,
+    FunctionEnvironmentReloadResponse, FunctionLoadRequest, FunctionLoadResponse,
+    FunctionLoadResponseCollection, FunctionMetadataResponse, InvocationRequest, InvocationResponse,
+    ParameterBinding, RpcFunctionMetadata, StartStream, StatusResult, StreamingMessage, TypedData,
+    WorkerInitResponse, WorkerMetadata, WorkerStatusResponse, WorkerWarmupResponse, binding_info,
+    parameter_binding, status_result,
+};
+use fnwire_protocol::tonic::transport::Endpoint;
+use fnwire_protocol::tonic::{Request, Streaming};
+use futures::StreamExt;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::logging::{self, INVOCATION_SPAN_TARGET, LogSink};
+use super::panic::CatchPanic;
+use super::{FunctionDefinition, WorkerError};
+use crate::FunctionError;
+use crate::invocation::{Invocation, InvocationResult, lock};
+
+/// An item for the stream's single writer.
+// Nearly every item is a message: boxing them would only add an allocation each.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Outbound {
+    Message(StreamingMessage),
+    /// Ends the outbound stream once everything before it is written.
+    Close,
+}
+
+/// Capabilities this worker declares. Hosts treat any non-empty value as "on", so only
+/// capabilities that are on are listed.
+pub fn capabilities() -> HashMap<String, String> {
+    [
+        "RawHttpBodyBytes",
+        "RpcHttpBodyOnly",
+        "RpcHttpTriggerMetadataRemoved",
+        "TypedDataCollection",
+        "WorkerStatus",
+        "HandlesWorkerTerminateMessage",
+        "HandlesInvocationCancelMessage",
+        "SupportsLoadResponseCollection",
+    ]
+    .into_iter()
+    .map(|key| (key.to_string(), "true".to_string()))
+    .collect()
+}
+
+/// What the worker tells the host about itself.
+pub fn worker_metadata() -> WorkerMetadata {
+    WorkerMetadata {
+        runtime_name: "rust".to_string(),
+        runtime_version: env!("FNWIRE_RUSTC_VERSION").to_string(),
+        worker_version: env!("CARGO_PKG_VERSION").to_string(),
+        worker_bitness: match std::env::consts::ARCH {
+            "x86_64" => "x64",
+            "aarch64" => "arm64",
+            "x86" => "x86",
+            other => other,
+        }
+        .to_string(),
+        custom_properties: HashMap::new(),
+    }
+}
+
+fn success() -> Option<StatusResult> {
+    Some(StatusResult { status: status_result::Status::Success as i32, ..StatusResult::default() })
+}
+
+fn failure(error: &FunctionError, source: &str) -> Option<StatusResult> {
+    Some(StatusResult {
+        status: status_result::Status::Failure as i32,
+        result: error.message.clone(),
+        exception: Some(error.to_rpc_exception(source)),
+        ..StatusResult::default()
+    })
+}
+
+/// The `RpcFunctionMetadata` reported for worker indexing.
+pub fn rpc_function_metadata(metadata: &FunctionMetadata, directory: &str) -> RpcFunctionMetadata {
+    let mut properties: HashMap<String, String> = metadata
+        .properties
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect();
+    properties.insert("worker_indexed".to_string(), "True".to_string());
+    let bindings = metadata
+        .bindings
+        .iter()
+        .map(|b| {
+            let direction = match b.direction {
+                Direction::In => binding_info::Direction::In,
+                Direction::Out => binding_info::Direction::Out,
+                Direction::InOut => binding_info::Direction::Inout,
+            };
+            let data_type = match b.data_type {
+                None => binding_info::DataType::Undefined,
+                Some(DataType::String) => binding_info::DataType::String,
+                Some(DataType::Binary) => binding_info::DataType::Binary,
+                Some(DataType::Stream) => binding_info::DataType::Stream,
+            };
+            let info = BindingInfo {
+                r#type: b.binding_type.clone(),
+                direction: direction as i32,
+                data_type: data_type as i32,
+                properties: HashMap::new(),
+            };
+            (b.name.clone(), info)
+        })
+        .collect();
+    RpcFunctionMetadata {
+        name: metadata.name.clone(),
+        directory: directory.to_string(),
+        script_file: metadata.script_file.clone(),
+        entry_point: metadata.entry_point.clone(),
+        bindings,
+        language: "rust".to_string(),
+        raw_bindings: metadata.raw_bindings(),
+        function_id: metadata.function_id(),
+        properties,
+        ..RpcFunctionMetadata::default()
+    }
+}
+
+enum Control {
+    Continue,
+    Terminate(Duration),
+}
+
+enum Ending {
+    Terminated(Duration),
+    HostClosed,
+    Broken(String),
+}
+
+pub(crate) struct Session {
+    functions: Vec<Arc<FunctionDefinition>>,
+    /// Lower-cased function name → index (hosts compare names case-insensitively).
+    by_name: HashMap<String, usize>,
+    /// Deterministic function id → index.
+    by_id: HashMap<String, usize>,
+    /// Function id the host loaded → index (the host's own ids under host indexing).
+    loaded: HashMap<String, usize>,
+    out: UnboundedSender<Outbound>,
+    in_flight: Arc<Mutex<HashMap<String, oneshot::Sender<()>>>>,
+    tasks: JoinSet<()>,
+    default_grace: Duration,
+}
+
+pub(crate) async fn run(
+    args: WorkerArgs,
+    functions: Vec<FunctionDefinition>,
+    default_grace: Duration,
+) -> Result<(), WorkerError> {
+    let connect_error = |message: String| WorkerError::Connect { uri: args.host_uri.clone(), message };
+    let endpoint = Endpoint::from_shared(args.host_uri.clone())
+        .map_err(|e| connect_error(format!("the address is not a valid URI: {e}")))?
+        .tcp_nodelay(true);
+    let channel = endpoint.connect().await.map_err(|e| connect_error(error_chain(&e)))?;
+    let limit = args.grpc_max_message_length.unwrap_or(usize::MAX);
+    let mut client =
+        FunctionRpcClient::new(channel).max_decoding_message_size(limit).max_encoding_message_size(limit);
+
+    let (out, out_rx) = unbounded_channel::<Outbound>();
+    let (written_tx, written_rx) = oneshot::channel::<()>();
+    // The host only accepts a stream whose first message is StartStream with its worker id.
+    let _ = out.send(Outbound::Message(StreamingMessage {
+        request_id: args.request_id.clone(),
+        content: Some(Content::StartStream(StartStream { worker_id: args.worker_id.clone() })),
+    }));
+    // `fuse`: the transport may poll again after the end, which `unfold` alone does not allow.
+    let outbound = futures::stream::unfold((out_rx, Some(written_tx)), |(mut rx, mut written)| async move {
+        match rx.recv().await {
+            Some(Outbound::Message(message)) => Some((message, (rx, written))),
+            Some(Outbound::Close) | None => {
+                if let Some(written) = written.take() {
+                    let _ = written.send(());
+                }
+                None
+            }
+        }
+    })
+    .fuse();
+    let inbound = client
+        .event_stream(Request::new(outbound))
+        .await
+        .map_err(|status| connect_error(format!("the host refused the event stream: {status}")))?
+        .into_inner();
+
+    let mut by_name = HashMap::new();
+    let mut by_id = HashMap::new();
+    for (index, function) in functions.iter().enumerate() {
+        by_name.insert(function.metadata.name.to_ascii_lowercase(), index);
+        by_id.insert(function.metadata.function_id(), index);
+    }
+    let session = Session {
+        functions: functions.into_iter().map(Arc::new).collect(),
+        by_name,
+        by_id,
+        loaded: HashMap::new(),
+        out,
+        in_flight: Arc::default(),
+        tasks: JoinSet::new(),
+        default_grace,
+    };
+    session.serve(inbound, written_rx).await
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+impl Session {
+    async fn serve(
+        mut self,
+        mut inbound: Streaming<StreamingMessage>,
+        written: oneshot::Receiver<()>,
+    ) -> Result<(), WorkerError> {
+        let ending = loop {
+            tokio::select! {
+                message = inbound.message() => match message {
+                    Ok(Some(message)) => {
+                        if let Control::Terminate(grace) = self.handle(message) {
+                            break Ending::Terminated(grace);
+                        }
+                    }
+                    Ok(None) => break Ending::HostClosed,
+                    Err(status) => break Ending::Broken(status.to_string()),
+                },
+                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
+            }
+        };
+        let grace = match &ending {
+            Ending::Terminated(grace) => *grace,
+            Ending::HostClosed => self.default_grace,
+            // Nobody is left to receive responses.
+            Ending::Broken(_) => Duration::ZERO,
+        };
+        tracing::debug!(in_flight = self.tasks.len(), ?grace, "worker stopping");
+        self.drain(grace).await;
+        let _ = self.out.send(Outbound::Close);
+        let _ = tokio::time::timeout(Duration::from_secs(2), written).await;
+        if let Ending::Terminated(_) = ending {
+            // The host answers our end of stream by ending its own; once it has, it has read
+            // everything we sent. Don't wait long: the host may kill us soon after the grace.
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                while let Ok(Some(_)) = inbound.message().await {}
+            })
+            .await;
+        }
+        match ending {
+            Ending::Broken(message) => Err(WorkerError::Stream { message }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Lets in-flight invocations finish within `grace`, then cancels the rest.
+    async fn drain(&mut self, grace: Duration) {
+        let tasks = &mut self.tasks;
+        let finished =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        if finished.is_err() || grace.is_zero() {
+            let pending: Vec<_> = lock(&self.in_flight).drain().collect();
+            for (_, cancel) in pending {
+                let _ = cancel.send(());
+            }
+            // Cancelled invocations answer at once, unless their code blocks a thread.
+            let tasks = &mut self.tasks;
+            let _ = tokio::time::timeout(Duration::from_millis(500), async {
+                while tasks.join_next().await.is_some() {}
+            })
+            .await;
+            self.tasks.abort_all();
+        }
+    }
+
+    fn send(&self, request_id: &str, content: Content) {
+        let _ = self.out.send(Outbound::Message(StreamingMessage {
+            request_id: request_id.to_string(),
+            content: Some(content),
+        }));
+    }
+
+    fn handle(&mut self, message: StreamingMessage) -> Control {
+        let request_id = message.request_id;
+        let Some(content) = message.content else {
+            tracing::debug!("ignoring a StreamingMessage without content");
+            return Control::Continue;
+        };
+        match content {
+            Content::WorkerInitRequest(request) => {
+                tracing::debug!(host_version = %request.host_version, "WorkerInitRequest");
+                self.send(
+                    &request_id,
+                    Content::WorkerInitResponse(WorkerInitResponse {
+                        worker_version: env!("CARGO_PKG_VERSION").to_string(),
+                        capabilities: capabilities(),
+                        result: success(),
+                        worker_metadata: Some(worker_metadata()),
+                    }),
+                );
+            }
+            Content::FunctionsMetadataRequest(request) => {
+                let results = self
+                    .functions
+                    .iter()
+                    .map(|f| rpc_function_metadata(&f.metadata, &request.function_app_directory))
+                    .collect();
+                self.send(
+                    &request_id,
+                    Content::FunctionMetadataResponse(FunctionMetadataResponse {
+                        function_metadata_results: results,
+                        result: success(),
+                        use_default_metadata_indexing: false,
+                    }),
+                );
+            }
+            Content::FunctionLoadRequest(request) => {
+                let response = self.load(request);
+                self.send(&request_id, Content::FunctionLoadResponse(response));
+            }
+            Content::FunctionLoadRequestCollection(collection) => {
+                let responses = collection.function_load_requests.into_iter().map(|r| self.load(r)).collect();
+                self.send(
+                    &request_id,
+                    Content::FunctionLoadResponseCollection(FunctionLoadResponseCollection {
+                        function_load_responses: responses,
+                    }),
+                );
+            }
+            Content::InvocationRequest(request) => self.invoke(request_id, request),
+            Content::InvocationCancel(cancel) => match lock(&self.in_flight).remove(&cancel.invocation_id) {
+                Some(sender) => {
+                    let _ = sender.send(());
+                }
+                None => tracing::debug!(
+                    invocation_id = %cancel.invocation_id,
+                    "InvocationCancel for an invocation that is not running"
+                ),
+            },
+            Content::WorkerStatusRequest(_) => {
+                // The host matches status responses by request_id.
+                self.send(&request_id, Content::WorkerStatusResponse(WorkerStatusResponse {}));
+            }
+            Content::FunctionEnvironmentReloadRequest(request) => {
+                let result = match reload_environment(&request) {
+                    Ok(()) => success(),
+                    Err(message) => failure(&FunctionError::new(message), "environment reload"),
+                };
+                self.send(
+                    &request_id,
+                    Content::FunctionEnvironmentReloadResponse(FunctionEnvironmentReloadResponse {
+                        worker_metadata: Some(worker_metadata()),
+                        capabilities: capabilities(),
+                        result,
+                        capabilities_update_strategy: 0,
+                    }),
+                );
+            }
+            Content::WorkerWarmupRequest(_) => {
+                self.send(
+                    &request_id,
+                    Content::WorkerWarmupResponse(WorkerWarmupResponse { result: success() }),
+                );
+            }
+            Content::CloseSharedMemoryResourcesRequest(request) => {
+                // This worker never allocates shared memory: nothing of it is open.
+                let results = request.map_names.into_iter().map(|name| (name, false)).collect();
+                self.send(
+                    &request_id,
+                    Content::CloseSharedMemoryResourcesResponse(CloseSharedMemoryResourcesResponse {
+                        close_map_results: results,
+                    }),
+                );
+            }
+            Content::WorkerTerminate(terminate) => {
+                let grace = terminate
+                    .grace_period
+                    .and_then(|d| Duration::try_from(d).ok())
+                    .filter(|d| !d.is_zero())
+                    .unwrap_or(self.default_grace);
+                return Control::Terminate(grace);
+            }
+            other => {
+                tracing::debug!(message = ?std::mem::discriminant(&other), "ignoring a message this worker does not use")
+            }
+        }
+        Control::Continue
+    }
+
+    fn function_list(&self) -> String {
+        if self.functions.is_empty() {
+            return "none".to_string();
+        }
+        self.functions.iter().map(|f| f.metadata.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
+    fn load(&mut self, request: FunctionLoadRequest) -> FunctionLoadResponse {
+        // Host indexing uses host-made ids, so the name is the reliable key; worker indexing
+        // echoes our ids.
+        let name = request.metadata.as_ref().map(|m| m.name.as_str()).filter(|n| !n.is_empty());
+        let index = name
+            .and_then(|n| self.by_name.get(&n.to_ascii_lowercase()))
+            .or_else(|| self.by_id.get(&request.function_id))
+            .copied();
+        let result = match index {
+            Some(index) => {
+                self.loaded.insert(request.function_id.clone(), index);
+                success()
+            }
+            None => {
+                let error = FunctionError::new(format!(
+                    "function `{}` (id {}) is not defined in this worker, which defines: {}. Remove its \
+                     function.json or rebuild the worker with the function in it",
+                    name.unwrap_or("<no name>"),
+                    request.function_id,
+                    self.function_list()
+                ));
+                tracing::warn!("{}", error.message);
+                failure(&error, "function load")
+            }
+        };
+        FunctionLoadResponse { function_id: request.function_id, result, is_dependency_downloaded: false }
+    }
+
+    fn invoke(&mut self, request_id: String, request: InvocationRequest) {
+        let function_id = request.function_id.clone();
+        let invocation_id = request.invocation_id.clone();
+        let Some(&index) = self.loaded.get(&function_id).or_else(|| self.by_id.get(&function_id)) else {
+            let error = FunctionError::new(format!(
+                "no function with id {function_id} is loaded in this worker (it defines: {}); the host \
+                 must load a function before invoking it",
+                self.function_list()
+            ));
+            let response = InvocationResponse {
+                invocation_id,
+                result: failure(&error, "invocation"),
+                ..InvocationResponse::default()
+            };
+            self.send(&request_id, Content::InvocationResponse(response));
+            return;
+        };
+        let function = self.functions[index].clone();
+        let (cancel_tx, cancel_rx) = oneshot::channel();
+        lock(&self.in_flight).insert(invocation_id.clone(), cancel_tx);
+        let in_flight = self.in_flight.clone();
+        let out = self.out.clone();
+        self.tasks.spawn(async move {
+            let name = function.metadata.name.clone();
+            let invocation = Invocation::from_request(request, name.clone());
+            let outcome = run_invocation(function, invocation, cancel_rx, out.clone()).await;
+            lock(&in_flight).remove(&invocation_id);
+            let response = response_for(invocation_id, &name, outcome);
+            let _ = out.send(Outbound::Message(StreamingMessage {
+                request_id,
+                content: Some(Content::InvocationResponse(response)),
+            }));
+        });
+    }
+}
+
+enum Outcome {
+    Finished(InvocationResult),
+    Cancelled,
+}
+
+async fn run_invocation(
+    function: Arc<FunctionDefinition>,
+    invocation: Invocation,
+    cancel: oneshot::Receiver<()>,
+    out: UnboundedSender<Outbound>,
+) -> Outcome {
+    let span = tracing::error_span!(
+        target: INVOCATION_SPAN_TARGET,
+        parent: None,
+        "invocation",
+        invocation_id = %invocation.invocation_id(),
+        function = %function.metadata.name,
+    );
+    logging::attach(
+        &span,
+        LogSink {
+            invocation_id: invocation.invocation_id().into(),
+            category: function.metadata.name.as_str().into(),
+            out,
+        },
+    );
+    let handler = function.handler.clone();
+    let work = CatchPanic::new(async move { handler.call(invocation).await }).instrument(span);
+    tokio::select! {
+        biased;
+        // Dropping `work` drops the function's future: that is the cancellation.
+        _ = cancel => Outcome::Cancelled,
+        result = work => Outcome::Finished(result),
+    }
+}
+
+fn response_for(invocation_id: String, function_name: &str, outcome: Outcome) -> InvocationResponse {
+    let mut response = InvocationResponse { invocation_id, ..InvocationResponse::default() };
+    match outcome {
+        Outcome::Finished(Ok(outcome)) => {
+            response.result = success();
+            response.output_data = outcome
+                .outputs
+                .into_iter()
+                .map(|(name, data)| ParameterBinding {
+                    name,
+                    rpc_data: Some(parameter_binding::RpcData::Data(data)),
+                })
+                .collect();
+            response.return_value = outcome.return_value.filter(|d: &TypedData| d.data.is_some());
+        }
+        Outcome::Finished(Err(error)) => {
+            response.result = failure(&error, function_name);
+        }
+        Outcome::Cancelled => {
+            let error = FunctionError::new("the invocation was cancelled by the host").with_type("cancelled");
+            response.result = Some(StatusResult {
+                status: status_result::Status::Cancelled as i32,
+                exception: Some(error.to_rpc_exception(function_name)),
+                ..StatusResult::default()
+            });
+        }
+    }
+    response
+}
+
+/// Replaces the process environment and moves to the app directory, as a worker leaving
+/// placeholder mode must.
+#[allow(unsafe_code)]
+fn reload_environment(request: &FunctionEnvironmentReloadRequest) -> Result<(), String> {
+    let stale: Vec<_> = std::env::vars_os().map(|(key, _)| key).collect();
+    for key in stale {
+        // SAFETY: edition 2024 marks environment writes unsafe because another thread may read
+        // the environment at the same time through libc. Hosts send this request during
+        // specialisation, before any function is loaded, so no function code is running; the
+        // runtime itself does not read the environment after start-up.
+        unsafe { std::env::remove_var(&key) };
+    }
+    for (key, value) in &request.environment_variables {
+        if key.is_empty() || key.contains('=') || key.contains('\0') || value.contains('\0') {
+            tracing::warn!(variable = %key, "skipping an environment variable that cannot be set");
+            continue;
+        }
+        // SAFETY: as above.
+        unsafe { std::env::set_var(key, value) };
+    }
+    if !request.function_app_directory.is_empty() {
+        std::env::set_current_dir(&request.function_app_directory).map_err(|e| {
+            format!(
+                "could not change to the function app directory {:?}: {e}",
+                request.function_app_directory
+            )
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! Invocations: round trips, concurrency, cancellation, failures.
+
+use std::collections::{HashMap, HashSet};
+
+use bytes::Bytes;
+use fnwire::protocol::rpc::status_result::Status;
+use fnwire::protocol::rpc::streaming_message::Content;
+use fnwire::protocol::rpc::typed_data::Data;
+use fnwire::protocol::rpc::{
+    InvocationCancel, InvocationResponse, NullableString, RpcHttp, TypedData, nullable_string,
+    parameter_binding,
+};
+
+use crate::functions::{self, blocking_boom, boom, failing, gathered, hang, hello, relay, text};
+use crate::host::TestHost;
+
+fn http_request(url: &str, body: &str) -> TypedData {
+    TypedData {
+        data: Some(Data::Http(Box::new(RpcHttp {
+            method: "POST".into(),
+            url: url.into(),
+            body: Some(Box::new(TypedData { data: Some(Data::Bytes(Bytes::from(body.to_string()))) })),
+            nullable_headers: HashMap::from([(
+                "content-type".to_string(),
+                NullableString { string: Some(nullable_string::String::Value("text/plain".into())) },
+            )]),
+            nullable_params: HashMap::from([(
+                "name".to_string(),
+                NullableString { string: Some(nullable_string::String::Value("Ada".into())) },
+            )]),
+            ..RpcHttp::default()
+        }))),
+    }
+}
+
+fn status(response: &InvocationResponse) -> i32 {
+    response.result.as_ref().unwrap().status
+}
+
+fn ids(metadata: &[fnwire::protocol::rpc::RpcFunctionMetadata]) -> HashMap<String, String> {
+    metadata.iter().map(|m| (m.name.clone(), m.function_id.clone())).collect()
+}
+
+#[tokio::test]
+async fn http_invocation_round_trip() {
+    let mut host = TestHost::start(vec![hello()]).await;
+    let ids = ids(&host.handshake().await);
+    host.invoke("inv-1", &ids["hello"], vec![("req", http_request("http://localhost/api/hello/Ada", "hi"))]);
+    let (_, response) = host.invocation_response().await;
+    assert_eq!(response.invocation_id, "inv-1");
+    assert_eq!(status(&response), Status::Success as i32);
+    let Some(Data::Http(http)) = response.return_value.unwrap().data else { panic!("expected http") };
+    assert_eq!(http.status_code, "200");
+    assert_eq!(http.headers["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(http.headers["x-test"], "1");
+    assert_eq!(http.body.unwrap().data, Some(Data::Bytes(Bytes::from_static(b"Hello, Ada! body=hi"))));
+}
+
+#[tokio::test]
+async fn output_bindings_are_sent_as_output_data() {
+    let mut host = TestHost::start(vec![relay()]).await;
+    let ids = ids(&host.handshake().await);
+    host.send(Content::InvocationRequest(fnwire::protocol::rpc::InvocationRequest {
+        invocation_id: "inv-q".into(),
+        function_id: ids["relay"].clone(),
+        input_data: vec![fnwire::protocol::rpc::ParameterBinding {
+            name: "msg".into(),
+            rpc_data: Some(parameter_binding::RpcData::Data(text("payload-1"))),
+        }],
+        trigger_metadata: HashMap::from([
+            ("DequeueCount".to_string(), TypedData { data: Some(Data::Json("1".into())) }),
+            ("Id".to_string(), text("abc")),
+        ]),
+        ..Default::default()
+    }));
+    let (_, response) = host.invocation_response().await;
+    assert_eq!(status(&response), Status::Success as i32);
+    assert_eq!(response.return_value, None);
+    assert_eq!(response.output_data.len(), 1);
+    assert_eq!(response.output_data[0].name, "done");
+    assert_eq!(response.output_data[0].rpc_data, Some(parameter_binding::RpcData::Data(text("PAYLOAD-1"))));
+}
+
+#[tokio::test]
+async fn many_invocations_run_concurrently_and_all_are_answered() {
+    const N: usize = 64;
+    let mut host = TestHost::start(vec![gathered(N)]).await;
+    let ids = ids(&host.handshake().await);
+    // Each invocation waits until all N are in flight, so this only completes if the worker
+    // runs them at the same time.
+    for i in 0..N {
+        host.invoke(&format!("inv-{i}"), &ids["gathered"], vec![("req", text(&"x".repeat(i)))]);
+    }
+    let mut answered = HashSet::new();
+    let mut order = Vec::new();
+    while answered.len() < N {
+        let (_, response) = host.invocation_response().await;
+        assert_eq!(status(&response), Status::Success as i32, "{response:?}");
+        let i: usize = response.invocation_id.trim_start_matches("inv-").parse().unwrap();
+        let expected = format!("echo:{}", "x".repeat(i));
+        assert_eq!(response.return_value, Some(text(&expected)));
+        assert!(answered.insert(i), "answered twice: {i}");
+        order.push(i);
+    }
+}
+
+#[tokio::test]
+async fn cancel_drops_the_invocation_and_answers_cancelled() {
+    let (dropped_tx, mut dropped) = tokio::sync::mpsc::unbounded_channel();
+    let mut host = TestHost::start(vec![hang(dropped_tx), hello()]).await;
+    let ids = ids(&host.handshake().await);
+    host.invoke("inv-hang", &ids["hang"], vec![]);
+    let started = tokio::time::timeout(crate::host::PATIENCE, dropped.recv()).await.unwrap();
+    assert_eq!(started.as_deref(), Some("started:inv-hang"));
+    host.send(Content::InvocationCancel(InvocationCancel {
+        invocation_id: "inv-hang".into(),
+        grace_period: None,
+    }));
+    let (_, response) = host.invocation_response().await;
+    assert_eq!(response.invocation_id, "inv-hang");
+    assert_eq!(status(&response), Status::Cancelled as i32);
+    let dropped = tokio::time::timeout(crate::host::PATIENCE, dropped.recv()).await;
+    assert_eq!(dropped.unwrap().as_deref(), Some("inv-hang"), "the function's future was dropped");
+    // Cancelling something unknown is ignored; the worker still serves.
+    host.send(Content::InvocationCancel(InvocationCancel {
+        invocation_id: "nope".into(),
+        grace_period: None,
+    }));
+    host.invoke("inv-after", &ids["hello"], vec![("req", http_request("http://h/api/hello", ""))]);
+    let (_, response) = host.invocation_response().await;
+    assert_eq!((response.invocation_id.as_str(), status(&response)), ("inv-after", Status::Success as i32));
+}
+
+#[tokio::test]
+async fn unknown_function_fails_the_invocation_and_the_worker_keeps_serving() {
+    let mut host = TestHost::start(vec![hello()]).await;
+    let ids = ids(&host.handshake().await);
+    host.invoke("inv-unknown", "no-such-function", vec![]);
+    let (_, response) = host.invocation_response().await;
+    assert_eq!(response.invocation_id, "inv-unknown");
+    let result = response.result.unwrap();
+    assert_eq!(result.status, Status::Failure as i32);
+    let message = result.exception.unwrap().message;
+    assert!(message.contains("no-such-function") && message.contains("hello"), "{message}");
+
+    host.invoke("inv-ok", &ids["hello"], vec![("req", http_request("http://h/api/hello", ""))]);
+    let (_, response) = host.invocation_response().await;
+    assert_eq!(status(&response), Status::Success as i32);
+}
+
+#[tokio::test]
+async fn errors_and_panics_fail_only_their_invocation() {
+    let mut host = TestHost::start(vec![failing(), boom(), blocking_boom(), hello()]).await;
+    let ids = ids(&host.handshake().await);
+
+    host.invoke("inv-fail", &ids["failing"], vec![]);
+    let (_, response) = host.invocation_response().await;
+    let result = response.result.unwrap();
+    assert_eq!(result.status, Status::Failure as i32);
+    let exception = result.exception.unwrap();
+    assert_eq!(exception.message, functions::fail().message);
+    assert_eq!(exception.stack_trace, "at fail (tests/it/functions.rs)");
+
+    for (id, function, message) in
+        [("inv-boom", "boom", "the function panicked: kaboom"), ("inv-bb", "blockingboom", "blocking kaboom")]
+    {
+        host.invoke(id, &ids[function], vec![]);
+        let (_, response) = host.invocation_response().await;
+        assert_eq!(response.invocation_id, id);
+        let result = response.result.unwrap();
+        assert_eq!(result.status, Status::Failure as i32);
+        let exception = result.exception.unwrap();
+        assert!(exception.message.contains(message), "{exception:?}");
+        assert!(
+            exception.stack_trace.contains("panicked at") && exception.stack_trace.contains("functions.rs")
+        );
+        assert_eq!(exception.r#type, "panic");
+    }
+
+    host.invoke("inv-next", &ids["hello"], vec![("req", http_request("http://h/api/hello", ""))]);
+    let (_, response) = host.invocation_response().await;
+    assert_eq!(status(&response), Status::Success as i32);
+}
+
+#[tokio::test]
+async fn a_wrong_input_type_is_a_failure_naming_the_binding() {
+    let mut host = TestHost::start(vec![hello()]).await;
+    let ids = ids(&host.handshake().await);
+    host.invoke("inv-bad", &ids["hello"], vec![("req", text("not http"))]);
+    let (_, response) = host.invocation_response().await;
+    let result = response.result.unwrap();
+    assert_eq!(result.status, Status::Failure as i32);
+    let message = result.exception.unwrap().message;
+    assert!(
+        message.starts_with("binding `req`: expected an HTTP request, but the host sent a string"),
+        "{message}"
+    );
+}
