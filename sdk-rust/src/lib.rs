@@ -70,7 +70,9 @@ pub use queue::QueueMessage;
 pub use runtime::run;
 pub use timer::{ScheduleStatus, TimerInfo};
 
-// pub use fnwire_macros::{binding, blob_input, blob_output, http_output, http_trigger, queue_output, queue_trigger, timer_trigger};
+pub use fnwire_macros::{
+    binding, blob_input, blob_output, http_output, http_trigger, queue_output, queue_trigger, timer_trigger,
+};
 
 /// The binding-metadata model.
 pub use fnwire_metadata as metadata;

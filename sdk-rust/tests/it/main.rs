@@ -6,6 +6,7 @@ mod host;
 mod invocations;
 mod lifecycle;
 mod logs;
+mod macros;
 
 mod invocations_support {
     use fnwire::protocol::rpc::typed_data::Data;
