@@ -32,11 +32,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fnwire_metadata::{FunctionMetadata, MetadataError};
-use fnwire_protocol::WorkerArgs;
 
 pub use logging::{HostLogLayer, INVOCATION_SPAN_TARGET, install_default_subscriber, rpc_level};
 pub(crate) use panic::catch as catch_panic;
 pub use session::{capabilities, rpc_function_metadata, worker_metadata};
+
+/// Runs blocking code for a handler: on tokio's blocking pool, inside the invocation's span (so its
+/// logs reach the host), with panics turned into a [`crate::FunctionError`].
+pub use crate::__private::run_blocking;
+/// The host's command-line arguments a [`Worker`] connects with.
+pub use fnwire_protocol::WorkerArgs;
 
 use crate::__private::{BoxFuture, Registration};
 use crate::invocation::{Invocation, InvocationResult};

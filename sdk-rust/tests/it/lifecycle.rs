@@ -295,3 +295,23 @@ async fn invalid_definitions_are_reported_before_connecting() {
     assert!(text.contains("function `bad_one`") && text.contains("no trigger"), "{text}");
     assert!(text.contains("`my_out` is not a valid binding name"), "{text}");
 }
+
+/// `fnwire::run()` started by hand (no host arguments) says how to start it and exits non-zero.
+/// The test binary re-runs itself as the child, so `run()` sees the test harness's arguments only.
+#[test]
+fn run_without_host_arguments_explains_and_fails() {
+    const CHILD: &str = "FNWIRE_IT_RUN_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let code = fnwire::run();
+        std::process::exit(if code == std::process::ExitCode::from(2) { 2 } else { 1 });
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "lifecycle::run_without_host_arguments_explains_and_fails", "--nocapture"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("fnwire: missing worker arguments"), "{stderr}");
+    assert!(stderr.contains("--functions-uri") && stderr.contains("fnwire start"), "{stderr}");
+}
