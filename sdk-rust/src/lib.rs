@@ -6,7 +6,7 @@
 //!
 //! # Quick start
 //!
-//! ```ignore
+//! ```no_run
 //! use fnwire::{http_trigger, queue_trigger, queue_output, Context, HttpRequest, HttpResponse, Out, QueueMessage};
 //!
 //! #[http_trigger(route = "hello/{name?}", methods = "get,post", auth_level = "anonymous")]

@@ -166,12 +166,11 @@ pub fn install_default_subscriber() -> bool {
     if tracing::dispatcher::has_been_set() {
         return false;
     }
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new("info"))
-        .unwrap_or_default()
-        // Invocation spans carry the log routing: they must exist whatever RUST_LOG says.
-        .add_directive(
-            format!("{INVOCATION_SPAN_TARGET}=trace").parse().expect("a constant, valid filter directive"),
-        );
+    let mut filter =
+        EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info")).unwrap_or_default();
+    // Invocation spans carry the log routing: they must exist whatever RUST_LOG says.
+    if let Ok(directive) = format!("{INVOCATION_SPAN_TARGET}=trace").parse() {
+        filter = filter.add_directive(directive);
+    }
     tracing_subscriber::registry().with(HostLogLayer::new().with_filter(filter)).try_init().is_ok()
 }
