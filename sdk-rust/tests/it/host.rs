@@ -93,7 +93,12 @@ impl TestHost {
         let service = Service { pending: Mutex::new(Some((from_worker_tx, to_worker_rx))) };
         let server = tokio::spawn(async move {
             let _ = tonic::transport::Server::builder()
-                .add_service(FunctionRpcServer::new(service))
+                .add_service(
+                    // Like real hosts: no practical message size limit.
+                    FunctionRpcServer::new(service)
+                        .max_decoding_message_size(usize::MAX)
+                        .max_encoding_message_size(usize::MAX),
+                )
                 .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
                 .await;
         });

@@ -196,3 +196,18 @@ async fn a_wrong_input_type_is_a_failure_naming_the_binding() {
         "{message}"
     );
 }
+
+/// Messages above gRPC's default 4 MiB limit pass both ways: the worker configures its limits
+/// from the host's arguments (none given here = unlimited).
+#[tokio::test]
+async fn large_messages_pass_both_ways() {
+    let mut host = TestHost::start(vec![hello()]).await;
+    let ids = ids(&host.handshake().await);
+    let body = "x".repeat(6 * 1024 * 1024);
+    host.invoke("inv-big", &ids["hello"], vec![("req", http_request("http://h/api/hello/Big", &body))]);
+    let (_, response) = host.invocation_response().await;
+    assert_eq!(status(&response), Status::Success as i32);
+    let Some(Data::Http(http)) = response.return_value.unwrap().data else { panic!("expected http") };
+    let Some(Data::Bytes(returned)) = http.body.unwrap().data else { panic!("expected bytes") };
+    assert_eq!(returned.len(), "Hello, Ada! body=".len() + body.len());
+}

@@ -315,3 +315,15 @@ fn run_without_host_arguments_explains_and_fails() {
     assert!(stderr.contains("fnwire: missing worker arguments"), "{stderr}");
     assert!(stderr.contains("--functions-uri") && stderr.contains("fnwire start"), "{stderr}");
 }
+
+#[tokio::test]
+async fn host_closing_the_stream_lets_in_flight_work_finish() {
+    let mut host = TestHost::start(vec![slow()]).await;
+    let metadata = host.handshake().await;
+    host.invoke("inv-slow", &metadata[0].function_id, vec![]);
+    host.close_stream();
+    let (_, response) = host.invocation_response().await;
+    assert_eq!(response.invocation_id, "inv-slow");
+    assert_eq!(response.result.unwrap().status, Status::Success as i32);
+    host.worker_result().await.expect("run() returns Ok");
+}
