@@ -200,6 +200,13 @@ fn short_type_name<E: ?Sized>() -> String {
     format!("{short}{}", &full[base.len()..])
 }
 
+/// Lets handlers built on the dynamic API use `?` on [`Error`]s.
+impl From<Error> for FunctionError {
+    fn from(error: Error) -> Self {
+        FunctionError::from_display(&error)
+    }
+}
+
 impl fmt::Display for FunctionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
@@ -248,5 +255,7 @@ mod tests {
         assert_eq!(chained.message, "outer");
         assert!(chained.stack_trace.unwrap().contains("disk full"));
         assert_eq!(chained.error_type.as_deref(), Some("Error"));
+        let converted: FunctionError = Error::msg("plain").into();
+        assert_eq!((converted.message.as_str(), converted.stack_trace), ("plain", None));
     }
 }
