@@ -258,11 +258,13 @@ impl Session {
             // Nobody is left to receive responses.
             Ending::Broken(_) => Duration::ZERO,
         };
+        let had_work = !self.tasks.is_empty();
         tracing::debug!(in_flight = self.tasks.len(), ?grace, "worker stopping");
         self.drain(grace).await;
         let _ = self.out.send(Outbound::Close);
         let _ = tokio::time::timeout(Duration::from_secs(2), written).await;
-        if let Ending::Terminated(_) = ending {
+        if had_work && matches!(ending, Ending::Terminated(_)) {
+            // Responses written during the drain must reach the host before the process exits.
             // The host answers our end of stream by ending its own; once it has, it has read
             // everything we sent. Don't wait long: the host may kill us soon after the grace.
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
