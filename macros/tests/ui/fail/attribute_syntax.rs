@@ -1,5 +1,5 @@
 use fnwire::{HttpRequest, HttpResponse};
-use fnwire_macros::http_trigger;
+use fnwire::http_trigger;
 
 #[http_trigger(route)]
 pub fn hello(req: HttpRequest) -> HttpResponse {

@@ -1,5 +1,5 @@
 use fnwire::{HttpRequest, HttpResponse, Out};
-use fnwire_macros::{blob_output, http_trigger, queue_output};
+use fnwire::{blob_output, http_trigger, queue_output};
 
 #[http_trigger]
 #[blob_output(name = "doc", path = "docs/{rand-guid}")]

@@ -1,5 +1,5 @@
 use fnwire::{HttpRequest, HttpResponse};
-use fnwire_macros::{binding, http_trigger};
+use fnwire::{binding, http_trigger};
 
 #[http_trigger]
 #[binding(name = "items", command_text = "SELECT 1")]

@@ -1,5 +1,5 @@
 use fnwire::{QueueMessage, TimerInfo};
-use fnwire_macros::{queue_output, queue_trigger, timer_trigger};
+use fnwire::{queue_output, queue_trigger, timer_trigger};
 
 #[timer_trigger(run_on_startup = true)]
 pub fn tick(timer: TimerInfo) {

@@ -1,5 +1,5 @@
 use fnwire::Context;
-use fnwire_macros::queue_output;
+use fnwire::queue_output;
 
 #[queue_output(queue = "done")]
 pub fn relay(ctx: Context) -> String {

@@ -1,4 +1,4 @@
-use fnwire_macros::http_trigger;
+use fnwire::http_trigger;
 
 #[http_trigger(route = "hello")]
 pub struct Hello;

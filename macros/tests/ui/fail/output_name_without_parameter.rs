@@ -1,5 +1,5 @@
 use fnwire::QueueMessage;
-use fnwire_macros::{queue_output, queue_trigger};
+use fnwire::{queue_output, queue_trigger};
 
 #[queue_trigger(queue = "jobs")]
 #[queue_output(name = "done", queue = "done")]

@@ -1,5 +1,5 @@
 use fnwire::{HttpRequest, HttpResponse};
-use fnwire_macros::http_trigger;
+use fnwire::http_trigger;
 
 pub struct Api;
 

@@ -1,5 +1,5 @@
 use fnwire::{HttpRequest, HttpResponse};
-use fnwire_macros::{http_trigger, queue_trigger};
+use fnwire::{http_trigger, queue_trigger};
 
 #[http_trigger(route = "hello")]
 #[queue_trigger(queue = "jobs")]

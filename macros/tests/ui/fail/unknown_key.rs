@@ -1,5 +1,5 @@
 use fnwire::{HttpRequest, HttpResponse};
-use fnwire_macros::http_trigger;
+use fnwire::http_trigger;
 
 #[http_trigger(rout = "hello")]
 pub fn hello(req: HttpRequest) -> HttpResponse {

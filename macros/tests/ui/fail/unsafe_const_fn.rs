@@ -1,4 +1,4 @@
-use fnwire_macros::timer_trigger;
+use fnwire::timer_trigger;
 
 #[timer_trigger(schedule = "0 * * * * *")]
 pub const unsafe fn tick() {}

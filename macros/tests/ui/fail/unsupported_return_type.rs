@@ -1,5 +1,5 @@
 use fnwire::HttpRequest;
-use fnwire_macros::http_trigger;
+use fnwire::http_trigger;
 
 pub struct Page;
 

@@ -1,5 +1,5 @@
 use fnwire::QueueMessage;
-use fnwire_macros::queue_trigger;
+use fnwire::queue_trigger;
 
 #[queue_trigger(queue = "jobs")]
 pub fn work(msg: std::net::TcpStream) {

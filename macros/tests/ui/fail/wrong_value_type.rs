@@ -1,5 +1,5 @@
 use fnwire::TimerInfo;
-use fnwire_macros::timer_trigger;
+use fnwire::timer_trigger;
 
 #[timer_trigger(schedule = 5, run_on_startup = "yes")]
 pub fn tick(timer: TimerInfo) {

@@ -3,7 +3,7 @@
 
 use fnwire::__private::{Registration, inventory};
 use fnwire::{Context, HttpRequest, HttpResponse, Out};
-use fnwire_macros::http_trigger;
+use fnwire::http_trigger;
 
 #[http_trigger(route = "hello/{name?}", methods = "get,post", auth_level = "anonymous")]
 pub async fn hello(req: HttpRequest, ctx: Context) -> HttpResponse {
@@ -12,8 +12,8 @@ pub async fn hello(req: HttpRequest, ctx: Context) -> HttpResponse {
 }
 
 /// A private sync function with its response on a parameter and its own function name.
-#[fnwire_macros::http_trigger(route = "items", methods = ["PUT"], function_name = "PutItem")]
-#[fnwire_macros::http_output(name = "res")]
+#[fnwire::http_trigger(route = "items", methods = ["PUT"], function_name = "PutItem")]
+#[fnwire::http_output(name = "res")]
 fn put_item(req: HttpRequest, res: Out<HttpResponse>) -> Result<(), String> {
     if req.body().is_empty() {
         return Err("empty body".to_string());

@@ -3,9 +3,9 @@
 
 use fnwire::__private::{Invocation, Registration, inventory};
 use fnwire::{Out, QueueMessage, TimerInfo};
-use fnwire_macros::{binding, queue_output, queue_trigger, timer_trigger};
-use fnwire_protocol::rpc::TypedData;
-use fnwire_protocol::rpc::typed_data::Data;
+use fnwire::{binding, queue_output, queue_trigger, timer_trigger};
+use fnwire::protocol::rpc::TypedData;
+use fnwire::protocol::rpc::typed_data::Data;
 
 #[queue_output(name = "done", queue = "done")]
 #[queue_trigger(queue = "jobs", connection = "AzureWebJobsStorage")]
