@@ -1,9 +1,12 @@
 //! HTTP functions: sync and async, private and `pub`, default and named response, paths with
 //! and without `fnwire::`. `main` checks what was registered and calls a function directly.
+// Stacked attributes are stripped before the compiler sees them; their imports must still count
+// as used, so any warning fails these cases.
+#![deny(warnings)]
 
 use fnwire::__private::{Registration, inventory};
 use fnwire::{Context, HttpRequest, HttpResponse, Out};
-use fnwire::http_trigger;
+use fnwire::{http_output, http_trigger};
 
 #[http_trigger(route = "hello/{name?}", methods = "get,post", auth_level = "anonymous")]
 pub async fn hello(req: HttpRequest, ctx: Context) -> HttpResponse {
@@ -22,6 +25,13 @@ fn put_item(req: HttpRequest, res: Out<HttpResponse>) -> Result<(), String> {
     Ok(())
 }
 
+/// `http_output` is imported and only ever stacked: the import must not be reported unused.
+#[http_trigger(route = "echo")]
+#[http_output(name = "res")]
+pub fn echo(req: HttpRequest, res: Out<HttpResponse>) {
+    res.set(HttpResponse::ok().text(req.text().into_owned()));
+}
+
 fn registration(name: &str) -> &'static Registration {
     inventory::iter::<Registration>
         .into_iter()
@@ -38,7 +48,7 @@ fn main() {
             r#"{"type":"http","direction":"out","name":"$return"}"#,
         ]
     );
-    assert!(hello.location.ends_with("http_functions.rs:9"), "{}", hello.location);
+    assert!(hello.location.ends_with("http_functions.rs:12"), "{}", hello.location);
 
     let put = registration("PutItem");
     assert_eq!(
@@ -48,6 +58,8 @@ fn main() {
             r#"{"type":"http","direction":"out","name":"res"}"#,
         ]
     );
+
+    assert_eq!(registration("echo").bindings[1], r#"{"type":"http","direction":"out","name":"res"}"#);
 
     // The function itself is untouched: a unit test calls it like any other.
     let res = Out::detached("res");

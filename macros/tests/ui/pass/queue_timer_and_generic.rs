@@ -1,5 +1,8 @@
 //! Queue, timer and generic bindings, stacked in any order; `main` runs one function through
 //! its generated invoker, as the worker does.
+// Stacked attributes are stripped before the compiler sees them; their imports must still count
+// as used, so any warning fails these cases.
+#![deny(warnings)]
 
 use fnwire::__private::{Invocation, Registration, inventory};
 use fnwire::{Out, QueueMessage, TimerInfo};
