@@ -68,6 +68,13 @@ enum Command {
     List,
 }
 
+/// Writes to stdout; a closed pipe (e.g. `| head`) is not an error worth a panic.
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
 fn init_logging(verbose: bool) {
     let default = if verbose { "info" } else { "warn,fnwire::worker=off,fnwire::function=off" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -83,17 +90,22 @@ fn list() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut text = String::new();
     for s in &all {
-        println!("{}  [{}]", s.name, s.area);
+        text.push_str(&format!("{}  [{}]\n", s.name, s.area));
         if let Kind::Case(case) = &s.kind {
-            println!("    request: {}", fnwire_conformance::builtin::describe_case_request(case));
+            text.push_str(&format!(
+                "    request: {}\n",
+                fnwire_conformance::builtin::describe_case_request(case)
+            ));
         }
         for line in wrap(&s.description, 96) {
-            println!("    {line}");
+            text.push_str(&format!("    {line}\n"));
         }
-        println!();
+        text.push('\n');
     }
-    println!("{} scenarios", all.len());
+    text.push_str(&format!("{} scenarios\n", all.len()));
+    out(&text);
     ExitCode::SUCCESS
 }
 
@@ -157,11 +169,10 @@ fn main() -> ExitCode {
         runner::run(&options, recorder.clone(), |result| {
             // Rows appear as scenarios finish; widths are fixed so they line up.
             if !printed_header {
-                println!("{:44}  {:11}  {:6}  reason", "scenario", "area", "result");
+                out(&format!("{:44}  {:11}  {:6}  reason\n", "scenario", "area", "result"));
                 printed_header = true;
             }
-            print!("{}", report::row(result, 44, 11));
-            let _ = std::io::stdout().flush();
+            out(&report::row(result, 44, 11));
         })
         .await
     });
@@ -184,19 +195,17 @@ fn main() -> ExitCode {
             eprintln!("error: cannot write the JSON report `{}`: {e}", path.display());
         }
     }
-    println!();
-    println!("app: {}", report.app);
-    println!("worker: {}", report.worker_command);
+    let mut text = format!("\napp: {}\nworker: {}\n", report.app, report.worker_command);
     if let Some(source) = &report.exclusions {
-        println!("exclusions: {source}");
+        text.push_str(&format!("exclusions: {source}\n"));
     }
     let failures = report.failures();
     if !failures.is_empty() {
-        println!();
-        print!("{failures}");
+        text.push('\n');
+        text.push_str(&failures);
     }
-    println!();
-    println!("{}", report.summary());
+    text.push_str(&format!("\n{}\n", report.summary()));
+    out(&text);
     if report.results.is_empty() {
         eprintln!("no scenario matched --only; run `fnwire-conformance list` to see the names");
         return ExitCode::from(2);
