@@ -1,1 +1,76 @@
-fn main() {}
+//! The hello app. Run it with `fnwire start examples/hello-rust`, then:
+//!
+//! ```text
+//! curl localhost:7071/api/hello?name=Ada          # Hello, Ada!
+//! curl localhost:7071/api/hello/Bob               # Hello, Bob!
+//! curl -d '{"n":1}' localhost:7071/api/echo       # {"n":1}
+//! curl -i localhost:7071/api/boom                 # 500, with the invocation id
+//! ```
+//!
+//! The Python and Node examples implement the same functions with the same answers.
+
+use fnwire::{
+    http_trigger, queue_output, queue_trigger, timer_trigger, HttpRequest, HttpResponse, Out, QueueMessage,
+    TimerInfo,
+};
+
+/// Greets by name: from the route (`/api/hello/Bob`), else the `name` query parameter, else "world".
+#[http_trigger(route = "hello/{name?}", methods = "get,post", auth_level = "anonymous")]
+pub fn hello(req: HttpRequest) -> HttpResponse {
+    let name = [req.param("name"), req.query("name")]
+        .into_iter()
+        .flatten()
+        .find(|name| !name.is_empty())
+        .unwrap_or("world");
+    HttpResponse::ok().text(format!("Hello, {name}!"))
+}
+
+/// Answers a JSON body with the same JSON; anything else is a 400 that says why.
+#[http_trigger(route = "echo", methods = "post", auth_level = "anonymous")]
+pub async fn echo(req: HttpRequest) -> HttpResponse {
+    match req.json::<serde_json::Value>() {
+        Ok(value) => HttpResponse::ok().json(&value),
+        Err(err) => HttpResponse::bad_request().text(format!("echo expects a JSON body: {err}")),
+    }
+}
+
+/// Always fails: shows what a failing function looks like to clients (500) and in the log.
+#[http_trigger(route = "boom", auth_level = "anonymous")]
+pub fn boom(req: HttpRequest) -> Result<HttpResponse, fnwire::Error> {
+    Err(fnwire::Error::msg(format!("boom: {} {} fails on purpose", req.method(), req.path())))
+}
+
+/// Logs every five seconds.
+#[timer_trigger(schedule = "*/5 * * * * *")]
+pub fn tick(timer: TimerInfo) {
+    tracing::info!(past_due = timer.is_past_due, "tick");
+}
+
+/// Upper-cases each message on `jobs` and puts it on `done`.
+#[queue_trigger(queue = "jobs")]
+#[queue_output(name = "done", queue = "done")]
+pub fn work(job: QueueMessage, done: Out<String>) {
+    let text = job.text();
+    tracing::info!(id = %job.id, "working on {text}");
+    done.set(text.to_uppercase());
+}
+
+fn main() -> std::process::ExitCode {
+    fnwire::run()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The annotated functions stay plain Rust functions.
+    #[test]
+    fn hello_prefers_the_route_then_the_query() {
+        let req = HttpRequest::new("GET", "http://localhost/api/hello/Bob?name=Ada").with_param("name", "Bob");
+        assert_eq!(hello(req).body_bytes().as_ref(), b"Hello, Bob!");
+        let req = HttpRequest::new("GET", "http://localhost/api/hello?name=Ada").with_query("name", "Ada");
+        assert_eq!(hello(req).body_bytes().as_ref(), b"Hello, Ada!");
+        let req = HttpRequest::new("GET", "http://localhost/api/hello");
+        assert_eq!(hello(req).body_bytes().as_ref(), b"Hello, world!");
+    }
+}
