@@ -77,14 +77,14 @@ pub(crate) fn utf8(bytes: Bytes, what: &str) -> Result<String, FunctionError> {
     })
 }
 
-/// Parses JSON text; the error names the line and column.
+/// Parses JSON text; the error names the line and column (serde_json's message carries them).
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     text: &[u8],
     what: &str,
 ) -> Result<T, FunctionError> {
     serde_json::from_slice(text).map_err(|e| {
         let kind = if e.is_data() { "does not have the expected shape" } else { "is not valid JSON" };
-        FunctionError::new(format!("{what} {kind}: {e} (line {}, column {})", e.line(), e.column()))
+        FunctionError::new(format!("{what} {kind}: {e}"))
     })
 }
 

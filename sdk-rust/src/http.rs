@@ -595,7 +595,7 @@ mod tests {
         assert_eq!(req.text(), "{not json");
         let err = req.json::<serde_json::Value>().unwrap_err().to_string();
         assert!(err.contains("the request body is not valid JSON"), "{err}");
-        assert!(err.contains("line 1, column 2"), "{err}");
+        assert!(err.contains("line 1 column 2"), "{err}");
         let empty = HttpRequest::new("POST", "http://h/").json::<serde_json::Value>().unwrap_err();
         assert!(empty.to_string().contains("request body is empty"));
     }
