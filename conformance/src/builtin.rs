@@ -471,10 +471,13 @@ async fn concurrency(ctx: &mut Ctx) -> Outcome {
         let request = ok_or_fail!(case.build_request(&invocation_id, &id, caps));
         requests.push((invocation_id, request));
     }
+    // Long enough for a worker that runs the sleeps one after another to finish them all, so
+    // the failure says "too slow" rather than "no response".
+    let each = ctx.timeouts().request + Duration::from_millis(SLEEP_MS) * SLEEP_COUNT as u32;
     let started = Instant::now();
     let replies = futures::future::join_all(requests.into_iter().map(|(invocation_id, request)| {
         let worker = worker.clone();
-        async move { (invocation_id, worker.invoke("http_sleep", request).await) }
+        async move { (invocation_id, worker.invoke_within("http_sleep", request, each).await) }
     }))
     .await;
     let total = started.elapsed();
