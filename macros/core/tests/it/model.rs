@@ -104,7 +104,17 @@ fn unknown_key_lists_the_accepted_keys() {
     assert_eq!(
         errors,
         [
-            "`#[http_trigger]` has no key `rout`; it accepts: route, methods, auth_level, name, data_type, function_name"
+            "`#[http_trigger]` has no key `rout`; did you mean `route`? it accepts: route, methods, auth_level, name, \
+             data_type, function_name"
+        ]
+    );
+    let errors = errors_of(r#"#[http_trigger(authLevel = "admin")] pub fn f(req: HttpRequest) {}"#);
+    assert!(errors[0].contains("did you mean `auth_level`?"), "{errors:#?}");
+    let errors = errors_of(r#"#[queue_trigger(queue = "q", color = "red")] pub fn f(m: QueueMessage) {}"#);
+    assert_eq!(
+        errors,
+        [
+            "`#[queue_trigger]` has no key `color`; it accepts: queue, connection, name, data_type, function_name"
         ]
     );
 }
