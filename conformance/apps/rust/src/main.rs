@@ -7,8 +7,10 @@
 
 use std::time::Duration;
 
-use fnwire::{Context, Cookie, HttpRequest, HttpResponse, Out, QueueMessage, TimerInfo};
-use fnwire_macros::{binding, blob_output, http_trigger, queue_output, queue_trigger, timer_trigger};
+use fnwire::{
+    Context, Cookie, HttpRequest, HttpResponse, Out, QueueMessage, TimerInfo, binding, blob_output,
+    http_trigger, queue_output, queue_trigger, timer_trigger,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
