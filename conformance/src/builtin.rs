@@ -9,8 +9,9 @@ use fnwire_host::channel::{Expect, capability, status_name};
 use fnwire_host::http::request::HttpCapabilities;
 use fnwire_protocol::rpc::streaming_message::Content;
 use fnwire_protocol::rpc::{
-    FunctionLoadRequestCollection, InvocationCancel, InvocationRequest, ParameterBinding, TypedData,
-    WorkerStatusRequest, WorkerTerminate, parameter_binding, status_result, typed_data,
+    FileChangeEventRequest, FunctionLoadRequestCollection, InvocationCancel, InvocationRequest,
+    ParameterBinding, TypedData, WorkerActionResponse, WorkerHeartbeat, WorkerStatusRequest, WorkerTerminate,
+    file_change_event_request, parameter_binding, status_result, typed_data, worker_action_response,
 };
 
 use crate::cases::{BodySpec, Case, Expectation, HttpExpectation, RequestSpec};
@@ -67,6 +68,7 @@ pub async fn run(ctx: &mut Ctx, which: Builtin) -> Outcome {
         Builtin::Status => status(ctx).await,
         Builtin::UnknownFunction => unknown_function(ctx).await,
         Builtin::MalformedInput => malformed_input(ctx).await,
+        Builtin::UnusedMessages => unused_messages(ctx).await,
         Builtin::EnvReloadApplies => env_reload(ctx, RELOADED_VARIABLE, Some(RELOADED_VALUE)).await,
         Builtin::EnvReloadReplaces => env_reload(ctx, LAUNCH_ONLY_VARIABLE, None).await,
         Builtin::Terminate => terminate(ctx).await,
@@ -643,6 +645,28 @@ async fn malformed_input(ctx: &mut Ctx) -> Outcome {
     }
     ok_or_fail!(still_serving(ctx).await);
     Outcome::Pass(format!("{}; the worker still serves", answers.join("; ")))
+}
+
+async fn unused_messages(ctx: &mut Ctx) -> Outcome {
+    let worker = ok_or_fail!(ctx.main_worker().await);
+    let messages = [
+        Content::WorkerHeartbeat(WorkerHeartbeat {}),
+        Content::FileChangeEventRequest(FileChangeEventRequest {
+            r#type: file_change_event_request::Type::Changed as i32,
+            full_path: ctx.launch().app_dir.join("host.json").display().to_string(),
+            name: "host.json".into(),
+        }),
+        Content::WorkerActionResponse(WorkerActionResponse {
+            action: worker_action_response::Action::Restart as i32,
+            reason: "sent by fnwire-conformance; workers ignore it".into(),
+        }),
+    ];
+    for content in messages {
+        let sent = worker.channel.send(content);
+        ok_or_fail!(sent.map_err(|e| format!("could not send: {e}")));
+    }
+    ok_or_fail!(still_serving(ctx).await);
+    Outcome::Pass("ignored WorkerHeartbeat, FileChangeEventRequest and WorkerActionResponse".into())
 }
 
 async fn env_reload(ctx: &mut Ctx, variable: &str, expected: Option<&str>) -> Outcome {

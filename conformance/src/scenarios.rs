@@ -22,6 +22,7 @@ pub enum Builtin {
     Status,
     UnknownFunction,
     MalformedInput,
+    UnusedMessages,
     EnvReloadApplies,
     EnvReloadReplaces,
     Terminate,
@@ -110,6 +111,10 @@ fn after_invocations() -> Vec<Scenario> {
             Inputs whose TypedData does not fit the binding (an int where http_echo's HTTP request belongs, and
             text that is not JSON as timer_tick's timer) are each answered with result.status Failure; afterwards
             the worker still serves http_text."),
+        builtin("robustness.unused_messages", "robustness", UnusedMessages, "
+            Messages the protocol defines but hosts never send (WorkerHeartbeat, FileChangeEventRequest,
+            WorkerActionResponse) are ignored: the worker neither crashes nor closes the stream, and
+            still serves http_text."),
         builtin("env.reload_applies_variables", "environment", EnvReloadApplies, "
             Placeholder mode: a new worker is started and initialized for an empty placeholder app directory,
             then gets FunctionEnvironmentReloadRequest with the real app directory and an environment holding a
