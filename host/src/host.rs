@@ -92,7 +92,7 @@ pub fn function_rows(
     port: u16,
     prefix: &str,
 ) -> Vec<FunctionRow> {
-    functions
+    let mut rows = functions
         .iter()
         .map(|f| {
             let trigger = trigger_type(f);
@@ -116,7 +116,12 @@ pub fn function_rows(
             };
             FunctionRow { name: f.metadata.name.clone(), trigger, methods, target, error: f.error.clone() }
         })
-        .collect()
+        .collect::<Vec<_>>();
+    // HTTP functions first (they are what a user calls), each group by name.
+    rows.sort_by(|a, b| {
+        (!a.target.starts_with("http"), &a.name).cmp(&(!b.target.starts_with("http"), &b.name))
+    });
+    rows
 }
 
 /// Completes when Ctrl-C or SIGTERM arrives.
