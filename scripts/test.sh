@@ -24,3 +24,18 @@ step "Rust tests (workspace)"
 cargo nextest run --workspace --no-fail-fast
 # Doc tests are not run by nextest.
 cargo test --workspace --doc
+
+step "conformance: Rust contract app"
+cargo run --bin fnwire-conformance -- run --app conformance/apps/rust --debug-build --json target/conformance-rust.json
+
+step "conformance: Azure Python peer (Microsoft's azure-functions-runtime)"
+peer_rc=0
+conformance/peers/azure-python/setup.sh || peer_rc=$?
+if [ "$peer_rc" -eq 0 ]; then
+  cargo run --bin fnwire-conformance -- run --app conformance/peers/azure-python \
+    --json target/conformance-azure-python.json
+elif [ "$peer_rc" -eq 3 ]; then
+  echo "skipping the Azure peer: no Python >= 3.13 (setup.sh said why above)"
+else
+  exit "$peer_rc"
+fi

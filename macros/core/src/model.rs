@@ -284,6 +284,15 @@ fn collect_params(function: &ItemFn, diagnostics: &mut Diagnostics) -> Vec<Param
     params
 }
 
+/// The binding name a parameter stands for. Leading underscores are dropped, so the usual Rust
+/// spelling of an unused parameter (`_req`) still binds to `req`: binding names cannot contain `_`.
+pub fn binding_name_of(ident: &Ident) -> String {
+    let text = ident.to_string();
+    let text = text.strip_prefix("r#").unwrap_or(&text);
+    let trimmed = text.trim_start_matches('_');
+    if trimmed.is_empty() { text.to_string() } else { trimmed.to_string() }
+}
+
 /// Gives every binding its name and adds the HTTP trigger's implicit response output.
 fn name_bindings(
     ordered: Vec<BindingSpec>,
@@ -298,7 +307,7 @@ fn name_bindings(
         let (name, name_tokens) = match &spec.name {
             Some(explicit) => (explicit.value.clone(), explicit.tokens.clone()),
             None if spec.is_trigger() => match params.first() {
-                Some(first) => (first.ident.to_string(), first.ident.to_token_stream()),
+                Some(first) => (binding_name_of(&first.ident), first.ident.to_token_stream()),
                 None => ("trigger".to_string(), spec.site.clone()),
             },
             None if spec.binding.direction == Direction::Out => {
@@ -415,7 +424,7 @@ fn check_binding_names(
             }
             continue;
         }
-        let has_param = params.iter().any(|p| p.ident == name);
+        let has_param = params.iter().any(|p| binding_name_of(&p.ident) == *name);
         if !has_param && !this.spec.is_trigger() {
             let message = if binding.direction == Direction::Out {
                 format!(
@@ -441,7 +450,7 @@ fn assign_roles(
     params
         .into_iter()
         .map(|mut param| {
-            let binding = named.iter().map(|n| &n.spec.binding).find(|b| param.ident == b.name);
+            let binding = named.iter().map(|n| &n.spec.binding).find(|b| binding_name_of(&param.ident) == b.name);
             param.role = match binding {
                 Some(b) if b.direction == Direction::Out => ParamRole::Output { binding: b.name.clone() },
                 Some(b) => ParamRole::Input { binding: b.name.clone() },

@@ -306,3 +306,20 @@ fn attribute_on_something_else_than_a_function() {
     assert!(message.contains("goes on a function"), "{message}");
     assert_eq!(error.item.to_string(), "struct S ;");
 }
+
+#[test]
+fn a_leading_underscore_marks_an_unused_parameter_and_is_not_part_of_the_binding_name() {
+    let model = model_of(
+        r#"#[queue_trigger(queue = "jobs")]
+        #[queue_output(name = "done", queue = "done")]
+        pub fn work(_msg: QueueMessage, __done: Out<String>) {}"#,
+    )
+    .unwrap();
+    let names: Vec<&str> = model.metadata.bindings.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["msg", "done"]);
+    let roles: Vec<&ParamRole> = model.params.iter().map(|p| &p.role).collect();
+    assert_eq!(
+        roles,
+        [&ParamRole::Input { binding: "msg".into() }, &ParamRole::Output { binding: "done".into() }]
+    );
+}
