@@ -1,0 +1,52 @@
+//! The `fnwire` command, run inside Node: the same host as the Rust `fnwire` binary.
+
+use clap::Parser;
+use fnwire_host::cli::{Cli, run};
+use napi::Status;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+
+/// Called once with the process exit code when the command ends.
+pub type CliExitFn = ThreadsafeFunction<i32, napi::Unknown<'static>, i32, Status, false>;
+
+/// Runs `fnwire <argv...>` (argv without the program name) on a thread of its own and returns at
+/// once; `on_exit` gets the exit code. Ctrl-C and SIGTERM stop the host as they stop the binary.
+#[napi]
+pub fn cli_run(argv: Vec<String>, on_exit: CliExitFn) -> napi::Result<()> {
+    let cli = match Cli::try_parse_from(std::iter::once("fnwire".to_string()).chain(argv)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are "errors" that print to stdout and exit 0.
+            let _ = e.print();
+            on_exit.call(e.exit_code(), ThreadsafeFunctionCallMode::NonBlocking);
+            return Ok(());
+        }
+    };
+    std::thread::Builder::new()
+        .name("fnwire-host".into())
+        .spawn(move || {
+            let filter = tracing_subscriber::EnvFilter::try_from_env("FNWIRE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_target(false)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                .try_init();
+            let code = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(runtime) => match runtime.block_on(run(cli)) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        1
+                    }
+                },
+                Err(e) => {
+                    eprintln!("error: could not start the async runtime: {e}");
+                    1
+                }
+            };
+            on_exit.call(code, ThreadsafeFunctionCallMode::NonBlocking);
+        })
+        .map_err(|e| napi::Error::from_reason(format!("could not start the host thread: {e}")))?;
+    Ok(())
+}

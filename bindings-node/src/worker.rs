@@ -1,0 +1,166 @@
+//! Running the fnwire worker runtime for the functions JS registered.
+//!
+//! The runtime runs on its own thread with its own tokio runtime. Each invocation is handed to JS
+//! through one thread-safe function (queued, never blocking either side) and waits on a oneshot
+//! channel that `invocationComplete`/`invocationFail`, called from JS, fulfil. Logs from JS enter
+//! the invocation's tracing span, so the runtime sends them to the host before the response.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use fnwire::runtime::{FunctionDefinition, INVOCATION_SPAN_TARGET, Worker, WorkerArgs};
+use fnwire::{FunctionError, Invocation, InvocationOutcome, InvocationResult};
+use napi::Status;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use tokio::sync::oneshot;
+
+use crate::convert::{InvocationCall, OutcomeOut, from_js, invocation_call};
+use crate::define::registered;
+
+/// The JS function every invocation is handed to.
+pub type DispatchFn = ThreadsafeFunction<InvocationCall, napi::Unknown<'static>, InvocationCall, Status, false>;
+/// Called once when the worker stops: `null`, or why it failed.
+pub type ExitFn = ThreadsafeFunction<Option<String>, napi::Unknown<'static>, Option<String>, Status, false>;
+
+struct Pending {
+    reply: oneshot::Sender<InvocationResult>,
+    /// The invocation's span: logs emitted inside it go to the host.
+    span: tracing::Span,
+}
+
+static CALLS: Mutex<Option<HashMap<u32, Pending>>> = Mutex::new(None);
+static NEXT_CALL: AtomicU32 = AtomicU32::new(1);
+
+fn calls() -> MutexGuard<'static, Option<HashMap<u32, Pending>>> {
+    CALLS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn take_call(call_id: u32) -> Option<Pending> {
+    calls().as_mut().and_then(|calls| calls.remove(&call_id))
+}
+
+/// Removes a call whose invocation was dropped (cancelled, or the worker stopped), so a late
+/// answer from JS finds nothing and is ignored.
+struct CallGuard(u32);
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        take_call(self.0);
+    }
+}
+
+async fn invoke(dispatch: Arc<DispatchFn>, function_id: u32, invocation: Invocation) -> InvocationResult {
+    let call_id = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
+    let (reply, answer) = oneshot::channel();
+    calls().get_or_insert_with(HashMap::new).insert(call_id, Pending { reply, span: tracing::Span::current() });
+    let _guard = CallGuard(call_id);
+    let call = invocation_call(call_id, function_id, &invocation);
+    drop(invocation);
+    let status = dispatch.call(call, ThreadsafeFunctionCallMode::NonBlocking);
+    if status != Status::Ok {
+        return Err(FunctionError::new(format!(
+            "the Node.js event loop did not accept the invocation ({status}); the worker is shutting down"
+        )));
+    }
+    answer.await.unwrap_or_else(|_| {
+        Err(FunctionError::new("the invocation ended without an answer from JavaScript (the worker is stopping)"))
+    })
+}
+
+/// Starts the worker for every registered function on a thread of its own and returns at once.
+/// `dispatch` receives each invocation; `on_exit` is called once when the worker stops.
+#[napi]
+pub fn worker_start(argv: Vec<String>, dispatch: DispatchFn, on_exit: ExitFn) -> napi::Result<()> {
+    let args = WorkerArgs::parse(argv).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+    let functions = registered();
+    if functions.is_empty() {
+        return Err(napi::Error::from_reason(
+            "no functions are registered. Register them in the app's entry file (package.json `main`) with \
+             app.httpTrigger(...), app.timerTrigger(...), app.queueTrigger(...) or app.generic(...)",
+        ));
+    }
+    let dispatch = Arc::new(dispatch);
+    let definitions: Vec<FunctionDefinition> = functions
+        .into_iter()
+        .map(|f| {
+            let dispatch = dispatch.clone();
+            let id = f.id;
+            FunctionDefinition::new(f.metadata, move |invocation: Invocation| invoke(dispatch.clone(), id, invocation))
+        })
+        .collect();
+    drop(dispatch);
+    std::thread::Builder::new()
+        .name("fnwire-worker".into())
+        .spawn(move || {
+            let outcome = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(runtime) => {
+                    let result = runtime.block_on(Worker::new(args).functions(definitions).run());
+                    // Dropping the runtime drops every handler, and with them the dispatch function.
+                    runtime.shutdown_timeout(Duration::from_secs(1));
+                    result.err().map(|e| e.to_string())
+                }
+                Err(e) => Some(format!("could not start the async runtime: {e}")),
+            };
+            // Answers JS for calls still open, so nothing waits forever.
+            calls().take();
+            on_exit.call(outcome, ThreadsafeFunctionCallMode::NonBlocking);
+        })
+        .map_err(|e| napi::Error::from_reason(format!("could not start the worker thread: {e}")))?;
+    Ok(())
+}
+
+/// Ends an invocation with what the function produced.
+#[napi]
+pub fn invocation_complete(call_id: u32, outcome: OutcomeOut) {
+    let Some(pending) = take_call(call_id) else { return };
+    let result = (|| {
+        let mut outputs = Vec::new();
+        for output in outcome.outputs {
+            let name = output.name;
+            if let Some(data) = from_js(output.data).map_err(|e| e.in_binding(&name))? {
+                outputs.push((name, data));
+            }
+        }
+        let return_value = match outcome.return_value {
+            Some(data) => from_js(data).map_err(|e| e.in_binding("$return"))?,
+            None => None,
+        };
+        Ok(InvocationOutcome { outputs, return_value })
+    })();
+    let _ = pending.reply.send(result);
+}
+
+/// Ends an invocation as failed. `stack` reaches the host's log as the exception's stack trace.
+#[napi]
+pub fn invocation_fail(call_id: u32, message: String, stack: Option<String>, error_type: Option<String>) {
+    let Some(pending) = take_call(call_id) else { return };
+    let mut error = FunctionError::new(message);
+    if let Some(stack) = stack.filter(|s| !s.is_empty()) {
+        error = error.with_stack_trace(stack);
+    }
+    if let Some(error_type) = error_type.filter(|s| !s.is_empty()) {
+        error = error.with_type(error_type);
+    }
+    let _ = pending.reply.send(Err(error));
+}
+
+/// Sends a user log for a running invocation. `level` is `trace`, `debug`, `information`,
+/// `warning`, `error` or `critical`. Returns false when the invocation has already ended.
+#[napi]
+pub fn invocation_log(call_id: u32, level: String, message: String) -> bool {
+    let span = match calls().as_ref().and_then(|calls| calls.get(&call_id)) {
+        Some(pending) => pending.span.clone(),
+        None => return false,
+    };
+    span.in_scope(|| match level.as_str() {
+        "trace" => tracing::trace!(target: INVOCATION_SPAN_TARGET, "{message}"),
+        "debug" => tracing::debug!(target: INVOCATION_SPAN_TARGET, "{message}"),
+        "warning" => tracing::warn!(target: INVOCATION_SPAN_TARGET, "{message}"),
+        "error" | "critical" => tracing::error!(target: INVOCATION_SPAN_TARGET, "{message}"),
+        _ => tracing::info!(target: INVOCATION_SPAN_TARGET, "{message}"),
+    });
+    true
+}
