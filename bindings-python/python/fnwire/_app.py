@@ -1,0 +1,567 @@
+"""`fnwire.App` and its decorators.
+
+Decorators only collect binding options; the Rust core checks and renders them with the same
+catalog as the Rust attribute macros (`_native.build_binding`, `_native.validate_function`).
+This module adds what only Python can know: which parameter gets which binding.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import typing
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
+
+from . import _native
+from ._types import (
+    Context,
+    HttpRequest,
+    HttpResponse,
+    Out,
+    QueueMessage,
+    RetryContext,
+    ScheduleStatus,
+    TimerInfo,
+    TraceContext,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+RETURN = "$return"
+
+
+class FunctionDefinitionError(ValueError):
+    """A decorated function that a host would reject or that fnwire cannot call. The message names
+    the function, where it is defined, and the parameter or binding at fault."""
+
+
+class _Spec:
+    """One decorator's binding, as the core rendered it."""
+
+    __slots__ = ("decorator", "binding", "name", "function_name")
+
+    def __init__(self, decorator: str, binding: Dict[str, Any], name: Optional[str], function_name: Optional[str]):
+        self.decorator = decorator
+        self.binding = binding
+        self.name = name
+        self.function_name = function_name
+
+    @property
+    def is_trigger(self) -> bool:
+        return str(self.binding["type"]).lower().endswith("trigger")
+
+    @property
+    def is_output(self) -> bool:
+        return self.binding["direction"] == "out"
+
+
+def _where(func: Callable[..., Any]) -> str:
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return f"`{getattr(func, '__qualname__', func)}`"
+    return f"`{func.__qualname__}` ({os.path.basename(code.co_filename)}:{code.co_firstlineno})"
+
+
+class FunctionInfo:
+    """A validated function: its metadata and how to call it. Built by `App.functions()`."""
+
+    def __init__(
+        self,
+        name: str,
+        func: Callable[..., Any],
+        raw_bindings: List[str],
+        is_async: bool,
+        inputs: List[Tuple[str, str, str, Any]],
+        outputs: List[Tuple[str, str]],
+        context_params: List[str],
+        return_binding: Optional[str],
+    ) -> None:
+        self.name = name
+        self.func = func
+        self.raw_bindings = raw_bindings
+        self.is_async = is_async
+        # (parameter, binding, kind, annotation)
+        self.inputs = inputs
+        # (parameter, binding)
+        self.outputs = outputs
+        self.context_params = context_params
+        # Type of the `$return` binding, if any.
+        self.return_binding = return_binding
+
+    @property
+    def bindings(self) -> List[Dict[str, Any]]:
+        return [json.loads(text) for text in self.raw_bindings]
+
+    @property
+    def function_id(self) -> str:
+        return _native.function_id(self.name)
+
+    def __repr__(self) -> str:
+        return f"<FunctionInfo {self.name}>"
+
+    # Called by the runner (fnwire._worker) for each invocation.
+    def build_kwargs(self, inputs: Sequence[Any], context: Tuple[Any, ...]) -> Tuple[Dict[str, Any], List[Tuple[str, Out[Any]]]]:
+        kwargs: Dict[str, Any] = {}
+        for (param, _binding, kind, annotation), value in zip(self.inputs, inputs):
+            kwargs[param] = _wrap_input(kind, value, annotation)
+        outs: List[Tuple[str, Out[Any]]] = []
+        for param, binding in self.outputs:
+            out: Out[Any] = Out()
+            kwargs[param] = out
+            outs.append((binding, out))
+        if self.context_params:
+            ctx = _context(context)
+            for param in self.context_params:
+                kwargs[param] = ctx
+        return kwargs, outs
+
+    def finish(self, returned: Any, outs: List[Tuple[str, Out[Any]]]) -> Tuple[Any, ...]:
+        encoded_return = None
+        if returned is not None:
+            if self.return_binding is None:
+                raise TypeError(
+                    f"function `{self.name}` returned a {type(returned).__name__}, but it has no `$return` "
+                    "binding; return None, or declare an output without `name` to send the return value"
+                )
+            encoded_return = _encode(returned, self.return_binding, RETURN)
+        outputs = []
+        for binding, out in outs:
+            value = out.get()
+            if value is not None:
+                outputs.append((binding, _encode(value, None, binding)))
+        return ("ok", encoded_return, outputs)
+
+
+def _context(data: Tuple[Any, ...]) -> Context:
+    invocation_id, function_name, function_id, trace_parent, trace_state, attributes, retry = data
+    retry_context = RetryContext(*retry) if retry is not None else None
+    return Context(
+        invocation_id,
+        function_name,
+        function_id,
+        TraceContext(trace_parent, trace_state, attributes),
+        retry_context,
+    )
+
+
+def _wrap_input(kind: str, value: Any, annotation: Any) -> Any:
+    if kind == "http":
+        method, url, headers, query, params, body = value
+        return HttpRequest(method, url, headers=headers, query=query, route_params=params, body=body)
+    if kind == "timer":
+        past_due, schedule, status = value
+        return TimerInfo(
+            past_due,
+            _native.parse_json(schedule.encode("utf-8"), "the timer schedule"),
+            ScheduleStatus(*status) if status is not None else None,
+        )
+    if kind == "queue":
+        id_, body, dequeue_count, insertion, expiration, next_visible, pop_receipt = value
+        return QueueMessage(
+            body,
+            id=id_,
+            dequeue_count=dequeue_count,
+            insertion_time=insertion,
+            expiration_time=expiration,
+            time_next_visible=next_visible,
+            pop_receipt=pop_receipt,
+        )
+    tag, raw = value
+    if tag == "none":
+        return None
+    if annotation is str:
+        return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+    if annotation is bytes:
+        return raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
+    if annotation in (dict, list) or typing.get_origin(annotation) in (dict, list):
+        return _native.parse_json(raw if isinstance(raw, bytes) else str(raw).encode("utf-8"), "the input")
+    if tag == "json" and annotation not in (None, inspect.Parameter.empty, Any):
+        return _native.parse_json(raw.encode("utf-8"), "the input")
+    return raw
+
+
+def _encode(value: Any, binding_type: Optional[str], binding: str) -> Tuple[Any, ...]:
+    """A value set on an output binding, tagged for the core (see BRIDGE.md)."""
+    if isinstance(value, HttpResponse):
+        headers = [(str(k), str(v)) for k, v in value.headers.items()]
+        return ("http", value.status_code, headers, value.get_body(), value.cookies)
+    if binding_type == "http":
+        # Plain values returned from an HTTP function become a 200 response.
+        if isinstance(value, (str, bytes, bytearray)):
+            return _encode(HttpResponse(value), None, binding)
+        return _encode(HttpResponse.json(value), None, binding)
+    if isinstance(value, str):
+        return ("string", value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return ("bytes", bytes(value))
+    try:
+        return ("json", json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"cannot send a {type(value).__name__} to binding `{binding}`: use str, bytes, HttpResponse "
+            f"or a JSON-serializable value ({e})"
+        ) from None
+
+
+_KIND_FOR_TYPE = {"httpTrigger": "http", "timerTrigger": "timer", "queueTrigger": "queue"}
+_TYPE_FOR_CLASS = {HttpRequest: "httpTrigger", TimerInfo: "timerTrigger", QueueMessage: "queueTrigger"}
+
+
+class App:
+    """A function app: decorate functions with its trigger and binding decorators.
+
+    `http_auth_level` applies to HTTP triggers that do not set `auth_level`. `sync_threads` caps
+    how many `def` functions run at once (default: `PYTHON_THREADPOOL_THREAD_COUNT`, else
+    `min(32, cpu count + 4)`).
+    """
+
+    def __init__(self, *, http_auth_level: Optional[str] = None, sync_threads: Optional[int] = None) -> None:
+        self.http_auth_level = http_auth_level
+        self.sync_threads = sync_threads
+        self._pending: Dict[int, Tuple[Callable[..., Any], List[_Spec]]] = {}
+        self._order: List[int] = []
+
+    # -- decorators ---------------------------------------------------------------------------
+
+    def http_trigger(
+        self,
+        route: Optional[str] = None,
+        methods: Union[Sequence[str], str, None] = None,
+        auth_level: Optional[str] = None,
+        *,
+        name: Optional[str] = None,
+        function_name: Optional[str] = None,
+        data_type: Optional[str] = None,
+        **extra: Any,
+    ) -> Callable[[F], F]:
+        """Runs the function for HTTP requests to `/api/<route>`; it returns the response."""
+        if auth_level is None:
+            auth_level = self.http_auth_level
+        return self._decorator(
+            "http_trigger",
+            route=route,
+            methods=list(methods) if isinstance(methods, (list, tuple)) else methods,
+            auth_level=auth_level,
+            name=name,
+            function_name=function_name,
+            data_type=data_type,
+            **extra,
+        )
+
+    route = http_trigger
+
+    def timer_trigger(
+        self,
+        schedule: Optional[str] = None,
+        *,
+        run_on_startup: Optional[bool] = None,
+        use_monitor: Optional[bool] = None,
+        name: Optional[str] = None,
+        function_name: Optional[str] = None,
+        **extra: Any,
+    ) -> Callable[[F], F]:
+        """Runs the function on an NCRONTAB schedule (six fields, seconds first)."""
+        return self._decorator(
+            "timer_trigger",
+            schedule=schedule,
+            run_on_startup=run_on_startup,
+            use_monitor=use_monitor,
+            name=name,
+            function_name=function_name,
+            **extra,
+        )
+
+    def queue_trigger(
+        self,
+        queue: Optional[str] = None,
+        *,
+        connection: Optional[str] = None,
+        name: Optional[str] = None,
+        function_name: Optional[str] = None,
+        data_type: Optional[str] = None,
+        **extra: Any,
+    ) -> Callable[[F], F]:
+        """Runs the function for each message on a queue."""
+        return self._decorator(
+            "queue_trigger",
+            queue=queue,
+            connection=connection,
+            name=name,
+            function_name=function_name,
+            data_type=data_type,
+            **extra,
+        )
+
+    def queue_output(
+        self,
+        name: Optional[str] = None,
+        queue: Optional[str] = None,
+        *,
+        connection: Optional[str] = None,
+        data_type: Optional[str] = None,
+        **extra: Any,
+    ) -> Callable[[F], F]:
+        """Puts a message on a queue: set the `Out` parameter `name`, or return it (no `name`)."""
+        return self._decorator(
+            "queue_output", name=name, queue=queue, connection=connection, data_type=data_type, **extra
+        )
+
+    def blob_input(
+        self,
+        name: Optional[str] = None,
+        path: Optional[str] = None,
+        *,
+        connection: Optional[str] = None,
+        data_type: Optional[str] = None,
+        **extra: Any,
+    ) -> Callable[[F], F]:
+        """Reads a blob into the parameter `name` before the function runs."""
+        return self._decorator("blob_input", name=name, path=path, connection=connection, data_type=data_type, **extra)
+
+    def blob_output(
+        self,
+        name: Optional[str] = None,
+        path: Optional[str] = None,
+        *,
+        connection: Optional[str] = None,
+        data_type: Optional[str] = None,
+        **extra: Any,
+    ) -> Callable[[F], F]:
+        """Writes a blob: set the `Out` parameter `name`, or return it (no `name`)."""
+        return self._decorator(
+            "blob_output", name=name, path=path, connection=connection, data_type=data_type, **extra
+        )
+
+    def http_output(self, name: Optional[str] = None) -> Callable[[F], F]:
+        """Moves an HTTP function's response to the `Out[HttpResponse]` parameter `name`."""
+        return self._decorator("http_output", name=name)
+
+    def binding(self, *, type: str, direction: str, name: Optional[str] = None, **options: Any) -> Callable[[F], F]:
+        """Any Azure binding: option names are rendered in camelCase, values as written."""
+        return self._decorator("binding", type=type, direction=direction, name=name, **options)
+
+    def _decorator(self, decorator: str, **options: Any) -> Callable[[F], F]:
+        given = {k: v for k, v in options.items() if v is not None}
+
+        def apply(func: F) -> F:
+            if not callable(func):
+                raise FunctionDefinitionError(f"`@app.{decorator}` decorates a function, not a {type(func).__name__}")
+            try:
+                binding_text, name, function_name = _native.build_binding(decorator, given)
+            except ValueError as e:
+                raise FunctionDefinitionError(f"function {_where(func)}: {e}") from None
+            spec = _Spec(decorator, json.loads(binding_text), name, function_name)
+            key = id(func)
+            if key not in self._pending:
+                self._pending[key] = (func, [])
+                self._order.append(key)
+            specs = self._pending[key][1]
+            if spec.is_trigger:
+                earlier = next((s for s in specs if s.is_trigger), None)
+                if earlier is not None:
+                    raise FunctionDefinitionError(
+                        f"function {_where(func)}: `@app.{decorator}` and `@app.{earlier.decorator}` are both "
+                        "triggers, and a function has exactly one trigger: split it into two functions"
+                    )
+            specs.insert(0, spec)  # decorators apply bottom-up; keep them in reading order
+            return func
+
+        return apply
+
+    # -- indexing -----------------------------------------------------------------------------
+
+    def functions(self) -> List[FunctionInfo]:
+        """Every decorated function, validated. Raises `FunctionDefinitionError` listing every
+        problem (each names the function, and the parameter or binding)."""
+        infos: List[FunctionInfo] = []
+        problems: List[str] = []
+        seen: Dict[str, str] = {}
+        for key in self._order:
+            func, specs = self._pending[key]
+            try:
+                info = _build_function(func, specs)
+            except FunctionDefinitionError as e:
+                problems.append(str(e))
+                continue
+            first = seen.get(info.name.lower())
+            if first is not None:
+                problems.append(
+                    f"function {_where(func)}: another function, {first}, is also named `{info.name}`; function "
+                    "names must be unique (case-insensitively): rename one, or set `function_name=` on its trigger"
+                )
+                continue
+            seen[info.name.lower()] = _where(func)
+            infos.append(info)
+        if problems:
+            raise FunctionDefinitionError("\n".join(problems))
+        return infos
+
+
+def _hints(func: Callable[..., Any]) -> Dict[str, Any]:
+    try:
+        return typing.get_type_hints(func)
+    except Exception:
+        # Unresolvable forward references: annotations are then not checked.
+        return {}
+
+
+def _is_out(annotation: Any) -> bool:
+    return annotation is Out or typing.get_origin(annotation) is Out
+
+
+def _build_function(func: Callable[..., Any], specs: List[_Spec]) -> FunctionInfo:
+    where = _where(func)
+
+    def fail(message: str) -> FunctionDefinitionError:
+        return FunctionDefinitionError(f"function {where}: {message}")
+
+    signature = inspect.signature(func)
+    hints = _hints(func)
+    params = list(signature.parameters.values())
+    for p in params:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
+            raise fail(
+                f"parameter `{p.name}`: fnwire passes bindings by name, so `*args`, `**kwargs` and positional-only "
+                "parameters cannot receive them; name each binding's parameter"
+            )
+    annotation = {p.name: hints.get(p.name, inspect.Parameter.empty) for p in params}
+    is_context = {name: ann is Context for name, ann in annotation.items()}
+
+    trigger = next((s for s in specs if s.is_trigger), None)
+    if trigger is None:
+        raise fail(
+            "it has no trigger: add exactly one trigger decorator, e.g. `@app.http_trigger(...)`, "
+            "`@app.timer_trigger(...)` or `@app.queue_trigger(...)`"
+        )
+    function_name = trigger.function_name or func.__name__
+
+    # Name every binding: `name=`, else the trigger takes the first plain parameter and outputs the
+    # return value.
+    named: List[Tuple[str, _Spec]] = []
+    for spec in specs:
+        if spec.name is not None:
+            binding_name = spec.name
+        elif spec.is_trigger:
+            candidates = [p.name for p in params if not is_context[p.name] and not _is_out(annotation[p.name])]
+            if not candidates:
+                raise fail(
+                    f"`@app.{spec.decorator}` takes its binding name from the function's first parameter, but the "
+                    "function has none: add one, e.g. `req: fnwire.HttpRequest`"
+                )
+            binding_name = candidates[0]
+        elif spec.is_output:
+            binding_name = RETURN
+        else:
+            raise fail(f"`@app.{spec.decorator}` needs `name=\"...\"`: the parameter that receives this input")
+        named.append((binding_name, spec))
+    has_http_output = any(s.binding["type"] == "http" and s.is_output for _, s in named)
+    if trigger.binding["type"] == "httpTrigger" and not has_http_output:
+        if any(n == RETURN for n, _ in named):
+            clash = next(s for n, s in named if n == RETURN)
+            raise fail(
+                f"`@app.{clash.decorator}` has no `name`, so it binds to the return value, but the HTTP trigger "
+                "already returns the HTTP response there: give it a `name` and add that `fnwire.Out[...]` parameter"
+            )
+        named.append((RETURN, _Spec("http_output", {"type": "http", "direction": "out"}, None, None)))
+    returns = [s for n, s in named if n == RETURN]
+    if len(returns) > 1:
+        raise fail(
+            f"`@app.{returns[0].decorator}` and `@app.{returns[1].decorator}` both bind to the return value: "
+            "give one of them a `name` and add that `fnwire.Out[...]` parameter"
+        )
+
+    by_name = {n: s for n, s in named}
+    inputs: List[Tuple[str, str, str, Any]] = []
+    outputs: List[Tuple[str, str]] = []
+    context_params: List[str] = []
+    for p in params:
+        ann = annotation[p.name]
+        spec = by_name.get(p.name)
+        if spec is None:
+            if is_context[p.name] or (ann is inspect.Parameter.empty and p.name in ("context", "ctx")):
+                context_params.append(p.name)
+                continue
+            if _is_out(ann):
+                raise fail(
+                    f"parameter `{p.name}` is an `Out[...]`, but no output binding is named `{p.name}`: declare one, "
+                    f"e.g. `@app.queue_output(name=\"{p.name}\", queue=\"...\")`"
+                )
+            if p.default is not inspect.Parameter.empty:
+                continue
+            raise fail(
+                f"parameter `{p.name}` matches no binding: parameters bind by name, so name a binding "
+                f"`{p.name}` (e.g. `name=\"{p.name}\"`), annotate it `fnwire.Context`, or give it a default"
+            )
+        if is_context[p.name]:
+            raise fail(f"parameter `{p.name}` is annotated `fnwire.Context`, but a binding is also named `{p.name}`")
+        if spec.is_output:
+            if ann is not inspect.Parameter.empty and not _is_out(ann):
+                raise fail(
+                    f"parameter `{p.name}` receives the output binding `{p.name}`, so annotate it "
+                    f"`fnwire.Out[...]`, not `{_type_name(ann)}`"
+                )
+            outputs.append((p.name, p.name))
+            continue
+        if _is_out(ann):
+            raise fail(
+                f"parameter `{p.name}` is an `Out[...]`, but the binding `{p.name}` is an input "
+                f"(`{spec.binding['type']}`); outputs come from output decorators such as `@app.queue_output`"
+            )
+        binding_type = spec.binding["type"]
+        expected = _TYPE_FOR_CLASS.get(ann)
+        if expected is not None and expected != binding_type:
+            raise fail(
+                f"parameter `{p.name}` is annotated `{_type_name(ann)}`, which only a `{expected}` binding "
+                f"provides, but `{p.name}` is a `{binding_type}` binding"
+            )
+        kind = _KIND_FOR_TYPE.get(binding_type, "raw")
+        if kind == "queue" and ann in (str, bytes, dict, list):
+            kind = "raw"
+        elif kind in ("http", "timer") and ann not in (inspect.Parameter.empty, Any, _CLASS_FOR_KIND[kind]):
+            raise fail(
+                f"parameter `{p.name}` receives the `{binding_type}` binding, so annotate it "
+                f"`fnwire.{_CLASS_FOR_KIND[kind].__name__}`, not `{_type_name(ann)}`"
+            )
+        inputs.append((p.name, p.name, kind, ann))
+    for binding_name, spec in named:
+        if binding_name == RETURN or spec.is_trigger:
+            continue
+        if binding_name not in signature.parameters:
+            if spec.is_output:
+                raise fail(
+                    f"no parameter is named `{binding_name}`: add `{binding_name}: fnwire.Out[str]` to set this "
+                    "output, or leave out `name` to bind the return value"
+                )
+            raise fail(f"no parameter is named `{binding_name}`: add `{binding_name}` to receive this input")
+    trigger_name = next(n for n, s in named if s is trigger)
+    if trigger_name not in signature.parameters:
+        raise fail(f"the trigger is named `{trigger_name}`, but no parameter is: add `{trigger_name}`")
+
+    bindings = []
+    for binding_name, spec in named:
+        binding = dict(spec.binding)
+        binding["name"] = binding_name
+        bindings.append(json.dumps(binding, ensure_ascii=False))
+    try:
+        raw = _native.validate_function(function_name, bindings)
+    except ValueError as e:
+        raise FunctionDefinitionError(f"function {where}: " + str(e).replace("\n", f"\nfunction {where}: ")) from None
+    return_spec = by_name.get(RETURN)
+    return FunctionInfo(
+        name=function_name,
+        func=func,
+        raw_bindings=raw,
+        is_async=inspect.iscoroutinefunction(func),
+        inputs=inputs,
+        outputs=outputs,
+        context_params=context_params,
+        return_binding=return_spec.binding["type"] if return_spec is not None else None,
+    )
+
+
+_CLASS_FOR_KIND = {"http": HttpRequest, "timer": TimerInfo, "queue": QueueMessage}
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__qualname__", None) or repr(annotation)

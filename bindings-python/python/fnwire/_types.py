@@ -1,0 +1,299 @@
+"""The values functions receive and return: requests, responses, context, messages, outputs."""
+
+from __future__ import annotations
+
+import json
+from typing import (
+    Any,
+    Dict,
+    Generic,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+)
+
+from . import _native
+
+T = TypeVar("T")
+
+
+class HttpHeaders(Mapping[str, str]):
+    """Read-only HTTP headers; names compare case-insensitively."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Union[Mapping[str, str], List[Tuple[str, str]], None] = None) -> None:
+        pairs = items.items() if isinstance(items, Mapping) else (items or [])
+        self._items: Dict[str, Tuple[str, str]] = {k.lower(): (k, v) for k, v in pairs}
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (original for original, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"HttpHeaders({dict(self.items())!r})"
+
+
+class HttpRequest:
+    """An HTTP request, as the trigger of an HTTP function receives it."""
+
+    __slots__ = ("method", "url", "headers", "query", "route_params", "_body")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Union[Mapping[str, str], List[Tuple[str, str]], None] = None,
+        query: Optional[Mapping[str, str]] = None,
+        route_params: Optional[Mapping[str, str]] = None,
+        body: bytes = b"",
+    ) -> None:
+        self.method: str = method
+        self.url: str = url
+        self.headers: HttpHeaders = HttpHeaders(headers)
+        self.query: Dict[str, str] = dict(query or {})
+        self.route_params: Dict[str, str] = dict(route_params or {})
+        self._body = body
+
+    @property
+    def params(self) -> Dict[str, str]:
+        """The query parameters (the name `azure.functions` uses)."""
+        return self.query
+
+    def get_body(self) -> bytes:
+        return self._body
+
+    def get_json(self) -> Any:
+        """The body parsed as JSON; raises ValueError saying where it is not valid."""
+        return _native.parse_json(self._body, "the request body")
+
+    def __repr__(self) -> str:
+        return f"<HttpRequest {self.method} {self.url}>"
+
+
+class HttpResponse:
+    """The response of an HTTP function.
+
+    `body` may be str (sent as UTF-8, `text/plain; charset=utf-8` by default) or bytes
+    (`application/octet-stream` by default). A `mimetype` of `text/*` gets `; charset=...`.
+    A `Content-Type` header, if given, wins over both.
+    """
+
+    __slots__ = ("status_code", "headers", "cookies", "_body")
+
+    def __init__(
+        self,
+        body: Union[str, bytes, bytearray, None] = None,
+        *,
+        status_code: int = 200,
+        headers: Optional[Mapping[str, str]] = None,
+        mimetype: Optional[str] = None,
+        charset: str = "utf-8",
+    ) -> None:
+        if not isinstance(status_code, int) or isinstance(status_code, bool) or not 100 <= status_code <= 999:
+            raise ValueError(f"status_code must be an integer from 100 to 999, not {status_code!r}")
+        if isinstance(body, str):
+            data = body.encode(charset)
+            default_type = "text/plain"
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            data = bytes(body)
+            default_type = "application/octet-stream"
+        elif body is None:
+            data = b""
+            default_type = None
+        else:
+            raise TypeError(
+                f"HttpResponse body must be str or bytes, not {type(body).__name__}; "
+                "use HttpResponse.json(value) for JSON"
+            )
+        self.status_code: int = status_code
+        self.headers: Dict[str, str] = dict(headers or {})
+        self.cookies: List[Tuple[Any, ...]] = []
+        self._body = data
+        content_type = mimetype or default_type
+        if content_type and not any(k.lower() == "content-type" for k in self.headers):
+            if content_type.startswith("text/"):
+                content_type = f"{content_type}; charset={charset}"
+            self.headers["Content-Type"] = content_type
+
+    @classmethod
+    def json(cls, value: Any, *, status_code: int = 200, headers: Optional[Mapping[str, str]] = None) -> HttpResponse:
+        """A JSON body (compact, UTF-8) with `Content-Type: application/json`."""
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return cls(text.encode("utf-8"), status_code=status_code, headers=headers, mimetype="application/json")
+
+    @property
+    def mimetype(self) -> Optional[str]:
+        for name, value in self.headers.items():
+            if name.lower() == "content-type":
+                return value.split(";", 1)[0].strip()
+        return None
+
+    def get_body(self) -> bytes:
+        return self._body
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str,
+        *,
+        path: Optional[str] = None,
+        domain: Optional[str] = None,
+        expires: Optional[float] = None,
+        max_age: Optional[float] = None,
+        secure: bool = False,
+        http_only: bool = False,
+        same_site: Optional[str] = None,
+    ) -> None:
+        """Adds a cookie (`expires` is a Unix timestamp, `max_age` seconds, `same_site` one of
+        "strict", "lax", "none")."""
+        if same_site is not None and same_site.lower() not in ("strict", "lax", "none"):
+            raise ValueError(f"same_site must be 'strict', 'lax' or 'none', not {same_site!r}")
+        self.cookies.append((name, value, domain, path, expires, secure, http_only, same_site, max_age))
+
+    def __repr__(self) -> str:
+        return f"<HttpResponse {self.status_code}, {len(self._body)} bytes>"
+
+
+class TraceContext:
+    """W3C trace context of the invocation."""
+
+    __slots__ = ("trace_parent", "trace_state", "attributes")
+
+    def __init__(self, trace_parent: str = "", trace_state: str = "", attributes: Optional[Dict[str, str]] = None):
+        self.trace_parent = trace_parent
+        self.trace_state = trace_state
+        self.attributes: Dict[str, str] = dict(attributes or {})
+
+
+class RetryContext:
+    """Present when the host retries a failed invocation."""
+
+    __slots__ = ("retry_count", "max_retry_count", "exception_message")
+
+    def __init__(self, retry_count: int = 0, max_retry_count: int = 0, exception_message: Optional[str] = None):
+        self.retry_count = retry_count
+        self.max_retry_count = max_retry_count
+        self.exception_message = exception_message
+
+
+class Context:
+    """Facts about the current invocation: add a parameter annotated `fnwire.Context` (or named
+    `context`) to any function."""
+
+    __slots__ = ("invocation_id", "function_name", "function_id", "trace_context", "retry_context")
+
+    def __init__(
+        self,
+        invocation_id: str,
+        function_name: str,
+        function_id: str = "",
+        trace_context: Optional[TraceContext] = None,
+        retry_context: Optional[RetryContext] = None,
+    ) -> None:
+        self.invocation_id = invocation_id
+        self.function_name = function_name
+        self.function_id = function_id
+        self.trace_context = trace_context or TraceContext()
+        self.retry_context = retry_context
+
+    def __repr__(self) -> str:
+        return f"<Context {self.function_name} {self.invocation_id}>"
+
+
+class ScheduleStatus:
+    __slots__ = ("last", "next", "last_updated")
+
+    def __init__(self, last: str = "", next: str = "", last_updated: str = "") -> None:
+        self.last = last
+        self.next = next
+        self.last_updated = last_updated
+
+
+class TimerInfo:
+    """What a timer trigger receives."""
+
+    __slots__ = ("past_due", "schedule", "schedule_status")
+
+    def __init__(self, past_due: bool = False, schedule: Any = None, schedule_status: Optional[ScheduleStatus] = None):
+        self.past_due = past_due
+        self.schedule = schedule
+        self.schedule_status = schedule_status
+
+    @property
+    def is_past_due(self) -> bool:
+        return self.past_due
+
+
+class QueueMessage:
+    """A queue message, with the metadata the queue trigger adds."""
+
+    __slots__ = (
+        "id",
+        "_body",
+        "dequeue_count",
+        "insertion_time",
+        "expiration_time",
+        "time_next_visible",
+        "pop_receipt",
+    )
+
+    def __init__(
+        self,
+        body: Union[str, bytes] = b"",
+        *,
+        id: str = "",
+        dequeue_count: int = 1,
+        insertion_time: Optional[str] = None,
+        expiration_time: Optional[str] = None,
+        time_next_visible: Optional[str] = None,
+        pop_receipt: Optional[str] = None,
+    ) -> None:
+        self.id = id
+        self._body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        self.dequeue_count = dequeue_count
+        self.insertion_time = insertion_time
+        self.expiration_time = expiration_time
+        self.time_next_visible = time_next_visible
+        self.pop_receipt = pop_receipt
+
+    def get_body(self) -> bytes:
+        return self._body
+
+    def get_text(self) -> str:
+        """The body as text (invalid UTF-8 replaced by U+FFFD)."""
+        return self._body.decode("utf-8", errors="replace")
+
+    def get_json(self) -> Any:
+        return _native.parse_json(self._body, "the queue message")
+
+    def __repr__(self) -> str:
+        return f"<QueueMessage {self.id!r}, {len(self._body)} bytes>"
+
+
+class Out(Generic[T]):
+    """An output binding: `set()` its value; it is sent when the function returns."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self) -> None:
+        self._value: Optional[T] = None
+
+    def set(self, value: T) -> None:
+        self._value = value
+
+    def get(self) -> Optional[T]:
+        return self._value

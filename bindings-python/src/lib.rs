@@ -1,0 +1,28 @@
+//! The native part of the `fnwire` Python package (`fnwire._native`).
+//!
+//! Everything the protocol needs is the Rust SDK's: this crate only adapts it to Python. It
+//! exposes the binding catalog ([`metadata`]), the worker ([`worker::serve`]), the Rust SDK's
+//! value conversions ([`convert`]) and the `fnwire` host command ([`host::host_main`]).
+//! The rules for crossing the boundary are in `bindings-python/BRIDGE.md`.
+
+mod convert;
+mod host;
+mod metadata;
+mod worker;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+#[pyo3(name = "_native")]
+fn native(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_function(wrap_pyfunction!(metadata::build_binding, module)?)?;
+    module.add_function(wrap_pyfunction!(metadata::validate_function, module)?)?;
+    module.add_function(wrap_pyfunction!(metadata::function_id, module)?)?;
+    module.add_function(wrap_pyfunction!(convert::parse_json, module)?)?;
+    module.add_function(wrap_pyfunction!(worker::serve, module)?)?;
+    module.add_function(wrap_pyfunction!(host::host_main, module)?)?;
+    module.add_class::<worker::LogSink>()?;
+    module.add_class::<worker::Completion>()?;
+    module.add("CORE_VERSION", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,417 @@
+//! The Python worker: the Rust SDK's `Worker` serving functions whose handlers call into Python.
+//!
+//! GIL rules (BRIDGE.md has the full story):
+//! * tokio worker threads never take the GIL. Every call into Python runs on tokio's blocking pool
+//!   (`spawn_blocking`), so a thread waiting for the GIL never stalls the protocol.
+//! * Python threads never wait on the core while holding it: `serve` waits with the GIL released
+//!   (`detach`), and the callbacks Python makes into Rust (`LogSink.emit`, `Completion`) only send
+//!   on unbounded channels, which never block.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use fnwire::runtime::{FunctionDefinition, HostLogLayer, INVOCATION_SPAN_TARGET, Worker, WorkerArgs, WorkerError};
+use fnwire::{FunctionError, Invocation, InvocationResult};
+use fnwire_metadata::FunctionMetadata;
+use fnwire_protocol::rpc::TypedData;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::convert::{self, Decoded, InputKind};
+
+/// Target of the tracing events that carry Python log records to the host.
+const PYTHON_LOG_TARGET: &str = "fnwire_python";
+
+/// The process that started the core; a forked child must not use it (its threads are gone).
+static CORE_PID: OnceLock<u32> = OnceLock::new();
+
+/// One Python function as the worker sees it.
+struct PyFunction {
+    /// The package's own description of the function (`fnwire._app.FunctionInfo`), handed back
+    /// to the package's runner on each call.
+    entry: Py<PyAny>,
+    is_async: bool,
+    /// Input bindings to pass, in the order the runner expects them.
+    inputs: Vec<(String, InputKind)>,
+}
+
+/// The package's runner functions (`fnwire._worker`) and the sync thread limit.
+struct Bridge {
+    run_sync: Py<PyAny>,
+    submit_async: Py<PyAny>,
+    cancel_async: Py<PyAny>,
+    sync_slots: Arc<Semaphore>,
+}
+
+type Returned = Result<(Option<TypedData>, Vec<(String, TypedData)>), FunctionError>;
+
+/// Serves `functions` to the host named in `argv` until it stops the worker. Returns the exit
+/// code; raises on Ctrl-C (`KeyboardInterrupt`) and on arguments that are not a host's.
+#[pyfunction]
+pub fn serve(
+    py: Python<'_>,
+    functions: Vec<Bound<'_, PyTuple>>,
+    argv: Vec<String>,
+    runner: Bound<'_, PyAny>,
+    sync_threads: usize,
+) -> PyResult<i32> {
+    let pid = std::process::id();
+    if *CORE_PID.get_or_init(|| pid) != pid {
+        return Err(PyRuntimeError::new_err(
+            "fnwire: the worker core was started in the parent process and cannot run in a forked child; \
+             start workers with `python -m fnwire` (or use the 'spawn' multiprocessing start method)",
+        ));
+    }
+    let args = WorkerArgs::parse(argv).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let bridge = Arc::new(Bridge {
+        run_sync: runner.getattr("run_sync")?.unbind(),
+        submit_async: runner.getattr("submit_async")?.unbind(),
+        cancel_async: runner.getattr("cancel_async")?.unbind(),
+        sync_slots: Arc::new(Semaphore::new(sync_threads.max(1))),
+    });
+    let mut definitions = Vec::new();
+    for function in functions {
+        definitions.push(definition(&function, bridge.clone())?);
+    }
+    install_log_subscriber();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("fnwire-core")
+        .build()
+        .map_err(|e| PyRuntimeError::new_err(format!("fnwire: could not start the async runtime: {e}")))?;
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    // `detach` needs a `Sync` closure; only this thread ever receives.
+    let done_rx = Mutex::new(done_rx);
+    runtime.spawn(async move {
+        let result = Worker::new(args).functions(definitions).run().await;
+        let _ = done_tx.send(result);
+    });
+    // Wait with the GIL released; wake now and then so Ctrl-C reaches Python.
+    let outcome = loop {
+        match py.detach(|| lock(&done_rx).recv_timeout(Duration::from_millis(200))) {
+            Ok(result) => break Ok(result),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(interrupt) = py.check_signals() {
+                    break Err(interrupt);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                break Ok(Err(WorkerError::Stream { message: "the worker task ended without a result".into() }));
+            }
+        }
+    };
+    // Blocking tasks may be waiting for the GIL: release it while the runtime winds down.
+    py.detach(|| runtime.shutdown_timeout(Duration::from_secs(2)));
+    match outcome? {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            eprintln!("fnwire: {e}");
+            Ok(1)
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `(name, raw_bindings, entry, is_async, [(binding, kind)], script_file, entry_point)`.
+fn definition(function: &Bound<'_, PyTuple>, bridge: Arc<Bridge>) -> PyResult<FunctionDefinition> {
+    let name: String = function.get_item(0)?.extract()?;
+    let raw_bindings: Vec<String> = function.get_item(1)?.extract()?;
+    let entry = function.get_item(2)?.unbind();
+    let is_async: bool = function.get_item(3)?.extract()?;
+    let inputs: Vec<(String, String)> = function.get_item(4)?.extract()?;
+    let script_file: String = function.get_item(5)?.extract()?;
+    let entry_point: String = function.get_item(6)?.extract()?;
+    let texts: Vec<&str> = raw_bindings.iter().map(String::as_str).collect();
+    let mut metadata =
+        FunctionMetadata::from_raw_bindings(&name, &texts).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    metadata.script_file = script_file;
+    metadata.entry_point = entry_point;
+    let inputs = inputs
+        .into_iter()
+        .map(|(binding, kind)| {
+            InputKind::parse(&kind)
+                .map(|k| (binding, k))
+                .ok_or_else(|| PyValueError::new_err(format!("fnwire internal: unknown input kind `{kind}`")))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let function = Arc::new(PyFunction { entry, is_async, inputs });
+    Ok(FunctionDefinition::new(metadata, move |invocation: Invocation| {
+        invoke(bridge.clone(), function.clone(), invocation)
+    }))
+}
+
+async fn invoke(bridge: Arc<Bridge>, function: Arc<PyFunction>, mut invocation: Invocation) -> InvocationResult {
+    let mut taken = Vec::with_capacity(function.inputs.len());
+    for (binding, kind) in &function.inputs {
+        taken.push((binding, *kind, invocation.take_input(binding).unwrap_or_default()));
+    }
+    let mut decoded = Vec::with_capacity(taken.len());
+    for (binding, kind, data) in taken {
+        decoded.push(convert::decode(kind, data, invocation.trigger_metadata()).map_err(|e| e.in_binding(binding))?);
+    }
+    let context = ContextData::of(&invocation);
+    let sink = LogSink { span: tracing::Span::current(), pid: std::process::id() };
+    let returned = if function.is_async {
+        call_async(bridge, function, decoded, context, sink).await
+    } else {
+        call_sync(bridge, function, decoded, context, sink).await
+    };
+    let (return_value, outputs) = returned?;
+    for (name, data) in outputs {
+        invocation.set_output(&name, data);
+    }
+    invocation.finish(return_value)
+}
+
+/// A `def` function: runs on a blocking-pool thread, at most `sync_threads` at a time.
+async fn call_sync(
+    bridge: Arc<Bridge>,
+    function: Arc<PyFunction>,
+    decoded: Vec<Decoded>,
+    context: ContextData,
+    sink: LogSink,
+) -> Returned {
+    let permit = bridge
+        .sync_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| FunctionError::new("the worker is shutting down"))?;
+    let joined = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        Python::attach(|py| -> Returned {
+            let args = call_args(py, &function, decoded, context, sink).map_err(|e| py_failure(py, e))?;
+            let outcome = bridge.run_sync.bind(py).call1(args).map_err(|e| py_failure(py, e))?;
+            returned_from(py, &outcome)
+        })
+    })
+    .await;
+    joined.unwrap_or_else(|e| Err(FunctionError::new(format!("the function's thread did not finish: {e}"))))
+}
+
+/// An `async def` function: handed to the package's event loop; the result comes back through a
+/// [`Completion`]. If the host cancels the invocation, the asyncio task is cancelled too.
+async fn call_async(
+    bridge: Arc<Bridge>,
+    function: Arc<PyFunction>,
+    decoded: Vec<Decoded>,
+    context: ContextData,
+    sink: LogSink,
+) -> Returned {
+    let (tx, rx) = oneshot::channel();
+    let completion = Completion { tx: Mutex::new(Some(tx)) };
+    let mut guard = CancelOnDrop { bridge: bridge.clone(), invocation_id: Some(context.invocation_id.clone()) };
+    let submit_bridge = bridge.clone();
+    let submitted = tokio::task::spawn_blocking(move || {
+        Python::attach(|py| -> Result<(), FunctionError> {
+            let args = call_args(py, &function, decoded, context, sink).map_err(|e| py_failure(py, e))?;
+            let mut items: Vec<Bound<'_, PyAny>> = args.iter().collect();
+            items.push(Bound::new(py, completion).map_err(|e| py_failure(py, e))?.into_any());
+            let args = PyTuple::new(py, items).map_err(|e| py_failure(py, e))?;
+            submit_bridge.submit_async.bind(py).call1(args).map_err(|e| py_failure(py, e))?;
+            Ok(())
+        })
+    })
+    .await;
+    submitted.unwrap_or_else(|e| Err(FunctionError::new(format!("could not hand the function to asyncio: {e}"))))?;
+    let returned = rx.await.unwrap_or_else(|_| {
+        Err(FunctionError::new("the asyncio event loop stopped before the function finished"))
+    });
+    guard.invocation_id = None;
+    returned
+}
+
+/// `(entry, inputs, context, sink)` for the package's runner.
+fn call_args<'py>(
+    py: Python<'py>,
+    function: &PyFunction,
+    decoded: Vec<Decoded>,
+    context: ContextData,
+    sink: LogSink,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let inputs = PyList::empty(py);
+    for input in decoded {
+        inputs.append(input.into_py(py)?)?;
+    }
+    let context = context.into_py(py)?;
+    let sink = Bound::new(py, sink)?;
+    PyTuple::new(py, [function.entry.bind(py).clone(), inputs.into_any(), context, sink.into_any()])
+}
+
+/// Reads the runner's outcome: `("ok", return or None, [(name, value)])` or
+/// `("error", type, message, traceback)`.
+fn returned_from(py: Python<'_>, outcome: &Bound<'_, PyAny>) -> Returned {
+    let read = || -> PyResult<Returned> {
+        let tuple = outcome.cast::<PyTuple>()?;
+        let tag: String = tuple.get_item(0)?.extract()?;
+        if tag == "error" {
+            let type_name: String = tuple.get_item(1)?.extract()?;
+            let message: String = tuple.get_item(2)?.extract()?;
+            let traceback: String = tuple.get_item(3)?.extract()?;
+            let text = if message.is_empty() { type_name.clone() } else { format!("{type_name}: {message}") };
+            return Ok(Err(FunctionError::new(text).with_type(type_name).with_stack_trace(traceback)));
+        }
+        let returned = tuple.get_item(1)?;
+        let return_value = if returned.is_none() { None } else { Some(convert::encode(&returned)?) };
+        let mut outputs = Vec::new();
+        for item in tuple.get_item(2)?.try_iter()? {
+            let item = item?;
+            let pair = item.cast::<PyTuple>()?;
+            let name: String = pair.get_item(0)?.extract()?;
+            outputs.push((name, convert::encode(&pair.get_item(1)?)?));
+        }
+        Ok(Ok((return_value, outputs)))
+    };
+    read().unwrap_or_else(|e| Err(py_failure(py, e)))
+}
+
+/// A Python exception raised by the package itself (not the user's function) as a failure.
+fn py_failure(py: Python<'_>, error: PyErr) -> FunctionError {
+    let type_name = error.get_type(py).name().map(|n| n.to_string()).unwrap_or_else(|_| "Exception".into());
+    let traceback = error.traceback(py).and_then(|tb| tb.format().ok()).unwrap_or_default();
+    let message = error.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+    FunctionError::new(format!("{type_name}: {message}")).with_type(type_name).with_stack_trace(traceback)
+}
+
+/// Facts about the invocation for `fnwire.Context`.
+struct ContextData {
+    invocation_id: String,
+    function_name: String,
+    function_id: String,
+    trace_parent: String,
+    trace_state: String,
+    attributes: HashMap<String, String>,
+    retry: Option<(i32, i32, Option<String>)>,
+}
+
+impl ContextData {
+    fn of(invocation: &Invocation) -> Self {
+        let trace = invocation.trace_context();
+        ContextData {
+            invocation_id: invocation.invocation_id().to_string(),
+            function_name: invocation.function_name().to_string(),
+            function_id: invocation.function_id().to_string(),
+            trace_parent: trace.trace_parent.clone(),
+            trace_state: trace.trace_state.clone(),
+            attributes: trace.attributes.clone(),
+            retry: invocation
+                .retry_context()
+                .map(|r| (r.retry_count, r.max_retry_count, r.exception_message.clone())),
+        }
+    }
+
+    fn into_py(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        let attributes = PyDict::new(py);
+        for (k, v) in self.attributes {
+            attributes.set_item(k, v)?;
+        }
+        Ok((
+            self.invocation_id,
+            self.function_name,
+            self.function_id,
+            self.trace_parent,
+            self.trace_state,
+            attributes,
+            self.retry,
+        )
+            .into_pyobject(py)?
+            .into_any())
+    }
+}
+
+/// Where an invocation's Python log records go: `emit` replays a batch as tracing events inside
+/// the invocation's span, which the SDK's host log layer turns into `RpcLog`s on the stream's
+/// single writer (so they always precede the invocation's response).
+#[derive(Debug)]
+#[pyclass(frozen, module = "fnwire._native")]
+pub struct LogSink {
+    span: tracing::Span,
+    pid: u32,
+}
+
+#[pymethods]
+impl LogSink {
+    /// `records`: `[(levelno, message)]` in the order they were logged.
+    fn emit(&self, records: Vec<(i32, String)>) {
+        // After a fork the stream's writer does not exist in this process.
+        if std::process::id() != self.pid {
+            return;
+        }
+        self.span.in_scope(|| {
+            for (level, message) in records {
+                match level {
+                    40.. => tracing::error!(target: PYTHON_LOG_TARGET, "{message}"),
+                    30..=39 => tracing::warn!(target: PYTHON_LOG_TARGET, "{message}"),
+                    20..=29 => tracing::info!(target: PYTHON_LOG_TARGET, "{message}"),
+                    10..=19 => tracing::debug!(target: PYTHON_LOG_TARGET, "{message}"),
+                    _ => tracing::trace!(target: PYTHON_LOG_TARGET, "{message}"),
+                }
+            }
+        });
+    }
+}
+
+/// Called once by the package when an `async def` function is done, with the runner's outcome.
+#[derive(Debug)]
+#[pyclass(frozen, module = "fnwire._native")]
+pub struct Completion {
+    tx: Mutex<Option<oneshot::Sender<Returned>>>,
+}
+
+#[pymethods]
+impl Completion {
+    fn __call__(&self, py: Python<'_>, outcome: Bound<'_, PyAny>) {
+        let returned = returned_from(py, &outcome);
+        let sender = lock(&self.tx).take();
+        if let Some(sender) = sender {
+            // The receiver is gone when the host cancelled the invocation: nothing to deliver.
+            let _ = sender.send(returned);
+        }
+    }
+}
+
+/// Cancels the asyncio task of an invocation whose Rust future is dropped before it finished
+/// (the host sent `InvocationCancel`, or the worker is stopping).
+struct CancelOnDrop {
+    bridge: Arc<Bridge>,
+    invocation_id: Option<String>,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let Some(invocation_id) = self.invocation_id.take() else { return };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        let bridge = self.bridge.clone();
+        handle.spawn_blocking(move || {
+            Python::attach(|py| {
+                if let Err(e) = bridge.cancel_async.bind(py).call1((invocation_id,)) {
+                    e.print(py);
+                }
+            })
+        });
+    }
+}
+
+/// The SDK's host log layer, letting every Python record through (Python's own logging levels
+/// already filtered them); other events by `RUST_LOG` (default `info`).
+fn install_log_subscriber() {
+    use tracing_subscriber::prelude::*;
+    if tracing::dispatcher::has_been_set() {
+        return;
+    }
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new("info"))
+        .unwrap_or_default();
+    for directive in [format!("{INVOCATION_SPAN_TARGET}=trace"), format!("{PYTHON_LOG_TARGET}=trace")] {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    let _ = tracing_subscriber::registry().with(HostLogLayer::new().with_filter(filter)).try_init();
+}
