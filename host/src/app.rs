@@ -3,7 +3,8 @@
 //! Detection order (first match wins):
 //! 1. `worker.config.json` in the app directory: Azure's worker description format;
 //! 2. `Cargo.toml` with a binary target: a Rust app, built with cargo;
-//! 3. (later) Python and Node apps: add their detectors to [`detect`] in this order.
+//! 3. `function_app.py` (or `PYTHON_SCRIPT_FILE_NAME`): a Python app, run as `python -m fnwire`;
+//! 4. (later) Node apps.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -60,6 +61,7 @@ impl WorkerLaunch {
 pub enum AppKind {
     WorkerConfig,
     Cargo,
+    Python,
 }
 
 /// A recognised app.
@@ -93,7 +95,7 @@ pub enum AppError {
     NotADirectory(PathBuf),
     #[error(
         "no function app found in `{0}`: fnwire looks for a `worker.config.json` (a worker description in Azure's \
-         format) or a `Cargo.toml` with a binary target. Pass the app's directory, e.g. `fnwire start examples/hello-rust`"
+         format), a `Cargo.toml` with a binary target, or a Python `function_app.py`. Pass the app's directory, e.g. `fnwire start examples/hello-rust`"
     )]
     NothingFound(PathBuf),
     #[error("`{path}` is not valid: {message}")]
@@ -162,8 +164,43 @@ pub async fn detect(app_dir: &Path, options: DetectOptions) -> Result<DetectedAp
         };
         return Ok(DetectedApp { kind: AppKind::Cargo, launch });
     }
-    // Python and Node detection go here.
+    if let Some(launch) = detect_python(&app_dir, &settings) {
+        return Ok(DetectedApp { kind: AppKind::Python, launch });
+    }
+    // Node detection goes here.
     Err(AppError::NothingFound(app_dir))
+}
+
+/// A Python app: its script (`PYTHON_SCRIPT_FILE_NAME` from the app settings or the environment,
+/// default `function_app.py`) exists. The worker is `<python> -m fnwire` (the `fnwire` package),
+/// where `<python>` is `FNWIRE_PYTHON`, else the active virtualenv's interpreter (`VIRTUAL_ENV`),
+/// else `python3`.
+pub fn detect_python(app_dir: &Path, settings: &BTreeMap<String, String>) -> Option<WorkerLaunch> {
+    let script = settings
+        .get("PYTHON_SCRIPT_FILE_NAME")
+        .cloned()
+        .or_else(|| std::env::var("PYTHON_SCRIPT_FILE_NAME").ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "function_app.py".to_string());
+    if !app_dir.join(&script).is_file() {
+        return None;
+    }
+    let program = match (std::env::var_os("FNWIRE_PYTHON"), std::env::var_os("VIRTUAL_ENV")) {
+        (Some(python), _) if !python.is_empty() => PathBuf::from(python),
+        (_, Some(venv)) if !venv.is_empty() => {
+            let venv = PathBuf::from(venv);
+            if cfg!(windows) {
+                venv.join("Scripts").join("python.exe")
+            } else {
+                venv.join("bin").join("python")
+            }
+        }
+        _ => PathBuf::from(if cfg!(windows) { "python" } else { "python3" }),
+    };
+    let mut launch = WorkerLaunch::new(program, app_dir, "python");
+    launch.args = vec!["-m".to_string(), "fnwire".to_string()];
+    launch.env = settings.clone();
+    Some(launch)
 }
 
 /// The parts of `worker.config.json` fnwire uses.
