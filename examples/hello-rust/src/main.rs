@@ -10,8 +10,8 @@
 //! The Python and Node examples implement the same functions with the same answers.
 
 use fnwire::{
-    http_trigger, queue_output, queue_trigger, timer_trigger, HttpRequest, HttpResponse, Out, QueueMessage,
-    TimerInfo,
+    HttpRequest, HttpResponse, Out, QueueMessage, TimerInfo, http_trigger, queue_output, queue_trigger,
+    timer_trigger,
 };
 
 /// Greets by name: from the route (`/api/hello/Bob`), else the `name` query parameter, else "world".
@@ -66,7 +66,8 @@ mod tests {
     // The annotated functions stay plain Rust functions.
     #[test]
     fn hello_prefers_the_route_then_the_query() {
-        let req = HttpRequest::new("GET", "http://localhost/api/hello/Bob?name=Ada").with_param("name", "Bob");
+        let req =
+            HttpRequest::new("GET", "http://localhost/api/hello/Bob?name=Ada").with_param("name", "Bob");
         assert_eq!(hello(req).body_bytes().as_ref(), b"Hello, Bob!");
         let req = HttpRequest::new("GET", "http://localhost/api/hello?name=Ada").with_query("name", "Ada");
         assert_eq!(hello(req).body_bytes().as_ref(), b"Hello, Ada!");
