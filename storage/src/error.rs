@@ -1,0 +1,67 @@
+use std::path::{Path, PathBuf};
+
+use rusqlite::ErrorCode;
+
+/// What went wrong in the store. Messages name the file or queue and say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("could not create the storage directory `{dir}`: {source}")]
+    CreateDir { dir: PathBuf, source: std::io::Error },
+    #[error(
+        "`{path}` is not a usable fnwire database ({detail}). fnwire leaves it untouched: move it away (or point \
+         FNWIRE_STORAGE_DIR elsewhere) and start again to begin with empty queues"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "`{path}` is locked by another program ({detail}). Stop the program holding it (another `fnwire start` of \
+         this app, or an sqlite shell in a transaction) and try again"
+    )]
+    Locked { path: PathBuf, detail: String },
+    #[error("`{path}`: {what} failed: {source}")]
+    Sql { path: PathBuf, what: &'static str, source: rusqlite::Error },
+    #[error(
+        "message `{id}` on queue `{queue}` is not held with pop receipt `{pop_receipt}`: it was deleted, or its \
+         visibility timeout ran out and it was taken again (it will be processed again)"
+    )]
+    PopReceiptMismatch { queue: String, id: String, pop_receipt: String },
+    #[error("`{name}` is not a valid queue name: {why}")]
+    InvalidQueueName { name: String, why: String },
+}
+
+fn code(e: &rusqlite::Error) -> Option<ErrorCode> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        _ => None,
+    }
+}
+
+impl StorageError {
+    pub(crate) fn from_open(path: &Path, e: rusqlite::Error) -> StorageError {
+        match code(&e) {
+            Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => {
+                StorageError::Corrupt { path: path.to_path_buf(), detail: e.to_string() }
+            }
+            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+                StorageError::Locked { path: path.to_path_buf(), detail: e.to_string() }
+            }
+            _ => StorageError::Sql { path: path.to_path_buf(), what: "opening the database", source: e },
+        }
+    }
+
+    pub(crate) fn from_sql(path: &Path, what: &'static str, e: rusqlite::Error) -> StorageError {
+        match code(&e) {
+            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+                StorageError::Locked { path: path.to_path_buf(), detail: format!("{what}: {e}") }
+            }
+            Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => {
+                StorageError::Corrupt { path: path.to_path_buf(), detail: format!("{what}: {e}") }
+            }
+            _ => StorageError::Sql { path: path.to_path_buf(), what, source: e },
+        }
+    }
+
+    /// Whether another process held a lock for longer than the busy timeout (worth a retry).
+    pub fn is_locked(&self) -> bool {
+        matches!(self, StorageError::Locked { .. })
+    }
+}

@@ -1,0 +1,382 @@
+//! Queues with Azure Storage Queue semantics.
+//!
+//! A message taken with [`Store::get_messages`] stays in the queue, invisible, until its
+//! visibility timeout ends or it is deleted with the pop receipt it was taken with. Each take
+//! raises its dequeue count and issues a new pop receipt, so a holder whose timeout ran out can
+//! no longer delete or release it. Messages past their time-to-live are never returned.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use crate::{StorageError, Store, duration_ms, from_millis, millis};
+
+/// Azure's default message time-to-live: 7 days.
+pub const DEFAULT_MESSAGE_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// A message body with the queue it goes to (an output of an invocation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageBody {
+    pub queue: String,
+    pub body: Vec<u8>,
+}
+
+impl MessageBody {
+    pub fn new(queue: impl Into<String>, body: impl Into<Vec<u8>>) -> Self {
+        MessageBody { queue: queue.into(), body: body.into() }
+    }
+}
+
+/// A message taken off a queue, held until deleted, released or its visibility timeout ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeasedMessage {
+    pub queue: String,
+    pub id: String,
+    pub body: Vec<u8>,
+    /// How many times it was taken, this time included.
+    pub dequeue_count: i64,
+    pub insertion_time: DateTime<Utc>,
+    pub expiration_time: DateTime<Utc>,
+    /// When it becomes visible again unless deleted.
+    pub next_visible_time: DateTime<Utc>,
+    pub pop_receipt: String,
+}
+
+/// A message seen without taking it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeekedMessage {
+    pub queue: String,
+    pub id: String,
+    pub body: Vec<u8>,
+    pub dequeue_count: i64,
+    pub insertion_time: DateTime<Utc>,
+    pub expiration_time: DateTime<Utc>,
+}
+
+/// One queue and how many live messages it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSummary {
+    pub name: String,
+    /// Messages a reader could take now.
+    pub visible: u64,
+    /// Messages held by a reader or waiting out a retry delay.
+    pub invisible: u64,
+}
+
+/// The queue that takes messages which failed `maxDequeueCount` times.
+pub fn poison_queue_name(queue: &str) -> String {
+    format!("{queue}-poison")
+}
+
+/// Checks Azure's queue naming rules: 3–63 characters, lower-case letters, digits and single
+/// hyphens, starting and ending with a letter or digit. Poison queues may be longer.
+pub fn validate_queue_name(name: &str) -> Result<(), StorageError> {
+    let bad =
+        |why: &str| Err(StorageError::InvalidQueueName { name: name.to_string(), why: why.to_string() });
+    let len = name.chars().count();
+    if len < 3 || (len > 63 && !name.ends_with("-poison")) {
+        return bad("it must be 3 to 63 characters long");
+    }
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return bad("use only lower-case letters, digits and hyphens");
+    }
+    if name.starts_with('-') || name.ends_with('-') || name.contains("--") {
+        return bad("hyphens must stand between letters or digits, one at a time");
+    }
+    Ok(())
+}
+
+fn new_receipt() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn insert(
+    tx: &Transaction<'_>,
+    queue: &str,
+    body: &[u8],
+    now_ms: i64,
+    ttl: Duration,
+) -> rusqlite::Result<PeekedMessage> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let expires = now_ms.saturating_add(duration_ms(ttl));
+    tx.execute("INSERT OR IGNORE INTO queues (name, created_ms) VALUES (?1, ?2)", params![queue, now_ms])?;
+    tx.execute(
+        "INSERT INTO messages (id, queue, body, inserted_ms, expires_ms, visible_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?4)",
+        params![id, queue, body, now_ms, expires],
+    )?;
+    Ok(PeekedMessage {
+        queue: queue.to_string(),
+        id,
+        body: body.to_vec(),
+        dequeue_count: 0,
+        insertion_time: from_millis(now_ms),
+        expiration_time: from_millis(expires),
+    })
+}
+
+/// Removes a held message; a receipt that does not match is an error.
+fn delete_held(
+    tx: &Transaction<'_>,
+    queue: &str,
+    id: &str,
+    pop_receipt: &str,
+) -> Result<bool, rusqlite::Error> {
+    let n = tx.execute(
+        "DELETE FROM messages WHERE queue = ?1 AND id = ?2 AND pop_receipt = ?3",
+        params![queue, id, pop_receipt],
+    )?;
+    Ok(n == 1)
+}
+
+impl Store {
+    fn mismatch(queue: &str, id: &str, pop_receipt: &str) -> StorageError {
+        StorageError::PopReceiptMismatch {
+            queue: queue.to_string(),
+            id: id.to_string(),
+            pop_receipt: pop_receipt.to_string(),
+        }
+    }
+
+    /// Adds a message (visible at once) with the given time-to-live (default 7 days).
+    pub fn put(
+        &self,
+        queue: &str,
+        body: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<PeekedMessage, StorageError> {
+        validate_queue_name(queue)?;
+        let now = millis(self.now());
+        let mut conn = self.lock();
+        let mut run = || -> rusqlite::Result<PeekedMessage> {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let m = insert(&tx, queue, body, now, ttl.unwrap_or(DEFAULT_MESSAGE_TTL))?;
+            tx.commit()?;
+            Ok(m)
+        };
+        run().map_err(|e| self.sql_error("adding a message", e))
+    }
+
+    /// Adds several messages in one transaction: all or none.
+    pub fn put_many(&self, messages: &[MessageBody]) -> Result<(), StorageError> {
+        self.complete_and_put(None, messages)
+    }
+
+    /// Deletes a held message (when `held` is given) and adds `outputs`, in one transaction:
+    /// a crash leaves either the message and no outputs, or the outputs and no message.
+    pub fn complete_and_put(
+        &self,
+        held: Option<(&str, &str, &str)>,
+        outputs: &[MessageBody],
+    ) -> Result<(), StorageError> {
+        for m in outputs {
+            validate_queue_name(&m.queue)?;
+        }
+        let now = millis(self.now());
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.sql_error("starting a transaction", e))?;
+        if let Some((queue, id, receipt)) = held {
+            let deleted =
+                delete_held(&tx, queue, id, receipt).map_err(|e| self.sql_error("deleting a message", e))?;
+            if !deleted {
+                return Err(Store::mismatch(queue, id, receipt));
+            }
+        }
+        for m in outputs {
+            insert(&tx, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
+                .map_err(|e| self.sql_error("adding a message", e))?;
+        }
+        tx.commit().map_err(|e| self.sql_error("committing", e))
+    }
+
+    /// Takes up to `max` visible messages, oldest first, hiding each for `visibility_timeout`.
+    /// Expired messages are removed on the way.
+    pub fn get_messages(
+        &self,
+        queue: &str,
+        max: usize,
+        visibility_timeout: Duration,
+    ) -> Result<Vec<LeasedMessage>, StorageError> {
+        let now = millis(self.now());
+        let visible_at = now.saturating_add(duration_ms(visibility_timeout));
+        let mut conn = self.lock();
+        let mut run = || -> rusqlite::Result<Vec<LeasedMessage>> {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM messages WHERE queue = ?1 AND expires_ms <= ?2", params![queue, now])?;
+            let mut taken = Vec::new();
+            {
+                let mut select = tx.prepare_cached(
+                    "SELECT id, body, dequeue_count, inserted_ms, expires_ms FROM messages
+                     WHERE queue = ?1 AND visible_ms <= ?2 ORDER BY seq LIMIT ?3",
+                )?;
+                let rows = select.query_map(params![queue, now, max as i64], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                })?;
+                for row in rows {
+                    let (id, body, count, inserted, expires) = row?;
+                    taken.push(LeasedMessage {
+                        queue: queue.to_string(),
+                        id,
+                        body,
+                        dequeue_count: count + 1,
+                        insertion_time: from_millis(inserted),
+                        expiration_time: from_millis(expires),
+                        next_visible_time: from_millis(visible_at),
+                        pop_receipt: new_receipt(),
+                    });
+                }
+            }
+            {
+                let mut update = tx.prepare_cached(
+                    "UPDATE messages SET dequeue_count = ?2, pop_receipt = ?3, visible_ms = ?4, leased = 1 WHERE id = ?1",
+                )?;
+                for m in &taken {
+                    update.execute(params![m.id, m.dequeue_count, m.pop_receipt, visible_at])?;
+                }
+            }
+            tx.commit()?;
+            Ok(taken)
+        };
+        run().map_err(|e| self.sql_error("taking messages", e))
+    }
+
+    /// Deletes a held message.
+    pub fn delete(&self, queue: &str, id: &str, pop_receipt: &str) -> Result<(), StorageError> {
+        self.complete_and_put(Some((queue, id, pop_receipt)), &[])
+    }
+
+    /// Gives a held message back: visible again after `delay` (0 = at once). Returns the new
+    /// pop receipt. This is how a failed invocation, a worker that died holding messages, or a
+    /// host shutting down abandons its messages.
+    pub fn release(
+        &self,
+        queue: &str,
+        id: &str,
+        pop_receipt: &str,
+        delay: Duration,
+    ) -> Result<String, StorageError> {
+        let visible_at = millis(self.now()).saturating_add(duration_ms(delay));
+        let receipt = new_receipt();
+        let conn = self.lock();
+        let n = conn
+            .execute(
+                "UPDATE messages SET visible_ms = ?4, pop_receipt = ?5, leased = 0
+                 WHERE queue = ?1 AND id = ?2 AND pop_receipt = ?3",
+                params![queue, id, pop_receipt, visible_at, receipt],
+            )
+            .map_err(|e| self.sql_error("releasing a message", e))?;
+        if n == 1 { Ok(receipt) } else { Err(Store::mismatch(queue, id, pop_receipt)) }
+    }
+
+    /// Moves a held message to `<queue>-poison` (same id, body and insertion time; dequeue
+    /// count reset) in one transaction. Returns the poison queue's name.
+    pub fn move_to_poison(&self, queue: &str, id: &str, pop_receipt: &str) -> Result<String, StorageError> {
+        let poison = poison_queue_name(queue);
+        let now = millis(self.now());
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.sql_error("starting a transaction", e))?;
+        let run = || -> rusqlite::Result<usize> {
+            tx.execute(
+                "INSERT OR IGNORE INTO queues (name, created_ms) VALUES (?1, ?2)",
+                params![poison, now],
+            )?;
+            tx.execute(
+                "UPDATE messages SET queue = ?4, visible_ms = ?5, dequeue_count = 0, pop_receipt = NULL, leased = 0,
+                     expires_ms = MAX(expires_ms, ?5 + ?6)
+                 WHERE queue = ?1 AND id = ?2 AND pop_receipt = ?3",
+                params![queue, id, pop_receipt, poison, now, duration_ms(DEFAULT_MESSAGE_TTL)],
+            )
+        };
+        let n = run().map_err(|e| self.sql_error("moving a message to the poison queue", e))?;
+        if n != 1 {
+            return Err(Store::mismatch(queue, id, pop_receipt));
+        }
+        tx.commit().map_err(|e| self.sql_error("committing", e))?;
+        Ok(poison)
+    }
+
+    /// Makes every held message visible at once (messages waiting out a retry delay keep it).
+    /// A host calls it at start: whatever a previous, killed host held is processed again.
+    pub fn release_all_leases(&self) -> Result<usize, StorageError> {
+        let now = millis(self.now());
+        let conn = self.lock();
+        conn.execute(
+            "UPDATE messages SET visible_ms = ?1, pop_receipt = NULL, leased = 0 WHERE leased = 1",
+            params![now],
+        )
+        .map_err(|e| self.sql_error("releasing held messages", e))
+    }
+
+    /// Up to `max` visible messages, oldest first, without taking them.
+    pub fn peek(&self, queue: &str, max: usize) -> Result<Vec<PeekedMessage>, StorageError> {
+        let now = millis(self.now());
+        let conn = self.lock();
+        let run = || -> rusqlite::Result<Vec<PeekedMessage>> {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, body, dequeue_count, inserted_ms, expires_ms FROM messages
+                 WHERE queue = ?1 AND visible_ms <= ?2 AND expires_ms > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![queue, now, max as i64], |r| {
+                Ok(PeekedMessage {
+                    queue: queue.to_string(),
+                    id: r.get(0)?,
+                    body: r.get(1)?,
+                    dequeue_count: r.get(2)?,
+                    insertion_time: from_millis(r.get(3)?),
+                    expiration_time: from_millis(r.get(4)?),
+                })
+            })?;
+            rows.collect()
+        };
+        run().map_err(|e| self.sql_error("peeking messages", e))
+    }
+
+    /// Every queue ever written to, by name, with its live message counts.
+    pub fn list_queues(&self) -> Result<Vec<QueueSummary>, StorageError> {
+        let now = millis(self.now());
+        let conn = self.lock();
+        let run = || -> rusqlite::Result<Vec<QueueSummary>> {
+            let mut stmt = conn.prepare_cached(
+                "SELECT q.name,
+                        COALESCE(SUM(m.visible_ms <= ?1), 0),
+                        COALESCE(SUM(m.visible_ms > ?1), 0)
+                 FROM queues q LEFT JOIN messages m ON m.queue = q.name AND m.expires_ms > ?1
+                 GROUP BY q.name ORDER BY q.name",
+            )?;
+            let rows = stmt.query_map(params![now], |r| {
+                Ok(QueueSummary {
+                    name: r.get(0)?,
+                    visible: r.get::<_, i64>(1)?.max(0) as u64,
+                    invisible: r.get::<_, i64>(2)?.max(0) as u64,
+                })
+            })?;
+            rows.collect()
+        };
+        run().map_err(|e| self.sql_error("listing queues", e))
+    }
+
+    /// Live messages on a queue, visible or not.
+    pub fn message_count(&self, queue: &str) -> Result<u64, StorageError> {
+        let now = millis(self.now());
+        let conn = self.lock();
+        let n: Option<i64> = conn
+            .query_row(
+                "SELECT COUNT(*) FROM messages WHERE queue = ?1 AND expires_ms > ?2",
+                params![queue, now],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql_error("counting messages", e))?;
+        Ok(n.unwrap_or(0).max(0) as u64)
+    }
+}
