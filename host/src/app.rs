@@ -4,7 +4,7 @@
 //! 1. `worker.config.json` in the app directory: Azure's worker description format;
 //! 2. `Cargo.toml` with a binary target: a Rust app, built with cargo;
 //! 3. `function_app.py` (or `PYTHON_SCRIPT_FILE_NAME`): a Python app, run as `python -m fnwire`;
-//! 4. (later) Node apps.
+//! 4. `package.json`: a Node app, run as `node <fnwire's worker.js>` (see [`detect_node`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,6 +62,7 @@ pub enum AppKind {
     WorkerConfig,
     Cargo,
     Python,
+    Node,
 }
 
 /// A recognised app.
@@ -95,7 +96,7 @@ pub enum AppError {
     NotADirectory(PathBuf),
     #[error(
         "no function app found in `{0}`: fnwire looks for a `worker.config.json` (a worker description in Azure's \
-         format), a `Cargo.toml` with a binary target, or a Python `function_app.py`. Pass the app's directory, e.g. `fnwire start examples/hello-rust`"
+         format), a `Cargo.toml` with a binary target, a Python `function_app.py`, or a Node `package.json`. Pass the app's directory, e.g. `fnwire start examples/hello-rust`"
     )]
     NothingFound(PathBuf),
     #[error("`{path}` is not valid: {message}")]
@@ -167,7 +168,9 @@ pub async fn detect(app_dir: &Path, options: DetectOptions) -> Result<DetectedAp
     if let Some(launch) = detect_python(&app_dir, &settings) {
         return Ok(DetectedApp { kind: AppKind::Python, launch });
     }
-    // Node detection goes here.
+    if let Some(launch) = detect_node(&app_dir, &settings)? {
+        return Ok(DetectedApp { kind: AppKind::Node, launch });
+    }
     Err(AppError::NothingFound(app_dir))
 }
 
@@ -201,6 +204,42 @@ pub fn detect_python(app_dir: &Path, settings: &BTreeMap<String, String>) -> Opt
     launch.args = vec!["-m".to_string(), "fnwire".to_string()];
     launch.env = settings.clone();
     Some(launch)
+}
+
+/// A Node app: `package.json` exists. The worker is `node <worker.js>` from the fnwire npm package:
+/// the app's own `node_modules/fnwire` (what `npm install fnwire` gives it), else the package
+/// named by `FNWIRE_NODE_WORKER` (which `npx fnwire` sets to its own worker). `FNWIRE_NODE` overrides
+/// the `node` program.
+pub fn detect_node(
+    app_dir: &Path,
+    settings: &BTreeMap<String, String>,
+) -> Result<Option<WorkerLaunch>, AppError> {
+    let manifest = app_dir.join("package.json");
+    if !manifest.is_file() {
+        return Ok(None);
+    }
+    let installed = app_dir.join("node_modules").join("fnwire").join("lib").join("worker.js");
+    let worker = if installed.is_file() {
+        installed
+    } else {
+        match std::env::var_os("FNWIRE_NODE_WORKER").filter(|w| !w.is_empty()) {
+            Some(worker) => PathBuf::from(worker),
+            None => {
+                return Err(AppError::InvalidConfig {
+                    path: manifest,
+                    message: format!(
+                        "this Node app has no `node_modules/fnwire`, so fnwire has no worker to run it with; run                          `npm install fnwire` (or `npm install`) in `{}`",
+                        app_dir.display()
+                    ),
+                });
+            }
+        }
+    };
+    let program = std::env::var_os("FNWIRE_NODE").filter(|p| !p.is_empty()).unwrap_or_else(|| "node".into());
+    let mut launch = WorkerLaunch::new(program, app_dir, "node");
+    launch.args = vec![worker.display().to_string()];
+    launch.env = settings.clone();
+    Ok(Some(launch))
 }
 
 /// The parts of `worker.config.json` fnwire uses.
