@@ -1,0 +1,326 @@
+'use strict';
+// Registration (`app.*`) and invocation (`dispatch`). Options are collected here and handed to
+// the Rust core, which checks and renders them; handlers run here, on the event loop.
+
+const util = require('node:util');
+const native = require('./native');
+const { trigger, output, isBinding, defaultName } = require('./bindings');
+const { HttpRequest, httpResponseOut, isBinary, toBuffer } = require('./http');
+
+/** Registered functions by the id the core gave them. */
+const functions = [];
+/** The entry file being loaded, reported as the functions' script file. */
+let currentScript = '';
+
+function setCurrentScript(file) {
+  currentScript = file;
+}
+
+const FUNCTION_KEYS = new Set(['handler', 'extraInputs', 'extraOutputs', 'return', 'trigger']);
+
+function register(via, name, trig, options, returnBinding) {
+  const site = `${via}(${JSON.stringify(name)})`;
+  if (typeof name !== 'string') {
+    throw new TypeError(`fnwire: ${via}() needs the function name as its first argument, got ${util.inspect(name)}`);
+  }
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`fnwire: ${site} needs an options object with a handler, got ${util.inspect(options)}`);
+  }
+  if (typeof options.handler !== 'function') {
+    throw new TypeError(
+      `fnwire: ${site} needs \`handler\`: the function to run, e.g. handler: async (request, context) => ({ body: 'hi' })`,
+    );
+  }
+  const extras = [];
+  for (const [list, role] of [
+    [options.extraInputs, 'in'],
+    [options.extraOutputs, 'out'],
+  ]) {
+    if (list === undefined) continue;
+    const key = role === 'in' ? 'extraInputs' : 'extraOutputs';
+    if (!Array.isArray(list)) {
+      throw new TypeError(`fnwire: ${site}: \`${key}\` must be a list of bindings, got ${util.inspect(list)}`);
+    }
+    list.forEach((binding, i) => {
+      if (!isBinding(binding)) {
+        throw new TypeError(
+          `fnwire: ${site}: ${key}[${i}] is not a binding; build one with ${role === 'in' ? 'input' : 'output'}.queue(...), .blob(...) or .generic(...)`,
+        );
+      }
+      extras.push({ binding, role });
+    });
+  }
+  const ret = options.return ?? returnBinding;
+  if (ret !== undefined && !isBinding(ret)) {
+    throw new TypeError(`fnwire: ${site}: \`return\` must be an output binding such as output.queue({ queue: 'done' })`);
+  }
+  const requests = [{ kind: trig.kind, defaultName: trig.defaultName, options: trig.options }];
+  if (ret) requests.push({ kind: ret.kind, defaultName: '$return', options: { ...ret.options, name: '$return' } });
+  for (const { binding, role } of extras) {
+    requests.push({ kind: binding.kind, defaultName: defaultName(binding, role), options: binding.options });
+  }
+  let defined;
+  try {
+    defined = native.defineFunction({ name, via, scriptFile: currentScript, bindings: requests });
+  } catch (e) {
+    throw new Error(`fnwire: ${e.message}`);
+  }
+  // Each extra binding object maps to the name the core settled on, for ctx.extraOutputs.
+  const names = new Map();
+  extras.forEach(({ binding }, i) => names.set(binding, defined.bindings[i + (ret ? 2 : 1)].name));
+  const fn = {
+    id: defined.id,
+    name,
+    handler: options.handler,
+    bindings: defined.bindings,
+    trigger: defined.bindings[0],
+    returnBinding: ret ? defined.bindings[1] : undefined,
+    names,
+  };
+  functions[defined.id] = fn;
+  return fn;
+}
+
+function triggerOptions(options, reserved) {
+  const out = {};
+  for (const [key, value] of Object.entries(options ?? {})) {
+    if (!FUNCTION_KEYS.has(key) && !reserved.has(key)) out[key] = value;
+  }
+  return out;
+}
+
+const NONE = new Set();
+
+const app = Object.freeze({
+  /** An HTTP-triggered function; its response is the handler's return value. */
+  httpTrigger(name, options) {
+    const t = { kind: 'http_trigger', defaultName: 'req', options: triggerOptions(options, NONE) };
+    register('app.httpTrigger', name, t, options, output.http());
+  },
+  /** A function run on a schedule (NCRONTAB, six fields, seconds first). */
+  timerTrigger(name, options) {
+    const t = { kind: 'timer_trigger', defaultName: 'timer', options: triggerOptions(options, NONE) };
+    register('app.timerTrigger', name, t, options, undefined);
+  },
+  /** A function run for each message on a storage queue. */
+  queueTrigger(name, options) {
+    const t = { kind: 'queue_trigger', defaultName: 'msg', options: triggerOptions(options, NONE) };
+    register('app.queueTrigger', name, t, options, undefined);
+  },
+  /** Any trigger: `app.generic(name, { trigger: trigger.generic({ type, ... }), handler, return?, extraInputs?, extraOutputs? })`. */
+  generic(name, options) {
+    const t = options?.trigger;
+    if (!isBinding(t)) {
+      throw new TypeError(
+        `fnwire: app.generic(${JSON.stringify(name)}) needs \`trigger\`: a binding such as trigger.http({...}) or trigger.generic({ type: '...' })`,
+      );
+    }
+    const defaults = { http_trigger: 'req', timer_trigger: 'timer', queue_trigger: 'msg' };
+    const fallback = defaults[t.kind] ?? defaultName(t, 'trigger');
+    register('app.generic', name, { kind: t.kind, defaultName: fallback, options: t.options }, options, undefined);
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Invocation
+
+function camelKey(key) {
+  return key.length === 0 ? key : key[0].toLowerCase() + key.slice(1);
+}
+
+function camelDeep(value) {
+  if (Array.isArray(value)) return value.map(camelDeep);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [camelKey(k), camelDeep(v)]));
+  }
+  return value;
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A host value as JavaScript: strings stay strings, JSON is parsed, bytes are a Buffer. */
+function fromData(data) {
+  switch (data.kind) {
+    case 'string':
+      return data.text;
+    case 'json':
+      return parseJson(data.text);
+    case 'bytes':
+      return data.bytes;
+    case 'number':
+      return data.number;
+    case 'http':
+      return new HttpRequest(data.http);
+    default:
+      return undefined;
+  }
+}
+
+function triggerValue(fn, data) {
+  const value = fromData(data);
+  // The timer's status arrives in .NET's PascalCase; JavaScript users expect camelCase.
+  if (fn.trigger.type === 'timerTrigger' && value && typeof value === 'object') return camelDeep(value);
+  return value;
+}
+
+/** The DTO for a produced value. */
+async function dataOut(value, type, where) {
+  if (type === 'http') return { kind: 'http', http: await httpResponseOut(value, where) };
+  if (value === undefined || value === null) return { kind: 'none' };
+  if (typeof value === 'string') return { kind: 'string', text: value };
+  if (isBinary(value)) return { kind: 'bytes', bytes: toBuffer(value) };
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new TypeError(`${where}: a ${typeof value} cannot be sent to the host`);
+  return { kind: 'json', text };
+}
+
+class InvocationContext {
+  #callId;
+  #fn;
+  #inputs;
+  #outputs = new Map();
+
+  constructor(call, fn) {
+    this.#callId = call.callId;
+    this.#fn = fn;
+    this.#inputs = new Map(call.inputs.map((i) => [i.name, i.data]));
+    this.invocationId = call.invocationId;
+    this.functionName = call.functionName;
+    this.traceContext = {
+      traceParent: call.traceParent || undefined,
+      traceState: call.traceState || undefined,
+      attributes: call.traceAttributes ?? {},
+    };
+    this.retryContext = call.retry
+      ? {
+          retryCount: call.retry.retryCount,
+          maxRetryCount: call.retry.maxRetryCount,
+          exception: call.retry.exceptionMessage ? { message: call.retry.exceptionMessage } : undefined,
+        }
+      : undefined;
+    this.triggerMetadata = Object.fromEntries(call.triggerMetadata.map((m) => [camelKey(m.name), fromData(m.data)]));
+    this.options = { trigger: fn.trigger, return: fn.returnBinding, bindings: fn.bindings };
+    const ctx = this;
+    this.extraInputs = Object.freeze({
+      get(binding) {
+        const data = ctx.#inputs.get(ctx.#bindingName(binding, 'extraInputs.get'));
+        return data ? fromData(data) : undefined;
+      },
+    });
+    this.extraOutputs = Object.freeze({
+      set(binding, value) {
+        ctx.#outputs.set(ctx.#bindingName(binding, 'extraOutputs.set'), value);
+      },
+      get(binding) {
+        return ctx.#outputs.get(ctx.#bindingName(binding, 'extraOutputs.get'));
+      },
+    });
+  }
+
+  #bindingName(binding, where) {
+    if (typeof binding === 'string') return binding;
+    const name = this.#fn.names.get(binding);
+    if (name === undefined) {
+      throw new Error(
+        `fnwire: ${where}: this binding is not declared by function '${this.functionName}'; ` +
+          'add it to extraInputs/extraOutputs when registering the function',
+      );
+    }
+    return name;
+  }
+
+  /** Logs at level Information; the host receives it tagged with this invocation. */
+  log(...args) {
+    this.#log('information', args);
+  }
+  trace(...args) {
+    this.#log('trace', args);
+  }
+  debug(...args) {
+    this.#log('debug', args);
+  }
+  info(...args) {
+    this.#log('information', args);
+  }
+  warn(...args) {
+    this.#log('warning', args);
+  }
+  error(...args) {
+    this.#log('error', args);
+  }
+
+  #log(level, args) {
+    const message = util.format(...args);
+    if (!native.invocationLog(this.#callId, level, message)) {
+      process.stderr.write(
+        `fnwire: ${this.functionName} (${this.invocationId}) logged after it finished, so the host will not tag it: ${message}\n`,
+      );
+    }
+  }
+
+  /** Internal: the outputs the handler set. */
+  static outputs(ctx) {
+    return ctx.#outputs;
+  }
+}
+
+async function outcome(fn, ctx, result) {
+  const outputs = [];
+  for (const [name, value] of InvocationContext.outputs(ctx)) {
+    const binding = fn.bindings.find((b) => b.name === name);
+    if (!binding || binding.direction === 'in') {
+      throw new Error(`extraOutputs.set('${name}'): function '${fn.name}' has no output binding named '${name}'`);
+    }
+    outputs.push({ name, data: await dataOut(value, binding.type, `output '${name}' of '${fn.name}'`) });
+  }
+  const ret = fn.returnBinding;
+  const returnValue = ret ? await dataOut(result, ret.type, `the return value of '${fn.name}'`) : undefined;
+  return { outputs, returnValue };
+}
+
+function failure(error) {
+  if (error instanceof Error) {
+    return [error.message || String(error), error.stack ?? '', error.name];
+  }
+  return [`the function threw a non-Error value: ${util.inspect(error)}`, '', typeof error];
+}
+
+/** Called by the core, on the event loop, for each invocation. Never throws. */
+function dispatch(call) {
+  const fn = functions[call.functionId];
+  if (!fn) {
+    native.invocationFail(call.callId, `fnwire: no JavaScript handler for function id ${call.functionId}`, '', 'fnwire');
+    return;
+  }
+  let ctx;
+  try {
+    ctx = new InvocationContext(call, fn);
+  } catch (e) {
+    native.invocationFail(call.callId, ...failure(e));
+    return;
+  }
+  const triggerData = call.inputs.find((i) => i.name === fn.trigger.name)?.data ?? { kind: 'none' };
+  Promise.resolve()
+    .then(() => fn.handler(triggerValue(fn, triggerData), ctx))
+    .then((result) => outcome(fn, ctx, result))
+    .then(
+      (done) => native.invocationComplete(call.callId, done),
+      (error) => native.invocationFail(call.callId, ...failure(error)),
+    )
+    .catch((error) => {
+      // Only reachable if the core rejected the outcome object itself.
+      native.invocationFail(call.callId, ...failure(error));
+    });
+}
+
+function registeredCount() {
+  return functions.filter(Boolean).length;
+}
+
+module.exports = { app, trigger, dispatch, setCurrentScript, registeredCount, InvocationContext };

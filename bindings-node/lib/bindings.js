@@ -1,0 +1,61 @@
+'use strict';
+// Binding descriptions: `trigger.*`, `input.*`, `output.*`. They only collect options; the Rust
+// core checks them against fnwire's binding catalog when a function is registered.
+
+const BINDING = Symbol.for('fnwire.binding');
+
+function describe(kind, options, helper) {
+  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+    throw new TypeError(`fnwire: ${helper}() takes an options object, got ${JSON.stringify(options)}`);
+  }
+  return Object.freeze({ [BINDING]: true, kind, helper, options: { ...(options ?? {}) } });
+}
+
+function generic(direction, helper) {
+  return (options) => {
+    const binding = describe('binding', options, helper);
+    if (options && options.direction === undefined) binding.options.direction = direction;
+    return binding;
+  };
+}
+
+const trigger = Object.freeze({
+  http: (options) => describe('http_trigger', options, 'trigger.http'),
+  timer: (options) => describe('timer_trigger', options, 'trigger.timer'),
+  queue: (options) => describe('queue_trigger', options, 'trigger.queue'),
+  generic: generic('in', 'trigger.generic'),
+});
+
+const input = Object.freeze({
+  blob: (options) => describe('blob_input', options, 'input.blob'),
+  generic: generic('in', 'input.generic'),
+});
+
+const output = Object.freeze({
+  http: (options) => describe('http_output', options, 'output.http'),
+  queue: (options) => describe('queue_output', options, 'output.queue'),
+  blob: (options) => describe('blob_output', options, 'output.blob'),
+  generic: generic('out', 'output.generic'),
+});
+
+function isBinding(value) {
+  return value !== null && typeof value === 'object' && value[BINDING] === true;
+}
+
+// A stable default name for an extra binding: its kind plus a hash of its options, so the same
+// declaration gets the same name in every worker process.
+function defaultName(binding, role) {
+  const text = JSON.stringify([binding.kind, binding.options]);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  const base = (binding.options.type ?? binding.kind.replace(/_(\w)/g, (_, c) => c.toUpperCase()))
+    .replace(/[^A-Za-z0-9]/g, '');
+  const suffix = role === 'in' ? 'Input' : role === 'out' ? 'Output' : '';
+  const stem = /^[A-Za-z]/.test(base) ? base : `binding${base}`;
+  return `${stem}${base.endsWith(suffix) ? '' : suffix}${hash.toString(16).padStart(8, '0')}`;
+}
+
+module.exports = { trigger, input, output, isBinding, defaultName };

@@ -1,0 +1,166 @@
+'use strict';
+// Fetch-standard HTTP: the request a handler gets, and the response DTO built from what it returns.
+
+const { Buffer } = require('node:buffer');
+
+const kBody = Symbol('body');
+const kUsed = Symbol('bodyUsed');
+
+class HttpRequest {
+  /** @param {{method: string, url: string, headers: object, query: object, params: object, body: Buffer}} init */
+  constructor(init) {
+    this.method = init.method;
+    this.url = init.url;
+    this.headers = new Headers(init.headers ?? {});
+    this.query = new URLSearchParams(init.query ?? {});
+    this.params = Object.freeze({ ...(init.params ?? {}) });
+    this.user = null;
+    this[kBody] = init.body ?? Buffer.alloc(0);
+    this[kUsed] = false;
+  }
+
+  get bodyUsed() {
+    return this[kUsed];
+  }
+
+  /** The body as a web ReadableStream (null when empty). */
+  get body() {
+    const bytes = this[kBody];
+    if (bytes.length === 0) return null;
+    return new Blob([bytes]).stream();
+  }
+
+  #take() {
+    this[kUsed] = true;
+    return this[kBody];
+  }
+
+  async arrayBuffer() {
+    const bytes = this.#take();
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  }
+
+  async bytes() {
+    return new Uint8Array(await this.arrayBuffer());
+  }
+
+  async blob() {
+    return new Blob([this.#take()], { type: this.headers.get('content-type') ?? '' });
+  }
+
+  async text() {
+    return this.#take().toString('utf8');
+  }
+
+  async json() {
+    return JSON.parse(await this.text());
+  }
+
+  async formData() {
+    return new Response(this.#take(), { headers: this.headers }).formData();
+  }
+
+  clone() {
+    return new HttpRequest({
+      method: this.method,
+      url: this.url,
+      headers: Object.fromEntries(this.headers),
+      query: Object.fromEntries(this.query),
+      params: this.params,
+      body: this[kBody],
+    });
+  }
+}
+
+function isBinary(value) {
+  return value instanceof ArrayBuffer || ArrayBuffer.isView(value);
+}
+
+function toBuffer(value) {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof ArrayBuffer) return Buffer.from(value);
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+function headerPairs(headers, where) {
+  if (headers === undefined || headers === null) return [];
+  if (headers instanceof Headers) return [...headers];
+  if (Array.isArray(headers)) {
+    return headers.map((pair) => {
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        throw new TypeError(`${where}: headers given as a list must hold [name, value] pairs, got ${JSON.stringify(pair)}`);
+      }
+      return [String(pair[0]), String(pair[1])];
+    });
+  }
+  if (typeof headers === 'object') return Object.entries(headers).map(([k, v]) => [k, String(v)]);
+  throw new TypeError(`${where}: headers must be an object, a Headers or a list of pairs, got ${typeof headers}`);
+}
+
+function cookieOut(cookie, where) {
+  if (!cookie || typeof cookie.name !== 'string') {
+    throw new TypeError(`${where}: a cookie needs a string name, got ${JSON.stringify(cookie)}`);
+  }
+  const expires = cookie.expires instanceof Date ? cookie.expires.getTime() : cookie.expires;
+  return {
+    name: cookie.name,
+    value: String(cookie.value ?? ''),
+    domain: cookie.domain ?? undefined,
+    path: cookie.path ?? undefined,
+    expires: typeof expires === 'number' ? expires : undefined,
+    secure: cookie.secure ?? undefined,
+    httpOnly: cookie.httpOnly ?? undefined,
+    sameSite: cookie.sameSite ?? undefined,
+    maxAge: typeof cookie.maxAge === 'number' ? cookie.maxAge : undefined,
+  };
+}
+
+/**
+ * The HTTP response DTO for what a handler returned: a fetch `Response`, an init object
+ * `{status, headers, body, jsonBody, cookies}`, a string, bytes, or nothing.
+ */
+async function httpResponseOut(value, where) {
+  if (value instanceof Response) {
+    return {
+      status: value.status,
+      headers: [...value.headers],
+      cookies: [],
+      body: Buffer.from(await value.arrayBuffer()),
+      bodyKind: 'bytes',
+    };
+  }
+  if (value === undefined || value === null) {
+    return { status: 200, headers: [], cookies: [], body: Buffer.alloc(0), bodyKind: 'bytes' };
+  }
+  if (typeof value === 'string' || isBinary(value)) return httpResponseOut({ body: value }, where);
+  if (typeof value !== 'object') {
+    throw new TypeError(
+      `${where}: an HTTP function returns a Response, an object like {status, headers, body, jsonBody, cookies}, ` +
+        `a string or bytes; got ${typeof value}`,
+    );
+  }
+  const status = value.status ?? 200;
+  if (!Number.isInteger(status) || status < 100 || status > 999) {
+    throw new RangeError(`${where}: status must be an integer from 100 to 999, got ${JSON.stringify(value.status)}`);
+  }
+  let body = Buffer.alloc(0);
+  let bodyKind = 'bytes';
+  if (value.jsonBody !== undefined) {
+    body = Buffer.from(JSON.stringify(value.jsonBody) ?? 'null', 'utf8');
+    bodyKind = 'json';
+  } else if (typeof value.body === 'string') {
+    body = Buffer.from(value.body, 'utf8');
+    bodyKind = 'text';
+  } else if (isBinary(value.body)) {
+    body = toBuffer(value.body);
+  } else if (value.body instanceof URLSearchParams) {
+    body = Buffer.from(value.body.toString(), 'utf8');
+  } else if (value.body !== undefined && value.body !== null) {
+    body = Buffer.from(JSON.stringify(value.body), 'utf8');
+    bodyKind = 'json';
+  }
+  const cookies = (value.cookies ?? []).map((c) => cookieOut(c, where));
+  return { status, headers: headerPairs(value.headers, where), cookies, body, bodyKind };
+}
+
+module.exports = { HttpRequest, httpResponseOut, isBinary, toBuffer };

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+'use strict';
+// The fnwire Node worker: `node worker.js <the host's worker arguments>`. Loads the app's entry
+// files (which register functions), then runs the fnwire core worker until the host stops it.
+
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
+const native = require('./native');
+const { dispatch, setCurrentScript, registeredCount } = require('./app');
+const { entryFiles } = require('./entry-files');
+
+async function main() {
+  const appDir = path.resolve(process.env.FUNCTIONS_APPLICATION_DIRECTORY || process.cwd());
+  for (const file of entryFiles(appDir)) {
+    setCurrentScript(path.relative(appDir, file));
+    // import() loads CommonJS and ES modules alike.
+    await import(pathToFileURL(file).href);
+  }
+  setCurrentScript('');
+  if (registeredCount() === 0) {
+    throw new Error(
+      `fnwire: the app in ${appDir} registered no functions; its entry files must call app.httpTrigger(...), ` +
+        "app.timerTrigger(...), app.queueTrigger(...) or app.generic(...) from 'fnwire'",
+    );
+  }
+  native.workerStart(process.argv.slice(2), dispatch, (error) => {
+    if (error) {
+      process.stderr.write(`fnwire: ${error}\n`);
+      process.exitCode = 1;
+    }
+    // Every native handle is released by now; user code (timers, sockets) may still hold the
+    // event loop, but the host is gone, so don't wait on it for long.
+    setTimeout(() => process.exit(), 2000).unref();
+  });
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error && error.stack ? error.stack : error}\n`);
+  process.exit(1);
+});
