@@ -32,6 +32,12 @@ pub enum Command {
         #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_REQUEST_BODY)]
         max_request_body: usize,
     },
+    /// Print the app's master key and default function key (creating them on first use).
+    Keys {
+        /// The function app's directory.
+        #[arg(default_value = ".")]
+        app_dir: PathBuf,
+    },
 }
 
 /// Runs the parsed command.
@@ -39,6 +45,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Start { app_dir, port, debug, max_request_body } => {
             run_start(StartOptions { app_dir, port, release: !debug, max_request_body }).await
+        }
+        Command::Keys { app_dir } => {
+            if !app_dir.is_dir() {
+                anyhow::bail!(
+                    "`{}` is not a directory: pass the function app's directory",
+                    app_dir.display()
+                );
+            }
+            let settings = crate::app::read_local_settings(&app_dir)?;
+            let keys = crate::keys::load_or_create(&app_dir, &settings)?;
+            print!("{}", crate::keys::render(&keys, &app_dir));
+            Ok(())
         }
     }
 }

@@ -11,8 +11,9 @@ use crate::app::{self, DetectOptions};
 use crate::console::{FunctionRow, function_table, trigger_type};
 use crate::grpc::GrpcServer;
 use crate::http::{self as http_front, Availability, HttpCapabilities, HttpFunction, HttpState, ReadyApp};
-use crate::lifecycle::{self, IndexedFunction, LifecycleOptions, StartedWorker};
+use crate::lifecycle::{IndexedFunction, StartedWorker};
 use crate::routes::{Route, RouteTable, RouteTemplate, parse_methods};
+use crate::supervisor::{SupervisorOptions, WorkerPool};
 
 /// How long a worker gets to finish after `WorkerTerminate` (Azure: 5 s).
 pub const TERMINATE_GRACE_PERIOD: Duration = Duration::from_secs(5);
@@ -63,6 +64,8 @@ pub fn http_functions(
         routes
             .add(Route { function_name: name.clone(), template, methods })
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let auth_level = crate::keys::AuthLevel::parse(trigger.str_property("authLevel"))
+            .map_err(|e| anyhow::anyhow!("function `{name}`: {e}"))?;
         let http_output = f
             .metadata
             .bindings
@@ -79,6 +82,7 @@ pub fn http_functions(
                 trigger_name: trigger.name.clone(),
                 http_output,
                 error: f.error.clone(),
+                auth_level,
             },
         );
     }
@@ -110,7 +114,13 @@ pub fn function_rows(
                         .copied()
                         .collect::<Vec<_>>()
                         .join("/");
-                    (methods, format!("http://127.0.0.1:{port}/{path}"))
+                    let level = f.metadata.trigger().and_then(|t| t.str_property("authLevel"));
+                    let key = match crate::keys::AuthLevel::parse(level) {
+                        Ok(crate::keys::AuthLevel::Anonymous) => String::new(),
+                        Ok(l) => format!("  [{} key required]", l.as_str()),
+                        Err(_) => String::new(),
+                    };
+                    (methods, format!("http://127.0.0.1:{port}/{path}{key}"))
                 }
                 None => (String::new(), trigger.clone()),
             };
@@ -169,31 +179,42 @@ pub async fn stop_worker(worker: &mut StartedWorker) {
 }
 
 struct Running {
-    worker: StartedWorker,
-    // Kept alive for as long as the worker's stream is served.
-    _server: GrpcServer,
+    workers: Arc<WorkerPool>,
+    // Kept alive for as long as the workers' streams are served.
+    _server: Arc<GrpcServer>,
 }
 
 async fn start_app(options: &StartOptions, state: &HttpState) -> anyhow::Result<Running> {
     let detected = app::detect(&options.app_dir, DetectOptions { release: options.release }).await?;
     let launch = detected.launch;
-    let server =
-        GrpcServer::start().await.context("could not start the gRPC server for the worker on 127.0.0.1")?;
-    let lifecycle_options = LifecycleOptions::default();
+    let server = Arc::new(
+        GrpcServer::start().await.context("could not start the gRPC server for the worker on 127.0.0.1")?,
+    );
+    let keys = Arc::new(crate::keys::load_or_create(&options.app_dir, &launch.env)?);
+    let process_count = crate::supervisor::read_process_count(&launch.env)?;
+    let function_timeout = crate::timeout::read_function_timeout(&options.app_dir)?;
     tracing::info!("starting the worker: {}", launch.program.display());
-    let (worker, functions) = lifecycle::start_and_load(&server, &launch, &lifecycle_options).await?;
+    let supervisor_options = SupervisorOptions::new(process_count, function_timeout);
+    let (workers, functions) = WorkerPool::start(server.clone(), launch, supervisor_options).await?;
+    if process_count > 1 {
+        tracing::info!(
+            "running {process_count} worker processes ({})",
+            crate::supervisor::PROCESS_COUNT_SETTING
+        );
+    }
     let (routes, http_functions) = http_functions(&functions)?;
     let rows = function_rows(&functions, &routes, options.port, state.route_prefix());
     println!("{}", function_table(&rows));
-    let capabilities = HttpCapabilities::from_capabilities(&worker.channel.capabilities());
+    let capabilities = HttpCapabilities::from_capabilities(&workers.capabilities());
     state.set(Availability::Ready(Arc::new(ReadyApp {
-        channel: worker.channel.clone(),
+        workers: workers.clone(),
+        keys,
         routes,
         functions: http_functions,
         capabilities,
     })));
     tracing::info!("Host started; press Ctrl-C to stop.");
-    Ok(Running { worker, _server: server })
+    Ok(Running { workers, _server: server })
 }
 
 /// Runs `fnwire start` until Ctrl-C or SIGTERM.
@@ -216,7 +237,7 @@ pub async fn run_start(options: StartOptions) -> anyhow::Result<()> {
     let http_task = tokio::spawn(http_front::serve(listener, state.clone()));
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
-    let mut running = tokio::select! {
+    let running = tokio::select! {
         r = start_app(&options, &state) => r?,
         _ = &mut shutdown => {
             tracing::info!("stopping before the app finished starting");
@@ -224,33 +245,11 @@ pub async fn run_start(options: StartOptions) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let mut process_exited = false;
-    let mut stream_closed = false;
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            status = running.worker.process.wait(), if !process_exited => {
-                process_exited = true;
-                let status = status.map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into());
-                let lines = running.worker.process.last_stderr_lines();
-                let detail =
-                    if lines.is_empty() { String::new() } else { format!("; last stderr lines: {}", lines.join(" | ")) };
-                tracing::error!(
-                    "the worker process exited unexpectedly ({status}){detail}. Requests now get 503; restart fnwire \
-                     to run the app again"
-                );
-                state.set(Availability::Unavailable(format!("the worker process exited ({status})")));
-            }
-            reason = running.worker.channel.closed(), if !stream_closed && !process_exited => {
-                stream_closed = true;
-                tracing::error!("the worker's stream closed ({reason}). Requests now get 503; restart fnwire");
-                state.set(Availability::Unavailable(reason));
-            }
-        }
-    }
+    // The supervisor restarts workers that die; the host runs until asked to stop.
+    shutdown.await;
     tracing::info!("stopping");
     state.set(Availability::Unavailable("the host is shutting down".into()));
-    stop_worker(&mut running.worker).await;
+    running.workers.shutdown().await;
     http_task.abort();
     Ok(())
 }

@@ -16,8 +16,9 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
-use crate::channel::{ChannelError, WorkerChannel};
+use crate::keys::{AuthLevel, Keys, presented_key};
 use crate::routes::{RouteMatch, RouteTable, path_segments};
+use crate::supervisor::{InvokeError, WorkerPool};
 pub use request::HttpCapabilities;
 
 /// Default largest request body: 100 MiB, as Azure Functions allows.
@@ -34,12 +35,17 @@ pub struct HttpFunction {
     pub http_output: Option<String>,
     /// Why the function cannot run, if it cannot (it then answers 500).
     pub error: Option<String>,
+    /// The trigger's `authLevel` (absent means `function`, as in Azure).
+    pub auth_level: AuthLevel,
 }
 
 /// Everything needed to serve requests once the worker is ready.
 #[derive(Debug)]
 pub struct ReadyApp {
-    pub channel: Arc<WorkerChannel>,
+    /// The worker processes invocations go to.
+    pub workers: Arc<WorkerPool>,
+    /// The keys `function` and `admin` routes require.
+    pub keys: Arc<Keys>,
     pub routes: RouteTable,
     /// By function name.
     pub functions: HashMap<String, HttpFunction>,
@@ -165,6 +171,15 @@ pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Re
             return r;
         }
     };
+    let Some(function) = app.functions.get(&function_name) else { return not_found() };
+    // Checked before the body is read; the answer never says which keys exist.
+    if !app.keys.allows(function.auth_level, presented_key(&parts.headers, &parts.uri).as_deref()) {
+        tracing::warn!("refused a request to '{}' ({path}): missing or wrong key", function.name);
+        return plain(
+            StatusCode::UNAUTHORIZED,
+            "fnwire: this function requires a key (x-functions-key header or code query parameter)\n",
+        );
+    }
     let too_large = || {
         plain(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -189,7 +204,6 @@ pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Re
             return plain(StatusCode::BAD_REQUEST, format!("fnwire: could not read the request body: {e}\n"));
         }
     };
-    let Some(function) = app.functions.get(&function_name) else { return not_found() };
     let invocation_id = uuid::Uuid::new_v4().to_string();
     if let Some(reason) = &function.error {
         tracing::error!("'{}' cannot run (invocation {invocation_id}): {reason}", function.name);
@@ -218,23 +232,38 @@ pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Re
     );
     tracing::info!("Executing '{}' (Id={invocation_id})", function.name);
     let started = Instant::now();
-    let mut cancel_guard = CancelOnDrop { channel: &app.channel, invocation_id: &invocation_id, armed: true };
-    let outcome = app.channel.invoke(&function.name, invocation).await;
-    cancel_guard.armed = false;
+    // Dropping this future (the client went away) cancels the invocation on the worker.
+    let outcome = app.workers.invoke(&function.name, invocation).await;
     let elapsed = started.elapsed().as_millis();
     let response = match outcome {
-        Err(ChannelError::Closed(reason)) => {
-            tracing::error!("'{}' (Id={invocation_id}) could not complete: {reason}", function.name);
+        Err(InvokeError::TimedOut(after)) => {
+            tracing::error!(
+                "'{}' (Id={invocation_id}) timed out after {after:?} (functionTimeout)",
+                function.name
+            );
+            return plain(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "fnwire: function '{}' did not finish within functionTimeout ({after:?}); invocation id \
+                     {invocation_id}\n",
+                    function.name
+                ),
+            );
+        }
+        Err(InvokeError::Unavailable(reason)) => {
+            tracing::error!("'{}' (Id={invocation_id}) could not run: {reason}", function.name);
             return plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("fnwire: no worker is available: {reason}\n"),
             );
         }
-        Err(e) => {
-            tracing::error!("'{}' (Id={invocation_id}) could not complete: {e}", function.name);
+        Err(InvokeError::WorkerDied(reason)) => {
+            tracing::error!("'{}' (Id={invocation_id}) could not complete: {reason}", function.name);
             return plain(
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("fnwire: the worker did not answer: {e}\n"),
+                format!(
+                    "fnwire: no worker is available: the worker running this request stopped ({reason})\n"
+                ),
             );
         }
         Ok(r) => r,
@@ -271,21 +300,4 @@ pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Re
         tracing::warn!("'{}' (Id={invocation_id}): {w}", function.name);
     }
     mapped.response.map(Full::new)
-}
-
-/// If the client goes away before the worker answers, hyper drops the request future; the
-/// worker is then told to cancel the invocation (when it handles cancels).
-struct CancelOnDrop<'a> {
-    channel: &'a WorkerChannel,
-    invocation_id: &'a str,
-    armed: bool,
-}
-
-impl Drop for CancelOnDrop<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            tracing::info!("the client disconnected; cancelling invocation {}", self.invocation_id);
-            self.channel.cancel(self.invocation_id);
-        }
-    }
 }

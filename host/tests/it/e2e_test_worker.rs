@@ -35,7 +35,7 @@ async fn serves_http_functions_and_stops_cleanly_on_sigterm() {
 
     let json = r#"{"a":[1,2,{"b":null}],"s":"x"}"#;
     let r = request("POST", &fnwire.url("/api/echo"), &[("content-type", "application/json")], json).await;
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("content-type"), "application/json");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&r.body).unwrap(),
@@ -106,15 +106,26 @@ async fn serves_http_functions_and_stops_cleanly_on_sigterm() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_dead_worker_means_503_and_the_host_still_stops_cleanly() {
+async fn a_dead_worker_means_503_then_it_is_restarted_and_the_host_still_stops_cleanly() {
     let app = test_worker_app();
     let mut fnwire = Fnwire::start(app.path(), &[]);
     let r = get(&fnwire.url("/api/die")).await;
     assert_eq!(r.status, 503, "{}", r.body);
-    fnwire.wait_for_output("exited unexpectedly", std::time::Duration::from_secs(10));
-    let r = get(&fnwire.url("/api/hello")).await;
-    assert_eq!(r.status, 503);
     assert!(r.body.contains("no worker is available"), "{}", r.body);
+    fnwire.wait_for_output("exited unexpectedly", std::time::Duration::from_secs(10));
+    fnwire.wait_for_output("restarting worker 0", std::time::Duration::from_secs(10));
+    // Bounded wait for the restarted worker (no timing assertion).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = get(&fnwire.url("/api/hello")).await;
+        if r.status == 200 {
+            assert_eq!(r.body, "Hello, world!");
+            break;
+        }
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert!(std::time::Instant::now() < deadline, "the worker never came back:\n{}", fnwire.output());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let status = fnwire.terminate();
     assert!(status.success(), "{status:?}");
 }
@@ -133,7 +144,7 @@ async fn host_indexing_reads_function_json_and_honours_the_route_prefix() {
     std::fs::create_dir(app.path().join("hello")).unwrap();
     std::fs::write(
         app.path().join("hello/function.json"),
-        r#"{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","route":"greet/{name}"},
+        r#"{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","route":"greet/{name}","authLevel":"anonymous"},
             {"type":"http","direction":"out","name":"$return"}]}"#,
     )
     .unwrap();

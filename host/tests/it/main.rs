@@ -1,8 +1,10 @@
 //! fnwire-host integration tests: the real `fnwire` binary, real worker processes, real gRPC and
 //! real HTTP.
 
+mod auth_keys;
 mod cli;
 mod e2e_cargo_app;
 mod e2e_hello_rust;
 mod e2e_test_worker;
+mod supervision;
 mod support;

@@ -10,8 +10,13 @@
 //! * `item` `items/{id:int}`: `item <id>`, with a cookie;
 //! * `broken` `broken`: its load fails;
 //! * `slow` `slow`: answers only when cancelled (`InvocationCancel` → Cancelled);
-//! * `tick`: a timer trigger (indexed only).
+//! * `tick`: a timer trigger (indexed only);
+//! * `keyed` (authLevel function) and `admin` (authLevel admin): `ok`;
+//! * `pid` `pid`: the worker's process id.
 //!
+//! The HTTP functions above `keyed` are anonymous.
+//! `TEST_WORKER_CRASH_MARKER=<file>`: the first start creates the file; later starts see it and
+//! exit at once with code 3 (a worker that keeps crashing after a restart).
 //! `TEST_WORKER_HOST_INDEXING=1` answers `use_default_metadata_indexing` instead;
 //! `TEST_WORKER_NO_TERMINATE=1` leaves out `HandlesWorkerTerminateMessage` (it then exits when
 //! the host ends the stream).
@@ -34,8 +39,13 @@ fn success() -> Option<StatusResult> {
 }
 
 fn function(name: &str, trigger: &str) -> RpcFunctionMetadata {
-    let mut raw = vec![trigger.to_string()];
-    if trigger.contains("httpTrigger") {
+    let mut trigger = trigger.to_string();
+    if trigger.contains("httpTrigger") && !trigger.contains("authLevel") {
+        trigger = trigger.replacen('{', r#"{"authLevel":"anonymous","#, 1);
+    }
+    let is_http = trigger.contains("httpTrigger");
+    let mut raw = vec![trigger];
+    if is_http {
         raw.push(r#"{"type":"http","direction":"out","name":"$return"}"#.into());
     }
     RpcFunctionMetadata {
@@ -64,6 +74,9 @@ fn functions() -> Vec<RpcFunctionMetadata> {
         ),
         function("broken", r#"{"type":"httpTrigger","direction":"in","name":"req"}"#),
         function("slow", r#"{"type":"httpTrigger","direction":"in","name":"req"}"#),
+        function("keyed", r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"function"}"#),
+        function("admin", r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"Admin"}"#),
+        function("pid", r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous"}"#),
         function(
             "tick",
             r#"{"type":"timerTrigger","direction":"in","name":"timer","schedule":"*/5 * * * * *"}"#,
@@ -107,6 +120,8 @@ fn invoke(req: &InvocationRequest) -> InvocationResponse {
             Ok(_) => http_response(200, "application/json", body),
             Err(e) => http_response(400, "text/plain", Bytes::from(format!("the body is not JSON: {e}"))),
         },
+        "id-keyed" | "id-admin" => http_response(200, "text/plain", Bytes::from("ok")),
+        "id-pid" => http_response(200, "text/plain", Bytes::from(std::process::id().to_string())),
         "id-boom" => return failure(req, "SECRET-INTERNAL-DETAIL: boom failed on purpose"),
         "id-die" => std::process::exit(3),
         "id-item" => {
@@ -170,6 +185,13 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    if let Ok(marker) = std::env::var("TEST_WORKER_CRASH_MARKER") {
+        if std::path::Path::new(&marker).exists() {
+            eprintln!("test worker: crashing at start on purpose");
+            std::process::exit(3);
+        }
+        let _ = std::fs::write(&marker, "started once");
+    }
     println!(
         "test worker starting, runtime {:?}, setting {:?}",
         std::env::var("FUNCTIONS_WORKER_RUNTIME").ok(),

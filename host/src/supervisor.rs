@@ -1,0 +1,515 @@
+//! Worker supervision: one or more worker processes, restarted when they die or hang, with
+//! invocations spread over them.
+//!
+//! * **Process count**: `FUNCTIONS_WORKER_PROCESS_COUNT` (app setting or environment; default 1,
+//!   at most 10). Each process has its own worker id and stream; an invocation goes to the live
+//!   worker with the fewest invocations in flight.
+//! * **Death**: a worker whose process exits or whose stream closes is restarted after a back-off
+//!   (first 100 ms, doubling up to 5 s; reset once a worker has run for a minute). Its in-flight
+//!   invocations fail at once with [`InvokeError::WorkerDied`] (HTTP: 503).
+//! * **Hang**: a worker that declared `WorkerStatus` gets a `WorkerStatusRequest` every
+//!   [`SupervisorOptions::health_interval`]; no answer within
+//!   [`SupervisorOptions::health_timeout`] means it is hung: it is killed and restarted.
+//! * **Give up**: as Azure hosts do, failures are counted per pool in a 30-minute window; more
+//!   than `3 × process count` (exit code 200, a requested restart, is not counted) and the host
+//!   stops restarting, says so in the log, and every invocation gets
+//!   [`InvokeError::Unavailable`] (HTTP: 503).
+//! * **Timeout**: `functionTimeout` from host.json (see [`crate::timeout`]): the host sends
+//!   `InvocationCancel` (if the worker handles it) and the caller gets [`InvokeError::TimedOut`]
+//!   (HTTP: 504). The worker is not restarted: it keeps serving other invocations.
+//! * **Events**: [`WorkerPool::subscribe`] reports every abandoned invocation (worker death or
+//!   timeout) with its id, so trigger engines (queues) can make the message visible again.
+//!   Callers of [`WorkerPool::invoke`] also get the error directly.
+
+use std::collections::{HashSet, VecDeque};
+use std::process::ExitStatus;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use fnwire_protocol::rpc::{InvocationRequest, InvocationResponse};
+use tokio::sync::{broadcast, watch};
+
+use crate::app::WorkerLaunch;
+use crate::channel::{ChannelError, WorkerChannel, capability};
+use crate::grpc::GrpcServer;
+use crate::lifecycle::{self, IndexedFunction, LifecycleOptions, StartedWorker};
+
+/// The app setting that sets how many worker processes run.
+pub const PROCESS_COUNT_SETTING: &str = "FUNCTIONS_WORKER_PROCESS_COUNT";
+/// Azure's upper bound for the process count.
+pub const MAX_PROCESS_COUNT: usize = 10;
+/// The exit code a worker uses to ask for a restart that is not a failure (Azure's
+/// `IntentionalRestartExitCode`).
+pub const INTENTIONAL_RESTART_EXIT_CODE: i32 = 200;
+
+/// How the pool supervises its workers.
+#[derive(Debug, Clone)]
+pub struct SupervisorOptions {
+    pub process_count: usize,
+    /// `None`: invocations may run forever (`functionTimeout` -1).
+    pub function_timeout: Option<Duration>,
+    /// Failures tolerated in `failure_window` (Azure: 3 × process count).
+    pub max_failures: usize,
+    pub failure_window: Duration,
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+    pub health_interval: Duration,
+    pub health_timeout: Duration,
+    pub lifecycle: LifecycleOptions,
+}
+
+impl SupervisorOptions {
+    pub fn new(process_count: usize, function_timeout: Option<Duration>) -> Self {
+        let process_count = process_count.clamp(1, MAX_PROCESS_COUNT);
+        SupervisorOptions {
+            process_count,
+            function_timeout,
+            max_failures: 3 * process_count,
+            failure_window: Duration::from_secs(30 * 60),
+            first_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            health_interval: Duration::from_secs(10),
+            health_timeout: Duration::from_secs(20),
+            lifecycle: LifecycleOptions::default(),
+        }
+    }
+}
+
+/// Reads `FUNCTIONS_WORKER_PROCESS_COUNT` from the app settings, else the environment.
+pub fn read_process_count(settings: &std::collections::BTreeMap<String, String>) -> anyhow::Result<usize> {
+    let Some(text) =
+        settings.get(PROCESS_COUNT_SETTING).cloned().or_else(|| std::env::var(PROCESS_COUNT_SETTING).ok())
+    else {
+        return Ok(1);
+    };
+    let n: usize = text.trim().parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{PROCESS_COUNT_SETTING} is `{text}`; it must be a whole number from 1 to {MAX_PROCESS_COUNT}"
+        )
+    })?;
+    if n > MAX_PROCESS_COUNT {
+        tracing::warn!(
+            "{PROCESS_COUNT_SETTING} is {n}; running the maximum, {MAX_PROCESS_COUNT} worker processes"
+        );
+    }
+    Ok(n.min(MAX_PROCESS_COUNT))
+}
+
+/// Why an invocation did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeError {
+    /// No worker can take it (starting, restarting, or the host gave up).
+    #[error("no worker is available: {0}")]
+    Unavailable(String),
+    /// The worker running it died.
+    #[error("the worker running it stopped: {0}")]
+    WorkerDied(String),
+    /// `functionTimeout` passed.
+    #[error("it ran longer than functionTimeout ({0:?})")]
+    TimedOut(Duration),
+}
+
+/// What the pool reports to subscribers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerEvent {
+    /// An invocation will get no response (its worker died, or it timed out). Whoever owns its
+    /// trigger (e.g. a queue message) should retry it.
+    InvocationAbandoned { invocation_id: String, function_name: String, error: InvokeError },
+    /// A worker process stopped unexpectedly; it will be restarted unless the pool gave up.
+    WorkerExited { slot: usize, pid: Option<u32>, reason: String },
+    /// A worker (re)started and serves invocations.
+    WorkerReady { slot: usize, pid: Option<u32> },
+    /// Too many failures: no more restarts.
+    GaveUp { reason: String },
+}
+
+#[derive(Clone)]
+struct LiveWorker {
+    channel: Arc<WorkerChannel>,
+    exit: watch::Receiver<Option<ExitStatus>>,
+    pid: Option<u32>,
+}
+
+#[derive(Default)]
+struct Slot {
+    live: RwLock<Option<LiveWorker>>,
+    in_flight: Mutex<HashSet<String>>,
+}
+
+impl Slot {
+    fn live(&self) -> Option<LiveWorker> {
+        self.live.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+    fn set_live(&self, live: Option<LiveWorker>) {
+        *self.live.write().unwrap_or_else(std::sync::PoisonError::into_inner) = live;
+    }
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The app's worker processes.
+pub struct WorkerPool {
+    slots: Vec<Arc<Slot>>,
+    options: SupervisorOptions,
+    failures: Mutex<VecDeque<Instant>>,
+    gave_up: Mutex<Option<String>>,
+    shutting_down: AtomicBool,
+    shutdown_tx: watch::Sender<bool>,
+    events: broadcast::Sender<WorkerEvent>,
+    next: AtomicUsize,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for WorkerPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerPool").field("processes", &self.slots.len()).finish_non_exhaustive()
+    }
+}
+
+impl WorkerPool {
+    /// Starts the first worker and brings its functions up (an error here stops `fnwire start`,
+    /// as a worker that never starts is a broken app); the other processes start in the
+    /// background. Every worker is supervised from then on.
+    pub async fn start(
+        server: Arc<GrpcServer>,
+        launch: WorkerLaunch,
+        options: SupervisorOptions,
+    ) -> anyhow::Result<(Arc<WorkerPool>, Vec<IndexedFunction>)> {
+        let (first, functions) = lifecycle::start_and_load(&server, &launch, &options.lifecycle).await?;
+        let (events, _) = broadcast::channel(1024);
+        let (shutdown_tx, _) = watch::channel(false);
+        let pool = Arc::new(WorkerPool {
+            slots: (0..options.process_count).map(|_| Arc::default()).collect(),
+            options,
+            failures: Mutex::default(),
+            gave_up: Mutex::default(),
+            shutting_down: AtomicBool::new(false),
+            shutdown_tx,
+            events,
+            next: AtomicUsize::new(0),
+            tasks: Mutex::default(),
+        });
+        let mut first = Some(first);
+        let mut tasks = Vec::new();
+        for slot in 0..pool.slots.len() {
+            let worker = first.take();
+            tasks.push(tokio::spawn(supervise(pool.clone(), slot, server.clone(), launch.clone(), worker)));
+        }
+        *pool.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = tasks;
+        Ok((pool, functions))
+    }
+
+    /// Events about workers and abandoned invocations (see [`WorkerEvent`]).
+    pub fn subscribe(&self) -> broadcast::Receiver<WorkerEvent> {
+        self.events.subscribe()
+    }
+
+    /// How many worker processes the pool runs.
+    pub fn process_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The pids of the live workers.
+    pub fn pids(&self) -> Vec<u32> {
+        self.slots.iter().filter_map(|s| s.live().and_then(|l| l.pid)).collect()
+    }
+
+    /// `functionTimeout`, if any.
+    pub fn function_timeout(&self) -> Option<Duration> {
+        self.options.function_timeout
+    }
+
+    /// Why the pool stopped restarting workers, if it did.
+    pub fn gave_up(&self) -> Option<String> {
+        self.gave_up.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The capabilities of a live worker (all workers run the same program).
+    pub fn capabilities(&self) -> std::collections::HashMap<String, String> {
+        self.slots.iter().find_map(|s| s.live()).map(|l| l.channel.capabilities()).unwrap_or_default()
+    }
+
+    fn pick(&self) -> Result<(Arc<Slot>, LiveWorker), InvokeError> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.slots.len();
+        let mut best: Option<(usize, Arc<Slot>, LiveWorker)> = None;
+        for i in 0..n {
+            let slot = &self.slots[(start + i) % n];
+            let Some(live) = slot.live() else { continue };
+            if live.channel.closed_reason().is_some() || live.exit.borrow().is_some() {
+                continue;
+            }
+            let load = slot.in_flight().len();
+            if best.as_ref().is_none_or(|(l, _, _)| load < *l) {
+                best = Some((load, slot.clone(), live));
+            }
+        }
+        match best {
+            Some((_, slot, live)) => Ok((slot, live)),
+            None => Err(InvokeError::Unavailable(match self.gave_up() {
+                Some(reason) => reason,
+                None if self.shutting_down.load(Ordering::Relaxed) => "the host is shutting down".into(),
+                None => "the worker is restarting; try again in a moment".into(),
+            })),
+        }
+    }
+
+    /// Runs an invocation on the least busy live worker. Fails at once if that worker dies;
+    /// after `functionTimeout` the worker is asked to cancel and the caller gets `TimedOut`.
+    /// Dropping the future (e.g. the HTTP client left) cancels the invocation on the worker.
+    pub async fn invoke(
+        &self,
+        function_name: &str,
+        request: InvocationRequest,
+    ) -> Result<InvocationResponse, InvokeError> {
+        let (slot, live) = self.pick()?;
+        let invocation_id = request.invocation_id.clone();
+        slot.in_flight().insert(invocation_id.clone());
+        let mut guard = InFlight {
+            slot: &slot,
+            channel: &live.channel,
+            invocation_id: &invocation_id,
+            cancel_on_drop: true,
+        };
+        let mut exit = live.exit.clone();
+        let timeout = self.options.function_timeout;
+        let result = tokio::select! {
+            r = live.channel.invoke(function_name, request) => match r {
+                Ok(response) => Ok(response),
+                Err(ChannelError::Closed(reason)) => Err(InvokeError::WorkerDied(reason)),
+                Err(e) => Err(InvokeError::WorkerDied(e.to_string())),
+            },
+            status = exit.wait_for(Option::is_some) => {
+                let status = status.ok().and_then(|s| *s).map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into());
+                Err(InvokeError::WorkerDied(format!("the worker process exited ({status})")))
+            }
+            _ = async { match timeout { Some(t) => tokio::time::sleep(t).await, None => std::future::pending().await } } => {
+                let t = timeout.unwrap_or_default();
+                if live.channel.has_capability(capability::HANDLES_INVOCATION_CANCEL_MESSAGE) {
+                    tracing::warn!("'{function_name}' (Id={invocation_id}) exceeded functionTimeout ({t:?}); sent InvocationCancel");
+                } else {
+                    tracing::warn!(
+                        "'{function_name}' (Id={invocation_id}) exceeded functionTimeout ({t:?}); the worker does not \
+                         handle InvocationCancel, so it may keep running"
+                    );
+                }
+                live.channel.cancel(&invocation_id);
+                Err(InvokeError::TimedOut(t))
+            }
+        };
+        guard.cancel_on_drop = false;
+        if let Err(error) = &result {
+            let _ = self.events.send(WorkerEvent::InvocationAbandoned {
+                invocation_id: invocation_id.clone(),
+                function_name: function_name.to_string(),
+                error: error.clone(),
+            });
+        }
+        result
+    }
+
+    /// Records a failure; returns the give-up reason if there were too many.
+    fn record_failure(&self) -> Option<String> {
+        let now = Instant::now();
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        failures.push_back(now);
+        while failures.front().is_some_and(|t| now.duration_since(*t) > self.options.failure_window) {
+            failures.pop_front();
+        }
+        if failures.len() <= self.options.max_failures {
+            return None;
+        }
+        let reason = format!(
+            "the worker failed {} times within {} minutes (the limit is {} for {} process(es)); fnwire stopped \
+             restarting it. Fix the worker (see the errors above) and restart fnwire",
+            failures.len(),
+            self.options.failure_window.as_secs() / 60,
+            self.options.max_failures,
+            self.slots.len()
+        );
+        let mut gave_up = self.gave_up.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if gave_up.is_none() {
+            *gave_up = Some(reason.clone());
+            tracing::error!("giving up: {reason}. Requests now get 503");
+            let _ = self.events.send(WorkerEvent::GaveUp { reason: reason.clone() });
+        }
+        Some(reason)
+    }
+
+    /// Stops every worker (`WorkerTerminate`, grace period, then kill) and the supervision.
+    pub async fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let _ = self.shutdown_tx.send(true);
+        let tasks =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Takes an invocation off its slot's in-flight set however `invoke` ends.
+struct InFlight<'a> {
+    slot: &'a Slot,
+    channel: &'a WorkerChannel,
+    invocation_id: &'a str,
+    cancel_on_drop: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.slot.in_flight().remove(self.invocation_id);
+        if self.cancel_on_drop {
+            tracing::info!("the caller went away; cancelling invocation {}", self.invocation_id);
+            self.channel.cancel(self.invocation_id);
+        }
+    }
+}
+
+enum Ended {
+    Shutdown,
+    Died { reason: String, counted: bool },
+}
+
+/// Waits until the worker dies, hangs, or the host shuts down.
+async fn watch_worker(pool: &WorkerPool, worker: &mut StartedWorker) -> Ended {
+    let mut shutdown = pool.shutdown_tx.subscribe();
+    let probe = worker.channel.has_capability(capability::WORKER_STATUS);
+    let interval = pool.options.health_interval;
+    let health_timeout = pool.options.health_timeout;
+    let channel = worker.channel.clone();
+    let hung = async move {
+        if !probe {
+            return std::future::pending::<String>().await;
+        }
+        loop {
+            tokio::time::sleep(interval).await;
+            match channel.worker_status(health_timeout).await {
+                Ok(()) => {}
+                Err(ChannelError::Timeout { .. }) => {
+                    return format!("it did not answer WorkerStatusRequest within {health_timeout:?} (hung)");
+                }
+                // A closed stream is reported by the branch below.
+                Err(_) => return std::future::pending::<String>().await,
+            }
+        }
+    };
+    tokio::select! {
+        _ = stopping(&mut shutdown) => Ended::Shutdown,
+        status = worker.process.wait() => {
+            let code = status.and_then(|s| s.code());
+            let status = status.map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into());
+            let lines = worker.process.last_stderr_lines();
+            let detail = if lines.is_empty() { String::new() } else { format!("; last stderr lines: {}", lines.join(" | ")) };
+            Ended::Died {
+                reason: format!("the worker process exited unexpectedly ({status}){detail}"),
+                counted: code != Some(INTENTIONAL_RESTART_EXIT_CODE),
+            }
+        }
+        reason = worker.channel.closed() => Ended::Died { reason: format!("the worker's stream closed ({reason})"), counted: true },
+        reason = hung => {
+            worker.process.kill().await;
+            Ended::Died { reason: format!("the worker was killed: {reason}"), counted: true }
+        }
+    }
+}
+
+async fn supervise(
+    pool: Arc<WorkerPool>,
+    index: usize,
+    server: Arc<GrpcServer>,
+    launch: WorkerLaunch,
+    mut first: Option<StartedWorker>,
+) {
+    let slot = pool.slots[index].clone();
+    let mut backoff = pool.options.first_backoff;
+    let mut shutdown = pool.shutdown_tx.subscribe();
+    loop {
+        let started = match first.take() {
+            Some(w) => Ok(w),
+            None => {
+                tokio::select! {
+                    r = start_loaded(&server, &launch, &pool.options.lifecycle) => r,
+                    _ = stopping(&mut shutdown) => return,
+                }
+            }
+        };
+        let ended = match started {
+            Ok(mut worker) => {
+                let pid = worker.process.pid();
+                slot.set_live(Some(LiveWorker {
+                    channel: worker.channel.clone(),
+                    exit: worker.process.exit_watch(),
+                    pid,
+                }));
+                let _ = pool.events.send(WorkerEvent::WorkerReady { slot: index, pid });
+                tracing::info!(target: "fnwire::worker", "worker {index} ready (pid {})", pid.unwrap_or_default());
+                let ran_from = Instant::now();
+                let ended = watch_worker(&pool, &mut worker).await;
+                slot.set_live(None);
+                if let Ended::Shutdown = ended {
+                    crate::host::stop_worker(&mut worker).await;
+                    return;
+                }
+                // Whatever the worker was running gets no answer now.
+                let abandoned: Vec<String> = slot.in_flight().iter().cloned().collect();
+                if ran_from.elapsed() > Duration::from_secs(60) {
+                    backoff = pool.options.first_backoff;
+                }
+                if let Ended::Died { reason, .. } = &ended {
+                    let _ = pool.events.send(WorkerEvent::WorkerExited {
+                        slot: index,
+                        pid,
+                        reason: reason.clone(),
+                    });
+                    if !abandoned.is_empty() {
+                        tracing::error!(
+                            "{} invocation(s) were running on the worker: {}",
+                            abandoned.len(),
+                            abandoned.join(", ")
+                        );
+                    }
+                }
+                worker.process.kill().await;
+                ended
+            }
+            Err(e) => {
+                Ended::Died { reason: format!("the worker could not be restarted: {e:#}"), counted: true }
+            }
+        };
+        if pool.shutting_down.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ended::Died { reason, counted } = ended else { return };
+        tracing::error!("{reason}");
+        if counted && pool.record_failure().is_some() {
+            return;
+        }
+        if pool.gave_up().is_some() {
+            return;
+        }
+        tracing::info!("restarting worker {index} in {backoff:?}");
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stopping(&mut shutdown) => return,
+        }
+        backoff = (backoff * 2).min(pool.options.max_backoff);
+    }
+}
+
+async fn start_loaded(
+    server: &GrpcServer,
+    launch: &WorkerLaunch,
+    options: &LifecycleOptions,
+) -> anyhow::Result<StartedWorker> {
+    // A restarted worker is indexed and loaded again; the routes stay those of the first start.
+    let (worker, _) = lifecycle::start_and_load(server, launch, options).await?;
+    Ok(worker)
+}
+
+/// Completes when the pool shuts down (the guard `wait_for` returns must not live across awaits).
+async fn stopping(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}

@@ -1,0 +1,133 @@
+//! Worker supervision, process count and functionTimeout through the real `fnwire` binary.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// Polls `url` until it answers 200 (bounded); only 503 is accepted meanwhile.
+async fn wait_until_served(fnwire: &Fnwire, url: &str) -> Reply {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = get(url).await;
+        if r.status == 200 {
+            return r;
+        }
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert!(Instant::now() < deadline, "{url} never came back:\n{}", fnwire.output());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_under_load_gives_503_to_in_flight_requests_and_the_worker_comes_back() {
+    let app = test_worker_app();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    let workers = fnwire.children();
+    assert_eq!(workers.len(), 1);
+    // `slow` never answers on its own: these requests are in flight when the worker dies.
+    let in_flight: Vec<_> = (0..20).map(|_| tokio::spawn(get_owned(fnwire.url("/api/slow")))).collect();
+    let load: Vec<_> = (0..20).map(|_| tokio::spawn(get_owned(fnwire.url("/api/hello")))).collect();
+    fnwire.wait_for_output("test worker handling id-slow", Duration::from_secs(10));
+    let status = std::process::Command::new("kill").args(["-9", &workers[0].to_string()]).status().unwrap();
+    assert!(status.success());
+    for r in in_flight {
+        // Bounded: a hang fails here instead of blocking the suite.
+        let r = tokio::time::timeout(Duration::from_secs(30), r)
+            .await
+            .expect("an in-flight request hung")
+            .unwrap();
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert!(r.body.contains("no worker is available"), "{}", r.body);
+    }
+    for r in load {
+        let r = tokio::time::timeout(Duration::from_secs(30), r).await.expect("a request hung").unwrap();
+        assert!(r.status == 200 || r.status == 503, "{} {}", r.status, r.body);
+    }
+    let r = wait_until_served(&fnwire, &fnwire.url("/api/hello")).await;
+    assert_eq!(r.body, "Hello, world!");
+    let now = fnwire.children();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now, workers, "a new worker process serves");
+    assert!(fnwire.terminate().success());
+}
+
+async fn get_owned(url: String) -> Reply {
+    get(&url).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_that_keeps_crashing_is_given_up_on_and_requests_get_503() {
+    let app = test_worker_app();
+    let marker = app.path().join("crashed-once");
+    std::fs::write(
+        app.path().join("local.settings.json"),
+        serde_json::json!({"Values": {"TEST_WORKER_CRASH_MARKER": marker}}).to_string(),
+    )
+    .unwrap();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    // The first worker dies; every restart crashes at once.
+    assert_eq!(get(&fnwire.url("/api/die")).await.status, 503);
+    fnwire.wait_for_output("giving up", Duration::from_secs(60));
+    let out = fnwire.output();
+    assert!(out.contains("crashing at start on purpose"), "{out}");
+    assert!(out.contains("stopped restarting"), "{out}");
+    let r = get(&fnwire.url("/api/hello")).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.body.contains("stopped restarting"), "{}", r.body);
+    assert!(fnwire.children().is_empty(), "no worker is left running");
+    assert!(fnwire.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn process_count_two_runs_two_workers_that_both_serve() {
+    let app = test_worker_app();
+    std::fs::write(
+        app.path().join("local.settings.json"),
+        r#"{"Values":{"FUNCTIONS_WORKER_PROCESS_COUNT":"2"}}"#,
+    )
+    .unwrap();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    fnwire.wait_for_output("worker 1 ready", Duration::from_secs(60));
+    let workers: HashSet<u32> = fnwire.children().into_iter().collect();
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    let mut served = HashSet::new();
+    for _ in 0..20 {
+        let r = get(&fnwire.url("/api/pid")).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        served.insert(r.body.parse::<u32>().unwrap());
+    }
+    assert_eq!(served, workers, "both worker processes serve");
+    assert!(fnwire.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn process_count_out_of_range_is_refused_at_start() {
+    let app = test_worker_app();
+    std::fs::write(
+        app.path().join("local.settings.json"),
+        r#"{"Values":{"FUNCTIONS_WORKER_PROCESS_COUNT":"zero"}}"#,
+    )
+    .unwrap();
+    let mut fnwire = Fnwire::spawn(app.path(), &[]);
+    let status = fnwire.wait_exit(Duration::from_secs(60));
+    assert!(!status.success());
+    assert!(fnwire.output().contains("FUNCTIONS_WORKER_PROCESS_COUNT is `zero`"), "{}", fnwire.output());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn function_timeout_answers_504_and_cancels_the_invocation() {
+    let app = test_worker_app();
+    std::fs::write(app.path().join("host.json"), r#"{"version":"2.0","functionTimeout":"00:00:01"}"#)
+        .unwrap();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    let r =
+        tokio::time::timeout(Duration::from_secs(60), get(&fnwire.url("/api/slow"))).await.expect("no hang");
+    assert_eq!(r.status, 504, "{}", r.body);
+    assert!(r.body.contains("functionTimeout"), "{}", r.body);
+    fnwire.wait_for_output("test worker: cancel ", Duration::from_secs(10));
+    assert!(fnwire.output().contains("sent InvocationCancel"));
+    // The worker keeps serving.
+    assert_eq!(get(&fnwire.url("/api/hello")).await.status, 200);
+    assert!(fnwire.terminate().success());
+}
