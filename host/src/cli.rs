@@ -32,6 +32,19 @@ pub enum Command {
         #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_REQUEST_BODY)]
         max_request_body: usize,
     },
+    /// Build a Rust function app and write an Azure Functions app folder (host.json,
+    /// worker.config.json, the worker binary, a function.json per function).
+    Pack {
+        /// The function app's directory (a Cargo package).
+        #[arg(default_value = ".")]
+        app_dir: PathBuf,
+        /// Where to write the app (new, empty, or an earlier pack output).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Build in debug mode instead of `--release`.
+        #[arg(long)]
+        debug: bool,
+    },
     /// Print the app's master key and default function key (creating them on first use).
     Keys {
         /// The function app's directory.
@@ -45,6 +58,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Start { app_dir, port, debug, max_request_body } => {
             run_start(StartOptions { app_dir, port, release: !debug, max_request_body }).await
+        }
+        Command::Pack { app_dir, out, debug } => {
+            let packed =
+                crate::pack::run_pack(crate::pack::PackOptions { app_dir, out_dir: out, release: !debug })
+                    .await?;
+            println!(
+                "packed {} function(s) ({}) into {}; run it with `fnwire start {}`",
+                packed.functions.len(),
+                packed.functions.join(", "),
+                packed.out_dir.display(),
+                packed.out_dir.display()
+            );
+            Ok(())
         }
         Command::Keys { app_dir } => {
             if !app_dir.is_dir() {

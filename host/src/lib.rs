@@ -19,6 +19,7 @@ pub mod host;
 pub mod http;
 pub mod keys;
 pub mod lifecycle;
+pub mod pack;
 pub mod routes;
 pub mod supervisor;
 pub mod timeout;

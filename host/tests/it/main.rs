@@ -6,5 +6,6 @@ mod cli;
 mod e2e_cargo_app;
 mod e2e_hello_rust;
 mod e2e_test_worker;
+mod pack;
 mod supervision;
 mod support;

@@ -1,0 +1,238 @@
+//! `fnwire pack`: turns a Rust (Cargo) function app into an Azure Functions app folder.
+//!
+//! The output holds:
+//! * `host.json`: the app's, or a default one (`version` 2.0 and the extension bundle);
+//! * `<binary>.fnwire`: the release-built worker. The `.fnwire` extension is how a host that
+//!   indexes `function.json` files finds the language of a function: every function's
+//!   `scriptFile` points at this file, and `worker.config.json` claims the extension;
+//! * `worker.config.json`: registers the binary as the language worker `rust`
+//!   (`defaultExecutablePath` `%FUNCTIONS_WORKER_DIRECTORY%/<binary>.fnwire`, `workerIndexing`
+//!   `"true"`). On Azure, set `FUNCTIONS_WORKER_RUNTIME=rust` and point
+//!   `languageWorkers__rust__workerDirectory` at the deployed folder;
+//! * `<function>/function.json` per function, from the metadata the worker itself reports
+//!   (worker indexing over a real FunctionRpc stream), so the app also runs under a host that
+//!   uses function.json indexing.
+//!
+//! `fnwire start <out>` runs the result.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use fnwire_metadata::FunctionMetadata;
+use serde_json::json;
+
+use crate::app::{self, WorkerLaunch};
+use crate::grpc::GrpcServer;
+use crate::lifecycle::{self, LifecycleOptions};
+
+/// The language name the packed worker registers as (`FUNCTIONS_WORKER_RUNTIME`).
+pub const PACKED_LANGUAGE: &str = "rust";
+/// The extension of the packed worker binary (and every function's `scriptFile`).
+pub const WORKER_EXTENSION: &str = ".fnwire";
+
+/// Options of `fnwire pack`.
+#[derive(Debug, Clone)]
+pub struct PackOptions {
+    pub app_dir: PathBuf,
+    pub out_dir: PathBuf,
+    /// Build with `--release` (the default); tests use debug builds.
+    pub release: bool,
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct Packed {
+    pub out_dir: PathBuf,
+    pub binary: PathBuf,
+    pub functions: Vec<String>,
+}
+
+/// `worker.config.json` for a packed worker binary named `binary_file`.
+pub fn worker_config(binary_file: &str) -> serde_json::Value {
+    json!({
+        "description": {
+            "language": PACKED_LANGUAGE,
+            "extensions": [WORKER_EXTENSION],
+            "defaultExecutablePath": format!("%FUNCTIONS_WORKER_DIRECTORY%/{binary_file}"),
+            "workerIndexing": "true"
+        }
+    })
+}
+
+/// The default `host.json` for an app that has none.
+pub fn default_host_json() -> serde_json::Value {
+    json!({
+        "version": "2.0",
+        "extensionBundle": {
+            "id": "Microsoft.Azure.Functions.ExtensionBundle",
+            "version": "[4.*, 5.0.0)"
+        }
+    })
+}
+
+/// `function.json` for one function: the model's own rendering, with `scriptFile` pointing at
+/// the packed binary (relative to the function's folder) and the function name as entry point.
+pub fn function_json(metadata: &FunctionMetadata, binary_file: &str) -> serde_json::Value {
+    let mut m = metadata.clone();
+    m.script_file = format!("../{binary_file}");
+    m.entry_point = metadata.name.clone();
+    m.to_function_json()
+}
+
+/// Asks the app's worker for its functions (worker indexing over a real stream), then stops it.
+pub async fn index_with_worker(launch: &WorkerLaunch) -> anyhow::Result<Vec<FunctionMetadata>> {
+    let server =
+        GrpcServer::start().await.context("could not start the gRPC server for the worker on 127.0.0.1")?;
+    let options = LifecycleOptions::default();
+    let mut worker = lifecycle::start_worker(&server, launch, &options).await?;
+    let indexed = lifecycle::index_functions(&worker, launch, &options).await;
+    crate::host::stop_worker(&mut worker).await;
+    let indexed = indexed?;
+    let broken: Vec<String> = indexed
+        .iter()
+        .filter_map(|f| f.error.as_ref().map(|e| format!("`{}`: {e}", f.metadata.name)))
+        .collect();
+    if !broken.is_empty() {
+        bail!(
+            "the worker reported functions that cannot run: {}; fix them and pack again",
+            broken.join("; ")
+        );
+    }
+    if indexed.is_empty() {
+        bail!("the worker reported no functions; there is nothing to pack");
+    }
+    Ok(indexed.into_iter().map(|f| f.metadata).collect())
+}
+
+fn prepare_out_dir(out: &Path, app_dir: &Path) -> anyhow::Result<()> {
+    if out.exists() {
+        if !out.is_dir() {
+            bail!(
+                "`{}` exists and is not a directory; pass a new or empty directory to --out",
+                out.display()
+            );
+        }
+        let canonical = out.canonicalize()?;
+        if canonical == app_dir || app_dir.starts_with(&canonical) {
+            bail!("--out `{}` would overwrite the app itself; choose a directory outside it", out.display());
+        }
+        let mut entries = std::fs::read_dir(out)?.filter_map(Result::ok).peekable();
+        let empty = entries.peek().is_none();
+        if !empty && !out.join("worker.config.json").is_file() {
+            bail!(
+                "`{}` is not empty and is not an earlier `fnwire pack` output; pass a new or empty directory to --out",
+                out.display()
+            );
+        }
+        // An earlier pack: drop its function folders so removed functions do not linger.
+        for entry in std::fs::read_dir(out)?.filter_map(Result::ok) {
+            let path = entry.path();
+            if path.join("function.json").is_file() {
+                std::fs::remove_dir_all(&path).with_context(|| {
+                    format!("could not remove the old function folder `{}`", path.display())
+                })?;
+            }
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("could not create `{}`", out.display()))
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    std::fs::write(path, text).with_context(|| format!("could not write `{}`", path.display()))
+}
+
+/// Runs `fnwire pack`.
+pub async fn run_pack(options: PackOptions) -> anyhow::Result<Packed> {
+    let app_dir = &options.app_dir;
+    if !app_dir.is_dir() {
+        bail!(
+            "`{}` is not a directory: pass the function app's directory to `fnwire pack`",
+            app_dir.display()
+        );
+    }
+    let app_dir = app_dir.canonicalize()?;
+    if !app_dir.join("Cargo.toml").is_file() {
+        bail!(
+            "`{}` has no Cargo.toml: `fnwire pack` packs Rust (Cargo) function apps; Python and Node apps deploy \
+             with their own tooling",
+            app_dir.display()
+        );
+    }
+    let executable = app::cargo_build(&app_dir, options.release).await?;
+    let settings = app::read_local_settings(&app_dir)?;
+    let mut launch = WorkerLaunch::new(&executable, &app_dir, PACKED_LANGUAGE);
+    launch.env = settings;
+    tracing::info!("asking the worker for its functions");
+    let functions = index_with_worker(&launch).await?;
+
+    let out = &options.out_dir;
+    prepare_out_dir(out, &app_dir)?;
+    let stem = executable
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "worker".to_string());
+    let binary_file = format!("{stem}{WORKER_EXTENSION}");
+    let binary = out.join(&binary_file);
+    std::fs::copy(&executable, &binary)
+        .with_context(|| format!("could not copy `{}` to `{}`", executable.display(), binary.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755))?;
+    }
+    let host_json = app_dir.join("host.json");
+    if host_json.is_file() {
+        let text = std::fs::read_to_string(&host_json)?;
+        serde_json::from_str::<serde_json::Value>(&text)
+            .with_context(|| format!("`{}` is not valid JSON; fix it before packing", host_json.display()))?;
+        std::fs::write(out.join("host.json"), text)?;
+    } else {
+        write_json(&out.join("host.json"), &default_host_json())?;
+    }
+    write_json(&out.join("worker.config.json"), &worker_config(&binary_file))?;
+    let mut names = Vec::new();
+    for f in &functions {
+        let dir = out.join(&f.name);
+        std::fs::create_dir_all(&dir).with_context(|| format!("could not create `{}`", dir.display()))?;
+        write_json(&dir.join("function.json"), &function_json(f, &binary_file))?;
+        names.push(f.name.clone());
+    }
+    Ok(Packed { out_dir: out.clone(), binary, functions: names })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_config_is_accepted_by_fnwire_and_expands_to_the_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.fnwire"), "").unwrap();
+        let config = app::WorkerConfig::parse(&worker_config("app.fnwire").to_string()).unwrap();
+        assert_eq!(config.language, "rust");
+        assert!(config.worker_indexing);
+        let launch = config.to_launch(dir.path(), dir.path(), Default::default()).unwrap();
+        assert_eq!(launch.program, dir.path().join("app.fnwire"));
+    }
+
+    #[test]
+    fn function_json_follows_azure_and_round_trips() {
+        let metadata = FunctionMetadata::from_raw_bindings(
+            "hello",
+            &[
+                r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous","methods":["get"]}"#,
+                r#"{"type":"http","direction":"out","name":"$return"}"#,
+            ],
+        )
+        .unwrap();
+        let doc = function_json(&metadata, "app.fnwire");
+        assert_eq!(doc["scriptFile"], "../app.fnwire");
+        assert_eq!(doc["entryPoint"], "hello");
+        assert_eq!(doc["bindings"][0]["direction"], "in");
+        assert_eq!(doc["bindings"][1]["direction"], "out");
+        let back = FunctionMetadata::from_function_json("hello", &doc).unwrap();
+        assert_eq!(back.bindings, metadata.bindings);
+        back.validate().unwrap();
+    }
+}
