@@ -34,7 +34,11 @@ pub fn function_table(rows: &[FunctionRow]) -> String {
         }
     };
     let target_of = |r: &FunctionRow| {
-        if r.target.starts_with("http") { r.target.clone() } else { "(indexed, not run yet)".to_string() }
+        if r.target.starts_with("http") || r.target != r.trigger {
+            r.target.clone()
+        } else {
+            "(indexed, not run yet)".to_string()
+        }
     };
     let header = ["Name", "Trigger", "Methods", "URL"];
     let width = |i: usize, f: &dyn Fn(&FunctionRow) -> String| {
@@ -57,10 +61,10 @@ pub fn function_table(rows: &[FunctionRow]) -> String {
             let _ = writeln!(out, "    {:w0$}  NOT AVAILABLE: {e}", "");
         }
     }
-    if rows.iter().any(|r| !r.target.starts_with("http")) {
+    if rows.iter().any(|r| !r.target.starts_with("http") && r.target == r.trigger) {
         out.push_str(
-            "\n    Non-HTTP functions are indexed and loaded, but their triggers do not fire yet: timer and queue \
-             execution come in a later fnwire version.\n",
+            "\n    Functions marked \"indexed, not run yet\" are loaded, but fnwire does not run their trigger type; \
+             it serves HTTP, timer and queue triggers.\n",
         );
     }
     out
@@ -97,6 +101,16 @@ mod tests {
         assert!(t.contains("hello  httpTrigger   GET,POST  http://127.0.0.1:7071/api/hello/{name?}"), "{t}");
         assert!(t.contains("tick   timerTrigger  -         (indexed, not run yet)"), "{t}");
         assert!(t.contains("NOT AVAILABLE: boom"), "{t}");
-        assert!(t.contains("later fnwire version"), "{t}");
+        assert!(t.contains("does not run their trigger type"), "{t}");
+        let queue = FunctionRow {
+            name: "work".into(),
+            trigger: "queueTrigger".into(),
+            methods: String::new(),
+            target: "queue jobs".into(),
+            error: None,
+        };
+        let t = function_table(&[queue]);
+        assert!(t.contains("work  queueTrigger  -        queue jobs"), "{t}");
+        assert!(!t.contains("not run yet"), "{t}");
     }
 }

@@ -182,6 +182,8 @@ struct Running {
     workers: Arc<WorkerPool>,
     // Kept alive for as long as the workers' streams are served.
     _server: Arc<GrpcServer>,
+    // Timer and queue listeners; they stop when this is dropped.
+    _triggers: crate::triggers::RunningTriggers,
 }
 
 async fn start_app(options: &StartOptions, state: &HttpState) -> anyhow::Result<Running> {
@@ -193,6 +195,7 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> anyhow::Result<
     let keys = Arc::new(crate::keys::load_or_create(&options.app_dir, &launch.env)?);
     let process_count = crate::supervisor::read_process_count(&launch.env)?;
     let function_timeout = crate::timeout::read_function_timeout(&options.app_dir)?;
+    let embedded = crate::triggers::Embedded::open(&options.app_dir, &launch.env)?;
     tracing::info!("starting the worker: {}", launch.program.display());
     let supervisor_options = SupervisorOptions::new(process_count, function_timeout);
     let (workers, functions) = WorkerPool::start(server.clone(), launch, supervisor_options).await?;
@@ -203,7 +206,19 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> anyhow::Result<
         );
     }
     let (routes, http_functions) = http_functions(&functions)?;
-    let rows = function_rows(&functions, &routes, options.port, state.route_prefix());
+    let trigger_plan = crate::triggers::TriggerPlan::new(&functions, embedded.queue_options.clone())?;
+    let mut rows = function_rows(&functions, &routes, options.port, state.route_prefix());
+    let descriptions = trigger_plan.descriptions();
+    for row in &mut rows {
+        if let Some(d) = descriptions.get(&row.name) {
+            row.target = d.clone();
+        }
+    }
+    let bindings = Arc::new(crate::bindings::AppBindings::new(
+        embedded.store.clone(),
+        embedded.blobs.clone(),
+        &functions,
+    ));
     println!("{}", function_table(&rows));
     let capabilities = HttpCapabilities::from_capabilities(&workers.capabilities());
     state.set(Availability::Ready(Arc::new(ReadyApp {
@@ -212,9 +227,13 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> anyhow::Result<
         routes,
         functions: http_functions,
         capabilities,
+        bindings: Some(bindings.clone()),
     })));
+    let dispatch =
+        crate::triggers::Dispatch { invoke: crate::triggers::invoke_via_pool(workers.clone()), bindings };
+    let triggers = trigger_plan.start(embedded.store, dispatch);
     tracing::info!("Host started; press Ctrl-C to stop.");
-    Ok(Running { workers, _server: server })
+    Ok(Running { workers, _server: server, _triggers: triggers })
 }
 
 /// Runs `fnwire start` until Ctrl-C or SIGTERM.

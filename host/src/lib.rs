@@ -11,6 +11,7 @@
 //! * [`host::run_start`]: the whole `fnwire start` command.
 
 pub mod app;
+pub mod bindings;
 pub mod channel;
 pub mod cli;
 pub mod console;
@@ -22,5 +23,6 @@ pub mod lifecycle;
 pub mod pack;
 pub mod routes;
 pub mod supervisor;
+pub mod triggers;
 pub mod timeout;
 pub mod worker_process;

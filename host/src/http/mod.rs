@@ -50,6 +50,9 @@ pub struct ReadyApp {
     /// By function name.
     pub functions: HashMap<String, HttpFunction>,
     pub capabilities: HttpCapabilities,
+    /// Blob inputs and queue/blob outputs of functions (none: outputs other than `http` are
+    /// not delivered).
+    pub bindings: Option<Arc<crate::bindings::AppBindings>>,
 }
 
 /// Whether requests can be served right now.
@@ -223,13 +226,27 @@ pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Re
         body: &body,
         params: &params,
     };
-    let invocation = request::invocation_request(
+    let mut invocation = request::invocation_request(
         &invocation_id,
         &function.function_id,
         &function.trigger_name,
         &request_parts,
         app.capabilities,
     );
+    let output_values = match app.bindings.as_ref().map(|b| b.prepare(&function.name, &mut invocation)) {
+        Some(Err(e)) => {
+            tracing::error!("'{}' (Id={invocation_id}) could not run: {e}", function.name);
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "fnwire: function '{}' could not run: {e}; invocation id {invocation_id}\n",
+                    function.name
+                ),
+            );
+        }
+        Some(Ok(values)) => values,
+        None => Default::default(),
+    };
     tracing::info!("Executing '{}' (Id={invocation_id})", function.name);
     let started = Instant::now();
     // Dropping this future (the client went away) cancels the invocation on the worker.
@@ -289,6 +306,24 @@ pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Re
             format!(
                 "fnwire: function '{}' {outcome}; invocation id {invocation_id}. See the fnwire console for \
                  details.\n",
+                function.name
+            ),
+        );
+    }
+    // Queue and blob outputs are delivered only now that the function succeeded.
+    if let Some(bindings) = &app.bindings
+        && let Err(e) = bindings.complete(&function.name, &output_values, &response, None)
+    {
+        tracing::error!(
+            "Executed '{}' (Failed, Id={invocation_id}, Duration={elapsed}ms): the function succeeded but its outputs \
+             could not be delivered: {e}",
+            function.name
+        );
+        return plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "fnwire: function '{}' ran, but its outputs could not be delivered; invocation id {invocation_id}. \
+                 See the fnwire console.\n",
                 function.name
             ),
         );

@@ -1,0 +1,189 @@
+//! Non-trigger bindings the host serves itself from embedded storage: blob inputs before an
+//! invocation; queue and blob outputs after a successful one. Output types this host cannot
+//! serve are reported once per function at start-up, never dropped silently.
+
+pub mod expressions;
+pub mod outputs;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+use fnwire_metadata::{DataType, Direction, FunctionMetadata};
+use fnwire_protocol::rpc::{
+    InvocationRequest, InvocationResponse, ParameterBinding, TypedData, parameter_binding, typed_data,
+};
+use fnwire_storage::{BlobStore, MessageBody, Store};
+
+use crate::lifecycle::IndexedFunction;
+use expressions::ExpressionValues;
+
+/// Output and input binding types this host handles (besides the triggers).
+const HANDLED_OUTPUTS: &[&str] = &["http", "queue", "blob"];
+const HANDLED_INPUTS: &[&str] = &["blob"];
+
+/// A message held by the trigger that the outputs complete together with (queue, id, receipt).
+pub type HeldMessage<'a> = (&'a str, &'a str, &'a str);
+
+/// The storage behind the bindings, and each function's binding metadata.
+#[derive(Debug)]
+pub struct AppBindings {
+    store: Arc<Store>,
+    blobs: BlobStore,
+    functions: HashMap<String, FunctionMetadata>,
+    signals: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+impl AppBindings {
+    /// Logs, once per function, every binding whose type this host does not serve.
+    pub fn new(store: Arc<Store>, blobs: BlobStore, functions: &[IndexedFunction]) -> Self {
+        let mut by_name = HashMap::new();
+        for f in functions.iter().filter(|f| f.error.is_none()) {
+            for b in f.metadata.bindings.iter().filter(|b| !b.is_trigger()) {
+                let handled = match b.direction {
+                    Direction::In => HANDLED_INPUTS,
+                    Direction::Out | Direction::InOut => HANDLED_OUTPUTS,
+                };
+                if !handled.iter().any(|t| b.binding_type.eq_ignore_ascii_case(t)) {
+                    tracing::warn!(
+                        "function `{}`: {} binding `{}` of type `{}` is not supported by this host (fnwire serves \
+                         {} {}); its value is not {}",
+                        f.metadata.name,
+                        b.direction.as_str(),
+                        b.name,
+                        b.binding_type,
+                        b.direction.as_str(),
+                        handled.join(", "),
+                        if b.direction == Direction::In { "provided" } else { "delivered anywhere" },
+                    );
+                }
+            }
+            by_name.insert(f.metadata.name.clone(), f.metadata.clone());
+        }
+        AppBindings { store, blobs, functions: by_name, signals: Mutex::default() }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    /// The values binding expressions of this invocation can use.
+    pub fn expression_values(request: &InvocationRequest) -> ExpressionValues {
+        let mut values = ExpressionValues::from_trigger_metadata(&request.trigger_metadata);
+        if let Some(trigger) = request.input_data.first().and_then(|p| match &p.rpc_data {
+            Some(parameter_binding::RpcData::Data(d)) => d.data.as_ref(),
+            _ => None,
+        }) {
+            match trigger {
+                typed_data::Data::String(s) | typed_data::Data::Json(s) => {
+                    values.add_json_properties(s.as_bytes())
+                }
+                typed_data::Data::Bytes(b) => values.add_json_properties(b),
+                _ => {}
+            }
+        }
+        values
+    }
+
+    /// Prepares an invocation: adds the function's blob inputs to `request.input_data` (a
+    /// missing blob is null, as in Azure) and returns the values its output paths can use.
+    /// An expression without a value is an error naming the binding.
+    pub fn prepare(
+        &self,
+        function: &str,
+        request: &mut InvocationRequest,
+    ) -> Result<ExpressionValues, String> {
+        let Some(metadata) = self.functions.get(function) else { return Ok(ExpressionValues::default()) };
+        let uses_storage = metadata.bindings.iter().any(|b| {
+            !b.is_trigger()
+                && (b.binding_type.eq_ignore_ascii_case("blob")
+                    || b.binding_type.eq_ignore_ascii_case("queue"))
+        });
+        if !uses_storage {
+            return Ok(ExpressionValues::default());
+        }
+        let values = AppBindings::expression_values(request);
+        for b in metadata.bindings.iter().filter(|b| !b.is_trigger() && b.direction == Direction::In) {
+            if !b.binding_type.eq_ignore_ascii_case("blob") {
+                continue;
+            }
+            let template = b.str_property("path").unwrap_or_default();
+            let path = values.resolve(template).map_err(|e| format!("blob input `{}`: {e}", b.name))?;
+            let content =
+                self.blobs.read(&path).map_err(|e| format!("blob input `{}` ({path}): {e}", b.name))?;
+            let data = content.map(|bytes| match b.data_type {
+                Some(DataType::Binary) | Some(DataType::Stream) => typed_data::Data::Bytes(bytes.into()),
+                _ => typed_data::Data::String(String::from_utf8_lossy(&bytes).into_owned()),
+            });
+            request.input_data.push(ParameterBinding {
+                name: b.name.clone(),
+                rpc_data: Some(parameter_binding::RpcData::Data(TypedData { data })),
+            });
+        }
+        Ok(values)
+    }
+
+    /// Writes the blob outputs of a successful invocation and returns its queue messages
+    /// (to be added in one transaction with the trigger's completion).
+    pub fn collect_outputs(
+        &self,
+        function: &str,
+        values: &ExpressionValues,
+        response: &InvocationResponse,
+    ) -> Result<Vec<MessageBody>, String> {
+        let Some(metadata) = self.functions.get(function) else { return Ok(Vec::new()) };
+        let has_return = metadata.bindings.iter().any(|b| b.name == outputs::RETURN);
+        let mut messages = Vec::new();
+        for b in metadata.bindings.iter().filter(|b| b.direction != Direction::In && !b.is_trigger()) {
+            let Some(value) = outputs::output_value(response, &b.name, has_return) else { continue };
+            if b.binding_type.eq_ignore_ascii_case("queue") {
+                let queue = b.str_property("queueName").unwrap_or_default();
+                let queue = values.resolve(queue).map_err(|e| format!("queue output `{}`: {e}", b.name))?;
+                for body in
+                    outputs::queue_messages(&value).map_err(|e| format!("queue output `{}`: {e}", b.name))?
+                {
+                    messages.push(MessageBody::new(queue.clone(), body.to_vec()));
+                }
+            } else if b.binding_type.eq_ignore_ascii_case("blob") {
+                let template = b.str_property("path").unwrap_or_default();
+                let path = values.resolve(template).map_err(|e| format!("blob output `{}`: {e}", b.name))?;
+                let bytes =
+                    outputs::value_bytes(&value).map_err(|e| format!("blob output `{}`: {e}", b.name))?;
+                self.blobs.write(&path, &bytes).map_err(|e| format!("blob output `{}`: {e}", b.name))?;
+            }
+        }
+        Ok(messages)
+    }
+
+    /// Delivers a successful invocation's outputs; with `held`, the trigger message is
+    /// deleted in the same transaction as the queue outputs are added.
+    pub fn complete(
+        &self,
+        function: &str,
+        values: &ExpressionValues,
+        response: &InvocationResponse,
+        held: Option<HeldMessage<'_>>,
+    ) -> Result<usize, String> {
+        let messages = self.collect_outputs(function, values, response)?;
+        if held.is_none() && messages.is_empty() {
+            return Ok(0);
+        }
+        self.store.complete_and_put(held, &messages).map_err(|e| e.to_string())?;
+        for m in &messages {
+            self.signal(&m.queue).notify_one();
+        }
+        Ok(messages.len())
+    }
+
+    /// Woken whenever this host adds a message to `queue`, so its listener need not wait for
+    /// the next poll (messages added by other processes are found by polling).
+    pub fn signal(&self, queue: &str) -> Arc<Notify> {
+        let mut signals = self.signals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        signals.entry(queue.to_string()).or_default().clone()
+    }
+}

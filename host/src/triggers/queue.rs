@@ -1,0 +1,205 @@
+//! Queue triggers on the embedded store, with Azure's listener behaviour: poll with back-off
+//! up to `maxPollingInterval`, take `batchSize` messages and take more once fewer than
+//! `newBatchThreshold` are in flight; delete a message only after the function succeeded
+//! (together with its queue outputs); after a failure make it visible again after
+//! `visibilityTimeout`, or move it to `<queue>-poison` on its `maxDequeueCount`-th attempt.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use fnwire_protocol::rpc::{InvocationRequest, ParameterBinding, TypedData, parameter_binding, typed_data};
+use fnwire_storage::{LeasedMessage, Store};
+use tokio::task::JoinSet;
+
+use super::config::QueueOptions;
+use super::{Dispatch, InvocationOutcome};
+
+/// How long a taken message stays hidden while its invocation runs (Azure: 10 minutes). A
+/// holder that dies releases nothing; the next host start releases all holds at once.
+pub const IN_FLIGHT_VISIBILITY: Duration = Duration::from_secs(600);
+/// First wait after an empty poll; doubles up to `maxPollingInterval`.
+const MIN_POLL_DELAY: Duration = Duration::from_millis(100);
+
+/// A queue-triggered function as the host runs it.
+#[derive(Debug, Clone)]
+pub struct QueueFunction {
+    pub name: String,
+    pub function_id: String,
+    pub trigger_name: String,
+    pub queue: String,
+    /// `dataType: binary`: the message arrives as bytes instead of a string.
+    pub binary: bool,
+}
+
+impl QueueFunction {
+    pub fn from_binding(
+        name: &str,
+        function_id: &str,
+        trigger: &fnwire_metadata::Binding,
+    ) -> Result<Self, String> {
+        let queue = trigger.str_property("queueName").ok_or("the queue trigger has no `queueName`")?;
+        fnwire_storage::validate_queue_name(queue).map_err(|e| e.to_string())?;
+        Ok(QueueFunction {
+            name: name.to_string(),
+            function_id: function_id.to_string(),
+            trigger_name: trigger.name.clone(),
+            queue: queue.to_string(),
+            binary: matches!(trigger.data_type, Some(fnwire_metadata::DataType::Binary)),
+        })
+    }
+
+    /// The invocation for a message: the body as `string` (or `bytes` with dataType binary)
+    /// and the trigger metadata Azure sends.
+    pub fn invocation(&self, invocation_id: &str, m: &LeasedMessage) -> InvocationRequest {
+        let body = if self.binary {
+            typed_data::Data::Bytes(m.body.clone().into())
+        } else {
+            typed_data::Data::String(String::from_utf8_lossy(&m.body).into_owned())
+        };
+        InvocationRequest {
+            invocation_id: invocation_id.to_string(),
+            function_id: self.function_id.clone(),
+            input_data: vec![ParameterBinding {
+                name: self.trigger_name.clone(),
+                rpc_data: Some(parameter_binding::RpcData::Data(TypedData { data: Some(body) })),
+            }],
+            trigger_metadata: trigger_metadata(m),
+            trace_context: None,
+            retry_context: None,
+        }
+    }
+}
+
+fn json_time(t: DateTime<Utc>) -> TypedData {
+    TypedData { data: Some(typed_data::Data::Json(format!("\"{}\"", t.format("%Y-%m-%dT%H:%M:%S%:z")))) }
+}
+
+/// Azure's queue trigger metadata: `Id` and `PopReceipt` as strings, `DequeueCount` as JSON
+/// number text, the times as JSON ISO-8601 strings, and `QueueTrigger` (the body as text).
+pub fn trigger_metadata(m: &LeasedMessage) -> HashMap<String, TypedData> {
+    let string = |s: &str| TypedData { data: Some(typed_data::Data::String(s.to_string())) };
+    HashMap::from([
+        ("Id".to_string(), string(&m.id)),
+        (
+            "DequeueCount".to_string(),
+            TypedData { data: Some(typed_data::Data::Json(m.dequeue_count.to_string())) },
+        ),
+        ("InsertionTime".to_string(), json_time(m.insertion_time)),
+        ("ExpirationTime".to_string(), json_time(m.expiration_time)),
+        ("NextVisibleTime".to_string(), json_time(m.next_visible_time)),
+        ("PopReceipt".to_string(), string(&m.pop_receipt)),
+        ("QueueTrigger".to_string(), string(&String::from_utf8_lossy(&m.body))),
+    ])
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
+/// Listens on the function's queue for as long as the task lives.
+pub(super) async fn run(
+    function: QueueFunction,
+    store: Arc<Store>,
+    dispatch: Dispatch,
+    options: QueueOptions,
+) {
+    let function = Arc::new(function);
+    let signal = dispatch.bindings.signal(&function.queue);
+    let mut in_flight: JoinSet<()> = JoinSet::new();
+    let mut delay = MIN_POLL_DELAY;
+    loop {
+        while in_flight.len() > options.new_batch_threshold {
+            in_flight.join_next().await;
+        }
+        let (s, queue, batch) = (store.clone(), function.queue.clone(), options.batch_size);
+        let taken = blocking(move || s.get_messages(&queue, batch, IN_FLIGHT_VISIBILITY)).await;
+        let messages = match taken {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                tracing::warn!(
+                    "queue `{}` (function `{}`): could not take messages: {e}",
+                    function.queue,
+                    function.name
+                );
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        if messages.is_empty() {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = signal.notified() => {}
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            }
+            delay = (delay * 2).min(options.max_polling_interval);
+            continue;
+        }
+        delay = MIN_POLL_DELAY;
+        for message in messages {
+            let (function, store, dispatch, options) =
+                (function.clone(), store.clone(), dispatch.clone(), options.clone());
+            in_flight.spawn(async move { process(&function, &store, &dispatch, &options, message).await });
+        }
+    }
+}
+
+async fn process(
+    function: &QueueFunction,
+    store: &Arc<Store>,
+    dispatch: &Dispatch,
+    options: &QueueOptions,
+    m: LeasedMessage,
+) {
+    // A message that already used its attempts (e.g. the host died during the last one) goes
+    // straight to the poison queue.
+    if m.dequeue_count > options.max_dequeue_count {
+        poison(function, store, &m, options).await;
+        return;
+    }
+    let invocation_id = uuid::Uuid::new_v4().to_string();
+    let request = function.invocation(&invocation_id, &m);
+    let reason = format!("New queue message detected on '{}'", function.queue);
+    let held = (m.queue.as_str(), m.id.as_str(), m.pop_receipt.as_str());
+    match dispatch.run(&function.name, &reason, request, Some(held)).await {
+        InvocationOutcome::Succeeded => {}
+        InvocationOutcome::Failed(_) if m.dequeue_count >= options.max_dequeue_count => {
+            poison(function, store, &m, options).await;
+        }
+        InvocationOutcome::Failed(_) => {
+            let (s, m2, delay) = (store.clone(), m.clone(), options.visibility_timeout);
+            match blocking(move || s.release(&m2.queue, &m2.id, &m2.pop_receipt, delay)).await {
+                Some(Ok(_)) => tracing::info!(
+                    "message {} on `{}` will be retried (attempt {} of {}) after {:?}",
+                    m.id,
+                    m.queue,
+                    m.dequeue_count,
+                    options.max_dequeue_count,
+                    delay
+                ),
+                Some(Err(e)) => {
+                    tracing::warn!("message {} on `{}`: could not release it: {e}", m.id, m.queue)
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+async fn poison(function: &QueueFunction, store: &Arc<Store>, m: &LeasedMessage, options: &QueueOptions) {
+    let (s, m2) = (store.clone(), m.clone());
+    match blocking(move || s.move_to_poison(&m2.queue, &m2.id, &m2.pop_receipt)).await {
+        Some(Ok(poison)) => tracing::warn!(
+            "function `{}`: message {} failed {} time(s) (maxDequeueCount {}); moved to queue `{poison}`",
+            function.name,
+            m.id,
+            m.dequeue_count.min(options.max_dequeue_count),
+            options.max_dequeue_count
+        ),
+        Some(Err(e)) => {
+            tracing::warn!("message {} on `{}`: could not move it to the poison queue: {e}", m.id, m.queue)
+        }
+        None => {}
+    }
+}
