@@ -136,21 +136,25 @@ function camelDeep(value) {
   return value;
 }
 
-function parseJson(text) {
+function parseJson(text, binding) {
   try {
     return JSON.parse(text);
-  } catch {
-    return text;
+  } catch (e) {
+    if (binding === undefined) return text; // trigger metadata: keep what the host sent
+    throw new Error(`binding '${binding}': the host sent JSON that does not parse (${e.message}): ${text.slice(0, 200)}`);
   }
 }
 
-/** A host value as JavaScript: strings stay strings, JSON is parsed, bytes are a Buffer. */
-function fromData(data) {
+/**
+ * A host value as JavaScript: strings stay strings, JSON is parsed, bytes are a Buffer. For a
+ * binding (`binding` given), JSON that does not parse is an error.
+ */
+function fromData(data, binding) {
   switch (data.kind) {
     case 'string':
       return data.text;
     case 'json':
-      return parseJson(data.text);
+      return parseJson(data.text, binding);
     case 'bytes':
       return data.bytes;
     case 'number':
@@ -163,7 +167,7 @@ function fromData(data) {
 }
 
 function triggerValue(fn, data) {
-  const value = fromData(data);
+  const value = fromData(data, fn.trigger.name);
   // The timer's status arrives in .NET's PascalCase; JavaScript users expect camelCase.
   if (fn.trigger.type === 'timerTrigger' && value && typeof value === 'object') return camelDeep(value);
   return value;
@@ -209,8 +213,9 @@ class InvocationContext {
     const ctx = this;
     this.extraInputs = Object.freeze({
       get(binding) {
-        const data = ctx.#inputs.get(ctx.#bindingName(binding, 'extraInputs.get'));
-        return data ? fromData(data) : undefined;
+        const name = ctx.#bindingName(binding, 'extraInputs.get');
+        const data = ctx.#inputs.get(name);
+        return data ? fromData(data, name) : undefined;
       },
     });
     this.extraOutputs = Object.freeze({
