@@ -51,6 +51,11 @@ pub enum Command {
         #[arg(default_value = ".")]
         app_dir: PathBuf,
     },
+    /// Put, peek and list messages on the app's embedded queues (works while the host runs).
+    Queue {
+        #[command(subcommand)]
+        command: crate::triggers::queue_cli::QueueCommand,
+    },
 }
 
 /// Runs the parsed command.
@@ -82,6 +87,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = crate::app::read_local_settings(&app_dir)?;
             let keys = crate::keys::load_or_create(&app_dir, &settings)?;
             print!("{}", crate::keys::render(&keys, &app_dir));
+            Ok(())
+        }
+        Command::Queue { command } => {
+            print!("{}", crate::triggers::queue_cli::run(command)?);
             Ok(())
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod queue;
+pub mod queue_cli;
 pub mod timer;
 
 use std::collections::HashMap;

@@ -1,0 +1,96 @@
+//! `fnwire queue put|peek|list`: operate an app's embedded queues from the command line. It
+//! opens the same SQLite file as a running host (WAL mode and a busy timeout let both work).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use fnwire_storage::Store;
+
+use super::config::storage_paths;
+
+/// Azure's largest peek.
+pub const DEFAULT_PEEK: usize = 32;
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Add a message to a queue (the queue is created if needed).
+    Put {
+        queue: String,
+        message: String,
+        /// The function app's directory (its storage is `<app>/.fnwire` unless configured).
+        #[arg(long, default_value = ".")]
+        app: PathBuf,
+    },
+    /// Show the messages at the front of a queue without taking them.
+    Peek {
+        queue: String,
+        /// How many messages to show.
+        #[arg(long, default_value_t = DEFAULT_PEEK)]
+        max: usize,
+        #[arg(long, default_value = ".")]
+        app: PathBuf,
+    },
+    /// List the queues with their message counts.
+    List {
+        #[arg(long, default_value = ".")]
+        app: PathBuf,
+    },
+}
+
+fn open(app: &Path) -> anyhow::Result<Store> {
+    if !app.is_dir() {
+        anyhow::bail!("`{}` is not a directory: pass the function app's directory with --app", app.display());
+    }
+    let settings = crate::app::read_local_settings(app)?;
+    let paths = storage_paths(app, &settings)?;
+    Store::open(&paths.storage_dir)
+        .with_context(|| format!("opening the queues of the app in `{}`", app.display()))
+}
+
+/// Runs a `fnwire queue` command and returns what it prints.
+pub fn run(command: QueueCommand) -> anyhow::Result<String> {
+    let mut out = String::new();
+    match command {
+        QueueCommand::Put { queue, message, app } => {
+            let store = open(&app)?;
+            let m = store.put(&queue, message.as_bytes(), None)?;
+            let _ = writeln!(out, "put message {} on queue `{queue}`", m.id);
+        }
+        QueueCommand::Peek { queue, max, app } => {
+            let store = open(&app)?;
+            let messages = store.peek(&queue, max)?;
+            let total = store.message_count(&queue)?;
+            for m in &messages {
+                let _ = writeln!(
+                    out,
+                    "{}  dequeued {}x  inserted {}  {}",
+                    m.id,
+                    m.dequeue_count,
+                    m.insertion_time.format("%Y-%m-%dT%H:%M:%SZ"),
+                    String::from_utf8_lossy(&m.body)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "({} shown; queue `{queue}` holds {total} message(s), visible or not)",
+                messages.len()
+            );
+        }
+        QueueCommand::List { app } => {
+            let store = open(&app)?;
+            let queues = store.list_queues()?;
+            if queues.is_empty() {
+                out.push_str("(no queues yet)\n");
+            } else {
+                let width = queues.iter().map(|q| q.name.len()).max().unwrap_or(0).max("Queue".len());
+                let _ = writeln!(out, "{:width$}  {:>8}  {:>9}", "Queue", "Visible", "Invisible");
+                for q in queues {
+                    let _ = writeln!(out, "{:width$}  {:>8}  {:>9}", q.name, q.visible, q.invisible);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
