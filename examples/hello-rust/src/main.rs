@@ -5,13 +5,15 @@
 //! curl localhost:7071/api/hello/Bob               # Hello, Bob!
 //! curl -d '{"n":1}' localhost:7071/api/echo       # {"n":1}
 //! curl -i localhost:7071/api/boom                 # 500, with the invocation id
+//! curl -d 'hello' localhost:7071/api/enqueue       # 202; `work` writes HELLO to queue done
+//! fnwire queue peek done --app examples/hello-rust # and to .fnwire/blobs/done/<id>.txt
 //! ```
 //!
 //! The Python and Node examples implement the same functions with the same answers.
 
 use fnwire::{
-    HttpRequest, HttpResponse, Out, QueueMessage, TimerInfo, http_trigger, queue_output, queue_trigger,
-    timer_trigger,
+    HttpRequest, HttpResponse, Out, QueueMessage, TimerInfo, blob_output, http_trigger, queue_output,
+    queue_trigger, timer_trigger,
 };
 
 /// Greets by name: from the route (`/api/hello/Bob`), else the `name` query parameter, else "world".
@@ -40,19 +42,34 @@ pub fn boom(req: HttpRequest) -> Result<HttpResponse, fnwire::Error> {
     Err(fnwire::Error::msg(format!("boom: {} {} fails on purpose", req.method(), req.path())))
 }
 
-/// Logs every five seconds.
-#[timer_trigger(schedule = "*/5 * * * * *")]
-pub fn tick(timer: TimerInfo) {
-    tracing::info!(past_due = timer.is_past_due, "tick");
+/// Puts the request body on queue `jobs` (`work` picks it up) and answers 202 with a note.
+#[http_trigger(route = "enqueue", methods = "post", auth_level = "anonymous")]
+#[queue_output(name = "job", queue = "jobs")]
+pub fn enqueue(req: HttpRequest, job: Out<String>) -> HttpResponse {
+    let body = req.text().into_owned();
+    if body.is_empty() {
+        return HttpResponse::bad_request().text("enqueue expects a body: the text of the job");
+    }
+    job.set(body);
+    HttpResponse::new(202).text("queued on jobs\n")
 }
 
-/// Upper-cases each message on `jobs` and puts it on `done`.
+/// Upper-cases each message on `jobs`: the result goes to queue `done` and to blob
+/// `done/<message id>.txt`. Both are written only if this succeeds.
 #[queue_trigger(queue = "jobs")]
 #[queue_output(name = "done", queue = "done")]
-pub fn work(job: QueueMessage, done: Out<String>) {
-    let text = job.text();
-    tracing::info!(id = %job.id, "working on {text}");
-    done.set(text.to_uppercase());
+#[blob_output(name = "copy", path = "done/{Id}.txt")]
+pub fn work(job: QueueMessage, done: Out<String>, copy: Out<String>) {
+    let text = job.text().to_uppercase();
+    tracing::info!(id = %job.id, dequeue_count = job.dequeue_count, "working on {}", job.text());
+    done.set(text.clone());
+    copy.set(text);
+}
+
+/// Logs every two seconds.
+#[timer_trigger(schedule = "*/2 * * * * *")]
+pub fn tick(timer: TimerInfo) {
+    tracing::info!(past_due = timer.is_past_due, "tick");
 }
 
 fn main() -> std::process::ExitCode {
