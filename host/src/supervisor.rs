@@ -8,8 +8,11 @@
 //!   (first 100 ms, doubling up to 5 s; reset once a worker has run for a minute). Its in-flight
 //!   invocations fail at once with [`InvokeError::WorkerDied`] (HTTP: 503).
 //! * **Hang**: a worker that declared `WorkerStatus` gets a `WorkerStatusRequest` every
-//!   [`SupervisorOptions::health_interval`]; no answer within
-//!   [`SupervisorOptions::health_timeout`] means it is hung: it is killed and restarted.
+//!   10 s; no answer within 20 s means it is hung: it is killed and restarted (its in-flight
+//!   invocations get 503). The app settings (or environment variables)
+//!   [`STATUS_INTERVAL_SETTING`] and [`STATUS_TIMEOUT_SETTING`] change the two, in seconds.
+//!   Workers without `WorkerStatus` are not probed (Azure hosts only probe workers that
+//!   declare it).
 //! * **Give up**: as Azure hosts do, failures are counted per pool in a 30-minute window; more
 //!   than `3 × process count` (exit code 200, a requested restart, is not counted) and the host
 //!   stops restarting, says so in the log, and every invocation gets
@@ -37,6 +40,10 @@ use crate::lifecycle::{self, IndexedFunction, LifecycleOptions, StartedWorker};
 
 /// The app setting that sets how many worker processes run.
 pub const PROCESS_COUNT_SETTING: &str = "FUNCTIONS_WORKER_PROCESS_COUNT";
+/// App setting: seconds between `WorkerStatusRequest` probes (default 10).
+pub const STATUS_INTERVAL_SETTING: &str = "FNWIRE_WORKER_STATUS_INTERVAL";
+/// App setting: seconds a worker has to answer a probe before it counts as hung (default 20).
+pub const STATUS_TIMEOUT_SETTING: &str = "FNWIRE_WORKER_STATUS_TIMEOUT";
 /// Azure's upper bound for the process count.
 pub const MAX_PROCESS_COUNT: usize = 10;
 /// The exit code a worker uses to ask for a restart that is not a failure (Azure's
@@ -96,6 +103,26 @@ pub fn read_process_count(settings: &std::collections::BTreeMap<String, String>)
     Ok(n.min(MAX_PROCESS_COUNT))
 }
 
+/// Applies [`STATUS_INTERVAL_SETTING`] and [`STATUS_TIMEOUT_SETTING`] from the app settings,
+/// else the environment.
+pub fn read_health_settings(
+    settings: &std::collections::BTreeMap<String, String>,
+    options: &mut SupervisorOptions,
+) -> anyhow::Result<()> {
+    for (name, target) in [
+        (STATUS_INTERVAL_SETTING, &mut options.health_interval),
+        (STATUS_TIMEOUT_SETTING, &mut options.health_timeout),
+    ] {
+        let Some(text) = settings.get(name).cloned().or_else(|| std::env::var(name).ok()) else { continue };
+        let secs: f64 =
+            text.trim().parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0 && *s < 86400.0).ok_or_else(
+                || anyhow::anyhow!("{name} is `{text}`; it must be a number of seconds, e.g. 10 or 0.5"),
+            )?;
+        *target = Duration::from_secs_f64(secs);
+    }
+    Ok(())
+}
+
 /// Why an invocation did not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvokeError {
@@ -117,7 +144,8 @@ pub enum WorkerEvent {
     /// trigger (e.g. a queue message) should retry it.
     InvocationAbandoned { invocation_id: String, function_name: String, error: InvokeError },
     /// A worker process stopped unexpectedly; it will be restarted unless the pool gave up.
-    WorkerExited { slot: usize, pid: Option<u32>, reason: String },
+    /// `in_flight` are the invocations it was running (each also gets `InvocationAbandoned`).
+    WorkerExited { slot: usize, pid: Option<u32>, reason: String, in_flight: Vec<String> },
     /// A worker (re)started and serves invocations.
     WorkerReady { slot: usize, pid: Option<u32> },
     /// Too many failures: no more restarts.
@@ -171,12 +199,14 @@ impl std::fmt::Debug for WorkerPool {
 impl WorkerPool {
     /// Starts the first worker and brings its functions up (an error here stops `fnwire start`,
     /// as a worker that never starts is a broken app); the other processes start in the
-    /// background. Every worker is supervised from then on.
+    /// background. Every worker is supervised from then on. The probe settings
+    /// ([`read_health_settings`]) come from `launch.env`.
     pub async fn start(
         server: Arc<GrpcServer>,
         launch: WorkerLaunch,
-        options: SupervisorOptions,
+        mut options: SupervisorOptions,
     ) -> anyhow::Result<(Arc<WorkerPool>, Vec<IndexedFunction>)> {
+        read_health_settings(&launch.env, &mut options)?;
         let (first, functions) = lifecycle::start_and_load(&server, &launch, &options.lifecycle).await?;
         let (events, _) = broadcast::channel(1024);
         let (shutdown_tx, _) = watch::channel(false);
@@ -373,6 +403,18 @@ enum Ended {
     Died { reason: String, counted: bool },
 }
 
+fn exited(worker: &StartedWorker, status: Option<ExitStatus>) -> Ended {
+    let code = status.and_then(|s| s.code());
+    let status = status.map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into());
+    let lines = worker.process.last_stderr_lines();
+    let detail =
+        if lines.is_empty() { String::new() } else { format!("; last stderr lines: {}", lines.join(" | ")) };
+    Ended::Died {
+        reason: format!("the worker process exited unexpectedly ({status}){detail}"),
+        counted: code != Some(INTENTIONAL_RESTART_EXIT_CODE),
+    }
+}
+
 /// Waits until the worker dies, hangs, or the host shuts down.
 async fn watch_worker(pool: &WorkerPool, worker: &mut StartedWorker) -> Ended {
     let mut shutdown = pool.shutdown_tx.subscribe();
@@ -398,17 +440,15 @@ async fn watch_worker(pool: &WorkerPool, worker: &mut StartedWorker) -> Ended {
     };
     tokio::select! {
         _ = stopping(&mut shutdown) => Ended::Shutdown,
-        status = worker.process.wait() => {
-            let code = status.and_then(|s| s.code());
-            let status = status.map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into());
-            let lines = worker.process.last_stderr_lines();
-            let detail = if lines.is_empty() { String::new() } else { format!("; last stderr lines: {}", lines.join(" | ")) };
-            Ended::Died {
-                reason: format!("the worker process exited unexpectedly ({status}){detail}"),
-                counted: code != Some(INTENTIONAL_RESTART_EXIT_CODE),
+        status = worker.process.wait() => exited(worker, status),
+        reason = worker.channel.closed() => {
+            // A dying process usually drops its stream first: give it a moment so the log
+            // names the exit status rather than a transport error.
+            match worker.process.wait_timeout(Duration::from_secs(2)).await {
+                Some(status) => exited(worker, Some(status)),
+                None => Ended::Died { reason: format!("the worker's stream closed ({reason})"), counted: true },
             }
         }
-        reason = worker.channel.closed() => Ended::Died { reason: format!("the worker's stream closed ({reason})"), counted: true },
         reason = hung => {
             worker.process.kill().await;
             Ended::Died { reason: format!("the worker was killed: {reason}"), counted: true }
@@ -463,6 +503,7 @@ async fn supervise(
                         slot: index,
                         pid,
                         reason: reason.clone(),
+                        in_flight: abandoned.clone(),
                     });
                     if !abandoned.is_empty() {
                         tracing::error!(

@@ -131,3 +131,27 @@ async fn function_timeout_answers_504_and_cancels_the_invocation() {
     assert_eq!(get(&fnwire.url("/api/hello")).await.status, 200);
     assert!(fnwire.terminate().success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_worker_is_killed_and_restarted_and_its_requests_get_503() {
+    let app = test_worker_app();
+    std::fs::write(
+        app.path().join("local.settings.json"),
+        r#"{"Values":{"FNWIRE_WORKER_STATUS_INTERVAL":"0.2","FNWIRE_WORKER_STATUS_TIMEOUT":"1"}}"#,
+    )
+    .unwrap();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    let workers = fnwire.children();
+    let r =
+        tokio::time::timeout(Duration::from_secs(60), get(&fnwire.url("/api/hang"))).await.expect("no hang");
+    assert_eq!(r.status, 503, "{}", r.body);
+    let out = fnwire.output();
+    assert!(
+        out.contains("test worker: hanging") && out.contains("did not answer WorkerStatusRequest"),
+        "{out}"
+    );
+    assert!(workers.iter().all(|p| process_gone(*p)), "the hung worker was killed");
+    let r = wait_until_served(&fnwire, &fnwire.url("/api/hello")).await;
+    assert_eq!(r.body, "Hello, world!");
+    assert!(fnwire.terminate().success());
+}

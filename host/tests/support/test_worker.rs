@@ -12,7 +12,8 @@
 //! * `slow` `slow`: answers only when cancelled (`InvocationCancel` → Cancelled);
 //! * `tick`: a timer trigger (indexed only);
 //! * `keyed` (authLevel function) and `admin` (authLevel admin): `ok`;
-//! * `pid` `pid`: the worker's process id.
+//! * `pid` `pid`: the worker's process id;
+//! * `hang` `hang`: the worker stops answering anything (also `WorkerStatusRequest`).
 //!
 //! The HTTP functions above `keyed` are anonymous.
 //! `TEST_WORKER_CRASH_MARKER=<file>`: the first start creates the file; later starts see it and
@@ -77,6 +78,7 @@ fn functions() -> Vec<RpcFunctionMetadata> {
         function("keyed", r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"function"}"#),
         function("admin", r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"Admin"}"#),
         function("pid", r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous"}"#),
+        function("hang", r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous"}"#),
         function(
             "tick",
             r#"{"type":"timerTrigger","direction":"in","name":"timer","schedule":"*/5 * * * * *"}"#,
@@ -199,6 +201,7 @@ async fn main() {
     );
     let mut client = FunctionRpcClient::connect(args.host_uri.clone()).await.expect("connect to the host");
     let (tx, rx) = mpsc::unbounded_channel::<StreamingMessage>();
+    let reply_tx = tx.clone();
     let send = move |content: Content| {
         let _ = tx.send(StreamingMessage { request_id: String::new(), content: Some(content) });
     };
@@ -219,6 +222,7 @@ async fn main() {
                     "HandlesWorkerTerminateMessage",
                     "SupportsLoadResponseCollection",
                     "HandlesInvocationCancelMessage",
+                    "WorkerStatus",
                 ];
                 let without_terminate = std::env::var("TEST_WORKER_NO_TERMINATE").is_ok_and(|v| v == "1");
                 let caps =
@@ -253,6 +257,13 @@ async fn main() {
                 if req.function_id == "id-slow" {
                     continue;
                 }
+                if req.function_id == "id-hang" {
+                    println!("test worker: hanging");
+                    // Blocks the only loop: nothing is answered any more.
+                    loop {
+                        std::thread::sleep(std::time::Duration::from_secs(3600));
+                    }
+                }
                 send(Content::InvocationResponse(invoke(&req)));
             }
             Some(Content::InvocationCancel(cancel)) => {
@@ -265,6 +276,12 @@ async fn main() {
                     }),
                     ..Default::default()
                 }));
+            }
+            Some(Content::WorkerStatusRequest(_)) => {
+                let _ = reply_tx.send(StreamingMessage {
+                    request_id: msg.request_id.clone(),
+                    content: Some(Content::WorkerStatusResponse(WorkerStatusResponse {})),
+                });
             }
             Some(Content::WorkerTerminate(_)) => {
                 println!("test worker: terminating");
