@@ -6,6 +6,7 @@ mod cli;
 mod e2e_cargo_app;
 mod e2e_hello_rust;
 mod e2e_test_worker;
+mod embedded_triggers;
 mod pack;
 mod supervision;
 mod support;

@@ -82,6 +82,11 @@ fn capture<R: Read + Send + 'static>(reader: R, output: Arc<Mutex<String>>) -> s
 impl Fnwire {
     /// Starts `fnwire start <app_dir> --port <free port> <extra>` without waiting.
     pub fn spawn(app_dir: &Path, extra: &[&str]) -> Self {
+        Self::spawn_with_env(app_dir, extra, &[])
+    }
+
+    /// Like [`Fnwire::spawn`], with extra environment variables for fnwire.
+    pub fn spawn_with_env(app_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let mut child = Command::new(fnwire_exe())
             .arg("start")
@@ -89,6 +94,7 @@ impl Fnwire {
             .args(["--port", &port.to_string()])
             .args(extra)
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
