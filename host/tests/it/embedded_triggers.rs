@@ -170,7 +170,11 @@ fn function_json_app(functions: &[(&str, &str)], host_json: &str) -> tempfile::T
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_message_goes_to_poison_after_exactly_max_dequeue_count_attempts() {
     let app = function_json_app(
-        &[("fail", r#"[{"type":"queueTrigger","direction":"in","name":"msg","queueName":"jobs"}]"#)],
+        &[(
+            "fail",
+            r#"[{"type":"queueTrigger","direction":"in","name":"msg","queueName":"jobs"},
+                {"type":"sendGrid","direction":"out","name":"mail"}]"#,
+        )],
         r#"{"version":"2.0","extensions":{"queues":{"maxDequeueCount":3,"maxPollingInterval":"00:00:00.2"}}}"#,
     );
     let storage = app.path().join(".fnwire");
@@ -186,6 +190,9 @@ async fn a_failing_message_goes_to_poison_after_exactly_max_dequeue_count_attemp
     let out = fnwire.output();
     assert_eq!(out.matches("Executing 'fail'").count(), 3, "exactly maxDequeueCount attempts:\n{out}");
     assert!(out.contains("moved to queue `jobs-poison`") && out.contains("function `fail`"), "{out}");
+    // An output type fnwire does not serve is reported once, with the function, at start.
+    let unsupported = "function `fail`: out binding `mail` of type `sendGrid` is not supported by this host";
+    assert_eq!(out.matches(unsupported).count(), 1, "{out}");
     assert!(fnwire.terminate().success());
 }
 
@@ -247,4 +254,30 @@ async fn a_missed_occurrence_runs_once_past_due_on_restart() {
         "once (and its start-up note):\n{}",
         fnwire.output()
     );
+}
+
+/// Measures (never asserts) end-to-end queue throughput through hello-rust's `work`: messages
+/// put on `jobs` to results on `done` (each also writes a blob). Run with
+/// `cargo test -p fnwire-host --test it queue_throughput -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement, not a test"]
+async fn queue_throughput() {
+    let storage = tempfile::tempdir().unwrap();
+    let mut fnwire = start_with_storage(&hello_rust_dir(), storage.path());
+    let store = Store::open(storage.path()).unwrap();
+    const N: usize = 5000;
+    let jobs: Vec<fnwire_storage::MessageBody> =
+        (0..N).map(|i| fnwire_storage::MessageBody::new("jobs", format!("m{i}"))).collect();
+    let started = Instant::now();
+    store.put_many(&jobs).unwrap();
+    wait_until(&fnwire, "all processed", Duration::from_secs(600), || {
+        store.message_count("done").unwrap() as usize >= N
+    });
+    let elapsed = started.elapsed();
+    eprintln!(
+        "queue throughput: {N} messages in {:.2} s = {:.0} messages/s (queue trigger → worker → queue + blob outputs)",
+        elapsed.as_secs_f64(),
+        N as f64 / elapsed.as_secs_f64()
+    );
+    assert!(fnwire.terminate().success());
 }
