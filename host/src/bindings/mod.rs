@@ -187,3 +187,153 @@ impl AppBindings {
         signals.entry(queue.to_string()).or_default().clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fnwire_metadata::Binding;
+    use fnwire_protocol::rpc::{StatusResult, status_result};
+
+    fn function(name: &str, bindings: Vec<Binding>) -> IndexedFunction {
+        let mut metadata = FunctionMetadata::new(name);
+        metadata.bindings = bindings;
+        IndexedFunction {
+            function_id: metadata.function_id(),
+            metadata,
+            rpc: Default::default(),
+            error: None,
+        }
+    }
+
+    fn data(d: typed_data::Data) -> Option<parameter_binding::RpcData> {
+        Some(parameter_binding::RpcData::Data(TypedData { data: Some(d) }))
+    }
+
+    fn queue_request(body: &str, id: &str) -> InvocationRequest {
+        InvocationRequest {
+            input_data: vec![ParameterBinding {
+                name: "msg".into(),
+                rpc_data: data(typed_data::Data::String(body.into())),
+            }],
+            trigger_metadata: [(
+                "Id".to_string(),
+                TypedData { data: Some(typed_data::Data::String(id.into())) },
+            )]
+            .into(),
+            ..Default::default()
+        }
+    }
+
+    fn success(outputs: Vec<(&str, typed_data::Data)>, ret: Option<typed_data::Data>) -> InvocationResponse {
+        InvocationResponse {
+            output_data: outputs
+                .into_iter()
+                .map(|(n, d)| ParameterBinding { name: n.into(), rpc_data: data(d) })
+                .collect(),
+            return_value: ret.map(|d| TypedData { data: Some(d) }),
+            result: Some(StatusResult {
+                status: status_result::Status::Success as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn app(dir: &std::path::Path, functions: &[IndexedFunction]) -> AppBindings {
+        let store = Arc::new(Store::open(&dir.join("store")).unwrap());
+        AppBindings::new(store, BlobStore::new(dir.join("blobs")), functions)
+    }
+
+    #[test]
+    fn several_outputs_return_value_and_blob_paths_from_the_trigger() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = function(
+            "work",
+            vec![
+                Binding::new("msg", "queueTrigger", Direction::In).with("queueName", "jobs"),
+                Binding::new("done", "queue", Direction::Out).with("queueName", "done"),
+                Binding::new("copy", "blob", Direction::Out).with("path", "out/{Id}-{customer}.txt"),
+                Binding::new("$return", "queue", Direction::Out).with("queueName", "audit"),
+            ],
+        );
+        let bindings = app(dir.path(), &[f]);
+        let mut request = queue_request(r#"{"customer":"ada"}"#, "m1");
+        let values = bindings.prepare("work", &mut request).unwrap();
+        let response = success(
+            vec![
+                ("done", typed_data::Data::Json(r#"["a","b"]"#.into())),
+                ("copy", typed_data::Data::Bytes(bytes::Bytes::from_static(b"\x00bin"))),
+            ],
+            Some(typed_data::Data::String("seen m1".into())),
+        );
+        assert_eq!(bindings.complete("work", &values, &response, None).unwrap(), 3);
+        let store = bindings.store();
+        let done: Vec<_> = store.peek("done", 10).unwrap().into_iter().map(|m| m.body).collect();
+        assert_eq!(done, [b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(
+            store.peek("audit", 10).unwrap()[0].body,
+            b"seen m1",
+            "a non-HTTP return value reaches $return"
+        );
+        assert_eq!(bindings.blobs().read("out/m1-ada.txt").unwrap().unwrap(), b"\x00bin");
+    }
+
+    #[test]
+    fn blob_inputs_by_data_type_missing_is_null_and_unknown_expressions_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = function(
+            "read",
+            vec![
+                Binding::new("msg", "queueTrigger", Direction::In).with("queueName", "jobs"),
+                Binding::new("text", "blob", Direction::In).with("path", "in/{queueTrigger}"),
+                Binding::new("raw", "blob", Direction::In)
+                    .with("path", "in/{queueTrigger}")
+                    .with("dataType", "binary"),
+                Binding::new("none", "blob", Direction::In).with("path", "in/missing"),
+            ],
+        );
+        let mut f = f;
+        f.metadata.bindings[2].data_type = Some(DataType::Binary);
+        let bindings = app(dir.path(), &[f]);
+        bindings.blobs().write("in/a.txt", b"hello").unwrap();
+        let mut request = queue_request("a.txt", "m1");
+        request.trigger_metadata.insert(
+            "QueueTrigger".into(),
+            TypedData { data: Some(typed_data::Data::String("a.txt".into())) },
+        );
+        bindings.prepare("read", &mut request).unwrap();
+        let by_name: HashMap<_, _> =
+            request.input_data.iter().map(|p| (p.name.as_str(), p.rpc_data.clone())).collect();
+        assert_eq!(by_name["text"], data(typed_data::Data::String("hello".into())));
+        assert_eq!(by_name["raw"], data(typed_data::Data::Bytes(bytes::Bytes::from_static(b"hello"))));
+        assert_eq!(by_name["none"], Some(parameter_binding::RpcData::Data(TypedData::default())));
+
+        let mut request = queue_request("a.txt", "m1");
+        let e = bindings.prepare("read", &mut request).unwrap_err();
+        assert!(e.contains("blob input `text`") && e.contains("{queueTrigger}"), "{e}");
+    }
+
+    #[test]
+    fn nothing_is_delivered_when_an_output_cannot_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = function(
+            "f",
+            vec![
+                Binding::new("req", "httpTrigger", Direction::In),
+                Binding::new("out", "queue", Direction::Out).with("queueName", "done"),
+                Binding::new("bad", "queue", Direction::Out).with("queueName", "Not_Valid"),
+            ],
+        );
+        let bindings = app(dir.path(), &[f]);
+        let response = success(
+            vec![
+                ("out", typed_data::Data::String("x".into())),
+                ("bad", typed_data::Data::String("y".into())),
+            ],
+            None,
+        );
+        let e = bindings.complete("f", &ExpressionValues::default(), &response, None).unwrap_err();
+        assert!(e.contains("Not_Valid"), "{e}");
+        assert_eq!(bindings.store().message_count("done").unwrap(), 0, "all or nothing");
+    }
+}
