@@ -554,3 +554,61 @@ async fn start_loaded(
 async fn stopping(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(options: SupervisorOptions) -> WorkerPool {
+        WorkerPool {
+            slots: (0..options.process_count).map(|_| Arc::default()).collect(),
+            options,
+            failures: Mutex::default(),
+            gave_up: Mutex::default(),
+            shutting_down: AtomicBool::new(false),
+            shutdown_tx: watch::channel(false).0,
+            events: broadcast::channel(16).0,
+            next: AtomicUsize::new(0),
+            tasks: Mutex::default(),
+        }
+    }
+
+    #[test]
+    fn gives_up_after_three_failures_per_process_in_the_window() {
+        let pool = pool(SupervisorOptions::new(2, None));
+        let mut events = pool.subscribe();
+        for _ in 0..6 {
+            assert_eq!(pool.record_failure(), None);
+        }
+        let reason = pool.record_failure().expect("the 7th failure gives up");
+        assert!(reason.contains("7 times") && reason.contains("limit is 6"), "{reason}");
+        assert_eq!(pool.gave_up(), Some(reason.clone()));
+        assert_eq!(events.try_recv().unwrap(), WorkerEvent::GaveUp { reason });
+        // With nothing live, invocations are refused with the reason.
+        let err = pool.pick().err().unwrap();
+        assert!(matches!(err, InvokeError::Unavailable(r) if r.contains("stopped restarting")));
+    }
+
+    #[test]
+    fn failures_outside_the_window_are_forgotten() {
+        let mut options = SupervisorOptions::new(1, None);
+        options.failure_window = Duration::ZERO;
+        let pool = pool(options);
+        for _ in 0..10 {
+            assert_eq!(pool.record_failure(), None);
+        }
+    }
+
+    #[test]
+    fn process_count_and_probe_settings() {
+        let settings = |k: &str, v: &str| std::collections::BTreeMap::from([(k.to_string(), v.to_string())]);
+        assert_eq!(read_process_count(&settings(PROCESS_COUNT_SETTING, "3")).unwrap(), 3);
+        assert_eq!(read_process_count(&settings(PROCESS_COUNT_SETTING, "64")).unwrap(), MAX_PROCESS_COUNT);
+        assert!(read_process_count(&settings(PROCESS_COUNT_SETTING, "0")).is_err());
+        let mut options = SupervisorOptions::new(1, None);
+        read_health_settings(&settings(STATUS_TIMEOUT_SETTING, "0.5"), &mut options).unwrap();
+        assert_eq!(options.health_timeout, Duration::from_millis(500));
+        let e = read_health_settings(&settings(STATUS_INTERVAL_SETTING, "often"), &mut options).unwrap_err();
+        assert!(e.to_string().contains("often"), "{e}");
+    }
+}

@@ -152,3 +152,17 @@ async fn a_hung_worker_is_killed_and_restarted_and_its_requests_get_503() {
     assert_eq!(r.body, "Hello, world!");
     assert!(fnwire.terminate().success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_code_200_restarts_the_worker_without_counting_a_failure() {
+    let app = test_worker_app();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    // More restarts than the failure limit (3 for one process): none of them counts.
+    for _ in 0..5 {
+        assert_eq!(get(&fnwire.url("/api/restart")).await.status, 503);
+        wait_until_served(&fnwire, &fnwire.url("/api/hello")).await;
+    }
+    assert!(!fnwire.output().contains("giving up"), "{}", fnwire.output());
+    assert!(fnwire.output().contains("exit status: 200"), "{}", fnwire.output());
+    assert!(fnwire.terminate().success());
+}

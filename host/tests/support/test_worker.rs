@@ -13,7 +13,8 @@
 //! * `tick`: a timer trigger (indexed only);
 //! * `keyed` (authLevel function) and `admin` (authLevel admin): `ok`;
 //! * `pid` `pid`: the worker's process id;
-//! * `hang` `hang`: the worker stops answering anything (also `WorkerStatusRequest`).
+//! * `hang` `hang`: the worker stops answering anything (also `WorkerStatusRequest`);
+//! * `restart` `restart`: the process exits with 200, the code that asks for a restart.
 //!
 //! The HTTP functions above `keyed` are anonymous.
 //! `TEST_WORKER_CRASH_MARKER=<file>`: the first start creates the file; later starts see it and
@@ -80,6 +81,10 @@ fn functions() -> Vec<RpcFunctionMetadata> {
         function("pid", r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous"}"#),
         function("hang", r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous"}"#),
         function(
+            "restart",
+            r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous"}"#,
+        ),
+        function(
             "tick",
             r#"{"type":"timerTrigger","direction":"in","name":"timer","schedule":"*/5 * * * * *"}"#,
         ),
@@ -126,6 +131,7 @@ fn invoke(req: &InvocationRequest) -> InvocationResponse {
         "id-pid" => http_response(200, "text/plain", Bytes::from(std::process::id().to_string())),
         "id-boom" => return failure(req, "SECRET-INTERNAL-DETAIL: boom failed on purpose"),
         "id-die" => std::process::exit(3),
+        "id-restart" => std::process::exit(200),
         "id-item" => {
             let id = http.params.get("id").cloned().unwrap_or_default();
             let mut v = http_response(200, "text/plain", Bytes::from(format!("item {id}")));
