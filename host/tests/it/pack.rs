@@ -60,8 +60,19 @@ async fn packed_hello_rust_validates_and_serves_hello_with_both_indexing_modes()
     let hello = check_function_json(&out, "hello");
     assert_eq!(hello["bindings"][0]["type"], "httpTrigger");
     assert_eq!(hello["bindings"][0]["route"], "hello/{name?}");
-    for name in ["echo", "boom"] {
+    // Every function folder validates, whatever its trigger.
+    let mut packed: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("function.json").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    packed.sort();
+    for name in &packed {
         check_function_json(&out, name);
+    }
+    for name in ["boom", "echo", "hello"] {
+        assert!(packed.iter().any(|p| p == name), "{name} packed: {packed:?}");
     }
 
     // Worker indexing, as packed.
