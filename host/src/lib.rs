@@ -23,6 +23,6 @@ pub mod lifecycle;
 pub mod pack;
 pub mod routes;
 pub mod supervisor;
-pub mod triggers;
 pub mod timeout;
+pub mod triggers;
 pub mod worker_process;
