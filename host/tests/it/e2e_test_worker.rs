@@ -20,7 +20,7 @@ async fn serves_http_functions_and_stops_cleanly_on_sigterm() {
     assert!(hello.contains("httpTrigger") && hello.contains("GET,POST"), "{out}");
     assert!(hello.contains(&format!("http://127.0.0.1:{}/api/hello/{{name?}}", fnwire.port)), "{out}");
     assert!(row("tick").contains("timerTrigger"), "{out}");
-    assert!(out.contains("later fnwire version"), "{out}");
+    assert!(row("tick").contains("schedule */5 * * * * *"), "the table says what triggers it: {out}");
     assert!(out.contains("runtime Some(\"fnwire-test\"), setting Some(\"from-settings\")"), "{out}");
 
     let r = get(&fnwire.url("/api/hello?name=Ada")).await;
