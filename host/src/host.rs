@@ -268,7 +268,11 @@ pub async fn run_start(options: StartOptions) -> anyhow::Result<()> {
     shutdown.await;
     tracing::info!("stopping");
     state.set(Availability::Unavailable("the host is shutting down".into()));
-    running.workers.shutdown().await;
+    // Stop taking timer and queue work first; messages in flight stay held and are released
+    // at the next start.
+    let Running { workers, _server, _triggers } = running;
+    drop(_triggers);
+    workers.shutdown().await;
     http_task.abort();
     Ok(())
 }
