@@ -140,25 +140,16 @@ pub fn keys_path(app_dir: &Path) -> PathBuf {
 pub fn load_or_create(app_dir: &Path, settings: &BTreeMap<String, String>) -> anyhow::Result<Keys> {
     let path = keys_path(app_dir);
     let mut keys = if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!("could not read the keys file `{}`; check its permissions", path.display())
-        })?;
-        let keys: Keys = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "the keys file `{}` is not valid ({{\"masterKey\": …, \"defaultFunctionKey\": …}} expected); \
-                 fix it, or delete it to get new keys",
-                path.display()
-            )
-        })?;
-        if keys.master_key.is_empty() || keys.default_function_key.is_empty() {
-            bail!("the keys file `{}` has an empty key; delete it to get new keys", path.display());
-        }
-        keys
+        read_keys_file(&path)?
     } else {
         let keys = Keys { master_key: generate_key()?, default_function_key: generate_key()? };
-        write_private(&path, &serde_json::to_string_pretty(&keys)?)?;
-        tracing::info!("created the app's keys in {} (show them with `fnwire keys`)", path.display());
-        keys
+        if write_private(&path, &serde_json::to_string_pretty(&keys)?)? {
+            tracing::info!("created the app's keys in {} (show them with `fnwire keys`)", path.display());
+            keys
+        } else {
+            // Another fnwire process created them first: use theirs.
+            read_keys_file(&path)?
+        }
     };
     let setting = |name: &str| {
         settings.get(name).cloned().or_else(|| std::env::var(name).ok()).filter(|v| !v.trim().is_empty())
@@ -172,8 +163,27 @@ pub fn load_or_create(app_dir: &Path, settings: &BTreeMap<String, String>) -> an
     Ok(keys)
 }
 
-/// Writes `text` to `path` so only the owner can read it (directory 0700, file 0600).
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+fn read_keys_file(path: &Path) -> anyhow::Result<Keys> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!("could not read the keys file `{}`; check its permissions", path.display())
+    })?;
+    let keys: Keys = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "the keys file `{}` is not valid ({{\"masterKey\": …, \"defaultFunctionKey\": …}} expected); fix it, \
+             or delete it to get new keys",
+            path.display()
+        )
+    })?;
+    if keys.master_key.is_empty() || keys.default_function_key.is_empty() {
+        bail!("the keys file `{}` has an empty key; delete it to get new keys", path.display());
+    }
+    Ok(keys)
+}
+
+/// Writes `text` to `path` so only the owner can read it (directory 0700, file 0600). The file
+/// appears complete or not at all, and an existing one is never replaced: returns `false` if
+/// `path` already existed (another process won the race).
+fn write_private(path: &Path, text: &str) -> anyhow::Result<bool> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .with_context(|| format!("could not create `{}` for the app's keys", dir.display()))?;
@@ -182,19 +192,38 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("could not make `{}` private (mode 0700)", dir.display()))?;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .with_context(|| format!("could not create the keys file `{}`", path.display()))?;
-        std::io::Write::write_all(&mut file, text.as_bytes())
-            .with_context(|| format!("could not write the keys file `{}`", path.display()))?;
+        let temp = dir.join(format!(".keys-{}.tmp", uuid::Uuid::new_v4()));
+        let result = (|| -> anyhow::Result<bool> {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temp)
+                .with_context(|| format!("could not create `{}`", temp.display()))?;
+            std::io::Write::write_all(&mut file, text.as_bytes())
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("could not write `{}`", temp.display()))?;
+            // A hard link publishes the finished file and fails if one is already there.
+            match std::fs::hard_link(&temp, path) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => {
+                    Err(e).with_context(|| format!("could not create the keys file `{}`", path.display()))
+                }
+            }
+        })();
+        let _ = std::fs::remove_file(&temp);
+        result
     }
     #[cfg(not(unix))]
-    std::fs::write(path, text)
-        .with_context(|| format!("could not write the keys file `{}`", path.display()))?;
-    Ok(())
+    {
+        if path.exists() {
+            return Ok(false);
+        }
+        std::fs::write(path, text)
+            .with_context(|| format!("could not write the keys file `{}`", path.display()))?;
+        Ok(true)
+    }
 }
 
 /// What `fnwire keys` prints.
@@ -250,6 +279,22 @@ mod tests {
         headers.insert(KEY_HEADER, "h".parse().unwrap());
         assert_eq!(presented_key(&headers, &uri).as_deref(), Some("h"));
         assert_eq!(presented_key(&http::HeaderMap::new(), &"/x".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn processes_starting_together_agree_on_one_set_of_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || load_or_create(&path, &BTreeMap::new()).unwrap())
+            })
+            .collect();
+        let keys: Vec<Keys> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert!(keys.iter().all(|k| *k == keys[0]));
+        let leftovers: Vec<_> = std::fs::read_dir(path.join(".fnwire")).unwrap().flatten().collect();
+        assert_eq!(leftovers.len(), 1, "only keys.json remains: {leftovers:?}");
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! curl -i localhost:7071/api/boom                 # 500, with the invocation id
 //! curl -d 'hello' localhost:7071/api/enqueue       # 202; `work` writes HELLO to queue done
 //! fnwire queue peek done --app examples/hello-rust # and to .fnwire/blobs/done/<id>.txt
+//! curl -i localhost:7071/api/secret               # 401: `secret` needs a key
+//! fnwire keys examples/hello-rust                  # prints the master and function keys
+//! curl -H "x-functions-key: <key>" localhost:7071/api/secret   # 200 (or ?code=<key>)
 //! ```
 //!
 //! The Python and Node examples implement the same functions with the same answers.
@@ -40,6 +43,12 @@ pub async fn echo(req: HttpRequest) -> HttpResponse {
 #[http_trigger(route = "boom", auth_level = "anonymous")]
 pub fn boom(req: HttpRequest) -> Result<HttpResponse, fnwire::Error> {
     Err(fnwire::Error::msg(format!("boom: {} {} fails on purpose", req.method(), req.path())))
+}
+
+/// Needs the function key (or the master key): shows `authLevel = "function"`.
+#[http_trigger(route = "secret", methods = "get", auth_level = "function")]
+pub fn secret(_req: HttpRequest) -> HttpResponse {
+    HttpResponse::ok().text("You have the key.")
 }
 
 /// Puts the request body on queue `jobs` (`work` picks it up) and answers 202 with a note.

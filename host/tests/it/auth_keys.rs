@@ -87,3 +87,20 @@ fn the_keys_file_is_private_stable_and_overridable() {
     assert!(err.contains("keys.json") && err.contains("delete it"), "{err}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "not json", "a broken keys file is not overwritten");
 }
+
+/// The check: with `fnwire start examples/hello-rust`, the `function`-level route refuses
+/// requests without a key and accepts the key `fnwire keys` prints.
+#[tokio::test(flavor = "multi_thread")]
+async fn hello_rust_secret_needs_the_printed_key() {
+    let app = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello-rust"));
+    let mut fnwire = Fnwire::start(&app, &["--debug"]);
+    let (master, function) = printed_keys(&app);
+    let url = fnwire.url("/api/secret");
+    assert_eq!(get(&url).await.status, 401);
+    assert_eq!(request("GET", &url, &[("x-functions-key", "nope")], "").await.status, 401);
+    let r = request("GET", &url, &[("x-functions-key", &function)], "").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "You have the key."), "{}", fnwire.output());
+    assert_eq!(get(&format!("{url}?code={master}")).await.status, 200);
+    assert!(fnwire.output().contains("[function key required]"));
+    assert!(fnwire.terminate().success());
+}
