@@ -144,7 +144,9 @@ pub enum WorkerEvent {
     /// trigger (e.g. a queue message) should retry it.
     InvocationAbandoned { invocation_id: String, function_name: String, error: InvokeError },
     /// A worker process stopped unexpectedly; it will be restarted unless the pool gave up.
-    /// `in_flight` are the invocations it was running (each also gets `InvocationAbandoned`).
+    /// `in_flight`: the invocations still registered on it when its death was handled (best
+    /// effort: callers may already have seen the failure; `InvocationAbandoned`, sent for each
+    /// one, is the complete record).
     WorkerExited { slot: usize, pid: Option<u32>, reason: String, in_flight: Vec<String> },
     /// A worker (re)started and serves invocations.
     WorkerReady { slot: usize, pid: Option<u32> },
