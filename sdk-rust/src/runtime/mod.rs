@@ -24,6 +24,7 @@
 
 mod logging;
 mod panic;
+mod reload;
 mod session;
 
 use std::fmt;
@@ -35,6 +36,7 @@ use fnwire_metadata::{FunctionMetadata, MetadataError};
 
 pub use logging::{HostLogLayer, INVOCATION_SPAN_TARGET, install_default_subscriber, rpc_level};
 pub(crate) use panic::catch as catch_panic;
+pub use reload::AppReload;
 pub use session::{capabilities, rpc_function_metadata, worker_metadata};
 
 /// Runs blocking code for a handler: on tokio's blocking pool, inside the invocation's span (so its
@@ -200,11 +202,12 @@ pub struct Worker {
     args: WorkerArgs,
     functions: Vec<FunctionDefinition>,
     shutdown_grace: Duration,
+    reload: Option<AppReload>,
 }
 
 impl Worker {
     pub fn new(args: WorkerArgs) -> Self {
-        Worker { args, functions: Vec::new(), shutdown_grace: DEFAULT_SHUTDOWN_GRACE }
+        Worker { args, functions: Vec::new(), shutdown_grace: DEFAULT_SHUTDOWN_GRACE, reload: None }
     }
 
     /// A worker serving every function declared with the attribute macros.
@@ -228,6 +231,13 @@ impl Worker {
     /// `WorkerTerminate` (which brings its own grace period). Default 5 s.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    /// Loads the app's functions when the host specializes this worker with
+    /// `FunctionEnvironmentReloadRequest` (placeholder mode); they are added to the served ones.
+    pub fn on_environment_reload(mut self, reload: AppReload) -> Self {
+        self.reload = Some(reload);
         self
     }
 
@@ -260,7 +270,7 @@ impl Worker {
         }
         install_default_subscriber();
         panic::install_hook();
-        session::run(self.args, self.functions, self.shutdown_grace).await
+        session::run(self.args, self.functions, self.shutdown_grace, self.reload).await
     }
 }
 

@@ -160,12 +160,14 @@ pub(crate) struct Session {
     in_flight: Arc<Mutex<HashMap<String, oneshot::Sender<()>>>>,
     tasks: JoinSet<()>,
     default_grace: Duration,
+    reload: Option<super::AppReload>,
 }
 
 pub(crate) async fn run(
     args: WorkerArgs,
     functions: Vec<FunctionDefinition>,
     default_grace: Duration,
+    reload: Option<super::AppReload>,
 ) -> Result<(), WorkerError> {
     let connect_error = |message: String| WorkerError::Connect { uri: args.host_uri.clone(), message };
     let endpoint = Endpoint::from_shared(args.host_uri.clone())
@@ -217,6 +219,7 @@ pub(crate) async fn run(
         in_flight: Arc::default(),
         tasks: JoinSet::new(),
         default_grace,
+        reload,
     };
     session.serve(inbound, written_rx).await
 }
@@ -367,7 +370,7 @@ impl Session {
                 self.send(&request_id, Content::WorkerStatusResponse(WorkerStatusResponse {}));
             }
             Content::FunctionEnvironmentReloadRequest(request) => {
-                let result = match reload_environment(&request) {
+                let result = match reload_environment(&request).and_then(|()| self.reload_app(&request)) {
                     Ok(()) => success(),
                     Err(message) => failure(&FunctionError::new(message), "environment reload"),
                 };
@@ -445,6 +448,19 @@ impl Session {
             }
         };
         FunctionLoadResponse { function_id: request.function_id, result, is_dependency_downloaded: false }
+    }
+
+    /// Adds the functions of the app the host specialized this worker for, if a hook loads them.
+    fn reload_app(&mut self, request: &FunctionEnvironmentReloadRequest) -> Result<(), String> {
+        let Some(reload) = &self.reload else { return Ok(()) };
+        let added = reload.load(std::path::Path::new(&request.function_app_directory))?;
+        for function in added {
+            let index = self.functions.len();
+            self.by_name.insert(function.metadata.name.to_ascii_lowercase(), index);
+            self.by_id.insert(function.metadata.function_id(), index);
+            self.functions.push(Arc::new(function));
+        }
+        Ok(())
     }
 
     fn invoke(&mut self, request_id: String, request: InvocationRequest) {
