@@ -276,6 +276,29 @@ impl Store {
         if n == 1 { Ok(receipt) } else { Err(Store::mismatch(queue, id, pop_receipt)) }
     }
 
+    /// Gives back a held message that was never attempted (e.g. no worker could take it): its
+    /// dequeue count goes back down, so it does not move toward the poison queue.
+    pub fn release_unattempted(
+        &self,
+        queue: &str,
+        id: &str,
+        pop_receipt: &str,
+        delay: Duration,
+    ) -> Result<String, StorageError> {
+        let visible_at = millis(self.now()).saturating_add(duration_ms(delay));
+        let receipt = new_receipt();
+        let conn = self.lock();
+        let n = conn
+            .execute(
+                "UPDATE messages SET visible_ms = ?4, pop_receipt = ?5, leased = 0,
+                     dequeue_count = MAX(dequeue_count - 1, 0)
+                 WHERE queue = ?1 AND id = ?2 AND pop_receipt = ?3",
+                params![queue, id, pop_receipt, visible_at, receipt],
+            )
+            .map_err(|e| self.sql_error("releasing a message", e))?;
+        if n == 1 { Ok(receipt) } else { Err(Store::mismatch(queue, id, pop_receipt)) }
+    }
+
     /// Moves a held message to `<queue>-poison` (same id, body and insertion time; dequeue
     /// count reset) in one transaction. Returns the poison queue's name.
     pub fn move_to_poison(&self, queue: &str, id: &str, pop_receipt: &str) -> Result<String, StorageError> {

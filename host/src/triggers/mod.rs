@@ -21,10 +21,20 @@ use config::QueueOptions;
 use queue::QueueFunction;
 use timer::TimerFunction;
 
-/// Sends an invocation to a worker: `(function name, request)` → response, or why it could
-/// not complete (no worker, the worker died, timeout).
+/// Why an invocation did not return a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvokeFailure {
+    /// No worker took it (starting, restarting): it was never attempted.
+    NotSent(String),
+    /// It was sent and did not complete (the worker died, timeout).
+    Failed(String),
+}
+
+/// Sends an invocation to a worker: `(function name, request)` → response, or why not.
 pub type InvokeFn = Arc<
-    dyn Fn(String, InvocationRequest) -> BoxFuture<'static, Result<InvocationResponse, String>> + Send + Sync,
+    dyn Fn(String, InvocationRequest) -> BoxFuture<'static, Result<InvocationResponse, InvokeFailure>>
+        + Send
+        + Sync,
 >;
 
 /// How an invocation ended.
@@ -32,6 +42,8 @@ pub type InvokeFn = Arc<
 pub enum InvocationOutcome {
     Succeeded,
     Failed(String),
+    /// Never reached a worker; a trigger should retry it without counting an attempt.
+    NotRun(String),
 }
 
 /// Runs invocations: inputs, the worker, then outputs (only on success).
@@ -73,7 +85,11 @@ impl Dispatch {
         let elapsed = started.elapsed().as_millis();
         let response = match outcome {
             Ok(r) => r,
-            Err(e) => {
+            Err(InvokeFailure::NotSent(e)) => {
+                tracing::warn!("'{function}' (Id={id}) did not run: {e}; it will be tried again");
+                return InvocationOutcome::NotRun(e);
+            }
+            Err(InvokeFailure::Failed(e)) => {
                 tracing::error!("Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {e}");
                 return InvocationOutcome::Failed(e);
             }
@@ -197,7 +213,12 @@ impl Drop for RunningTriggers {
 pub fn invoke_via_pool(pool: Arc<crate::supervisor::WorkerPool>) -> InvokeFn {
     Arc::new(move |name: String, request: InvocationRequest| {
         let pool = pool.clone();
-        Box::pin(async move { pool.invoke(&name, request).await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            pool.invoke(&name, request).await.map_err(|e| match e {
+                crate::supervisor::InvokeError::Unavailable(_) => InvokeFailure::NotSent(e.to_string()),
+                other => InvokeFailure::Failed(other.to_string()),
+            })
+        })
     })
 }
 

@@ -19,6 +19,8 @@ use super::{Dispatch, InvocationOutcome};
 /// How long a taken message stays hidden while its invocation runs (Azure: 10 minutes). A
 /// holder that dies releases nothing; the next host start releases all holds at once.
 pub const IN_FLIGHT_VISIBILITY: Duration = Duration::from_secs(600);
+/// How long a message that found no worker waits before it is tried again.
+const NO_WORKER_RETRY_DELAY: Duration = Duration::from_millis(500);
 /// First wait after an empty poll; doubles up to `maxPollingInterval`.
 const MIN_POLL_DELAY: Duration = Duration::from_millis(100);
 
@@ -164,6 +166,17 @@ async fn process(
     let held = (m.queue.as_str(), m.id.as_str(), m.pop_receipt.as_str());
     match dispatch.run(&function.name, &reason, request, Some(held)).await {
         InvocationOutcome::Succeeded => {}
+        InvocationOutcome::NotRun(_) => {
+            // No worker right now (e.g. one is restarting): not an attempt; wait a little.
+            let (s, m2) = (store.clone(), m.clone());
+            if let Some(Err(e)) = blocking(move || {
+                s.release_unattempted(&m2.queue, &m2.id, &m2.pop_receipt, NO_WORKER_RETRY_DELAY)
+            })
+            .await
+            {
+                tracing::warn!("message {} on `{}`: could not release it: {e}", m.id, m.queue);
+            }
+        }
         InvocationOutcome::Failed(_) if m.dequeue_count >= options.max_dequeue_count => {
             poison(function, store, &m, options).await;
         }

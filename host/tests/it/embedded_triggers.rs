@@ -152,6 +152,30 @@ async fn killing_the_host_mid_stream_loses_no_message() {
     assert!(second.terminate().success());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_a_killed_worker_held_are_processed_after_its_restart() {
+    let storage = tempfile::tempdir().unwrap();
+    let store = Store::open(storage.path()).unwrap();
+    const N: usize = 2000;
+    let jobs: Vec<fnwire_storage::MessageBody> =
+        (0..N).map(|i| fnwire_storage::MessageBody::new("jobs", format!("w{i}"))).collect();
+    let mut fnwire = start_with_storage(&hello_rust_dir(), storage.path());
+    store.put_many(&jobs).unwrap();
+    wait_until(&fnwire, "some messages processed", WORK_BOUND, || store.message_count("done").unwrap() > 0);
+    for pid in fnwire.children() {
+        let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    }
+    eprintln!("killed the worker with {} message(s) not yet completed", store.message_count("jobs").unwrap());
+    wait_until(&fnwire, "jobs drained after the worker restart", WORK_BOUND, || {
+        store.message_count("jobs").unwrap() == 0
+    });
+    let done: BTreeSet<String> = bodies(&store, "done").into_iter().collect();
+    let missing = (0..N).map(|i| format!("W{i}")).filter(|b| !done.contains(b)).count();
+    assert_eq!(missing, 0, "messages lost");
+    assert_eq!(store.message_count("jobs-poison").unwrap(), 0);
+    assert!(fnwire.terminate().success());
+}
+
 /// A test-worker app indexed from function.json files (the test worker fails every
 /// invocation it does not know, which is all of these).
 fn function_json_app(functions: &[(&str, &str)], host_json: &str) -> tempfile::TempDir {

@@ -174,3 +174,17 @@ fn two_connections_to_one_file_see_each_other() {
     a.delete("jobs", &m.id, &m.pop_receipt).unwrap();
     assert_eq!(b.message_count("jobs").unwrap(), 0);
 }
+
+#[test]
+fn a_message_never_attempted_keeps_its_dequeue_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, clock) = store_with_clock(dir.path());
+    store.put("jobs", b"x", None).unwrap();
+    for _ in 0..10 {
+        let m = store.get_messages("jobs", 1, MINUTE).unwrap().remove(0);
+        assert_eq!(m.dequeue_count, 1);
+        store.release_unattempted("jobs", &m.id, &m.pop_receipt, Duration::from_secs(1)).unwrap();
+        assert!(store.get_messages("jobs", 1, MINUTE).unwrap().is_empty(), "hidden for the delay");
+        clock.advance(Duration::from_secs(1));
+    }
+}
