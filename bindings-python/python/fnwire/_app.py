@@ -534,9 +534,6 @@ def _build_function(func: Callable[..., Any], specs: List[_Spec]) -> FunctionInf
                     "output, or leave out `name` to bind the return value"
                 )
             raise fail(f"no parameter is named `{binding_name}`: add `{binding_name}` to receive this input")
-    trigger_name = next(n for n, s in named if s is trigger)
-    if trigger_name not in signature.parameters:
-        raise fail(f"the trigger is named `{trigger_name}`, but no parameter is: add `{trigger_name}`")
 
     bindings = []
     for binding_name, spec in named:

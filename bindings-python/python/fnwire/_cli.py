@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -14,6 +15,10 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Python apps run on this interpreter (where fnwire is installed) unless a virtualenv is
+    # active or FNWIRE_PYTHON names another.
+    if not os.environ.get("VIRTUAL_ENV"):
+        os.environ.setdefault("FNWIRE_PYTHON", sys.executable)
     argv = ["fnwire", *sys.argv[1:]]
     sys.exit(_native.host_main(argv))
 
