@@ -276,6 +276,26 @@ impl Store {
         if n == 1 { Ok(receipt) } else { Err(Store::mismatch(queue, id, pop_receipt)) }
     }
 
+    /// Keeps a held message hidden for another `visibility_timeout` from now (same pop
+    /// receipt), for invocations that run longer than the first timeout.
+    pub fn renew(
+        &self,
+        queue: &str,
+        id: &str,
+        pop_receipt: &str,
+        visibility_timeout: Duration,
+    ) -> Result<(), StorageError> {
+        let visible_at = millis(self.now()).saturating_add(duration_ms(visibility_timeout));
+        let conn = self.lock();
+        let n = conn
+            .execute(
+                "UPDATE messages SET visible_ms = ?4 WHERE queue = ?1 AND id = ?2 AND pop_receipt = ?3 AND leased = 1",
+                params![queue, id, pop_receipt, visible_at],
+            )
+            .map_err(|e| self.sql_error("renewing a message's visibility timeout", e))?;
+        if n == 1 { Ok(()) } else { Err(Store::mismatch(queue, id, pop_receipt)) }
+    }
+
     /// Gives back a held message that was never attempted (e.g. no worker could take it): its
     /// dequeue count goes back down, so it does not move toward the poison queue.
     pub fn release_unattempted(

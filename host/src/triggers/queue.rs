@@ -16,8 +16,9 @@ use tokio::task::JoinSet;
 use super::config::QueueOptions;
 use super::{Dispatch, InvocationOutcome};
 
-/// How long a taken message stays hidden while its invocation runs (Azure: 10 minutes). A
-/// holder that dies releases nothing; the next host start releases all holds at once.
+/// How long a taken message stays hidden while its invocation runs (Azure: 10 minutes),
+/// renewed at half-time while it runs. A host that dies releases nothing; the next host start
+/// releases all holds at once.
 pub const IN_FLIGHT_VISIBILITY: Duration = Duration::from_secs(600);
 /// How long a message that found no worker waits before it is tried again.
 const NO_WORKER_RETRY_DELAY: Duration = Duration::from_millis(500);
@@ -164,7 +165,27 @@ async fn process(
     let request = function.invocation(&invocation_id, &m);
     let reason = format!("New queue message detected on '{}'", function.queue);
     let held = (m.queue.as_str(), m.id.as_str(), m.pop_receipt.as_str());
-    match dispatch.run(&function.name, &reason, request, Some(held)).await {
+    let run = dispatch.run(&function.name, &reason, request, Some(held));
+    tokio::pin!(run);
+    // Long invocations keep their message hidden (Azure renews the same way).
+    let mut renew = tokio::time::interval_at(
+        tokio::time::Instant::now() + IN_FLIGHT_VISIBILITY / 2,
+        IN_FLIGHT_VISIBILITY / 2,
+    );
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut run => break outcome,
+            _ = renew.tick() => {
+                let (s, m2) = (store.clone(), m.clone());
+                if let Some(Err(e)) =
+                    blocking(move || s.renew(&m2.queue, &m2.id, &m2.pop_receipt, IN_FLIGHT_VISIBILITY)).await
+                {
+                    tracing::warn!("message {} on `{}`: could not renew its visibility timeout: {e}", m.id, m.queue);
+                }
+            }
+        }
+    };
+    match outcome {
         InvocationOutcome::Succeeded => {}
         InvocationOutcome::NotRun(_) => {
             // No worker right now (e.g. one is restarting): not an attempt; wait a little.

@@ -188,3 +188,20 @@ fn a_message_never_attempted_keeps_its_dequeue_count() {
         clock.advance(Duration::from_secs(1));
     }
 }
+
+#[test]
+fn renewing_keeps_a_long_running_message_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, clock) = store_with_clock(dir.path());
+    store.put("jobs", b"x", None).unwrap();
+    let m = store.get_messages("jobs", 1, MINUTE).unwrap().remove(0);
+    clock.advance(Duration::from_secs(50));
+    store.renew("jobs", &m.id, &m.pop_receipt, MINUTE).unwrap();
+    clock.advance(Duration::from_secs(50));
+    assert!(
+        store.get_messages("jobs", 1, MINUTE).unwrap().is_empty(),
+        "still hidden 100 s after it was taken"
+    );
+    store.delete("jobs", &m.id, &m.pop_receipt).unwrap();
+    assert!(store.renew("jobs", &m.id, &m.pop_receipt, MINUTE).is_err());
+}
