@@ -56,7 +56,8 @@ async fn hello_rust_enqueue_work_tick_end_to_end() {
         "the table says what triggers: {out}"
     );
 
-    const N: usize = 100;
+    // The check: 1,000 POSTs, each result in `done` and as a blob.
+    const N: usize = 1000;
     for i in 0..N {
         let r = request("POST", &fnwire.url("/api/enqueue"), &[], format!("job {i}")).await;
         assert_eq!(r.status, 202, "{}", r.body);
