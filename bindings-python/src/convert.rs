@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use fnwire::protocol::rpc::TypedData;
 use fnwire::protocol::rpc::typed_data::Data;
-use fnwire::{Cookie, FunctionError, HttpRequest, HttpResponse, IntoTypedData, QueueMessage, SameSite, TimerInfo};
+use fnwire::{
+    Cookie, FunctionError, HttpRequest, HttpResponse, IntoTypedData, QueueMessage, SameSite, TimerInfo,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
@@ -188,9 +190,8 @@ fn cookie_from(value: &Bound<'_, PyAny>) -> PyResult<Cookie> {
 /// Parses JSON bytes with the same parser (and error messages) as the Rust SDK.
 #[pyfunction]
 pub fn parse_json<'py>(py: Python<'py>, data: &[u8], what: &str) -> PyResult<Bound<'py, PyAny>> {
-    let value: Value = serde_json::from_slice(data).map_err(|e| {
-        PyValueError::new_err(format!("{what} is not valid JSON: {e}"))
-    })?;
+    let value: Value = serde_json::from_slice(data)
+        .map_err(|e| PyValueError::new_err(format!("{what} is not valid JSON: {e}")))?;
     json_into_py(py, &value)
 }
 

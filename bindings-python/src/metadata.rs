@@ -25,9 +25,8 @@ pub fn build_binding(
     let mut pairs = Vec::new();
     for (key, value) in options.iter() {
         let key: String = key.extract()?;
-        let value = to_json(&value).map_err(|why| {
-            PyValueError::new_err(format!("`@app.{decorator}`: `{key}` {why}"))
-        })?;
+        let value = to_json(&value)
+            .map_err(|why| PyValueError::new_err(format!("`@app.{decorator}`: `{key}` {why}")))?;
         pairs.push((key, value));
     }
     let built = if decorator == "binding" { build_generic(&pairs) } else { build_known(decorator, &pairs) };
@@ -67,7 +66,8 @@ fn build_known(decorator: &str, pairs: &[(String, Value)]) -> Result<Built, Vec<
             if kind.is_trigger() {
                 accepted.push(FUNCTION_NAME_KEY);
             }
-            let hint = closest(key, &accepted).map(|near| format!("did you mean `{near}`? ")).unwrap_or_default();
+            let hint =
+                closest(key, &accepted).map(|near| format!("did you mean `{near}`? ")).unwrap_or_default();
             problems.push(format!(
                 "`@app.{decorator}` has no option `{key}`; {hint}it accepts: {}",
                 accepted.join(", ")
@@ -218,7 +218,9 @@ fn to_json(value: &Bound<'_, PyAny>) -> Result<Value, String> {
     }
     if value.is_instance_of::<PyFloat>() {
         let f: f64 = value.extract::<f64>().map_err(|e| e.to_string())?;
-        return serde_json::Number::from_f64(f).map(Value::Number).ok_or_else(|| "is not a finite number".into());
+        return serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| "is not a finite number".into());
     }
     if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
         let mut items = Vec::new();

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use fnwire::runtime::{FunctionDefinition, HostLogLayer, INVOCATION_SPAN_TARGET, Worker, WorkerArgs, WorkerError};
+use fnwire::runtime::{
+    AppReload, FunctionDefinition, HostLogLayer, INVOCATION_SPAN_TARGET, Worker, WorkerArgs, WorkerError,
+};
 use fnwire::{FunctionError, Invocation, InvocationResult};
 use fnwire_metadata::FunctionMetadata;
 use fnwire_protocol::rpc::TypedData;
@@ -50,13 +52,19 @@ type Returned = Result<(Option<TypedData>, Vec<(String, TypedData)>), FunctionEr
 
 /// Serves `functions` to the host named in `argv` until it stops the worker. Returns the exit
 /// code; raises on Ctrl-C (`KeyboardInterrupt`) and on arguments that are not a host's.
+///
+/// `reload(app_dir, environment)` is called when a placeholder worker (started before its app
+/// existed) is specialized by `FunctionEnvironmentReloadRequest`; it returns the app's functions
+/// in the same form as `functions`.
 #[pyfunction]
+#[pyo3(signature = (functions, argv, runner, sync_threads, reload=None))]
 pub fn serve(
     py: Python<'_>,
     functions: Vec<Bound<'_, PyTuple>>,
     argv: Vec<String>,
     runner: Bound<'_, PyAny>,
     sync_threads: usize,
+    reload: Option<Py<PyAny>>,
 ) -> PyResult<i32> {
     let pid = std::process::id();
     if *CORE_PID.get_or_init(|| pid) != pid {
@@ -77,16 +85,21 @@ pub fn serve(
         definitions.push(definition(&function, bridge.clone())?);
     }
     install_log_subscriber();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("fnwire-core")
-        .build()
-        .map_err(|e| PyRuntimeError::new_err(format!("fnwire: could not start the async runtime: {e}")))?;
+    let mut worker = Worker::new(args).functions(definitions);
+    if let Some(reload) = reload {
+        let bridge = bridge.clone();
+        worker =
+            worker.on_environment_reload(AppReload::new(move |app_dir| load_app(&reload, &bridge, app_dir)));
+    }
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("fnwire-core").build().map_err(
+            |e| PyRuntimeError::new_err(format!("fnwire: could not start the async runtime: {e}")),
+        )?;
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     // `detach` needs a `Sync` closure; only this thread ever receives.
     let done_rx = Mutex::new(done_rx);
     runtime.spawn(async move {
-        let result = Worker::new(args).functions(definitions).run().await;
+        let result = worker.run().await;
         let _ = done_tx.send(result);
     });
     // Wait with the GIL released; wake now and then so Ctrl-C reaches Python.
@@ -99,7 +112,9 @@ pub fn serve(
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                break Ok(Err(WorkerError::Stream { message: "the worker task ended without a result".into() }));
+                break Ok(Err(WorkerError::Stream {
+                    message: "the worker task ended without a result".into(),
+                }));
             }
         }
     };
@@ -112,6 +127,29 @@ pub fn serve(
             Ok(1)
         }
     }
+}
+
+/// Calls the package's loader for a specialized placeholder worker. The process environment was
+/// just replaced, so it is handed over too (Python's `os.environ` is a snapshot).
+fn load_app(
+    reload: &Py<PyAny>,
+    bridge: &Arc<Bridge>,
+    app_dir: &std::path::Path,
+) -> Result<Vec<FunctionDefinition>, String> {
+    Python::attach(|py| {
+        let environment: HashMap<String, String> = std::env::vars().collect();
+        let loaded = reload
+            .bind(py)
+            .call1((app_dir.display().to_string(), environment))
+            .map_err(|e| e.value(py).to_string())?;
+        let mut definitions = Vec::new();
+        for item in loaded.try_iter().map_err(|e| e.to_string())? {
+            let item = item.map_err(|e| e.to_string())?;
+            let tuple = item.cast::<PyTuple>().map_err(|e| e.to_string())?;
+            definitions.push(definition(tuple, bridge.clone()).map_err(|e| e.value(py).to_string())?);
+        }
+        Ok(definitions)
+    })
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -128,8 +166,8 @@ fn definition(function: &Bound<'_, PyTuple>, bridge: Arc<Bridge>) -> PyResult<Fu
     let script_file: String = function.get_item(5)?.extract()?;
     let entry_point: String = function.get_item(6)?.extract()?;
     let texts: Vec<&str> = raw_bindings.iter().map(String::as_str).collect();
-    let mut metadata =
-        FunctionMetadata::from_raw_bindings(&name, &texts).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let mut metadata = FunctionMetadata::from_raw_bindings(&name, &texts)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     metadata.script_file = script_file;
     metadata.entry_point = entry_point;
     let inputs = inputs
@@ -146,14 +184,20 @@ fn definition(function: &Bound<'_, PyTuple>, bridge: Arc<Bridge>) -> PyResult<Fu
     }))
 }
 
-async fn invoke(bridge: Arc<Bridge>, function: Arc<PyFunction>, mut invocation: Invocation) -> InvocationResult {
+async fn invoke(
+    bridge: Arc<Bridge>,
+    function: Arc<PyFunction>,
+    mut invocation: Invocation,
+) -> InvocationResult {
     let mut taken = Vec::with_capacity(function.inputs.len());
     for (binding, kind) in &function.inputs {
         taken.push((binding, *kind, invocation.take_input(binding).unwrap_or_default()));
     }
     let mut decoded = Vec::with_capacity(taken.len());
     for (binding, kind, data) in taken {
-        decoded.push(convert::decode(kind, data, invocation.trigger_metadata()).map_err(|e| e.in_binding(binding))?);
+        decoded.push(
+            convert::decode(kind, data, invocation.trigger_metadata()).map_err(|e| e.in_binding(binding))?,
+        );
     }
     let context = ContextData::of(&invocation);
     let sink = LogSink { span: tracing::Span::current(), pid: std::process::id() };
@@ -206,7 +250,8 @@ async fn call_async(
 ) -> Returned {
     let (tx, rx) = oneshot::channel();
     let completion = Completion { tx: Mutex::new(Some(tx)) };
-    let mut guard = CancelOnDrop { bridge: bridge.clone(), invocation_id: Some(context.invocation_id.clone()) };
+    let mut guard =
+        CancelOnDrop { bridge: bridge.clone(), invocation_id: Some(context.invocation_id.clone()) };
     let submit_bridge = bridge.clone();
     let submitted = tokio::task::spawn_blocking(move || {
         Python::attach(|py| -> Result<(), FunctionError> {
@@ -219,7 +264,9 @@ async fn call_async(
         })
     })
     .await;
-    submitted.unwrap_or_else(|e| Err(FunctionError::new(format!("could not hand the function to asyncio: {e}"))))?;
+    submitted.unwrap_or_else(|e| {
+        Err(FunctionError::new(format!("could not hand the function to asyncio: {e}")))
+    })?;
     let returned = rx.await.unwrap_or_else(|_| {
         Err(FunctionError::new("the asyncio event loop stopped before the function finished"))
     });

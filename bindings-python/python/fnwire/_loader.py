@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from typing import List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import _native, _worker
 from ._app import App, FunctionDefinitionError, FunctionInfo
@@ -50,8 +50,8 @@ def load_app(directory: str, script: Optional[str] = None) -> App:
     return apps[0][1]
 
 
-def sync_threads(app: App) -> int:
-    if app.sync_threads:
+def sync_threads(app: Optional[App]) -> int:
+    if app is not None and app.sync_threads:
         return app.sync_threads
     text = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "")
     if text.strip():
@@ -65,15 +65,25 @@ def sync_threads(app: App) -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
-def serve(functions: List[FunctionInfo], argv: List[str], threads: int, script: str) -> int:
+def _entries(functions: List[FunctionInfo], script: str) -> List[Tuple[Any, ...]]:
     if any(f.is_async for f in functions):
         _worker.start_loop()
-    entries = [
+    return [
         (f.name, f.raw_bindings, f, f.is_async, [(binding, kind) for _, binding, kind, _ in f.inputs], script, f.func.__name__)
         for f in functions
     ]
+
+
+def serve(functions: List[FunctionInfo], argv: List[str], threads: int, script: str, placeholder: bool = False) -> int:
+    def reload(directory: str, environment: Dict[str, str]) -> List[Tuple[Any, ...]]:
+        # The core replaced the process environment; make os.environ agree.
+        os.environ.clear()
+        os.environ.update(environment)
+        app = load_app(directory, os.environ.get("PYTHON_SCRIPT_FILE_NAME") or script)
+        return _entries(app.functions(), script)
+
     try:
-        return _native.serve(entries, argv, _worker, threads)
+        return _native.serve(_entries(functions, script), argv, _worker, threads, reload if placeholder else None)
     finally:
         _worker.stop_loop()
 
@@ -83,16 +93,23 @@ def main(argv: Optional[List[str]] = None) -> None:
     directory = app_directory()
     script = os.environ.get("PYTHON_SCRIPT_FILE_NAME") or DEFAULT_SCRIPT
     _worker.install_logging()
+    # Placeholder mode: a host may start the worker before the app exists, and name the app's
+    # directory later (FunctionEnvironmentReloadRequest); the app is loaded then.
+    placeholder = not os.path.isfile(os.path.join(directory, script))
+    functions: List[FunctionInfo] = []
+    threads = sync_threads(None)
+    if not placeholder:
+        try:
+            app = load_app(directory, script)
+            functions = app.functions()
+            if not functions:
+                raise AppLoadError(f"`{script}` declares no functions: decorate one with e.g. `@app.http_trigger(...)`")
+        except (AppLoadError, FunctionDefinitionError) as e:
+            print(f"fnwire: {e}", file=sys.stderr)
+            sys.exit(3)
+        threads = sync_threads(app)
     try:
-        app = load_app(directory, script)
-        functions = app.functions()
-        if not functions:
-            raise AppLoadError(f"`{script}` declares no functions: decorate one with e.g. `@app.http_trigger(...)`")
-    except (AppLoadError, FunctionDefinitionError) as e:
-        print(f"fnwire: {e}", file=sys.stderr)
-        sys.exit(3)
-    try:
-        code = serve(functions, argv, sync_threads(app), script)
+        code = serve(functions, argv, threads, script, placeholder)
     except ValueError as e:
         print(f"fnwire: {e}", file=sys.stderr)
         code = 2

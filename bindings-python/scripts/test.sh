@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Tests of the fnwire Python package: builds the abi3 wheel with maturin (reusing the workspace's
+# target dir), installs it into a fresh virtualenv, runs pytest (unit + end to end through
+# `fnwire start`), then the conformance suite against conformance/apps/python.
+#
+# Usage: bindings-python/scripts/test.sh            (PYTHON=python3.11 by default)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$here/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+python="${PYTHON:-python3.11}"
+work="$CARGO_TARGET_DIR/fnwire-python"
+mkdir -p "$work"
+
+echo "== fnwire-python: tools venv (maturin, pytest)"
+if [ ! -x "$work/tools/bin/maturin" ]; then
+    "$python" -m venv "$work/tools"
+    "$work/tools/bin/pip" install --quiet --disable-pip-version-check "maturin>=1.7,<2"
+fi
+
+echo "== fnwire-python: building the wheel"
+rm -rf "$work/wheels"
+(cd "$here" && "$work/tools/bin/maturin" build --release --interpreter "$python" --out "$work/wheels")
+wheel="$(ls "$work"/wheels/fnwire-*.whl)"
+
+echo "== fnwire-python: fresh virtualenv with $python"
+rm -rf "$work/venv"
+"$python" -m venv "$work/venv"
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" pytest
+
+echo "== fnwire-python: pytest"
+set +e
+(cd "$here" && "$work/venv/bin/python" -m pytest -q tests)
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure here" >&2
+    exit 1
+fi
+[ "$status" -eq 0 ] || exit "$status"
+
+echo "== fnwire-python: conformance suite against conformance/apps/python"
+(cd "$root" && cargo build --release --quiet --bin fnwire-conformance)
+(cd "$root" && VIRTUAL_ENV="$work/venv" PATH="$work/venv/bin:$PATH" \
+    "$CARGO_TARGET_DIR/release/fnwire-conformance" run --app conformance/apps/python)

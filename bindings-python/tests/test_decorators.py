@@ -1,0 +1,190 @@
+"""Decorators -> binding metadata, and the errors for misuse (raised before the worker starts)."""
+
+import json
+
+import pytest
+
+import fnwire
+from fnwire import FunctionDefinitionError
+
+
+def bindings(app):
+    return {f.name: [json.loads(b) for b in f.raw_bindings] for f in app.functions()}
+
+
+def test_http_trigger_renders_like_the_rust_macro():
+    app = fnwire.App()
+
+    @app.http_trigger(route="hello/{name?}", methods=["GET", "POST"], auth_level="anonymous")
+    def hello(req: fnwire.HttpRequest) -> fnwire.HttpResponse:
+        return fnwire.HttpResponse("hi")
+
+    assert bindings(app)["hello"] == [
+        {"type": "httpTrigger", "direction": "in", "name": "req", "route": "hello/{name?}",
+         "methods": ["get", "post"], "authLevel": "anonymous"},
+        {"type": "http", "direction": "out", "name": "$return"},
+    ]
+    # The function stays an ordinary function.
+    assert hello(None).get_body() == b"hi"
+
+
+def test_queue_trigger_and_output_bind_by_name():
+    app = fnwire.App()
+
+    @app.queue_trigger(queue="jobs")
+    @app.queue_output(name="out", queue="done", connection="AzureWebJobsStorage")
+    async def work(msg: fnwire.QueueMessage, out: fnwire.Out[str], ctx: fnwire.Context) -> None:
+        pass
+
+    (info,) = app.functions()
+    assert info.is_async
+    assert [b["name"] for b in info.bindings] == ["msg", "out"]
+    assert info.bindings[1] == {"type": "queue", "direction": "out", "name": "out", "queueName": "done",
+                                "connection": "AzureWebJobsStorage"}
+    assert info.outputs == [("out", "out")]
+    assert info.context_params == ["ctx"]
+
+
+def test_generic_binding_passes_keys_through_in_camel_case():
+    app = fnwire.App()
+
+    @app.http_trigger(name="req", route="generic", auth_level="anonymous")
+    @app.binding(type="fnwireProbe", direction="in", name="probe", probe_setting="alpha", probe_count=3,
+                 enabled=True, tags=["one", "two"])
+    def generic(probe: str = "") -> str:
+        return probe
+
+    probe = bindings(app)["generic"][1]
+    assert probe == {"type": "fnwireProbe", "direction": "in", "name": "probe", "probeSetting": "alpha",
+                     "probeCount": 3, "enabled": True, "tags": ["one", "two"]}
+
+
+def test_timer_and_blob_bindings():
+    app = fnwire.App()
+
+    @app.timer_trigger(schedule="0 */5 * * * *", run_on_startup=False)
+    @app.blob_input(name="config", path="cfg/app.json")
+    @app.blob_output(path="out/{rand-guid}.txt")
+    def tick(timer: fnwire.TimerInfo, config: bytes) -> str:
+        return "x"
+
+    rendered = bindings(app)["tick"]
+    assert rendered[0] == {"type": "timerTrigger", "direction": "in", "name": "timer",
+                           "schedule": "0 */5 * * * *", "runOnStartup": False}
+    assert rendered[1]["type"] == "blob" and rendered[1]["direction"] == "in"
+    assert rendered[2] == {"type": "blob", "direction": "out", "name": "$return", "path": "out/{rand-guid}.txt"}
+
+
+def test_function_id_is_deterministic():
+    app = fnwire.App()
+
+    @app.http_trigger(route="x", auth_level="anonymous")
+    def same(req):
+        pass
+
+    assert app.functions()[0].function_id == app.functions()[0].function_id != ""
+
+
+def test_misspelled_option_names_function_and_suggests():
+    app = fnwire.App()
+    with pytest.raises(FunctionDefinitionError) as e:
+        @app.queue_output(name="out", queue="q", conection="x")
+        def f(msg, out):
+            pass
+    message = str(e.value)
+    assert "`f`" in message and "test_decorators.py" in message
+    assert "no option `conection`" in message and "did you mean `connection`" in message
+
+
+def test_invalid_values_use_the_catalog_messages():
+    app = fnwire.App()
+    with pytest.raises(FunctionDefinitionError, match="`fetch` is not an HTTP method"):
+        @app.http_trigger(methods=["fetch"])
+        def f(req):
+            pass
+    with pytest.raises(FunctionDefinitionError, match="`secret` is not an auth level"):
+        @app.http_trigger(auth_level="secret")
+        def g(req):
+            pass
+    with pytest.raises(FunctionDefinitionError, match=r"requires `queue=\.\.\.`"):
+        @app.queue_trigger()
+        def h(msg):
+            pass
+
+
+def test_two_triggers_fail_at_decoration():
+    app = fnwire.App()
+    with pytest.raises(FunctionDefinitionError, match="both triggers"):
+        @app.http_trigger(route="a")
+        @app.timer_trigger(schedule="* * * * * *")
+        def f(req):
+            pass
+
+
+def test_unknown_parameter_is_named():
+    app = fnwire.App()
+
+    @app.http_trigger(route="a")
+    def f(req, extra):
+        pass
+
+    with pytest.raises(FunctionDefinitionError, match="parameter `extra` matches no binding"):
+        app.functions()
+
+
+def test_out_parameter_without_output_binding():
+    app = fnwire.App()
+
+    @app.queue_trigger(queue="q")
+    def f(msg, result: fnwire.Out[str]):
+        pass
+
+    with pytest.raises(FunctionDefinitionError, match="parameter `result` is an `Out"):
+        app.functions()
+
+
+def test_wrong_annotation_for_trigger():
+    app = fnwire.App()
+
+    @app.http_trigger(route="a")
+    def f(req: fnwire.QueueMessage):
+        pass
+
+    with pytest.raises(FunctionDefinitionError, match="parameter `req` is annotated `QueueMessage`"):
+        app.functions()
+
+
+def test_output_without_parameter_and_invalid_binding_name():
+    app = fnwire.App()
+
+    @app.queue_trigger(queue="q")
+    @app.queue_output(name="missing", queue="out")
+    def f(msg):
+        pass
+
+    with pytest.raises(FunctionDefinitionError, match="no parameter is named `missing`"):
+        app.functions()
+
+    app2 = fnwire.App()
+
+    @app2.queue_trigger(queue="q")
+    def g(my_msg):
+        pass
+
+    with pytest.raises(FunctionDefinitionError, match="not a valid binding name"):
+        app2.functions()
+
+
+def test_duplicate_function_names():
+    app = fnwire.App()
+
+    @app.http_trigger(route="a")
+    def f(req):
+        pass
+
+    @app.http_trigger(route="b", function_name="F")
+    def g(req):
+        pass
+
+    with pytest.raises(FunctionDefinitionError, match="also named `F`"):
+        app.functions()
