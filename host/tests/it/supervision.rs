@@ -166,3 +166,30 @@ async fn exit_code_200_restarts_the_worker_without_counting_a_failure() {
     assert!(fnwire.output().contains("exit status: 200"), "{}", fnwire.output());
     assert!(fnwire.terminate().success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queue_invocation_that_times_out_is_retried_like_a_failure() {
+    let app = test_worker_app();
+    std::fs::write(
+        app.path().join("host.json"),
+        r#"{"version":"2.0","functionTimeout":"00:00:01",
+            "extensions":{"queues":{"maxDequeueCount":2,"maxPollingInterval":"00:00:00.2"}}}"#,
+    )
+    .unwrap();
+    let store = fnwire_storage::Store::open(&app.path().join(".fnwire")).unwrap();
+    let put = store.put("slowjobs", b"never finishes", None).unwrap();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    // Each attempt times out (the worker is told to cancel); after maxDequeueCount attempts
+    // the message is poison, not lost.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while store.message_count("slowjobs-poison").unwrap() == 0 {
+        assert!(Instant::now() < deadline, "the message never reached slowjobs-poison:\n{}", fnwire.output());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let poisoned = store.peek("slowjobs-poison", 10).unwrap();
+    assert_eq!(poisoned[0].id, put.id);
+    let out = fnwire.output();
+    assert_eq!(out.matches("exceeded functionTimeout").count(), 2, "one timeout per attempt:\n{out}");
+    fnwire.wait_for_output("test worker: cancel ", Duration::from_secs(10));
+    assert!(fnwire.terminate().success());
+}

@@ -14,7 +14,8 @@
 //! * `keyed` (authLevel function) and `admin` (authLevel admin): `ok`;
 //! * `pid` `pid`: the worker's process id;
 //! * `hang` `hang`: the worker stops answering anything (also `WorkerStatusRequest`);
-//! * `restart` `restart`: the process exits with 200, the code that asks for a restart.
+//! * `restart` `restart`: the process exits with 200, the code that asks for a restart;
+//! * `slowqueue`: a queue trigger on `slowjobs` that, like `slow`, answers only when cancelled.
 //!
 //! The HTTP functions above `keyed` are anonymous.
 //! `TEST_WORKER_CRASH_MARKER=<file>`: the first start creates the file; later starts see it and
@@ -83,6 +84,10 @@ fn functions() -> Vec<RpcFunctionMetadata> {
         function(
             "restart",
             r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous"}"#,
+        ),
+        function(
+            "slowqueue",
+            r#"{"type":"queueTrigger","direction":"in","name":"msg","queueName":"slowjobs"}"#,
         ),
         function(
             "tick",
@@ -260,7 +265,7 @@ async fn main() {
                     log_category: rpc_log::RpcLogCategory::User as i32,
                     ..Default::default()
                 }));
-                if req.function_id == "id-slow" {
+                if req.function_id == "id-slow" || req.function_id == "id-slowqueue" {
                     continue;
                 }
                 if req.function_id == "id-hang" {
