@@ -488,26 +488,13 @@ fn dispatch(msg: StreamingMessage, state: &Mutex<State>) {
                 let waiter = s.waiters.remove(i);
                 let _ = waiter.tx.send(msg);
             } else {
-                tracing::debug!("ignored an unexpected message from the worker: {:?}", content_name(&msg));
+                tracing::debug!("ignored an unexpected message from the worker: {}", msg.content_name());
             }
         }
         None => tracing::debug!("ignored a message without content from the worker"),
     }
 }
 
-fn content_name(msg: &StreamingMessage) -> &'static str {
-    match &msg.content {
-        Some(Content::WorkerInitResponse(_)) => "WorkerInitResponse",
-        Some(Content::FunctionMetadataResponse(_)) => "FunctionMetadataResponse",
-        Some(Content::FunctionLoadResponse(_)) => "FunctionLoadResponse",
-        Some(Content::FunctionLoadResponseCollection(_)) => "FunctionLoadResponseCollection",
-        Some(Content::WorkerStatusResponse(_)) => "WorkerStatusResponse",
-        Some(Content::FunctionEnvironmentReloadResponse(_)) => "FunctionEnvironmentReloadResponse",
-        Some(Content::StartStream(_)) => "StartStream",
-        Some(_) => "other",
-        None => "empty",
-    }
-}
 
 /// Prints a worker log: user logs with the function name and invocation id.
 fn print_log(log: &RpcLog, function: Option<&str>) {

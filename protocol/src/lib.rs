@@ -5,6 +5,7 @@
 //! * [`worker_args`]: the command line a host gives a worker process.
 //! * [`PROTO_DIR`]: where the `.proto` lives, for other languages' code generators.
 
+mod content_name;
 pub mod worker_args;
 
 /// Generated FunctionRpc messages and the tonic service.

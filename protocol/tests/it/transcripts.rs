@@ -7,7 +7,7 @@
 //! original, and the two byte encodings must decode to equal messages.
 
 use fnwire_protocol::prost::Message;
-use fnwire_protocol::rpc::{StreamingMessage, streaming_message::Content};
+use fnwire_protocol::rpc::StreamingMessage;
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -70,12 +70,8 @@ fn every_transcript_message_round_trips_through_our_types() {
             let typed = StreamingMessage::decode(bytes.as_slice())
                 .unwrap_or_else(|e| panic!("{where_}: generated types cannot decode: {e}"));
             let content = typed.content.as_ref().unwrap_or_else(|| panic!("{where_}: no content decoded"));
-            kinds.insert(content_name(content));
-            assert_eq!(
-                content_name(content),
-                record["kind"].as_str().unwrap(),
-                "{where_}: wrong oneof member"
-            );
+            kinds.insert(content.name());
+            assert_eq!(content.name(), record["kind"].as_str().unwrap(), "{where_}: wrong oneof member");
 
             let re_encoded = typed.encode_to_vec();
             let again = DynamicMessage::decode(desc.clone(), re_encoded.as_slice()).unwrap();
@@ -100,36 +96,6 @@ fn every_transcript_message_round_trips_through_our_types() {
         "worker_terminate",
     ] {
         assert!(kinds.contains(kind), "transcripts never exercised {kind}");
-    }
-}
-
-fn content_name(content: &Content) -> &'static str {
-    match content {
-        Content::RpcLog(_) => "rpc_log",
-        Content::InvocationRequest(_) => "invocation_request",
-        Content::InvocationResponse(_) => "invocation_response",
-        Content::FileChangeEventRequest(_) => "file_change_event_request",
-        Content::WorkerActionResponse(_) => "worker_action_response",
-        Content::FunctionLoadRequest(_) => "function_load_request",
-        Content::FunctionLoadResponse(_) => "function_load_response",
-        Content::WorkerStatusRequest(_) => "worker_status_request",
-        Content::WorkerStatusResponse(_) => "worker_status_response",
-        Content::WorkerTerminate(_) => "worker_terminate",
-        Content::WorkerHeartbeat(_) => "worker_heartbeat",
-        Content::WorkerInitResponse(_) => "worker_init_response",
-        Content::WorkerInitRequest(_) => "worker_init_request",
-        Content::StartStream(_) => "start_stream",
-        Content::InvocationCancel(_) => "invocation_cancel",
-        Content::FunctionEnvironmentReloadRequest(_) => "function_environment_reload_request",
-        Content::FunctionEnvironmentReloadResponse(_) => "function_environment_reload_response",
-        Content::CloseSharedMemoryResourcesRequest(_) => "close_shared_memory_resources_request",
-        Content::CloseSharedMemoryResourcesResponse(_) => "close_shared_memory_resources_response",
-        Content::FunctionsMetadataRequest(_) => "functions_metadata_request",
-        Content::FunctionMetadataResponse(_) => "function_metadata_response",
-        Content::FunctionLoadRequestCollection(_) => "function_load_request_collection",
-        Content::FunctionLoadResponseCollection(_) => "function_load_response_collection",
-        Content::WorkerWarmupRequest(_) => "worker_warmup_request",
-        Content::WorkerWarmupResponse(_) => "worker_warmup_response",
     }
 }
 
