@@ -104,7 +104,9 @@ pub async fn index_with_worker(launch: &WorkerLaunch) -> anyhow::Result<Vec<Func
     Ok(indexed.into_iter().map(|f| f.metadata).collect())
 }
 
-fn prepare_out_dir(out: &Path, app_dir: &Path) -> anyhow::Result<()> {
+/// Refuses an output directory that is not new, empty, or an earlier pack (checked before the
+/// build, so a bad `--out` fails fast and nothing is touched).
+fn check_out_dir(out: &Path, app_dir: &Path) -> anyhow::Result<()> {
     if out.exists() {
         if !out.is_dir() {
             bail!(
@@ -118,12 +120,28 @@ fn prepare_out_dir(out: &Path, app_dir: &Path) -> anyhow::Result<()> {
         }
         let mut entries = std::fs::read_dir(out)?.filter_map(Result::ok).peekable();
         let empty = entries.peek().is_none();
-        if !empty && !out.join("worker.config.json").is_file() {
+        if !empty && !is_earlier_pack(out) {
             bail!(
                 "`{}` is not empty and is not an earlier `fnwire pack` output; pass a new or empty directory to --out",
                 out.display()
             );
         }
+    }
+    Ok(())
+}
+
+/// Whether `dir` holds a `worker.config.json` this command wrote (it claims [`WORKER_EXTENSION`]).
+fn is_earlier_pack(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("worker.config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|doc| doc.pointer("/description/extensions").cloned())
+        .is_some_and(|ext| ext == json!([WORKER_EXTENSION]))
+}
+
+fn prepare_out_dir(out: &Path, app_dir: &Path) -> anyhow::Result<()> {
+    check_out_dir(out, app_dir)?;
+    if out.exists() {
         // An earlier pack: drop its function folders so removed functions do not linger.
         for entry in std::fs::read_dir(out)?.filter_map(Result::ok) {
             let path = entry.path();
@@ -159,6 +177,7 @@ pub async fn run_pack(options: PackOptions) -> anyhow::Result<Packed> {
             app_dir.display()
         );
     }
+    check_out_dir(&options.out_dir, &app_dir)?;
     let executable = app::cargo_build(&app_dir, options.release).await?;
     let settings = app::read_local_settings(&app_dir)?;
     let mut launch = WorkerLaunch::new(&executable, &app_dir, PACKED_LANGUAGE);

@@ -105,6 +105,11 @@ async fn packed_hello_rust_validates_and_serves_hello_with_both_indexing_modes()
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not empty"));
     assert_eq!(std::fs::read_to_string(foreign.join("notes.txt")).unwrap(), "mine");
+    // Another app with a worker.config.json is not mistaken for an earlier pack.
+    let other_app = test_worker_app();
+    let refused = pack(&hello_rust_dir(), other_app.path());
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not empty"));
 }
 
 #[test]
