@@ -258,7 +258,7 @@ pub fn from_worker_metadata(mut rpc: RpcFunctionMetadata, language: &str) -> Ind
         rpc.function_id = metadata.function_id();
     }
     if rpc.bindings.is_empty() {
-        rpc.bindings = binding_infos(&metadata);
+        rpc.bindings = fnwire_metadata::rpc::binding_infos(&metadata);
     }
     if rpc.language.is_empty() {
         rpc.language = language.to_string();
@@ -268,56 +268,7 @@ pub fn from_worker_metadata(mut rpc: RpcFunctionMetadata, language: &str) -> Ind
 
 /// Builds the load metadata for a host-indexed function.
 pub fn to_rpc_metadata(metadata: &FunctionMetadata, directory: &Path, language: &str) -> RpcFunctionMetadata {
-    RpcFunctionMetadata {
-        name: metadata.name.clone(),
-        directory: directory.display().to_string(),
-        script_file: metadata.script_file.clone(),
-        entry_point: metadata.entry_point.clone(),
-        bindings: binding_infos(metadata),
-        raw_bindings: metadata.raw_bindings(),
-        function_id: metadata.function_id(),
-        language: language.to_string(),
-        properties: metadata
-            .properties
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
-            .collect(),
-        ..Default::default()
-    }
-}
-
-fn binding_infos(metadata: &FunctionMetadata) -> HashMap<String, BindingInfo> {
-    metadata
-        .bindings
-        .iter()
-        .map(|b| {
-            let direction = match b.direction {
-                Direction::In => binding_info::Direction::In,
-                Direction::Out => binding_info::Direction::Out,
-                Direction::InOut => binding_info::Direction::Inout,
-            };
-            let data_type = match b.data_type {
-                None => binding_info::DataType::Undefined,
-                Some(fnwire_metadata::DataType::String) => binding_info::DataType::String,
-                Some(fnwire_metadata::DataType::Binary) => binding_info::DataType::Binary,
-                Some(fnwire_metadata::DataType::Stream) => binding_info::DataType::Stream,
-            };
-            let properties = b
-                .properties
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
-                .collect();
-            (
-                b.name.clone(),
-                BindingInfo {
-                    r#type: b.binding_type.clone(),
-                    direction: direction as i32,
-                    data_type: data_type as i32,
-                    properties,
-                },
-            )
-        })
-        .collect()
+    fnwire_metadata::rpc::to_rpc_metadata(metadata, &directory.display().to_string(), language)
 }
 
 fn metadata_from_binding_infos(name: &str, bindings: &HashMap<String, BindingInfo>) -> FunctionMetadata {
@@ -400,7 +351,9 @@ mod tests {
         assert!(hello.error.is_none());
         assert_eq!(hello.rpc.raw_bindings.len(), 2);
         assert_eq!(hello.rpc.bindings["req"].r#type, "httpTrigger");
-        assert_eq!(hello.rpc.bindings["req"].properties["route"], "hi");
+        // Like Azure hosts, binding keys travel in raw_bindings, not BindingInfo.properties.
+        assert!(hello.rpc.bindings["req"].properties.is_empty());
+        assert!(hello.rpc.raw_bindings[0].contains(r#""route":"hi""#));
         assert_eq!(hello.function_id, hello.metadata.function_id());
     }
 

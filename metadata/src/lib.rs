@@ -11,6 +11,8 @@
 mod catalog;
 mod error;
 mod model;
+#[cfg(feature = "rpc")]
+pub mod rpc;
 
 pub use catalog::{BindingKind, CATALOG, COMMON_KEYS, KeySpec, ValueKind};
 pub use error::MetadataError;

@@ -8,17 +8,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fnwire_metadata::{DataType, Direction, FunctionMetadata};
+use fnwire_metadata::FunctionMetadata;
 use fnwire_protocol::WorkerArgs;
 use fnwire_protocol::rpc::function_rpc_client::FunctionRpcClient;
 use fnwire_protocol::rpc::streaming_message::Content;
 use fnwire_protocol::rpc::{
-    BindingInfo, CloseSharedMemoryResourcesResponse, FunctionEnvironmentReloadRequest,
-    FunctionEnvironmentReloadResponse, FunctionLoadRequest, FunctionLoadResponse,
-    FunctionLoadResponseCollection, FunctionMetadataResponse, InvocationRequest, InvocationResponse,
-    ParameterBinding, RpcFunctionMetadata, StartStream, StatusResult, StreamingMessage, TypedData,
-    WorkerInitResponse, WorkerMetadata, WorkerStatusResponse, WorkerWarmupResponse, binding_info,
-    parameter_binding, status_result,
+    CloseSharedMemoryResourcesResponse, FunctionEnvironmentReloadRequest, FunctionEnvironmentReloadResponse,
+    FunctionLoadRequest, FunctionLoadResponse, FunctionLoadResponseCollection, FunctionMetadataResponse,
+    InvocationRequest, InvocationResponse, ParameterBinding, RpcFunctionMetadata, StartStream, StatusResult,
+    StreamingMessage, TypedData, WorkerInitResponse, WorkerMetadata, WorkerStatusResponse,
+    WorkerWarmupResponse, parameter_binding, status_result,
 };
 use fnwire_protocol::tonic::transport::Endpoint;
 use fnwire_protocol::tonic::{Request, Streaming};
@@ -93,48 +92,9 @@ fn failure(error: &FunctionError, source: &str) -> Option<StatusResult> {
 
 /// The `RpcFunctionMetadata` reported for worker indexing.
 pub fn rpc_function_metadata(metadata: &FunctionMetadata, directory: &str) -> RpcFunctionMetadata {
-    let mut properties: HashMap<String, String> = metadata
-        .properties
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
-        .collect();
-    properties.insert("worker_indexed".to_string(), "True".to_string());
-    let bindings = metadata
-        .bindings
-        .iter()
-        .map(|b| {
-            let direction = match b.direction {
-                Direction::In => binding_info::Direction::In,
-                Direction::Out => binding_info::Direction::Out,
-                Direction::InOut => binding_info::Direction::Inout,
-            };
-            let data_type = match b.data_type {
-                None => binding_info::DataType::Undefined,
-                Some(DataType::String) => binding_info::DataType::String,
-                Some(DataType::Binary) => binding_info::DataType::Binary,
-                Some(DataType::Stream) => binding_info::DataType::Stream,
-            };
-            let info = BindingInfo {
-                r#type: b.binding_type.clone(),
-                direction: direction as i32,
-                data_type: data_type as i32,
-                properties: HashMap::new(),
-            };
-            (b.name.clone(), info)
-        })
-        .collect();
-    RpcFunctionMetadata {
-        name: metadata.name.clone(),
-        directory: directory.to_string(),
-        script_file: metadata.script_file.clone(),
-        entry_point: metadata.entry_point.clone(),
-        bindings,
-        language: "rust".to_string(),
-        raw_bindings: metadata.raw_bindings(),
-        function_id: metadata.function_id(),
-        properties,
-        ..RpcFunctionMetadata::default()
-    }
+    let mut rpc = fnwire_metadata::rpc::to_rpc_metadata(metadata, directory, "rust");
+    rpc.properties.insert("worker_indexed".to_string(), "True".to_string());
+    rpc
 }
 
 enum Control {
@@ -595,4 +555,3 @@ fn reload_environment(request: &FunctionEnvironmentReloadRequest) -> Result<(), 
     }
     Ok(())
 }
-
