@@ -79,7 +79,7 @@ pub fn build_binding(attr: &BindingAttr, diagnostics: &mut Diagnostics) -> Optio
             if kind.is_trigger() {
                 accepted.push(FUNCTION_NAME_KEY);
             }
-            let hint = match closest(&key, &accepted) {
+            let hint = match fnwire_metadata::closest_key(&key, &accepted) {
                 Some(near) => format!("did you mean `{near}`? "),
                 None => String::new(),
             };
@@ -240,33 +240,6 @@ fn build_generic(attr: &BindingAttr, diagnostics: &mut Diagnostics) -> Option<Bi
         take_function_name(&mut spec, arg, on_trigger, diagnostics);
     }
     Some(spec)
-}
-
-/// The accepted key a misspelled one most likely meant: at most two edits away (or a
-/// camelCase spelling of it, e.g. `authLevel`).
-fn closest<'a>(key: &str, accepted: &[&'a str]) -> Option<&'a str> {
-    let folded = key.to_ascii_lowercase().replace('_', "");
-    accepted
-        .iter()
-        .map(|candidate| (edit_distance(&folded, &candidate.replace('_', "")), *candidate))
-        .filter(|(distance, _)| *distance <= 2)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// Levenshtein distance over bytes; keys are short ASCII identifiers.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, &ca) in a.iter().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// `command_text` -> `commandText`; keys already in camelCase stay as they are.

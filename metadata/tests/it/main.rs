@@ -129,3 +129,11 @@ fn catalog_normalizes_values_and_explains_rejections() {
     assert!(queue.key_names().contains(&"data_type"));
     assert!(BindingKind::lookup("nope").is_none());
 }
+
+#[test]
+fn misspelled_keys_get_a_suggestion() {
+    let accepted = ["route", "methods", "auth_level", "name", "data_type"];
+    assert_eq!(fnwire_metadata::closest_key("rout", &accepted), Some("route"));
+    assert_eq!(fnwire_metadata::closest_key("authLevel", &accepted), Some("auth_level"));
+    assert_eq!(fnwire_metadata::closest_key("schedule", &accepted), None);
+}
