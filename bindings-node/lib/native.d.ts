@@ -122,6 +122,15 @@ export interface OutcomeOut {
   returnValue?: DataOut
 }
 
+/** What the reload callback receives; answer with `reloadDone(token, error)`. */
+export interface ReloadCall {
+  token: number
+  appDir: string
+}
+
+/** Answers a reload call: `error` is null when the app loaded. */
+export declare function reloadDone(token: number, error?: string | undefined | null): void
+
 export interface RetryIn {
   retryCount: number
   maxRetryCount: number
@@ -130,6 +139,7 @@ export interface RetryIn {
 
 /**
  * Starts the worker for every registered function on a thread of its own and returns at once.
- * `dispatch` receives each invocation; `on_exit` is called once when the worker stops.
+ * `dispatch` receives each invocation; `on_exit` is called once when the worker stops. With
+ * `on_reload` (placeholder mode), the app is loaded when the host specializes the worker.
  */
-export declare function workerStart(argv: Array<string>, dispatch: DispatchFn, onExit: ExitFn): void
+export declare function workerStart(argv: Array<string>, dispatch: DispatchFn, onExit: ExitFn, onReload?: ReloadFn | undefined | null): void

@@ -3,14 +3,14 @@
 // The fnwire Node worker: `node worker.js <the host's worker arguments>`. Loads the app's entry
 // files (which register functions), then runs the fnwire core worker until the host stops it.
 
+const fs = require('node:fs');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const native = require('./native');
 const { dispatch, setCurrentScript, registeredCount } = require('./app');
 const { entryFiles } = require('./entry-files');
 
-async function main() {
-  const appDir = path.resolve(process.env.FUNCTIONS_APPLICATION_DIRECTORY || process.cwd());
+async function loadApp(appDir) {
   for (const file of entryFiles(appDir)) {
     setCurrentScript(path.relative(appDir, file));
     // import() loads CommonJS and ES modules alike.
@@ -23,6 +23,23 @@ async function main() {
         "app.timerTrigger(...), app.queueTrigger(...) or app.generic(...) from 'fnwire'",
     );
   }
+}
+
+/** Placeholder mode: the host specializes the worker for an app directory later. */
+function reloadCallback() {
+  return ({ token, appDir }) => {
+    loadApp(appDir).then(
+      () => native.reloadDone(token, null),
+      (error) => native.reloadDone(token, String(error && error.stack ? error.stack : error)),
+    );
+  };
+}
+
+async function main() {
+  const appDir = path.resolve(process.env.FUNCTIONS_APPLICATION_DIRECTORY || process.cwd());
+  const placeholder = !fs.existsSync(path.join(appDir, 'package.json'));
+  if (!placeholder) await loadApp(appDir);
+  const onReload = placeholder ? reloadCallback() : undefined;
   native.workerStart(process.argv.slice(2), dispatch, (error) => {
     if (error) {
       process.stderr.write(`fnwire: ${error}\n`);
@@ -31,7 +48,7 @@ async function main() {
     // Every native handle is released by now; user code (timers, sockets) may still hold the
     // event loop, but the host is gone, so don't wait on it for long.
     setTimeout(() => process.exit(), 2000).unref();
-  });
+  }, onReload);
 }
 
 main().catch((error) => {

@@ -133,7 +133,9 @@ pub(crate) fn to_js(data: TypedData) -> DataIn {
     match inner {
         Data::String(s) => text_in("string", s),
         Data::Json(j) => text_in("json", j),
-        Data::Bytes(b) | Data::Stream(b) => DataIn { bytes: Some(Buffer::from(b.to_vec())), ..data_in("bytes") },
+        Data::Bytes(b) | Data::Stream(b) => {
+            DataIn { bytes: Some(Buffer::from(b.to_vec())), ..data_in("bytes") }
+        }
         Data::Int(i) => DataIn { number: Some(i as f64), ..data_in("number") },
         Data::Double(d) => DataIn { number: Some(d), ..data_in("number") },
         Data::Http(http) => {
@@ -144,7 +146,11 @@ pub(crate) fn to_js(data: TypedData) -> DataIn {
             let http = HttpRequestIn {
                 method: request.method().to_string(),
                 url: request.url().to_string(),
-                headers: request.headers().iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect(),
+                headers: request
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+                    .collect(),
                 query: map(request.query_params()),
                 params: map(request.params()),
                 body: Buffer::from(request.body().to_vec()),
@@ -161,7 +167,8 @@ pub(crate) fn to_js(data: TypedData) -> DataIn {
 /// The DTO for one invocation.
 pub(crate) fn invocation_call(call_id: u32, function_id: u32, invocation: &Invocation) -> InvocationCall {
     let trace = invocation.trace_context();
-    let named = |(name, data): (&String, &TypedData)| NamedDataIn { name: name.clone(), data: to_js(data.clone()) };
+    let named =
+        |(name, data): (&String, &TypedData)| NamedDataIn { name: name.clone(), data: to_js(data.clone()) };
     InvocationCall {
         call_id,
         function_id,
@@ -197,10 +204,9 @@ pub(crate) fn from_js(data: DataOut) -> Result<Option<TypedData>, FunctionError>
 }
 
 fn http_response(http: HttpResponseOut) -> Result<HttpResponse, FunctionError> {
-    let status = u16::try_from(http.status)
-        .ok()
-        .filter(|s| (100..=999).contains(s))
-        .ok_or_else(|| FunctionError::new(format!("HTTP status {} is not a status code (100-999)", http.status)))?;
+    let status = u16::try_from(http.status).ok().filter(|s| (100..=999).contains(s)).ok_or_else(|| {
+        FunctionError::new(format!("HTTP status {} is not a status code (100-999)", http.status))
+    })?;
     let mut response = HttpResponse::new(status);
     for pair in http.headers {
         if let [name, value] = pair.as_slice() {

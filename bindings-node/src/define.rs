@@ -186,14 +186,13 @@ fn build_binding(request: &BindingRequest, problems: &mut Vec<String>) -> Option
                 .find(|spec| spec.json_name.eq_ignore_ascii_case(key) || spec.name.eq_ignore_ascii_case(key))
                 .map(|spec| format!("did you mean `{}`? ", camel(spec.name)))
                 .unwrap_or_default();
-            problems.push(format!(
-                "{shown} has no option `{key}`; {hint}it accepts: {}",
-                accepted.join(", ")
-            ));
+            problems
+                .push(format!("{shown} has no option `{key}`; {hint}it accepts: {}", accepted.join(", ")));
             continue;
         };
         match spec.normalize(value.clone()) {
-            Err(why) => problems.push(format!("{shown}: {}", why.replace(&format!("`{}`", spec.name), &format!("`{key}`")))),
+            Err(why) => problems
+                .push(format!("{shown}: {}", why.replace(&format!("`{}`", spec.name), &format!("`{key}`")))),
             Ok(value) => match spec.json_name {
                 "name" => binding.name = value.as_str().unwrap_or_default().to_string(),
                 "dataType" => binding.data_type = value.as_str().and_then(DataType::parse),
@@ -204,7 +203,7 @@ fn build_binding(request: &BindingRequest, problems: &mut Vec<String>) -> Option
         }
     }
     for spec in kind.keys.iter().filter(|k| k.required) {
-        if !request.options.get(&camel(spec.name)).is_some_and(|v| !v.is_null()) {
+        if request.options.get(&camel(spec.name)).is_none_or(Value::is_null) {
             problems.push(format!(
                 "{shown} requires the option `{}` ({})",
                 camel(spec.name),

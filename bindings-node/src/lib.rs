@@ -5,6 +5,9 @@
 //! (`cliRun`). The JavaScript layer in `lib/` only adapts calling conventions. The rules of this
 //! boundary are in `BRIDGE.md`; `lib/native.d.ts` declares the same items in the same order.
 
+// napi-derive registers exports only outside `cfg(test)`, so the unit-test build sees them unused.
+#![cfg_attr(test, allow(dead_code))]
+
 mod cli;
 mod convert;
 mod define;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use fnwire::runtime::{FunctionDefinition, INVOCATION_SPAN_TARGET, Worker, WorkerArgs};
+use fnwire::runtime::{AppReload, FunctionDefinition, INVOCATION_SPAN_TARGET, Worker, WorkerArgs};
 use fnwire::{FunctionError, Invocation, InvocationOutcome, InvocationResult};
 use napi::Status;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -18,12 +18,28 @@ use napi_derive::napi;
 use tokio::sync::oneshot;
 
 use crate::convert::{InvocationCall, OutcomeOut, from_js, invocation_call};
-use crate::define::registered;
+use crate::define::{Registered, registered};
 
 /// The JS function every invocation is handed to.
-pub type DispatchFn = ThreadsafeFunction<InvocationCall, napi::Unknown<'static>, InvocationCall, Status, false>;
+pub type DispatchFn =
+    ThreadsafeFunction<InvocationCall, napi::Unknown<'static>, InvocationCall, Status, false>;
+/// Asked to load the app in `appDir` when a placeholder worker is specialized.
+pub type ReloadFn = ThreadsafeFunction<ReloadCall, napi::Unknown<'static>, ReloadCall, Status, false>;
 /// Called once when the worker stops: `null`, or why it failed.
 pub type ExitFn = ThreadsafeFunction<Option<String>, napi::Unknown<'static>, Option<String>, Status, false>;
+
+/// What the reload callback receives; answer with `reloadDone(token, error)`.
+#[napi(object)]
+#[derive(Debug)]
+pub struct ReloadCall {
+    pub token: u32,
+    pub app_dir: String,
+}
+
+static RELOADS: Mutex<Vec<(u32, std::sync::mpsc::Sender<Option<String>>)>> = Mutex::new(Vec::new());
+static NEXT_RELOAD: AtomicU32 = AtomicU32::new(1);
+/// How long loading an app may take before specialization fails.
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 struct Pending {
     reply: oneshot::Sender<InvocationResult>,
@@ -55,7 +71,9 @@ impl Drop for CallGuard {
 async fn invoke(dispatch: Arc<DispatchFn>, function_id: u32, invocation: Invocation) -> InvocationResult {
     let call_id = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
     let (reply, answer) = oneshot::channel();
-    calls().get_or_insert_with(HashMap::new).insert(call_id, Pending { reply, span: tracing::Span::current() });
+    calls()
+        .get_or_insert_with(HashMap::new)
+        .insert(call_id, Pending { reply, span: tracing::Span::current() });
     let _guard = CallGuard(call_id);
     let call = invocation_call(call_id, function_id, &invocation);
     drop(invocation);
@@ -66,44 +84,97 @@ async fn invoke(dispatch: Arc<DispatchFn>, function_id: u32, invocation: Invocat
         )));
     }
     answer.await.unwrap_or_else(|_| {
-        Err(FunctionError::new("the invocation ended without an answer from JavaScript (the worker is stopping)"))
+        Err(FunctionError::new(
+            "the invocation ended without an answer from JavaScript (the worker is stopping)",
+        ))
     })
 }
 
-/// Starts the worker for every registered function on a thread of its own and returns at once.
-/// `dispatch` receives each invocation; `on_exit` is called once when the worker stops.
+fn definition(dispatch: &Arc<DispatchFn>, function: Registered) -> FunctionDefinition {
+    let dispatch = dispatch.clone();
+    let id = function.id;
+    FunctionDefinition::new(function.metadata, move |invocation: Invocation| {
+        invoke(dispatch.clone(), id, invocation)
+    })
+}
+
+/// Loads an app through JS (blocking this runtime thread, never the event loop) and returns the
+/// functions it registered.
+fn reload_through_js(
+    reload: &ReloadFn,
+    dispatch: &Arc<DispatchFn>,
+    app_dir: &std::path::Path,
+) -> Result<Vec<FunctionDefinition>, String> {
+    let before = registered().len();
+    let token = NEXT_RELOAD.fetch_add(1, Ordering::Relaxed);
+    let (done, wait) = std::sync::mpsc::channel();
+    RELOADS.lock().unwrap_or_else(|p| p.into_inner()).push((token, done));
+    let call = ReloadCall { token, app_dir: app_dir.display().to_string() };
+    if reload.call(call, ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok {
+        return Err("the Node.js event loop did not accept the request to load the app".into());
+    }
+    match wait.recv_timeout(RELOAD_TIMEOUT) {
+        Ok(None) => Ok(registered().into_iter().skip(before).map(|f| definition(dispatch, f)).collect()),
+        Ok(Some(error)) => Err(error),
+        Err(_) => Err(format!(
+            "loading the app in {} took longer than {} s",
+            app_dir.display(),
+            RELOAD_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// Answers a reload call: `error` is null when the app loaded.
 #[napi]
-pub fn worker_start(argv: Vec<String>, dispatch: DispatchFn, on_exit: ExitFn) -> napi::Result<()> {
+pub fn reload_done(token: u32, error: Option<String>) {
+    let mut reloads = RELOADS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(index) = reloads.iter().position(|(t, _)| *t == token) {
+        let (_, done) = reloads.remove(index);
+        let _ = done.send(error);
+    }
+}
+
+/// Starts the worker for every registered function on a thread of its own and returns at once.
+/// `dispatch` receives each invocation; `on_exit` is called once when the worker stops. With
+/// `on_reload` (placeholder mode), the app is loaded when the host specializes the worker.
+#[napi]
+pub fn worker_start(
+    argv: Vec<String>,
+    dispatch: DispatchFn,
+    on_exit: ExitFn,
+    on_reload: Option<ReloadFn>,
+) -> napi::Result<()> {
     let args = WorkerArgs::parse(argv).map_err(|e| napi::Error::from_reason(e.to_string()))?;
     let functions = registered();
-    if functions.is_empty() {
+    if functions.is_empty() && on_reload.is_none() {
         return Err(napi::Error::from_reason(
             "no functions are registered. Register them in the app's entry file (package.json `main`) with \
              app.httpTrigger(...), app.timerTrigger(...), app.queueTrigger(...) or app.generic(...)",
         ));
     }
     let dispatch = Arc::new(dispatch);
-    let definitions: Vec<FunctionDefinition> = functions
-        .into_iter()
-        .map(|f| {
-            let dispatch = dispatch.clone();
-            let id = f.id;
-            FunctionDefinition::new(f.metadata, move |invocation: Invocation| invoke(dispatch.clone(), id, invocation))
-        })
-        .collect();
+    let definitions: Vec<FunctionDefinition> =
+        functions.into_iter().map(|f| definition(&dispatch, f)).collect();
+    let mut worker = Worker::new(args).functions(definitions);
+    if let Some(reload) = on_reload {
+        let dispatch = dispatch.clone();
+        worker = worker
+            .on_environment_reload(AppReload::new(move |dir| reload_through_js(&reload, &dispatch, dir)));
+    }
     drop(dispatch);
     std::thread::Builder::new()
         .name("fnwire-worker".into())
         .spawn(move || {
-            let outcome = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-                Ok(runtime) => {
-                    let result = runtime.block_on(Worker::new(args).functions(definitions).run());
-                    // Dropping the runtime drops every handler, and with them the dispatch function.
-                    runtime.shutdown_timeout(Duration::from_secs(1));
-                    result.err().map(|e| e.to_string())
-                }
-                Err(e) => Some(format!("could not start the async runtime: {e}")),
-            };
+            let outcome =
+                match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                    Ok(runtime) => {
+                        let result = runtime.block_on(worker.run());
+                        // Dropping the runtime drops every handler, and with them the dispatch function.
+                        runtime.shutdown_timeout(Duration::from_secs(1));
+                        result.err().map(|e| e.to_string())
+                    }
+                    Err(e) => Some(format!("could not start the async runtime: {e}")),
+                };
             // Answers JS for calls still open, so nothing waits forever.
             calls().take();
             on_exit.call(outcome, ThreadsafeFunctionCallMode::NonBlocking);

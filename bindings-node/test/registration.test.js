@@ -1,0 +1,83 @@
+'use strict';
+// Registration: options are checked and rendered by the Rust core with fnwire's binding catalog.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const native = require('../lib/native');
+const { app, input, output, trigger } = require('..');
+
+const handler = async () => {};
+const raw = (name) => native.functionRawBindings(name).map((text) => JSON.parse(text));
+
+test('an HTTP function renders its trigger and $return like the Rust macros', () => {
+  app.httpTrigger('reg_hello', { route: 'hello/{name?}', methods: ['GET', 'POST'], authLevel: 'anonymous', handler });
+  assert.deepEqual(raw('reg_hello'), [
+    { type: 'httpTrigger', direction: 'in', name: 'req', route: 'hello/{name?}', methods: ['get', 'post'], authLevel: 'anonymous' },
+    { type: 'http', direction: 'out', name: '$return' },
+  ]);
+});
+
+test('queue trigger with a named extra output and a return output', () => {
+  const done = output.queue({ name: 'done', queue: 'done', connection: 'AzureWebJobsStorage' });
+  app.queueTrigger('reg_work', { queue: 'jobs', extraOutputs: [done], return: output.queue({ queue: 'ret' }), handler });
+  assert.deepEqual(raw('reg_work'), [
+    { type: 'queueTrigger', direction: 'in', name: 'msg', queueName: 'jobs' },
+    { type: 'queue', direction: 'out', name: '$return', queueName: 'ret' },
+    { type: 'queue', direction: 'out', name: 'done', queueName: 'done', connection: 'AzureWebJobsStorage' },
+  ]);
+});
+
+test('unnamed extra bindings get a stable name of letters and digits', () => {
+  const blob = input.blob({ path: 'in/{queueTrigger}' });
+  app.queueTrigger('reg_blob', { queue: 'q', extraInputs: [blob], handler });
+  const [, binding] = raw('reg_blob');
+  assert.match(binding.name, /^blobInput[0-9a-f]{8}$/);
+  assert.equal(binding.path, 'in/{queueTrigger}');
+});
+
+test('timer options are camelCased catalog keys', () => {
+  app.timerTrigger('reg_tick', { schedule: '0 */5 * * * *', runOnStartup: false, useMonitor: false, handler });
+  assert.deepEqual(raw('reg_tick'), [
+    { type: 'timerTrigger', direction: 'in', name: 'timer', schedule: '0 */5 * * * *', runOnStartup: false, useMonitor: false },
+  ]);
+});
+
+test('a generic binding passes every key through untouched', () => {
+  const probe = input.generic({ type: 'fnwireProbe', name: 'probe', probeCount: 3, enabled: true, label: 'Grüße', tags: ['one', 'two'] });
+  app.generic('reg_generic', { trigger: trigger.http({ route: 'g', authLevel: 'anonymous' }), return: output.http(), extraInputs: [probe], handler });
+  assert.deepEqual(raw('reg_generic')[2], {
+    type: 'fnwireProbe', direction: 'in', name: 'probe', probeCount: 3, enabled: true, label: 'Grüße', tags: ['one', 'two'],
+  });
+});
+
+function throwsNaming(fn, ...patterns) {
+  assert.throws(fn, (error) => {
+    for (const p of patterns) assert.match(error.message, p);
+    return true;
+  });
+}
+
+test('mistakes throw at registration, naming the function and the problem', () => {
+  throwsNaming(() => app.httpTrigger('bad_handler', { route: 'x' }), /app\.httpTrigger\("bad_handler"\)/, /handler/);
+  throwsNaming(
+    () => app.queueTrigger('bad_key', { queueName: 'jobs', handler }),
+    /app\.queueTrigger\('bad_key'\)/,
+    /no option `queueName`; did you mean `queue`\?/,
+    /requires the option `queue`/,
+  );
+  throwsNaming(() => app.httpTrigger('bad_auth', { authLevel: 'public', handler }), /bad_auth/, /`public` is not an auth level/);
+  throwsNaming(() => app.httpTrigger('bad_method', { methods: ['GRAB'], handler }), /`grab` is not an HTTP method/);
+  throwsNaming(() => app.timerTrigger('bad timer name', { schedule: '* * * * * *', handler }), /not a valid function name/);
+  throwsNaming(
+    () => app.httpTrigger('bad_output', { handler, extraOutputs: [output.queue({ name: 'out_q', queue: 'q' })] }),
+    /bad_output/,
+    /`out_q` is not a valid binding name/,
+  );
+  throwsNaming(() => app.httpTrigger('bad_extra', { handler, extraOutputs: ['q'] }), /extraOutputs\[0\] is not a binding/);
+  throwsNaming(() => app.generic('bad_generic', { trigger: trigger.generic({ name: 'x' }), handler }), /needs `type`/);
+});
+
+test('function names are unique, case-insensitively', () => {
+  app.httpTrigger('reg_unique', { handler });
+  throwsNaming(() => app.httpTrigger('REG_UNIQUE', { handler }), /already registered/);
+});
