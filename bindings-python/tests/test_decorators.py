@@ -92,7 +92,7 @@ def test_misspelled_option_names_function_and_suggests():
         def f(msg, out):
             pass
     message = str(e.value)
-    assert "`f`" in message and "test_decorators.py" in message
+    assert ".f` (test_decorators.py:" in message
     assert "no option `conection`" in message and "did you mean `connection`" in message
 
 
