@@ -190,6 +190,8 @@ pub struct WorkerPool {
     events: broadcast::Sender<WorkerEvent>,
     next: AtomicUsize,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// What the first worker declared (all workers run the same program).
+    capabilities: std::collections::HashMap<String, String>,
 }
 
 impl std::fmt::Debug for WorkerPool {
@@ -222,7 +224,14 @@ impl WorkerPool {
             events,
             next: AtomicUsize::new(0),
             tasks: Mutex::default(),
+            capabilities: first.channel.capabilities(),
         });
+        // Serving starts as soon as this returns, before the supervision tasks first run.
+        pool.slots[0].set_live(Some(LiveWorker {
+            channel: first.channel.clone(),
+            exit: first.process.exit_watch(),
+            pid: first.process.pid(),
+        }));
         let mut first = Some(first);
         let mut tasks = Vec::new();
         for slot in 0..pool.slots.len() {
@@ -258,9 +267,9 @@ impl WorkerPool {
         self.gave_up.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
-    /// The capabilities of a live worker (all workers run the same program).
+    /// The capabilities the first worker declared (all workers run the same program).
     pub fn capabilities(&self) -> std::collections::HashMap<String, String> {
-        self.slots.iter().find_map(|s| s.live()).map(|l| l.channel.capabilities()).unwrap_or_default()
+        self.capabilities.clone()
     }
 
     fn pick(&self) -> Result<(Arc<Slot>, LiveWorker), InvokeError> {
@@ -572,6 +581,7 @@ mod tests {
             events: broadcast::channel(16).0,
             next: AtomicUsize::new(0),
             tasks: Mutex::default(),
+            capabilities: Default::default(),
         }
     }
 
