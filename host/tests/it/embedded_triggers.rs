@@ -287,22 +287,45 @@ async fn a_missed_occurrence_runs_once_past_due_on_restart() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a measurement, not a test"]
 async fn queue_throughput() {
+    const N: usize = 5000;
+    // Baseline, same machine and run: the storage work alone (take, write the blob, complete
+    // with one output), no worker.
+    let baseline_dir = tempfile::tempdir().unwrap();
+    let baseline_store = Store::open(baseline_dir.path()).unwrap();
+    let baseline_blobs = BlobStore::new(baseline_dir.path().join("blobs"));
+    let jobs: Vec<fnwire_storage::MessageBody> =
+        (0..N).map(|i| fnwire_storage::MessageBody::new("jobs", format!("m{i}"))).collect();
+    baseline_store.put_many(&jobs).unwrap();
+    let started = Instant::now();
+    loop {
+        let batch = baseline_store.get_messages("jobs", 16, Duration::from_secs(600)).unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        for m in batch {
+            let upper = String::from_utf8(m.body.clone()).unwrap().to_uppercase();
+            baseline_blobs.write(&format!("done/{}.txt", m.id), upper.as_bytes()).unwrap();
+            let out = [fnwire_storage::MessageBody::new("done", upper)];
+            baseline_store.complete_and_put(Some(("jobs", &m.id, &m.pop_receipt)), &out).unwrap();
+        }
+    }
+    let baseline = N as f64 / started.elapsed().as_secs_f64();
+
     let storage = tempfile::tempdir().unwrap();
     let mut fnwire = start_with_storage(&hello_rust_dir(), storage.path());
     let store = Store::open(storage.path()).unwrap();
-    const N: usize = 5000;
-    let jobs: Vec<fnwire_storage::MessageBody> =
-        (0..N).map(|i| fnwire_storage::MessageBody::new("jobs", format!("m{i}"))).collect();
     let started = Instant::now();
     store.put_many(&jobs).unwrap();
     wait_until(&fnwire, "all processed", Duration::from_secs(600), || {
         store.message_count("done").unwrap() as usize >= N
     });
     let elapsed = started.elapsed();
+    let rate = N as f64 / elapsed.as_secs_f64();
     eprintln!(
-        "queue throughput: {N} messages in {:.2} s = {:.0} messages/s (queue trigger → worker → queue + blob outputs)",
+        "queue throughput: {N} messages in {:.2} s = {rate:.0} messages/s (queue trigger → worker → queue + blob \
+         outputs); storage alone, serially: {baseline:.0} messages/s; ratio {:.2}",
         elapsed.as_secs_f64(),
-        N as f64 / elapsed.as_secs_f64()
+        rate / baseline
     );
     assert!(fnwire.terminate().success());
 }
