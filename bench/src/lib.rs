@@ -1,0 +1,11 @@
+//! fnwire benchmarks: every scenario measures fnwire and a baseline in the same run, alternating,
+//! and reports medians over several rounds with a ratio oriented so that above 1 favours fnwire.
+//! See `BENCHMARKS.md` at the repository root.
+
+pub mod cli;
+pub mod load;
+pub mod peers;
+pub mod procs;
+pub mod scenarios;
+pub mod setup;
+pub mod stats;

@@ -1,0 +1,608 @@
+//! The scenarios. Each measures fnwire and its baseline in the same run, alternating which goes
+//! first, and reports medians over the rounds.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use fnwire_host::app::{DetectOptions, detect};
+use fnwire_host::grpc::GrpcServer;
+use fnwire_host::http::request::{HttpCapabilities, RequestParts, invocation_request};
+use fnwire_host::lifecycle::{LifecycleOptions, start_and_load};
+use fnwire_protocol::rpc::streaming_message::Content;
+use fnwire_protocol::rpc::{InvocationRequest, InvocationResponse, StreamingMessage};
+use fnwire_storage::{MessageBody, Store};
+use prost::Message;
+use tokio::sync::oneshot;
+
+use crate::load::{Budget, LoadResult, closed_loop, http_get};
+use crate::peers::Recorded;
+use crate::procs::{Served, free_port};
+use crate::setup::{self, Env};
+use crate::stats::{Better, Row, median};
+
+/// The scenario names, in run order.
+pub const ALL: &[&str] = &[
+    "hop",
+    "http-rust",
+    "http-python",
+    "http-node",
+    "queue",
+    "cold-start-rust",
+    "cold-start-python",
+    "cold-start-node",
+];
+
+/// HTTP concurrency (connections) of the `http-*` scenarios.
+pub const HTTP_CONNECTIONS: usize = 64;
+
+impl Env {
+    fn rounds(&self) -> usize {
+        if self.quick { 3 } else { 5 }
+    }
+
+    fn budget(&self, concurrency: usize) -> Budget {
+        let (max_time, max_requests) = if self.quick {
+            (Duration::from_millis(1500), 200_000)
+        } else {
+            (Duration::from_secs(5), 2_000_000)
+        };
+        Budget { concurrency, max_requests, max_time }
+    }
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn fnwire_start(env: &Env, name: &str, app: &Path, extra_env: &[(&str, &str)]) -> anyhow::Result<Served> {
+    let port = free_port()?;
+    let mut command = Command::new(env.fnwire());
+    command.arg("start").arg(app).arg("--port").arg(port.to_string()).current_dir(&env.root);
+    for (k, v) in extra_env {
+        command.env(k, v);
+    }
+    Served::spawn(name, command, addr(port), &env.log(name))
+}
+
+fn program(env: &Env, name: &str, program: &str, args: &[&str], port: u16) -> anyhow::Result<Served> {
+    let mut command = Command::new(program);
+    command.args(args).arg(port.to_string()).current_dir(&env.root);
+    Served::spawn(name, command, addr(port), &env.log(name))
+}
+
+/// The bench's own plain hyper server answering with `recorded`.
+fn plain_hyper(env: &Env, name: &str, recorded: &Recorded) -> anyhow::Result<Served> {
+    let file = env.work.join(format!("{name}.response.json"));
+    std::fs::write(&file, serde_json::to_string(recorded)?)?;
+    let port = free_port()?;
+    let mut command = Command::new(std::env::current_exe()?);
+    command.arg("plain-http").arg(port.to_string()).arg(&file);
+    Served::spawn(name, command, addr(port), &env.log(name))
+}
+
+/// Medians of one figure over rounds, for fnwire and its baseline.
+#[derive(Default)]
+struct Pairs {
+    fnwire: BTreeMap<&'static str, Vec<f64>>,
+    baseline: BTreeMap<&'static str, Vec<f64>>,
+}
+
+impl Pairs {
+    fn push(&mut self, fnwire: bool, key: &'static str, value: f64) {
+        let side = if fnwire { &mut self.fnwire } else { &mut self.baseline };
+        side.entry(key).or_default().push(value);
+    }
+
+    fn row(&self, scenario: &str, key: &'static str, unit: &str, better: Better) -> Row {
+        let m = |side: &BTreeMap<&str, Vec<f64>>| median(side.get(key).map(Vec::as_slice).unwrap_or(&[]));
+        Row::measured(scenario, m(&self.fnwire), m(&self.baseline), unit, better)
+    }
+
+    fn push_load(
+        &mut self,
+        fnwire: bool,
+        throughput: &'static str,
+        p50: &'static str,
+        p99: &'static str,
+        r: &LoadResult,
+    ) {
+        self.push(fnwire, throughput, r.per_second());
+        self.push(fnwire, p50, r.p_ms(50.0));
+        self.push(fnwire, p99, r.p_ms(99.0));
+    }
+}
+
+/// Runs `fnwire_side` and `baseline_side` alternately (fnwire first in even rounds).
+async fn alternate<A, B, FA, FB>(
+    rounds: usize,
+    mut fnwire_side: A,
+    mut baseline_side: B,
+) -> anyhow::Result<()>
+where
+    A: FnMut() -> FA,
+    B: FnMut() -> FB,
+    FA: Future<Output = anyhow::Result<()>>,
+    FB: Future<Output = anyhow::Result<()>>,
+{
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            fnwire_side().await?;
+            baseline_side().await?;
+        } else {
+            baseline_side().await?;
+            fnwire_side().await?;
+        }
+    }
+    Ok(())
+}
+
+fn invocation_id(n: usize) -> String {
+    // Same length as the UUIDs the host sends.
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+/// `stream-limit` vs `hop`: the host core (`WorkerChannel`) driving the real hello-rust worker,
+/// against a raw tonic bidi stream echoing the same recorded messages.
+pub async fn hop(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let server = GrpcServer::start().await?;
+    let launch = detect(&env.rust_app(), DetectOptions::default()).await?.launch;
+    let (worker, functions) = start_and_load(&server, &launch, &LifecycleOptions::default()).await?;
+    let hello = functions
+        .iter()
+        .find(|f| f.metadata.name == "hello")
+        .context("hello-rust has no `hello` function")?;
+    let trigger = hello
+        .metadata
+        .bindings
+        .iter()
+        .find(|b| b.binding_type == "httpTrigger")
+        .map(|b| b.name.clone())
+        .context("`hello` has no httpTrigger binding")?;
+    let uri: http::Uri = "http://localhost:7071/api/hello?name=bench".parse()?;
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::HOST, http::HeaderValue::from_static("localhost:7071"));
+    headers.insert(http::header::USER_AGENT, http::HeaderValue::from_static("fnwire-bench"));
+    let body = Bytes::new();
+    let params = BTreeMap::new();
+    let parts = RequestParts {
+        method: &http::Method::GET,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+        params: &params,
+    };
+    let caps = HttpCapabilities::from_capabilities(&worker.channel.capabilities());
+    let template =
+        Arc::new(invocation_request(&invocation_id(0), &hello.function_id, &trigger, &parts, caps));
+
+    // The worker's real answer is what the echo peer sends back.
+    let response = worker.channel.invoke("hello", (*template).clone()).await?;
+    check_success(&response)?;
+    let response_file = env.work.join("hop.response.bin");
+    std::fs::write(
+        &response_file,
+        StreamingMessage { request_id: String::new(), content: Some(Content::InvocationResponse(response)) }
+            .encode_to_vec(),
+    )?;
+    let peer_id = "fnwire-bench-echo-peer";
+    let pending = server.expect_worker(peer_id);
+    let mut peer_command = Command::new(std::env::current_exe()?);
+    peer_command.arg("echo-peer").arg(server.uri()).arg(peer_id).arg(&response_file);
+    let _peer = Served::spawn("echo-peer", peer_command, addr(0), &env.log("echo-peer"))?;
+    let connection = tokio::time::timeout(Duration::from_secs(30), pending.connected())
+        .await
+        .context("the echo peer did not connect within 30 s")?
+        .context("the gRPC server stopped")?;
+    let waiting: Arc<Mutex<HashMap<String, oneshot::Sender<InvocationResponse>>>> = Arc::default();
+    let mut inbound = connection.inbound;
+    let dispatch = waiting.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(msg)) = inbound.message().await {
+            if let Some(Content::InvocationResponse(r)) = msg.content
+                && let Some(tx) = dispatch.lock().unwrap_or_else(|e| e.into_inner()).remove(&r.invocation_id)
+            {
+                let _ = tx.send(r);
+            }
+        }
+    });
+    let outbound = connection.outbound;
+
+    let mut pairs = Pairs::default();
+    for (concurrency, keys) in [(1, ["@1", "@1:p50", "@1:p99"]), (64, ["@64", "@64:p50", "@64:p99"])] {
+        let budget = env.budget(concurrency);
+        let results: Mutex<Vec<(bool, LoadResult)>> = Mutex::default();
+        alternate(
+            env.rounds(),
+            || async {
+                let channel = worker.channel.clone();
+                let template = template.clone();
+                let r = closed_loop(budget, move |n| {
+                    let channel = channel.clone();
+                    let mut request: InvocationRequest = (*template).clone();
+                    request.invocation_id = invocation_id(n + 1);
+                    async move { check_success(&channel.invoke("hello", request).await?) }
+                })
+                .await
+                .check("hop")?;
+                results.lock().unwrap_or_else(|e| e.into_inner()).push((true, r));
+                Ok(())
+            },
+            || async {
+                let waiting = waiting.clone();
+                let outbound = outbound.clone();
+                let template = template.clone();
+                let r = closed_loop(budget, move |n| {
+                    let mut request: InvocationRequest = (*template).clone();
+                    request.invocation_id = invocation_id(n + 1);
+                    let (tx, rx) = oneshot::channel();
+                    waiting
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(request.invocation_id.clone(), tx);
+                    let sent = outbound.send(StreamingMessage {
+                        request_id: String::new(),
+                        content: Some(Content::InvocationRequest(request)),
+                    });
+                    async move {
+                        sent.map_err(|_| anyhow::anyhow!("the echo peer's stream is closed"))?;
+                        check_success(&rx.await.context("the echo peer's stream closed")?)
+                    }
+                })
+                .await
+                .check("stream-limit")?;
+                results.lock().unwrap_or_else(|e| e.into_inner()).push((false, r));
+                Ok(())
+            },
+        )
+        .await?;
+        for (is_fnwire, r) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            pairs.push_load(is_fnwire, keys[0], keys[1], keys[2], &r);
+        }
+    }
+    let note = "hop: host core WorkerChannel + hello-rust worker process; baseline stream-limit: raw tonic bidi echo of the same messages";
+    let mut rows = vec![pairs.row("hop@64", "@64", "invocations/s", Better::Higher).with_note(note)];
+    rows.push(pairs.row("hop@64:p50", "@64:p50", "ms", Better::Lower));
+    rows.push(pairs.row("hop@64:p99", "@64:p99", "ms", Better::Lower));
+    rows.push(pairs.row("hop@1", "@1", "invocations/s", Better::Higher));
+    rows.push(pairs.row("hop@1:p50", "@1:p50", "ms", Better::Lower));
+    rows.push(pairs.row("hop@1:p99", "@1:p99", "ms", Better::Lower));
+    drop(worker);
+    Ok(rows)
+}
+
+fn check_success(response: &InvocationResponse) -> anyhow::Result<()> {
+    match &response.result {
+        Some(s) if s.status == 1 => Ok(()),
+        other => anyhow::bail!("invocation {} did not succeed: {other:?}", response.invocation_id),
+    }
+}
+
+/// Loads two HTTP servers alternately with `HTTP_CONNECTIONS` keep-alive connections.
+async fn compare_http(
+    env: &Env,
+    scenario: &str,
+    fnwire: (&Served, &str),
+    baseline: (&Served, &str),
+    note: &str,
+) -> anyhow::Result<Vec<Row>> {
+    let budget = env.budget(HTTP_CONNECTIONS);
+    // Warm both up (connections, caches, lazy imports).
+    let warm = Budget { concurrency: 8, max_requests: 200, max_time: Duration::from_secs(10) };
+    http_get(fnwire.0.addr, fnwire.1, warm).await.check(scenario)?;
+    http_get(baseline.0.addr, baseline.1, warm).await.check(scenario)?;
+    let results: Mutex<Vec<(bool, LoadResult)>> = Mutex::default();
+    alternate(
+        env.rounds(),
+        || async {
+            let r = http_get(fnwire.0.addr, fnwire.1, budget).await.check(&format!("{scenario} (fnwire)"))?;
+            results.lock().unwrap_or_else(|e| e.into_inner()).push((true, r));
+            Ok(())
+        },
+        || async {
+            let r = http_get(baseline.0.addr, baseline.1, budget)
+                .await
+                .check(&format!("{scenario} (baseline)"))?;
+            results.lock().unwrap_or_else(|e| e.into_inner()).push((false, r));
+            Ok(())
+        },
+    )
+    .await?;
+    let mut pairs = Pairs::default();
+    for (is_fnwire, r) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        pairs.push_load(is_fnwire, "rps", "p50", "p99", &r);
+    }
+    Ok(vec![
+        pairs.row(scenario, "rps", "requests/s", Better::Higher).with_note(note),
+        pairs.row(&format!("{scenario}:p99"), "p99", "ms", Better::Lower),
+    ])
+}
+
+/// Records fnwire's answer so a plain server can send the same bytes.
+async fn record(served: &Served, path: &str) -> anyhow::Result<Recorded> {
+    let (status, body, headers) = crate::load::get_once(served.addr, path).await?;
+    let skip = ["content-length", "date", "transfer-encoding", "connection"];
+    Ok(Recorded {
+        status,
+        headers: headers
+            .iter()
+            .filter(|(k, _)| !skip.contains(&k.as_str()))
+            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+const START_BOUND: Duration = Duration::from_secs(60);
+const HELLO: &str = "/api/hello?name=bench";
+
+pub async fn http_rust(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let mut fnwire = fnwire_start(env, "http-rust-fnwire", &env.rust_app(), &[])?;
+    fnwire.wait_ready(HELLO, Instant::now(), START_BOUND).await?;
+    let recorded = record(&fnwire, HELLO).await?;
+    let mut plain = plain_hyper(env, "http-rust-plain", &recorded)?;
+    plain.wait_ready(HELLO, Instant::now(), START_BOUND).await?;
+    compare_http(
+        env,
+        "http-rust",
+        (&fnwire, HELLO),
+        (&plain, HELLO),
+        "http-rust: fnwire start + hello-rust vs a plain hyper server sending the same response bytes",
+    )
+    .await
+}
+
+pub async fn http_python(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let python = setup::fnwire_python(env)?;
+    let peer = setup::azure_python_peer(env)?;
+    let python = python.display().to_string();
+    let path = "/api/text?name=bench";
+    let mut fnwire = fnwire_start(
+        env,
+        "http-python-fnwire",
+        &env.root.join("conformance/apps/python"),
+        &[("FNWIRE_PYTHON", &python)],
+    )?;
+    fnwire.wait_ready(path, Instant::now(), START_BOUND).await?;
+    let mut azure = fnwire_start(env, "http-python-azure", &peer, &[])?;
+    azure.wait_ready(path, Instant::now(), START_BOUND).await?;
+    compare_http(
+        env,
+        "http-python",
+        (&fnwire, path),
+        (&azure, path),
+        "http-python: the contract app's `text` function, fnwire Python worker vs azure-functions-runtime 1.3.0, both under fnwire start",
+    )
+    .await
+}
+
+pub async fn http_node(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let app = setup::node_app(env)?;
+    let mut fnwire = fnwire_start(env, "http-node-fnwire", &app, &[])?;
+    fnwire.wait_ready(HELLO, Instant::now(), START_BOUND).await?;
+    let script = env.root.join("bench/baselines/plain_http.mjs").display().to_string();
+    let mut plain = program(env, "http-node-plain", "node", &[&script], free_port()?)?;
+    plain.wait_ready(HELLO, Instant::now(), START_BOUND).await?;
+    compare_http(
+        env,
+        "http-node",
+        (&fnwire, HELLO),
+        (&plain, HELLO),
+        "http-node: fnwire start + hello-node vs a plain node:http server computing the same greeting",
+    )
+    .await
+}
+
+/// Messages through hello-rust's `work` (queue trigger, queue output, blob output) vs the same
+/// store operations in one process: put, take (16 at a time), delete + put the output.
+pub async fn queue(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let n = if env.quick { 2_000 } else { 10_000 };
+    let stores = env.work.join("queue-stores");
+    let _ = std::fs::remove_dir_all(&stores);
+    let host_store = stores.join("fnwire");
+    let raw_store = stores.join("raw");
+    std::fs::create_dir_all(&host_store)?;
+    std::fs::create_dir_all(&raw_store)?;
+    let storage = host_store.display().to_string();
+    let mut fnwire = fnwire_start(env, "queue-fnwire", &env.rust_app(), &[("FNWIRE_STORAGE_DIR", &storage)])?;
+    fnwire.wait_ready(HELLO, Instant::now(), START_BOUND).await?;
+    let store = Store::open(&host_store)?;
+    let raw = Store::open(&raw_store)?;
+    let messages = |round: usize| -> Vec<MessageBody> {
+        (0..n).map(|i| MessageBody::new("jobs", format!("round {round} message {i}"))).collect()
+    };
+    let mut round_no = 0;
+    let results: Mutex<Vec<(bool, f64)>> = Mutex::default();
+    let bound = Duration::from_secs(120);
+    alternate(
+        env.rounds(),
+        || {
+            round_no += 1;
+            let batch = messages(round_no);
+            let store = &store;
+            let results = &results;
+            let fnwire = &fnwire;
+            async move {
+                let before = store.message_count("done")? as usize;
+                let started = Instant::now();
+                store.put_many(&batch)?;
+                while (store.message_count("done")? as usize) < before + n {
+                    if started.elapsed() > bound {
+                        anyhow::bail!(
+                            "queue: {n} messages not processed within {bound:?}; {}",
+                            fnwire.log_tail()
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((true, n as f64 / started.elapsed().as_secs_f64()));
+                Ok(())
+            }
+        },
+        || {
+            let batch = messages(0);
+            let raw = &raw;
+            let results = &results;
+            async move {
+                let started = Instant::now();
+                raw.put_many(&batch)?;
+                loop {
+                    let taken = raw.get_messages("jobs", 16, Duration::from_secs(60))?;
+                    if taken.is_empty() {
+                        break;
+                    }
+                    for m in taken {
+                        let output =
+                            MessageBody::new("done", String::from_utf8_lossy(&m.body).to_uppercase());
+                        raw.complete_and_put(Some(("jobs", &m.id, &m.pop_receipt)), &[output])?;
+                    }
+                }
+                results
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((false, n as f64 / started.elapsed().as_secs_f64()));
+                Ok(())
+            }
+        },
+    )
+    .await?;
+    let mut pairs = Pairs::default();
+    for (is_fnwire, v) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        pairs.push(is_fnwire, "mps", v);
+    }
+    Ok(vec![pairs.row("queue", "mps", "messages/s", Better::Higher).with_note(format!(
+        "queue: {n} messages per round through hello-rust `work` (queue trigger → queue + blob outputs) vs the same store calls in one process (put, take 16, delete + put output; no blob)"
+    ))])
+}
+
+/// How one language's app and its baseline start.
+struct ColdStart<'a> {
+    scenario: &'a str,
+    app: &'a Path,
+    env_vars: Vec<(&'a str, String)>,
+    fnwire_path: &'a str,
+    baseline: Box<dyn Fn(u16) -> anyhow::Result<Served> + 'a>,
+    baseline_path: &'a str,
+    note: String,
+}
+
+async fn cold_start(env: &Env, spec: ColdStart<'_>) -> anyhow::Result<Vec<Row>> {
+    let results: Mutex<Vec<(bool, &'static str, f64)>> = Mutex::default();
+    let idle = Duration::from_secs(if env.quick { 1 } else { 3 });
+    let vars: Vec<(&str, &str)> = spec.env_vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    alternate(
+        env.rounds(),
+        || async {
+            let started = Instant::now();
+            let mut served = fnwire_start(env, &format!("{}-fnwire", spec.scenario), spec.app, &vars)?;
+            let took = served.wait_ready(spec.fnwire_path, started, START_BOUND).await?;
+            tokio::time::sleep(idle).await;
+            let host = served.rss_mb().unwrap_or(f64::NAN);
+            let worker: f64 = served.children_rss_mb().iter().sum();
+            let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
+            r.push((true, "ms", took.as_secs_f64() * 1000.0));
+            r.push((true, "host", host));
+            r.push((true, "worker", worker));
+            Ok(())
+        },
+        || async {
+            let started = Instant::now();
+            let mut served = (spec.baseline)(free_port()?)?;
+            let took = served.wait_ready(spec.baseline_path, started, START_BOUND).await?;
+            tokio::time::sleep(idle).await;
+            let rss = served.rss_mb().unwrap_or(f64::NAN);
+            let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
+            r.push((false, "ms", took.as_secs_f64() * 1000.0));
+            r.push((false, "host", rss));
+            r.push((false, "worker", rss));
+            Ok(())
+        },
+    )
+    .await?;
+    let mut pairs = Pairs::default();
+    for (is_fnwire, key, v) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        pairs.push(is_fnwire, key, v);
+    }
+    let s = spec.scenario;
+    Ok(vec![
+        pairs.row(s, "ms", "ms to first 200", Better::Lower).with_note(spec.note),
+        pairs.row(&format!("{s}:rss-host"), "host", "MB idle RSS", Better::Lower),
+        pairs.row(&format!("{s}:rss-worker"), "worker", "MB idle RSS", Better::Lower),
+    ])
+}
+
+pub async fn cold_start_rust(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let recorded = Recorded {
+        status: 200,
+        headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+        body: "Hello, bench!".into(),
+    };
+    let file = env.work.join("cold-start-rust.response.json");
+    std::fs::write(&file, serde_json::to_string(&recorded)?)?;
+    let exe = std::env::current_exe()?.display().to_string();
+    let file = file.display().to_string();
+    let app = env.rust_app();
+    cold_start(
+        env,
+        ColdStart {
+            scenario: "cold-start-rust",
+            app: &app,
+            env_vars: Vec::new(),
+            fnwire_path: HELLO,
+            baseline: Box::new(|port| {
+                let mut command = Command::new(&exe);
+                command.arg("plain-http").arg(port.to_string()).arg(&file);
+                Served::spawn("cold-start-rust-plain", command, addr(port), &env.log("cold-start-rust-plain"))
+            }),
+            baseline_path: HELLO,
+            note: "cold-start-rust: fnwire start (packed hello-rust) to first 200 vs a plain hyper server process; RSS baseline: that server".into(),
+        },
+    )
+    .await
+}
+
+pub async fn cold_start_python(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let python = setup::fnwire_python(env)?;
+    let app = env.root.join("examples/hello-python");
+    let script = env.root.join("bench/baselines/plain_http.py").display().to_string();
+    let interpreter = python.display().to_string();
+    cold_start(
+        env,
+        ColdStart {
+            scenario: "cold-start-python",
+            app: &app,
+            env_vars: vec![("FNWIRE_PYTHON", interpreter.clone())],
+            fnwire_path: HELLO,
+            baseline: Box::new(|port| program(env, "cold-start-python-plain", &interpreter, &[&script], port)),
+            baseline_path: HELLO,
+            note: "cold-start-python: fnwire start examples/hello-python vs a plain http.server process (same interpreter)".into(),
+        },
+    )
+    .await
+}
+
+pub async fn cold_start_node(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let app = setup::node_app(env)?;
+    let script = env.root.join("bench/baselines/plain_http.mjs").display().to_string();
+    cold_start(
+        env,
+        ColdStart {
+            scenario: "cold-start-node",
+            app: &app,
+            env_vars: Vec::new(),
+            fnwire_path: HELLO,
+            baseline: Box::new(|port| program(env, "cold-start-node-plain", "node", &[&script], port)),
+            baseline_path: HELLO,
+            note: "cold-start-node: fnwire start examples/hello-node vs a plain node:http process".into(),
+        },
+    )
+    .await
+}
