@@ -329,3 +329,42 @@ async fn queue_throughput() {
     );
     assert!(fnwire.terminate().success());
 }
+
+#[test]
+fn run_on_startup_runs_a_daily_timer_at_once() {
+    let app = function_json_app(
+        &[(
+            "daily",
+            r#"[{"type":"timerTrigger","direction":"in","name":"t","schedule":"1.00:00:00","runOnStartup":true}]"#,
+        )],
+        r#"{"version":"2.0"}"#,
+    );
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    assert!(fnwire.output().contains("every 24:00:00, runOnStartup"), "{}", fnwire.output());
+    fnwire.wait_for_output("timer `daily`: running now (runOnStartup)", Duration::from_secs(30));
+    fnwire.wait_for_output("Executing 'daily' (Reason='Timer fired'", Duration::from_secs(30));
+    assert!(fnwire.terminate().success());
+}
+
+#[test]
+fn queue_cli_errors_name_the_input() {
+    let app = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(fnwire_exe()).args(args).output().unwrap();
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let dir = app.path().to_str().unwrap();
+    let (ok, out) = run(&["queue", "put", "Bad_Queue", "x", "--app", dir]);
+    assert!(!ok && out.contains("`Bad_Queue` is not a valid queue name"), "{out}");
+    let (ok, out) = run(&["queue", "list", "--app", "/no/such/app"]);
+    assert!(!ok && out.contains("/no/such/app") && out.contains("--app"), "{out}");
+    let (ok, out) = run(&["queue", "list", "--app", dir]);
+    assert!(ok && out.contains("no queues yet"), "{out}");
+    let (ok, _) = run(&["queue", "put", "jobs", "hello", "--app", dir]);
+    assert!(ok);
+    let (ok, out) = run(&["queue", "peek", "jobs", "--app", dir]);
+    assert!(ok && out.contains("hello") && out.contains("holds 1 message"), "{out}");
+}
