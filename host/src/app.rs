@@ -540,6 +540,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn detects_python_apps_by_script_and_launches_python_m_fnwire() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(detect_python(dir.path(), &BTreeMap::new()).is_none());
+        std::fs::write(dir.path().join("function_app.py"), "").unwrap();
+        let launch = detect_python(dir.path(), &BTreeMap::new()).unwrap();
+        assert_eq!(launch.args, vec!["-m".to_string(), "fnwire".to_string()]);
+        assert_eq!(launch.language, "python");
+        assert!(launch.program.to_string_lossy().contains("python"), "{:?}", launch.program);
+        // PYTHON_SCRIPT_FILE_NAME from the app settings names another script.
+        let settings = BTreeMap::from([("PYTHON_SCRIPT_FILE_NAME".to_string(), "main.py".to_string())]);
+        assert!(detect_python(dir.path(), &settings).is_none());
+        std::fs::write(dir.path().join("main.py"), "").unwrap();
+        assert_eq!(detect_python(dir.path(), &settings).unwrap().env, settings);
+    }
+
+    #[test]
     fn expands_known_tokens_and_drops_unknown_ones() {
         let env = BTreeMap::from([("FUNCTIONS_WORKER_DIRECTORY".to_string(), "/w".to_string())]);
         assert_eq!(expand_env_tokens("%FUNCTIONS_WORKER_DIRECTORY%/bin/app", &env), "/w/bin/app");
