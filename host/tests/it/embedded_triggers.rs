@@ -368,3 +368,21 @@ fn queue_cli_errors_name_the_input() {
     let (ok, out) = run(&["queue", "peek", "jobs", "--app", dir]);
     assert!(ok && out.contains("hello") && out.contains("holds 1 message"), "{out}");
 }
+
+#[test]
+fn a_database_locked_by_another_program_is_a_clear_error_at_start() {
+    let app = test_worker_app();
+    let storage = app.path().join(".fnwire");
+    drop(Store::open(&storage).unwrap());
+    let holder = rusqlite::Connection::open(storage.join("fnwire.db")).unwrap();
+    holder.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;").unwrap();
+    let mut fnwire = Fnwire::spawn(app.path(), &[]);
+    let status = fnwire.wait_exit(STARTUP_BOUND);
+    let out = fnwire.output();
+    assert!(!status.success(), "{out}");
+    assert!(out.contains("fnwire.db") && out.contains("locked by another program"), "{out}");
+    holder.execute_batch("COMMIT").unwrap();
+    drop(holder);
+    // Nothing was damaged: the store opens and works.
+    Store::open(&storage).unwrap().put("jobs", b"still fine", None).unwrap();
+}
