@@ -13,8 +13,8 @@ pub enum StorageError {
     )]
     Corrupt { path: PathBuf, detail: String },
     #[error(
-        "`{path}` is locked by another program ({detail}). Stop the program holding it (another `fnwire start` of \
-         this app, or an sqlite shell in a transaction) and try again"
+        "`{path}` is locked by another program ({detail}). Finish or stop the program holding it (e.g. an sqlite \
+         shell with an open transaction, or a backup tool) and try again"
     )]
     Locked { path: PathBuf, detail: String },
     #[error("`{path}`: {what} failed: {source}")]
