@@ -237,3 +237,48 @@ async fn poison(function: &QueueFunction, store: &Arc<Store>, m: &LeasedMessage,
         None => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn invocation_carries_azure_trigger_metadata_and_the_body_by_data_type() {
+        let t = Utc.with_ymd_and_hms(2027, 1, 2, 3, 4, 5).unwrap();
+        let m = LeasedMessage {
+            queue: "jobs".into(),
+            id: "m-1".into(),
+            body: b"hello".to_vec(),
+            dequeue_count: 2,
+            insertion_time: t,
+            expiration_time: t,
+            next_visible_time: t,
+            pop_receipt: "r1".into(),
+        };
+        let mut trigger =
+            fnwire_metadata::Binding::new("msg", "queueTrigger", fnwire_metadata::Direction::In)
+                .with("queueName", "jobs");
+        let f = QueueFunction::from_binding("work", "fid", &trigger).unwrap();
+        let req = f.invocation("inv", &m);
+        let text = |k: &str| req.trigger_metadata[k].data.clone().unwrap();
+        assert_eq!(text("Id"), typed_data::Data::String("m-1".into()));
+        assert_eq!(text("DequeueCount"), typed_data::Data::Json("2".into()));
+        assert_eq!(text("InsertionTime"), typed_data::Data::Json("\"2027-01-02T03:04:05+00:00\"".into()));
+        assert_eq!(text("NextVisibleTime"), typed_data::Data::Json("\"2027-01-02T03:04:05+00:00\"".into()));
+        assert_eq!(text("PopReceipt"), typed_data::Data::String("r1".into()));
+        assert_eq!(text("QueueTrigger"), typed_data::Data::String("hello".into()));
+        assert_eq!(req.input_data[0].name, "msg");
+        let body = |r: &InvocationRequest| match &r.input_data[0].rpc_data {
+            Some(parameter_binding::RpcData::Data(d)) => d.data.clone().unwrap(),
+            _ => panic!("no data"),
+        };
+        assert_eq!(body(&req), typed_data::Data::String("hello".into()));
+        trigger.data_type = Some(fnwire_metadata::DataType::Binary);
+        let binary = QueueFunction::from_binding("work", "fid", &trigger).unwrap();
+        assert_eq!(body(&binary.invocation("inv", &m)), typed_data::Data::Bytes(b"hello".to_vec().into()));
+        let bad = fnwire_metadata::Binding::new("msg", "queueTrigger", fnwire_metadata::Direction::In)
+            .with("queueName", "Bad_Name");
+        assert!(QueueFunction::from_binding("work", "fid", &bad).unwrap_err().contains("Bad_Name"));
+    }
+}
