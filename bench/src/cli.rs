@@ -71,6 +71,9 @@ pub fn main() -> ExitCode {
         Some("echo-peer") if args.len() == 4 => {
             return exit(runtime.block_on(crate::peers::echo_peer(&args[1], &args[2], args[3].as_ref())));
         }
+        Some("load") if args.len() == 4 => {
+            return exit(runtime.block_on(load_only(&args[1], &args[2], &args[3])));
+        }
         _ => {}
     }
     let options = match parse(&args) {
@@ -81,6 +84,21 @@ pub fn main() -> ExitCode {
         }
     };
     exit(runtime.block_on(run(options)))
+}
+
+/// `fnwire-bench load ADDR PATH SECONDS`: only the load generator, against a server started by
+/// hand (e.g. to profile it).
+async fn load_only(addr: &str, path: &str, seconds: &str) -> anyhow::Result<()> {
+    let addr: std::net::SocketAddr = addr.parse()?;
+    let seconds: f64 = seconds.parse()?;
+    let budget = crate::load::Budget {
+        concurrency: HTTP_CONNECTIONS,
+        max_requests: usize::MAX,
+        max_time: std::time::Duration::from_secs_f64(seconds),
+    };
+    let r = crate::load::http_get(addr, path, budget).await.check("load")?;
+    println!("{:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms", r.per_second(), r.p_ms(50.0), r.p_ms(99.0));
+    Ok(())
 }
 
 fn exit(result: anyhow::Result<()>) -> ExitCode {
@@ -143,5 +161,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
 
 fn first_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or_default();
-    if line.len() > 300 { format!("{}…", &line[..line.floor_char_boundary(300)]) } else { line.to_string() }
+    if line.chars().count() > 300 {
+        format!("{}…", line.chars().take(300).collect::<String>())
+    } else {
+        line.to_string()
+    }
 }
