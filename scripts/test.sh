@@ -39,3 +39,6 @@ elif [ "$peer_rc" -eq 3 ]; then
 else
   exit "$peer_rc"
 fi
+
+step "Python: wheel, pytest, conformance (bindings-python)"
+bindings-python/scripts/test.sh
