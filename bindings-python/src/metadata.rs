@@ -66,8 +66,9 @@ fn build_known(decorator: &str, pairs: &[(String, Value)]) -> Result<Built, Vec<
             if kind.is_trigger() {
                 accepted.push(FUNCTION_NAME_KEY);
             }
-            let hint =
-                closest(key, &accepted).map(|near| format!("did you mean `{near}`? ")).unwrap_or_default();
+            let hint = fnwire_metadata::closest_key(key, &accepted)
+                .map(|near| format!("did you mean `{near}`? "))
+                .unwrap_or_default();
             problems.push(format!(
                 "`@app.{decorator}` has no option `{key}`; {hint}it accepts: {}",
                 accepted.join(", ")
@@ -234,32 +235,6 @@ fn to_json(value: &Bound<'_, PyAny>) -> Result<Value, String> {
     }
     let type_name = value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
     Err(format!("takes a string, a boolean, a number or a list of strings, not a `{type_name}`"))
-}
-
-/// The accepted key a misspelled one most likely meant (at most two edits away, or a camelCase
-/// spelling of it such as `authLevel`).
-fn closest<'a>(key: &str, accepted: &[&'a str]) -> Option<&'a str> {
-    let folded = key.to_ascii_lowercase().replace('_', "");
-    accepted
-        .iter()
-        .map(|candidate| (edit_distance(&folded, &candidate.replace('_', "")), *candidate))
-        .filter(|(distance, _)| *distance <= 2)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, &ca) in a.iter().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// `probe_setting` -> `probeSetting`; keys already in camelCase stay as they are.
