@@ -32,19 +32,23 @@ pub fn cli_run(argv: Vec<String>, on_exit: CliExitFn) -> napi::Result<()> {
                 .with_target(false)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
                 .try_init();
-            let code = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(runtime) => match runtime.block_on(run(cli)) {
-                    Ok(()) => 0,
-                    Err(e) => {
-                        eprintln!("error: {e:#}");
-                        1
-                    }
-                },
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(runtime) => runtime,
                 Err(e) => {
                     eprintln!("error: could not start the async runtime: {e}");
+                    on_exit.call(1, ThreadsafeFunctionCallMode::NonBlocking);
+                    return;
+                }
+            };
+            let code = match runtime.block_on(run(cli)) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
                     1
                 }
             };
+            // Blocking tasks (e.g. a console reader) may never end; the process exits anyway.
+            runtime.shutdown_background();
             on_exit.call(code, ThreadsafeFunctionCallMode::NonBlocking);
         })
         .map_err(|e| napi::Error::from_reason(format!("could not start the host thread: {e}")))?;
