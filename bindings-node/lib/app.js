@@ -167,6 +167,9 @@ function fromData(data, binding) {
 }
 
 function triggerValue(fn, data) {
+  if (fn.trigger.type === 'httpTrigger' && data.kind !== 'http') {
+    throw new TypeError(`binding '${fn.trigger.name}': expected an HTTP request, but the host sent ${data.kind} data`);
+  }
   const value = fromData(data, fn.trigger.name);
   // The timer's status arrives in .NET's PascalCase; JavaScript users expect camelCase.
   if (fn.trigger.type === 'timerTrigger' && value && typeof value === 'object') return camelDeep(value);
