@@ -42,3 +42,8 @@ fi
 
 step "Python: wheel, pytest, conformance (bindings-python)"
 bindings-python/scripts/test.sh
+
+step "Node: addon, npm pack, node --test, conformance (bindings-node)"
+bash bindings-node/scripts/test.sh
+
+printf '\nall fnwire tests passed\n'

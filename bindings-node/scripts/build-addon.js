@@ -28,7 +28,10 @@ if (!fs.existsSync(cli)) {
 // Share the Cargo workspace's target directory, so a workspace build is reused.
 const env = { ...process.env };
 if (!env.CARGO_TARGET_DIR) env.CARGO_TARGET_DIR = path.join(root, '..', 'target');
-const args = [cli, 'build', '--platform', '--release', '--no-js', '--dts', 'lib/native.d.ts', '--output-dir', root];
+// Release by default, as users get it; the test script asks for the dev profile
+// (FNWIRE_ADDON_PROFILE=dev) so it reuses what the workspace tests compiled.
+const release = (env.FNWIRE_ADDON_PROFILE || 'release') !== 'dev';
+const args = [cli, 'build', '--platform', ...(release ? ['--release'] : []), '--no-js', '--dts', 'lib/native.d.ts', '--output-dir', root];
 const result = spawnSync(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
 if (result.status !== 0) {
   console.error('fnwire: building the native addon failed (see above); it needs a Rust toolchain (cargo) on PATH');

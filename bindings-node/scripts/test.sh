@@ -8,6 +8,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 repo="$(cd "$here/.." && pwd)"
 # Reuse the workspace's build output (the addon shares most crates with the host and the suite).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
+# The dev profile reuses the dependencies the workspace tests compiled; FNWIRE_ADDON_PROFILE=release
+# builds the addon the way `npm install` does for users.
+export FNWIRE_ADDON_PROFILE="${FNWIRE_ADDON_PROFILE:-dev}"
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -41,4 +44,4 @@ node --test test/
 
 step "conformance suite against conformance/apps/node"
 cd "$repo"
-cargo run --release --bin fnwire-conformance -- run --app conformance/apps/node
+cargo run --bin fnwire-conformance -- run --app conformance/apps/node
