@@ -495,7 +495,6 @@ fn dispatch(msg: StreamingMessage, state: &Mutex<State>) {
     }
 }
 
-
 /// Prints a worker log: user logs with the function name and invocation id.
 fn print_log(log: &RpcLog, function: Option<&str>) {
     let is_user = log.log_category == rpc_log::RpcLogCategory::User as i32;
