@@ -25,13 +25,7 @@ pub fn cli_run(argv: Vec<String>, on_exit: CliExitFn) -> napi::Result<()> {
     std::thread::Builder::new()
         .name("fnwire-host".into())
         .spawn(move || {
-            let filter = tracing_subscriber::EnvFilter::try_from_env("FNWIRE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_target(false)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-                .try_init();
+            fnwire_host::cli::install_console_logging();
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(e) => {

@@ -16,13 +16,7 @@ pub fn host_main(py: Python<'_>, argv: Vec<String>) -> i32 {
                 return if e.use_stderr() { 2 } else { 0 };
             }
         };
-        let filter = tracing_subscriber::EnvFilter::try_from_env("FNWIRE_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_target(false)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .try_init();
+        fnwire_host::cli::install_console_logging();
         let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(runtime) => runtime,
             Err(e) => {

@@ -7,6 +7,22 @@ use clap::{Parser, Subcommand};
 use crate::host::{StartOptions, run_start};
 use crate::http::DEFAULT_MAX_REQUEST_BODY;
 
+/// Installs the console logger every `fnwire` front end uses (the binary, and the `fnwire`
+/// commands of the Python and Node packages): level from `FNWIRE_LOG` (default `info`), ANSI
+/// colours on a terminal only. Lines are written synchronously, so a line logged before an HTTP
+/// response is on the console before the client sees the response. Returns false when a logger
+/// was already installed.
+pub fn install_console_logging() -> bool {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FNWIRE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .try_init()
+        .is_ok()
+}
+
 /// fnwire: run Azure-Functions-style function apps locally over the FunctionRpc protocol.
 #[derive(Debug, Parser)]
 #[command(name = "fnwire", version, about)]
