@@ -109,7 +109,7 @@ fn build_generic(pairs: &[(String, Value)]) -> Result<Built, Vec<String>> {
     let mut data_type = None;
     let mut properties = Map::new();
     for (key, value) in pairs {
-        let json_key = snake_to_camel(key);
+        let json_key = fnwire_metadata::snake_to_camel(key);
         match json_key.as_str() {
             "type" => match value.as_str() {
                 Some(t) if !t.trim().is_empty() => binding_type = Some(t.to_string()),
@@ -235,21 +235,4 @@ fn to_json(value: &Bound<'_, PyAny>) -> Result<Value, String> {
     }
     let type_name = value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
     Err(format!("takes a string, a boolean, a number or a list of strings, not a `{type_name}`"))
-}
-
-/// `probe_setting` -> `probeSetting`; keys already in camelCase stay as they are.
-fn snake_to_camel(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    let mut upper_next = false;
-    for (i, c) in key.chars().enumerate() {
-        if c == '_' && i > 0 {
-            upper_next = true;
-        } else if upper_next {
-            out.extend(c.to_uppercase());
-            upper_next = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

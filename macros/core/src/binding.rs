@@ -162,7 +162,7 @@ fn build_generic(attr: &BindingAttr, diagnostics: &mut Diagnostics) -> Option<Bi
     let mut properties: Vec<(String, &AttrArg)> = Vec::new();
     for arg in &attr.args {
         let key = arg.key_name();
-        let json_key = snake_to_camel(&key);
+        let json_key = fnwire_metadata::snake_to_camel(&key);
         match json_key.as_str() {
             "type" => match &arg.value {
                 ArgValue::Str(t) if !t.trim().is_empty() => {
@@ -240,21 +240,4 @@ fn build_generic(attr: &BindingAttr, diagnostics: &mut Diagnostics) -> Option<Bi
         take_function_name(&mut spec, arg, on_trigger, diagnostics);
     }
     Some(spec)
-}
-
-/// `command_text` -> `commandText`; keys already in camelCase stay as they are.
-pub fn snake_to_camel(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    let mut upper_next = false;
-    for (i, c) in key.chars().enumerate() {
-        if c == '_' && i > 0 {
-            upper_next = true;
-        } else if upper_next {
-            out.extend(c.to_uppercase());
-            upper_next = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
