@@ -263,17 +263,7 @@ impl Store {
         pop_receipt: &str,
         delay: Duration,
     ) -> Result<String, StorageError> {
-        let visible_at = millis(self.now()).saturating_add(duration_ms(delay));
-        let receipt = new_receipt();
-        let conn = self.lock();
-        let n = conn
-            .execute(
-                "UPDATE messages SET visible_ms = ?4, pop_receipt = ?5, leased = 0
-                 WHERE queue = ?1 AND id = ?2 AND pop_receipt = ?3",
-                params![queue, id, pop_receipt, visible_at, receipt],
-            )
-            .map_err(|e| self.sql_error("releasing a message", e))?;
-        if n == 1 { Ok(receipt) } else { Err(Store::mismatch(queue, id, pop_receipt)) }
+        self.give_back(queue, id, pop_receipt, delay, true)
     }
 
     /// Keeps a held message hidden for another `visibility_timeout` from now (same pop
@@ -305,15 +295,29 @@ impl Store {
         pop_receipt: &str,
         delay: Duration,
     ) -> Result<String, StorageError> {
+        self.give_back(queue, id, pop_receipt, delay, false)
+    }
+
+    /// Makes a held message visible again after `delay` with a fresh pop receipt; when the
+    /// attempt does not count, its dequeue count goes back down.
+    fn give_back(
+        &self,
+        queue: &str,
+        id: &str,
+        pop_receipt: &str,
+        delay: Duration,
+        attempted: bool,
+    ) -> Result<String, StorageError> {
         let visible_at = millis(self.now()).saturating_add(duration_ms(delay));
         let receipt = new_receipt();
+        let uncount = i64::from(!attempted);
         let conn = self.lock();
         let n = conn
             .execute(
                 "UPDATE messages SET visible_ms = ?4, pop_receipt = ?5, leased = 0,
-                     dequeue_count = MAX(dequeue_count - 1, 0)
+                     dequeue_count = MAX(dequeue_count - ?6, 0)
                  WHERE queue = ?1 AND id = ?2 AND pop_receipt = ?3",
-                params![queue, id, pop_receipt, visible_at, receipt],
+                params![queue, id, pop_receipt, visible_at, receipt, uncount],
             )
             .map_err(|e| self.sql_error("releasing a message", e))?;
         if n == 1 { Ok(receipt) } else { Err(Store::mismatch(queue, id, pop_receipt)) }
