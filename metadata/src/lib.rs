@@ -14,7 +14,9 @@ mod model;
 #[cfg(feature = "rpc")]
 pub mod rpc;
 
-pub use catalog::{BindingKind, CATALOG, COMMON_KEYS, KeySpec, ValueCheck, ValueKind, closest_key, snake_to_camel};
+pub use catalog::{
+    BindingKind, CATALOG, COMMON_KEYS, KeySpec, ValueCheck, ValueKind, closest_key, snake_to_camel,
+};
 pub use error::MetadataError;
 pub use model::{Binding, DataType, Direction, FunctionMetadata, RETURN_BINDING_NAME};
 
