@@ -180,6 +180,14 @@ pub async fn hop(env: &Env) -> anyhow::Result<Vec<Row>> {
     let caps = HttpCapabilities::from_capabilities(&worker.channel.capabilities());
     let template =
         Arc::new(invocation_request(&invocation_id(0), &hello.function_id, &trigger, &parts, caps));
+    // `secret` is a plain (blocking) `fn` taking the same request: the cost of the blocking pool.
+    let secret = functions
+        .iter()
+        .find(|f| f.metadata.name == "secret")
+        .context("hello-rust has no `secret` function")?;
+    let sync_template =
+        Arc::new(InvocationRequest { function_id: secret.function_id.clone(), ..(*template).clone() });
+    check_success(&worker.channel.invoke("secret", (*sync_template).clone()).await?)?;
 
     // The worker's real answer is what the echo peer sends back.
     let response = worker.channel.invoke("hello", (*template).clone()).await?;
@@ -214,19 +222,24 @@ pub async fn hop(env: &Env) -> anyhow::Result<Vec<Row>> {
     let outbound = connection.outbound;
 
     let mut pairs = Pairs::default();
-    for (concurrency, keys) in [(1, ["@1", "@1:p50", "@1:p99"]), (64, ["@64", "@64:p50", "@64:p99"])] {
+    let runs = [
+        (1, "hello", &template, ["@1", "@1:p50", "@1:p99"]),
+        (64, "hello", &template, ["@64", "@64:p50", "@64:p99"]),
+        (64, "secret", &sync_template, ["sync@64", "sync@64:p50", "sync@64:p99"]),
+    ];
+    for (concurrency, function, fnwire_template, keys) in runs {
         let budget = env.budget(concurrency);
         let results: Mutex<Vec<(bool, LoadResult)>> = Mutex::default();
         alternate(
             env.rounds(),
             || async {
                 let channel = worker.channel.clone();
-                let template = template.clone();
+                let template = fnwire_template.clone();
                 let r = closed_loop(budget, move |n| {
                     let channel = channel.clone();
                     let mut request: InvocationRequest = (*template).clone();
                     request.invocation_id = invocation_id(n + 1);
-                    async move { check_success(&channel.invoke("hello", request).await?) }
+                    async move { check_success(&channel.invoke(function, request).await?) }
                 })
                 .await
                 .check("hop")?;
@@ -272,6 +285,10 @@ pub async fn hop(env: &Env) -> anyhow::Result<Vec<Row>> {
     rows.push(pairs.row("hop@1", "@1", "invocations/s", Better::Higher));
     rows.push(pairs.row("hop@1:p50", "@1:p50", "ms", Better::Lower));
     rows.push(pairs.row("hop@1:p99", "@1:p99", "ms", Better::Lower));
+    rows.push(pairs.row("hop-sync", "sync@64", "invocations/s", Better::Higher).with_note(
+        "hop-sync: as hop (64 in flight), but to `secret`, a plain `fn` that the worker runs on its blocking pool",
+    ));
+    rows.push(pairs.row("hop-sync:p99", "sync@64:p99", "ms", Better::Lower));
     drop(worker);
     Ok(rows)
 }

@@ -32,7 +32,11 @@
 //! * Parameters bind by name: the trigger's, other inputs' ([`FromTypedData`] types such as
 //!   [`HttpRequest`], [`TimerInfo`], [`QueueMessage`], `String`, [`Json<T>`]), outputs'
 //!   ([`Out<T>`]), or none ([`Context`]).
-//! * Functions may be `async` or not (sync functions run on the blocking pool), and return `()`,
+//! * Functions may be `async` or not. An `async fn` runs on the worker's async threads: one that
+//!   finishes without waiting (no I/O, no timer) is answered on the spot, with no task and no
+//!   thread hand-off, which makes it the cheapest kind. A plain `fn` may block (files, blocking
+//!   clients, heavy CPU): each invocation runs whole on tokio's blocking pool, which costs a
+//!   thread hand-off each way (see BENCHMARKS.md). Functions return `()`,
 //!   [`HttpResponse`], text, bytes, JSON, `Option` of those, or `Result<_, E>` where `E` prints
 //!   (e.g. [`Error`]). An `Err` or a panic fails that invocation only; the worker keeps serving.
 //! * Log with [`tracing`]: events inside a function go to the host, tagged with the invocation.

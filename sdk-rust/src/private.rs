@@ -14,8 +14,26 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 /// The result of one invocation.
 pub type InvocationResult = Result<InvocationOutcome, FunctionError>;
 
-/// The generated entry point of one function.
+/// The generated entry point of an `async fn`.
 pub type InvokeFn = fn(Invocation) -> BoxFuture<'static, InvocationResult>;
+
+/// The generated entry point of a plain `fn`: the whole invocation (inputs, call, outputs) runs on
+/// one blocking-pool thread, which also sends the response.
+pub type BlockingInvokeFn = fn(Invocation) -> InvocationResult;
+
+/// How a registered function is called.
+#[derive(Debug, Clone, Copy)]
+pub enum Invoke {
+    Async(InvokeFn),
+    Blocking(BlockingInvokeFn),
+}
+
+impl Invoke {
+    /// Runs one invocation to its result (a blocking function on the blocking pool), e.g. from a test.
+    pub fn call(self, invocation: Invocation) -> BoxFuture<'static, InvocationResult> {
+        crate::runtime::FunctionHandler::from(self).call(invocation)
+    }
+}
 
 /// One function declared with an attribute macro, collected at start-up by [`crate::run`].
 #[derive(Debug)]
@@ -24,7 +42,7 @@ pub struct Registration {
     pub name: &'static str,
     /// Binding JSON texts (`raw_bindings`), rendered at compile time.
     pub bindings: &'static [&'static str],
-    pub invoke: InvokeFn,
+    pub invoke: Invoke,
     /// `file:line` of the function, for error messages.
     pub location: &'static str,
 }

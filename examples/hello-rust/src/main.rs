@@ -21,7 +21,7 @@ use fnwire::{
 
 /// Greets by name: from the route (`/api/hello/Bob`), else the `name` query parameter, else "world".
 #[http_trigger(route = "hello/{name?}", methods = "get,post", auth_level = "anonymous")]
-pub fn hello(req: HttpRequest) -> HttpResponse {
+pub async fn hello(req: HttpRequest) -> HttpResponse {
     let name = [req.param("name"), req.query("name")]
         .into_iter()
         .flatten()
@@ -90,14 +90,14 @@ mod tests {
     use super::*;
 
     // The annotated functions stay plain Rust functions.
-    #[test]
-    fn hello_prefers_the_route_then_the_query() {
+    #[tokio::test]
+    async fn hello_prefers_the_route_then_the_query() {
         let req =
             HttpRequest::new("GET", "http://localhost/api/hello/Bob?name=Ada").with_param("name", "Bob");
-        assert_eq!(hello(req).body_bytes().as_ref(), b"Hello, Bob!");
+        assert_eq!(hello(req).await.body_bytes().as_ref(), b"Hello, Bob!");
         let req = HttpRequest::new("GET", "http://localhost/api/hello?name=Ada").with_query("name", "Ada");
-        assert_eq!(hello(req).body_bytes().as_ref(), b"Hello, Ada!");
+        assert_eq!(hello(req).await.body_bytes().as_ref(), b"Hello, Ada!");
         let req = HttpRequest::new("GET", "http://localhost/api/hello");
-        assert_eq!(hello(req).body_bytes().as_ref(), b"Hello, world!");
+        assert_eq!(hello(req).await.body_bytes().as_ref(), b"Hello, world!");
     }
 }

@@ -46,14 +46,6 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
     let needs_mut = model.params.iter().any(|p| !matches!(p.role, ParamRole::Invocation));
     let invocation_binding = if needs_mut { quote!(mut #invocation) } else { quote!(#invocation) };
 
-    let call = if sig.asyncness.is_some() {
-        quote! { let __fnwire_returned = #fn_ident(#(#arg_idents),*).await; }
-    } else {
-        quote! {
-            let __fnwire_returned =
-                ::fnwire::__private::run_blocking(move || #fn_ident(#(#arg_idents),*)).await?;
-        }
-    };
     // Spanned at the return type so a type that cannot be returned is reported there.
     let return_span = match &sig.output {
         ReturnType::Type(_, ty) => ty.span(),
@@ -69,26 +61,47 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
     let line = quote_spanned! {fn_ident.span()=> ::core::line!()};
     let stacked_uses = mention_stacked_attributes(&model.stacked_paths);
 
-    quote! {
-        #item
-
-        const _: () = {
-            #stacked_uses
+    // An `async fn` is polled as a task; a plain `fn` may block, so the runtime runs its whole
+    // invocation (inputs, call, outputs) on a blocking-pool thread.
+    let (invoker, invoke) = if sig.asyncness.is_some() {
+        let invoker = quote! {
             fn __fnwire_invoke(
                 #invocation_binding: ::fnwire::__private::Invocation,
             ) -> ::fnwire::__private::BoxFuture<'static, ::fnwire::__private::InvocationResult> {
                 ::std::boxed::Box::pin(async move {
                     #(#extractions)*
-                    #call
+                    let __fnwire_returned = #fn_ident(#(#arg_idents),*).await;
                     #into_return
                     ::fnwire::__private::finish(#invocation, __fnwire_value)
                 })
             }
+        };
+        (invoker, quote!(::fnwire::__private::Invoke::Async(__fnwire_invoke)))
+    } else {
+        let invoker = quote! {
+            fn __fnwire_invoke(
+                #invocation_binding: ::fnwire::__private::Invocation,
+            ) -> ::fnwire::__private::InvocationResult {
+                #(#extractions)*
+                let __fnwire_returned = #fn_ident(#(#arg_idents),*);
+                #into_return
+                ::fnwire::__private::finish(#invocation, __fnwire_value)
+            }
+        };
+        (invoker, quote!(::fnwire::__private::Invoke::Blocking(__fnwire_invoke)))
+    };
+
+    quote! {
+        #item
+
+        const _: () = {
+            #stacked_uses
+            #invoker
             ::fnwire::__private::inventory::submit! {
                 ::fnwire::__private::Registration {
                     name: #name,
                     bindings: &[#(#bindings),*],
-                    invoke: __fnwire_invoke,
+                    invoke: #invoke,
                     location: ::core::concat!(::core::file!(), ":", #line),
                 }
             }

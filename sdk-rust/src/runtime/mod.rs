@@ -65,22 +65,91 @@ where
     }
 }
 
+/// Runs one invocation of a function synchronously; it may block.
+///
+/// Closures `Fn(Invocation) -> InvocationResult` are blocking handlers.
+pub trait BlockingHandler: Send + Sync + 'static {
+    fn call(&self, invocation: Invocation) -> InvocationResult;
+}
+
+impl<F> BlockingHandler for F
+where
+    F: Fn(Invocation) -> InvocationResult + Send + Sync + 'static,
+{
+    fn call(&self, invocation: Invocation) -> InvocationResult {
+        self(invocation)
+    }
+}
+
+/// The code of a function, and how the runtime runs it.
+#[derive(Clone)]
+pub enum FunctionHandler {
+    /// Polled as a task on the runtime's threads; must not block.
+    Async(Arc<dyn Handler>),
+    /// Run whole on a blocking-pool thread, which also sends the response. A blocking call costs
+    /// one thread hand-off per invocation and no async task at all.
+    Blocking(Arc<dyn BlockingHandler>),
+}
+
+impl FunctionHandler {
+    /// Runs one invocation to its result: an async handler as it is, a blocking one on the
+    /// blocking pool (inside the current span, panics turned into errors). For tests and for
+    /// runtimes other than [`Worker`].
+    pub fn call(&self, invocation: Invocation) -> BoxFuture<'static, InvocationResult> {
+        match self {
+            FunctionHandler::Async(handler) => handler.call(invocation),
+            FunctionHandler::Blocking(handler) => {
+                let handler = handler.clone();
+                Box::pin(async move { run_blocking(move || handler.call(invocation)).await? })
+            }
+        }
+    }
+}
+
+impl fmt::Debug for FunctionHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FunctionHandler::Async(_) => "FunctionHandler::Async",
+            FunctionHandler::Blocking(_) => "FunctionHandler::Blocking",
+        })
+    }
+}
+
+impl From<crate::__private::Invoke> for FunctionHandler {
+    fn from(invoke: crate::__private::Invoke) -> Self {
+        match invoke {
+            crate::__private::Invoke::Async(f) => FunctionHandler::Async(Arc::new(f)),
+            crate::__private::Invoke::Blocking(f) => FunctionHandler::Blocking(Arc::new(f)),
+        }
+    }
+}
+
 /// A function the worker serves: what the host is told about it, and the code that runs it.
 #[derive(Clone)]
 pub struct FunctionDefinition {
     pub metadata: FunctionMetadata,
-    pub handler: Arc<dyn Handler>,
+    pub handler: FunctionHandler,
 }
 
 impl FunctionDefinition {
+    /// A function whose handler is async.
     pub fn new(metadata: FunctionMetadata, handler: impl Handler) -> Self {
-        FunctionDefinition { metadata, handler: Arc::new(handler) }
+        FunctionDefinition { metadata, handler: FunctionHandler::Async(Arc::new(handler)) }
+    }
+
+    /// A function whose handler is synchronous and may block: the runtime runs each invocation
+    /// whole on a blocking-pool thread.
+    pub fn blocking(metadata: FunctionMetadata, handler: impl BlockingHandler) -> Self {
+        FunctionDefinition { metadata, handler: FunctionHandler::Blocking(Arc::new(handler)) }
     }
 }
 
 impl fmt::Debug for FunctionDefinition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FunctionDefinition").field("metadata", &self.metadata).finish_non_exhaustive()
+        f.debug_struct("FunctionDefinition")
+            .field("metadata", &self.metadata)
+            .field("handler", &self.handler)
+            .finish()
     }
 }
 
@@ -178,7 +247,7 @@ fn definitions_from(
         seen.push((lower, registration.location));
         metadata.script_file = script_file.clone();
         metadata.entry_point = registration.name.to_string();
-        definitions.push(FunctionDefinition::new(metadata, registration.invoke));
+        definitions.push(FunctionDefinition { metadata, handler: registration.invoke.into() });
     }
     if errors.is_empty() { Ok(definitions) } else { Err(errors) }
 }
@@ -313,7 +382,19 @@ pub fn run() -> std::process::ExitCode {
         }
     };
     install_default_subscriber();
-    match runtime.block_on(worker.run()) {
+    // Spawned, not run by `block_on` itself: `block_on` polls its future on this (main) thread,
+    // outside the runtime's workers, so the session's reader would wake and spawn across threads
+    // for every message. As a task it runs on a worker thread beside the tasks it starts.
+    let result = runtime.block_on(async {
+        match tokio::spawn(worker.run()).await {
+            Ok(result) => result,
+            Err(e) => Err(WorkerError::Stream { message: format!("the worker's session task ended: {e}") }),
+        }
+    });
+    // A synchronous function stuck past the grace period must not keep the process alive: the
+    // host already has its answer ("cancelled") and waits for this process to exit.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("fnwire: {e}");

@@ -1,11 +1,15 @@
 //! One connection to the host: the EventStream conversation.
 //!
-//! One task reads the inbound stream and answers control messages inline; each invocation runs as
-//! its own task. Everything outbound (responses and logs) goes through one unbounded channel, the
-//! single writer of the stream, so an invocation's logs always precede its response.
+//! One task reads the inbound stream and answers control messages inline. An async function's
+//! invocation runs as its own task; a blocking function's runs whole on one blocking-pool thread,
+//! which sends its response itself (no async task, no second wake-up). Everything outbound
+//! (responses and logs) goes through one unbounded channel, the single writer of the stream, so
+//! an invocation's logs always precede its response.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use fnwire_metadata::FunctionMetadata;
@@ -23,15 +27,16 @@ use fnwire_protocol::tonic::transport::Endpoint;
 use fnwire_protocol::tonic::{Request, Streaming};
 use futures::StreamExt;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::logging::{self, INVOCATION_SPAN_TARGET, LogSink};
 use super::panic::CatchPanic;
-use super::{FunctionDefinition, WorkerError};
+use super::{FunctionDefinition, FunctionHandler, WorkerError};
 use crate::FunctionError;
 use crate::invocation::{Invocation, InvocationResult, lock};
+use crate::runtime::catch_panic;
 
 /// An item for the stream's single writer.
 // Nearly every item is a message: boxing them would only add an allocation each.
@@ -97,6 +102,54 @@ pub fn rpc_function_metadata(metadata: &FunctionMetadata, directory: &str) -> Rp
     rpc
 }
 
+/// An invocation that has not answered yet, by invocation id.
+enum Running {
+    /// An async task: sending cancels it (its future is dropped, and it answers "cancelled").
+    Task(oneshot::Sender<()>),
+    /// A blocking function on a pool thread, which cannot be stopped: whoever removes this entry
+    /// answers. A cancel answers "cancelled" at once; the thread's result is then dropped.
+    Blocking { request_id: String, function_name: String },
+}
+
+/// Counts blocking invocations still running, so a stopping worker can wait for them.
+#[derive(Default)]
+struct BlockingCount {
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+impl BlockingCount {
+    fn start(self: &Arc<Self>) -> BlockingGuard {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        BlockingGuard(self.clone())
+    }
+
+    async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a finish between the check and the wait is seen.
+            notified.as_mut().enable();
+            if self.running.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Ends one blocking invocation's count when dropped, also when its closure never ran (the
+/// runtime was shutting down) or unwound.
+struct BlockingGuard(Arc<BlockingCount>);
+
+impl Drop for BlockingGuard {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
 enum Control {
     Continue,
     Terminate(Duration),
@@ -117,8 +170,9 @@ pub(crate) struct Session {
     /// Function id the host loaded → index (the host's own ids under host indexing).
     loaded: HashMap<String, usize>,
     out: UnboundedSender<Outbound>,
-    in_flight: Arc<Mutex<HashMap<String, oneshot::Sender<()>>>>,
+    in_flight: Arc<Mutex<HashMap<String, Running>>>,
     tasks: JoinSet<()>,
+    blocking: Arc<BlockingCount>,
     default_grace: Duration,
     reload: Option<super::AppReload>,
 }
@@ -178,6 +232,7 @@ pub(crate) async fn run(
         out,
         in_flight: Arc::default(),
         tasks: JoinSet::new(),
+        blocking: Arc::default(),
         default_grace,
         reload,
     };
@@ -221,7 +276,7 @@ impl Session {
             // Nobody is left to receive responses.
             Ending::Broken(_) => Duration::ZERO,
         };
-        let had_work = !self.tasks.is_empty();
+        let had_work = !self.tasks.is_empty() || !lock(&self.in_flight).is_empty();
         tracing::debug!(in_flight = self.tasks.len(), ?grace, "worker stopping");
         self.drain(grace).await;
         let _ = self.out.send(Outbound::Close);
@@ -243,13 +298,16 @@ impl Session {
 
     /// Lets in-flight invocations finish within `grace`, then cancels the rest.
     async fn drain(&mut self, grace: Duration) {
-        let tasks = &mut self.tasks;
-        let finished =
-            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+        let (tasks, blocking) = (&mut self.tasks, &self.blocking);
+        let finished = tokio::time::timeout(grace, async {
+            while tasks.join_next().await.is_some() {}
+            blocking.idle().await;
+        })
+        .await;
         if finished.is_err() || grace.is_zero() {
             let pending: Vec<_> = lock(&self.in_flight).drain().collect();
-            for (_, cancel) in pending {
-                let _ = cancel.send(());
+            for (invocation_id, running) in pending {
+                self.cancel(invocation_id, running);
             }
             // Cancelled invocations answer at once, unless their code blocks a thread.
             let tasks = &mut self.tasks;
@@ -316,15 +374,16 @@ impl Session {
                 );
             }
             Content::InvocationRequest(request) => self.invoke(request_id, request),
-            Content::InvocationCancel(cancel) => match lock(&self.in_flight).remove(&cancel.invocation_id) {
-                Some(sender) => {
-                    let _ = sender.send(());
+            Content::InvocationCancel(cancel) => {
+                let running = lock(&self.in_flight).remove(&cancel.invocation_id);
+                match running {
+                    Some(running) => self.cancel(cancel.invocation_id, running),
+                    None => tracing::debug!(
+                        invocation_id = %cancel.invocation_id,
+                        "InvocationCancel for an invocation that is not running"
+                    ),
                 }
-                None => tracing::debug!(
-                    invocation_id = %cancel.invocation_id,
-                    "InvocationCancel for an invocation that is not running"
-                ),
-            },
+            }
             Content::WorkerStatusRequest(_) => {
                 // The host matches status responses by request_id.
                 self.send(&request_id, Content::WorkerStatusResponse(WorkerStatusResponse {}));
@@ -373,6 +432,19 @@ impl Session {
             }
         }
         Control::Continue
+    }
+
+    /// Cancels an invocation already removed from `in_flight`.
+    fn cancel(&self, invocation_id: String, running: Running) {
+        match running {
+            Running::Task(cancel) => {
+                let _ = cancel.send(());
+            }
+            Running::Blocking { request_id, function_name } => {
+                let response = response_for(invocation_id, &function_name, Outcome::Cancelled);
+                self.send(&request_id, Content::InvocationResponse(response));
+            }
+        }
     }
 
     fn function_list(&self) -> String {
@@ -441,14 +513,37 @@ impl Session {
             return;
         };
         let function = self.functions[index].clone();
-        let (cancel_tx, cancel_rx) = oneshot::channel();
-        lock(&self.in_flight).insert(invocation_id.clone(), cancel_tx);
-        let in_flight = self.in_flight.clone();
-        let out = self.out.clone();
+        let handler = match &function.handler {
+            FunctionHandler::Async(handler) => handler.clone(),
+            FunctionHandler::Blocking(_) => {
+                self.invoke_blocking(request_id, request, function);
+                return;
+            }
+        };
+        let name = function.metadata.name.clone();
+        let invocation = Invocation::from_request(request, name.clone());
+        let span = invocation_span(&function, &invocation, self.out.clone());
+        let mut work =
+            Box::pin(CatchPanic::new(async move { handler.call(invocation).await }).instrument(span));
+        // Most functions finish without waiting for anything (no I/O, no timer): those are
+        // answered here, with no task, no cancel channel and no wake-up. The waker is a no-op
+        // because a future that is pending is polled again by the task below, which registers
+        // the task's own waker (a future only wakes the waker of its latest poll).
+        if let Poll::Ready(result) = work.as_mut().poll(&mut std::task::Context::from_waker(Waker::noop())) {
+            let response = response_for(invocation_id, &name, Outcome::Finished(result));
+            self.send(&request_id, Content::InvocationResponse(response));
+            return;
+        }
+        let (cancel, cancelled) = oneshot::channel();
+        lock(&self.in_flight).insert(invocation_id.clone(), Running::Task(cancel));
+        let (in_flight, out) = (self.in_flight.clone(), self.out.clone());
         self.tasks.spawn(async move {
-            let name = function.metadata.name.clone();
-            let invocation = Invocation::from_request(request, name.clone());
-            let outcome = run_invocation(function, invocation, cancel_rx, out.clone()).await;
+            let outcome = tokio::select! {
+                biased;
+                // Dropping `work` drops the function's future: that is the cancellation.
+                _ = cancelled => Outcome::Cancelled,
+                result = work => Outcome::Finished(result),
+            };
             lock(&in_flight).remove(&invocation_id);
             let response = response_for(invocation_id, &name, outcome);
             let _ = out.send(Outbound::Message(StreamingMessage {
@@ -459,17 +554,49 @@ impl Session {
     }
 }
 
-enum Outcome {
-    Finished(InvocationResult),
-    Cancelled,
+impl Session {
+    /// Runs a blocking function's invocation whole on a blocking-pool thread: decoding the
+    /// request, the call, and sending the response. Compared with an async task that awaits the
+    /// pool, this saves a task, its wake-up when the thread finishes, and a cross-thread hop.
+    fn invoke_blocking(
+        &self,
+        request_id: String,
+        request: InvocationRequest,
+        function: Arc<FunctionDefinition>,
+    ) {
+        let FunctionHandler::Blocking(handler) = &function.handler else { return };
+        let handler = handler.clone();
+        let invocation_id = request.invocation_id.clone();
+        let function_name = function.metadata.name.clone();
+        lock(&self.in_flight).insert(
+            invocation_id.clone(),
+            Running::Blocking { request_id: request_id.clone(), function_name: function_name.clone() },
+        );
+        let (in_flight, out, counted) = (self.in_flight.clone(), self.out.clone(), self.blocking.start());
+        tokio::task::spawn_blocking(move || {
+            let _counted = counted;
+            let invocation = Invocation::from_request(request, function_name.clone());
+            let span = invocation_span(&function, &invocation, out.clone());
+            let result = span.in_scope(|| catch_panic(|| handler.call(invocation))).and_then(|result| result);
+            drop(span);
+            // Absent when a cancel already answered for it.
+            if lock(&in_flight).remove(&invocation_id).is_some() {
+                let response = response_for(invocation_id, &function_name, Outcome::Finished(result));
+                let _ = out.send(Outbound::Message(StreamingMessage {
+                    request_id,
+                    content: Some(Content::InvocationResponse(response)),
+                }));
+            }
+        });
+    }
 }
 
-async fn run_invocation(
-    function: Arc<FunctionDefinition>,
-    invocation: Invocation,
-    cancel: oneshot::Receiver<()>,
+/// The span an invocation runs in: its logs go to the host through `out`.
+fn invocation_span(
+    function: &FunctionDefinition,
+    invocation: &Invocation,
     out: UnboundedSender<Outbound>,
-) -> Outcome {
+) -> tracing::Span {
     let span = tracing::error_span!(
         target: INVOCATION_SPAN_TARGET,
         parent: None,
@@ -485,14 +612,12 @@ async fn run_invocation(
             out,
         },
     );
-    let handler = function.handler.clone();
-    let work = CatchPanic::new(async move { handler.call(invocation).await }).instrument(span);
-    tokio::select! {
-        biased;
-        // Dropping `work` drops the function's future: that is the cancellation.
-        _ = cancel => Outcome::Cancelled,
-        result = work => Outcome::Finished(result),
-    }
+    span
+}
+
+enum Outcome {
+    Finished(InvocationResult),
+    Cancelled,
 }
 
 fn response_for(invocation_id: String, function_name: &str, outcome: Outcome) -> InvocationResponse {

@@ -146,3 +146,48 @@ pub fn blocking_boom() -> FunctionDefinition {
         returned("unreachable")
     })
 }
+
+/// `blockingchatty`: a blocking handler (run whole on a pool thread) that logs, reads its input
+/// and sets an output.
+pub fn blocking_chatty() -> FunctionDefinition {
+    FunctionDefinition::blocking(queue_metadata("blockingchatty"), |mut invocation: Invocation| {
+        let msg = fnwire::QueueMessage::from_input(&mut invocation, "msg")?;
+        tracing::info!(on = "pool", "blocking {}", msg.text());
+        let done: Out<String> = Out::bind(&invocation, "done");
+        done.set(msg.text().to_uppercase());
+        finish(invocation, None)
+    })
+}
+
+/// `blockingpanic`: a blocking handler that panics.
+pub fn blocking_panic() -> FunctionDefinition {
+    FunctionDefinition::blocking(http_metadata("blockingpanic"), |_invocation: Invocation| {
+        if std::hint::black_box(true) {
+            panic!("pool kaboom");
+        }
+        returned("unreachable")
+    })
+}
+
+/// `gate`: a blocking handler that reports `started:<id>` on `events`, then blocks its thread
+/// until the test sends on `release`, then answers `released`.
+pub fn gate(
+    events: tokio::sync::mpsc::UnboundedSender<String>,
+    release: std::sync::mpsc::Receiver<()>,
+) -> FunctionDefinition {
+    let release = std::sync::Mutex::new(release);
+    FunctionDefinition::blocking(http_metadata("gate"), move |invocation: Invocation| {
+        let _ = events.send(format!("started:{}", invocation.invocation_id()));
+        let _ = release.lock().unwrap().recv();
+        let _ = events.send(format!("released:{}", invocation.invocation_id()));
+        returned("released")
+    })
+}
+
+/// `blockingslow`: a blocking handler that answers after a short sleep.
+pub fn blocking_slow() -> FunctionDefinition {
+    FunctionDefinition::blocking(http_metadata("blockingslow"), |_invocation: Invocation| {
+        std::thread::sleep(Duration::from_millis(300));
+        returned("slept")
+    })
+}

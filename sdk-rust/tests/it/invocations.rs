@@ -211,3 +211,70 @@ async fn large_messages_pass_both_ways() {
     let Some(Data::Bytes(returned)) = http.body.unwrap().data else { panic!("expected bytes") };
     assert_eq!(returned.len(), "Hello, Ada! body=".len() + body.len());
 }
+
+#[tokio::test]
+async fn blocking_functions_answer_from_the_pool_with_logs_first_and_panics_contained() {
+    let mut host = TestHost::start(vec![functions::blocking_chatty(), functions::blocking_panic()]).await;
+    let ids = ids(&host.handshake().await);
+    for i in 0..16 {
+        host.invoke(&format!("inv-{i}"), &ids["blockingchatty"], vec![("msg", text(&format!("job {i}")))]);
+    }
+    let mut answered = HashSet::new();
+    while answered.len() < 16 {
+        let message = host.recv().await;
+        match message.content {
+            Some(Content::RpcLog(log)) => {
+                assert!(!answered.contains(&log.invocation_id), "a log arrived after its response: {log:?}");
+                let i = log.invocation_id.trim_start_matches("inv-");
+                assert_eq!(log.message, format!("blocking job {i} on=pool"));
+                assert_eq!(log.category, "blockingchatty");
+            }
+            Some(Content::InvocationResponse(response)) => {
+                assert_eq!(status(&response), Status::Success as i32, "{response:?}");
+                let i = response.invocation_id.trim_start_matches("inv-").to_string();
+                let expected = text(&format!("JOB {i}"));
+                assert_eq!(
+                    response.output_data[0].rpc_data,
+                    Some(parameter_binding::RpcData::Data(expected))
+                );
+                assert!(answered.insert(response.invocation_id.clone()), "answered twice: {response:?}");
+            }
+            _ => {}
+        }
+    }
+    host.invoke("inv-panic", &ids["blockingpanic"], vec![]);
+    let (_, response) = host.invocation_response().await;
+    let result = response.result.unwrap();
+    assert_eq!(result.status, Status::Failure as i32);
+    let exception = result.exception.unwrap();
+    assert!(exception.message.contains("the function panicked: pool kaboom"), "{exception:?}");
+    assert_eq!(exception.r#type, "panic");
+    host.invoke("inv-after", &ids["blockingchatty"], vec![("msg", text("still"))]);
+    let (_, response) = host.invocation_response().await;
+    assert_eq!((response.invocation_id.as_str(), status(&response)), ("inv-after", Status::Success as i32));
+}
+
+#[tokio::test]
+async fn cancel_answers_a_blocking_function_at_once_and_its_late_result_is_dropped() {
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let mut host = TestHost::start(vec![functions::gate(events_tx, release_rx), hello()]).await;
+    let ids = ids(&host.handshake().await);
+    host.invoke("inv-gate", &ids["gate"], vec![]);
+    let started = tokio::time::timeout(crate::host::PATIENCE, events.recv()).await.unwrap();
+    assert_eq!(started.as_deref(), Some("started:inv-gate"));
+    host.send(Content::InvocationCancel(InvocationCancel {
+        invocation_id: "inv-gate".into(),
+        grace_period: None,
+    }));
+    let (_, response) = host.invocation_response().await;
+    assert_eq!(response.invocation_id, "inv-gate");
+    assert_eq!(status(&response), Status::Cancelled as i32);
+    // The thread finishes later; its result must not be sent as a second response.
+    release.send(()).unwrap();
+    let released = tokio::time::timeout(crate::host::PATIENCE, events.recv()).await.unwrap();
+    assert_eq!(released.as_deref(), Some("released:inv-gate"));
+    host.invoke("inv-after", &ids["hello"], vec![("req", http_request("http://h/api/hello", ""))]);
+    let (_, response) = host.invocation_response().await;
+    assert_eq!((response.invocation_id.as_str(), status(&response)), ("inv-after", Status::Success as i32));
+}

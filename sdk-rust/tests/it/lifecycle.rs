@@ -327,3 +327,37 @@ async fn host_closing_the_stream_lets_in_flight_work_finish() {
     assert_eq!(response.result.unwrap().status, Status::Success as i32);
     host.worker_result().await.expect("run() returns Ok");
 }
+
+#[tokio::test]
+async fn terminate_waits_for_blocking_functions_within_the_grace_period() {
+    let mut host = TestHost::start(vec![functions::blocking_slow()]).await;
+    let metadata = host.handshake().await;
+    host.invoke("inv-slow", &metadata[0].function_id, vec![]);
+    host.send(Content::WorkerTerminate(WorkerTerminate {
+        grace_period: Some(prost_types::Duration { seconds: 5, nanos: 0 }),
+    }));
+    let (_, response) = host.invocation_response().await;
+    assert_eq!(response.invocation_id, "inv-slow");
+    assert_eq!(response.result.unwrap().status, Status::Success as i32);
+    host.expect_stream_end().await;
+    host.worker_result().await.expect("run() returns Ok after WorkerTerminate");
+}
+
+#[tokio::test]
+async fn terminate_answers_cancelled_for_blocking_work_that_outlives_the_grace_period() {
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let mut host = TestHost::start(vec![functions::gate(events_tx, release_rx)]).await;
+    let metadata = host.handshake().await;
+    host.invoke("inv-gate", &metadata[0].function_id, vec![]);
+    let started = tokio::time::timeout(crate::host::PATIENCE, events.recv()).await.unwrap();
+    assert_eq!(started.as_deref(), Some("started:inv-gate"));
+    host.send(Content::WorkerTerminate(WorkerTerminate {
+        grace_period: Some(prost_types::Duration { seconds: 0, nanos: 50_000_000 }),
+    }));
+    let (_, response) = host.invocation_response().await;
+    assert_eq!(response.invocation_id, "inv-gate");
+    assert_eq!(response.result.unwrap().status, Status::Cancelled as i32);
+    host.worker_result().await.expect("run() returns Ok");
+    release.send(()).unwrap();
+}

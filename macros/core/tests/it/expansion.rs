@@ -34,19 +34,23 @@ fn async_function_is_awaited_and_emitted_unchanged() {
         ":: fnwire :: __private :: finish (__fnwire_invocation , __fnwire_value)",
         ":: fnwire :: __private :: inventory :: submit !",
         "name : \"hello\"",
-        "invoke : __fnwire_invoke",
+        "invoke : :: fnwire :: __private :: Invoke :: Async (__fnwire_invoke)",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in {out}");
     }
 }
 
 #[test]
-fn sync_function_runs_on_a_blocking_thread() {
+fn sync_function_is_registered_as_blocking_and_called_without_await() {
     let out = expand("", "fn ping(req: HttpRequest) -> HttpResponse { todo!() }");
-    assert!(
-        out.contains(":: fnwire :: __private :: run_blocking (move || ping (__fnwire_arg0)) . await ?"),
-        "{out}"
-    );
+    for needle in [
+        ") -> :: fnwire :: __private :: InvocationResult {",
+        "let __fnwire_returned = ping (__fnwire_arg0) ;",
+        "invoke : :: fnwire :: __private :: Invoke :: Blocking (__fnwire_invoke)",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in {out}");
+    }
+    assert!(!out.contains("async move"), "a blocking invoker is not a future: {out}");
 }
 
 #[test]

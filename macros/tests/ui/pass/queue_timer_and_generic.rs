@@ -74,11 +74,11 @@ fn main() {
 
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let invocation = Invocation::new("1", "work").with_input("msg", string("job 7"));
-    let outcome = runtime.block_on((registration("work").invoke)(invocation)).expect("work succeeds");
+    let outcome = runtime.block_on(registration("work").invoke.call(invocation)).expect("work succeeds");
     assert_eq!(outcome.outputs, [("done".to_string(), string("done: job 7"))]);
     assert_eq!(outcome.return_value, None);
 
     let invocation = Invocation::new("2", "relay").with_input("msg", string("shout"));
-    let outcome = runtime.block_on((registration("relay").invoke)(invocation)).expect("relay succeeds");
+    let outcome = runtime.block_on(registration("relay").invoke.call(invocation)).expect("relay succeeds");
     assert_eq!(outcome.return_value, Some(string("SHOUT")));
 }
