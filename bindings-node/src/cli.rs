@@ -25,7 +25,7 @@ pub fn cli_run(argv: Vec<String>, on_exit: CliExitFn) -> napi::Result<()> {
     std::thread::Builder::new()
         .name("fnwire-host".into())
         .spawn(move || {
-            fnwire_host::cli::install_console_logging();
+            let console = fnwire_host::cli::install_console_logging();
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(e) => {
@@ -43,6 +43,8 @@ pub fn cli_run(argv: Vec<String>, on_exit: CliExitFn) -> napi::Result<()> {
             };
             // Blocking tasks (e.g. a console reader) may never end; the process exits anyway.
             runtime.shutdown_background();
+            // Queued console lines are written out before JavaScript ends the process.
+            drop(console);
             on_exit.call(code, ThreadsafeFunctionCallMode::NonBlocking);
         })
         .map_err(|e| napi::Error::from_reason(format!("could not start the host thread: {e}")))?;

@@ -16,7 +16,7 @@ pub fn host_main(py: Python<'_>, argv: Vec<String>) -> i32 {
                 return if e.use_stderr() { 2 } else { 0 };
             }
         };
-        fnwire_host::cli::install_console_logging();
+        let _console = fnwire_host::cli::install_console_logging();
         let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(runtime) => runtime,
             Err(e) => {

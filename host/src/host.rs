@@ -219,7 +219,7 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> anyhow::Result<
         embedded.blobs.clone(),
         &functions,
     ));
-    println!("{}", function_table(&rows));
+    crate::cli::print_console(&format!("{}\n", function_table(&rows)));
     let capabilities = HttpCapabilities::from_capabilities(&workers.capabilities());
     state.set(Availability::Ready(Arc::new(ReadyApp {
         workers: workers.clone(),

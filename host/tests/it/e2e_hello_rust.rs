@@ -33,6 +33,8 @@ async fn hello_rust_answers_as_the_issue_says() {
     let r = get(&fnwire.url("/api/boom")).await;
     assert_eq!(r.status, 500);
     assert!(r.body.contains("'boom' failed") && r.body.contains("invocation id"), "{}", r.body);
+    // Console lines are written by a writer thread, a moment after the response.
+    fnwire.wait_for_output("Executed 'boom'", std::time::Duration::from_secs(10));
     let output_before = fnwire.output();
     // Whatever the function's error text is, it reaches the console and not the client.
     let logged_error = output_before

@@ -88,9 +88,10 @@ async fn serves_http_functions_and_stops_cleanly_on_sigterm() {
 
     let r = get(&fnwire.url("/api/broken")).await;
     assert_eq!(r.status, 500);
-    assert!(fnwire.output().contains("broken cannot load"));
+    fnwire.wait_for_output("broken cannot load", std::time::Duration::from_secs(10));
 
     // User logs carry the function name and invocation id.
+    fnwire.wait_for_output("test worker handling id-hello", std::time::Duration::from_secs(10));
     let out = fnwire.output();
     assert!(
         out.lines().any(|l| l.contains("[hello (") && l.contains("test worker handling id-hello")),
@@ -154,7 +155,7 @@ async fn host_indexing_reads_function_json_and_honours_the_route_prefix() {
     // the worker does not know this one and fails it: the route works, the failure is a 500.
     let r = get(&fnwire.url("/v1/greet/Zed")).await;
     assert_eq!(r.status, 500, "{}", r.body);
-    assert!(fnwire.output().contains("unknown function id"));
+    fnwire.wait_for_output("unknown function id", std::time::Duration::from_secs(10));
     assert_eq!(get(&fnwire.url("/api/greet/Zed")).await.status, 404);
     assert!(fnwire.terminate().success());
 }

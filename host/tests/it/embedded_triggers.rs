@@ -212,6 +212,8 @@ async fn a_failing_message_goes_to_poison_after_exactly_max_dequeue_count_attemp
     let poisoned = store.peek("jobs-poison", 10).unwrap();
     assert_eq!((poisoned[0].id.as_str(), poisoned[0].body.as_slice()), (put.id.as_str(), &b"poisonous"[..]));
     assert_eq!(store.message_count("jobs").unwrap(), 0);
+    // The store changes before the console writer thread has written the line that says so.
+    fnwire.wait_for_output("moved to queue `jobs-poison`", WORK_BOUND);
     let out = fnwire.output();
     assert_eq!(out.matches("Executing 'fail'").count(), 3, "exactly maxDequeueCount attempts:\n{out}");
     assert!(out.contains("moved to queue `jobs-poison`") && out.contains("function `fail`"), "{out}");

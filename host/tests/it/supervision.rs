@@ -70,7 +70,7 @@ async fn a_worker_that_keeps_crashing_is_given_up_on_and_requests_get_503() {
     assert_eq!(get(&fnwire.url("/api/die")).await.status, 503);
     fnwire.wait_for_output("giving up", Duration::from_secs(60));
     fnwire.wait_for_output("crashing at start on purpose", Duration::from_secs(10));
-    assert!(fnwire.output().contains("stopped restarting"), "{}", fnwire.output());
+    fnwire.wait_for_output("stopped restarting", Duration::from_secs(10));
     let r = get(&fnwire.url("/api/hello")).await;
     assert_eq!(r.status, 503, "{}", r.body);
     assert!(r.body.contains("stopped restarting"), "{}", r.body);
@@ -125,7 +125,7 @@ async fn function_timeout_answers_504_and_cancels_the_invocation() {
     assert_eq!(r.status, 504, "{}", r.body);
     assert!(r.body.contains("functionTimeout"), "{}", r.body);
     fnwire.wait_for_output("test worker: cancel ", Duration::from_secs(10));
-    assert!(fnwire.output().contains("sent InvocationCancel"));
+    fnwire.wait_for_output("sent InvocationCancel", Duration::from_secs(10));
     // The worker keeps serving.
     assert_eq!(get(&fnwire.url("/api/hello")).await.status, 200);
     assert!(fnwire.terminate().success());
@@ -163,7 +163,7 @@ async fn exit_code_200_restarts_the_worker_without_counting_a_failure() {
         wait_until_served(&fnwire, &fnwire.url("/api/hello")).await;
     }
     assert!(!fnwire.output().contains("giving up"), "{}", fnwire.output());
-    assert!(fnwire.output().contains("exit status: 200"), "{}", fnwire.output());
+    fnwire.wait_for_output("exit status: 200", Duration::from_secs(10));
     assert!(fnwire.terminate().success());
 }
 
@@ -188,6 +188,8 @@ async fn a_queue_invocation_that_times_out_is_retried_like_a_failure() {
     }
     let poisoned = store.peek("slowjobs-poison", 10).unwrap();
     assert_eq!(poisoned[0].id, put.id);
+    // The store changes before the console writer thread has written the line that says so.
+    fnwire.wait_for_output("moved to queue `slowjobs-poison`", Duration::from_secs(10));
     let out = fnwire.output();
     assert_eq!(out.matches("exceeded functionTimeout").count(), 2, "one timeout per attempt:\n{out}");
     fnwire.wait_for_output("test worker: cancel ", Duration::from_secs(10));
