@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fnwire_metadata::FunctionMetadata;
 use fnwire_protocol::WorkerArgs;
@@ -150,6 +150,10 @@ impl Drop for BlockingGuard {
     }
 }
 
+/// How long an async function's first poll may take on the session's reader before the function's
+/// invocations start as tasks instead (the reader serves every other message meanwhile).
+const INLINE_POLL_BUDGET: Duration = Duration::from_micros(200);
+
 enum Control {
     Continue,
     Terminate(Duration),
@@ -163,6 +167,8 @@ enum Ending {
 
 pub(crate) struct Session {
     functions: Vec<Arc<FunctionDefinition>>,
+    /// Per function (same index): whether its invocations get their first poll on the reader.
+    polls_inline: Vec<bool>,
     /// Lower-cased function name → index (hosts compare names case-insensitively).
     by_name: HashMap<String, usize>,
     /// Deterministic function id → index.
@@ -225,6 +231,7 @@ pub(crate) async fn run(
         by_id.insert(function.metadata.function_id(), index);
     }
     let session = Session {
+        polls_inline: vec![true; functions.len()],
         functions: functions.into_iter().map(Arc::new).collect(),
         by_name,
         by_id,
@@ -491,6 +498,7 @@ impl Session {
             self.by_name.insert(function.metadata.name.to_ascii_lowercase(), index);
             self.by_id.insert(function.metadata.function_id(), index);
             self.functions.push(Arc::new(function));
+            self.polls_inline.push(true);
         }
         Ok(())
     }
@@ -529,10 +537,24 @@ impl Session {
         // answered here, with no task, no cancel channel and no wake-up. The waker is a no-op
         // because a future that is pending is polled again by the task below, which registers
         // the task's own waker (a future only wakes the waker of its latest poll).
-        if let Poll::Ready(result) = work.as_mut().poll(&mut std::task::Context::from_waker(Waker::noop())) {
-            let response = response_for(invocation_id, &name, Outcome::Finished(result));
-            self.send(&request_id, Content::InvocationResponse(response));
-            return;
+        if self.polls_inline[index] {
+            let started = Instant::now();
+            let first = work.as_mut().poll(&mut std::task::Context::from_waker(Waker::noop()));
+            if started.elapsed() > INLINE_POLL_BUDGET {
+                // It computes for a while before it first waits: polled here, it would hold up
+                // every other message. From now on its invocations start as tasks.
+                self.polls_inline[index] = false;
+                tracing::debug!(
+                    function = %name,
+                    first_poll = ?started.elapsed(),
+                    "this function's invocations start as tasks from now on"
+                );
+            }
+            if let Poll::Ready(result) = first {
+                let response = response_for(invocation_id, &name, Outcome::Finished(result));
+                self.send(&request_id, Content::InvocationResponse(response));
+                return;
+            }
         }
         let (cancel, cancelled) = oneshot::channel();
         lock(&self.in_flight).insert(invocation_id.clone(), Running::Task(cancel));
