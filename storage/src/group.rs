@@ -10,8 +10,7 @@
 //! the next group, whose leader is one of them. Nobody waits for a timer: a group is whatever
 //! arrived while the previous commit ran, so a lone caller commits at once.
 
-use std::collections::HashMap;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::queue::Completion;
 use crate::{StorageError, Store};
@@ -23,58 +22,99 @@ const MAX_GROUP: usize = 256;
 #[derive(Default)]
 pub(crate) struct GroupCommit {
     state: Mutex<Waiting>,
-    /// Signalled whenever a group's results are in (and leadership is free again).
-    done: Condvar,
 }
 
 #[derive(Default)]
 struct Waiting {
-    next_ticket: u64,
-    /// Completions no leader has taken yet, in arrival order.
-    queued: Vec<(u64, Completion)>,
-    /// Whether a leader is committing a group now.
+    /// Completions no leader has taken yet, in arrival order, each with its caller's turn.
+    queued: Vec<(Arc<Turn>, Completion)>,
+    /// Whether a caller is leading (committing a group, or about to).
     leading: bool,
-    /// Results of committed groups not yet picked up by their callers.
-    results: HashMap<u64, Result<(), StorageError>>,
+}
+
+/// What one waiting caller is told. Each caller waits on its own, so a commit wakes exactly
+/// the callers it concerns and the next leader, not every waiting thread.
+#[derive(Default)]
+struct Turn {
+    told: Mutex<Told>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+enum Told {
+    #[default]
+    Wait,
+    /// Commit the next group (it starts with this caller's completion).
+    Lead,
+    Done(Result<(), StorageError>),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Turn {
+    fn tell(&self, told: Told) {
+        *lock(&self.told) = told;
+        self.changed.notify_one();
+    }
+
+    /// Waits until told to lead or given a result.
+    fn wait(&self) -> Told {
+        let mut told = lock(&self.told);
+        loop {
+            match std::mem::take(&mut *told) {
+                Told::Wait => told = self.changed.wait(told).unwrap_or_else(PoisonError::into_inner),
+                other => return other,
+            }
+        }
+    }
 }
 
 impl GroupCommit {
-    fn lock(&self) -> MutexGuard<'_, Waiting> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Commits `completion` together with whatever other callers submit meanwhile, and
     /// returns this completion's own result.
     pub(crate) fn submit(&self, store: &Store, completion: Completion) -> Result<(), StorageError> {
-        let mut state = self.lock();
-        let ticket = state.next_ticket;
-        state.next_ticket += 1;
-        state.queued.push((ticket, completion));
+        let turn = Arc::new(Turn::default());
+        let lead_now = {
+            let mut state = lock(&self.state);
+            state.queued.push((turn.clone(), completion));
+            // Nobody leading means nothing else is queued: this caller commits at once.
+            !std::mem::replace(&mut state.leading, true)
+        };
+        if lead_now {
+            self.lead(store);
+        }
         loop {
-            if let Some(result) = state.results.remove(&ticket) {
-                return result;
+            match turn.wait() {
+                Told::Lead => self.lead(store),
+                Told::Done(result) => return result,
+                Told::Wait => {}
             }
-            if !state.leading {
-                // No result and no leader: this completion is still queued (a leader stores
-                // the results of everything it took before it gives up leadership).
-                state.leading = true;
-                let take = state.queued.len().min(MAX_GROUP);
-                let group: Vec<(u64, Completion)> = state.queued.drain(..take).collect();
-                drop(state);
-                let (tickets, completions): (Vec<u64>, Vec<Completion>) = group.into_iter().unzip();
-                // Results come back in order, one per completion, whatever happens; if the
-                // commit panicked, every caller of the group learns it rather than waiting forever.
-                let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    store.complete_many(&completions)
-                }))
+        }
+    }
+
+    /// Commits the queued completions (the leader's own comes first), gives every caller of
+    /// the group its result, then hands leadership to the first caller still queued.
+    fn lead(&self, store: &Store) {
+        let group: Vec<(Arc<Turn>, Completion)> = {
+            let mut state = lock(&self.state);
+            let take = state.queued.len().min(MAX_GROUP);
+            state.queued.drain(..take).collect()
+        };
+        let (turns, completions): (Vec<Arc<Turn>>, Vec<Completion>) = group.into_iter().unzip();
+        // Results come back in order, one per completion, whatever happens; if the commit
+        // panicked, every caller of the group learns it rather than waiting forever.
+        let results =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.complete_many(&completions)))
                 .unwrap_or_else(|_| completions.iter().map(|_| Err(StorageError::CommitPanicked)).collect());
-                state = self.lock();
-                state.results.extend(tickets.into_iter().zip(results));
-                state.leading = false;
-                self.done.notify_all();
-                continue;
-            }
-            state = self.done.wait(state).unwrap_or_else(PoisonError::into_inner);
+        for (turn, result) in turns.iter().zip(results) {
+            turn.tell(Told::Done(result));
+        }
+        let mut state = lock(&self.state);
+        match state.queued.first() {
+            Some((next, _)) => next.tell(Told::Lead),
+            None => state.leading = false,
         }
     }
 }
