@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{StorageError, Store, duration_ms, from_millis, millis};
 
@@ -108,7 +108,7 @@ fn new_receipt() -> String {
 }
 
 fn insert(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     queue: &str,
     body: &[u8],
     now_ms: i64,
@@ -135,12 +135,7 @@ fn insert(
 }
 
 /// Removes a held message; a receipt that does not match is an error.
-fn delete_held(
-    tx: &Transaction<'_>,
-    queue: &str,
-    id: &str,
-    pop_receipt: &str,
-) -> Result<bool, rusqlite::Error> {
+fn delete_held(tx: &Connection, queue: &str, id: &str, pop_receipt: &str) -> Result<bool, rusqlite::Error> {
     let n = tx
         .prepare_cached("DELETE FROM messages WHERE queue = ?1 AND id = ?2 AND pop_receipt = ?3")?
         .execute(params![queue, id, pop_receipt])?;
@@ -213,8 +208,8 @@ impl Store {
         let runnable: Vec<&Completion> =
             completions.iter().zip(&valid).filter(|(_, v)| v.is_ok()).map(|(c, _)| c).collect();
         let now = millis(self.now());
-        let mut conn = self.lock();
-        let mut ran = match self.complete_in_one_transaction(&mut conn, &runnable, now) {
+        let conn = self.lock();
+        let mut ran = match self.complete_in_one_transaction(&conn, &runnable, now) {
             Ok(results) => results,
             // Nothing was written, and the reason (e.g. another process holding the database
             // past the busy timeout) is not one completion's: retrying one by one would only
@@ -223,7 +218,7 @@ impl Store {
             Err(GroupFailure::Statement(e)) if runnable.len() == 1 => vec![Err(e)],
             Err(GroupFailure::Statement(_)) => runnable
                 .iter()
-                .map(|c| match self.complete_in_one_transaction(&mut conn, &[*c], now) {
+                .map(|c| match self.complete_in_one_transaction(&conn, &[*c], now) {
                     Ok(mut one) => one.remove(0),
                     Err(GroupFailure::Begin(e) | GroupFailure::Statement(e)) => Err(e),
                 })
@@ -237,30 +232,40 @@ impl Store {
     /// (nothing of it was written); any SQL error rolls the whole transaction back.
     fn complete_in_one_transaction(
         &self,
-        conn: &mut Connection,
+        conn: &Connection,
         completions: &[&Completion],
         now: i64,
     ) -> Result<Vec<Result<(), StorageError>>, GroupFailure> {
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        // BEGIN and COMMIT as cached statements: a transaction per group is the hot path, and
+        // `Connection::transaction` parses both anew each time.
+        let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ());
+        run("BEGIN IMMEDIATE")
             .map_err(|e| GroupFailure::Begin(self.sql_error("starting a transaction", e)))?;
         let statement = |what: &'static str| move |e| GroupFailure::Statement(self.sql_error(what, e));
-        let mut results = Vec::with_capacity(completions.len());
-        for c in completions {
-            if let Some((queue, id, receipt)) = &c.held {
-                if !delete_held(&tx, queue, id, receipt).map_err(statement("deleting a message"))? {
-                    results.push(Err(Store::mismatch(queue, id, receipt)));
-                    continue;
+        let body = || -> Result<Vec<Result<(), StorageError>>, GroupFailure> {
+            let mut results = Vec::with_capacity(completions.len());
+            for c in completions {
+                if let Some((queue, id, receipt)) = &c.held {
+                    if !delete_held(conn, queue, id, receipt).map_err(statement("deleting a message"))? {
+                        results.push(Err(Store::mismatch(queue, id, receipt)));
+                        continue;
+                    }
                 }
+                for m in &c.outputs {
+                    insert(conn, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
+                        .map_err(statement("adding a message"))?;
+                }
+                results.push(Ok(()));
             }
-            for m in &c.outputs {
-                insert(&tx, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
-                    .map_err(statement("adding a message"))?;
-            }
-            results.push(Ok(()));
+            run("COMMIT").map_err(statement("committing"))?;
+            Ok(results)
+        };
+        let outcome = body();
+        if outcome.is_err() && !conn.is_autocommit() {
+            // Nothing of the group stays; the error already says what failed.
+            let _ = conn.execute_batch("ROLLBACK");
         }
-        tx.commit().map_err(statement("committing"))?;
-        Ok(results)
+        outcome
     }
 
     /// Takes up to `max` visible messages, hiding each for `visibility_timeout`. They come in
