@@ -30,7 +30,7 @@ pub enum StorageError {
         "completing queue messages stopped unexpectedly (a bug in fnwire: please report it with the log above); \
          messages whose completion failed stay in their queue and may be processed again"
     )]
-    CommitPanicked,
+    CompletionBug,
 }
 
 fn code(e: &rusqlite::Error) -> Option<ErrorCode> {
@@ -99,7 +99,7 @@ impl StorageError {
             StorageError::InvalidQueueName { name, why } => {
                 StorageError::InvalidQueueName { name: name.clone(), why: why.clone() }
             }
-            StorageError::CommitPanicked => StorageError::CommitPanicked,
+            StorageError::CompletionBug => StorageError::CompletionBug,
         }
     }
 

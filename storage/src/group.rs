@@ -107,7 +107,7 @@ impl GroupCommit {
         // panicked, every caller of the group learns it rather than waiting forever.
         let results =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.complete_many(&completions)))
-                .unwrap_or_else(|_| completions.iter().map(|_| Err(StorageError::CommitPanicked)).collect());
+                .unwrap_or_else(|_| completions.iter().map(|_| Err(StorageError::CompletionBug)).collect());
         for (turn, result) in turns.iter().zip(results) {
             turn.tell(Told::Done(result));
         }

@@ -116,8 +116,8 @@ fn insert(
 ) -> rusqlite::Result<PeekedMessage> {
     let id = uuid::Uuid::new_v4().to_string();
     let expires = now_ms.saturating_add(duration_ms(ttl));
-    // Cached statements: these run once per message, and parsing them anew each time cost
-    // more than executing them.
+    // Cached statements: these run once per message, and parsing them anew each time was a
+    // visible share of a message's cost.
     tx.prepare_cached("INSERT OR IGNORE INTO queues (name, created_ms) VALUES (?1, ?2)")?
         .execute(params![queue, now_ms])?;
     tx.prepare_cached(
@@ -225,7 +225,12 @@ impl Store {
                 .collect(),
         }
         .into_iter();
-        valid.into_iter().map(|v| v.and_then(|()| ran.next().unwrap_or(Ok(())))).collect()
+        // One result per runnable completion, in order; a missing one would be a bug here, and
+        // is reported as a failure so the message is never taken as done.
+        valid
+            .into_iter()
+            .map(|v| v.and_then(|()| ran.next().unwrap_or(Err(StorageError::CompletionBug))))
+            .collect()
     }
 
     /// Runs `completions` in one transaction. A stale pop receipt fails only its completion
@@ -284,8 +289,8 @@ impl Store {
         let mut conn = self.lock();
         let mut run = || -> rusqlite::Result<Vec<LeasedMessage>> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            // `messages_by_expiry` makes this a range delete of the expired messages only; it
-            // ran over every message of the queue before, once per take.
+            // `messages_by_expiry` makes this a range delete of the expired messages only, not
+            // a visit of every message of the queue on every take.
             tx.prepare_cached("DELETE FROM messages WHERE queue = ?1 AND expires_ms <= ?2")?
                 .execute(params![queue, now])?;
             let mut taken = Vec::new();
