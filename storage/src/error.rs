@@ -26,6 +26,11 @@ pub enum StorageError {
     PopReceiptMismatch { queue: String, id: String, pop_receipt: String },
     #[error("`{name}` is not a valid queue name: {why}")]
     InvalidQueueName { name: String, why: String },
+    #[error(
+        "completing queue messages stopped unexpectedly (a bug in fnwire: please report it with the log above); \
+         messages whose completion failed stay in their queue and may be processed again"
+    )]
+    CompletionBug,
 }
 
 fn code(e: &rusqlite::Error) -> Option<ErrorCode> {
@@ -57,6 +62,44 @@ impl StorageError {
                 StorageError::Corrupt { path: path.to_path_buf(), detail: format!("{what}: {e}") }
             }
             _ => StorageError::Sql { path: path.to_path_buf(), what, source: e },
+        }
+    }
+
+    /// The same error again, for each caller of a group that one failure stopped (rusqlite's
+    /// errors cannot be cloned; SQLite's own code and message are kept).
+    pub(crate) fn duplicate(&self) -> StorageError {
+        match self {
+            StorageError::CreateDir { dir, source } => StorageError::CreateDir {
+                dir: dir.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            StorageError::Corrupt { path, detail } => {
+                StorageError::Corrupt { path: path.clone(), detail: detail.clone() }
+            }
+            StorageError::Locked { path, detail } => {
+                StorageError::Locked { path: path.clone(), detail: detail.clone() }
+            }
+            StorageError::Sql { path, what, source } => {
+                let source = match source {
+                    rusqlite::Error::SqliteFailure(code, message) => {
+                        rusqlite::Error::SqliteFailure(*code, message.clone())
+                    }
+                    other => rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+                        Some(other.to_string()),
+                    ),
+                };
+                StorageError::Sql { path: path.clone(), what, source }
+            }
+            StorageError::PopReceiptMismatch { queue, id, pop_receipt } => StorageError::PopReceiptMismatch {
+                queue: queue.clone(),
+                id: id.clone(),
+                pop_receipt: pop_receipt.clone(),
+            },
+            StorageError::InvalidQueueName { name, why } => {
+                StorageError::InvalidQueueName { name: name.clone(), why: why.clone() }
+            }
+            StorageError::CompletionBug => StorageError::CompletionBug,
         }
     }
 

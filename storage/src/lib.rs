@@ -12,6 +12,7 @@
 
 mod blob;
 mod error;
+mod group;
 mod queue;
 mod timer;
 
@@ -25,8 +26,8 @@ use rusqlite::Connection;
 pub use blob::{BlobPathError, BlobStore};
 pub use error::StorageError;
 pub use queue::{
-    DEFAULT_MESSAGE_TTL, LeasedMessage, MessageBody, PeekedMessage, QueueSummary, poison_queue_name,
-    validate_queue_name,
+    Completion, DEFAULT_MESSAGE_TTL, LeasedMessage, MessageBody, PeekedMessage, QueueSummary,
+    poison_queue_name, validate_queue_name,
 };
 pub use timer::ScheduleStatus;
 
@@ -59,6 +60,8 @@ impl Default for StoreOptions {
 /// The embedded queue and timer-status store (one SQLite file).
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Completions waiting to share a transaction (see `group.rs`).
+    group: group::GroupCommit,
     path: PathBuf,
     clock: Clock,
 }
@@ -87,6 +90,9 @@ CREATE TABLE IF NOT EXISTS messages (
     leased INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue, visible_ms, seq);
+-- Purging expired messages and counting live ones read this index alone, never every row
+-- of a queue.
+CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (queue, expires_ms);
 CREATE TABLE IF NOT EXISTS timer_status (
     function TEXT PRIMARY KEY,
     last TEXT NOT NULL,
@@ -125,7 +131,7 @@ impl Store {
             let _ = conn.execute_batch("ROLLBACK");
             fail(e)
         })?;
-        Ok(Store { conn: Mutex::new(conn), path, clock: options.clock })
+        Ok(Store { conn: Mutex::new(conn), group: group::GroupCommit::default(), path, clock: options.clock })
     }
 
     /// The database file.

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{StorageError, Store, duration_ms, from_millis, millis};
 
@@ -26,6 +26,22 @@ impl MessageBody {
     pub fn new(queue: impl Into<String>, body: impl Into<Vec<u8>>) -> Self {
         MessageBody { queue: queue.into(), body: body.into() }
     }
+}
+
+/// One completion of [`Store::complete_many`]: the held message to delete, if any, as
+/// `(queue, id, pop receipt)`, and the messages to add with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub held: Option<(String, String, String)>,
+    pub outputs: Vec<MessageBody>,
+}
+
+/// Why a shared transaction of completions did not commit.
+enum GroupFailure {
+    /// It could not start: nothing was tried.
+    Begin(StorageError),
+    /// A statement or the commit failed: everything was rolled back.
+    Statement(StorageError),
 }
 
 /// A message taken off a queue, held until deleted, released or its visibility timeout ends.
@@ -92,7 +108,7 @@ fn new_receipt() -> String {
 }
 
 fn insert(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     queue: &str,
     body: &[u8],
     now_ms: i64,
@@ -100,11 +116,14 @@ fn insert(
 ) -> rusqlite::Result<PeekedMessage> {
     let id = uuid::Uuid::new_v4().to_string();
     let expires = now_ms.saturating_add(duration_ms(ttl));
-    tx.execute("INSERT OR IGNORE INTO queues (name, created_ms) VALUES (?1, ?2)", params![queue, now_ms])?;
-    tx.execute(
+    // Cached statements: these run once per message, and parsing them anew each time was a
+    // visible share of a message's cost.
+    tx.prepare_cached("INSERT OR IGNORE INTO queues (name, created_ms) VALUES (?1, ?2)")?
+        .execute(params![queue, now_ms])?;
+    tx.prepare_cached(
         "INSERT INTO messages (id, queue, body, inserted_ms, expires_ms, visible_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?4)",
-        params![id, queue, body, now_ms, expires],
-    )?;
+    )?
+    .execute(params![id, queue, body, now_ms, expires])?;
     Ok(PeekedMessage {
         queue: queue.to_string(),
         id,
@@ -116,16 +135,10 @@ fn insert(
 }
 
 /// Removes a held message; a receipt that does not match is an error.
-fn delete_held(
-    tx: &Transaction<'_>,
-    queue: &str,
-    id: &str,
-    pop_receipt: &str,
-) -> Result<bool, rusqlite::Error> {
-    let n = tx.execute(
-        "DELETE FROM messages WHERE queue = ?1 AND id = ?2 AND pop_receipt = ?3",
-        params![queue, id, pop_receipt],
-    )?;
+fn delete_held(tx: &Connection, queue: &str, id: &str, pop_receipt: &str) -> Result<bool, rusqlite::Error> {
+    let n = tx
+        .prepare_cached("DELETE FROM messages WHERE queue = ?1 AND id = ?2 AND pop_receipt = ?3")?
+        .execute(params![queue, id, pop_receipt])?;
     Ok(n == 1)
 }
 
@@ -164,6 +177,9 @@ impl Store {
 
     /// Deletes a held message (when `held` is given) and adds `outputs`, in one transaction:
     /// a crash leaves either the message and no outputs, or the outputs and no message.
+    ///
+    /// Callers completing at the same time share one transaction (see [`Store::complete_many`]);
+    /// each still gets its own result.
     pub fn complete_and_put(
         &self,
         held: Option<(&str, &str, &str)>,
@@ -172,27 +188,96 @@ impl Store {
         for m in outputs {
             validate_queue_name(&m.queue)?;
         }
-        let now = millis(self.now());
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| self.sql_error("starting a transaction", e))?;
-        if let Some((queue, id, receipt)) = held {
-            let deleted =
-                delete_held(&tx, queue, id, receipt).map_err(|e| self.sql_error("deleting a message", e))?;
-            if !deleted {
-                return Err(Store::mismatch(queue, id, receipt));
-            }
-        }
-        for m in outputs {
-            insert(&tx, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
-                .map_err(|e| self.sql_error("adding a message", e))?;
-        }
-        tx.commit().map_err(|e| self.sql_error("committing", e))
+        let completion = Completion {
+            held: held.map(|(q, i, r)| (q.to_string(), i.to_string(), r.to_string())),
+            outputs: outputs.to_vec(),
+        };
+        self.group.submit(self, completion)
     }
 
-    /// Takes up to `max` visible messages, oldest first, hiding each for `visibility_timeout`.
-    /// Expired messages are removed on the way.
+    /// Runs several completions in one transaction and returns one result per completion, in
+    /// order. Each completion is all or nothing and independent of the others: a stale pop
+    /// receipt or a failing statement fails only its own completion. When the shared
+    /// transaction fails, each completion is retried in a transaction of its own, so every
+    /// result is that completion's own.
+    pub fn complete_many(&self, completions: &[Completion]) -> Vec<Result<(), StorageError>> {
+        let valid: Vec<Result<(), StorageError>> = completions
+            .iter()
+            .map(|c| c.outputs.iter().try_for_each(|m| validate_queue_name(&m.queue)))
+            .collect();
+        let runnable: Vec<&Completion> =
+            completions.iter().zip(&valid).filter(|(_, v)| v.is_ok()).map(|(c, _)| c).collect();
+        let now = millis(self.now());
+        let conn = self.lock();
+        let mut ran = match self.complete_in_one_transaction(&conn, &runnable, now) {
+            Ok(results) => results,
+            // Nothing was written, and the reason (e.g. another process holding the database
+            // past the busy timeout) is not one completion's: retrying one by one would only
+            // wait that long again for each.
+            Err(GroupFailure::Begin(e)) => runnable.iter().map(|_| Err(e.duplicate())).collect(),
+            Err(GroupFailure::Statement(e)) if runnable.len() == 1 => vec![Err(e)],
+            Err(GroupFailure::Statement(_)) => runnable
+                .iter()
+                .map(|c| match self.complete_in_one_transaction(&conn, &[*c], now) {
+                    Ok(mut one) => one.remove(0),
+                    Err(GroupFailure::Begin(e) | GroupFailure::Statement(e)) => Err(e),
+                })
+                .collect(),
+        }
+        .into_iter();
+        // One result per runnable completion, in order; a missing one would be a bug here, and
+        // is reported as a failure so the message is never taken as done.
+        valid
+            .into_iter()
+            .map(|v| v.and_then(|()| ran.next().unwrap_or(Err(StorageError::CompletionBug))))
+            .collect()
+    }
+
+    /// Runs `completions` in one transaction. A stale pop receipt fails only its completion
+    /// (nothing of it was written); any SQL error rolls the whole transaction back.
+    fn complete_in_one_transaction(
+        &self,
+        conn: &Connection,
+        completions: &[&Completion],
+        now: i64,
+    ) -> Result<Vec<Result<(), StorageError>>, GroupFailure> {
+        // BEGIN and COMMIT as cached statements: a transaction per group is the hot path, and
+        // `Connection::transaction` parses both anew each time.
+        let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ());
+        run("BEGIN IMMEDIATE")
+            .map_err(|e| GroupFailure::Begin(self.sql_error("starting a transaction", e)))?;
+        let statement = |what: &'static str| move |e| GroupFailure::Statement(self.sql_error(what, e));
+        let body = || -> Result<Vec<Result<(), StorageError>>, GroupFailure> {
+            let mut results = Vec::with_capacity(completions.len());
+            for c in completions {
+                if let Some((queue, id, receipt)) = &c.held {
+                    if !delete_held(conn, queue, id, receipt).map_err(statement("deleting a message"))? {
+                        results.push(Err(Store::mismatch(queue, id, receipt)));
+                        continue;
+                    }
+                }
+                for m in &c.outputs {
+                    insert(conn, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
+                        .map_err(statement("adding a message"))?;
+                }
+                results.push(Ok(()));
+            }
+            run("COMMIT").map_err(statement("committing"))?;
+            Ok(results)
+        };
+        let outcome = body();
+        if outcome.is_err() && !conn.is_autocommit() {
+            // Nothing of the group stays; the error already says what failed.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        outcome
+    }
+
+    /// Takes up to `max` visible messages, hiding each for `visibility_timeout`. They come in
+    /// the order they became visible: insertion order for new messages, while a message given
+    /// back with a delay queues up when its delay ends (Azure promises no order either). That
+    /// order is the one of the `messages_by_queue` index, so a take reads only the rows it
+    /// returns, not every visible message of the queue. Expired messages are removed on the way.
     pub fn get_messages(
         &self,
         queue: &str,
@@ -204,12 +289,15 @@ impl Store {
         let mut conn = self.lock();
         let mut run = || -> rusqlite::Result<Vec<LeasedMessage>> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute("DELETE FROM messages WHERE queue = ?1 AND expires_ms <= ?2", params![queue, now])?;
+            // `messages_by_expiry` makes this a range delete of the expired messages only, not
+            // a visit of every message of the queue on every take.
+            tx.prepare_cached("DELETE FROM messages WHERE queue = ?1 AND expires_ms <= ?2")?
+                .execute(params![queue, now])?;
             let mut taken = Vec::new();
             {
                 let mut select = tx.prepare_cached(
                     "SELECT id, body, dequeue_count, inserted_ms, expires_ms FROM messages
-                     WHERE queue = ?1 AND visible_ms <= ?2 ORDER BY seq LIMIT ?3",
+                     WHERE queue = ?1 AND visible_ms <= ?2 ORDER BY visible_ms, seq LIMIT ?3",
                 )?;
                 let rows = select.query_map(params![queue, now, max as i64], |r| {
                     Ok((
@@ -364,14 +452,15 @@ impl Store {
         .map_err(|e| self.sql_error("releasing held messages", e))
     }
 
-    /// Up to `max` visible messages, oldest first, without taking them.
+    /// Up to `max` visible messages, in the order [`Store::get_messages`] would take them,
+    /// without taking them.
     pub fn peek(&self, queue: &str, max: usize) -> Result<Vec<PeekedMessage>, StorageError> {
         let now = millis(self.now());
         let conn = self.lock();
         let run = || -> rusqlite::Result<Vec<PeekedMessage>> {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, body, dequeue_count, inserted_ms, expires_ms FROM messages
-                 WHERE queue = ?1 AND visible_ms <= ?2 AND expires_ms > ?2 ORDER BY seq LIMIT ?3",
+                 WHERE queue = ?1 AND visible_ms <= ?2 AND expires_ms > ?2 ORDER BY visible_ms, seq LIMIT ?3",
             )?;
             let rows = stmt.query_map(params![queue, now, max as i64], |r| {
                 Ok(PeekedMessage {

@@ -75,8 +75,11 @@ impl QueueFunction {
     }
 }
 
+/// `"2027-01-02T03:04:05+00:00"`. The RFC 3339 writer gives the same text as the strftime
+/// pattern `%Y-%m-%dT%H:%M:%S%:z` without parsing a pattern three times per message.
 fn json_time(t: DateTime<Utc>) -> TypedData {
-    TypedData { data: Some(typed_data::Data::Json(format!("\"{}\"", t.format("%Y-%m-%dT%H:%M:%S%:z")))) }
+    let text = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    TypedData { data: Some(typed_data::Data::Json(format!("\"{text}\""))) }
 }
 
 /// Azure's queue trigger metadata: `Id` and `PopReceipt` as strings, `DequeueCount` as JSON

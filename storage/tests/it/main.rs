@@ -1,6 +1,7 @@
 //! Integration tests of the embedded store, on real SQLite files.
 
 mod blob;
+mod group_commit;
 mod open;
 mod queue;
 mod timer;
