@@ -419,8 +419,17 @@ pub async fn http_node(env: &Env) -> anyhow::Result<Vec<Row>> {
 /// store operations in one process: put, take (16 at a time), delete + put the output.
 pub async fn queue(env: &Env) -> anyhow::Result<Vec<Row>> {
     let n = if env.quick { 2_000 } else { 10_000 };
-    let stores = env.work.join("queue-stores");
+    // A new folder per run, removed when the scenario ends: deleting thousands of blob files makes
+    // creating files slow for minutes afterwards on some file systems (ext4 without a journal
+    // skips recently freed inodes), which would slow the fnwire side of the next measurement.
+    let stores = env.work.join("queue-stores").join(format!("run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&stores);
+    let rows = queue_in(env, n, &stores).await;
+    let _ = std::fs::remove_dir_all(&stores);
+    rows
+}
+
+async fn queue_in(env: &Env, n: usize, stores: &Path) -> anyhow::Result<Vec<Row>> {
     let host_store = stores.join("fnwire");
     let raw_store = stores.join("raw");
     std::fs::create_dir_all(&host_store)?;
@@ -446,21 +455,31 @@ pub async fn queue(env: &Env) -> anyhow::Result<Vec<Row>> {
             let fnwire = &fnwire;
             async move {
                 let before = store.message_count("done")? as usize;
-                let started = Instant::now();
+                let put_at = Instant::now();
                 store.put_many(&batch)?;
-                while (store.message_count("done")? as usize) < before + n {
-                    if started.elapsed() > bound {
+                // Timed from the first finished message: the host finds messages another process
+                // put by polling (as Azure's listener does), and the wait for that poll is
+                // latency, not throughput.
+                let mut first: Option<(Instant, usize)> = None;
+                loop {
+                    let done = store.message_count("done")? as usize - before;
+                    if first.is_none() && done > 0 {
+                        first = Some((Instant::now(), done));
+                    }
+                    if done >= n {
+                        break;
+                    }
+                    if put_at.elapsed() > bound {
                         anyhow::bail!(
                             "queue: {n} messages not processed within {bound:?}; {}",
                             fnwire.log_tail()
                         );
                     }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
                 }
-                results
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((true, n as f64 / started.elapsed().as_secs_f64()));
+                let (since, counted) = first.unwrap_or((put_at, 0));
+                let rate = (n - counted) as f64 / since.elapsed().as_secs_f64();
+                results.lock().unwrap_or_else(|e| e.into_inner()).push((true, rate));
                 Ok(())
             }
         },
@@ -469,8 +488,8 @@ pub async fn queue(env: &Env) -> anyhow::Result<Vec<Row>> {
             let raw = &raw;
             let results = &results;
             async move {
-                let started = Instant::now();
                 raw.put_many(&batch)?;
+                let started = Instant::now();
                 loop {
                     let taken = raw.get_messages("jobs", 16, Duration::from_secs(60))?;
                     if taken.is_empty() {
@@ -496,7 +515,7 @@ pub async fn queue(env: &Env) -> anyhow::Result<Vec<Row>> {
         pairs.push(is_fnwire, "mps", v);
     }
     Ok(vec![pairs.row("queue", "mps", "messages/s", Better::Higher).with_note(format!(
-        "queue: {n} messages per round through hello-rust `work` (queue trigger → queue + blob outputs) vs the same store calls in one process (put, take 16, delete + put output; no blob)"
+        "queue: {n} messages per round through hello-rust `work` (queue trigger → queue + blob outputs), timed from the first one done, vs the same store calls in one process (take 16, delete + put output; no blob)"
     ))])
 }
 
