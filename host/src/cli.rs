@@ -14,6 +14,9 @@ use crate::http::DEFAULT_MAX_REQUEST_BODY;
 /// appear in the order they were written.
 static CONSOLE: OnceLock<NonBlocking> = OnceLock::new();
 
+/// Lines the console writer queues before a logging thread waits for it.
+const CONSOLE_QUEUE_LINES: usize = 4096;
+
 /// Keeps the console writer running. Dropping it writes out every line still queued, so hold it
 /// until the process ends.
 #[must_use = "dropping the guard stops the console writer; hold it until the end of main"]
@@ -40,6 +43,8 @@ pub fn install_console_logging() -> ConsoleGuard {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
+        // The queue is allocated up front: the default (128,000 lines) cost 6 MB of idle memory.
+        .buffered_lines_limit(CONSOLE_QUEUE_LINES)
         .thread_name("fnwire-console")
         .finish(std::io::BufWriter::new(std::io::stdout()));
     let installed = tracing_subscriber::fmt()
