@@ -209,19 +209,22 @@ fn set_stale_variable(name: &str) {
     unsafe { std::env::set_var(name, "1") };
 }
 
+/// For an async function (a task) and a plain one (a blocking-pool thread) alike.
 #[tokio::test]
 async fn terminate_finishes_in_flight_work_then_run_returns_ok() {
-    let mut host = TestHost::start(vec![slow()]).await;
-    let metadata = host.handshake().await;
-    host.invoke("inv-slow", &metadata[0].function_id, vec![]);
-    host.send(Content::WorkerTerminate(WorkerTerminate {
-        grace_period: Some(prost_types::Duration { seconds: 5, nanos: 0 }),
-    }));
-    let (_, response) = host.invocation_response().await;
-    assert_eq!(response.invocation_id, "inv-slow");
-    assert_eq!(response.result.unwrap().status, Status::Success as i32);
-    host.expect_stream_end().await;
-    host.worker_result().await.expect("run() returns Ok after WorkerTerminate");
+    for slow_function in [slow(), functions::blocking_slow()] {
+        let mut host = TestHost::start(vec![slow_function]).await;
+        let metadata = host.handshake().await;
+        host.invoke("inv-slow", &metadata[0].function_id, vec![]);
+        host.send(Content::WorkerTerminate(WorkerTerminate {
+            grace_period: Some(prost_types::Duration { seconds: 5, nanos: 0 }),
+        }));
+        let (_, response) = host.invocation_response().await;
+        assert_eq!(response.invocation_id, "inv-slow");
+        assert_eq!(response.result.unwrap().status, Status::Success as i32, "{}", metadata[0].name);
+        host.expect_stream_end().await;
+        host.worker_result().await.expect("run() returns Ok after WorkerTerminate");
+    }
 }
 
 #[tokio::test]
@@ -326,21 +329,6 @@ async fn host_closing_the_stream_lets_in_flight_work_finish() {
     assert_eq!(response.invocation_id, "inv-slow");
     assert_eq!(response.result.unwrap().status, Status::Success as i32);
     host.worker_result().await.expect("run() returns Ok");
-}
-
-#[tokio::test]
-async fn terminate_waits_for_blocking_functions_within_the_grace_period() {
-    let mut host = TestHost::start(vec![functions::blocking_slow()]).await;
-    let metadata = host.handshake().await;
-    host.invoke("inv-slow", &metadata[0].function_id, vec![]);
-    host.send(Content::WorkerTerminate(WorkerTerminate {
-        grace_period: Some(prost_types::Duration { seconds: 5, nanos: 0 }),
-    }));
-    let (_, response) = host.invocation_response().await;
-    assert_eq!(response.invocation_id, "inv-slow");
-    assert_eq!(response.result.unwrap().status, Status::Success as i32);
-    host.expect_stream_end().await;
-    host.worker_result().await.expect("run() returns Ok after WorkerTerminate");
 }
 
 #[tokio::test]
