@@ -168,7 +168,7 @@ pub fn worker_start(
             let outcome =
                 match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
                     Ok(runtime) => {
-                        let result = runtime.block_on(worker.run());
+                        let result = worker.run_on(&runtime);
                         // Dropping the runtime drops every handler, and with them the dispatch function.
                         runtime.shutdown_timeout(Duration::from_secs(1));
                         result.err().map(|e| e.to_string())

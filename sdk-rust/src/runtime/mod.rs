@@ -310,6 +310,21 @@ impl Worker {
         self
     }
 
+    /// [`Worker::run`] from synchronous code: serves on `runtime` and returns when the worker
+    /// stops. Prefer it to `runtime.block_on(worker.run())`: `block_on` polls its future on the
+    /// calling thread, outside the runtime's worker threads, so the session's reader would hand
+    /// every message across threads. Here the session is one of the runtime's tasks.
+    pub fn run_on(self, runtime: &tokio::runtime::Runtime) -> Result<(), WorkerError> {
+        runtime.block_on(async {
+            match tokio::spawn(self.run()).await {
+                Ok(result) => result,
+                Err(e) => {
+                    Err(WorkerError::Stream { message: format!("the worker's session task ended: {e}") })
+                }
+            }
+        })
+    }
+
     /// The functions this worker serves.
     pub fn definitions(&self) -> &[FunctionDefinition] {
         &self.functions
@@ -382,15 +397,7 @@ pub fn run() -> std::process::ExitCode {
         }
     };
     install_default_subscriber();
-    // Spawned, not run by `block_on` itself: `block_on` polls its future on this (main) thread,
-    // outside the runtime's workers, so the session's reader would wake and spawn across threads
-    // for every message. As a task it runs on a worker thread beside the tasks it starts.
-    let result = runtime.block_on(async {
-        match tokio::spawn(worker.run()).await {
-            Ok(result) => result,
-            Err(e) => Err(WorkerError::Stream { message: format!("the worker's session task ended: {e}") }),
-        }
-    });
+    let result = worker.run_on(&runtime);
     // A synchronous function stuck past the grace period must not keep the process alive: the
     // host already has its answer ("cancelled") and waits for this process to exit.
     runtime.shutdown_timeout(Duration::from_millis(500));
