@@ -150,9 +150,33 @@ impl Drop for BlockingGuard {
     }
 }
 
-/// How long an async function's first poll may take on the session's reader before the function's
-/// invocations start as tasks instead (the reader serves every other message meanwhile).
+/// How long an async function's first poll may take on the session's reader; a function over it
+/// [`SLOW_POLLS_TO_DEMOTE`] times in a row starts its invocations as tasks from then on (the
+/// reader serves every other message meanwhile).
 const INLINE_POLL_BUDGET: Duration = Duration::from_micros(200);
+/// In a row, because one slow poll proves little: on a busy machine the thread can be preempted
+/// in the middle of a 2 µs poll. A function that computes for long is slow every time.
+const SLOW_POLLS_TO_DEMOTE: u8 = 3;
+
+/// How an async function's first polls on the reader went.
+#[derive(Debug, Clone, Copy, Default)]
+struct InlinePolls {
+    slow_in_a_row: u8,
+    demoted: bool,
+}
+
+impl InlinePolls {
+    /// Records one first poll; true when this one demoted the function.
+    fn record(&mut self, took: Duration) -> bool {
+        if took <= INLINE_POLL_BUDGET {
+            self.slow_in_a_row = 0;
+            return false;
+        }
+        self.slow_in_a_row += 1;
+        self.demoted = self.slow_in_a_row >= SLOW_POLLS_TO_DEMOTE;
+        self.demoted
+    }
+}
 
 enum Control {
     Continue,
@@ -168,7 +192,7 @@ enum Ending {
 pub(crate) struct Session {
     functions: Vec<Arc<FunctionDefinition>>,
     /// Per function (same index): whether its invocations get their first poll on the reader.
-    polls_inline: Vec<bool>,
+    inline: Vec<InlinePolls>,
     /// Lower-cased function name → index (hosts compare names case-insensitively).
     by_name: HashMap<String, usize>,
     /// Deterministic function id → index.
@@ -231,7 +255,7 @@ pub(crate) async fn run(
         by_id.insert(function.metadata.function_id(), index);
     }
     let session = Session {
-        polls_inline: vec![true; functions.len()],
+        inline: vec![InlinePolls::default(); functions.len()],
         functions: functions.into_iter().map(Arc::new).collect(),
         by_name,
         by_id,
@@ -498,7 +522,7 @@ impl Session {
             self.by_name.insert(function.metadata.name.to_ascii_lowercase(), index);
             self.by_id.insert(function.metadata.function_id(), index);
             self.functions.push(Arc::new(function));
-            self.polls_inline.push(true);
+            self.inline.push(InlinePolls::default());
         }
         Ok(())
     }
@@ -537,13 +561,10 @@ impl Session {
         // answered here, with no task, no cancel channel and no wake-up. The waker is a no-op
         // because a future that is pending is polled again by the task below, which registers
         // the task's own waker (a future only wakes the waker of its latest poll).
-        if self.polls_inline[index] {
+        if !self.inline[index].demoted {
             let started = Instant::now();
             let first = work.as_mut().poll(&mut std::task::Context::from_waker(Waker::noop()));
-            if started.elapsed() > INLINE_POLL_BUDGET {
-                // It computes for a while before it first waits: polled here, it would hold up
-                // every other message. From now on its invocations start as tasks.
-                self.polls_inline[index] = false;
+            if self.inline[index].record(started.elapsed()) {
                 tracing::debug!(
                     function = %name,
                     first_poll = ?started.elapsed(),
@@ -701,4 +722,23 @@ fn reload_environment(request: &FunctionEnvironmentReloadRequest) -> Result<(), 
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_slow_first_polls_in_a_row_demote_a_function() {
+        let (slow, quick) = (INLINE_POLL_BUDGET * 2, INLINE_POLL_BUDGET / 2);
+        let mut polls = InlinePolls::default();
+        // A preempted poll now and then is not a slow function.
+        for took in [slow, slow, quick, slow, quick, slow, slow, quick] {
+            assert!(!polls.record(took));
+        }
+        assert!(!polls.demoted);
+        assert!(!polls.record(slow) && !polls.record(slow));
+        assert!(polls.record(slow), "the third slow poll in a row demotes");
+        assert!(polls.demoted);
+    }
 }

@@ -192,11 +192,11 @@ pub fn blocking_slow() -> FunctionDefinition {
     })
 }
 
-/// `crunch`: an async function that computes (here: blocks its thread) for 300 ms before it
+/// `crunch`: an async function that computes (here: blocks its thread) for 100 ms before it
 /// answers, without ever waiting.
 pub fn crunch() -> FunctionDefinition {
     FunctionDefinition::new(http_metadata("crunch"), |_invocation: Invocation| async move {
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(100));
         returned("crunched")
     })
 }
