@@ -1,8 +1,9 @@
 //! One connection to the host: the EventStream conversation.
 //!
 //! One task reads the inbound stream and answers control messages inline. An async function's
-//! invocation runs as its own task; a blocking function's runs whole on one blocking-pool thread,
-//! which sends its response itself (no async task, no second wake-up). Everything outbound
+//! invocation is polled once by that reader and answered there if it is ready, else it continues
+//! as its own task; a blocking function's runs whole on one blocking-pool thread, which sends its
+//! response itself (no async task, no second wake-up). Everything outbound
 //! (responses and logs) goes through one unbounded channel, the single writer of the stream, so
 //! an invocation's logs always precede its response.
 
