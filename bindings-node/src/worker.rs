@@ -139,6 +139,7 @@ pub fn reload_done(token: u32, error: Option<String>) {
 /// `on_reload` (placeholder mode), the app is loaded when the host specializes the worker.
 #[napi]
 pub fn worker_start(
+    env: napi::Env,
     argv: Vec<String>,
     dispatch: DispatchFn,
     on_exit: ExitFn,
@@ -155,7 +156,11 @@ pub fn worker_start(
     let dispatch = Arc::new(dispatch);
     let definitions: Vec<FunctionDefinition> =
         functions.into_iter().map(|f| definition(&dispatch, f)).collect();
-    let mut worker = Worker::new(args).functions(definitions);
+    // Reported to the host as Microsoft's Node worker does: `node`, `process.version`.
+    let node = env.get_node_version()?;
+    let mut worker = Worker::new(args)
+        .runtime("node", format!("v{}.{}.{}", node.major, node.minor, node.patch))
+        .functions(definitions);
     if let Some(reload) = on_reload {
         let dispatch = dispatch.clone();
         worker = worker

@@ -85,7 +85,11 @@ pub fn serve(
         definitions.push(definition(&function, bridge.clone())?);
     }
     install_log_subscriber();
-    let mut worker = Worker::new(args).functions(definitions);
+    // Reported to the host as Microsoft's Python worker does: `python`, the interpreter's version.
+    let version = py.version_info();
+    let mut worker = Worker::new(args)
+        .runtime("python", format!("{}.{}.{}", version.major, version.minor, version.patch))
+        .functions(definitions);
     if let Some(reload) = reload {
         let bridge = bridge.clone();
         worker =

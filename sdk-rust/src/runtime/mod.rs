@@ -261,6 +261,21 @@ fn duplicate_name_error(name: &str, first_location: &str) -> MetadataError {
     MetadataError { function: Some(name.to_string()), binding: None, message }
 }
 
+/// The language runtime a worker reports to the host: `WorkerMetadata.runtime_name` and
+/// `runtime_version`, and the `language` of each function it indexes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LanguageRuntime {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for LanguageRuntime {
+    /// Rust, with the version of the compiler that built the worker.
+    fn default() -> Self {
+        LanguageRuntime { name: "rust".to_string(), version: env!("FNWIRE_RUSTC_VERSION").to_string() }
+    }
+}
+
 /// The default time in-flight invocations get to finish when the worker stops.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -272,11 +287,18 @@ pub struct Worker {
     functions: Vec<FunctionDefinition>,
     shutdown_grace: Duration,
     reload: Option<AppReload>,
+    runtime: LanguageRuntime,
 }
 
 impl Worker {
     pub fn new(args: WorkerArgs) -> Self {
-        Worker { args, functions: Vec::new(), shutdown_grace: DEFAULT_SHUTDOWN_GRACE, reload: None }
+        Worker {
+            args,
+            functions: Vec::new(),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            reload: None,
+            runtime: LanguageRuntime::default(),
+        }
     }
 
     /// A worker serving every function declared with the attribute macros.
@@ -325,6 +347,13 @@ impl Worker {
         })
     }
 
+    /// The language runtime reported to the host (default: Rust). The Python and Node layers
+    /// report theirs, as Microsoft's workers do (`python` / `3.11.7`, `node` / `v20.20.2`).
+    pub fn runtime(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
+        self.runtime = LanguageRuntime { name: name.into(), version: version.into() };
+        self
+    }
+
     /// The functions this worker serves.
     pub fn definitions(&self) -> &[FunctionDefinition] {
         &self.functions
@@ -354,7 +383,7 @@ impl Worker {
         }
         install_default_subscriber();
         panic::install_hook();
-        session::run(self.args, self.functions, self.shutdown_grace, self.reload).await
+        session::run(self.args, self.functions, self.shutdown_grace, self.reload, self.runtime).await
     }
 }
 

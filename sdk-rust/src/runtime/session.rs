@@ -34,7 +34,7 @@ use tracing::Instrument;
 
 use super::logging::{self, INVOCATION_SPAN_TARGET, LogSink};
 use super::panic::CatchPanic;
-use super::{FunctionDefinition, FunctionHandler, WorkerError};
+use super::{FunctionDefinition, FunctionHandler, LanguageRuntime, WorkerError};
 use crate::FunctionError;
 use crate::invocation::{Invocation, InvocationResult, lock};
 use crate::runtime::catch_panic;
@@ -67,10 +67,10 @@ pub fn capabilities() -> HashMap<String, String> {
 }
 
 /// What the worker tells the host about itself.
-pub fn worker_metadata() -> WorkerMetadata {
+pub fn worker_metadata(runtime: &LanguageRuntime) -> WorkerMetadata {
     WorkerMetadata {
-        runtime_name: "rust".to_string(),
-        runtime_version: env!("FNWIRE_RUSTC_VERSION").to_string(),
+        runtime_name: runtime.name.clone(),
+        runtime_version: runtime.version.clone(),
         worker_version: env!("CARGO_PKG_VERSION").to_string(),
         worker_bitness: match std::env::consts::ARCH {
             "x86_64" => "x64",
@@ -96,9 +96,13 @@ fn failure(error: &FunctionError, source: &str) -> Option<StatusResult> {
     })
 }
 
-/// The `RpcFunctionMetadata` reported for worker indexing.
-pub fn rpc_function_metadata(metadata: &FunctionMetadata, directory: &str) -> RpcFunctionMetadata {
-    let mut rpc = fnwire_metadata::rpc::to_rpc_metadata(metadata, directory, "rust");
+/// The `RpcFunctionMetadata` reported for worker indexing; `language` is the runtime's name.
+pub fn rpc_function_metadata(
+    metadata: &FunctionMetadata,
+    directory: &str,
+    language: &str,
+) -> RpcFunctionMetadata {
+    let mut rpc = fnwire_metadata::rpc::to_rpc_metadata(metadata, directory, language);
     rpc.properties.insert("worker_indexed".to_string(), "True".to_string());
     rpc
 }
@@ -206,6 +210,7 @@ pub(crate) struct Session {
     blocking: Arc<BlockingCount>,
     default_grace: Duration,
     reload: Option<super::AppReload>,
+    runtime: LanguageRuntime,
 }
 
 pub(crate) async fn run(
@@ -213,6 +218,7 @@ pub(crate) async fn run(
     functions: Vec<FunctionDefinition>,
     default_grace: Duration,
     reload: Option<super::AppReload>,
+    runtime: LanguageRuntime,
 ) -> Result<(), WorkerError> {
     let connect_error = |message: String| WorkerError::Connect { uri: args.host_uri.clone(), message };
     let endpoint = Endpoint::from_shared(args.host_uri.clone())
@@ -267,6 +273,7 @@ pub(crate) async fn run(
         blocking: Arc::default(),
         default_grace,
         reload,
+        runtime,
     };
     session.serve(inbound, written_rx).await
 }
@@ -373,7 +380,7 @@ impl Session {
                         worker_version: env!("CARGO_PKG_VERSION").to_string(),
                         capabilities: capabilities(),
                         result: success(),
-                        worker_metadata: Some(worker_metadata()),
+                        worker_metadata: Some(worker_metadata(&self.runtime)),
                     }),
                 );
             }
@@ -381,7 +388,13 @@ impl Session {
                 let results = self
                     .functions
                     .iter()
-                    .map(|f| rpc_function_metadata(&f.metadata, &request.function_app_directory))
+                    .map(|f| {
+                        rpc_function_metadata(
+                            &f.metadata,
+                            &request.function_app_directory,
+                            &self.runtime.name,
+                        )
+                    })
                     .collect();
                 self.send(
                     &request_id,
@@ -428,7 +441,7 @@ impl Session {
                 self.send(
                     &request_id,
                     Content::FunctionEnvironmentReloadResponse(FunctionEnvironmentReloadResponse {
-                        worker_metadata: Some(worker_metadata()),
+                        worker_metadata: Some(worker_metadata(&self.runtime)),
                         capabilities: capabilities(),
                         result,
                         capabilities_update_strategy: 0,

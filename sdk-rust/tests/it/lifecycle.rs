@@ -349,3 +349,31 @@ async fn terminate_answers_cancelled_for_blocking_work_that_outlives_the_grace_p
     host.worker_result().await.expect("run() returns Ok");
     release.send(()).unwrap();
 }
+
+/// The Python and Node layers report their own runtime: in the init response (and the reload
+/// response, which uses the same metadata) and as the language of every function they index.
+#[tokio::test]
+async fn a_worker_reports_the_language_runtime_it_is_given() {
+    let mut host = TestHost::start_with(vec![hello()], |w| w.runtime("python", "3.11.7")).await;
+    let start = host.recv().await;
+    assert!(matches!(start.content, Some(Content::StartStream(_))), "first message: {start:?}");
+    host.send(Content::WorkerInitRequest(WorkerInitRequest::default()));
+    let (_, init) = host
+        .recv_until(|m| match &m.content {
+            Some(Content::WorkerInitResponse(r)) => Some(r.clone()),
+            _ => None,
+        })
+        .await;
+    let metadata = init.worker_metadata.unwrap();
+    assert_eq!((metadata.runtime_name.as_str(), metadata.runtime_version.as_str()), ("python", "3.11.7"));
+    host.send(Content::FunctionsMetadataRequest(FunctionsMetadataRequest {
+        function_app_directory: "/app".into(),
+    }));
+    let (_, functions) = host
+        .recv_until(|m| match &m.content {
+            Some(Content::FunctionMetadataResponse(r)) => Some(r.function_metadata_results.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(functions[0].language, "python");
+}
