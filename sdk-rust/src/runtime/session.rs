@@ -34,7 +34,7 @@ use tracing::Instrument;
 
 use super::logging::{self, INVOCATION_SPAN_TARGET, LogSink};
 use super::panic::CatchPanic;
-use super::{FunctionDefinition, FunctionHandler, LanguageRuntime, WorkerError};
+use super::{BlockingHandler, FunctionDefinition, FunctionHandler, LanguageRuntime, WorkerError};
 use crate::FunctionError;
 use crate::invocation::{Invocation, InvocationResult, lock};
 use crate::runtime::catch_panic;
@@ -561,8 +561,9 @@ impl Session {
         let function = self.functions[index].clone();
         let handler = match &function.handler {
             FunctionHandler::Async(handler) => handler.clone(),
-            FunctionHandler::Blocking(_) => {
-                self.invoke_blocking(request_id, request, function);
+            FunctionHandler::Blocking(handler) => {
+                let handler = handler.clone();
+                self.invoke_blocking(request_id, request, function, handler);
                 return;
             }
         };
@@ -602,11 +603,7 @@ impl Session {
                 result = work => Outcome::Finished(result),
             };
             lock(&in_flight).remove(&invocation_id);
-            let response = response_for(invocation_id, &name, outcome);
-            let _ = out.send(Outbound::Message(StreamingMessage {
-                request_id,
-                content: Some(Content::InvocationResponse(response)),
-            }));
+            send_response(&out, request_id, response_for(invocation_id, &name, outcome));
         });
     }
 }
@@ -620,9 +617,8 @@ impl Session {
         request_id: String,
         request: InvocationRequest,
         function: Arc<FunctionDefinition>,
+        handler: Arc<dyn BlockingHandler>,
     ) {
-        let FunctionHandler::Blocking(handler) = &function.handler else { return };
-        let handler = handler.clone();
         let invocation_id = request.invocation_id.clone();
         let function_name = function.metadata.name.clone();
         lock(&self.in_flight).insert(
@@ -639,13 +635,18 @@ impl Session {
             // Absent when a cancel already answered for it.
             if lock(&in_flight).remove(&invocation_id).is_some() {
                 let response = response_for(invocation_id, &function_name, Outcome::Finished(result));
-                let _ = out.send(Outbound::Message(StreamingMessage {
-                    request_id,
-                    content: Some(Content::InvocationResponse(response)),
-                }));
+                send_response(&out, request_id, response);
             }
         });
     }
+}
+
+/// Sends an invocation's response from wherever the invocation ran (a task, a pool thread).
+fn send_response(out: &UnboundedSender<Outbound>, request_id: String, response: InvocationResponse) {
+    let _ = out.send(Outbound::Message(StreamingMessage {
+        request_id,
+        content: Some(Content::InvocationResponse(response)),
+    }));
 }
 
 /// The span an invocation runs in: its logs go to the host through `out`.
