@@ -14,6 +14,9 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+step "self-contained: nothing outside the repository"
+scripts/check-self-contained.sh
+
 step "format"
 cargo fmt --all -- --check
 

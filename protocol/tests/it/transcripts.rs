@@ -1,5 +1,6 @@
 //! Real host <-> worker conversations (captured from Azure's own workers, stored as proto3 JSON
-//! with proto field names) must decode into our types and re-encode without loss.
+//! with proto field names in `protocol/tests/transcripts/`, see its README) must decode into our
+//! types and re-encode without loss.
 //!
 //! Path of each message: JSON -> protobuf bytes through a reflection decoder built from our own
 //! `.proto` (so the JSON names and enum names are checked against our schema too) -> decoded
@@ -19,7 +20,7 @@ fn pool() -> DescriptorPool {
 }
 
 fn transcript_files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/transcripts");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read transcripts in {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
