@@ -43,6 +43,22 @@ else
   exit "$peer_rc"
 fi
 
+step "conformance: Azure Python v1 peer (Microsoft's azure-functions-runtime-v1, a function.json app)"
+peer_rc=0
+conformance/peers/azure-python-v1/setup.sh || peer_rc=$?
+if [ "$peer_rc" -eq 0 ]; then
+  cargo run --bin fnwire-conformance -- run --app conformance/peers/azure-python-v1 \
+    --json target/conformance-azure-python-v1.json
+  # The same app through the host binary: HTTP, queue and blob functions as a user sees them.
+  cargo build --bin fnwire
+  conformance/peers/azure-python-v1/.venv/bin/python conformance/peers/azure-python-v1/check_fnwire_start.py \
+    target/debug/fnwire
+elif [ "$peer_rc" -eq 3 ]; then
+  echo "skipping the Azure v1 peer: no Python >= 3.13 (setup.sh said why above)"
+else
+  exit "$peer_rc"
+fi
+
 step "Python: wheel, pytest, conformance (bindings-python)"
 bindings-python/scripts/test.sh
 

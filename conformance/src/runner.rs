@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use fnwire_host::app::{self, DetectOptions, WorkerConfig, WorkerLaunch};
 use fnwire_host::channel::{Expect, capability};
 use fnwire_host::http::request::HttpCapabilities;
-use fnwire_host::lifecycle::{IndexedFunction, from_worker_metadata};
+use fnwire_host::lifecycle::{IndexedFunction, from_worker_metadata, read_function_json_dir};
 use fnwire_protocol::rpc::streaming_message::Content;
 use fnwire_protocol::rpc::{
     FunctionLoadRequest, FunctionLoadRequestCollection, FunctionMetadataResponse, FunctionsMetadataRequest,
@@ -400,25 +400,48 @@ pub async fn index(worker: &Worker, app_dir: &Path, language: &str) -> Result<In
             Expect::FunctionMetadataResponse,
         )
         .await?;
-    let Some(Content::FunctionMetadataResponse(response)) = reply.content else {
+    let Some(Content::FunctionMetadataResponse(mut response)) = reply.content else {
         return Err("expected FunctionMetadataResponse".into());
     };
     check_success("FunctionsMetadataRequest", response.result.as_ref())?;
-    if response.use_default_metadata_indexing {
-        return Err(
-            "expected worker indexing, received use_default_metadata_indexing = true (the worker declined \
-                    to index; the contract requires worker indexing)"
-                .into(),
-        );
-    }
-    let functions: Vec<IndexedFunction> = response
-        .function_metadata_results
-        .iter()
-        .map(|rpc| from_worker_metadata(rpc.clone(), language))
-        .collect();
+    let functions: Vec<IndexedFunction> = if response.use_default_metadata_indexing {
+        host_index(app_dir, language, &mut response)?
+    } else {
+        response
+            .function_metadata_results
+            .iter()
+            .map(|rpc| from_worker_metadata(rpc.clone(), language))
+            .collect()
+    };
     let ids =
         response.function_metadata_results.iter().map(|f| (f.name.clone(), f.function_id.clone())).collect();
     Ok(Index { response, ids, functions })
+}
+
+/// A worker that declines to index (function.json apps) is indexed as a host does it: from
+/// `<app>/<function>/function.json`, with the load metadata `fnwire start` sends. The functions
+/// stand in the response, so the indexing scenarios check the function.json files.
+fn host_index(
+    app_dir: &Path,
+    language: &str,
+    response: &mut FunctionMetadataResponse,
+) -> Result<Vec<IndexedFunction>, String> {
+    let functions = read_function_json_dir(app_dir, language).map_err(|e| {
+        format!("the worker asked for host indexing (use_default_metadata_indexing = true): {e}")
+    })?;
+    let problems: Vec<String> = functions
+        .iter()
+        .filter_map(|f| f.error.as_ref().map(|e| format!("`{}`: {e}", f.metadata.name)))
+        .collect();
+    if !problems.is_empty() {
+        return Err(format!(
+            "the worker asked for host indexing (use_default_metadata_indexing = true), and these function.json \
+             files cannot run: {}",
+            problems.join("; ")
+        ));
+    }
+    response.function_metadata_results = functions.iter().map(|f| f.rpc.clone()).collect();
+    Ok(functions)
 }
 
 /// The load requests a host sends for indexed functions.

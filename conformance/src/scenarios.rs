@@ -65,8 +65,10 @@ fn before_invocations() -> Vec<Scenario> {
             (none with the value \"false\": hosts treat any non-empty value as declared), and worker metadata with
             runtime_name, runtime_version and a worker version."),
         builtin("indexing.function_list", "indexing", FunctionList, "
-            FunctionsMetadataRequest is answered with Success, use_default_metadata_indexing false, and exactly the
-            16 functions of CONTRACT.md §2 (none missing, no others, no duplicates, none with retry_options)."),
+            FunctionsMetadataRequest is answered with Success and exactly the 16 functions of CONTRACT.md §2 (none
+            missing, no others, no duplicates, none with retry_options). A worker that answers
+            use_default_metadata_indexing true (a function.json app) is indexed from its function.json files, as a
+            host does."),
         builtin("indexing.raw_bindings", "indexing", RawBindings, "
             Every function's raw_bindings match the binding objects of scenarios/functions.toml under the
             comparison rules of CONTRACT.md §1.2: the same binding names; every listed key present with an equal

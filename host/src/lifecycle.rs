@@ -2,7 +2,7 @@
 //! → load. `fnwire start` and the conformance runner both use these steps.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -291,10 +291,16 @@ fn metadata_from_binding_infos(name: &str, bindings: &HashMap<String, BindingInf
     m
 }
 
-/// Reads `<app>/<function>/function.json` for every subdirectory that has one.
+/// Reads `<app>/<function>/function.json` for every subdirectory that has one, and fills the
+/// load metadata the way Azure's host does: `directory` the function's folder and `script_file`
+/// the absolute path of its code (see [`resolve_script_file`]), both absolute even when
+/// `app_dir` is relative; `entry_point` as written. Workers rely on this: Microsoft's Python
+/// worker imports the script by its path relative to the app, and fails to load a bare
+/// `__init__.py`. A `scriptFile` that does not exist makes that function fail to start.
 pub fn read_function_json_dir(app_dir: &Path, language: &str) -> Result<Vec<IndexedFunction>, StartupError> {
     let fail = |message: String| StartupError::FunctionJson { dir: app_dir.display().to_string(), message };
-    let mut dirs: Vec<_> = std::fs::read_dir(app_dir)
+    let app_dir = std::path::absolute(app_dir).map_err(|e| fail(e.to_string()))?;
+    let mut dirs: Vec<_> = std::fs::read_dir(&app_dir)
         .map_err(|e| fail(e.to_string()))?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -310,7 +316,13 @@ pub fn read_function_json_dir(app_dir: &Path, language: &str) -> Result<Vec<Inde
             .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).map_err(|e| e.to_string()))
             .and_then(|doc| FunctionMetadata::from_function_json(&name, &doc).map_err(|e| e.to_string()));
         let (metadata, error) = match parsed {
-            Ok(m) => (m, None),
+            Ok(mut m) => match resolve_script_file(&dir, &m.script_file) {
+                Ok(script) => {
+                    m.script_file = script.map(|p| p.display().to_string()).unwrap_or_default();
+                    (m, None)
+                }
+                Err(e) => (m, Some(format!("`{}`: {e}", path.display()))),
+            },
             Err(e) => (FunctionMetadata::new(&name), Some(format!("`{}` is not valid: {e}", path.display()))),
         };
         let rpc = to_rpc_metadata(&metadata, &dir, language);
@@ -323,6 +335,64 @@ pub fn read_function_json_dir(app_dir: &Path, language: &str) -> Result<Vec<Inde
         );
     }
     Ok(out)
+}
+
+/// The file a host-indexed function's code is in, as Azure's host determines it: `scriptFile`
+/// joined to the (absolute) function folder and normalized, so `../dist/index.js` names
+/// `<app>/dist/index.js`; it must exist. Without `scriptFile`, the folder's only file besides
+/// `function.json`, else its `run.*`, `index.js`/`.mjs`/`.cjs` or `__init__.py`; `None` when
+/// there is no such file (a worker may not need one).
+fn resolve_script_file(function_dir: &Path, script_file: &str) -> Result<Option<PathBuf>, String> {
+    if !script_file.is_empty() {
+        let tried = normalize_lexically(&function_dir.join(script_file));
+        if tried.is_file() {
+            return Ok(Some(tried));
+        }
+        return Err(format!(
+            "its scriptFile `{script_file}` names `{}`, which does not exist: scriptFile is relative to the \
+             function's folder; correct it, or build the app so that the file exists",
+            tried.display()
+        ));
+    }
+    let entries = std::fs::read_dir(function_dir)
+        .map_err(|e| format!("its folder `{}` cannot be read: {e}", function_dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| !p.file_name().is_some_and(|n| n.eq_ignore_ascii_case("function.json")))
+        .collect();
+    files.sort();
+    if files.len() == 1 {
+        return Ok(files.pop());
+    }
+    let is_primary = |path: &Path| {
+        let lower = |s: Option<&std::ffi::OsStr>| s.map(|s| s.to_string_lossy().to_ascii_lowercase());
+        lower(path.file_stem()).as_deref() == Some("run")
+            || matches!(
+                lower(path.file_name()).as_deref(),
+                Some("index.js" | "index.mjs" | "index.cjs" | "__init__.py")
+            )
+    };
+    Ok(files.into_iter().find(|p| is_primary(p)))
+}
+
+/// `..` and `.` removed without touching the file system (symlinks stay as written), like
+/// .NET's `Path.GetFullPath`: a worker that compares the script path with the function folder
+/// sees the same spelling in both.
+fn normalize_lexically(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            // At the root, `..` stays at the root.
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -355,6 +425,116 @@ mod tests {
         assert!(hello.rpc.bindings["req"].properties.is_empty());
         assert!(hello.rpc.raw_bindings[0].contains(r#""route":"hi""#));
         assert_eq!(hello.function_id, hello.metadata.function_id());
+    }
+
+    const HTTP_BINDINGS: &str = r#"[{"type":"httpTrigger","direction":"in","name":"req"},
+        {"type":"http","direction":"out","name":"$return"}]"#;
+
+    /// Writes `<app>/<function>/function.json` with `extra` top-level keys and HTTP bindings.
+    fn write_function(app: &Path, function: &str, extra: &str) -> PathBuf {
+        let dir = app.join(function);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("function.json"), format!(r#"{{{extra}"bindings":{HTTP_BINDINGS}}}"#))
+            .unwrap();
+        dir
+    }
+
+    fn only(functions: Vec<IndexedFunction>) -> IndexedFunction {
+        assert_eq!(functions.len(), 1, "{functions:?}");
+        functions.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn function_json_metadata_reaches_workers_as_azures_host_sends_it() {
+        let app = tempfile::tempdir().unwrap();
+        let app_dir = app.path().canonicalize().unwrap();
+        let dir = write_function(&app_dir, "greet", r#""scriptFile":"worker.py","entryPoint":"handle","#);
+        std::fs::write(dir.join("worker.py"), "").unwrap();
+        let f = only(read_function_json_dir(&app_dir, "python").unwrap());
+        assert_eq!(f.error, None);
+        let script = dir.join("worker.py").display().to_string();
+        assert_eq!(f.rpc.script_file, script);
+        assert_eq!(f.metadata.script_file, script);
+        assert_eq!(f.rpc.directory, dir.display().to_string());
+        assert_eq!(f.rpc.entry_point, "handle");
+        assert_eq!(f.rpc.name, "greet");
+    }
+
+    #[test]
+    fn script_file_outside_the_function_folder_is_resolved_and_normalized() {
+        let app = tempfile::tempdir().unwrap();
+        let app_dir = app.path().canonicalize().unwrap();
+        write_function(&app_dir, "greet", r#""scriptFile":"../dist/./index.js","#);
+        std::fs::create_dir(app_dir.join("dist")).unwrap();
+        std::fs::write(app_dir.join("dist/index.js"), "").unwrap();
+        let f = only(read_function_json_dir(&app_dir, "node").unwrap());
+        assert_eq!(f.error, None);
+        assert_eq!(f.rpc.script_file, app_dir.join("dist/index.js").display().to_string());
+    }
+
+    #[test]
+    fn a_relative_app_directory_still_gives_absolute_paths() {
+        let app = tempfile::tempdir_in(".").unwrap();
+        let relative = app.path().strip_prefix(std::env::current_dir().unwrap()).unwrap().to_path_buf();
+        assert!(relative.is_relative());
+        let dir = write_function(&relative, "greet", r#""scriptFile":"__init__.py","#);
+        std::fs::write(dir.join("__init__.py"), "").unwrap();
+        let f = only(read_function_json_dir(&relative, "python").unwrap());
+        assert_eq!(f.error, None);
+        assert!(Path::new(&f.rpc.directory).is_absolute(), "{}", f.rpc.directory);
+        assert_eq!(Path::new(&f.rpc.script_file), Path::new(&f.rpc.directory).join("__init__.py"));
+    }
+
+    #[test]
+    fn a_missing_script_file_fails_that_function_naming_the_path_tried() {
+        let app = tempfile::tempdir().unwrap();
+        let app_dir = app.path().canonicalize().unwrap();
+        write_function(&app_dir, "greet", r#""scriptFile":"../dist/index.js","#);
+        let f = only(read_function_json_dir(&app_dir, "node").unwrap());
+        assert_eq!(f.metadata.name, "greet");
+        let error = f.error.unwrap();
+        let tried = app_dir.join("dist/index.js").display().to_string();
+        assert!(error.contains(&tried), "{error}");
+        assert!(error.contains("`../dist/index.js`") && error.contains("does not exist"), "{error}");
+        assert!(error.contains("greet/function.json"), "{error}");
+    }
+
+    #[test]
+    fn without_script_file_the_primary_file_is_chosen_as_azure_does() {
+        let app = tempfile::tempdir().unwrap();
+        let app_dir = app.path().canonicalize().unwrap();
+        let single = write_function(&app_dir, "single", "");
+        std::fs::write(single.join("handler.py"), "").unwrap();
+        let python = write_function(&app_dir, "python", "");
+        for file in ["__init__.py", "helpers.py", "README.md"] {
+            std::fs::write(python.join(file), "").unwrap();
+        }
+        let run = write_function(&app_dir, "run", "");
+        for file in ["lib.csx", "run.csx"] {
+            std::fs::write(run.join(file), "").unwrap();
+        }
+        let ambiguous = write_function(&app_dir, "ambiguous", "");
+        for file in ["a.py", "b.py"] {
+            std::fs::write(ambiguous.join(file), "").unwrap();
+        }
+        write_function(&app_dir, "empty", "");
+        let fs = read_function_json_dir(&app_dir, "python").unwrap();
+        let script = |name: &str| {
+            let f = fs.iter().find(|f| f.metadata.name == name).unwrap();
+            assert_eq!(f.error, None, "{name}");
+            f.rpc.script_file.clone()
+        };
+        assert_eq!(script("single"), single.join("handler.py").display().to_string());
+        assert_eq!(script("python"), python.join("__init__.py").display().to_string());
+        assert_eq!(script("run"), run.join("run.csx").display().to_string());
+        assert_eq!(script("ambiguous"), "");
+        assert_eq!(script("empty"), "");
+    }
+
+    #[test]
+    fn normalizing_removes_dot_segments_and_stops_at_the_root() {
+        assert_eq!(normalize_lexically(Path::new("/app/f/../dist/./x.js")), PathBuf::from("/app/dist/x.js"));
+        assert_eq!(normalize_lexically(Path::new("/app/../../x")), PathBuf::from("/x"));
     }
 
     #[test]
