@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 
@@ -11,12 +10,10 @@ use crate::app::{self, DetectOptions};
 use crate::console::{FunctionRow, function_table, trigger_type};
 use crate::grpc::GrpcServer;
 use crate::http::{self as http_front, Availability, HttpCapabilities, HttpFunction, HttpState, ReadyApp};
-use crate::lifecycle::{IndexedFunction, StartedWorker};
+use crate::invoke::Pipeline;
+use crate::lifecycle::IndexedFunction;
 use crate::routes::{Route, RouteTable, RouteTemplate, parse_methods};
 use crate::supervisor::{SupervisorOptions, WorkerPool};
-
-/// How long a worker gets to finish after `WorkerTerminate` (Azure: 5 s).
-pub const TERMINATE_GRACE_PERIOD: Duration = Duration::from_secs(5);
 
 /// Options of `fnwire start`.
 #[derive(Debug, Clone)]
@@ -158,26 +155,6 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Stops a worker: `WorkerTerminate` if it declared it handles it (else the host ends the
-/// stream, which workers take as a request to exit), waits up to the grace period, then kills.
-pub async fn stop_worker(worker: &mut StartedWorker) {
-    if worker.process.exit_status().is_some() {
-        return;
-    }
-    if worker.channel.terminate(TERMINATE_GRACE_PERIOD) {
-        tracing::info!("asked the worker to stop (WorkerTerminate, grace period {TERMINATE_GRACE_PERIOD:?})");
-    } else {
-        tracing::info!("ending the worker's stream (it does not handle WorkerTerminate)");
-        worker.channel.close_stream();
-    }
-    if let Some(status) = worker.process.wait_timeout(TERMINATE_GRACE_PERIOD).await {
-        tracing::info!("the worker stopped ({status})");
-        return;
-    }
-    tracing::warn!("the worker did not stop within {TERMINATE_GRACE_PERIOD:?}; killing it");
-    worker.process.kill().await;
-}
-
 struct Running {
     workers: Arc<WorkerPool>,
     // Kept alive for as long as the workers' streams are served.
@@ -219,19 +196,17 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> anyhow::Result<
         embedded.blobs.clone(),
         &functions,
     ));
-    crate::cli::print_console(&format!("{}\n", function_table(&rows)));
+    crate::console::print_console(&format!("{}\n", function_table(&rows)));
     let capabilities = HttpCapabilities::from_capabilities(&workers.capabilities());
+    let pipeline = Pipeline::new(workers.clone(), Some(bindings.clone()));
     state.set(Availability::Ready(Arc::new(ReadyApp {
-        workers: workers.clone(),
+        pipeline: pipeline.clone(),
         keys,
         routes,
         functions: http_functions,
         capabilities,
-        bindings: Some(bindings.clone()),
     })));
-    let dispatch =
-        crate::triggers::Dispatch { invoke: crate::triggers::invoke_via_pool(workers.clone()), bindings };
-    let triggers = trigger_plan.start(embedded.store, dispatch);
+    let triggers = trigger_plan.start(embedded.store, pipeline, &bindings);
     tracing::info!("Host started; press Ctrl-C to stop.");
     Ok(Running { workers, _server: server, _triggers: triggers })
 }

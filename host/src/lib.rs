@@ -18,6 +18,7 @@ pub mod console;
 pub mod grpc;
 pub mod host;
 pub mod http;
+pub mod invoke;
 pub mod keys;
 pub mod lifecycle;
 pub mod pack;

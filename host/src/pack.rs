@@ -86,7 +86,7 @@ pub async fn index_with_worker(launch: &WorkerLaunch) -> anyhow::Result<Vec<Func
     let options = LifecycleOptions::default();
     let mut worker = lifecycle::start_worker(&server, launch, &options).await?;
     let indexed = lifecycle::index_functions(&worker, launch, &options).await;
-    crate::host::stop_worker(&mut worker).await;
+    worker.stop().await;
     let indexed = indexed?;
     let broken: Vec<String> = indexed
         .iter()

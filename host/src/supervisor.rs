@@ -501,7 +501,7 @@ async fn supervise(
                 let ended = watch_worker(&pool, &mut worker).await;
                 slot.set_live(None);
                 if let Ended::Shutdown = ended {
-                    crate::host::stop_worker(&mut worker).await;
+                    worker.stop().await;
                     return;
                 }
                 // Whatever the worker was running gets no answer now.

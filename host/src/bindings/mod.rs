@@ -23,8 +23,14 @@ use expressions::ExpressionValues;
 const HANDLED_OUTPUTS: &[&str] = &["http", "queue", "blob"];
 const HANDLED_INPUTS: &[&str] = &["blob"];
 
-/// A message held by the trigger that the outputs complete together with (queue, id, receipt).
-pub type HeldMessage<'a> = (&'a str, &'a str, &'a str);
+/// A queue message the trigger holds: it is deleted in the same transaction that adds the
+/// invocation's queue outputs, so a message is never both processed and retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldMessage {
+    pub queue: String,
+    pub id: String,
+    pub pop_receipt: String,
+}
 
 /// The storage behind the bindings, and each function's binding metadata.
 #[derive(Debug)]
@@ -90,6 +96,18 @@ impl AppBindings {
         values
     }
 
+    /// Whether `function` has blob or queue bindings besides its trigger (only those need the
+    /// store or the blob files).
+    pub fn uses_storage(&self, function: &str) -> bool {
+        self.functions.get(function).is_some_and(|metadata| {
+            metadata.bindings.iter().any(|b| {
+                !b.is_trigger()
+                    && (b.binding_type.eq_ignore_ascii_case("blob")
+                        || b.binding_type.eq_ignore_ascii_case("queue"))
+            })
+        })
+    }
+
     /// Prepares an invocation: adds the function's blob inputs to `request.input_data` (a
     /// missing blob is null, as in Azure) and returns the values its output paths can use.
     /// An expression without a value is an error naming the binding.
@@ -98,15 +116,9 @@ impl AppBindings {
         function: &str,
         request: &mut InvocationRequest,
     ) -> Result<ExpressionValues, String> {
-        let Some(metadata) = self.functions.get(function) else { return Ok(ExpressionValues::default()) };
-        let uses_storage = metadata.bindings.iter().any(|b| {
-            !b.is_trigger()
-                && (b.binding_type.eq_ignore_ascii_case("blob")
-                    || b.binding_type.eq_ignore_ascii_case("queue"))
-        });
-        if !uses_storage {
+        let Some(metadata) = self.functions.get(function).filter(|_| self.uses_storage(function)) else {
             return Ok(ExpressionValues::default());
-        }
+        };
         let values = AppBindings::expression_values(request);
         for b in metadata.bindings.iter().filter(|b| !b.is_trigger() && b.direction == Direction::In) {
             if !b.binding_type.eq_ignore_ascii_case("blob") {
@@ -167,12 +179,13 @@ impl AppBindings {
         function: &str,
         values: &ExpressionValues,
         response: &InvocationResponse,
-        held: Option<HeldMessage<'_>>,
+        held: Option<&HeldMessage>,
     ) -> Result<usize, String> {
         let messages = self.collect_outputs(function, values, response)?;
         if held.is_none() && messages.is_empty() {
             return Ok(0);
         }
+        let held = held.map(|h| (h.queue.as_str(), h.id.as_str(), h.pop_receipt.as_str()));
         self.store.complete_and_put(held, &messages).map_err(|e| e.to_string())?;
         for m in &messages {
             self.signal(&m.queue).notify_one();

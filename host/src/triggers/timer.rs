@@ -18,7 +18,7 @@ use fnwire_storage::{ScheduleStatus, Store};
 use serde_json::json;
 
 use super::config::parse_timespan;
-use super::{Dispatch, InvocationOutcome};
+use crate::invoke::{Invocation, Pipeline};
 
 /// The fields of an NCRONTAB expression, in order.
 pub const NCRONTAB_FIELDS: [&str; 6] = ["second", "minute", "hour", "day", "month", "day-of-week"];
@@ -196,27 +196,21 @@ impl TimerFunction {
 }
 
 /// Runs a timer function for as long as the task lives.
-pub(super) async fn run(timer: TimerFunction, store: Arc<Store>, dispatch: Dispatch) {
-    let read_status = || match store.schedule_status(&timer.name) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!("timer `{}`: could not read its schedule status: {e}", timer.name);
-            None
-        }
-    };
-    let mut status = if timer.use_monitor { read_status() } else { None };
+pub(super) async fn run(timer: TimerFunction, store: Arc<Store>, pipeline: Pipeline) {
+    let timer = Arc::new(timer);
+    let mut status = if timer.use_monitor { read_status(&timer, &store).await } else { None };
     let now = Utc::now();
     let past_due = timer.is_past_due(status.as_ref(), now);
     if past_due || timer.run_on_startup {
         let reason =
             if past_due { "past due (the host was down at its scheduled time)" } else { "runOnStartup" };
         tracing::info!("timer `{}`: running now ({reason})", timer.name);
-        status = fire(&timer, &store, &dispatch, status, now, past_due).await;
+        status = fire(&timer, &store, &pipeline, status, now, past_due).await;
     } else if timer.use_monitor && status.is_none() {
         // First start: record when it is due, so a later restart can tell it was missed.
         let next = timer.schedule.next_after(now).map(timestamp).unwrap_or_default();
         let fresh = ScheduleStatus { last: NEVER.into(), next, last_updated: timestamp(now) };
-        save(&timer, &store, &fresh);
+        save(&timer, &store, fresh.clone()).await;
         status = Some(fresh);
     }
     loop {
@@ -230,7 +224,7 @@ pub(super) async fn run(timer: TimerFunction, store: Arc<Store>, dispatch: Dispa
         {
             s.next = timestamp(next);
             s.last_updated = timestamp(Utc::now());
-            save(&timer, &store, s);
+            save(&timer, &store, s.clone()).await;
         }
         let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         tokio::time::sleep(wait).await;
@@ -238,22 +232,41 @@ pub(super) async fn run(timer: TimerFunction, store: Arc<Store>, dispatch: Dispa
         while Utc::now() < next {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        status = fire(&timer, &store, &dispatch, status, next, false).await;
+        status = fire(&timer, &store, &pipeline, status, next, false).await;
     }
 }
 
-fn save(timer: &TimerFunction, store: &Store, status: &ScheduleStatus) {
-    if timer.use_monitor
-        && let Err(e) = store.set_schedule_status(&timer.name, status)
-    {
-        tracing::warn!("timer `{}`: could not save its schedule status: {e}", timer.name);
+/// Reads the schedule status on the blocking pool (the store is SQLite).
+async fn read_status(timer: &Arc<TimerFunction>, store: &Arc<Store>) -> Option<ScheduleStatus> {
+    let (timer, store) = (timer.clone(), store.clone());
+    let read = tokio::task::spawn_blocking(move || match store.schedule_status(&timer.name) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("timer `{}`: could not read its schedule status: {e}", timer.name);
+            None
+        }
+    });
+    read.await.ok().flatten()
+}
+
+/// Saves the schedule status on the blocking pool (monitored timers only).
+async fn save(timer: &Arc<TimerFunction>, store: &Arc<Store>, status: ScheduleStatus) {
+    if !timer.use_monitor {
+        return;
     }
+    let (timer, store) = (timer.clone(), store.clone());
+    let saved = tokio::task::spawn_blocking(move || {
+        if let Err(e) = store.set_schedule_status(&timer.name, &status) {
+            tracing::warn!("timer `{}`: could not save its schedule status: {e}", timer.name);
+        }
+    });
+    let _ = saved.await;
 }
 
 async fn fire(
-    timer: &TimerFunction,
-    store: &Store,
-    dispatch: &Dispatch,
+    timer: &Arc<TimerFunction>,
+    store: &Arc<Store>,
+    pipeline: &Pipeline,
     status: Option<ScheduleStatus>,
     occurrence: DateTime<Utc>,
     past_due: bool,
@@ -267,12 +280,17 @@ async fn fire(
     };
     let info = timer.timer_info(Some(&shown), past_due);
     let invocation_id = uuid::Uuid::new_v4().to_string();
-    let request = timer.invocation(&invocation_id, info);
-    let reason = if past_due { "Timer fired (past due)" } else { "Timer fired" };
-    let _: InvocationOutcome = dispatch.run(&timer.name, reason, request, None).await;
-    // Recorded whatever the outcome: Azure does not re-run a failed occurrence either.
+    let invocation = Invocation {
+        function: timer.name.clone(),
+        reason: if past_due { "Timer fired (past due)" } else { "Timer fired" }.into(),
+        request: timer.invocation(&invocation_id, info),
+        held: None,
+    };
+    // Recorded whatever the outcome (the pipeline logged it): Azure does not re-run a failed
+    // occurrence either.
+    let _ = pipeline.run(invocation).await;
     let recorded = ScheduleStatus { last: timestamp(occurrence), next, last_updated: timestamp(Utc::now()) };
-    save(timer, store, &recorded);
+    save(timer, store, recorded.clone()).await;
     Some(recorded)
 }
 
