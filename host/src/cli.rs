@@ -65,7 +65,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Start { app_dir, port, debug, max_request_body } => {
-            run_start(StartOptions { app_dir, port, release: !debug, max_request_body }).await
+            Ok(run_start(StartOptions { app_dir, port, release: !debug, max_request_body }).await?)
         }
         Command::Pack { app_dir, out, debug } => {
             let packed =

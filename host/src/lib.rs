@@ -14,6 +14,7 @@ pub mod app;
 pub mod bindings;
 pub mod channel;
 pub mod cli;
+pub mod config;
 pub mod console;
 pub mod grpc;
 pub mod host;

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use crate::config::{ConfigError, read_host_json};
 
 /// The limit when `host.json` sets none.
 pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -43,17 +43,12 @@ pub fn parse_function_timeout(value: &serde_json::Value) -> Result<Option<Durati
 }
 
 /// Reads `functionTimeout` from `<app>/host.json` (default [`DEFAULT_FUNCTION_TIMEOUT`]).
-pub fn read_function_timeout(app_dir: &Path) -> anyhow::Result<Option<Duration>> {
-    let path = app_dir.join("host.json");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Some(DEFAULT_FUNCTION_TIMEOUT)) };
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("`{}` is not valid JSON; fix it or delete it", path.display()))?;
+pub fn read_function_timeout(app_dir: &Path) -> Result<Option<Duration>, ConfigError> {
+    let doc = read_host_json(app_dir)?;
     match doc.get("functionTimeout") {
         None | Some(serde_json::Value::Null) => Ok(Some(DEFAULT_FUNCTION_TIMEOUT)),
-        Some(v) => match parse_function_timeout(v) {
-            Ok(t) => Ok(t),
-            Err(e) => bail!("`{}`: {e}", path.display()),
-        },
+        Some(v) => parse_function_timeout(v)
+            .map_err(|message| ConfigError::HostJsonValue { path: app_dir.join("host.json"), message }),
     }
 }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use fnwire_storage::Store;
 
 use crate::bindings::AppBindings;
+use crate::config::ConfigError;
 use crate::invoke::Pipeline;
 use crate::lifecycle::IndexedFunction;
 use config::QueueOptions;
@@ -27,23 +28,45 @@ pub struct TriggerPlan {
     pub queue_options: QueueOptions,
 }
 
+/// The embedded triggers cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("function `{function}`: {message}. Fix the schedule and start again")]
+    Schedule { function: String, message: String },
+    #[error("function `{function}`: {message}. Fix the queue trigger and start again")]
+    Queue { function: String, message: String },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The embedded database cannot be opened (corrupt, locked by another program).
+    // Boxed: a storage error is large, and every result of this module carries its room.
+    #[error(transparent)]
+    Storage(Box<fnwire_storage::StorageError>),
+}
+
+impl From<fnwire_storage::StorageError> for TriggerError {
+    fn from(e: fnwire_storage::StorageError) -> Self {
+        TriggerError::Storage(Box::new(e))
+    }
+}
+
 impl TriggerPlan {
     /// Reads every timer and queue trigger. An invalid schedule or queue name is an error
     /// naming the function (the host refuses to start).
-    pub fn new(functions: &[IndexedFunction], queue_options: QueueOptions) -> anyhow::Result<TriggerPlan> {
+    pub fn new(
+        functions: &[IndexedFunction],
+        queue_options: QueueOptions,
+    ) -> Result<TriggerPlan, TriggerError> {
         let mut plan = TriggerPlan { queue_options, ..TriggerPlan::default() };
         for f in functions.iter().filter(|f| f.error.is_none()) {
             let Some(trigger) = f.metadata.trigger() else { continue };
             let name = &f.metadata.name;
             if trigger.binding_type.eq_ignore_ascii_case("timerTrigger") {
-                let t = TimerFunction::from_binding(name, &f.function_id, trigger).map_err(|e| {
-                    anyhow::anyhow!("function `{name}`: {e}. Fix the schedule and start again")
-                })?;
+                let t = TimerFunction::from_binding(name, &f.function_id, trigger)
+                    .map_err(|message| TriggerError::Schedule { function: name.clone(), message })?;
                 plan.timers.push(t);
             } else if trigger.binding_type.eq_ignore_ascii_case("queueTrigger") {
-                let q = QueueFunction::from_binding(name, &f.function_id, trigger).map_err(|e| {
-                    anyhow::anyhow!("function `{name}`: {e}. Fix the queue trigger and start again")
-                })?;
+                let q = QueueFunction::from_binding(name, &f.function_id, trigger)
+                    .map_err(|message| TriggerError::Queue { function: name.clone(), message })?;
                 plan.queues.push(q);
             }
         }
@@ -115,7 +138,7 @@ impl Embedded {
     pub fn open(
         app_dir: &std::path::Path,
         settings: &std::collections::BTreeMap<String, String>,
-    ) -> anyhow::Result<Embedded> {
+    ) -> Result<Embedded, TriggerError> {
         let paths = config::storage_paths(app_dir, settings)?;
         let queue_options = QueueOptions::read(app_dir)?;
         let store = Store::open(&paths.storage_dir)?;
