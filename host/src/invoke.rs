@@ -14,7 +14,7 @@ use fnwire_protocol::rpc::{InvocationRequest, InvocationResponse, status_result}
 use futures::future::BoxFuture;
 
 use crate::bindings::expressions::ExpressionValues;
-use crate::bindings::{AppBindings, HeldMessage};
+use crate::bindings::{AppBindings, BindingError, HeldMessage};
 use crate::supervisor::{InvokeError, WorkerPool};
 
 /// Where invocations run: the supervised worker pool, or a stand-in in tests.
@@ -53,7 +53,7 @@ pub struct Invocation {
 pub enum InvocationError {
     /// A blob input or a binding expression could not be resolved; the worker was not called.
     #[error("its inputs could not be prepared: {0}")]
-    Inputs(String),
+    Inputs(BindingError),
     /// The pool did not return a response (no worker, the worker died, `functionTimeout`).
     #[error(transparent)]
     Worker(#[from] InvokeError),
@@ -62,7 +62,7 @@ pub enum InvocationError {
     Function { cancelled: bool, message: String },
     /// The function succeeded, but its outputs could not be delivered (nothing was).
     #[error("the function succeeded but its outputs could not be delivered: {0}")]
-    Outputs(String),
+    Outputs(BindingError),
 }
 
 impl InvocationError {
@@ -179,14 +179,14 @@ async fn prepare(
     bindings: Arc<AppBindings>,
     function: &str,
     mut request: InvocationRequest,
-) -> Result<(InvocationRequest, ExpressionValues), String> {
+) -> Result<(InvocationRequest, ExpressionValues), BindingError> {
     let function = function.to_string();
     tokio::task::spawn_blocking(move || {
         let values = bindings.prepare(&function, &mut request)?;
         Ok((request, values))
     })
     .await
-    .unwrap_or_else(|e| Err(format!("preparing the inputs stopped: {e}")))
+    .unwrap_or_else(|e| Err(BindingError::Interrupted(format!("preparing the inputs stopped: {e}"))))
 }
 
 /// Writes the blob outputs and commits the queue outputs (with the held message) on the
@@ -198,13 +198,13 @@ async fn complete(
     values: ExpressionValues,
     response: InvocationResponse,
     held: Option<HeldMessage>,
-) -> Result<InvocationResponse, String> {
+) -> Result<InvocationResponse, BindingError> {
     let function = function.to_string();
     tokio::task::spawn_blocking(move || {
         bindings.complete(&function, &values, &response, held.as_ref()).map(|_| response)
     })
     .await
-    .unwrap_or_else(|e| Err(format!("delivering outputs stopped: {e}")))
+    .unwrap_or_else(|e| Err(BindingError::Interrupted(format!("delivering outputs stopped: {e}"))))
 }
 
 #[cfg(test)]
@@ -330,7 +330,10 @@ mod tests {
             ],
         );
         let e = p.run(invocation(None)).await.unwrap_err();
-        assert!(matches!(e, InvocationError::Inputs(ref m) if m.contains("blob input `page`")), "{e}");
+        assert!(
+            matches!(e, InvocationError::Inputs(ref m) if m.to_string().contains("blob input `page`")),
+            "{e}"
+        );
         assert!(worker.seen.lock().unwrap().is_empty(), "the worker is not called when inputs fail");
 
         let e = p.run(invocation(Some("home"))).await.unwrap_err();

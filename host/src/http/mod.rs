@@ -162,7 +162,7 @@ async fn serve_request(
     let response = app.pipeline.run(invocation).await.map_err(|error| Rejection::Invocation {
         function: function.name.clone(),
         invocation_id: invocation_id.clone(),
-        error,
+        error: Box::new(error),
     })?;
     let data = function.http_output.as_deref().and_then(|name| response::http_output(&response, name));
     let mapped = response::to_http_response(data);

@@ -29,8 +29,9 @@ pub enum Rejection {
     UnreadableBody(String),
     /// The function failed to load when the host started.
     NotLoaded { function: String, invocation_id: String },
-    /// The invocation ran (or was tried) and did not succeed.
-    Invocation { function: String, invocation_id: String, error: InvocationError },
+    /// The invocation ran (or was tried) and did not succeed. Boxed: every step of a request
+    /// returns a `Rejection`, and this one is large.
+    Invocation { function: String, invocation_id: String, error: Box<InvocationError> },
 }
 
 /// A response with a plain-text body.
@@ -52,7 +53,7 @@ impl Rejection {
             Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::UnreadableBody(_) => StatusCode::BAD_REQUEST,
             Rejection::NotLoaded { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            Rejection::Invocation { error, .. } => match error {
+            Rejection::Invocation { error, .. } => match error.as_ref() {
                 InvocationError::Worker(InvokeError::TimedOut(_)) => StatusCode::GATEWAY_TIMEOUT,
                 InvocationError::Worker(InvokeError::Unavailable(_) | InvokeError::WorkerDied(_)) => {
                     StatusCode::SERVICE_UNAVAILABLE
@@ -89,7 +90,7 @@ impl Rejection {
                 "fnwire: function '{function}' is not available (it failed to load); invocation id {invocation_id}. \
                  See the fnwire console for the reason.\n"
             ),
-            Rejection::Invocation { function, invocation_id, error } => match error {
+            Rejection::Invocation { function, invocation_id, error } => match error.as_ref() {
                 InvocationError::Inputs(e) => {
                     format!(
                         "fnwire: function '{function}' could not run: {e}; invocation id {invocation_id}\n"
@@ -137,10 +138,11 @@ fn allow_list(allow: &[Method]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bindings::BindingError;
     use std::time::Duration;
 
     fn invocation(error: InvocationError) -> Rejection {
-        Rejection::Invocation { function: "f".into(), invocation_id: "inv".into(), error }
+        Rejection::Invocation { function: "f".into(), invocation_id: "inv".into(), error: Box::new(error) }
     }
 
     #[test]
@@ -158,7 +160,7 @@ mod tests {
                 "failed to load",
             ),
             (
-                invocation(InvocationError::Inputs("blob input `b`".into())),
+                invocation(InvocationError::Inputs(BindingError::Commit("blob input `b`".into()))),
                 500,
                 "could not run: blob input `b`",
             ),
@@ -170,7 +172,11 @@ mod tests {
                 500,
                 "was cancelled",
             ),
-            (invocation(InvocationError::Outputs("q".into())), 500, "outputs could not be delivered"),
+            (
+                invocation(InvocationError::Outputs(BindingError::Commit("q".into()))),
+                500,
+                "outputs could not be delivered",
+            ),
         ];
         for (rejection, status, text) in cases {
             let body = rejection.body();
