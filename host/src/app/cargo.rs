@@ -41,12 +41,27 @@ pub async fn cargo_build(app_dir: &Path, release: bool) -> Result<PathBuf, AppEr
         return Err(AppError::BuildFailed { dir: app_dir.to_path_buf(), status: output.status.to_string() });
     }
     find_binary(&stdout, &app_dir.join("Cargo.toml"))
-        .map_err(|message| AppError::NoBinary { dir: app_dir.to_path_buf(), message })
+        .map_err(|error| AppError::NoBinary { dir: app_dir.to_path_buf(), error })
+}
+
+/// Cargo built no binary fnwire can run as the worker.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BinaryError {
+    #[error(
+        "no binary target found for `{}`; a Rust function app needs `src/main.rs` (or a [[bin]] target) that runs \
+         the fnwire worker",
+        manifest.display()
+    )]
+    None { manifest: PathBuf },
+    #[error(
+        "the package has several binaries ({names}); keep one, or name the worker binary like the package"
+    )]
+    Several { names: String },
 }
 
 /// Picks the app's binary from cargo's JSON messages: a `bin` artifact of the package whose
 /// manifest is `manifest`. With several binaries, the one named like the package wins.
-pub fn find_binary(cargo_json: &str, manifest: &Path) -> Result<PathBuf, String> {
+pub fn find_binary(cargo_json: &str, manifest: &Path) -> Result<PathBuf, BinaryError> {
     let manifest = manifest.canonicalize().unwrap_or_else(|_| manifest.to_path_buf());
     let mut bins: Vec<(String, PathBuf, String)> = Vec::new();
     for line in cargo_json.lines() {
@@ -72,11 +87,7 @@ pub fn find_binary(cargo_json: &str, manifest: &Path) -> Result<PathBuf, String>
         bins.push((name, PathBuf::from(exe), package));
     }
     match bins.len() {
-        0 => Err(format!(
-            "no binary target found for `{}`; a Rust function app needs `src/main.rs` (or a [[bin]] target) that \
-             runs the fnwire worker",
-            manifest.display()
-        )),
+        0 => Err(BinaryError::None { manifest }),
         1 => Ok(bins.remove(0).1),
         _ => {
             let names: Vec<&str> = bins.iter().map(|(n, _, _)| n.as_str()).collect();
@@ -89,10 +100,7 @@ pub fn find_binary(cargo_json: &str, manifest: &Path) -> Result<PathBuf, String>
             {
                 return Ok(exe.clone());
             }
-            Err(format!(
-                "the package has several binaries ({}); keep one, or name the worker binary like the package",
-                names.join(", ")
-            ))
+            Err(BinaryError::Several { names: names.join(", ") })
         }
     }
 }
@@ -130,6 +138,6 @@ mod tests {
              {{\"reason\":\"build-finished\",\"success\":true}}\n"
         );
         assert_eq!(find_binary(&json, &manifest).unwrap(), PathBuf::from("/t/app"));
-        assert!(find_binary("", &manifest).unwrap_err().contains("no binary target"));
+        assert!(find_binary("", &manifest).unwrap_err().to_string().contains("no binary target"));
     }
 }

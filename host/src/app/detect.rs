@@ -46,10 +46,10 @@ pub async fn detect(app_dir: &Path, options: DetectOptions) -> Result<DetectedAp
         let text = std::fs::read_to_string(&config_path)
             .map_err(|e| AppError::InvalidConfig { path: config_path.clone(), message: e.to_string() })?;
         let config = WorkerConfig::parse(&text)
-            .map_err(|message| AppError::InvalidConfig { path: config_path.clone(), message })?;
+            .map_err(|error| AppError::WorkerConfig { path: config_path.clone(), error })?;
         let launch = config
             .to_launch(&app_dir, &app_dir, settings)
-            .map_err(|message| AppError::InvalidConfig { path: config_path.clone(), message })?;
+            .map_err(|error| AppError::WorkerConfig { path: config_path.clone(), error })?;
         return Ok(DetectedApp { kind: AppKind::WorkerConfig, launch });
     }
     if app_dir.join("Cargo.toml").is_file() {

@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use cargo::{cargo_build, find_binary};
+pub use cargo::{BinaryError, cargo_build, find_binary};
 pub use detect::{AppKind, DetectOptions, DetectedApp, detect, detect_node, detect_python};
-pub use worker_config::{WorkerConfig, expand_env_tokens, host_env};
+pub use worker_config::{WorkerConfig, WorkerConfigError, expand_env_tokens, host_env};
 
 /// Everything needed to launch an app's worker process (without the per-start flags).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,14 +81,16 @@ pub enum AppError {
     NothingFound(PathBuf),
     #[error("`{path}` is not valid: {message}")]
     InvalidConfig { path: PathBuf, message: String },
+    #[error("`{path}` is not valid: {error}")]
+    WorkerConfig { path: PathBuf, error: worker_config::WorkerConfigError },
     #[error("could not run `{command}` in `{dir}`: {source}. Is it installed and on PATH?")]
     Spawn { command: String, dir: PathBuf, source: std::io::Error },
     #[error(
         "`cargo build` failed for `{dir}` ({status}); fix the errors cargo printed above and run fnwire again"
     )]
     BuildFailed { dir: PathBuf, status: String },
-    #[error("`cargo build` in `{dir}` produced no binary of this package: {message}")]
-    NoBinary { dir: PathBuf, message: String },
+    #[error("`cargo build` in `{dir}` produced no binary of this package: {error}")]
+    NoBinary { dir: PathBuf, error: cargo::BinaryError },
 }
 
 /// Reads the app settings from `local.settings.json` (`Values`), if the file exists.

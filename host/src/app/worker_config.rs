@@ -19,29 +19,58 @@ pub struct WorkerConfig {
     pub init_timeout: Option<Duration>,
 }
 
+/// A `worker.config.json` fnwire cannot launch a worker from. Each message names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkerConfigError {
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    #[error(
+        "missing the `description` object; a worker.config.json looks like {{\"description\": {{\"language\": \"…\", \
+         \"defaultExecutablePath\": \"…\"}}}}"
+    )]
+    MissingDescription,
+    #[error("`description.{key}` must be a string, found `{found}`")]
+    NotAString { key: String, found: String },
+    #[error("`description.language` is required (the worker's runtime name, e.g. \"rust\")")]
+    MissingLanguage,
+    #[error("`description.defaultExecutablePath` is required (the program that starts the worker)")]
+    MissingExecutable,
+    #[error("`description.arguments` must hold strings, found `{0}`")]
+    ArgumentNotAString(String),
+    #[error("`description.arguments` must be a list of strings, found `{0}`")]
+    ArgumentsNotAList(String),
+    #[error("`processOptions.initializationTimeout` must be \"hh:mm:ss\", found `{0}`")]
+    InitTimeout(String),
+    #[error(
+        "`description.defaultWorkerPath` is `{worker_path}`, but `{}` does not exist; fix the path (it is relative \
+         to the directory holding worker.config.json)",
+        resolved.display()
+    )]
+    MissingWorkerPath { worker_path: String, resolved: PathBuf },
+}
+
 impl WorkerConfig {
     /// Parses the file text. Top-level names are case-sensitive (as hosts read them); keys inside
     /// `description` and `processOptions` are matched case-insensitively.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let doc: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-        let description = doc.get("description").and_then(Value::as_object).ok_or(
-            "missing the `description` object; a worker.config.json looks like \
-             {\"description\": {\"language\": \"…\", \"defaultExecutablePath\": \"…\"}}",
-        )?;
+    pub fn parse(text: &str) -> Result<Self, WorkerConfigError> {
+        let doc: Value = serde_json::from_str(text).map_err(|e| WorkerConfigError::Json(e.to_string()))?;
+        let description =
+            doc.get("description").and_then(Value::as_object).ok_or(WorkerConfigError::MissingDescription)?;
         let get = |key: &str| description.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v);
-        let get_str = |key: &str| -> Result<Option<String>, String> {
+        let get_str = |key: &str| -> Result<Option<String>, WorkerConfigError> {
             match get(key) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(format!("`description.{key}` must be a string, found `{other}`")),
+                Some(other) => {
+                    Err(WorkerConfigError::NotAString { key: key.to_string(), found: other.to_string() })
+                }
             }
         };
-        let language = get_str("language")?
-            .filter(|s| !s.is_empty())
-            .ok_or("`description.language` is required (the worker's runtime name, e.g. \"rust\")")?;
+        let language =
+            get_str("language")?.filter(|s| !s.is_empty()).ok_or(WorkerConfigError::MissingLanguage)?;
         let default_executable_path = get_str("defaultExecutablePath")?
             .filter(|s| !s.is_empty())
-            .ok_or("`description.defaultExecutablePath` is required (the program that starts the worker)")?;
+            .ok_or(WorkerConfigError::MissingExecutable)?;
         let default_worker_path = get_str("defaultWorkerPath")?.filter(|s| !s.is_empty());
         let arguments = match get("arguments") {
             None | Some(Value::Null) => Vec::new(),
@@ -50,11 +79,11 @@ impl WorkerConfig {
                 .map(|v| {
                     v.as_str()
                         .map(str::to_string)
-                        .ok_or_else(|| format!("`description.arguments` must hold strings, found `{v}`"))
+                        .ok_or_else(|| WorkerConfigError::ArgumentNotAString(v.to_string()))
                 })
                 .collect::<Result<_, _>>()?,
             Some(other) => {
-                return Err(format!("`description.arguments` must be a list of strings, found `{other}`"));
+                return Err(WorkerConfigError::ArgumentsNotAList(other.to_string()));
             }
         };
         let worker_indexing = match get("workerIndexing") {
@@ -68,9 +97,11 @@ impl WorkerConfig {
             .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("initializationTimeout")))
         {
             None => None,
-            Some((_, v)) => Some(v.as_str().and_then(parse_timespan).ok_or_else(|| {
-                format!("`processOptions.initializationTimeout` must be \"hh:mm:ss\", found `{v}`")
-            })?),
+            Some((_, v)) => Some(
+                v.as_str()
+                    .and_then(parse_timespan)
+                    .ok_or_else(|| WorkerConfigError::InitTimeout(v.to_string()))?,
+            ),
         };
         Ok(WorkerConfig {
             language,
@@ -88,7 +119,7 @@ impl WorkerConfig {
         worker_dir: &Path,
         app_dir: &Path,
         settings: BTreeMap<String, String>,
-    ) -> Result<WorkerLaunch, String> {
+    ) -> Result<WorkerLaunch, WorkerConfigError> {
         let mut child_env: BTreeMap<String, String> = std::env::vars().collect();
         child_env.extend(settings.clone());
         child_env.extend(host_env(worker_dir, app_dir, &self.language));
@@ -110,11 +141,10 @@ impl WorkerConfig {
                 expand(worker_path).replace("{os}", current_os()).replace("{architecture}", current_arch());
             let path = worker_dir.join(&expanded);
             if !path.exists() {
-                return Err(format!(
-                    "`description.defaultWorkerPath` is `{worker_path}`, but `{}` does not exist; fix the path \
-                     (it is relative to the directory holding worker.config.json)",
-                    path.display()
-                ));
+                return Err(WorkerConfigError::MissingWorkerPath {
+                    worker_path: worker_path.clone(),
+                    resolved: path,
+                });
             }
             args.push(path.display().to_string());
         }
@@ -227,13 +257,14 @@ mod tests {
 
     #[test]
     fn reports_missing_required_keys() {
-        let e = WorkerConfig::parse(r#"{"description":{"defaultExecutablePath":"x"}}"#).unwrap_err();
+        let e =
+            WorkerConfig::parse(r#"{"description":{"defaultExecutablePath":"x"}}"#).unwrap_err().to_string();
         assert!(e.contains("description.language"), "{e}");
-        let e = WorkerConfig::parse(r#"{"description":{"language":"x"}}"#).unwrap_err();
+        let e = WorkerConfig::parse(r#"{"description":{"language":"x"}}"#).unwrap_err().to_string();
         assert!(e.contains("defaultExecutablePath"), "{e}");
-        let e = WorkerConfig::parse(r#"{"Description":{}}"#).unwrap_err();
+        let e = WorkerConfig::parse(r#"{"Description":{}}"#).unwrap_err().to_string();
         assert!(e.contains("`description`"), "{e}");
-        assert!(WorkerConfig::parse("{").unwrap_err().contains("not valid JSON"));
+        assert!(WorkerConfig::parse("{").unwrap_err().to_string().contains("not valid JSON"));
     }
 
     #[test]
@@ -259,7 +290,7 @@ mod tests {
             r#"{"description":{"language":"py","defaultExecutablePath":"python","defaultWorkerPath":"nope.py"}}"#,
         )
         .unwrap();
-        let e = c.to_launch(dir.path(), dir.path(), BTreeMap::new()).unwrap_err();
+        let e = c.to_launch(dir.path(), dir.path(), BTreeMap::new()).unwrap_err().to_string();
         assert!(e.contains("nope.py") && e.contains("does not exist"), "{e}");
     }
 

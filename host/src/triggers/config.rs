@@ -55,10 +55,22 @@ pub fn storage_paths(
     Ok(StoragePaths { storage_dir, blob_dir })
 }
 
+/// A host.json time span that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimespanError {
+    #[error("`{0}` is not a time span; write hh:mm:ss or d.hh:mm:ss, e.g. 00:00:30")]
+    Malformed(String),
+    #[error(
+        "`{0}` is not a time span; write hh:mm:ss or d.hh:mm:ss, e.g. 00:00:30: hours go to 23, minutes and seconds \
+         to 59"
+    )]
+    OutOfRange(String),
+}
+
 /// Parses a .NET TimeSpan as host.json writes it: `hh:mm:ss`, `d.hh:mm:ss`, with optional
 /// `.fffffff` fractions; a bare integer is a number of days, as .NET reads it.
-pub fn parse_timespan(text: &str) -> Result<Duration, String> {
-    let bad = || format!("`{text}` is not a time span; write hh:mm:ss or d.hh:mm:ss, e.g. 00:00:30");
+pub fn parse_timespan(text: &str) -> Result<Duration, TimespanError> {
+    let bad = || TimespanError::Malformed(text.to_string());
     let t = text.trim();
     if t.is_empty() || t.starts_with('-') {
         return Err(bad());
@@ -93,7 +105,7 @@ pub fn parse_timespan(text: &str) -> Result<Duration, String> {
         },
     };
     if hours > 23 || minutes > 59 || secs > 59 {
-        return Err(format!("{}: hours go to 23, minutes and seconds to 59", bad()));
+        return Err(TimespanError::OutOfRange(text.to_string()));
     }
     Ok(Duration::new(days * 86_400 + hours * 3600 + minutes * 60 + secs, nanos))
 }
@@ -219,7 +231,7 @@ mod tests {
         assert_eq!(parse_timespan("00:05").unwrap(), Duration::from_secs(300));
         assert_eq!(parse_timespan("2").unwrap(), Duration::from_secs(2 * 86_400));
         for bad in ["", "x", "00:60:00", "24:00:00", "-00:00:01", "1:2:3:4", "00:00:01.", "a.00:00:01"] {
-            let e = parse_timespan(bad).unwrap_err();
+            let e = parse_timespan(bad).unwrap_err().to_string();
             assert!(e.contains(&format!("`{bad}`")), "{bad}: {e}");
         }
     }

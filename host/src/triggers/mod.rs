@@ -31,10 +31,10 @@ pub struct TriggerPlan {
 /// The embedded triggers cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
-    #[error("function `{function}`: {message}. Fix the schedule and start again")]
-    Schedule { function: String, message: String },
-    #[error("function `{function}`: {message}. Fix the queue trigger and start again")]
-    Queue { function: String, message: String },
+    #[error("function `{function}`: {error}. Fix the schedule and start again")]
+    Schedule { function: String, error: timer::ScheduleError },
+    #[error("function `{function}`: {error}. Fix the queue trigger and start again")]
+    Queue { function: String, error: queue::QueueTriggerError },
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The embedded database cannot be opened (corrupt, locked by another program).
@@ -62,11 +62,11 @@ impl TriggerPlan {
             let name = &f.metadata.name;
             if trigger.binding_type.eq_ignore_ascii_case("timerTrigger") {
                 let t = TimerFunction::from_binding(name, &f.function_id, trigger)
-                    .map_err(|message| TriggerError::Schedule { function: name.clone(), message })?;
+                    .map_err(|error| TriggerError::Schedule { function: name.clone(), error })?;
                 plan.timers.push(t);
             } else if trigger.binding_type.eq_ignore_ascii_case("queueTrigger") {
                 let q = QueueFunction::from_binding(name, &f.function_id, trigger)
-                    .map_err(|message| TriggerError::Queue { function: name.clone(), message })?;
+                    .map_err(|error| TriggerError::Queue { function: name.clone(), error })?;
                 plan.queues.push(q);
             }
         }

@@ -27,6 +27,16 @@ const NO_WORKER_RETRY_DELAY: Duration = Duration::from_millis(500);
 /// First wait after an empty poll; doubles up to `maxPollingInterval`.
 const MIN_POLL_DELAY: Duration = Duration::from_millis(100);
 
+/// A queue trigger's settings cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueTriggerError {
+    #[error("the queue trigger has no `queueName`")]
+    MissingQueueName,
+    /// The store's explanation of why the name is not a valid queue name.
+    #[error("{0}")]
+    InvalidQueueName(String),
+}
+
 /// A queue-triggered function as the host runs it.
 #[derive(Debug, Clone)]
 pub struct QueueFunction {
@@ -43,9 +53,10 @@ impl QueueFunction {
         name: &str,
         function_id: &str,
         trigger: &fnwire_metadata::Binding,
-    ) -> Result<Self, String> {
-        let queue = trigger.str_property("queueName").ok_or("the queue trigger has no `queueName`")?;
-        fnwire_storage::validate_queue_name(queue).map_err(|e| e.to_string())?;
+    ) -> Result<Self, QueueTriggerError> {
+        let queue = trigger.str_property("queueName").ok_or(QueueTriggerError::MissingQueueName)?;
+        fnwire_storage::validate_queue_name(queue)
+            .map_err(|e| QueueTriggerError::InvalidQueueName(e.to_string()))?;
         Ok(QueueFunction {
             name: name.to_string(),
             function_id: function_id.to_string(),
@@ -296,6 +307,8 @@ mod tests {
         assert_eq!(body(&binary.invocation("inv", &m)), typed_data::Data::Bytes(b"hello".to_vec().into()));
         let bad = fnwire_metadata::Binding::new("msg", "queueTrigger", fnwire_metadata::Direction::In)
             .with("queueName", "Bad_Name");
-        assert!(QueueFunction::from_binding("work", "fid", &bad).unwrap_err().contains("Bad_Name"));
+        assert!(
+            QueueFunction::from_binding("work", "fid", &bad).unwrap_err().to_string().contains("Bad_Name")
+        );
     }
 }

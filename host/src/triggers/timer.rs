@@ -17,7 +17,7 @@ use fnwire_protocol::rpc::{InvocationRequest, ParameterBinding, TypedData, param
 use fnwire_storage::{ScheduleStatus, Store};
 use serde_json::json;
 
-use super::config::parse_timespan;
+use super::config::{TimespanError, parse_timespan};
 use crate::invoke::{Invocation, Pipeline};
 
 /// The fields of an NCRONTAB expression, in order.
@@ -33,6 +33,28 @@ pub enum Schedule {
     Interval(Duration),
 }
 
+/// A timer trigger's `schedule` cannot be used; messages name the field that is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("the timer trigger has no `schedule`")]
+    Missing,
+    #[error("interval schedule: {0}")]
+    Interval(TimespanError),
+    #[error("interval schedule `{0}` is zero; use at least 00:00:01")]
+    ZeroInterval(String),
+    #[error(
+        "NCRONTAB schedule `{text}` has {count} field(s); it needs six: {{second}} {{minute}} {{hour}} {{day}} \
+         {{month}} {{day-of-week}}, e.g. `0 */5 * * * *` for every five minutes"
+    )]
+    FieldCount { text: String, count: usize },
+    #[error("NCRONTAB schedule `{text}`: the {field_name} field `{field}` is not valid ({error})")]
+    Field { text: String, field_name: &'static str, field: String, error: String },
+    #[error("NCRONTAB schedule `{text}` is not valid: {error}")]
+    Invalid { text: String, error: String },
+    #[error("NCRONTAB schedule `{0}` never fires (check the day and month fields together)")]
+    NeverFires(String),
+}
+
 fn parser() -> CronParser {
     CronParser::builder().seconds(Seconds::Required).dom_and_dow(true).build()
 }
@@ -40,40 +62,38 @@ fn parser() -> CronParser {
 impl Schedule {
     /// Parses `schedule`: an interval when it contains `:` (`hh:mm:ss` or `d.hh:mm:ss`),
     /// otherwise NCRONTAB. Errors name the field that is wrong.
-    pub fn parse(text: &str) -> Result<Schedule, String> {
+    pub fn parse(text: &str) -> Result<Schedule, ScheduleError> {
         let text = text.trim();
         if text.contains(':') {
-            let d = parse_timespan(text).map_err(|e| format!("interval schedule: {e}"))?;
+            let d = parse_timespan(text).map_err(ScheduleError::Interval)?;
             if d.is_zero() {
-                return Err(format!("interval schedule `{text}` is zero; use at least 00:00:01"));
+                return Err(ScheduleError::ZeroInterval(text.to_string()));
             }
             return Ok(Schedule::Interval(d));
         }
         let fields: Vec<&str> = text.split_whitespace().collect();
         if fields.len() != 6 {
-            return Err(format!(
-                "NCRONTAB schedule `{text}` has {} field(s); it needs six: {{second}} {{minute}} {{hour}} {{day}} \
-                 {{month}} {{day-of-week}}, e.g. `0 */5 * * * *` for every five minutes",
-                fields.len()
-            ));
+            return Err(ScheduleError::FieldCount { text: text.to_string(), count: fields.len() });
         }
         let parser = parser();
         for (i, field) in fields.iter().enumerate() {
             let mut probe = ["*"; 6];
             probe[i] = field;
             if let Err(e) = parser.parse(&probe.join(" ")) {
-                return Err(format!(
-                    "NCRONTAB schedule `{text}`: the {} field `{field}` is not valid ({e})",
-                    NCRONTAB_FIELDS[i]
-                ));
+                return Err(ScheduleError::Field {
+                    text: text.to_string(),
+                    field_name: NCRONTAB_FIELDS[i],
+                    field: field.to_string(),
+                    error: e.to_string(),
+                });
             }
         }
-        let cron = parser.parse(text).map_err(|e| format!("NCRONTAB schedule `{text}` is not valid: {e}"))?;
+        let cron = parser
+            .parse(text)
+            .map_err(|e| ScheduleError::Invalid { text: text.to_string(), error: e.to_string() })?;
         // A pattern can be valid field by field yet never match (e.g. 30 February).
         if cron.find_next_occurrence(&Utc::now(), false).is_err() {
-            return Err(format!(
-                "NCRONTAB schedule `{text}` never fires (check the day and month fields together)"
-            ));
+            return Err(ScheduleError::NeverFires(text.to_string()));
         }
         Ok(Schedule::Cron { expression: text.to_string(), cron: Box::new(cron) })
     }
@@ -142,10 +162,8 @@ impl TimerFunction {
         name: &str,
         function_id: &str,
         trigger: &fnwire_metadata::Binding,
-    ) -> Result<TimerFunction, String> {
-        let text = trigger
-            .str_property("schedule")
-            .ok_or_else(|| "the timer trigger has no `schedule`".to_string())?;
+    ) -> Result<TimerFunction, ScheduleError> {
+        let text = trigger.str_property("schedule").ok_or(ScheduleError::Missing)?;
         let schedule = Schedule::parse(text)?;
         let use_monitor = trigger.bool_property("useMonitor").unwrap_or_else(|| {
             schedule.interval_near(Utc::now()).is_some_and(|d| d >= Duration::from_secs(60))
@@ -342,12 +360,12 @@ mod tests {
             ("0 0 0 * * 9", "day-of-week"),
             ("0 x * * * *", "minute"),
         ] {
-            let e = Schedule::parse(text).unwrap_err();
+            let e = Schedule::parse(text).unwrap_err().to_string();
             assert!(e.contains(&format!("the {field} field")), "{text}: {e}");
         }
-        let e = Schedule::parse("* * * * *").unwrap_err();
+        let e = Schedule::parse("* * * * *").unwrap_err().to_string();
         assert!(e.contains("5 field(s)") && e.contains("six"), "{e}");
-        assert!(Schedule::parse("0 0 0 30 2 *").unwrap_err().contains("never fires"));
+        assert!(Schedule::parse("0 0 0 30 2 *").unwrap_err().to_string().contains("never fires"));
     }
 
     #[test]
@@ -359,7 +377,7 @@ mod tests {
             Some(Duration::from_secs(86_400))
         );
         assert!(Schedule::parse("00:00:00").is_err());
-        assert!(Schedule::parse("00:61:00").unwrap_err().contains("interval schedule"));
+        assert!(Schedule::parse("00:61:00").unwrap_err().to_string().contains("interval schedule"));
         assert_eq!(s.describe(), "every 00:00:02");
     }
 
@@ -407,7 +425,8 @@ mod tests {
         assert!(info["ScheduleStatus"].is_null());
 
         let e = TimerFunction::from_binding("t", "id", &binding(json!({"schedule": "0 0 99 * * *"})))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("hour"), "{e}");
     }
 }
