@@ -44,6 +44,8 @@ pub struct Invocation {
     /// Why it runs, for the `Executing` log line (e.g. `Timer fired`).
     pub reason: String,
     pub request: InvocationRequest,
+    /// The queue message that triggered it; deleted through the pipeline's bindings, which a
+    /// pipeline running queue triggers therefore has.
     pub held: Option<HeldMessage>,
 }
 
@@ -125,22 +127,14 @@ impl Pipeline {
                 return Err(e.into());
             }
         };
-        if let Err(failure) = check(&response) {
-            if let InvocationError::Function { cancelled, message } = &failure {
-                let outcome = if *cancelled { "Cancelled" } else { "Failed" };
-                let stack = response
-                    .result
-                    .as_ref()
-                    .and_then(|r| r.exception.as_ref())
-                    .map(|e| e.stack_trace.as_str())
-                    .filter(|s| !s.is_empty())
-                    .map(|s| format!("\n{s}"))
-                    .unwrap_or_default();
-                tracing::error!(
-                    "Executed '{function}' ({outcome}, Id={id}, Duration={elapsed}ms): {message}{stack}"
-                );
-            }
-            return Err(failure);
+        if let Some(Failure { cancelled, message, stack }) = failure(&response) {
+            let outcome = if cancelled { "Cancelled" } else { "Failed" };
+            let stack = if stack.is_empty() { String::new() } else { format!("\n{stack}") };
+            // The stack trace stays in the log; callers get the message only.
+            tracing::error!(
+                "Executed '{function}' ({outcome}, Id={id}, Duration={elapsed}ms): {message}{stack}"
+            );
+            return Err(InvocationError::Function { cancelled, message });
         }
         let response = match storage {
             Some(bindings) => match complete(bindings, &function, values, response, held).await {
@@ -158,20 +152,28 @@ impl Pipeline {
     }
 }
 
-/// A response counts as a success only if the worker said so.
-fn check(response: &InvocationResponse) -> Result<(), InvocationError> {
+/// What the worker said about a function that did not succeed.
+struct Failure {
+    cancelled: bool,
+    message: String,
+    stack: String,
+}
+
+/// Why the response is not a success, if it is not: it counts as one only if the worker said so.
+fn failure(response: &InvocationResponse) -> Option<Failure> {
     let status = response.result.as_ref().map_or(status_result::Status::Failure as i32, |r| r.status);
     if status == status_result::Status::Success as i32 {
-        return Ok(());
+        return None;
     }
-    let message = response
-        .result
-        .as_ref()
-        .and_then(|r| r.exception.as_ref())
-        .map(|e| e.message.clone())
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| "the worker reported a failure without a message".into());
-    Err(InvocationError::Function { cancelled: status == status_result::Status::Cancelled as i32, message })
+    let exception = response.result.as_ref().and_then(|r| r.exception.as_ref());
+    Some(Failure {
+        cancelled: status == status_result::Status::Cancelled as i32,
+        message: exception
+            .map(|e| e.message.clone())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| "the worker reported a failure without a message".into()),
+        stack: exception.map(|e| e.stack_trace.clone()).unwrap_or_default(),
+    })
 }
 
 /// Adds the blob inputs (file reads) on the blocking pool.
