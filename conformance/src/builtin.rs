@@ -15,9 +15,9 @@ use fnwire_protocol::rpc::{
 };
 
 use crate::cases::{BodySpec, Case, Expectation, HttpExpectation, RequestSpec};
+use crate::context::{self, Ctx, LAUNCH_ONLY_VARIABLE, RELOADED_VALUE, RELOADED_VARIABLE};
 use crate::indexing;
 use crate::report::Outcome;
-use crate::runner::{self, Ctx, LAUNCH_ONLY_VARIABLE, RELOADED_VALUE, RELOADED_VARIABLE};
 use crate::scenarios::{self, Builtin};
 use crate::session::Worker;
 
@@ -290,7 +290,7 @@ async fn deterministic_ids(ctx: &mut Ctx) -> Outcome {
 async fn load_single(ctx: &mut Ctx) -> Outcome {
     let index = ok_or_fail!(ctx.main_index().await);
     let worker = ok_or_fail!(ctx.main_worker().await);
-    let requests = runner::load_requests(&index);
+    let requests = context::load_requests(&index);
     let count = requests.len();
     let replies = requests.into_iter().map(|request| {
         let name = request.metadata.as_ref().map(|m| m.name.clone()).unwrap_or_default();
@@ -344,7 +344,7 @@ async fn load_collection(ctx: &mut Ctx) -> Outcome {
         return Outcome::Skip("the worker does not declare SupportsLoadResponseCollection".into());
     }
     let (worker, index) = ok_or_fail!(ctx.second().await);
-    let requests = runner::load_requests(&index);
+    let requests = context::load_requests(&index);
     let count = requests.len();
     let reply = ok_or_fail!(
         worker
@@ -737,7 +737,7 @@ async fn terminate(ctx: &mut Ctx) -> Outcome {
         }
         Some(s) => fail(format!("expected exit code 0 after WorkerTerminate, received {s}")),
     };
-    runner::stop(worker).await;
+    context::stop(worker).await;
     outcome
 }
 
@@ -747,7 +747,7 @@ async fn stream_closed(ctx: &mut Ctx) -> Outcome {
         Some(w) if w.is_alive() => w,
         other => {
             if let Some(w) = other {
-                runner::stop(w).await;
+                context::stop(w).await;
             }
             Arc::new(ok_or_fail!(ctx.throwaway_worker("stream-close").await))
         }
@@ -764,7 +764,7 @@ async fn stream_closed(ctx: &mut Ctx) -> Outcome {
              {STREAM_CLOSE_EXIT:?}"
         )),
     };
-    runner::stop(worker).await;
+    context::stop(worker).await;
     outcome
 }
 

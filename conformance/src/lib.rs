@@ -4,12 +4,14 @@
 //! * [`scenarios`]: the scenario list; invocation cases come from `scenarios/invocations/*.toml`,
 //!   lifecycle scenarios are Rust ([`builtin`]);
 //! * [`runner`]: runs them against one app and collects a [`report::Report`];
+//! * [`context`]: the state the scenarios of a run share (workers, indexing, loading);
 //! * [`session`]: workers started through `fnwire-host`, with "expected …, received …" errors;
 //! * [`transcript`]: every message both ways, for scenarios and `--transcript`;
 //! * [`exclusions`]: known gaps of a particular worker, each with a reason.
 
 pub mod builtin;
 pub mod cases;
+pub mod context;
 pub mod exclusions;
 pub mod indexing;
 pub mod report;

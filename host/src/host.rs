@@ -3,20 +3,48 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::{Context, bail};
-
-use crate::app::{self, DetectOptions};
+use crate::app::{self, AppError, DetectOptions};
+use crate::config::{ConfigError, read_host_json};
 use crate::console::{FunctionRow, function_table, trigger_type};
 use crate::grpc::GrpcServer;
 use crate::http::{self as http_front, Availability, HttpCapabilities, HttpFunction, HttpState, ReadyApp};
-use crate::lifecycle::{IndexedFunction, StartedWorker};
-use crate::routes::{Route, RouteTable, RouteTemplate, parse_methods};
+use crate::invoke::Pipeline;
+use crate::keys::KeysError;
+use crate::lifecycle::IndexedFunction;
+use crate::lifecycle::StartupError;
+use crate::routes::{Route, RouteTable, RouteTemplate, RoutesError, parse_methods};
 use crate::supervisor::{SupervisorOptions, WorkerPool};
+use crate::triggers::TriggerError;
 
-/// How long a worker gets to finish after `WorkerTerminate` (Azure: 5 s).
-pub const TERMINATE_GRACE_PERIOD: Duration = Duration::from_secs(5);
+/// Why `fnwire start` could not start the app. Each variant's message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("`{}` is not a directory: pass the function app's directory to `fnwire start`", .0.display())]
+    NotADirectory(PathBuf),
+    #[error(
+        "could not listen on 127.0.0.1:{port}; is another program using it? Pass another port with --port"
+    )]
+    Listen {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not start the gRPC server for the worker on 127.0.0.1")]
+    Grpc(#[source] std::io::Error),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error(transparent)]
+    Keys(#[from] KeysError),
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error(transparent)]
+    Routes(#[from] RoutesError),
+    #[error(transparent)]
+    Triggers(#[from] TriggerError),
+}
 
 /// Options of `fnwire start`.
 #[derive(Debug, Clone)]
@@ -29,17 +57,15 @@ pub struct StartOptions {
 }
 
 /// Reads `extensions.http.routePrefix` from `host.json` (default `api`).
-pub fn read_route_prefix(app_dir: &Path) -> anyhow::Result<String> {
-    let path = app_dir.join("host.json");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok("api".into()) };
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("`{}` is not valid JSON; fix it or delete it", path.display()))?;
+pub fn read_route_prefix(app_dir: &Path) -> Result<String, ConfigError> {
+    let doc = read_host_json(app_dir)?;
     match doc.pointer("/extensions/http/routePrefix") {
         None | Some(serde_json::Value::Null) => Ok("api".into()),
         Some(serde_json::Value::String(s)) => Ok(s.trim_matches('/').to_string()),
-        Some(other) => {
-            bail!("`{}`: extensions.http.routePrefix must be a string, found `{other}`", path.display())
-        }
+        Some(other) => Err(ConfigError::HostJsonValue {
+            path: app_dir.join("host.json"),
+            message: format!("extensions.http.routePrefix must be a string, found `{other}`"),
+        }),
     }
 }
 
@@ -47,7 +73,7 @@ pub fn read_route_prefix(app_dir: &Path) -> anyhow::Result<String> {
 /// is an error naming the function.
 pub fn http_functions(
     functions: &[IndexedFunction],
-) -> anyhow::Result<(RouteTable, HashMap<String, HttpFunction>)> {
+) -> Result<(RouteTable, HashMap<String, HttpFunction>), RoutesError> {
     let mut routes = RouteTable::new();
     let mut by_name = HashMap::new();
     for f in functions {
@@ -57,15 +83,14 @@ pub fn http_functions(
         }
         let name = &f.metadata.name;
         let route_text = trigger.str_property("route").unwrap_or(name);
-        let template =
-            RouteTemplate::parse(route_text).map_err(|e| anyhow::anyhow!("function `{name}`: {e}"))?;
+        let function = || name.clone();
+        let template = RouteTemplate::parse(route_text)
+            .map_err(|error| RoutesError::Template { function: function(), error })?;
         let methods = parse_methods(trigger.properties.get("methods"))
-            .map_err(|e| anyhow::anyhow!("function `{name}`: {e}"))?;
-        routes
-            .add(Route { function_name: name.clone(), template, methods })
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map_err(|error| RoutesError::Methods { function: function(), error })?;
+        routes.add(Route { function_name: name.clone(), template, methods })?;
         let auth_level = crate::keys::AuthLevel::parse(trigger.str_property("authLevel"))
-            .map_err(|e| anyhow::anyhow!("function `{name}`: {e}"))?;
+            .map_err(|error| RoutesError::AuthLevel { function: function(), error })?;
         let http_output = f
             .metadata
             .bindings
@@ -158,26 +183,6 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Stops a worker: `WorkerTerminate` if it declared it handles it (else the host ends the
-/// stream, which workers take as a request to exit), waits up to the grace period, then kills.
-pub async fn stop_worker(worker: &mut StartedWorker) {
-    if worker.process.exit_status().is_some() {
-        return;
-    }
-    if worker.channel.terminate(TERMINATE_GRACE_PERIOD) {
-        tracing::info!("asked the worker to stop (WorkerTerminate, grace period {TERMINATE_GRACE_PERIOD:?})");
-    } else {
-        tracing::info!("ending the worker's stream (it does not handle WorkerTerminate)");
-        worker.channel.close_stream();
-    }
-    if let Some(status) = worker.process.wait_timeout(TERMINATE_GRACE_PERIOD).await {
-        tracing::info!("the worker stopped ({status})");
-        return;
-    }
-    tracing::warn!("the worker did not stop within {TERMINATE_GRACE_PERIOD:?}; killing it");
-    worker.process.kill().await;
-}
-
 struct Running {
     workers: Arc<WorkerPool>,
     // Kept alive for as long as the workers' streams are served.
@@ -186,18 +191,17 @@ struct Running {
     _triggers: crate::triggers::RunningTriggers,
 }
 
-async fn start_app(options: &StartOptions, state: &HttpState) -> anyhow::Result<Running> {
+async fn start_app(options: &StartOptions, state: &HttpState) -> Result<Running, StartError> {
     let detected = app::detect(&options.app_dir, DetectOptions { release: options.release }).await?;
     let launch = detected.launch;
-    let server = Arc::new(
-        GrpcServer::start().await.context("could not start the gRPC server for the worker on 127.0.0.1")?,
-    );
+    let server = Arc::new(GrpcServer::start().await.map_err(StartError::Grpc)?);
     let keys = Arc::new(crate::keys::load_or_create(&options.app_dir, &launch.env)?);
     let process_count = crate::supervisor::read_process_count(&launch.env)?;
     let function_timeout = crate::timeout::read_function_timeout(&options.app_dir)?;
     let embedded = crate::triggers::Embedded::open(&options.app_dir, &launch.env)?;
+    let mut supervisor_options = SupervisorOptions::new(process_count, function_timeout);
+    crate::supervisor::read_health_settings(&launch.env, &mut supervisor_options)?;
     tracing::info!("starting the worker: {}", launch.program.display());
-    let supervisor_options = SupervisorOptions::new(process_count, function_timeout);
     let (workers, functions) = WorkerPool::start(server.clone(), launch, supervisor_options).await?;
     if process_count > 1 {
         tracing::info!(
@@ -219,39 +223,31 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> anyhow::Result<
         embedded.blobs.clone(),
         &functions,
     ));
-    crate::cli::print_console(&format!("{}\n", function_table(&rows)));
+    crate::console::print_console(&format!("{}\n", function_table(&rows)));
     let capabilities = HttpCapabilities::from_capabilities(&workers.capabilities());
+    let pipeline = Pipeline::new(workers.clone(), Some(bindings.clone()));
     state.set(Availability::Ready(Arc::new(ReadyApp {
-        workers: workers.clone(),
+        pipeline: pipeline.clone(),
         keys,
         routes,
         functions: http_functions,
         capabilities,
-        bindings: Some(bindings.clone()),
     })));
-    let dispatch =
-        crate::triggers::Dispatch { invoke: crate::triggers::invoke_via_pool(workers.clone()), bindings };
-    let triggers = trigger_plan.start(embedded.store, dispatch);
+    let triggers = trigger_plan.start(embedded.store, pipeline, &bindings);
     tracing::info!("Host started; press Ctrl-C to stop.");
     Ok(Running { workers, _server: server, _triggers: triggers })
 }
 
 /// Runs `fnwire start` until Ctrl-C or SIGTERM.
-pub async fn run_start(options: StartOptions) -> anyhow::Result<()> {
+pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     let app_dir = &options.app_dir;
     if !app_dir.is_dir() {
-        bail!(
-            "`{}` is not a directory: pass the function app's directory to `fnwire start`",
-            app_dir.display()
-        );
+        return Err(StartError::NotADirectory(app_dir.clone()));
     }
     let prefix = read_route_prefix(app_dir)?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await.with_context(|| {
-        format!(
-            "could not listen on 127.0.0.1:{}; is another program using it? Pass another port with --port",
-            options.port
-        )
-    })?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
+        .await
+        .map_err(|source| StartError::Listen { port: options.port, source })?;
     let state = Arc::new(HttpState::new(&prefix, options.max_request_body));
     let http_task = tokio::spawn(http_front::serve(listener, state.clone()));
     let shutdown = shutdown_signal();

@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 /// App setting (or environment variable) that sets the master key.
@@ -25,6 +24,47 @@ pub const FUNCTION_KEY_SETTING: &str = "FNWIRE_FUNCTION_KEY";
 pub const KEY_HEADER: &str = "x-functions-key";
 /// The query parameter that carries a key.
 pub const KEY_QUERY: &str = "code";
+
+/// The app's keys could not be created or read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error("the OS random number generator failed ({0}); cannot create keys")]
+    Random(getrandom::Error),
+    #[error("could not read the keys file `{}`; check its permissions", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the keys file `{}` is not valid ({{\"masterKey\": …, \"defaultFunctionKey\": …}} expected); fix it, or \
+         delete it to get new keys",
+        path.display()
+    )]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the keys file `{}` has an empty key; delete it to get new keys", path.display())]
+    EmptyKey { path: PathBuf },
+    /// Creating, securing or writing the keys file or its directory failed (`what` says which).
+    #[error("could not {what}")]
+    Write {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn write_failed(what: String) -> impl FnOnce(std::io::Error) -> KeysError {
+    move |source| KeysError::Write { what, source }
+}
+
+/// A trigger's `authLevel` is none of Azure's levels.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an authLevel; use anonymous, function or admin")]
+pub struct UnknownAuthLevel(pub String);
 
 /// An HTTP trigger's `authLevel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,12 +77,12 @@ pub enum AuthLevel {
 
 impl AuthLevel {
     /// Parses `authLevel` (case-insensitive); `None` (absent) is `function`, as in Azure.
-    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+    pub fn parse(value: Option<&str>) -> Result<Self, UnknownAuthLevel> {
         match value.map(str::to_ascii_lowercase).as_deref() {
             None | Some("function") => Ok(AuthLevel::Function),
             Some("anonymous") => Ok(AuthLevel::Anonymous),
             Some("admin") => Ok(AuthLevel::Admin),
-            Some(other) => Err(format!("`{other}` is not an authLevel; use anonymous, function or admin")),
+            Some(other) => Err(UnknownAuthLevel(other.to_string())),
         }
     }
 
@@ -71,6 +111,15 @@ impl std::fmt::Debug for Keys {
 }
 
 impl Keys {
+    /// The keys file's content. Written with `json!` (which cannot fail) under the names the
+    /// `Deserialize` derive reads (`file_is_created_private_reused_and_overridden` reads it back).
+    fn to_json(&self) -> String {
+        format!(
+            "{:#}",
+            serde_json::json!({"masterKey": self.master_key, "defaultFunctionKey": self.default_function_key})
+        )
+    }
+
     /// Whether `presented` (the request's key, if any) satisfies `level`.
     pub fn allows(&self, level: AuthLevel, presented: Option<&str>) -> bool {
         match level {
@@ -110,10 +159,9 @@ pub fn presented_key(headers: &http::HeaderMap, uri: &http::Uri) -> Option<Strin
 }
 
 /// A new random key: 32 bytes from the OS's secure generator, base64url without padding.
-pub fn generate_key() -> anyhow::Result<String> {
+pub fn generate_key() -> Result<String, KeysError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("the OS random number generator failed ({e}); cannot create keys"))?;
+    getrandom::fill(&mut bytes).map_err(KeysError::Random)?;
     Ok(base64url(&bytes))
 }
 
@@ -137,13 +185,13 @@ pub fn keys_path(app_dir: &Path) -> PathBuf {
 
 /// Loads the app's keys, creating the keys file on first use, then applies overrides from
 /// `settings` (app settings) and the environment.
-pub fn load_or_create(app_dir: &Path, settings: &BTreeMap<String, String>) -> anyhow::Result<Keys> {
+pub fn load_or_create(app_dir: &Path, settings: &BTreeMap<String, String>) -> Result<Keys, KeysError> {
     let path = keys_path(app_dir);
     let mut keys = if path.exists() {
         read_keys_file(&path)?
     } else {
         let keys = Keys { master_key: generate_key()?, default_function_key: generate_key()? };
-        if write_private(&path, &serde_json::to_string_pretty(&keys)?)? {
+        if write_private(&path, &keys.to_json())? {
             tracing::info!("created the app's keys in {} (show them with `fnwire keys`)", path.display());
             keys
         } else {
@@ -163,19 +211,13 @@ pub fn load_or_create(app_dir: &Path, settings: &BTreeMap<String, String>) -> an
     Ok(keys)
 }
 
-fn read_keys_file(path: &Path) -> anyhow::Result<Keys> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!("could not read the keys file `{}`; check its permissions", path.display())
-    })?;
-    let keys: Keys = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "the keys file `{}` is not valid ({{\"masterKey\": …, \"defaultFunctionKey\": …}} expected); fix it, \
-             or delete it to get new keys",
-            path.display()
-        )
-    })?;
+fn read_keys_file(path: &Path) -> Result<Keys, KeysError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| KeysError::Read { path: path.to_path_buf(), source })?;
+    let keys: Keys = serde_json::from_str(&text)
+        .map_err(|source| KeysError::Invalid { path: path.to_path_buf(), source })?;
     if keys.master_key.is_empty() || keys.default_function_key.is_empty() {
-        bail!("the keys file `{}` has an empty key; delete it to get new keys", path.display());
+        return Err(KeysError::EmptyKey { path: path.to_path_buf() });
     }
     Ok(keys)
 }
@@ -183,33 +225,31 @@ fn read_keys_file(path: &Path) -> anyhow::Result<Keys> {
 /// Writes `text` to `path` so only the owner can read it (directory 0700, file 0600). The file
 /// appears complete or not at all, and an existing one is never replaced: returns `false` if
 /// `path` already existed (another process won the race).
-fn write_private(path: &Path, text: &str) -> anyhow::Result<bool> {
+fn write_private(path: &Path, text: &str) -> Result<bool, KeysError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
-        .with_context(|| format!("could not create `{}` for the app's keys", dir.display()))?;
+        .map_err(write_failed(format!("create `{}` for the app's keys", dir.display())))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("could not make `{}` private (mode 0700)", dir.display()))?;
+            .map_err(write_failed(format!("make `{}` private (mode 0700)", dir.display())))?;
         let temp = dir.join(format!(".keys-{}.tmp", uuid::Uuid::new_v4()));
-        let result = (|| -> anyhow::Result<bool> {
+        let result = (|| -> Result<bool, KeysError> {
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(&temp)
-                .with_context(|| format!("could not create `{}`", temp.display()))?;
+                .map_err(write_failed(format!("create `{}`", temp.display())))?;
             std::io::Write::write_all(&mut file, text.as_bytes())
                 .and_then(|()| file.sync_all())
-                .with_context(|| format!("could not write `{}`", temp.display()))?;
+                .map_err(write_failed(format!("write `{}`", temp.display())))?;
             // A hard link publishes the finished file and fails if one is already there.
             match std::fs::hard_link(&temp, path) {
                 Ok(()) => Ok(true),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-                Err(e) => {
-                    Err(e).with_context(|| format!("could not create the keys file `{}`", path.display()))
-                }
+                Err(e) => Err(write_failed(format!("create the keys file `{}`", path.display()))(e)),
             }
         })();
         let _ = std::fs::remove_file(&temp);
@@ -221,7 +261,7 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<bool> {
             return Ok(false);
         }
         std::fs::write(path, text)
-            .with_context(|| format!("could not write the keys file `{}`", path.display()))?;
+            .map_err(write_failed(format!("write the keys file `{}`", path.display())))?;
         Ok(true)
     }
 }
@@ -256,7 +296,7 @@ mod tests {
         assert!(keys.allows(AuthLevel::Admin, Some(&m)));
         assert_eq!(AuthLevel::parse(None), Ok(AuthLevel::Function));
         assert_eq!(AuthLevel::parse(Some("ADMIN")), Ok(AuthLevel::Admin));
-        assert!(AuthLevel::parse(Some("system")).unwrap_err().contains("system"));
+        assert!(AuthLevel::parse(Some("system")).unwrap_err().to_string().contains("system"));
         assert_eq!(format!("{keys:?}"), "Keys { .. }");
     }
 

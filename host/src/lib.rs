@@ -7,17 +7,22 @@
 //! * [`worker_process::WorkerProcess`]: a launched worker process;
 //! * [`channel::WorkerChannel`]: request/response over a worker's stream;
 //! * [`lifecycle`]: start → init → index → load;
+//! * [`invoke`]: the one invocation pipeline every trigger goes through;
 //! * [`routes`], [`http`]: route templates and the HTTP ↔ `RpcHttp` mapping;
+//! * [`triggers`], [`bindings`]: timers and queues, and the storage bindings;
+//! * [`config`]: `host.json` and app settings;
 //! * [`host::run_start`]: the whole `fnwire start` command.
 
 pub mod app;
 pub mod bindings;
 pub mod channel;
 pub mod cli;
+pub mod config;
 pub mod console;
 pub mod grpc;
 pub mod host;
 pub mod http;
+pub mod invoke;
 pub mod keys;
 pub mod lifecycle;
 pub mod pack;

@@ -73,6 +73,34 @@ pub struct StartedWorker {
     pub init: WorkerInitResponse,
 }
 
+/// How long a worker gets to finish after `WorkerTerminate` (Azure: 5 s).
+pub const TERMINATE_GRACE_PERIOD: Duration = Duration::from_secs(5);
+
+impl StartedWorker {
+    /// Stops the worker: `WorkerTerminate` if it declared it handles it (else the host ends the
+    /// stream, which workers take as a request to exit), waits up to the grace period, then
+    /// kills it.
+    pub async fn stop(&mut self) {
+        if self.process.exit_status().is_some() {
+            return;
+        }
+        if self.channel.terminate(TERMINATE_GRACE_PERIOD) {
+            tracing::info!(
+                "asked the worker to stop (WorkerTerminate, grace period {TERMINATE_GRACE_PERIOD:?})"
+            );
+        } else {
+            tracing::info!("ending the worker's stream (it does not handle WorkerTerminate)");
+            self.channel.close_stream();
+        }
+        if let Some(status) = self.process.wait_timeout(TERMINATE_GRACE_PERIOD).await {
+            tracing::info!("the worker stopped ({status})");
+            return;
+        }
+        tracing::warn!("the worker did not stop within {TERMINATE_GRACE_PERIOD:?}; killing it");
+        self.process.kill().await;
+    }
+}
+
 /// One function of the app, as indexed and loaded.
 #[derive(Debug, Clone)]
 pub struct IndexedFunction {

@@ -17,13 +17,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
 use fnwire_metadata::FunctionMetadata;
 use serde_json::json;
 
-use crate::app::{self, WorkerLaunch};
+use crate::app::{self, AppError, WorkerLaunch};
 use crate::grpc::GrpcServer;
-use crate::lifecycle::{self, LifecycleOptions};
+use crate::lifecycle::{self, LifecycleOptions, StartupError};
 
 /// The language name the packed worker registers as (`FUNCTIONS_WORKER_RUNTIME`).
 pub const PACKED_LANGUAGE: &str = "rust";
@@ -45,6 +44,56 @@ pub struct Packed {
     pub out_dir: PathBuf,
     pub binary: PathBuf,
     pub functions: Vec<String>,
+}
+
+/// Why `fnwire pack` stopped. Nothing in `--out` is touched before the build and the indexing
+/// succeeded.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error("`{}` is not a directory: pass the function app's directory to `fnwire pack`", .0.display())]
+    NotADirectory(PathBuf),
+    #[error(
+        "`{}` has no Cargo.toml: `fnwire pack` packs Rust (Cargo) function apps; Python and Node apps deploy with \
+         their own tooling",
+        .0.display()
+    )]
+    NotACargoApp(PathBuf),
+    #[error("`{}` exists and is not a directory; pass a new or empty directory to --out", .0.display())]
+    OutIsAFile(PathBuf),
+    #[error("--out `{}` would overwrite the app itself; choose a directory outside it", .0.display())]
+    OutIsTheApp(PathBuf),
+    #[error(
+        "`{}` is not empty and is not an earlier `fnwire pack` output; pass a new or empty directory to --out",
+        .0.display()
+    )]
+    OutNotEmpty(PathBuf),
+    #[error("`{}` is not valid JSON; fix it before packing", path.display())]
+    HostJson {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the worker reported functions that cannot run: {0}; fix them and pack again")]
+    BrokenFunctions(String),
+    #[error("the worker reported no functions; there is nothing to pack")]
+    NoFunctions,
+    #[error("could not start the gRPC server for the worker on 127.0.0.1")]
+    Grpc(#[source] std::io::Error),
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// A file operation failed; `what` names it and the path.
+    #[error("could not {what}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io_failed(what: String) -> impl FnOnce(std::io::Error) -> PackError {
+    move |source| PackError::Io { what, source }
 }
 
 /// `worker.config.json` for a packed worker binary named `binary_file`.
@@ -80,51 +129,44 @@ pub fn function_json(metadata: &FunctionMetadata, binary_file: &str) -> serde_js
 }
 
 /// Asks the app's worker for its functions (worker indexing over a real stream), then stops it.
-pub async fn index_with_worker(launch: &WorkerLaunch) -> anyhow::Result<Vec<FunctionMetadata>> {
-    let server =
-        GrpcServer::start().await.context("could not start the gRPC server for the worker on 127.0.0.1")?;
+pub async fn index_with_worker(launch: &WorkerLaunch) -> Result<Vec<FunctionMetadata>, PackError> {
+    let server = GrpcServer::start().await.map_err(PackError::Grpc)?;
     let options = LifecycleOptions::default();
     let mut worker = lifecycle::start_worker(&server, launch, &options).await?;
     let indexed = lifecycle::index_functions(&worker, launch, &options).await;
-    crate::host::stop_worker(&mut worker).await;
+    worker.stop().await;
     let indexed = indexed?;
     let broken: Vec<String> = indexed
         .iter()
         .filter_map(|f| f.error.as_ref().map(|e| format!("`{}`: {e}", f.metadata.name)))
         .collect();
     if !broken.is_empty() {
-        bail!(
-            "the worker reported functions that cannot run: {}; fix them and pack again",
-            broken.join("; ")
-        );
+        return Err(PackError::BrokenFunctions(broken.join("; ")));
     }
     if indexed.is_empty() {
-        bail!("the worker reported no functions; there is nothing to pack");
+        return Err(PackError::NoFunctions);
     }
     Ok(indexed.into_iter().map(|f| f.metadata).collect())
 }
 
 /// Refuses an output directory that is not new, empty, or an earlier pack (checked before the
 /// build, so a bad `--out` fails fast and nothing is touched).
-fn check_out_dir(out: &Path, app_dir: &Path) -> anyhow::Result<()> {
+fn check_out_dir(out: &Path, app_dir: &Path) -> Result<(), PackError> {
     if out.exists() {
         if !out.is_dir() {
-            bail!(
-                "`{}` exists and is not a directory; pass a new or empty directory to --out",
-                out.display()
-            );
+            return Err(PackError::OutIsAFile(out.to_path_buf()));
         }
-        let canonical = out.canonicalize()?;
+        let canonical = out.canonicalize().map_err(io_failed(format!("resolve `{}`", out.display())))?;
         if canonical == app_dir || app_dir.starts_with(&canonical) {
-            bail!("--out `{}` would overwrite the app itself; choose a directory outside it", out.display());
+            return Err(PackError::OutIsTheApp(out.to_path_buf()));
         }
-        let mut entries = std::fs::read_dir(out)?.filter_map(Result::ok).peekable();
+        let mut entries = std::fs::read_dir(out)
+            .map_err(io_failed(format!("list `{}`", out.display())))?
+            .filter_map(Result::ok)
+            .peekable();
         let empty = entries.peek().is_none();
         if !empty && !is_earlier_pack(out) {
-            bail!(
-                "`{}` is not empty and is not an earlier `fnwire pack` output; pass a new or empty directory to --out",
-                out.display()
-            );
+            return Err(PackError::OutNotEmpty(out.to_path_buf()));
         }
     }
     Ok(())
@@ -139,43 +181,37 @@ fn is_earlier_pack(dir: &Path) -> bool {
         .is_some_and(|ext| ext == json!([WORKER_EXTENSION]))
 }
 
-fn prepare_out_dir(out: &Path, app_dir: &Path) -> anyhow::Result<()> {
+fn prepare_out_dir(out: &Path, app_dir: &Path) -> Result<(), PackError> {
     check_out_dir(out, app_dir)?;
     if out.exists() {
         // An earlier pack: drop its function folders so removed functions do not linger.
-        for entry in std::fs::read_dir(out)?.filter_map(Result::ok) {
+        let entries = std::fs::read_dir(out).map_err(io_failed(format!("list `{}`", out.display())))?;
+        for entry in entries.filter_map(Result::ok) {
             let path = entry.path();
             if path.join("function.json").is_file() {
-                std::fs::remove_dir_all(&path).with_context(|| {
-                    format!("could not remove the old function folder `{}`", path.display())
-                })?;
+                std::fs::remove_dir_all(&path)
+                    .map_err(io_failed(format!("remove the old function folder `{}`", path.display())))?;
             }
         }
     }
-    std::fs::create_dir_all(out).with_context(|| format!("could not create `{}`", out.display()))
+    std::fs::create_dir_all(out).map_err(io_failed(format!("create `{}`", out.display())))
 }
 
-fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(value)? + "\n";
-    std::fs::write(path, text).with_context(|| format!("could not write `{}`", path.display()))
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), PackError> {
+    // `{:#}` pretty-prints a JSON value and, unlike `to_string_pretty`, cannot fail.
+    let text = format!("{value:#}\n");
+    std::fs::write(path, text).map_err(io_failed(format!("write `{}`", path.display())))
 }
 
 /// Runs `fnwire pack`.
-pub async fn run_pack(options: PackOptions) -> anyhow::Result<Packed> {
+pub async fn run_pack(options: PackOptions) -> Result<Packed, PackError> {
     let app_dir = &options.app_dir;
     if !app_dir.is_dir() {
-        bail!(
-            "`{}` is not a directory: pass the function app's directory to `fnwire pack`",
-            app_dir.display()
-        );
+        return Err(PackError::NotADirectory(app_dir.clone()));
     }
-    let app_dir = app_dir.canonicalize()?;
+    let app_dir = app_dir.canonicalize().map_err(io_failed(format!("resolve `{}`", app_dir.display())))?;
     if !app_dir.join("Cargo.toml").is_file() {
-        bail!(
-            "`{}` has no Cargo.toml: `fnwire pack` packs Rust (Cargo) function apps; Python and Node apps deploy \
-             with their own tooling",
-            app_dir.display()
-        );
+        return Err(PackError::NotACargoApp(app_dir));
     }
     check_out_dir(&options.out_dir, &app_dir)?;
     let executable = app::cargo_build(&app_dir, options.release).await?;
@@ -193,19 +229,25 @@ pub async fn run_pack(options: PackOptions) -> anyhow::Result<Packed> {
         .unwrap_or_else(|| "worker".to_string());
     let binary_file = format!("{stem}{WORKER_EXTENSION}");
     let binary = out.join(&binary_file);
-    std::fs::copy(&executable, &binary)
-        .with_context(|| format!("could not copy `{}` to `{}`", executable.display(), binary.display()))?;
+    std::fs::copy(&executable, &binary).map_err(io_failed(format!(
+        "copy `{}` to `{}`",
+        executable.display(),
+        binary.display()
+    )))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755))
+            .map_err(io_failed(format!("make `{}` executable", binary.display())))?;
     }
     let host_json = app_dir.join("host.json");
     if host_json.is_file() {
-        let text = std::fs::read_to_string(&host_json)?;
+        let text = std::fs::read_to_string(&host_json)
+            .map_err(io_failed(format!("read `{}`", host_json.display())))?;
         serde_json::from_str::<serde_json::Value>(&text)
-            .with_context(|| format!("`{}` is not valid JSON; fix it before packing", host_json.display()))?;
-        std::fs::write(out.join("host.json"), text)?;
+            .map_err(|source| PackError::HostJson { path: host_json.clone(), source })?;
+        let copy = out.join("host.json");
+        std::fs::write(&copy, text).map_err(io_failed(format!("write `{}`", copy.display())))?;
     } else {
         write_json(&out.join("host.json"), &default_host_json())?;
     }
@@ -213,7 +255,7 @@ pub async fn run_pack(options: PackOptions) -> anyhow::Result<Packed> {
     let mut names = Vec::new();
     for f in &functions {
         let dir = out.join(&f.name);
-        std::fs::create_dir_all(&dir).with_context(|| format!("could not create `{}`", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(io_failed(format!("create `{}`", dir.display())))?;
         write_json(&dir.join("function.json"), &function_json(f, &binary_file))?;
         names.push(f.name.clone());
     }

@@ -19,7 +19,6 @@
 //! which beats a catch-all.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use http::Method;
 
@@ -89,19 +88,49 @@ impl Segment {
 }
 
 /// A route template could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("route template `{template}`: {message}")]
 pub struct RouteError {
     pub template: String,
     pub message: String,
 }
 
-impl fmt::Display for RouteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "route template `{}`: {}", self.template, self.message)
-    }
+/// Two functions claim the same route for the same methods.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "route `{route}` of function `{function}` is the same as the route `{other_route}` of function \
+     `{other_function}`: give one of them a different `route`"
+)]
+pub struct DuplicateRoute {
+    pub route: String,
+    pub function: String,
+    pub other_route: String,
+    pub other_function: String,
 }
 
-impl std::error::Error for RouteError {}
+/// The app's HTTP functions cannot be routed: the message names the function.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoutesError {
+    #[error("function `{function}`: {error}")]
+    Template { function: String, error: RouteError },
+    #[error("function `{function}`: {error}")]
+    Methods { function: String, error: MethodsError },
+    #[error("function `{function}`: {error}")]
+    AuthLevel { function: String, error: crate::keys::UnknownAuthLevel },
+    #[error(transparent)]
+    Duplicate(#[from] DuplicateRoute),
+}
+
+/// A trigger's `methods` value is not a list of HTTP methods.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MethodsError {
+    #[error("method `{0}` is not a string")]
+    NotAString(String),
+    #[error("`methods` must be a list of strings, found `{0}`")]
+    NotAList(String),
+    #[error("`{0}` is not an HTTP method")]
+    UnknownMethod(String),
+}
 
 /// A parsed route template (without the route prefix).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,20 +350,18 @@ impl RouteTable {
 
     /// Adds a route. A template identical to an existing one (same segments) is refused, naming
     /// the function that already owns it.
-    pub fn add(&mut self, route: Route) -> Result<(), String> {
+    pub fn add(&mut self, route: Route) -> Result<(), DuplicateRoute> {
         if let Some(other) = self
             .routes
             .iter()
             .find(|r| same_shape(&r.template, &route.template) && methods_overlap(&r.methods, &route.methods))
         {
-            return Err(format!(
-                "route `{}` of function `{}` is the same as the route `{}` of function `{}`: give one of them a \
-                 different `route`",
-                route.template.as_str(),
-                route.function_name,
-                other.template.as_str(),
-                other.function_name
-            ));
+            return Err(DuplicateRoute {
+                route: route.template.as_str().to_string(),
+                function: route.function_name,
+                other_route: other.template.as_str().to_string(),
+                other_function: other.function_name.clone(),
+            });
         }
         self.routes.push(route);
         Ok(())
@@ -400,7 +427,7 @@ fn methods_overlap(a: &Option<Vec<Method>>, b: &Option<Vec<Method>>) -> bool {
 }
 
 /// Parses `function.json` `methods` values (`["get","post"]` or `"get,post"`) into methods.
-pub fn parse_methods(value: Option<&serde_json::Value>) -> Result<Option<Vec<Method>>, String> {
+pub fn parse_methods(value: Option<&serde_json::Value>) -> Result<Option<Vec<Method>>, MethodsError> {
     let names: Vec<String> = match value {
         None | Some(serde_json::Value::Null) => return Ok(None),
         Some(serde_json::Value::String(s)) => s.split(',').map(|m| m.trim().to_string()).collect(),
@@ -409,10 +436,10 @@ pub fn parse_methods(value: Option<&serde_json::Value>) -> Result<Option<Vec<Met
             .map(|v| {
                 v.as_str()
                     .map(|s| s.trim().to_string())
-                    .ok_or_else(|| format!("method `{v}` is not a string"))
+                    .ok_or_else(|| MethodsError::NotAString(v.to_string()))
             })
             .collect::<Result<_, _>>()?,
-        Some(other) => return Err(format!("`methods` must be a list of strings, found `{other}`")),
+        Some(other) => return Err(MethodsError::NotAList(other.to_string())),
     };
     let names: Vec<String> = names.into_iter().filter(|n| !n.is_empty()).collect();
     if names.is_empty() {
@@ -421,7 +448,7 @@ pub fn parse_methods(value: Option<&serde_json::Value>) -> Result<Option<Vec<Met
     let mut methods = Vec::new();
     for name in names {
         let method = Method::from_bytes(name.to_ascii_uppercase().as_bytes())
-            .map_err(|_| format!("`{name}` is not an HTTP method"))?;
+            .map_err(|_| MethodsError::UnknownMethod(name.clone()))?;
         if !methods.contains(&method) {
             methods.push(method);
         }
@@ -567,7 +594,8 @@ mod tests {
                 template: RouteTemplate::parse("Items/{other}").unwrap(),
                 methods: None,
             })
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`a`") && e.contains("`b`"), "{e}");
     }
 

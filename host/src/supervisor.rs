@@ -35,8 +35,9 @@ use tokio::sync::{broadcast, watch};
 
 use crate::app::WorkerLaunch;
 use crate::channel::{ChannelError, WorkerChannel, capability};
+use crate::config::{ConfigError, setting};
 use crate::grpc::GrpcServer;
-use crate::lifecycle::{self, IndexedFunction, LifecycleOptions, StartedWorker};
+use crate::lifecycle::{self, IndexedFunction, LifecycleOptions, StartedWorker, StartupError};
 
 /// The app setting that sets how many worker processes run.
 pub const PROCESS_COUNT_SETTING: &str = "FUNCTIONS_WORKER_PROCESS_COUNT";
@@ -84,16 +85,14 @@ impl SupervisorOptions {
 }
 
 /// Reads `FUNCTIONS_WORKER_PROCESS_COUNT` from the app settings, else the environment.
-pub fn read_process_count(settings: &std::collections::BTreeMap<String, String>) -> anyhow::Result<usize> {
-    let Some(text) =
-        settings.get(PROCESS_COUNT_SETTING).cloned().or_else(|| std::env::var(PROCESS_COUNT_SETTING).ok())
-    else {
-        return Ok(1);
-    };
-    let n: usize = text.trim().parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-        anyhow::anyhow!(
-            "{PROCESS_COUNT_SETTING} is `{text}`; it must be a whole number from 1 to {MAX_PROCESS_COUNT}"
-        )
+pub fn read_process_count(
+    settings: &std::collections::BTreeMap<String, String>,
+) -> Result<usize, ConfigError> {
+    let Some(text) = setting(settings, PROCESS_COUNT_SETTING) else { return Ok(1) };
+    let n: usize = text.trim().parse().ok().filter(|n| *n >= 1).ok_or_else(|| ConfigError::Setting {
+        name: PROCESS_COUNT_SETTING,
+        value: text.clone(),
+        expected: PROCESS_COUNT_EXPECTED,
     })?;
     if n > MAX_PROCESS_COUNT {
         tracing::warn!(
@@ -103,20 +102,28 @@ pub fn read_process_count(settings: &std::collections::BTreeMap<String, String>)
     Ok(n.min(MAX_PROCESS_COUNT))
 }
 
+/// What [`PROCESS_COUNT_SETTING`] accepts (the bound is [`MAX_PROCESS_COUNT`]).
+const PROCESS_COUNT_EXPECTED: &str = "a whole number from 1 to 10";
+const _: () = assert!(MAX_PROCESS_COUNT == 10, "PROCESS_COUNT_EXPECTED names the bound");
+
 /// Applies [`STATUS_INTERVAL_SETTING`] and [`STATUS_TIMEOUT_SETTING`] from the app settings,
 /// else the environment.
 pub fn read_health_settings(
     settings: &std::collections::BTreeMap<String, String>,
     options: &mut SupervisorOptions,
-) -> anyhow::Result<()> {
+) -> Result<(), ConfigError> {
     for (name, target) in [
         (STATUS_INTERVAL_SETTING, &mut options.health_interval),
         (STATUS_TIMEOUT_SETTING, &mut options.health_timeout),
     ] {
-        let Some(text) = settings.get(name).cloned().or_else(|| std::env::var(name).ok()) else { continue };
+        let Some(text) = setting(settings, name) else { continue };
         let secs: f64 =
             text.trim().parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0 && *s < 86400.0).ok_or_else(
-                || anyhow::anyhow!("{name} is `{text}`; it must be a number of seconds, e.g. 10 or 0.5"),
+                || ConfigError::Setting {
+                    name,
+                    value: text.clone(),
+                    expected: "a number of seconds, e.g. 10 or 0.5",
+                },
             )?;
         *target = Duration::from_secs_f64(secs);
     }
@@ -203,14 +210,13 @@ impl std::fmt::Debug for WorkerPool {
 impl WorkerPool {
     /// Starts the first worker and brings its functions up (an error here stops `fnwire start`,
     /// as a worker that never starts is a broken app); the other processes start in the
-    /// background. Every worker is supervised from then on. The probe settings
-    /// ([`read_health_settings`]) come from `launch.env`.
+    /// background. Every worker is supervised from then on. The caller applies the probe
+    /// settings ([`read_health_settings`]) to `options` first.
     pub async fn start(
         server: Arc<GrpcServer>,
         launch: WorkerLaunch,
-        mut options: SupervisorOptions,
-    ) -> anyhow::Result<(Arc<WorkerPool>, Vec<IndexedFunction>)> {
-        read_health_settings(&launch.env, &mut options)?;
+        options: SupervisorOptions,
+    ) -> Result<(Arc<WorkerPool>, Vec<IndexedFunction>), StartupError> {
         let (first, functions) = lifecycle::start_and_load(&server, &launch, &options.lifecycle).await?;
         let (events, _) = broadcast::channel(1024);
         let (shutdown_tx, _) = watch::channel(false);
@@ -501,7 +507,7 @@ async fn supervise(
                 let ended = watch_worker(&pool, &mut worker).await;
                 slot.set_live(None);
                 if let Ended::Shutdown = ended {
-                    crate::host::stop_worker(&mut worker).await;
+                    worker.stop().await;
                     return;
                 }
                 // Whatever the worker was running gets no answer now.
@@ -528,7 +534,7 @@ async fn supervise(
                 ended
             }
             Err(e) => {
-                Ended::Died { reason: format!("the worker could not be restarted: {e:#}"), counted: true }
+                Ended::Died { reason: format!("the worker could not be restarted: {e}"), counted: true }
             }
         };
         if pool.shutting_down.load(Ordering::SeqCst) {
@@ -555,7 +561,7 @@ async fn start_loaded(
     server: &GrpcServer,
     launch: &WorkerLaunch,
     options: &LifecycleOptions,
-) -> anyhow::Result<StartedWorker> {
+) -> Result<StartedWorker, StartupError> {
     // A restarted worker is indexed and loaded again; the routes stay those of the first start.
     let (worker, _) = lifecycle::start_and_load(server, launch, options).await?;
     Ok(worker)

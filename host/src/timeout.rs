@@ -7,22 +7,33 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use crate::config::{ConfigError, read_host_json};
 
 /// The limit when `host.json` sets none.
 pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
+/// A `functionTimeout` value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FunctionTimeoutError {
+    #[error("functionTimeout must be \"hh:mm:ss\" or -1, found `{0}`")]
+    NotText(String),
+    #[error("functionTimeout `{0}` is not \"hh:mm:ss\" (e.g. \"00:05:00\") or -1 (no limit)")]
+    Malformed(String),
+    #[error("functionTimeout `{0}` is zero; use a positive duration or -1 (no limit)")]
+    Zero(String),
+}
+
 /// Parses a `functionTimeout` value; `Ok(None)` means unlimited.
-pub fn parse_function_timeout(value: &serde_json::Value) -> Result<Option<Duration>, String> {
+pub fn parse_function_timeout(value: &serde_json::Value) -> Result<Option<Duration>, FunctionTimeoutError> {
     let text = match value {
         serde_json::Value::String(s) => s.trim().to_string(),
         serde_json::Value::Number(n) => n.to_string(),
-        other => return Err(format!("functionTimeout must be \"hh:mm:ss\" or -1, found `{other}`")),
+        other => return Err(FunctionTimeoutError::NotText(other.to_string())),
     };
     if text == "-1" {
         return Ok(None);
     }
-    let bad = || format!("functionTimeout `{text}` is not \"hh:mm:ss\" (e.g. \"00:05:00\") or -1 (no limit)");
+    let bad = || FunctionTimeoutError::Malformed(text.clone());
     let (days, rest) = match text.split_once('.') {
         Some((d, r)) if !d.contains(':') => (d.parse::<u64>().map_err(|_| bad())?, r),
         _ => (0, text.as_str()),
@@ -37,23 +48,20 @@ pub fn parse_function_timeout(value: &serde_json::Value) -> Result<Option<Durati
     }
     let total = Duration::from_secs(days * 86400 + h * 3600 + m * 60) + Duration::from_secs_f64(s);
     if total.is_zero() {
-        return Err(format!("functionTimeout `{text}` is zero; use a positive duration or -1 (no limit)"));
+        return Err(FunctionTimeoutError::Zero(text));
     }
     Ok(Some(total))
 }
 
 /// Reads `functionTimeout` from `<app>/host.json` (default [`DEFAULT_FUNCTION_TIMEOUT`]).
-pub fn read_function_timeout(app_dir: &Path) -> anyhow::Result<Option<Duration>> {
-    let path = app_dir.join("host.json");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Some(DEFAULT_FUNCTION_TIMEOUT)) };
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("`{}` is not valid JSON; fix it or delete it", path.display()))?;
+pub fn read_function_timeout(app_dir: &Path) -> Result<Option<Duration>, ConfigError> {
+    let doc = read_host_json(app_dir)?;
     match doc.get("functionTimeout") {
         None | Some(serde_json::Value::Null) => Ok(Some(DEFAULT_FUNCTION_TIMEOUT)),
-        Some(v) => match parse_function_timeout(v) {
-            Ok(t) => Ok(t),
-            Err(e) => bail!("`{}`: {e}", path.display()),
-        },
+        Some(v) => parse_function_timeout(v).map_err(|e| ConfigError::HostJsonValue {
+            path: app_dir.join("host.json"),
+            message: e.to_string(),
+        }),
     }
 }
 
@@ -69,9 +77,9 @@ mod tests {
         assert_eq!(parse_function_timeout(&json!("1.00:00:00")), Ok(Some(Duration::from_secs(86400))));
         assert_eq!(parse_function_timeout(&json!("-1")), Ok(None));
         assert_eq!(parse_function_timeout(&json!(-1)), Ok(None));
-        assert!(parse_function_timeout(&json!("5 minutes")).unwrap_err().contains("5 minutes"));
+        assert!(parse_function_timeout(&json!("5 minutes")).unwrap_err().to_string().contains("5 minutes"));
         assert!(parse_function_timeout(&json!("00:61:00")).is_err());
-        assert!(parse_function_timeout(&json!("00:00:00")).unwrap_err().contains("zero"));
+        assert!(parse_function_timeout(&json!("00:00:00")).unwrap_err().to_string().contains("zero"));
         assert!(parse_function_timeout(&json!(true)).is_err());
     }
 

@@ -11,6 +11,9 @@ use tokio::sync::{oneshot, watch};
 
 use crate::app::{WorkerLaunch, host_env};
 
+/// How long an exited worker's remaining output may take to reach the log.
+const OUTPUT_DRAIN_BOUND: Duration = Duration::from_secs(1);
+
 /// How many stderr lines are kept to explain an early exit.
 const KEPT_STDERR_LINES: usize = 3;
 
@@ -78,11 +81,12 @@ impl WorkerProcess {
         let pid = child.id();
         tracing::debug!(target: "fnwire::worker", "started worker pid {pid:?} id {worker_id}");
         let last_stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let mut forwarders = Vec::new();
         if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(forward_lines(stdout, false, last_stderr.clone()));
+            forwarders.push(tokio::spawn(forward_lines(stdout, false, last_stderr.clone())));
         }
         if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(forward_lines(stderr, true, last_stderr.clone()));
+            forwarders.push(tokio::spawn(forward_lines(stderr, true, last_stderr.clone())));
         }
         let (exit_tx, exit_rx) = watch::channel(None);
         let (kill_tx, kill_rx) = oneshot::channel::<()>();
@@ -94,6 +98,14 @@ impl WorkerProcess {
                     child.wait().await
                 }
             };
+            // The worker's last lines are logged before anyone hears it exited (the host may end
+            // right after); bounded, as a process it started may still hold the pipes open.
+            let drained = async {
+                for f in forwarders {
+                    let _ = f.await;
+                }
+            };
+            let _ = tokio::time::timeout(OUTPUT_DRAIN_BOUND, drained).await;
             match status {
                 Ok(status) => {
                     let _ = exit_tx.send(Some(status));

@@ -48,27 +48,27 @@ impl ExpressionValues {
 
     /// Resolves every `{…}` in `template`. An unknown name is an error listing the names
     /// that exist.
-    pub fn resolve(&self, template: &str) -> Result<String, String> {
+    pub fn resolve(&self, template: &str) -> Result<String, ExpressionError> {
         let mut out = String::with_capacity(template.len());
         let mut rest = template;
         while let Some(open) = rest.find('{') {
             out.push_str(&rest[..open]);
             let after = &rest[open + 1..];
             let Some(close) = after.find('}') else {
-                return Err(format!("`{template}` has a `{{` without a closing `}}`"));
+                return Err(ExpressionError::Unclosed { template: template.to_string() });
             };
             let name = after[..close].trim();
             out.push_str(&self.value_of(name, template)?);
             rest = &after[close + 1..];
         }
         if rest.contains('}') {
-            return Err(format!("`{template}` has a `}}` without an opening `{{`"));
+            return Err(ExpressionError::Unopened { template: template.to_string() });
         }
         out.push_str(rest);
         Ok(out)
     }
 
-    fn value_of(&self, name: &str, template: &str) -> Result<String, String> {
+    fn value_of(&self, name: &str, template: &str) -> Result<String, ExpressionError> {
         let lower = name.to_lowercase();
         if lower == "rand-guid" {
             return Ok(uuid::Uuid::new_v4().to_string());
@@ -80,14 +80,25 @@ impl ExpressionValues {
         if let Some(v) = self.get(name) {
             return Ok(v.to_string());
         }
-        let mut known: Vec<&str> = self.values.keys().map(String::as_str).collect();
+        let mut known: Vec<String> = self.values.keys().cloned().collect();
         known.sort_unstable();
-        Err(format!(
-            "`{{{name}}}` in `{template}` has no value for this invocation; available: rand-guid, DateTime{}{}",
-            if known.is_empty() { "" } else { ", " },
-            known.join(", ")
-        ))
+        Err(ExpressionError::NoValue { name: name.to_string(), template: template.to_string(), known })
     }
+}
+
+/// A binding expression (`{name}` in a path or queue name) cannot be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpressionError {
+    #[error("`{template}` has a `{{` without a closing `}}`")]
+    Unclosed { template: String },
+    #[error("`{template}` has a `}}` without an opening `{{`")]
+    Unopened { template: String },
+    /// `known` lists the names this invocation has values for.
+    #[error(
+        "`{{{name}}}` in `{template}` has no value for this invocation; available: rand-guid, DateTime{}",
+        known.iter().map(|k| format!(", {k}")).collect::<String>()
+    )]
+    NoValue { name: String, template: String, known: Vec<String> },
 }
 
 /// A TypedData as expression text, if it is a scalar.
@@ -141,7 +152,7 @@ mod tests {
     #[test]
     fn unknown_names_and_unbalanced_braces_are_errors() {
         let values = ExpressionValues::default();
-        let e = values.resolve("done/{nope}.txt").unwrap_err();
+        let e = values.resolve("done/{nope}.txt").unwrap_err().to_string();
         assert!(e.contains("{nope}") && e.contains("done/{nope}.txt"), "{e}");
         assert!(values.resolve("a/{b").is_err());
         assert!(values.resolve("a/b}").is_err());

@@ -17,14 +17,57 @@ use fnwire_protocol::rpc::{
 use fnwire_storage::{BlobStore, MessageBody, Store};
 
 use crate::lifecycle::IndexedFunction;
-use expressions::ExpressionValues;
+use expressions::{ExpressionError, ExpressionValues};
+use outputs::OutputValueError;
 
 /// Output and input binding types this host handles (besides the triggers).
 const HANDLED_OUTPUTS: &[&str] = &["http", "queue", "blob"];
 const HANDLED_INPUTS: &[&str] = &["blob"];
 
-/// A message held by the trigger that the outputs complete together with (queue, id, receipt).
-pub type HeldMessage<'a> = (&'a str, &'a str, &'a str);
+/// A queue message the trigger holds: it is deleted in the same transaction that adds the
+/// invocation's queue outputs, so a message is never both processed and retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldMessage {
+    pub queue: String,
+    pub id: String,
+    pub pop_receipt: String,
+}
+
+/// Which binding of a function an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingRole {
+    BlobInput,
+    QueueOutput,
+    BlobOutput,
+}
+
+impl std::fmt::Display for BindingRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BindingRole::BlobInput => "blob input",
+            BindingRole::QueueOutput => "queue output",
+            BindingRole::BlobOutput => "blob output",
+        })
+    }
+}
+
+/// A binding's value could not be read or delivered. Each message names the binding.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindingError {
+    #[error("{role} `{binding}`: {error}")]
+    Expression { role: BindingRole, binding: String, error: ExpressionError },
+    #[error("{role} `{binding}`: {error}")]
+    Value { role: BindingRole, binding: String, error: OutputValueError },
+    /// Reading or writing the blob file failed (the I/O error's text: it is not `Clone`).
+    #[error("{role} `{binding}` ({path}): {error}")]
+    Blob { role: BindingRole, binding: String, path: String, error: String },
+    /// The transaction adding queue outputs (and deleting the trigger's message) failed.
+    #[error("{0}")]
+    Commit(String),
+    /// The blocking task doing the work did not finish (the host is stopping).
+    #[error("{0}")]
+    Interrupted(String),
+}
 
 /// The storage behind the bindings, and each function's binding metadata.
 #[derive(Debug)]
@@ -90,6 +133,18 @@ impl AppBindings {
         values
     }
 
+    /// Whether `function` has blob or queue bindings besides its trigger (only those need the
+    /// store or the blob files).
+    pub fn uses_storage(&self, function: &str) -> bool {
+        self.functions.get(function).is_some_and(|metadata| {
+            metadata.bindings.iter().any(|b| {
+                !b.is_trigger()
+                    && (b.binding_type.eq_ignore_ascii_case("blob")
+                        || b.binding_type.eq_ignore_ascii_case("queue"))
+            })
+        })
+    }
+
     /// Prepares an invocation: adds the function's blob inputs to `request.input_data` (a
     /// missing blob is null, as in Azure) and returns the values its output paths can use.
     /// An expression without a value is an error naming the binding.
@@ -97,25 +152,27 @@ impl AppBindings {
         &self,
         function: &str,
         request: &mut InvocationRequest,
-    ) -> Result<ExpressionValues, String> {
-        let Some(metadata) = self.functions.get(function) else { return Ok(ExpressionValues::default()) };
-        let uses_storage = metadata.bindings.iter().any(|b| {
-            !b.is_trigger()
-                && (b.binding_type.eq_ignore_ascii_case("blob")
-                    || b.binding_type.eq_ignore_ascii_case("queue"))
-        });
-        if !uses_storage {
+    ) -> Result<ExpressionValues, BindingError> {
+        let Some(metadata) = self.functions.get(function).filter(|_| self.uses_storage(function)) else {
             return Ok(ExpressionValues::default());
-        }
+        };
         let values = AppBindings::expression_values(request);
         for b in metadata.bindings.iter().filter(|b| !b.is_trigger() && b.direction == Direction::In) {
             if !b.binding_type.eq_ignore_ascii_case("blob") {
                 continue;
             }
             let template = b.str_property("path").unwrap_or_default();
-            let path = values.resolve(template).map_err(|e| format!("blob input `{}`: {e}", b.name))?;
-            let content =
-                self.blobs.read(&path).map_err(|e| format!("blob input `{}` ({path}): {e}", b.name))?;
+            let path = values.resolve(template).map_err(|error| BindingError::Expression {
+                role: BindingRole::BlobInput,
+                binding: b.name.clone(),
+                error,
+            })?;
+            let content = self.blobs.read(&path).map_err(|e| BindingError::Blob {
+                role: BindingRole::BlobInput,
+                binding: b.name.clone(),
+                path: path.clone(),
+                error: e.to_string(),
+            })?;
             let data = content.map(|bytes| match b.data_type {
                 Some(DataType::Binary) | Some(DataType::Stream) => typed_data::Data::Bytes(bytes.into()),
                 _ => typed_data::Data::String(String::from_utf8_lossy(&bytes).into_owned()),
@@ -135,7 +192,7 @@ impl AppBindings {
         function: &str,
         values: &ExpressionValues,
         response: &InvocationResponse,
-    ) -> Result<Vec<MessageBody>, String> {
+    ) -> Result<Vec<MessageBody>, BindingError> {
         let Some(metadata) = self.functions.get(function) else { return Ok(Vec::new()) };
         let has_return = metadata.bindings.iter().any(|b| b.name == outputs::RETURN);
         let mut messages = Vec::new();
@@ -143,18 +200,41 @@ impl AppBindings {
             let Some(value) = outputs::output_value(response, &b.name, has_return) else { continue };
             if b.binding_type.eq_ignore_ascii_case("queue") {
                 let queue = b.str_property("queueName").unwrap_or_default();
-                let queue = values.resolve(queue).map_err(|e| format!("queue output `{}`: {e}", b.name))?;
-                for body in
-                    outputs::queue_messages(&value).map_err(|e| format!("queue output `{}`: {e}", b.name))?
-                {
+                let role = BindingRole::QueueOutput;
+                let binding = || b.name.clone();
+                let queue = values.resolve(queue).map_err(|error| BindingError::Expression {
+                    role,
+                    binding: binding(),
+                    error,
+                })?;
+                let bodies = outputs::queue_messages(&value).map_err(|error| BindingError::Value {
+                    role,
+                    binding: binding(),
+                    error,
+                })?;
+                for body in bodies {
                     messages.push(MessageBody::new(queue.clone(), body.to_vec()));
                 }
             } else if b.binding_type.eq_ignore_ascii_case("blob") {
                 let template = b.str_property("path").unwrap_or_default();
-                let path = values.resolve(template).map_err(|e| format!("blob output `{}`: {e}", b.name))?;
-                let bytes =
-                    outputs::value_bytes(&value).map_err(|e| format!("blob output `{}`: {e}", b.name))?;
-                self.blobs.write(&path, &bytes).map_err(|e| format!("blob output `{}`: {e}", b.name))?;
+                let role = BindingRole::BlobOutput;
+                let binding = || b.name.clone();
+                let path = values.resolve(template).map_err(|error| BindingError::Expression {
+                    role,
+                    binding: binding(),
+                    error,
+                })?;
+                let bytes = outputs::value_bytes(&value).map_err(|error| BindingError::Value {
+                    role,
+                    binding: binding(),
+                    error,
+                })?;
+                self.blobs.write(&path, &bytes).map_err(|e| BindingError::Blob {
+                    role,
+                    binding: binding(),
+                    path: path.clone(),
+                    error: e.to_string(),
+                })?;
             }
         }
         Ok(messages)
@@ -167,13 +247,14 @@ impl AppBindings {
         function: &str,
         values: &ExpressionValues,
         response: &InvocationResponse,
-        held: Option<HeldMessage<'_>>,
-    ) -> Result<usize, String> {
+        held: Option<&HeldMessage>,
+    ) -> Result<usize, BindingError> {
         let messages = self.collect_outputs(function, values, response)?;
         if held.is_none() && messages.is_empty() {
             return Ok(0);
         }
-        self.store.complete_and_put(held, &messages).map_err(|e| e.to_string())?;
+        let held = held.map(|h| (h.queue.as_str(), h.id.as_str(), h.pop_receipt.as_str()));
+        self.store.complete_and_put(held, &messages).map_err(|e| BindingError::Commit(e.to_string()))?;
         for m in &messages {
             self.signal(&m.queue).notify_one();
         }
@@ -309,7 +390,7 @@ mod tests {
         assert_eq!(by_name["none"], Some(parameter_binding::RpcData::Data(TypedData::default())));
 
         let mut request = queue_request("a.txt", "m1");
-        let e = bindings.prepare("read", &mut request).unwrap_err();
+        let e = bindings.prepare("read", &mut request).unwrap_err().to_string();
         assert!(e.contains("blob input `text`") && e.contains("{queueTrigger}"), "{e}");
     }
 
@@ -332,7 +413,8 @@ mod tests {
             ],
             None,
         );
-        let e = bindings.complete("f", &ExpressionValues::default(), &response, None).unwrap_err();
+        let e =
+            bindings.complete("f", &ExpressionValues::default(), &response, None).unwrap_err().to_string();
         assert!(e.contains("Not_Valid"), "{e}");
         assert_eq!(bindings.store().message_count("done").unwrap(), 0, "all or nothing");
     }

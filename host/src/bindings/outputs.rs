@@ -39,22 +39,31 @@ pub fn output_value(
     }
 }
 
+/// An output value that cannot be written to storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OutputValueError {
+    #[error("an HTTP response cannot be stored as data")]
+    HttpResponse,
+    #[error("a collection or model-binding value cannot be stored as one item")]
+    NotOneItem,
+}
+
 /// The content of one value written to storage (a blob, one queue message).
-pub fn value_bytes(value: &TypedData) -> Result<Bytes, String> {
+pub fn value_bytes(value: &TypedData) -> Result<Bytes, OutputValueError> {
     match value.data.as_ref() {
         None => Ok(Bytes::new()),
         Some(typed_data::Data::String(s)) | Some(typed_data::Data::Json(s)) => Ok(Bytes::from(s.clone())),
         Some(typed_data::Data::Bytes(b)) | Some(typed_data::Data::Stream(b)) => Ok(b.clone()),
         Some(typed_data::Data::Int(i)) => Ok(Bytes::from(i.to_string())),
         Some(typed_data::Data::Double(d)) => Ok(Bytes::from(d.to_string())),
-        Some(typed_data::Data::Http(_)) => Err("an HTTP response cannot be stored as data".into()),
-        Some(_) => Err("a collection or model-binding value cannot be stored as one item".into()),
+        Some(typed_data::Data::Http(_)) => Err(OutputValueError::HttpResponse),
+        Some(_) => Err(OutputValueError::NotOneItem),
     }
 }
 
 /// The messages a queue output value stands for: a JSON array or a collection is one message
 /// per element (as Azure's collector outputs); anything else is one message.
-pub fn queue_messages(value: &TypedData) -> Result<Vec<Bytes>, String> {
+pub fn queue_messages(value: &TypedData) -> Result<Vec<Bytes>, OutputValueError> {
     let strings = |v: &[String]| v.iter().map(|s| Bytes::from(s.clone())).collect();
     match value.data.as_ref() {
         Some(typed_data::Data::Json(text)) => match serde_json::from_str::<serde_json::Value>(text) {

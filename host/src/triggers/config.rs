@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
 use serde_json::Value;
+
+use crate::config::{ConfigError, read_host_json};
 
 /// App setting (or environment variable) naming the storage directory.
 pub const STORAGE_DIR_SETTING: &str = "FNWIRE_STORAGE_DIR";
@@ -23,27 +24,23 @@ pub struct StoragePaths {
     pub blob_dir: PathBuf,
 }
 
-fn host_json(app_dir: &Path) -> anyhow::Result<Value> {
-    let path = app_dir.join("host.json");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Value::Null) };
-    serde_json::from_str(&text)
-        .with_context(|| format!("`{}` is not valid JSON; fix it or delete it", path.display()))
-}
-
 /// Resolves the storage paths: the app setting / environment variable, else host.json
 /// `extensions.fnwire.storageDirectory` / `blobDirectory`, else `<app>/.fnwire` and
 /// `<storage>/blobs`. Relative paths are relative to the app directory.
-pub fn storage_paths(app_dir: &Path, settings: &BTreeMap<String, String>) -> anyhow::Result<StoragePaths> {
-    let doc = host_json(app_dir)?;
+pub fn storage_paths(
+    app_dir: &Path,
+    settings: &BTreeMap<String, String>,
+) -> Result<StoragePaths, ConfigError> {
+    let doc = read_host_json(app_dir)?;
     let setting = |name: &str| {
         settings.get(name).cloned().or_else(|| std::env::var(name).ok()).filter(|s| !s.is_empty())
     };
-    let from_json = |key: &str| -> anyhow::Result<Option<String>> {
+    let from_json = |key: &str| -> Result<Option<String>, ConfigError> {
         match doc.pointer(&format!("/extensions/fnwire/{key}")) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(other) => {
-                bail!("host.json: extensions.fnwire.{key} must be a string (a path), found `{other}`")
+                Err(extension(format!("extensions.fnwire.{key} must be a string (a path), found `{other}`")))
             }
         }
     };
@@ -58,10 +55,22 @@ pub fn storage_paths(app_dir: &Path, settings: &BTreeMap<String, String>) -> any
     Ok(StoragePaths { storage_dir, blob_dir })
 }
 
+/// A host.json time span that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimespanError {
+    #[error("`{0}` is not a time span; write hh:mm:ss or d.hh:mm:ss, e.g. 00:00:30")]
+    Malformed(String),
+    #[error(
+        "`{0}` is not a time span; write hh:mm:ss or d.hh:mm:ss, e.g. 00:00:30: hours go to 23, minutes and seconds \
+         to 59"
+    )]
+    OutOfRange(String),
+}
+
 /// Parses a .NET TimeSpan as host.json writes it: `hh:mm:ss`, `d.hh:mm:ss`, with optional
 /// `.fffffff` fractions; a bare integer is a number of days, as .NET reads it.
-pub fn parse_timespan(text: &str) -> Result<Duration, String> {
-    let bad = || format!("`{text}` is not a time span; write hh:mm:ss or d.hh:mm:ss, e.g. 00:00:30");
+pub fn parse_timespan(text: &str) -> Result<Duration, TimespanError> {
+    let bad = || TimespanError::Malformed(text.to_string());
     let t = text.trim();
     if t.is_empty() || t.starts_with('-') {
         return Err(bad());
@@ -96,7 +105,7 @@ pub fn parse_timespan(text: &str) -> Result<Duration, String> {
         },
     };
     if hours > 23 || minutes > 59 || secs > 59 {
-        return Err(format!("{}: hours go to 23, minutes and seconds to 59", bad()));
+        return Err(TimespanError::OutOfRange(text.to_string()));
     }
     Ok(Duration::new(days * 86_400 + hours * 3600 + minutes * 60 + secs, nanos))
 }
@@ -128,48 +137,52 @@ impl Default for QueueOptions {
     }
 }
 
+fn extension(message: String) -> ConfigError {
+    ConfigError::Extension { message }
+}
+
 /// Shortest polling interval Azure accepts.
 const MIN_POLLING_INTERVAL: Duration = Duration::from_millis(100);
 
 impl QueueOptions {
     /// Reads `extensions.queues` from the app's host.json.
-    pub fn read(app_dir: &Path) -> anyhow::Result<QueueOptions> {
-        QueueOptions::from_host_json(&host_json(app_dir)?)
+    pub fn read(app_dir: &Path) -> Result<QueueOptions, ConfigError> {
+        QueueOptions::from_host_json(&read_host_json(app_dir)?)
     }
 
-    pub fn from_host_json(doc: &Value) -> anyhow::Result<QueueOptions> {
+    pub fn from_host_json(doc: &Value) -> Result<QueueOptions, ConfigError> {
         let mut o = QueueOptions::default();
         let Some(section) = doc.pointer("/extensions/queues") else { return Ok(o) };
         let Some(section) = section.as_object() else {
-            bail!("host.json: extensions.queues must be an object");
+            return Err(extension("extensions.queues must be an object".into()));
         };
         let get = |key: &str| section.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v);
-        let span = |key: &str| -> anyhow::Result<Option<Duration>> {
+        let span = |key: &str| -> Result<Option<Duration>, ConfigError> {
             match get(key) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => parse_timespan(s)
                     .map(Some)
-                    .map_err(|e| anyhow::anyhow!("host.json: extensions.queues.{key}: {e}")),
+                    .map_err(|e| extension(format!("extensions.queues.{key}: {e}"))),
                 // Version 1 host.json wrote milliseconds.
                 Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64().map(Duration::from_millis)),
-                Some(other) => bail!(
-                    "host.json: extensions.queues.{key} must be a time span like \"00:00:30\", found `{other}`"
-                ),
+                Some(other) => Err(extension(format!(
+                    "extensions.queues.{key} must be a time span like \"00:00:30\", found `{other}`"
+                ))),
             }
         };
-        let int = |key: &str| -> anyhow::Result<Option<i64>> {
+        let int = |key: &str| -> Result<Option<i64>, ConfigError> {
             match get(key) {
                 None | Some(Value::Null) => Ok(None),
                 Some(v) => v.as_i64().map(Some).ok_or_else(|| {
-                    anyhow::anyhow!("host.json: extensions.queues.{key} must be an integer, found `{v}`")
+                    extension(format!("extensions.queues.{key} must be an integer, found `{v}`"))
                 }),
             }
         };
         if let Some(d) = span("maxPollingInterval")? {
             if d < MIN_POLLING_INTERVAL {
-                bail!(
-                    "host.json: extensions.queues.maxPollingInterval must be at least 00:00:00.1, found {d:?}"
-                );
+                return Err(extension(format!(
+                    "extensions.queues.maxPollingInterval must be at least 00:00:00.1, found {d:?}"
+                )));
             }
             o.max_polling_interval = d;
         }
@@ -178,20 +191,26 @@ impl QueueOptions {
         }
         if let Some(n) = int("batchSize")? {
             if !(1..=32).contains(&n) {
-                bail!("host.json: extensions.queues.batchSize must be between 1 and 32, found {n}");
+                return Err(extension(format!(
+                    "extensions.queues.batchSize must be between 1 and 32, found {n}"
+                )));
             }
             o.batch_size = n as usize;
         }
         o.new_batch_threshold = o.batch_size / 2;
         if let Some(n) = int("newBatchThreshold")? {
             if n < 0 {
-                bail!("host.json: extensions.queues.newBatchThreshold may not be negative, found {n}");
+                return Err(extension(format!(
+                    "extensions.queues.newBatchThreshold may not be negative, found {n}"
+                )));
             }
             o.new_batch_threshold = n as usize;
         }
         if let Some(n) = int("maxDequeueCount")? {
             if n < 1 {
-                bail!("host.json: extensions.queues.maxDequeueCount must be at least 1, found {n}");
+                return Err(extension(format!(
+                    "extensions.queues.maxDequeueCount must be at least 1, found {n}"
+                )));
             }
             o.max_dequeue_count = n;
         }
@@ -212,7 +231,7 @@ mod tests {
         assert_eq!(parse_timespan("00:05").unwrap(), Duration::from_secs(300));
         assert_eq!(parse_timespan("2").unwrap(), Duration::from_secs(2 * 86_400));
         for bad in ["", "x", "00:60:00", "24:00:00", "-00:00:01", "1:2:3:4", "00:00:01.", "a.00:00:01"] {
-            let e = parse_timespan(bad).unwrap_err();
+            let e = parse_timespan(bad).unwrap_err().to_string();
             assert!(e.contains(&format!("`{bad}`")), "{bad}: {e}");
         }
     }

@@ -11,10 +11,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use fnwire_protocol::rpc::{InvocationRequest, ParameterBinding, TypedData, parameter_binding, typed_data};
 use fnwire_storage::{LeasedMessage, Store};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::config::QueueOptions;
-use super::{Dispatch, InvocationOutcome};
+use crate::bindings::HeldMessage;
+use crate::invoke::{Invocation, Pipeline};
 
 /// How long a taken message stays hidden while its invocation runs (Azure: 10 minutes),
 /// renewed at half-time while it runs. A host that dies releases nothing; the next host start
@@ -24,6 +26,16 @@ pub const IN_FLIGHT_VISIBILITY: Duration = Duration::from_secs(600);
 const NO_WORKER_RETRY_DELAY: Duration = Duration::from_millis(500);
 /// First wait after an empty poll; doubles up to `maxPollingInterval`.
 const MIN_POLL_DELAY: Duration = Duration::from_millis(100);
+
+/// A queue trigger's settings cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueTriggerError {
+    #[error("the queue trigger has no `queueName`")]
+    MissingQueueName,
+    /// The store's explanation of why the name is not a valid queue name.
+    #[error("{0}")]
+    InvalidQueueName(String),
+}
 
 /// A queue-triggered function as the host runs it.
 #[derive(Debug, Clone)]
@@ -41,9 +53,10 @@ impl QueueFunction {
         name: &str,
         function_id: &str,
         trigger: &fnwire_metadata::Binding,
-    ) -> Result<Self, String> {
-        let queue = trigger.str_property("queueName").ok_or("the queue trigger has no `queueName`")?;
-        fnwire_storage::validate_queue_name(queue).map_err(|e| e.to_string())?;
+    ) -> Result<Self, QueueTriggerError> {
+        let queue = trigger.str_property("queueName").ok_or(QueueTriggerError::MissingQueueName)?;
+        fnwire_storage::validate_queue_name(queue)
+            .map_err(|e| QueueTriggerError::InvalidQueueName(e.to_string()))?;
         Ok(QueueFunction {
             name: name.to_string(),
             function_id: function_id.to_string(),
@@ -108,11 +121,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 pub(super) async fn run(
     function: QueueFunction,
     store: Arc<Store>,
-    dispatch: Dispatch,
+    pipeline: Pipeline,
+    signal: Arc<Notify>,
     options: QueueOptions,
 ) {
     let function = Arc::new(function);
-    let signal = dispatch.bindings.signal(&function.queue);
     let mut in_flight: JoinSet<()> = JoinSet::new();
     let mut delay = MIN_POLL_DELAY;
     loop {
@@ -144,9 +157,9 @@ pub(super) async fn run(
         }
         delay = MIN_POLL_DELAY;
         for message in messages {
-            let (function, store, dispatch, options) =
-                (function.clone(), store.clone(), dispatch.clone(), options.clone());
-            in_flight.spawn(async move { process(&function, &store, &dispatch, &options, message).await });
+            let (function, store, pipeline, options) =
+                (function.clone(), store.clone(), pipeline.clone(), options.clone());
+            in_flight.spawn(async move { process(&function, &store, &pipeline, &options, message).await });
         }
     }
 }
@@ -154,7 +167,7 @@ pub(super) async fn run(
 async fn process(
     function: &QueueFunction,
     store: &Arc<Store>,
-    dispatch: &Dispatch,
+    pipeline: &Pipeline,
     options: &QueueOptions,
     m: LeasedMessage,
 ) {
@@ -165,10 +178,17 @@ async fn process(
         return;
     }
     let invocation_id = uuid::Uuid::new_v4().to_string();
-    let request = function.invocation(&invocation_id, &m);
-    let reason = format!("New queue message detected on '{}'", function.queue);
-    let held = (m.queue.as_str(), m.id.as_str(), m.pop_receipt.as_str());
-    let run = dispatch.run(&function.name, &reason, request, Some(held));
+    let invocation = Invocation {
+        function: function.name.clone(),
+        reason: format!("New queue message detected on '{}'", function.queue),
+        request: function.invocation(&invocation_id, &m),
+        held: Some(HeldMessage {
+            queue: m.queue.clone(),
+            id: m.id.clone(),
+            pop_receipt: m.pop_receipt.clone(),
+        }),
+    };
+    let run = pipeline.run(invocation);
     tokio::pin!(run);
     // Long invocations keep their message hidden (Azure renews the same way).
     let mut renew = tokio::time::interval_at(
@@ -189,9 +209,14 @@ async fn process(
         }
     };
     match outcome {
-        InvocationOutcome::Succeeded => {}
-        InvocationOutcome::NotRun(_) => {
+        Ok(_) => {}
+        Err(e) if e.never_ran() => {
             // No worker right now (e.g. one is restarting): not an attempt; wait a little.
+            tracing::info!(
+                "message {} on `{}` will be tried again when a worker is available",
+                m.id,
+                m.queue
+            );
             let (s, m2) = (store.clone(), m.clone());
             if let Some(Err(e)) = blocking(move || {
                 s.release_unattempted(&m2.queue, &m2.id, &m2.pop_receipt, NO_WORKER_RETRY_DELAY)
@@ -201,10 +226,10 @@ async fn process(
                 tracing::warn!("message {} on `{}`: could not release it: {e}", m.id, m.queue);
             }
         }
-        InvocationOutcome::Failed(_) if m.dequeue_count >= options.max_dequeue_count => {
+        Err(_) if m.dequeue_count >= options.max_dequeue_count => {
             poison(function, store, &m, options).await;
         }
-        InvocationOutcome::Failed(_) => {
+        Err(_) => {
             let (s, m2, delay) = (store.clone(), m.clone(), options.visibility_timeout);
             match blocking(move || s.release(&m2.queue, &m2.id, &m2.pop_receipt, delay)).await {
                 Some(Ok(_)) => tracing::info!(
@@ -282,6 +307,8 @@ mod tests {
         assert_eq!(body(&binary.invocation("inv", &m)), typed_data::Data::Bytes(b"hello".to_vec().into()));
         let bad = fnwire_metadata::Binding::new("msg", "queueTrigger", fnwire_metadata::Direction::In)
             .with("queueName", "Bad_Name");
-        assert!(QueueFunction::from_binding("work", "fid", &bad).unwrap_err().contains("Bad_Name"));
+        assert!(
+            QueueFunction::from_binding("work", "fid", &bad).unwrap_err().to_string().contains("Bad_Name")
+        );
     }
 }

@@ -4,11 +4,12 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::Subcommand;
-use fnwire_storage::Store;
+use fnwire_storage::{StorageError, Store};
 
 use super::config::storage_paths;
+use crate::app::AppError;
+use crate::config::ConfigError;
 
 /// Azure's largest peek.
 pub const DEFAULT_PEEK: usize = 32;
@@ -39,18 +40,44 @@ pub enum QueueCommand {
     },
 }
 
-fn open(app: &Path) -> anyhow::Result<Store> {
+/// Why a `fnwire queue` command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueCliError {
+    #[error("`{}` is not a directory: pass the function app's directory with --app", .0.display())]
+    NotADirectory(PathBuf),
+    #[error(transparent)]
+    Settings(#[from] AppError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("opening the queues of the app in `{}`", app.display())]
+    Open {
+        app: PathBuf,
+        #[source]
+        source: Box<StorageError>,
+    },
+    // Boxed: a storage error is large, and every result of this module carries its room.
+    #[error(transparent)]
+    Storage(Box<StorageError>),
+}
+
+impl From<StorageError> for QueueCliError {
+    fn from(e: StorageError) -> Self {
+        QueueCliError::Storage(Box::new(e))
+    }
+}
+
+fn open(app: &Path) -> Result<Store, QueueCliError> {
     if !app.is_dir() {
-        anyhow::bail!("`{}` is not a directory: pass the function app's directory with --app", app.display());
+        return Err(QueueCliError::NotADirectory(app.to_path_buf()));
     }
     let settings = crate::app::read_local_settings(app)?;
     let paths = storage_paths(app, &settings)?;
     Store::open(&paths.storage_dir)
-        .with_context(|| format!("opening the queues of the app in `{}`", app.display()))
+        .map_err(|source| QueueCliError::Open { app: app.to_path_buf(), source: Box::new(source) })
 }
 
 /// Runs a `fnwire queue` command and returns what it prints.
-pub fn run(command: QueueCommand) -> anyhow::Result<String> {
+pub fn run(command: QueueCommand) -> Result<String, QueueCliError> {
     let mut out = String::new();
     match command {
         QueueCommand::Put { queue, message, app } => {

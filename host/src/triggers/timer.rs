@@ -17,8 +17,8 @@ use fnwire_protocol::rpc::{InvocationRequest, ParameterBinding, TypedData, param
 use fnwire_storage::{ScheduleStatus, Store};
 use serde_json::json;
 
-use super::config::parse_timespan;
-use super::{Dispatch, InvocationOutcome};
+use super::config::{TimespanError, parse_timespan};
+use crate::invoke::{Invocation, Pipeline};
 
 /// The fields of an NCRONTAB expression, in order.
 pub const NCRONTAB_FIELDS: [&str; 6] = ["second", "minute", "hour", "day", "month", "day-of-week"];
@@ -33,6 +33,28 @@ pub enum Schedule {
     Interval(Duration),
 }
 
+/// A timer trigger's `schedule` cannot be used; messages name the field that is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("the timer trigger has no `schedule`")]
+    Missing,
+    #[error("interval schedule: {0}")]
+    Interval(TimespanError),
+    #[error("interval schedule `{0}` is zero; use at least 00:00:01")]
+    ZeroInterval(String),
+    #[error(
+        "NCRONTAB schedule `{text}` has {count} field(s); it needs six: {{second}} {{minute}} {{hour}} {{day}} \
+         {{month}} {{day-of-week}}, e.g. `0 */5 * * * *` for every five minutes"
+    )]
+    FieldCount { text: String, count: usize },
+    #[error("NCRONTAB schedule `{text}`: the {field_name} field `{field}` is not valid ({error})")]
+    Field { text: String, field_name: &'static str, field: String, error: String },
+    #[error("NCRONTAB schedule `{text}` is not valid: {error}")]
+    Invalid { text: String, error: String },
+    #[error("NCRONTAB schedule `{0}` never fires (check the day and month fields together)")]
+    NeverFires(String),
+}
+
 fn parser() -> CronParser {
     CronParser::builder().seconds(Seconds::Required).dom_and_dow(true).build()
 }
@@ -40,40 +62,38 @@ fn parser() -> CronParser {
 impl Schedule {
     /// Parses `schedule`: an interval when it contains `:` (`hh:mm:ss` or `d.hh:mm:ss`),
     /// otherwise NCRONTAB. Errors name the field that is wrong.
-    pub fn parse(text: &str) -> Result<Schedule, String> {
+    pub fn parse(text: &str) -> Result<Schedule, ScheduleError> {
         let text = text.trim();
         if text.contains(':') {
-            let d = parse_timespan(text).map_err(|e| format!("interval schedule: {e}"))?;
+            let d = parse_timespan(text).map_err(ScheduleError::Interval)?;
             if d.is_zero() {
-                return Err(format!("interval schedule `{text}` is zero; use at least 00:00:01"));
+                return Err(ScheduleError::ZeroInterval(text.to_string()));
             }
             return Ok(Schedule::Interval(d));
         }
         let fields: Vec<&str> = text.split_whitespace().collect();
         if fields.len() != 6 {
-            return Err(format!(
-                "NCRONTAB schedule `{text}` has {} field(s); it needs six: {{second}} {{minute}} {{hour}} {{day}} \
-                 {{month}} {{day-of-week}}, e.g. `0 */5 * * * *` for every five minutes",
-                fields.len()
-            ));
+            return Err(ScheduleError::FieldCount { text: text.to_string(), count: fields.len() });
         }
         let parser = parser();
         for (i, field) in fields.iter().enumerate() {
             let mut probe = ["*"; 6];
             probe[i] = field;
             if let Err(e) = parser.parse(&probe.join(" ")) {
-                return Err(format!(
-                    "NCRONTAB schedule `{text}`: the {} field `{field}` is not valid ({e})",
-                    NCRONTAB_FIELDS[i]
-                ));
+                return Err(ScheduleError::Field {
+                    text: text.to_string(),
+                    field_name: NCRONTAB_FIELDS[i],
+                    field: field.to_string(),
+                    error: e.to_string(),
+                });
             }
         }
-        let cron = parser.parse(text).map_err(|e| format!("NCRONTAB schedule `{text}` is not valid: {e}"))?;
+        let cron = parser
+            .parse(text)
+            .map_err(|e| ScheduleError::Invalid { text: text.to_string(), error: e.to_string() })?;
         // A pattern can be valid field by field yet never match (e.g. 30 February).
         if cron.find_next_occurrence(&Utc::now(), false).is_err() {
-            return Err(format!(
-                "NCRONTAB schedule `{text}` never fires (check the day and month fields together)"
-            ));
+            return Err(ScheduleError::NeverFires(text.to_string()));
         }
         Ok(Schedule::Cron { expression: text.to_string(), cron: Box::new(cron) })
     }
@@ -142,10 +162,8 @@ impl TimerFunction {
         name: &str,
         function_id: &str,
         trigger: &fnwire_metadata::Binding,
-    ) -> Result<TimerFunction, String> {
-        let text = trigger
-            .str_property("schedule")
-            .ok_or_else(|| "the timer trigger has no `schedule`".to_string())?;
+    ) -> Result<TimerFunction, ScheduleError> {
+        let text = trigger.str_property("schedule").ok_or(ScheduleError::Missing)?;
         let schedule = Schedule::parse(text)?;
         let use_monitor = trigger.bool_property("useMonitor").unwrap_or_else(|| {
             schedule.interval_near(Utc::now()).is_some_and(|d| d >= Duration::from_secs(60))
@@ -196,27 +214,21 @@ impl TimerFunction {
 }
 
 /// Runs a timer function for as long as the task lives.
-pub(super) async fn run(timer: TimerFunction, store: Arc<Store>, dispatch: Dispatch) {
-    let read_status = || match store.schedule_status(&timer.name) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!("timer `{}`: could not read its schedule status: {e}", timer.name);
-            None
-        }
-    };
-    let mut status = if timer.use_monitor { read_status() } else { None };
+pub(super) async fn run(timer: TimerFunction, store: Arc<Store>, pipeline: Pipeline) {
+    let timer = Arc::new(timer);
+    let mut status = if timer.use_monitor { read_status(&timer, &store).await } else { None };
     let now = Utc::now();
     let past_due = timer.is_past_due(status.as_ref(), now);
     if past_due || timer.run_on_startup {
         let reason =
             if past_due { "past due (the host was down at its scheduled time)" } else { "runOnStartup" };
         tracing::info!("timer `{}`: running now ({reason})", timer.name);
-        status = fire(&timer, &store, &dispatch, status, now, past_due).await;
+        status = fire(&timer, &store, &pipeline, status, now, past_due).await;
     } else if timer.use_monitor && status.is_none() {
         // First start: record when it is due, so a later restart can tell it was missed.
         let next = timer.schedule.next_after(now).map(timestamp).unwrap_or_default();
         let fresh = ScheduleStatus { last: NEVER.into(), next, last_updated: timestamp(now) };
-        save(&timer, &store, &fresh);
+        save(&timer, &store, fresh.clone()).await;
         status = Some(fresh);
     }
     loop {
@@ -230,7 +242,7 @@ pub(super) async fn run(timer: TimerFunction, store: Arc<Store>, dispatch: Dispa
         {
             s.next = timestamp(next);
             s.last_updated = timestamp(Utc::now());
-            save(&timer, &store, s);
+            save(&timer, &store, s.clone()).await;
         }
         let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         tokio::time::sleep(wait).await;
@@ -238,22 +250,41 @@ pub(super) async fn run(timer: TimerFunction, store: Arc<Store>, dispatch: Dispa
         while Utc::now() < next {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        status = fire(&timer, &store, &dispatch, status, next, false).await;
+        status = fire(&timer, &store, &pipeline, status, next, false).await;
     }
 }
 
-fn save(timer: &TimerFunction, store: &Store, status: &ScheduleStatus) {
-    if timer.use_monitor
-        && let Err(e) = store.set_schedule_status(&timer.name, status)
-    {
-        tracing::warn!("timer `{}`: could not save its schedule status: {e}", timer.name);
+/// Reads the schedule status on the blocking pool (the store is SQLite).
+async fn read_status(timer: &Arc<TimerFunction>, store: &Arc<Store>) -> Option<ScheduleStatus> {
+    let (timer, store) = (timer.clone(), store.clone());
+    let read = tokio::task::spawn_blocking(move || match store.schedule_status(&timer.name) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("timer `{}`: could not read its schedule status: {e}", timer.name);
+            None
+        }
+    });
+    read.await.ok().flatten()
+}
+
+/// Saves the schedule status on the blocking pool (monitored timers only).
+async fn save(timer: &Arc<TimerFunction>, store: &Arc<Store>, status: ScheduleStatus) {
+    if !timer.use_monitor {
+        return;
     }
+    let (timer, store) = (timer.clone(), store.clone());
+    let saved = tokio::task::spawn_blocking(move || {
+        if let Err(e) = store.set_schedule_status(&timer.name, &status) {
+            tracing::warn!("timer `{}`: could not save its schedule status: {e}", timer.name);
+        }
+    });
+    let _ = saved.await;
 }
 
 async fn fire(
-    timer: &TimerFunction,
-    store: &Store,
-    dispatch: &Dispatch,
+    timer: &Arc<TimerFunction>,
+    store: &Arc<Store>,
+    pipeline: &Pipeline,
     status: Option<ScheduleStatus>,
     occurrence: DateTime<Utc>,
     past_due: bool,
@@ -267,12 +298,17 @@ async fn fire(
     };
     let info = timer.timer_info(Some(&shown), past_due);
     let invocation_id = uuid::Uuid::new_v4().to_string();
-    let request = timer.invocation(&invocation_id, info);
-    let reason = if past_due { "Timer fired (past due)" } else { "Timer fired" };
-    let _: InvocationOutcome = dispatch.run(&timer.name, reason, request, None).await;
-    // Recorded whatever the outcome: Azure does not re-run a failed occurrence either.
+    let invocation = Invocation {
+        function: timer.name.clone(),
+        reason: if past_due { "Timer fired (past due)" } else { "Timer fired" }.into(),
+        request: timer.invocation(&invocation_id, info),
+        held: None,
+    };
+    // Recorded whatever the outcome (the pipeline logged it): Azure does not re-run a failed
+    // occurrence either.
+    let _ = pipeline.run(invocation).await;
     let recorded = ScheduleStatus { last: timestamp(occurrence), next, last_updated: timestamp(Utc::now()) };
-    save(timer, store, &recorded);
+    save(timer, store, recorded.clone()).await;
     Some(recorded)
 }
 
@@ -324,12 +360,12 @@ mod tests {
             ("0 0 0 * * 9", "day-of-week"),
             ("0 x * * * *", "minute"),
         ] {
-            let e = Schedule::parse(text).unwrap_err();
+            let e = Schedule::parse(text).unwrap_err().to_string();
             assert!(e.contains(&format!("the {field} field")), "{text}: {e}");
         }
-        let e = Schedule::parse("* * * * *").unwrap_err();
+        let e = Schedule::parse("* * * * *").unwrap_err().to_string();
         assert!(e.contains("5 field(s)") && e.contains("six"), "{e}");
-        assert!(Schedule::parse("0 0 0 30 2 *").unwrap_err().contains("never fires"));
+        assert!(Schedule::parse("0 0 0 30 2 *").unwrap_err().to_string().contains("never fires"));
     }
 
     #[test]
@@ -341,7 +377,7 @@ mod tests {
             Some(Duration::from_secs(86_400))
         );
         assert!(Schedule::parse("00:00:00").is_err());
-        assert!(Schedule::parse("00:61:00").unwrap_err().contains("interval schedule"));
+        assert!(Schedule::parse("00:61:00").unwrap_err().to_string().contains("interval schedule"));
         assert_eq!(s.describe(), "every 00:00:02");
     }
 
@@ -389,7 +425,8 @@ mod tests {
         assert!(info["ScheduleStatus"].is_null());
 
         let e = TimerFunction::from_binding("t", "id", &binding(json!({"schedule": "0 0 99 * * *"})))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("hour"), "{e}");
     }
 }

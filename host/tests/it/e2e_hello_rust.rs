@@ -39,7 +39,7 @@ async fn hello_rust_answers_as_the_issue_says() {
     // Whatever the function's error text is, it reaches the console and not the client.
     let logged_error = output_before
         .lines()
-        .find(|l| l.contains("Executed 'boom' (failed"))
+        .find(|l| l.contains("Executed 'boom' (Failed"))
         .and_then(|l| l.split("Duration=").nth(1))
         .and_then(|l| l.split_once("): "))
         .map(|(_, e)| e.trim().to_string())

@@ -1,0 +1,206 @@
+//! Every way an HTTP request can fail before the function's own response is sent, each with
+//! the status and body it answers with. Bodies are plain text, start with `fnwire:` and say
+//! what to do; a function's exception text never reaches the client (it can hold secrets or
+//! internals), only the console.
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode, header};
+use http_body_util::Full;
+
+use crate::invoke::InvocationError;
+use crate::supervisor::InvokeError;
+
+/// Why a request got no answer from its function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// The worker is still starting.
+    Starting,
+    /// No worker can serve requests (the host is stopping, or gave up restarting the worker).
+    Unavailable(String),
+    /// No route matches the path.
+    NotFound { path: String },
+    /// A route matches the path, but not the method.
+    MethodNotAllowed { path: String, method: Method, allow: Vec<Method> },
+    /// The function needs a key that the request did not present.
+    Unauthorized,
+    /// The body is larger than `--max-request-body`.
+    TooLarge { limit: usize },
+    /// Reading the body failed (the client went away, a malformed chunk).
+    UnreadableBody(String),
+    /// The function failed to load when the host started.
+    NotLoaded { function: String, invocation_id: String },
+    /// The invocation ran (or was tried) and did not succeed. Boxed: every step of a request
+    /// returns a `Rejection`, and this one is large.
+    Invocation { function: String, invocation_id: String, error: Box<InvocationError> },
+}
+
+/// A response with a plain-text body.
+pub fn plain(status: StatusCode, text: impl Into<String>) -> http::Response<Full<Bytes>> {
+    let mut r = http::Response::new(Full::new(Bytes::from(text.into())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+impl Rejection {
+    /// The status this rejection answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Rejection::Starting | Rejection::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::NotFound { .. } => StatusCode::NOT_FOUND,
+            Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Rejection::Unauthorized => StatusCode::UNAUTHORIZED,
+            Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::UnreadableBody(_) => StatusCode::BAD_REQUEST,
+            Rejection::NotLoaded { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Rejection::Invocation { error, .. } => match error.as_ref() {
+                InvocationError::Worker(InvokeError::TimedOut(_)) => StatusCode::GATEWAY_TIMEOUT,
+                InvocationError::Worker(InvokeError::Unavailable(_) | InvokeError::WorkerDied(_)) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                InvocationError::Inputs(_)
+                | InvocationError::Function { .. }
+                | InvocationError::Outputs(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    /// The body the client reads.
+    pub fn body(&self) -> String {
+        match self {
+            Rejection::Starting => {
+                "fnwire: the function app is still starting; try again in a moment\n".into()
+            }
+            Rejection::Unavailable(reason) => format!("fnwire: no worker is available: {reason}\n"),
+            Rejection::NotFound { path } => format!(
+                "fnwire: no function is routed at {path} (the routes are listed on the fnwire console)\n"
+            ),
+            Rejection::MethodNotAllowed { path, method, allow } => {
+                format!("fnwire: {path} does not accept {method}; allowed: {}\n", allow_list(allow))
+            }
+            Rejection::Unauthorized => {
+                "fnwire: this function requires a key (x-functions-key header or code query parameter)\n"
+                    .into()
+            }
+            Rejection::TooLarge { limit } => {
+                format!("fnwire: the request body is larger than the limit of {limit} bytes\n")
+            }
+            Rejection::UnreadableBody(e) => format!("fnwire: could not read the request body: {e}\n"),
+            Rejection::NotLoaded { function, invocation_id } => format!(
+                "fnwire: function '{function}' is not available (it failed to load); invocation id {invocation_id}. \
+                 See the fnwire console for the reason.\n"
+            ),
+            Rejection::Invocation { function, invocation_id, error } => match error.as_ref() {
+                InvocationError::Inputs(e) => {
+                    format!(
+                        "fnwire: function '{function}' could not run: {e}; invocation id {invocation_id}\n"
+                    )
+                }
+                InvocationError::Worker(InvokeError::TimedOut(after)) => format!(
+                    "fnwire: function '{function}' did not finish within functionTimeout ({after:?}); invocation id \
+                     {invocation_id}\n"
+                ),
+                InvocationError::Worker(InvokeError::Unavailable(reason)) => {
+                    format!("fnwire: no worker is available: {reason}\n")
+                }
+                InvocationError::Worker(InvokeError::WorkerDied(reason)) => format!(
+                    "fnwire: no worker is available: the worker running this request stopped ({reason})\n"
+                ),
+                InvocationError::Function { cancelled, .. } => format!(
+                    "fnwire: function '{function}' {}; invocation id {invocation_id}. See the fnwire console for \
+                     details.\n",
+                    if *cancelled { "was cancelled" } else { "failed" }
+                ),
+                InvocationError::Outputs(_) => format!(
+                    "fnwire: function '{function}' ran, but its outputs could not be delivered; invocation id \
+                     {invocation_id}. See the fnwire console.\n"
+                ),
+            },
+        }
+    }
+
+    /// The response: status, plain-text body, and `Allow` for a wrong method.
+    pub fn into_response(self) -> http::Response<Full<Bytes>> {
+        let mut response = plain(self.status(), self.body());
+        if let Rejection::MethodNotAllowed { allow, .. } = &self
+            && let Ok(v) = HeaderValue::from_str(&allow_list(allow))
+        {
+            response.headers_mut().insert(header::ALLOW, v);
+        }
+        response
+    }
+}
+
+fn allow_list(allow: &[Method]) -> String {
+    allow.iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::BindingError;
+    use std::time::Duration;
+
+    fn invocation(error: InvocationError) -> Rejection {
+        Rejection::Invocation { function: "f".into(), invocation_id: "inv".into(), error: Box::new(error) }
+    }
+
+    #[test]
+    fn each_rejection_knows_its_status_and_body() {
+        let cases = [
+            (Rejection::Starting, 503, "still starting"),
+            (Rejection::Unavailable("stopping".into()), 503, "no worker is available: stopping"),
+            (Rejection::NotFound { path: "/api/x".into() }, 404, "no function is routed at /api/x"),
+            (Rejection::Unauthorized, 401, "requires a key"),
+            (Rejection::TooLarge { limit: 10 }, 413, "limit of 10 bytes"),
+            (Rejection::UnreadableBody("reset".into()), 400, "could not read the request body: reset"),
+            (
+                Rejection::NotLoaded { function: "f".into(), invocation_id: "inv".into() },
+                500,
+                "failed to load",
+            ),
+            (
+                invocation(InvocationError::Inputs(BindingError::Commit("blob input `b`".into()))),
+                500,
+                "could not run: blob input `b`",
+            ),
+            (invocation(InvokeError::TimedOut(Duration::from_secs(2)).into()), 504, "functionTimeout (2s)"),
+            (invocation(InvokeError::Unavailable("restarting".into()).into()), 503, "available: restarting"),
+            (invocation(InvokeError::WorkerDied("exit 1".into()).into()), 503, "stopped (exit 1)"),
+            (
+                invocation(InvocationError::Function { cancelled: true, message: "s".into() }),
+                500,
+                "was cancelled",
+            ),
+            (
+                invocation(InvocationError::Outputs(BindingError::Commit("q".into()))),
+                500,
+                "outputs could not be delivered",
+            ),
+        ];
+        for (rejection, status, text) in cases {
+            let body = rejection.body();
+            assert_eq!(rejection.status().as_u16(), status, "{rejection:?}");
+            assert!(body.starts_with("fnwire: ") && body.contains(text), "{rejection:?}: {body}");
+        }
+    }
+
+    #[test]
+    fn the_function_error_text_stays_out_of_the_body() {
+        let secret = "password=hunter2";
+        let body = invocation(InvocationError::Function { cancelled: false, message: secret.into() }).body();
+        assert!(body.contains("'f' failed; invocation id inv") && !body.contains(secret), "{body}");
+    }
+
+    #[test]
+    fn a_wrong_method_lists_the_allowed_ones() {
+        let r = Rejection::MethodNotAllowed {
+            path: "/api/x".into(),
+            method: Method::DELETE,
+            allow: vec![Method::GET, Method::POST],
+        }
+        .into_response();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()[header::ALLOW], "GET, POST");
+    }
+}

@@ -1,0 +1,367 @@
+//! The one invocation pipeline every trigger goes through (HTTP, timers, queues): prepare the
+//! inputs → invoke through the worker pool (which applies `functionTimeout`) → check the
+//! result → complete the outputs. Store and file work (blob inputs, blob and queue outputs, the
+//! queue message's completion) runs on the blocking pool, never on a runtime thread: the store's
+//! group commit may wait on a condition variable.
+//!
+//! Each front end turns an [`InvocationError`] into its own answer: HTTP into a status and a
+//! body, queues into a retry or a poison message, timers into a log line.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use fnwire_protocol::rpc::{InvocationRequest, InvocationResponse, status_result};
+use futures::future::BoxFuture;
+
+use crate::bindings::expressions::ExpressionValues;
+use crate::bindings::{AppBindings, BindingError, HeldMessage};
+use crate::supervisor::{InvokeError, WorkerPool};
+
+/// Where invocations run: the supervised worker pool, or a stand-in in tests.
+pub trait Worker: Send + Sync + std::fmt::Debug {
+    /// Runs one invocation. Dropping the future cancels it on the worker.
+    fn invoke<'a>(
+        &'a self,
+        function: &'a str,
+        request: InvocationRequest,
+    ) -> BoxFuture<'a, Result<InvocationResponse, InvokeError>>;
+}
+
+impl Worker for WorkerPool {
+    fn invoke<'a>(
+        &'a self,
+        function: &'a str,
+        request: InvocationRequest,
+    ) -> BoxFuture<'a, Result<InvocationResponse, InvokeError>> {
+        Box::pin(WorkerPool::invoke(self, function, request))
+    }
+}
+
+/// One invocation to run.
+#[derive(Debug)]
+pub struct Invocation {
+    pub function: String,
+    /// Why it runs, for the `Executing` log line (e.g. `Timer fired`).
+    pub reason: String,
+    pub request: InvocationRequest,
+    /// The queue message that triggered it; deleted through the pipeline's bindings, which a
+    /// pipeline running queue triggers therefore has.
+    pub held: Option<HeldMessage>,
+}
+
+/// Why an invocation did not succeed. Every way is a variant, so each front end decides what
+/// it means for its caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvocationError {
+    /// A blob input or a binding expression could not be resolved; the worker was not called.
+    #[error("its inputs could not be prepared: {0}")]
+    Inputs(BindingError),
+    /// The pool did not return a response (no worker, the worker died, `functionTimeout`).
+    #[error(transparent)]
+    Worker(#[from] InvokeError),
+    /// The function ran and reported a failure or a cancellation.
+    #[error("{message}")]
+    Function { cancelled: bool, message: String },
+    /// The function succeeded, but its outputs could not be delivered (nothing was).
+    #[error("the function succeeded but its outputs could not be delivered: {0}")]
+    Outputs(BindingError),
+}
+
+impl InvocationError {
+    /// True when no worker took the invocation: it never ran, so a trigger should retry it
+    /// without counting an attempt.
+    pub fn never_ran(&self) -> bool {
+        matches!(self, InvocationError::Worker(InvokeError::Unavailable(_)))
+    }
+}
+
+/// Runs invocations: the worker, and the bindings the host serves from embedded storage.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    worker: Arc<dyn Worker>,
+    /// Blob inputs and queue/blob outputs (none: outputs other than `http` are not delivered).
+    bindings: Option<Arc<AppBindings>>,
+}
+
+impl Pipeline {
+    pub fn new(worker: Arc<dyn Worker>, bindings: Option<Arc<AppBindings>>) -> Self {
+        Pipeline { worker, bindings }
+    }
+
+    pub fn bindings(&self) -> Option<&Arc<AppBindings>> {
+        self.bindings.as_ref()
+    }
+
+    /// Runs one invocation and logs it (`Executing`, `Executed`). On success, the outputs are
+    /// delivered (and a held message deleted) before this returns.
+    pub async fn run(&self, invocation: Invocation) -> Result<InvocationResponse, InvocationError> {
+        let Invocation { function, reason, request, held } = invocation;
+        let id = request.invocation_id.clone();
+        // Functions without storage bindings skip the blocking pool: the HTTP hot path stays on
+        // its own thread.
+        let storage = self.bindings.clone().filter(|b| held.is_some() || b.uses_storage(&function));
+        let (request, values) = match &storage {
+            Some(bindings) => match prepare(bindings.clone(), &function, request).await {
+                Ok(prepared) => prepared,
+                Err(e) => {
+                    tracing::error!(
+                        "Executed '{function}' (Failed, Id={id}): its inputs could not be prepared: {e}"
+                    );
+                    return Err(InvocationError::Inputs(e));
+                }
+            },
+            None => (request, ExpressionValues::default()),
+        };
+        tracing::info!("Executing '{function}' (Reason='{reason}', Id={id})");
+        let started = Instant::now();
+        let outcome = self.worker.invoke(&function, request).await;
+        let elapsed = started.elapsed().as_millis();
+        let response = match outcome {
+            Ok(response) => response,
+            Err(e @ InvokeError::Unavailable(_)) => {
+                tracing::warn!("'{function}' (Id={id}) did not run: {e}");
+                return Err(e.into());
+            }
+            Err(e) => {
+                tracing::error!("Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {e}");
+                return Err(e.into());
+            }
+        };
+        if let Some(Failure { cancelled, message, stack }) = failure(&response) {
+            let outcome = if cancelled { "Cancelled" } else { "Failed" };
+            let stack = if stack.is_empty() { String::new() } else { format!("\n{stack}") };
+            // The stack trace stays in the log; callers get the message only.
+            tracing::error!(
+                "Executed '{function}' ({outcome}, Id={id}, Duration={elapsed}ms): {message}{stack}"
+            );
+            return Err(InvocationError::Function { cancelled, message });
+        }
+        let response = match storage {
+            Some(bindings) => match complete(bindings, &function, values, response, held).await {
+                Ok(response) => response,
+                Err(e) => {
+                    let error = InvocationError::Outputs(e);
+                    tracing::error!("Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {error}");
+                    return Err(error);
+                }
+            },
+            None => response,
+        };
+        tracing::info!("Executed '{function}' (Succeeded, Id={id}, Duration={elapsed}ms)");
+        Ok(response)
+    }
+}
+
+/// What the worker said about a function that did not succeed.
+struct Failure {
+    cancelled: bool,
+    message: String,
+    stack: String,
+}
+
+/// Why the response is not a success, if it is not: it counts as one only if the worker said so.
+fn failure(response: &InvocationResponse) -> Option<Failure> {
+    let status = response.result.as_ref().map_or(status_result::Status::Failure as i32, |r| r.status);
+    if status == status_result::Status::Success as i32 {
+        return None;
+    }
+    let exception = response.result.as_ref().and_then(|r| r.exception.as_ref());
+    Some(Failure {
+        cancelled: status == status_result::Status::Cancelled as i32,
+        message: exception
+            .map(|e| e.message.clone())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| "the worker reported a failure without a message".into()),
+        stack: exception.map(|e| e.stack_trace.clone()).unwrap_or_default(),
+    })
+}
+
+/// Adds the blob inputs (file reads) on the blocking pool.
+async fn prepare(
+    bindings: Arc<AppBindings>,
+    function: &str,
+    mut request: InvocationRequest,
+) -> Result<(InvocationRequest, ExpressionValues), BindingError> {
+    let function = function.to_string();
+    tokio::task::spawn_blocking(move || {
+        let values = bindings.prepare(&function, &mut request)?;
+        Ok((request, values))
+    })
+    .await
+    .unwrap_or_else(|e| Err(BindingError::Interrupted(format!("preparing the inputs stopped: {e}"))))
+}
+
+/// Writes the blob outputs and commits the queue outputs (with the held message) on the
+/// blocking pool. The response goes there and back rather than being copied: an HTTP body can
+/// be large.
+async fn complete(
+    bindings: Arc<AppBindings>,
+    function: &str,
+    values: ExpressionValues,
+    response: InvocationResponse,
+    held: Option<HeldMessage>,
+) -> Result<InvocationResponse, BindingError> {
+    let function = function.to_string();
+    tokio::task::spawn_blocking(move || {
+        bindings.complete(&function, &values, &response, held.as_ref()).map(|_| response)
+    })
+    .await
+    .unwrap_or_else(|e| Err(BindingError::Interrupted(format!("delivering outputs stopped: {e}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fnwire_metadata::{Binding, Direction, FunctionMetadata};
+    use fnwire_protocol::rpc::{
+        ParameterBinding, RpcException, StatusResult, TypedData, parameter_binding, typed_data,
+    };
+    use fnwire_storage::{BlobStore, Store};
+    use std::sync::Mutex;
+
+    use crate::lifecycle::IndexedFunction;
+
+    /// Answers every invocation with the next scripted result and records what it was sent.
+    #[derive(Debug, Default)]
+    struct ScriptedWorker {
+        answers: Mutex<Vec<Result<InvocationResponse, InvokeError>>>,
+        seen: Mutex<Vec<InvocationRequest>>,
+    }
+
+    impl Worker for ScriptedWorker {
+        fn invoke<'a>(
+            &'a self,
+            _function: &'a str,
+            request: InvocationRequest,
+        ) -> BoxFuture<'a, Result<InvocationResponse, InvokeError>> {
+            self.seen.lock().unwrap().push(request);
+            let answer = self.answers.lock().unwrap().remove(0);
+            Box::pin(async move { answer })
+        }
+    }
+
+    fn response(
+        status: status_result::Status,
+        message: &str,
+        outputs: &[(&str, &str)],
+    ) -> InvocationResponse {
+        InvocationResponse {
+            result: Some(StatusResult {
+                status: status as i32,
+                exception: (!message.is_empty())
+                    .then(|| RpcException { message: message.into(), ..Default::default() }),
+                ..Default::default()
+            }),
+            output_data: outputs
+                .iter()
+                .map(|(name, text)| ParameterBinding {
+                    name: name.to_string(),
+                    rpc_data: Some(parameter_binding::RpcData::Data(TypedData {
+                        data: Some(typed_data::Data::String(text.to_string())),
+                    })),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn pipeline(
+        dir: &std::path::Path,
+        answers: Vec<Result<InvocationResponse, InvokeError>>,
+    ) -> (Pipeline, Arc<ScriptedWorker>) {
+        let mut metadata = FunctionMetadata::new("work");
+        metadata.bindings = vec![
+            Binding::new("req", "httpTrigger", Direction::In),
+            Binding::new("page", "blob", Direction::In).with("path", "pages/{name}"),
+            Binding::new("done", "queue", Direction::Out).with("queueName", "done"),
+        ];
+        let function = IndexedFunction {
+            function_id: metadata.function_id(),
+            metadata,
+            rpc: Default::default(),
+            error: None,
+        };
+        let store = Arc::new(Store::open(&dir.join("store")).unwrap());
+        let bindings = AppBindings::new(store, BlobStore::new(dir.join("blobs")), &[function]);
+        bindings.blobs().write("pages/home", b"welcome").unwrap();
+        let worker = Arc::new(ScriptedWorker { answers: Mutex::new(answers), ..Default::default() });
+        (Pipeline::new(worker.clone(), Some(Arc::new(bindings))), worker)
+    }
+
+    fn invocation(name: Option<&str>) -> Invocation {
+        let mut request = InvocationRequest { invocation_id: "inv-1".into(), ..Default::default() };
+        if let Some(name) = name {
+            request
+                .trigger_metadata
+                .insert("name".into(), TypedData { data: Some(typed_data::Data::String(name.into())) });
+        }
+        Invocation { function: "work".into(), reason: "test".into(), request, held: None }
+    }
+
+    fn queue_length(p: &Pipeline, queue: &str) -> usize {
+        p.bindings().unwrap().store().message_count(queue).unwrap() as usize
+    }
+
+    #[tokio::test]
+    async fn success_reads_inputs_and_delivers_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = response(status_result::Status::Success, "", &[("done", "finished")]);
+        let (p, worker) = pipeline(dir.path(), vec![Ok(ok.clone())]);
+        assert_eq!(p.run(invocation(Some("home"))).await.unwrap(), ok);
+        let sent = worker.seen.lock().unwrap().remove(0);
+        let page = sent.input_data.iter().find(|b| b.name == "page").expect("the blob input is sent");
+        assert_eq!(
+            page.rpc_data,
+            Some(parameter_binding::RpcData::Data(TypedData {
+                data: Some(typed_data::Data::String("welcome".into()))
+            }))
+        );
+        assert_eq!(queue_length(&p, "done"), 1);
+    }
+
+    #[tokio::test]
+    async fn each_way_of_failing_is_its_own_error_and_delivers_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (p, worker) = pipeline(
+            dir.path(),
+            vec![
+                Ok(response(status_result::Status::Failure, "boom", &[("done", "x")])),
+                Ok(response(status_result::Status::Cancelled, "", &[])),
+                Err(InvokeError::Unavailable("restarting".into())),
+                Err(InvokeError::WorkerDied("exit 1".into())),
+            ],
+        );
+        let e = p.run(invocation(None)).await.unwrap_err();
+        assert!(
+            matches!(e, InvocationError::Inputs(ref m) if m.to_string().contains("blob input `page`")),
+            "{e}"
+        );
+        assert!(worker.seen.lock().unwrap().is_empty(), "the worker is not called when inputs fail");
+
+        let e = p.run(invocation(Some("home"))).await.unwrap_err();
+        assert_eq!(e, InvocationError::Function { cancelled: false, message: "boom".into() });
+        assert_eq!(queue_length(&p, "done"), 0, "a failed function's outputs are not delivered");
+        let e = p.run(invocation(Some("home"))).await.unwrap_err();
+        assert!(
+            matches!(&e, InvocationError::Function { cancelled: true, message } if message.contains("without a message")),
+            "{e:?}"
+        );
+        let e = p.run(invocation(Some("home"))).await.unwrap_err();
+        assert!(e.never_ran(), "{e:?}");
+        let e = p.run(invocation(Some("home"))).await.unwrap_err();
+        assert!(!e.never_ran() && matches!(e, InvocationError::Worker(InvokeError::WorkerDied(_))), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn undeliverable_outputs_fail_the_invocation() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = response(status_result::Status::Success, "", &[("done", "x")]);
+        let (p, _) = pipeline(dir.path(), vec![Ok(ok)]);
+        // A held message that does not exist cannot be completed: the queue output is rolled back.
+        let mut inv = invocation(Some("home"));
+        inv.held = Some(HeldMessage { queue: "jobs".into(), id: "gone".into(), pop_receipt: "r".into() });
+        let e = p.run(inv).await.unwrap_err();
+        assert!(matches!(e, InvocationError::Outputs(_)), "{e:?}");
+        assert_eq!(queue_length(&p, "done"), 0);
+    }
+}
