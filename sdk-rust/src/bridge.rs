@@ -25,6 +25,18 @@ pub fn status_code(code: i64) -> Result<StatusCode, InvalidHttpValue> {
     })
 }
 
+/// A status code from a language whose numbers are floats (JavaScript): a whole number from 100
+/// to 999, or the same error as [`status_code`].
+pub fn status_code_from_number(code: f64) -> Result<StatusCode, InvalidHttpValue> {
+    if code.is_finite() && code.fract() == 0.0 && code.abs() < 1e15 {
+        status_code(code as i64)
+    } else {
+        Err(InvalidHttpValue::new(format!(
+            "status code {code} is not an HTTP status code; use a whole number from 100 to 999"
+        )))
+    }
+}
+
 /// `SameSite` from its name, any case.
 pub fn same_site(text: &str) -> Result<SameSite, InvalidHttpValue> {
     text.parse()
@@ -100,8 +112,8 @@ fn epoch_seconds(seconds: f64) -> Result<SystemTime, InvalidHttpValue> {
 /// An HTTP response as the bridges carry it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResponseFields {
-    /// The status code, checked by [`status_code`].
-    pub status: i64,
+    /// The status code, checked by [`status_code_from_number`] (integers of any language fit).
+    pub status: f64,
     /// Name-value pairs; a later one replaces an earlier one of the same name.
     pub headers: Vec<(String, String)>,
     /// `Set-Cookie`s.
@@ -115,7 +127,7 @@ pub struct ResponseFields {
 impl ResponseFields {
     /// The checked response; the error names the value and what is accepted.
     pub fn into_response(self) -> Result<HttpResponse, InvalidHttpValue> {
-        let mut response = HttpResponse::new(status_code(self.status)?);
+        let mut response = HttpResponse::new(status_code_from_number(self.status)?);
         for (name, value) in &self.headers {
             response = response.try_with_header(name, value)?;
         }
@@ -137,6 +149,9 @@ mod tests {
     fn status_codes_are_100_to_999() {
         assert_eq!(status_code(100).unwrap(), StatusCode::CONTINUE);
         assert_eq!(status_code(999).unwrap().as_u16(), 999);
+        assert_eq!(status_code_from_number(204.0).unwrap(), StatusCode::NO_CONTENT);
+        let err = status_code_from_number(200.5).unwrap_err().to_string();
+        assert_eq!(err, "status code 200.5 is not an HTTP status code; use a whole number from 100 to 999");
         for bad in [99, 1000, -200, 0, i64::from(u16::MAX) + 200] {
             let err = status_code(bad).unwrap_err().to_string();
             assert_eq!(
@@ -180,7 +195,7 @@ mod tests {
     #[test]
     fn responses_check_status_headers_and_set_a_default_type() {
         let fields = ResponseFields {
-            status: 201,
+            status: 201.0,
             headers: vec![("X-One".into(), "1".into())],
             body: Bytes::from_static(b"hi"),
             default_content_type: Some("text/plain; charset=utf-8"),
@@ -190,7 +205,7 @@ mod tests {
         assert_eq!(response.status(), StatusCode::CREATED);
         assert_eq!(response.headers()["x-one"], "1");
         assert_eq!(response.headers()["content-type"], "text/plain; charset=utf-8");
-        let bad = ResponseFields { status: 42, ..ResponseFields::default() };
+        let bad = ResponseFields { status: 42.0, ..ResponseFields::default() };
         assert!(bad.into_response().unwrap_err().to_string().starts_with("status code 42 "));
         let bad = ResponseFields {
             status: 200,
