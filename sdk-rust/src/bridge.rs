@@ -208,7 +208,7 @@ mod tests {
         let bad = ResponseFields { status: 42.0, ..ResponseFields::default() };
         assert!(bad.into_response().unwrap_err().to_string().starts_with("status code 42 "));
         let bad = ResponseFields {
-            status: 200,
+            status: 200.0,
             headers: vec![("a b".into(), "x".into())],
             ..ResponseFields::default()
         };

@@ -14,7 +14,7 @@
 //!
 //! The Python and Node examples implement the same functions with the same answers.
 
-use fnwire::http::{Method, StatusCode};
+use fnwire::http::StatusCode;
 use fnwire::{
     HttpRequest, HttpResponse, Out, QueueMessage, TimerInfo, blob_output, http_trigger, queue_output,
     queue_trigger, timer_trigger,
@@ -89,6 +89,7 @@ fn main() -> std::process::ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fnwire::http::Method;
 
     // The annotated functions stay plain Rust functions.
     #[tokio::test]
