@@ -66,7 +66,7 @@ impl From<InvalidHttpValue> for FunctionError {
 /// assert_eq!(req.query("x"), Some("1"));
 /// assert_eq!(req.header("Content-Type"), Some("application/json"));
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct HttpRequest {
     method: Method,
     url: String,
@@ -455,7 +455,7 @@ fn timestamp(t: SystemTime) -> prost_types::Timestamp {
 /// assert_eq!(res.status(), StatusCode::OK);
 /// assert_eq!(res.body().as_ref(), b"hello");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HttpResponse {
     status: StatusCode,
     headers: HeaderMap,
