@@ -149,10 +149,26 @@ export declare function invocationComplete(callId: number, outcome: OutcomeOut):
 export declare function invocationFail(callId: number, message: string, stack?: string | undefined | null, errorType?: string | undefined | null): void
 
 /**
- * Sends a user log for a running invocation. `level` is `trace`, `debug`, `information`,
- * `warning`, `error` or `critical`. Returns false when the invocation has already ended.
+ * Sends a user log for a running invocation. Returns false when the invocation has already
+ * ended.
  */
-export declare function invocationLog(callId: number, level: string, message: string): boolean
+export declare function invocationLog(callId: number, level: LogLevel, message: string): boolean
+
+/** The level of a user log, named as the host's log levels are. */
+export declare const enum LogLevel {
+  /** The most detailed. */
+  Trace = 'trace',
+  /** For debugging. */
+  Debug = 'debug',
+  /** The default of `context.log`. */
+  Information = 'information',
+  /** Something unexpected that did not stop the function. */
+  Warning = 'warning',
+  /** A failure. */
+  Error = 'error',
+  /** A failure that needs attention at once (sent as an error). */
+  Critical = 'critical',
+}
 
 export interface NamedDataIn {
   name: string
