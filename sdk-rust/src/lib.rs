@@ -40,6 +40,10 @@
 //!   [`HttpResponse`], text, bytes, JSON, `Option` of those, or `Result<_, E>` where `E` prints
 //!   (e.g. [`Error`]). An `Err` or a panic fails that invocation only; the worker keeps serving.
 //! * Log with [`tracing`]: events inside a function go to the host, tagged with the invocation.
+//! * HTTP uses the [`http`] crate's types ([`http::Method`], [`http::StatusCode`],
+//!   [`http::HeaderMap`]). Builders consume `self` and are named `with_*`
+//!   (`HttpResponse::ok().with_header(..).with_text(..)`); getters are nouns (`status()`,
+//!   `headers()`, `body()`).
 //!
 //! # Without macros
 //!
