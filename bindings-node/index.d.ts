@@ -95,9 +95,11 @@ export interface Cookie {
   value: string;
   domain?: string;
   path?: string;
+  /** A `Date`, or milliseconds since the Unix epoch (as `Date.now()`). */
   expires?: Date | number;
   secure?: boolean;
   httpOnly?: boolean;
+  /** Any case; another value fails the invocation with the core's message. */
   sameSite?: 'Strict' | 'Lax' | 'None';
   /** Seconds. */
   maxAge?: number;
@@ -105,7 +107,7 @@ export interface Cookie {
 
 /** What an HTTP function may return besides a fetch `Response`. */
 export interface HttpResponseInit {
-  /** Default 200. */
+  /** A whole number from 100 to 999; default 200. */
   status?: number;
   headers?: HeadersInit;
   /** A string (sent as `text/plain; charset=utf-8` unless a header says otherwise) or bytes. */

@@ -97,17 +97,22 @@ function headerPairs(headers, where) {
   throw new TypeError(`${where}: headers must be an object, a Headers or a list of pairs, got ${typeof headers}`);
 }
 
+/**
+ * The cookie DTO. JavaScript's times are milliseconds (a `Date`, or a number like `Date.now()`);
+ * the bridge carries seconds, as the Rust and Python SDKs do. The Rust core checks the values.
+ */
 function cookieOut(cookie, where) {
   if (!cookie || typeof cookie.name !== 'string') {
     throw new TypeError(`${where}: a cookie needs a string name, got ${JSON.stringify(cookie)}`);
   }
-  const expires = cookie.expires instanceof Date ? cookie.expires.getTime() : cookie.expires;
+  const millis = cookie.expires instanceof Date ? cookie.expires.getTime() : cookie.expires;
+  const expires = typeof millis === 'number' ? millis / 1000 : undefined;
   return {
     name: cookie.name,
     value: String(cookie.value ?? ''),
     domain: cookie.domain ?? undefined,
     path: cookie.path ?? undefined,
-    expires: typeof expires === 'number' ? expires : undefined,
+    expires,
     secure: cookie.secure ?? undefined,
     httpOnly: cookie.httpOnly ?? undefined,
     sameSite: cookie.sameSite ?? undefined,
@@ -139,9 +144,10 @@ async function httpResponseOut(value, where) {
         `a string or bytes; got ${typeof value}`,
     );
   }
+  // The range (100-999) is the Rust core's rule, checked when the response is handed over.
   const status = value.status ?? 200;
-  if (!Number.isInteger(status) || status < 100 || status > 999) {
-    throw new RangeError(`${where}: status must be an integer from 100 to 999, got ${JSON.stringify(value.status)}`);
+  if (typeof status !== 'number') {
+    throw new TypeError(`${where}: status must be a number from 100 to 999, got ${JSON.stringify(value.status)}`);
   }
   let body = Buffer.alloc(0);
   let bodyKind = 'bytes';

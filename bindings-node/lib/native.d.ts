@@ -7,22 +7,42 @@
  */
 export declare function bindingCatalog(): any
 
+/** The content type a response body gets when no header names one. */
+export declare const enum BodyKind {
+  /** `text/plain; charset=utf-8`. */
+  Text = 'text',
+  /** `application/json`. */
+  Json = 'json',
+  /** None: the body is sent as it is. */
+  Bytes = 'bytes',
+}
+
+/**
+ * Checks an HTTP response the way `invocationComplete` does; throws the Rust SDK's message
+ * (the same rules and words as in Rust and Python).
+ */
+export declare function checkHttpResponse(response: HttpResponseOut): void
+
 /**
  * Runs `fnwire <argv...>` (argv without the program name) on a thread of its own and returns at
  * once; `on_exit` gets the exit code. Ctrl-C and SIGTERM stop the host as they stop the binary.
  */
 export declare function cliRun(argv: Array<string>, onExit: CliExitFn): void
 
+/**
+ * A `Set-Cookie`. Times are seconds, as in the Rust and Python SDKs (`lib/http.js` converts
+ * a `Date` or JavaScript's milliseconds).
+ */
 export interface CookieOut {
   name: string
   value: string
   domain?: string
   path?: string
-  /** Milliseconds since the Unix epoch. */
+  /** Seconds since the Unix epoch. */
   expires?: number
   secure?: boolean
   httpOnly?: boolean
-  /** `Strict`, `Lax` or `None`. */
+  /** `Strict`, `Lax` or `None`, any case; anything else is the SDK's error. */
   sameSite?: string
   /** Seconds. */
   maxAge?: number
@@ -30,8 +50,7 @@ export interface CookieOut {
 
 /** One value the host sent (an input binding or a trigger-metadata entry). */
 export interface DataIn {
-  /** `none`, `string`, `json`, `bytes`, `number` or `http`. */
-  kind: string
+  kind: DataInKind
   /** The text of `string`, and the JSON text of `json`. */
   text?: string
   bytes?: Buffer
@@ -39,13 +58,42 @@ export interface DataIn {
   http?: HttpRequestIn
 }
 
+/** What kind of value a [`DataIn`] holds, and so which of its fields is set. */
+export declare const enum DataInKind {
+  /** No value (null or missing). */
+  None = 'none',
+  /** `text` holds the string. */
+  String = 'string',
+  /** `text` holds JSON text. */
+  Json = 'json',
+  /** `bytes` holds the bytes. */
+  Bytes = 'bytes',
+  /** `number` holds the number. */
+  Number = 'number',
+  /** `http` holds the decoded request. */
+  Http = 'http',
+}
+
 /** One value a function produced (an output binding or its return value). */
 export interface DataOut {
-  /** `none`, `string`, `json`, `bytes` or `http`. */
-  kind: string
+  kind: DataOutKind
   text?: string
   bytes?: Buffer
   http?: HttpResponseOut
+}
+
+/** What kind of value a [`DataOut`] holds, and so which of its fields is read. */
+export declare const enum DataOutKind {
+  /** Nothing: the binding gets no value. */
+  None = 'none',
+  /** `text` is sent as a string. */
+  String = 'string',
+  /** `text` is sent as JSON. */
+  Json = 'json',
+  /** `bytes` are sent as bytes. */
+  Bytes = 'bytes',
+  /** `http` is sent as an HTTP response. */
+  Http = 'http',
 }
 
 /**
@@ -67,14 +115,14 @@ export interface HttpRequestIn {
   body: Buffer
 }
 
+/** An HTTP response; the Rust SDK checks it (status 100–999, headers, cookies). */
 export interface HttpResponseOut {
   status: number
   /** `[name, value]` pairs. */
   headers: Array<Array<string>>
   cookies: Array<CookieOut>
   body?: Buffer
-  /** `text` or `json`: the body's content type unless a header names one; `bytes`: none. */
-  bodyKind?: string
+  bodyKind?: BodyKind
 }
 
 /** What the dispatch callback receives for one invocation. */
@@ -101,10 +149,26 @@ export declare function invocationComplete(callId: number, outcome: OutcomeOut):
 export declare function invocationFail(callId: number, message: string, stack?: string | undefined | null, errorType?: string | undefined | null): void
 
 /**
- * Sends a user log for a running invocation. `level` is `trace`, `debug`, `information`,
- * `warning`, `error` or `critical`. Returns false when the invocation has already ended.
+ * Sends a user log for a running invocation. Returns false when the invocation has already
+ * ended.
  */
-export declare function invocationLog(callId: number, level: string, message: string): boolean
+export declare function invocationLog(callId: number, level: LogLevel, message: string): boolean
+
+/** The level of a user log, named as the host's log levels are. */
+export declare const enum LogLevel {
+  /** The most detailed. */
+  Trace = 'trace',
+  /** For debugging. */
+  Debug = 'debug',
+  /** The default of `context.log`. */
+  Information = 'information',
+  /** Something unexpected that did not stop the function. */
+  Warning = 'warning',
+  /** A failure. */
+  Error = 'error',
+  /** A failure that needs attention at once (sent as an error). */
+  Critical = 'critical',
+}
 
 export interface NamedDataIn {
   name: string

@@ -1,25 +1,45 @@
 //! TypedData ↔ the plain objects that cross into JavaScript.
 //!
-//! Every shape here is a DTO mirrored by `lib/native.d.ts`: field names and order match. The JS
-//! layer turns them into idiomatic values (`Headers`, `URLSearchParams`, parsed JSON) and back.
+//! Every shape here is a DTO; `lib/native.d.ts` is generated from these declarations by napi-rs
+//! (`npm run build`), kinds are string enums, never free text. The JS layer turns the DTOs into
+//! idiomatic values (`Headers`, `URLSearchParams`, parsed JSON) and back. What a response may
+//! hold (status, SameSite, cookie times) is checked by the Rust SDK (`fnwire::__bridge`), the
+//! same rules the Rust and Python SDKs apply.
 
 // napi's Buffer has no Debug, so the DTOs holding it cannot derive it.
 #![allow(missing_debug_implementations)]
 
 use std::collections::HashMap;
-use std::time::{Duration, UNIX_EPOCH};
 
-use fnwire::{Cookie, FunctionError, HttpRequest, HttpResponse, IntoTypedData, Invocation, SameSite};
+use fnwire::__bridge::{CookieFields, ResponseFields};
+use fnwire::{FromTypedData, FunctionError, HttpRequest, HttpResponse, IntoTypedData, Invocation};
 use fnwire_protocol::rpc::TypedData;
 use fnwire_protocol::rpc::typed_data::Data;
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
+/// What kind of value a [`DataIn`] holds, and so which of its fields is set.
+#[napi(string_enum = "lowercase")]
+#[derive(Debug, PartialEq, Eq)]
+pub enum DataInKind {
+    /// No value (null or missing).
+    None,
+    /// `text` holds the string.
+    String,
+    /// `text` holds JSON text.
+    Json,
+    /// `bytes` holds the bytes.
+    Bytes,
+    /// `number` holds the number.
+    Number,
+    /// `http` holds the decoded request.
+    Http,
+}
+
 /// One value the host sent (an input binding or a trigger-metadata entry).
 #[napi(object)]
 pub struct DataIn {
-    /// `none`, `string`, `json`, `bytes`, `number` or `http`.
-    pub kind: String,
+    pub kind: DataInKind,
     /// The text of `string`, and the JSON text of `json`.
     pub text: Option<String>,
     pub bytes: Option<Buffer>,
@@ -69,38 +89,67 @@ pub struct InvocationCall {
     pub trigger_metadata: Vec<NamedDataIn>,
 }
 
+/// What kind of value a [`DataOut`] holds, and so which of its fields is read.
+#[napi(string_enum = "lowercase")]
+#[derive(Debug, PartialEq, Eq)]
+pub enum DataOutKind {
+    /// Nothing: the binding gets no value.
+    None,
+    /// `text` is sent as a string.
+    String,
+    /// `text` is sent as JSON.
+    Json,
+    /// `bytes` are sent as bytes.
+    Bytes,
+    /// `http` is sent as an HTTP response.
+    Http,
+}
+
+/// The content type a response body gets when no header names one.
+#[napi(string_enum = "lowercase")]
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `text/plain; charset=utf-8`.
+    Text,
+    /// `application/json`.
+    Json,
+    /// None: the body is sent as it is.
+    Bytes,
+}
+
 /// One value a function produced (an output binding or its return value).
 #[napi(object)]
 pub struct DataOut {
-    /// `none`, `string`, `json`, `bytes` or `http`.
-    pub kind: String,
+    pub kind: DataOutKind,
     pub text: Option<String>,
     pub bytes: Option<Buffer>,
     pub http: Option<HttpResponseOut>,
 }
 
+/// An HTTP response; the Rust SDK checks it (status 100–999, headers, cookies).
 #[napi(object)]
 pub struct HttpResponseOut {
-    pub status: u32,
+    pub status: f64,
     /// `[name, value]` pairs.
     pub headers: Vec<Vec<String>>,
     pub cookies: Vec<CookieOut>,
     pub body: Option<Buffer>,
-    /// `text` or `json`: the body's content type unless a header names one; `bytes`: none.
-    pub body_kind: Option<String>,
+    pub body_kind: Option<BodyKind>,
 }
 
+/// A `Set-Cookie`. Times are seconds, as in the Rust and Python SDKs (`lib/http.js` converts
+/// a `Date` or JavaScript's milliseconds).
 #[napi(object)]
 pub struct CookieOut {
     pub name: String,
     pub value: String,
     pub domain: Option<String>,
     pub path: Option<String>,
-    /// Milliseconds since the Unix epoch.
+    /// Seconds since the Unix epoch.
     pub expires: Option<f64>,
     pub secure: Option<bool>,
     pub http_only: Option<bool>,
-    /// `Strict`, `Lax` or `None`.
+    /// `Strict`, `Lax` or `None`, any case; anything else is the SDK's error.
     pub same_site: Option<String>,
     /// Seconds.
     pub max_age: Option<f64>,
@@ -119,47 +168,54 @@ pub struct OutcomeOut {
     pub return_value: Option<DataOut>,
 }
 
-fn data_in(kind: &str) -> DataIn {
-    DataIn { kind: kind.to_string(), text: None, bytes: None, number: None, http: None }
+fn data_in(kind: DataInKind) -> DataIn {
+    DataIn { kind, text: None, bytes: None, number: None, http: None }
 }
 
-fn text_in(kind: &str, text: String) -> DataIn {
+fn text_in(kind: DataInKind, text: String) -> DataIn {
     DataIn { text: Some(text), ..data_in(kind) }
 }
 
 /// A host value as a DTO. Kinds JS has no natural form for become their JSON text.
 pub(crate) fn to_js(data: TypedData) -> DataIn {
-    let Some(inner) = data.data else { return data_in("none") };
+    let Some(inner) = data.data else { return data_in(DataInKind::None) };
     match inner {
-        Data::String(s) => text_in("string", s),
-        Data::Json(j) => text_in("json", j),
+        Data::String(s) => text_in(DataInKind::String, s),
+        Data::Json(j) => text_in(DataInKind::Json, j),
         Data::Bytes(b) | Data::Stream(b) => {
-            DataIn { bytes: Some(Buffer::from(b.to_vec())), ..data_in("bytes") }
+            DataIn { bytes: Some(Buffer::from(b.to_vec())), ..data_in(DataInKind::Bytes) }
         }
-        Data::Int(i) => DataIn { number: Some(i as f64), ..data_in("number") },
-        Data::Double(d) => DataIn { number: Some(d), ..data_in("number") },
-        Data::Http(http) => {
-            let request = HttpRequest::from_rpc(*http);
-            let map = |m: &std::collections::BTreeMap<String, String>| {
-                m.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>()
-            };
-            let http = HttpRequestIn {
-                method: request.method().to_string(),
-                url: request.url().to_string(),
-                headers: request
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
-                    .collect(),
-                query: map(request.query_params()),
-                params: map(request.params()),
-                body: Buffer::from(request.body().to_vec()),
-            };
-            DataIn { http: Some(http), ..data_in("http") }
-        }
-        other => match fnwire::json_of(TypedData { data: Some(other) }) {
-            Ok(value) => text_in("json", value.to_string()),
-            Err(_) => data_in("none"),
+        Data::Int(i) => DataIn { number: Some(i as f64), ..data_in(DataInKind::Number) },
+        Data::Double(d) => DataIn { number: Some(d), ..data_in(DataInKind::Number) },
+        Data::Http(http) => match HttpRequest::from_typed_data(TypedData { data: Some(Data::Http(http)) }) {
+            Ok(request) => {
+                let map = |m: &std::collections::BTreeMap<String, String>| {
+                    m.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>()
+                };
+                let http = HttpRequestIn {
+                    method: request.method().as_str().to_string(),
+                    url: request.url().to_string(),
+                    headers: request
+                        .headers()
+                        .iter()
+                        .map(|(k, v)| {
+                            (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())
+                        })
+                        .collect(),
+                    query: map(request.query_params()),
+                    params: map(request.params()),
+                    body: Buffer::from(request.body().to_vec()),
+                };
+                DataIn { http: Some(http), ..data_in(DataInKind::Http) }
+            }
+            Err(e) => {
+                tracing::warn!("{e}");
+                data_in(DataInKind::None)
+            }
+        },
+        other => match fnwire::__bridge::json_of(TypedData { data: Some(other) }) {
+            Ok(value) => text_in(DataInKind::Json, value.to_string()),
+            Err(_) => data_in(DataInKind::None),
         },
     }
 }
@@ -190,66 +246,49 @@ pub(crate) fn invocation_call(call_id: u32, function_id: u32, invocation: &Invoc
 /// A produced value as TypedData; `None` for nothing (undefined/null).
 pub(crate) fn from_js(data: DataOut) -> Result<Option<TypedData>, FunctionError> {
     let typed = |d: Data| Ok(Some(TypedData { data: Some(d) }));
-    match data.kind.as_str() {
-        "none" => Ok(None),
-        "string" => typed(Data::String(data.text.unwrap_or_default())),
-        "json" => typed(Data::Json(data.text.unwrap_or_else(|| "null".into()))),
-        "bytes" => typed(Data::Bytes(data.bytes.map(|b| b.to_vec()).unwrap_or_default().into())),
-        "http" => {
+    match data.kind {
+        DataOutKind::None => Ok(None),
+        DataOutKind::String => typed(Data::String(data.text.unwrap_or_default())),
+        DataOutKind::Json => typed(Data::Json(data.text.unwrap_or_else(|| "null".into()))),
+        DataOutKind::Bytes => typed(Data::Bytes(data.bytes.map(|b| b.to_vec()).unwrap_or_default().into())),
+        DataOutKind::Http => {
             let http = data.http.ok_or_else(|| FunctionError::new("an HTTP response without its fields"))?;
             http_response(http)?.into_typed_data().map(Some)
         }
-        other => Err(FunctionError::new(format!("fnwire cannot send a value of kind `{other}`"))),
     }
 }
 
-fn http_response(http: HttpResponseOut) -> Result<HttpResponse, FunctionError> {
-    let status = u16::try_from(http.status).ok().filter(|s| (100..=999).contains(s)).ok_or_else(|| {
-        FunctionError::new(format!("HTTP status {} is not a status code (100-999)", http.status))
-    })?;
-    let mut response = HttpResponse::new(status);
-    for pair in http.headers {
-        if let [name, value] = pair.as_slice() {
-            response = response.header(name.clone(), value.clone());
-        }
-    }
-    for c in http.cookies {
-        let mut cookie = Cookie::new(c.name, c.value);
-        cookie.domain = c.domain;
-        cookie.path = c.path;
-        cookie.secure = c.secure;
-        cookie.http_only = c.http_only;
-        cookie.expires = c
-            .expires
-            .filter(|ms| ms.is_finite() && *ms >= 0.0)
-            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms as u64));
-        cookie.max_age = c.max_age.filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64);
-        cookie.same_site = match c.same_site.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None => None,
-            Some("strict") => Some(SameSite::Strict),
-            Some("lax") => Some(SameSite::Lax),
-            Some("none") => Some(SameSite::None),
-            Some(other) => {
-                return Err(FunctionError::new(format!(
-                    "cookie `{}`: sameSite `{other}` is not Strict, Lax or None",
-                    cookie.name
-                )));
-            }
-        };
-        response = response.cookie(cookie);
-    }
-    let default_type = match http.body_kind.as_deref() {
-        Some("text") => Some("text/plain; charset=utf-8"),
-        Some("json") => Some("application/json"),
-        _ => None,
+/// The response, checked by the Rust SDK.
+pub(crate) fn http_response(http: HttpResponseOut) -> Result<HttpResponse, FunctionError> {
+    let headers = http
+        .headers
+        .into_iter()
+        .filter_map(|pair| match <[String; 2]>::try_from(pair) {
+            Ok([name, value]) => Some((name, value)),
+            Err(_) => None,
+        })
+        .collect();
+    let cookies = http
+        .cookies
+        .into_iter()
+        .map(|c| CookieFields {
+            name: c.name,
+            value: c.value,
+            domain: c.domain,
+            path: c.path,
+            expires: c.expires,
+            secure: c.secure,
+            http_only: c.http_only,
+            same_site: c.same_site,
+            max_age: c.max_age,
+        })
+        .collect();
+    let default_content_type = match http.body_kind {
+        Some(BodyKind::Text) => Some("text/plain; charset=utf-8"),
+        Some(BodyKind::Json) => Some("application/json"),
+        Some(BodyKind::Bytes) | None => None,
     };
-    if let Some(content_type) = default_type
-        && !response.headers().contains("content-type")
-    {
-        response = response.header("content-type", content_type);
-    }
-    if let Some(body) = http.body {
-        response = response.body(body.to_vec());
-    }
-    Ok(response)
+    let body = http.body.map(|b| b.to_vec()).unwrap_or_default().into();
+    let fields = ResponseFields { status: http.status, headers, cookies, body, default_content_type };
+    Ok(fields.into_response()?)
 }

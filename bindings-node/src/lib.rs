@@ -50,3 +50,10 @@ pub fn binding_catalog() -> serde_json::Value {
         })
         .collect()
 }
+
+/// Checks an HTTP response the way `invocationComplete` does; throws the Rust SDK's message
+/// (the same rules and words as in Rust and Python).
+#[napi]
+pub fn check_http_response(response: convert::HttpResponseOut) -> napi::Result<()> {
+    convert::http_response(response).map(|_| ()).map_err(|e| napi::Error::from_reason(e.message))
+}

@@ -223,20 +223,38 @@ pub fn invocation_fail(call_id: u32, message: String, stack: Option<String>, err
     let _ = pending.reply.send(Err(error));
 }
 
-/// Sends a user log for a running invocation. `level` is `trace`, `debug`, `information`,
-/// `warning`, `error` or `critical`. Returns false when the invocation has already ended.
+/// The level of a user log, named as the host's log levels are.
+#[napi(string_enum = "lowercase")]
+#[derive(Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    /// The most detailed.
+    Trace,
+    /// For debugging.
+    Debug,
+    /// The default of `context.log`.
+    Information,
+    /// Something unexpected that did not stop the function.
+    Warning,
+    /// A failure.
+    Error,
+    /// A failure that needs attention at once (sent as an error).
+    Critical,
+}
+
+/// Sends a user log for a running invocation. Returns false when the invocation has already
+/// ended.
 #[napi]
-pub fn invocation_log(call_id: u32, level: String, message: String) -> bool {
+pub fn invocation_log(call_id: u32, level: LogLevel, message: String) -> bool {
     let span = match calls().as_ref().and_then(|calls| calls.get(&call_id)) {
         Some(pending) => pending.span.clone(),
         None => return false,
     };
-    span.in_scope(|| match level.as_str() {
-        "trace" => tracing::trace!(target: INVOCATION_SPAN_TARGET, "{message}"),
-        "debug" => tracing::debug!(target: INVOCATION_SPAN_TARGET, "{message}"),
-        "warning" => tracing::warn!(target: INVOCATION_SPAN_TARGET, "{message}"),
-        "error" | "critical" => tracing::error!(target: INVOCATION_SPAN_TARGET, "{message}"),
-        _ => tracing::info!(target: INVOCATION_SPAN_TARGET, "{message}"),
+    span.in_scope(|| match level {
+        LogLevel::Trace => tracing::trace!(target: INVOCATION_SPAN_TARGET, "{message}"),
+        LogLevel::Debug => tracing::debug!(target: INVOCATION_SPAN_TARGET, "{message}"),
+        LogLevel::Information => tracing::info!(target: INVOCATION_SPAN_TARGET, "{message}"),
+        LogLevel::Warning => tracing::warn!(target: INVOCATION_SPAN_TARGET, "{message}"),
+        LogLevel::Error | LogLevel::Critical => tracing::error!(target: INVOCATION_SPAN_TARGET, "{message}"),
     });
     true
 }

@@ -3,7 +3,15 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
 const { HttpRequest, httpResponseOut } = require('../lib/http');
+const native = require('../lib/native');
+
+// The response rules the Rust SDK decides; the Rust and Python tests run the same table.
+const RULES = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', '..', 'sdk-rust', 'tests', 'data', 'response-rules.json'), 'utf8'),
+);
 
 const request = (body = '') =>
   new HttpRequest({
@@ -52,10 +60,50 @@ test('a fetch Response is read whole', async () => {
   assert.ok(out.headers.some(([k, v]) => k === 'x-b' && v === '2'));
 });
 
-test('nothing returned is an empty 200; a bad status says what is allowed', async () => {
+test('nothing returned is an empty 200; a status that is not a number says what is allowed', async () => {
   const out = await httpResponseOut(undefined, 'test');
   assert.equal(out.status, 200);
   assert.equal(out.body.length, 0);
-  await assert.rejects(httpResponseOut({ status: 42 }, 'fn'), /fn: status must be an integer from 100 to 999, got 42/);
+  await assert.rejects(httpResponseOut({ status: '200' }, 'fn'), /fn: status must be a number from 100 to 999, got "200"/);
   await assert.rejects(httpResponseOut(12, 'fn'), /an HTTP function returns a Response/);
+});
+
+test('cookie times cross in seconds: a Date and milliseconds both convert', async () => {
+  const at = new Date(Date.UTC(2030, 0, 2));
+  const out = await httpResponseOut({ cookies: [{ name: 'a', value: '1', expires: at }, { name: 'b', value: '2', expires: 1500 }] }, 't');
+  assert.equal(out.cookies[0].expires, at.getTime() / 1000);
+  assert.equal(out.cookies[1].expires, 1.5);
+});
+
+/** The core's verdict on a response built from `init`: null when accepted, else its message. */
+async function verdict(init) {
+  const dto = await httpResponseOut(init, 'test');
+  try {
+    native.checkHttpResponse(dto);
+    return null;
+  } catch (e) {
+    return e.message;
+  }
+}
+
+test('status codes follow the shared rules (the Rust SDK decides)', async () => {
+  for (const c of RULES.status) {
+    assert.equal(await verdict({ status: c.value }), c.error, `status ${c.value}`);
+  }
+  assert.equal(await verdict({ status: 200.5 }), 'status code 200.5 is not an HTTP status code; use a whole number from 100 to 999');
+});
+
+test('cookies follow the shared rules (the Rust SDK decides)', async () => {
+  const cases = [
+    ['same_site', (v) => ({ sameSite: v })],
+    // The table is in seconds; JavaScript users give milliseconds.
+    ['expires_seconds', (v) => ({ expires: v * 1000 })],
+    ['max_age_seconds', (v) => ({ maxAge: v })],
+  ];
+  for (const [key, option] of cases) {
+    for (const c of RULES[key]) {
+      const cookie = { name: 'c', value: 'v', ...option(c.value) };
+      assert.equal(await verdict({ cookies: [cookie] }), c.error, `${key} ${c.value}`);
+    }
+  }
 });

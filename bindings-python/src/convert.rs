@@ -1,19 +1,21 @@
-//! TypedData <-> the plain Python values the `fnwire` package wraps in its types.
+//! What crosses between the Rust core and the `fnwire` Python package per invocation, as typed
+//! `_native` classes (BRIDGE.md lists them).
 //!
-//! Decoding uses the Rust SDK's conversions (`HttpRequest::from_rpc`, `QueueMessage::from_trigger`,
-//! `TimerInfo`), encoding its `HttpResponse`/`IntoTypedData`; only plain data (str, bytes, int,
-//! tuples, dicts) crosses into Python. See BRIDGE.md for the shapes.
+//! Decoding uses the Rust SDK's conversions (`HttpRequest`, `QueueMessage::from_trigger`,
+//! `TimerInfo`); encoding goes through its checked `__bridge::ResponseFields`, so a status code,
+//! a `SameSite` value or a cookie time means the same here as in Rust and Node.
 
-use std::time::{Duration, SystemTime};
+use std::collections::HashMap;
 
+use fnwire::__bridge::{CookieFields, ResponseFields};
 use fnwire::protocol::rpc::TypedData;
 use fnwire::protocol::rpc::typed_data::Data;
 use fnwire::{
-    Cookie, FunctionError, HttpRequest, HttpResponse, IntoTypedData, QueueMessage, SameSite, TimerInfo,
+    FromTypedData, FunctionError, HttpRequest, HttpResponse, IntoTypedData, QueueMessage, TimerInfo,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyString};
 use serde_json::Value;
 
 /// How a parameter wants its input binding's value.
@@ -49,9 +51,8 @@ pub enum Decoded {
 pub fn decode(
     kind: InputKind,
     data: TypedData,
-    trigger_metadata: &std::collections::HashMap<String, TypedData>,
+    trigger_metadata: &HashMap<String, TypedData>,
 ) -> Result<Decoded, FunctionError> {
-    use fnwire::FromTypedData;
     Ok(match kind {
         InputKind::Http => Decoded::Http(HttpRequest::from_typed_data(data)?),
         InputKind::Timer => Decoded::Timer(TimerInfo::from_typed_data(data)?),
@@ -60,131 +61,282 @@ pub fn decode(
     })
 }
 
-impl Decoded {
-    /// The plain Python value of the input.
-    pub fn into_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let value = match self {
-            Decoded::Http(req) => {
-                let headers = PyList::empty(py);
-                for (k, v) in req.headers().iter() {
-                    headers.append((k, v))?;
-                }
-                let query = PyDict::new(py);
-                for (k, v) in req.query_params() {
-                    query.set_item(k, v)?;
-                }
-                let params = PyDict::new(py);
-                for (k, v) in req.params() {
-                    params.set_item(k, v)?;
-                }
-                let body = PyBytes::new(py, req.body());
-                (req.method(), req.url(), headers, query, params, body).into_pyobject(py)?.into_any()
-            }
-            Decoded::Timer(timer) => {
-                let schedule = timer.schedule.to_string();
-                let status = timer.schedule_status.map(|s| (s.last, s.next, s.last_updated));
-                (timer.is_past_due, schedule, status).into_pyobject(py)?.into_any()
-            }
-            Decoded::Queue(msg) => (
-                msg.id,
-                PyBytes::new(py, &msg.body),
-                msg.dequeue_count,
-                msg.insertion_time,
-                msg.expiration_time,
-                msg.next_visible_time,
-                msg.pop_receipt,
-            )
-                .into_pyobject(py)?
-                .into_any(),
-            Decoded::Raw(data) => raw_into_py(py, data)?,
-        };
-        Ok(value.unbind())
+/// The HTTP request of an HTTP trigger. Header names are lower-case, in name order.
+#[derive(Debug)]
+#[pyclass(frozen, get_all, module = "fnwire._native")]
+pub struct HttpRequestData {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub query: HashMap<String, String>,
+    pub params: HashMap<String, String>,
+    pub body: Py<PyBytes>,
+}
+
+/// When a timer's schedule last fired and fires next, as the host formats the times.
+#[derive(Debug)]
+#[pyclass(frozen, get_all, module = "fnwire._native")]
+pub struct ScheduleStatusData {
+    pub last: String,
+    pub next: String,
+    pub last_updated: String,
+}
+
+/// What a timer trigger receives; `schedule` is the host's JSON text.
+#[derive(Debug)]
+#[pyclass(frozen, get_all, module = "fnwire._native")]
+pub struct TimerData {
+    pub is_past_due: bool,
+    pub schedule: String,
+    pub schedule_status: Option<Py<ScheduleStatusData>>,
+}
+
+/// A queue message with the metadata the queue trigger adds.
+#[derive(Debug)]
+#[pyclass(frozen, get_all, module = "fnwire._native")]
+pub struct QueueMessageData {
+    pub id: String,
+    pub body: Py<PyBytes>,
+    pub dequeue_count: i64,
+    pub insertion_time: Option<String>,
+    pub expiration_time: Option<String>,
+    pub next_visible_time: Option<String>,
+    pub pop_receipt: Option<String>,
+}
+
+/// JSON text, in both directions: a host value of kind JSON, or a value for the host to send as
+/// JSON. Other values cross as `None`, `str`, `bytes`, `int` and `float`.
+#[derive(Debug, Clone)]
+#[pyclass(frozen, get_all, from_py_object, module = "fnwire._native")]
+pub struct JsonText {
+    pub text: String,
+}
+
+#[pymethods]
+impl JsonText {
+    #[new]
+    fn new(text: String) -> Self {
+        JsonText { text }
     }
 }
 
-/// `(kind, value)`: `("none", None)`, `("string", str)`, `("bytes", bytes)`, `("json", str)`,
-/// `("int", int)`, `("double", float)`; anything else as `("other", kind name)`.
-fn raw_into_py(py: Python<'_>, data: TypedData) -> PyResult<Bound<'_, PyAny>> {
-    let kind = fnwire::kind_of(&data);
-    let pair = match data.data {
-        None => ("none", py.None().into_bound(py)),
-        Some(Data::String(s)) => ("string", PyString::new(py, &s).into_any()),
-        Some(Data::Json(s)) => ("json", PyString::new(py, &s).into_any()),
-        Some(Data::Bytes(b)) | Some(Data::Stream(b)) => ("bytes", PyBytes::new(py, &b).into_any()),
-        Some(Data::Int(i)) => ("int", i.into_pyobject(py)?.into_any()),
-        Some(Data::Double(d)) => ("double", d.into_pyobject(py)?.into_any()),
-        Some(_) => ("other", PyString::new(py, kind).into_any()),
-    };
-    Ok(pair.into_pyobject(py)?.into_any())
+/// A host value no Python type stands for (e.g. a list of byte arrays); `kind` names it.
+#[derive(Debug)]
+#[pyclass(frozen, get_all, module = "fnwire._native")]
+pub struct UnsupportedData {
+    pub kind: String,
 }
 
-/// A value returned or set by a Python function, tagged by the `fnwire` package (see
-/// `fnwire/_worker.py`, `_encode`), as TypedData.
-pub fn encode(value: &Bound<'_, PyAny>) -> PyResult<TypedData> {
-    let tuple = value.cast::<PyTuple>()?;
-    let tag: String = tuple.get_item(0)?.extract()?;
-    let item = |i: usize| tuple.get_item(i);
-    let typed = |data: Data| TypedData { data: Some(data) };
-    Ok(match tag.as_str() {
-        "string" => typed(Data::String(item(1)?.extract()?)),
-        "json" => typed(Data::Json(item(1)?.extract()?)),
-        "bytes" => typed(Data::Bytes(bytes::Bytes::from(item(1)?.extract::<Vec<u8>>()?))),
-        "int" => typed(Data::Int(item(1)?.extract()?)),
-        "double" => typed(Data::Double(item(1)?.extract()?)),
-        "http" => http_response(tuple)?.into_typed_data().map_err(|e| PyValueError::new_err(e.message))?,
-        other => return Err(PyValueError::new_err(format!("fnwire internal: unknown value tag `{other}`"))),
+impl Decoded {
+    /// The input as the `_native` object BRIDGE.md names for its kind.
+    pub fn into_py(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(match self {
+            Decoded::Http(req) => {
+                let headers = req
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| {
+                        (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    })
+                    .collect();
+                let data = HttpRequestData {
+                    method: req.method().as_str().to_string(),
+                    url: req.url().to_string(),
+                    headers,
+                    query: req.query_params().clone().into_iter().collect(),
+                    params: req.params().clone().into_iter().collect(),
+                    body: PyBytes::new(py, req.body()).unbind(),
+                };
+                Bound::new(py, data)?.into_any().unbind()
+            }
+            Decoded::Timer(timer) => {
+                let schedule_status = match timer.schedule_status {
+                    Some(s) => Some(
+                        Bound::new(
+                            py,
+                            ScheduleStatusData { last: s.last, next: s.next, last_updated: s.last_updated },
+                        )?
+                        .unbind(),
+                    ),
+                    None => None,
+                };
+                let data = TimerData {
+                    is_past_due: timer.is_past_due,
+                    schedule: timer.schedule.to_string(),
+                    schedule_status,
+                };
+                Bound::new(py, data)?.into_any().unbind()
+            }
+            Decoded::Queue(msg) => {
+                let data = QueueMessageData {
+                    id: msg.id,
+                    body: PyBytes::new(py, &msg.body).unbind(),
+                    dequeue_count: msg.dequeue_count,
+                    insertion_time: msg.insertion_time,
+                    expiration_time: msg.expiration_time,
+                    next_visible_time: msg.next_visible_time,
+                    pop_receipt: msg.pop_receipt,
+                };
+                Bound::new(py, data)?.into_any().unbind()
+            }
+            Decoded::Raw(data) => raw_into_py(py, data)?,
+        })
+    }
+}
+
+/// A host value for a parameter without a trigger type: `None`, `str`, `bytes`, `int`, `float`,
+/// [`JsonText`], or [`UnsupportedData`].
+fn raw_into_py(py: Python<'_>, data: TypedData) -> PyResult<Py<PyAny>> {
+    let kind = fnwire::__bridge::kind_of(&data);
+    Ok(match data.data {
+        None => py.None(),
+        Some(Data::String(s)) => PyString::new(py, &s).into_any().unbind(),
+        Some(Data::Json(text)) => Bound::new(py, JsonText { text })?.into_any().unbind(),
+        Some(Data::Bytes(b)) | Some(Data::Stream(b)) => PyBytes::new(py, &b).into_any().unbind(),
+        Some(Data::Int(i)) => i.into_pyobject(py)?.into_any().unbind(),
+        Some(Data::Double(d)) => d.into_pyobject(py)?.into_any().unbind(),
+        Some(_) => Bound::new(py, UnsupportedData { kind: kind.to_string() })?.into_any().unbind(),
     })
 }
 
-/// `("http", status, [(name, value)], body bytes, [cookie tuples])`.
-fn http_response(tuple: &Bound<'_, PyTuple>) -> PyResult<HttpResponse> {
-    let status: u16 = tuple.get_item(1)?.extract()?;
-    let mut response = HttpResponse::new(status);
-    let headers: Vec<(String, String)> = tuple.get_item(2)?.extract()?;
-    for (name, value) in headers {
-        response = response.header(name, value);
-    }
-    let body: Vec<u8> = tuple.get_item(3)?.extract()?;
-    response = response.body(body);
-    let cookies = tuple.get_item(4)?;
-    for cookie in cookies.try_iter()? {
-        response = response.cookie(cookie_from(&cookie?)?);
-    }
-    Ok(response)
+/// A `Set-Cookie`, checked by the Rust SDK when it is made: `expires` in seconds since the Unix
+/// epoch, `max_age` in seconds, `same_site` one of Strict, Lax, None (any case).
+#[derive(Debug, Clone)]
+#[pyclass(frozen, from_py_object, module = "fnwire._native")]
+pub struct Cookie {
+    cookie: fnwire::Cookie,
 }
 
-type CookieTuple =
-    (String, String, Option<String>, Option<String>, Option<f64>, bool, bool, Option<String>, Option<f64>);
+#[pymethods]
+impl Cookie {
+    #[new]
+    #[pyo3(signature = (name, value, *, domain=None, path=None, expires=None, secure=None, http_only=None, same_site=None, max_age=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        name: String,
+        value: String,
+        domain: Option<String>,
+        path: Option<String>,
+        expires: Option<f64>,
+        secure: Option<bool>,
+        http_only: Option<bool>,
+        same_site: Option<String>,
+        max_age: Option<f64>,
+    ) -> PyResult<Self> {
+        let fields =
+            CookieFields { name, value, domain, path, expires, secure, http_only, same_site, max_age };
+        let cookie = fields.into_cookie().map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(Cookie { cookie })
+    }
 
-fn cookie_from(value: &Bound<'_, PyAny>) -> PyResult<Cookie> {
-    let (name, value, domain, path, expires, secure, http_only, same_site, max_age): CookieTuple =
-        value.extract()?;
-    let mut cookie = Cookie::new(name, value);
-    if secure {
-        cookie = cookie.secure(true);
+    #[getter]
+    fn name(&self) -> &str {
+        &self.cookie.name
     }
-    if http_only {
-        cookie = cookie.http_only(true);
+
+    #[getter]
+    fn value(&self) -> &str {
+        &self.cookie.value
     }
-    if let Some(domain) = domain {
-        cookie = cookie.domain(domain);
+
+    fn __repr__(&self) -> String {
+        format!("<Cookie {}>", self.cookie.name)
     }
-    if let Some(path) = path {
-        cookie = cookie.path(path);
+}
+
+/// The status code as the Rust SDK accepts it (100 to 999); raises `ValueError` otherwise.
+#[pyfunction]
+pub fn check_status(code: i64) -> PyResult<u16> {
+    fnwire::__bridge::status_code(code).map(|s| s.as_u16()).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// An HTTP response for the host, checked by the Rust SDK when it is made.
+#[derive(Debug, Clone)]
+#[pyclass(frozen, from_py_object, module = "fnwire._native")]
+pub struct HttpResponseData {
+    response: HttpResponse,
+}
+
+#[pymethods]
+impl HttpResponseData {
+    #[new]
+    fn new(
+        status: i64,
+        headers: Vec<(String, String)>,
+        cookies: Vec<Cookie>,
+        body: Vec<u8>,
+    ) -> PyResult<Self> {
+        let fields =
+            ResponseFields { status: status as f64, headers, body: body.into(), ..ResponseFields::default() };
+        let mut response = fields.into_response().map_err(|e| PyValueError::new_err(e.to_string()))?;
+        for cookie in cookies {
+            response = response.with_cookie(cookie.cookie);
+        }
+        Ok(HttpResponseData { response })
     }
-    if let Some(at) = expires.filter(|t| t.is_finite() && *t >= 0.0) {
-        cookie = cookie.expires(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(at));
+}
+
+/// A value a function produced for a binding.
+#[derive(Debug, FromPyObject)]
+pub enum OutputValue {
+    Http(HttpResponseData),
+    Json(JsonText),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl OutputValue {
+    pub fn into_typed_data(self) -> Result<TypedData, FunctionError> {
+        let typed = |data: Data| TypedData { data: Some(data) };
+        Ok(match self {
+            OutputValue::Http(http) => http.response.into_typed_data()?,
+            OutputValue::Json(json) => typed(Data::Json(json.text)),
+            OutputValue::Text(text) => typed(Data::String(text)),
+            OutputValue::Bytes(bytes) => typed(Data::Bytes(bytes.into())),
+        })
     }
-    if let Some(age) = max_age.filter(|t| t.is_finite() && *t >= 0.0) {
-        cookie = cookie.max_age(Duration::from_secs_f64(age));
+}
+
+/// A function that returned: its return value (if any) and the values of its outputs, by
+/// binding name in the order they were set.
+#[derive(Debug)]
+#[pyclass(frozen, module = "fnwire._native")]
+pub struct Success {
+    pub return_value: Option<Py<PyAny>>,
+    pub outputs: Py<PyDict>,
+}
+
+#[pymethods]
+impl Success {
+    #[new]
+    #[pyo3(signature = (return_value, outputs))]
+    fn new(return_value: Option<Py<PyAny>>, outputs: Py<PyDict>) -> Self {
+        Success { return_value, outputs }
     }
-    cookie = match same_site.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        Some("strict") => cookie.same_site(SameSite::Strict),
-        Some("lax") => cookie.same_site(SameSite::Lax),
-        Some("none") => cookie.same_site(SameSite::None),
-        _ => cookie,
-    };
-    Ok(cookie)
+}
+
+/// A function that raised: the exception's type name, message and formatted traceback.
+#[derive(Debug, Clone)]
+#[pyclass(frozen, get_all, from_py_object, module = "fnwire._native")]
+pub struct Failure {
+    pub error_type: String,
+    pub message: String,
+    pub traceback: String,
+}
+
+#[pymethods]
+impl Failure {
+    #[new]
+    fn new(error_type: String, message: String, traceback: String) -> Self {
+        Failure { error_type, message, traceback }
+    }
+}
+
+/// How an invocation ended, as the package's runner reports it.
+#[derive(Debug, FromPyObject)]
+pub enum Outcome<'py> {
+    Success(Bound<'py, Success>),
+    Failure(Failure),
 }
 
 /// Parses JSON bytes with the same parser (and error messages) as the Rust SDK.
@@ -210,7 +362,7 @@ fn json_into_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAn
         }
         Value::String(s) => PyString::new(py, s).into_any(),
         Value::Array(items) => {
-            let list = PyList::empty(py);
+            let list = pyo3::types::PyList::empty(py);
             for item in items {
                 list.append(json_into_py(py, item)?)?;
             }

@@ -2,7 +2,7 @@
 //!
 //! Everything the protocol needs is the Rust SDK's: this crate only adapts it to Python. It
 //! exposes the binding catalog ([`metadata`]), the worker ([`worker::serve`]), the Rust SDK's
-//! value conversions ([`convert`]) and the `fnwire` host command ([`host::host_main`]).
+//! per-invocation types and value conversions ([`convert`]) and the `fnwire` host command ([`host::host_main`]).
 //! The rules for crossing the boundary are in `bindings-python/BRIDGE.md`.
 
 mod convert;
@@ -21,8 +21,21 @@ fn native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(convert::parse_json, module)?)?;
     module.add_function(wrap_pyfunction!(worker::serve, module)?)?;
     module.add_function(wrap_pyfunction!(host::host_main, module)?)?;
+    module.add_function(wrap_pyfunction!(convert::check_status, module)?)?;
     module.add_class::<worker::LogSink>()?;
     module.add_class::<worker::Completion>()?;
+    module.add_class::<worker::ContextData>()?;
+    module.add_class::<worker::RetryData>()?;
+    module.add_class::<convert::HttpRequestData>()?;
+    module.add_class::<convert::TimerData>()?;
+    module.add_class::<convert::ScheduleStatusData>()?;
+    module.add_class::<convert::QueueMessageData>()?;
+    module.add_class::<convert::JsonText>()?;
+    module.add_class::<convert::UnsupportedData>()?;
+    module.add_class::<convert::Cookie>()?;
+    module.add_class::<convert::HttpResponseData>()?;
+    module.add_class::<convert::Success>()?;
+    module.add_class::<convert::Failure>()?;
     module.add("CORE_VERSION", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -19,10 +19,10 @@ use fnwire_metadata::FunctionMetadata;
 use fnwire_protocol::rpc::TypedData;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyList, PyTuple};
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::convert::{self, Decoded, InputKind};
+use crate::convert::{self, Decoded, InputKind, Outcome, OutputValue};
 
 /// Target of the tracing events that carry Python log records to the host.
 const PYTHON_LOG_TARGET: &str = "fnwire_python";
@@ -203,7 +203,7 @@ async fn invoke(
             convert::decode(kind, data, invocation.trigger_metadata()).map_err(|e| e.in_binding(binding))?,
         );
     }
-    let context = ContextData::of(&invocation);
+    let context = ContextFields::of(&invocation);
     let sink = LogSink { span: tracing::Span::current(), pid: std::process::id() };
     let returned = if function.is_async {
         call_async(bridge, function, decoded, context, sink).await
@@ -222,7 +222,7 @@ async fn call_sync(
     bridge: Arc<Bridge>,
     function: Arc<PyFunction>,
     decoded: Vec<Decoded>,
-    context: ContextData,
+    context: ContextFields,
     sink: LogSink,
 ) -> Returned {
     let permit = bridge
@@ -249,7 +249,7 @@ async fn call_async(
     bridge: Arc<Bridge>,
     function: Arc<PyFunction>,
     decoded: Vec<Decoded>,
-    context: ContextData,
+    context: ContextFields,
     sink: LogSink,
 ) -> Returned {
     let (tx, rx) = oneshot::channel();
@@ -283,7 +283,7 @@ fn call_args<'py>(
     py: Python<'py>,
     function: &PyFunction,
     decoded: Vec<Decoded>,
-    context: ContextData,
+    context: ContextFields,
     sink: LogSink,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let inputs = PyList::empty(py);
@@ -295,27 +295,37 @@ fn call_args<'py>(
     PyTuple::new(py, [function.entry.bind(py).clone(), inputs.into_any(), context, sink.into_any()])
 }
 
-/// Reads the runner's outcome: `("ok", return or None, [(name, value)])` or
-/// `("error", type, message, traceback)`.
+/// Reads the runner's outcome: a `_native.Success` or a `_native.Failure`.
 fn returned_from(py: Python<'_>, outcome: &Bound<'_, PyAny>) -> Returned {
     let read = || -> PyResult<Returned> {
-        let tuple = outcome.cast::<PyTuple>()?;
-        let tag: String = tuple.get_item(0)?.extract()?;
-        if tag == "error" {
-            let type_name: String = tuple.get_item(1)?.extract()?;
-            let message: String = tuple.get_item(2)?.extract()?;
-            let traceback: String = tuple.get_item(3)?.extract()?;
-            let text = if message.is_empty() { type_name.clone() } else { format!("{type_name}: {message}") };
-            return Ok(Err(FunctionError::new(text).with_type(type_name).with_stack_trace(traceback)));
-        }
-        let returned = tuple.get_item(1)?;
-        let return_value = if returned.is_none() { None } else { Some(convert::encode(&returned)?) };
+        let success = match outcome.extract::<Outcome<'_>>()? {
+            Outcome::Failure(failure) => {
+                let convert::Failure { error_type, message, traceback } = failure;
+                let text =
+                    if message.is_empty() { error_type.clone() } else { format!("{error_type}: {message}") };
+                return Ok(Err(FunctionError::new(text).with_type(error_type).with_stack_trace(traceback)));
+            }
+            Outcome::Success(success) => success,
+        };
+        let success = success.get();
+        let return_value = match &success.return_value {
+            Some(value) => {
+                let value: OutputValue = value.bind(py).extract()?;
+                match value.into_typed_data() {
+                    Ok(data) => Some(data),
+                    Err(e) => return Ok(Err(e.in_binding("$return"))),
+                }
+            }
+            None => None,
+        };
         let mut outputs = Vec::new();
-        for item in tuple.get_item(2)?.try_iter()? {
-            let item = item?;
-            let pair = item.cast::<PyTuple>()?;
-            let name: String = pair.get_item(0)?.extract()?;
-            outputs.push((name, convert::encode(&pair.get_item(1)?)?));
+        for (name, value) in success.outputs.bind(py).iter() {
+            let name: String = name.extract()?;
+            let value: OutputValue = value.extract()?;
+            match value.into_typed_data() {
+                Ok(data) => outputs.push((name, data)),
+                Err(e) => return Ok(Err(e.in_binding(&name))),
+            }
         }
         Ok(Ok((return_value, outputs)))
     };
@@ -330,8 +340,30 @@ fn py_failure(py: Python<'_>, error: PyErr) -> FunctionError {
     FunctionError::new(format!("{type_name}: {message}")).with_type(type_name).with_stack_trace(traceback)
 }
 
+/// Present when the host retries a failed invocation.
+#[derive(Debug)]
+#[pyclass(frozen, get_all, module = "fnwire._native")]
+pub struct RetryData {
+    retry_count: i32,
+    max_retry_count: i32,
+    exception_message: Option<String>,
+}
+
 /// Facts about the invocation for `fnwire.Context`.
-struct ContextData {
+#[derive(Debug)]
+#[pyclass(frozen, get_all, module = "fnwire._native")]
+pub struct ContextData {
+    invocation_id: String,
+    function_name: String,
+    function_id: String,
+    trace_parent: String,
+    trace_state: String,
+    attributes: HashMap<String, String>,
+    retry: Option<Py<RetryData>>,
+}
+
+/// The context's fields, gathered without the GIL; [`ContextFields::into_py`] makes the object.
+struct ContextFields {
     invocation_id: String,
     function_name: String,
     function_id: String,
@@ -341,10 +373,10 @@ struct ContextData {
     retry: Option<(i32, i32, Option<String>)>,
 }
 
-impl ContextData {
+impl ContextFields {
     fn of(invocation: &Invocation) -> Self {
         let trace = invocation.trace_context();
-        ContextData {
+        ContextFields {
             invocation_id: invocation.invocation_id().to_string(),
             function_name: invocation.function_name().to_string(),
             function_id: invocation.function_id().to_string(),
@@ -358,21 +390,22 @@ impl ContextData {
     }
 
     fn into_py(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-        let attributes = PyDict::new(py);
-        for (k, v) in self.attributes {
-            attributes.set_item(k, v)?;
-        }
-        Ok((
-            self.invocation_id,
-            self.function_name,
-            self.function_id,
-            self.trace_parent,
-            self.trace_state,
-            attributes,
-            self.retry,
-        )
-            .into_pyobject(py)?
-            .into_any())
+        let retry = match self.retry {
+            Some((retry_count, max_retry_count, exception_message)) => {
+                Some(Bound::new(py, RetryData { retry_count, max_retry_count, exception_message })?.unbind())
+            }
+            None => None,
+        };
+        let context = ContextData {
+            invocation_id: self.invocation_id,
+            function_name: self.function_name,
+            function_id: self.function_id,
+            trace_parent: self.trace_parent,
+            trace_state: self.trace_state,
+            attributes: self.attributes,
+            retry,
+        };
+        Ok(Bound::new(py, context)?.into_any())
     }
 }
 

@@ -1,9 +1,18 @@
 """The value types and the conversions the runner applies."""
 
+import datetime
+import json
+import pathlib
+
 import pytest
 
 import fnwire
-from fnwire._app import _encode
+from fnwire import _native
+from fnwire._worker import _encode
+
+RULES = json.loads(
+    (pathlib.Path(__file__).resolve().parents[2] / "sdk-rust" / "tests" / "data" / "response-rules.json").read_text()
+)
 
 
 def test_headers_are_case_insensitive():
@@ -28,8 +37,10 @@ def test_response_content_types():
     assert own.mimetype == "application/xml"
     data = fnwire.HttpResponse.json({"é": [1]}, status_code=201)
     assert (data.status_code, data.get_body()) == (201, '{"é":[1]}'.encode())
-    with pytest.raises(ValueError, match="status_code"):
+    with pytest.raises(ValueError, match="status code 42 is not an HTTP status code"):
         fnwire.HttpResponse("x", status_code=42)
+    with pytest.raises(TypeError, match="status_code must be an int"):
+        fnwire.HttpResponse("x", status_code="200")
     with pytest.raises(TypeError, match="HttpResponse.json"):
         fnwire.HttpResponse({"a": 1})
 
@@ -37,15 +48,46 @@ def test_response_content_types():
 def test_encoding_of_outputs():
     response = fnwire.HttpResponse("ok", status_code=201)
     response.set_cookie("s", "v", path="/", http_only=True)
-    tag, status, headers, body, cookies = _encode(response, "http", "$return")
-    assert (tag, status, body) == ("http", 201, b"ok")
-    assert cookies == [("s", "v", None, "/", None, False, True, None, None)]
-    assert _encode("text", None, "out") == ("string", "text")
-    assert _encode(b"\x01", None, "out") == ("bytes", b"\x01")
-    assert _encode({"a": 1}, None, "out") == ("json", '{"a":1}')
-    assert _encode("plain", "http", "$return")[0] == "http"
+    encoded = _encode(response, "http", "$return")
+    assert isinstance(encoded, _native.HttpResponseData)
+    assert [c.name for c in response.cookies] == ["s"]
+    assert _encode("text", None, "out") == "text"
+    assert _encode(b"\x01", None, "out") == b"\x01"
+    json_value = _encode({"a": 1}, None, "out")
+    assert isinstance(json_value, _native.JsonText) and json_value.text == '{"a":1}'
+    assert isinstance(_encode("plain", "http", "$return"), _native.HttpResponseData)
     with pytest.raises(TypeError, match="cannot send a object to binding `out`"):
         _encode(object(), None, "out")
+
+
+def _verdict(action):
+    try:
+        action()
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize("case", RULES["status"], ids=lambda c: str(c["value"]))
+def test_status_codes_follow_the_shared_rules(case):
+    assert _verdict(lambda: fnwire.HttpResponse("x", status_code=case["value"])) == case["error"]
+
+
+@pytest.mark.parametrize(
+    "key,option",
+    [("same_site", "same_site"), ("expires_seconds", "expires"), ("max_age_seconds", "max_age")],
+)
+def test_cookies_follow_the_shared_rules(key, option):
+    for case in RULES[key]:
+        response = fnwire.HttpResponse("x")
+        assert _verdict(lambda: response.set_cookie("c", "v", **{option: case["value"]})) == case["error"], case
+
+
+def test_cookie_expires_takes_a_datetime():
+    at = datetime.datetime(2030, 1, 2, tzinfo=datetime.timezone.utc)
+    response = fnwire.HttpResponse("x")
+    response.set_cookie("c", "v", expires=at, same_site="strict")
+    assert response.cookies[0].name == "c"
 
 
 def test_out_and_queue_message():

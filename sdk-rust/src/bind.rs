@@ -21,6 +21,7 @@ use crate::queue::QueueMessage;
     note = "a parameter named like an output binding must be `Out<T>`; `Context` needs no binding"
 )]
 pub trait FromInput: Sized {
+    /// Takes the binding's value out of the invocation and converts it.
     fn from_input(invocation: &mut Invocation, binding: &str) -> Result<Self, FunctionError>;
 }
 
@@ -32,6 +33,7 @@ pub trait FromInput: Sized {
     note = "if this parameter should be a binding, give its binding the parameter's name (`name = \"...\"`)"
 )]
 pub trait FromInvocation: Sized {
+    /// Builds the value from the invocation's facts.
     fn from_invocation(invocation: &Invocation) -> Result<Self, FunctionError>;
 }
 
@@ -43,6 +45,7 @@ pub trait FromInvocation: Sized {
             Json<T> (T: Serialize), i64, f64, bool or HttpResponse; then call `.set(value)`"
 )]
 pub trait OutputParam: Sized {
+    /// An output bound to `binding`, whose value the invocation sends when it finishes.
     fn bind_output(invocation: &mut Invocation, binding: &str) -> Self;
 }
 
@@ -60,6 +63,7 @@ pub trait IntoReturn {
 }
 
 impl<T: FromTypedData> FromInput for T {
+    /// Takes the binding's value out of the invocation and converts it.
     fn from_input(invocation: &mut Invocation, binding: &str) -> Result<Self, FunctionError> {
         let data = invocation.take_input(binding).unwrap_or_default();
         T::from_typed_data(data).map_err(|e| e.in_binding(binding))
@@ -67,6 +71,7 @@ impl<T: FromTypedData> FromInput for T {
 }
 
 impl FromInput for QueueMessage {
+    /// Takes the binding's value out of the invocation and converts it.
     fn from_input(invocation: &mut Invocation, binding: &str) -> Result<Self, FunctionError> {
         let data = invocation.take_input(binding).unwrap_or_default();
         QueueMessage::from_trigger(data, invocation.trigger_metadata()).map_err(|e| e.in_binding(binding))
@@ -74,12 +79,14 @@ impl FromInput for QueueMessage {
 }
 
 impl FromInvocation for Context {
+    /// Builds the value from the invocation's facts.
     fn from_invocation(invocation: &Invocation) -> Result<Self, FunctionError> {
         Ok(Context::of(invocation))
     }
 }
 
 impl FromInvocation for TraceContext {
+    /// Builds the value from the invocation's facts.
     fn from_invocation(invocation: &Invocation) -> Result<Self, FunctionError> {
         Ok(invocation.trace_context().clone())
     }
@@ -87,18 +94,21 @@ impl FromInvocation for TraceContext {
 
 /// Zero counts when the invocation is not a retry.
 impl FromInvocation for RetryContext {
+    /// Builds the value from the invocation's facts.
     fn from_invocation(invocation: &Invocation) -> Result<Self, FunctionError> {
         Ok(invocation.retry_context().cloned().unwrap_or_default())
     }
 }
 
 impl FromInvocation for Option<RetryContext> {
+    /// Builds the value from the invocation's facts.
     fn from_invocation(invocation: &Invocation) -> Result<Self, FunctionError> {
         Ok(invocation.retry_context().cloned())
     }
 }
 
 impl<T: IntoTypedData> OutputParam for Out<T> {
+    /// An output bound to `binding`, whose value the invocation sends when it finishes.
     fn bind_output(invocation: &mut Invocation, binding: &str) -> Self {
         Out::bind(invocation, binding)
     }
@@ -145,7 +155,7 @@ mod tests {
             )
             .with_input("n", typed(Data::Json("\"x\"".into())));
         let req = HttpRequest::from_input(&mut invocation, "req").unwrap();
-        assert_eq!(req.method(), "GET");
+        assert_eq!(req.method(), crate::http::Method::GET);
         let err = i64::from_input(&mut invocation, "n").unwrap_err();
         assert!(err.message.starts_with("binding `n`: expected a whole number"), "{err}");
         assert_eq!(Option::<String>::from_input(&mut invocation, "missing").unwrap(), None);

@@ -83,14 +83,17 @@ impl Context {
         &self.invocation_id
     }
 
+    /// The name of the function being invoked.
     pub fn function_name(&self) -> &str {
         &self.function_name
     }
 
+    /// The host's id for the function being invoked.
     pub fn function_id(&self) -> &str {
         &self.function_id
     }
 
+    /// The W3C trace context the host sent with the invocation.
     pub fn trace_context(&self) -> &TraceContext {
         &self.trace_context
     }

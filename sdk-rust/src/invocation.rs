@@ -128,14 +128,17 @@ impl Invocation {
         self
     }
 
+    /// The host's id for this invocation.
     pub fn invocation_id(&self) -> &str {
         &self.invocation_id
     }
 
+    /// The host's id for the function being invoked.
     pub fn function_id(&self) -> &str {
         &self.function_id
     }
 
+    /// The name of the function being invoked.
     pub fn function_name(&self) -> &str {
         &self.function_name
     }
@@ -165,6 +168,7 @@ impl Invocation {
         self.trigger_metadata.clone()
     }
 
+    /// The W3C trace context the host sent with the invocation.
     pub fn trace_context(&self) -> &TraceContext {
         &self.trace_context
     }

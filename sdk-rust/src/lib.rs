@@ -13,7 +13,7 @@
 //! pub async fn hello(req: HttpRequest, ctx: Context) -> HttpResponse {
 //!     let name = req.param("name").or(req.query("name")).unwrap_or("world");
 //!     tracing::info!(invocation = ctx.invocation_id(), "greeting {name}"); // reaches the host's log
-//!     HttpResponse::ok().text(format!("Hello, {name}!"))
+//!     HttpResponse::ok().with_text(format!("Hello, {name}!"))
 //! }
 //!
 //! #[queue_trigger(queue = "jobs", connection = "AzureWebJobsStorage")]
@@ -40,17 +40,23 @@
 //!   [`HttpResponse`], text, bytes, JSON, `Option` of those, or `Result<_, E>` where `E` prints
 //!   (e.g. [`Error`]). An `Err` or a panic fails that invocation only; the worker keeps serving.
 //! * Log with [`tracing`]: events inside a function go to the host, tagged with the invocation.
+//! * HTTP uses the [`http`] crate's types ([`http::Method`], [`http::StatusCode`],
+//!   [`http::HeaderMap`]). Builders consume `self` and are named `with_*`
+//!   (`HttpResponse::ok().with_header(..).with_text(..)`); getters are nouns (`status()`,
+//!   `headers()`, `body()`).
 //!
 //! # Without macros
 //!
 //! [`runtime::Worker`] serves [`runtime::FunctionDefinition`]s built at run time (binding
 //! metadata plus a handler closure); the Python and Node layers use the same runtime that way.
 
+#![warn(missing_docs)]
+
 mod bind;
 mod context;
 mod convert;
 mod error;
-mod http;
+mod http_binding;
 mod invocation;
 mod json;
 mod output;
@@ -63,10 +69,14 @@ pub mod runtime;
 #[path = "private.rs"]
 pub mod __private;
 
+#[doc(hidden)]
+#[path = "bridge.rs"]
+pub mod __bridge;
+
 pub use context::{Context, RetryContext, TraceContext};
-pub use convert::{FromTypedData, IntoTypedData, json_of, kind_of, text_of};
+pub use convert::{FromTypedData, IntoTypedData};
 pub use error::{Error, FunctionError};
-pub use http::{Cookie, Headers, HttpRequest, HttpResponse, SameSite};
+pub use http_binding::{Cookie, HttpRequest, HttpResponse, InvalidHttpValue, SameSite};
 pub use invocation::{Invocation, InvocationOutcome, InvocationResult};
 pub use json::Json;
 pub use output::Out;
@@ -82,5 +92,8 @@ pub use fnwire_macros::{
 pub use fnwire_metadata as metadata;
 /// The protocol crate: generated FunctionRpc messages and the worker command line.
 pub use fnwire_protocol as protocol;
+/// The `http` crate, whose [`Method`](http::Method), [`StatusCode`](http::StatusCode) and
+/// [`HeaderMap`](http::HeaderMap) the HTTP types use.
+pub use http;
 /// Logging: events inside functions are sent to the host.
 pub use tracing;

@@ -22,9 +22,13 @@ pub struct QueueMessage {
     pub body: Bytes,
     /// How many times the message has been taken off the queue, this time included.
     pub dequeue_count: i64,
+    /// When the message was added to the queue.
     pub insertion_time: Option<String>,
+    /// When the message expires if nobody takes it.
     pub expiration_time: Option<String>,
+    /// When the message becomes visible again if this invocation fails.
     pub next_visible_time: Option<String>,
+    /// The receipt that proves this taking of the message.
     pub pop_receipt: Option<String>,
 }
 

@@ -12,8 +12,11 @@ use crate::convert::{FromTypedData, kind_of};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ScheduleStatus {
+    /// When the schedule last fired.
     pub last: String,
+    /// When the schedule fires next.
     pub next: String,
+    /// When the host last recorded this status.
     pub last_updated: String,
 }
 

@@ -1,5 +1,6 @@
 # The native part of fnwire (Rust, PyO3). Internal: its API changes with the package.
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+# What crosses per invocation is typed: see BRIDGE.md, "What crosses".
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 CORE_VERSION: str
 
@@ -7,6 +8,7 @@ def build_binding(decorator: str, options: dict[str, Any]) -> Tuple[str, Optiona
 def validate_function(name: str, bindings: List[str]) -> List[str]: ...
 def function_id(name: str) -> str: ...
 def parse_json(data: bytes, what: str) -> Any: ...
+def check_status(code: int) -> int: ...
 def serve(functions: Sequence[Tuple[Any, ...]], argv: List[str], runner: Any, sync_threads: int, reload: Optional[Callable[[str, dict[str, str]], List[Tuple[Any, ...]]]] = None) -> int: ...
 def host_main(argv: List[str]) -> int: ...
 
@@ -14,4 +16,85 @@ class LogSink:
     def emit(self, records: List[Tuple[int, str]]) -> None: ...
 
 class Completion:
-    def __call__(self, outcome: Tuple[Any, ...]) -> None: ...
+    def __call__(self, outcome: Union[Success, Failure]) -> None: ...
+
+# Rust -> Python, per invocation.
+class HttpRequestData:
+    method: str
+    url: str
+    headers: List[Tuple[str, str]]
+    query: Dict[str, str]
+    params: Dict[str, str]
+    body: bytes
+
+class ScheduleStatusData:
+    last: str
+    next: str
+    last_updated: str
+
+class TimerData:
+    is_past_due: bool
+    schedule: str
+    schedule_status: Optional[ScheduleStatusData]
+
+class QueueMessageData:
+    id: str
+    body: bytes
+    dequeue_count: int
+    insertion_time: Optional[str]
+    expiration_time: Optional[str]
+    next_visible_time: Optional[str]
+    pop_receipt: Optional[str]
+
+class JsonText:
+    text: str
+    def __init__(self, text: str) -> None: ...
+
+class UnsupportedData:
+    kind: str
+
+class RetryData:
+    retry_count: int
+    max_retry_count: int
+    exception_message: Optional[str]
+
+class ContextData:
+    invocation_id: str
+    function_name: str
+    function_id: str
+    trace_parent: str
+    trace_state: str
+    attributes: Dict[str, str]
+    retry: Optional[RetryData]
+
+# Python -> Rust, per invocation.
+class Cookie:
+    name: str
+    value: str
+    def __init__(
+        self,
+        name: str,
+        value: str,
+        *,
+        domain: Optional[str] = None,
+        path: Optional[str] = None,
+        expires: Optional[float] = None,
+        secure: Optional[bool] = None,
+        http_only: Optional[bool] = None,
+        same_site: Optional[str] = None,
+        max_age: Optional[float] = None,
+    ) -> None: ...
+
+class HttpResponseData:
+    def __init__(self, status: int, headers: List[Tuple[str, str]], cookies: List[Cookie], body: bytes) -> None: ...
+
+OutputValue = Union[HttpResponseData, JsonText, str, bytes]
+
+class Success:
+    def __init__(self, return_value: Optional[OutputValue], outputs: Dict[str, OutputValue]) -> None: ...
+
+class Failure:
+    error_type: str
+    message: str
+    traceback: str
+    def __init__(self, error_type: str, message: str, traceback: str) -> None: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from typing import (
     Any,
@@ -103,8 +104,9 @@ class HttpResponse:
         mimetype: Optional[str] = None,
         charset: str = "utf-8",
     ) -> None:
-        if not isinstance(status_code, int) or isinstance(status_code, bool) or not 100 <= status_code <= 999:
-            raise ValueError(f"status_code must be an integer from 100 to 999, not {status_code!r}")
+        if not isinstance(status_code, int) or isinstance(status_code, bool):
+            raise TypeError(f"status_code must be an int, not {type(status_code).__name__}")
+        _native.check_status(status_code)  # the Rust SDK's rule: 100 to 999
         if isinstance(body, str):
             data = body.encode(charset)
             default_type = "text/plain"
@@ -121,7 +123,7 @@ class HttpResponse:
             )
         self.status_code: int = status_code
         self.headers: Dict[str, str] = dict(headers or {})
-        self.cookies: List[Tuple[Any, ...]] = []
+        self.cookies: List[_native.Cookie] = []
         self._body = data
         content_type = mimetype or default_type
         if content_type and not any(k.lower() == "content-type" for k in self.headers):
@@ -152,17 +154,30 @@ class HttpResponse:
         *,
         path: Optional[str] = None,
         domain: Optional[str] = None,
-        expires: Optional[float] = None,
+        expires: Union[datetime.datetime, float, None] = None,
         max_age: Optional[float] = None,
         secure: bool = False,
         http_only: bool = False,
         same_site: Optional[str] = None,
     ) -> None:
-        """Adds a cookie (`expires` is a Unix timestamp, `max_age` seconds, `same_site` one of
-        "strict", "lax", "none")."""
-        if same_site is not None and same_site.lower() not in ("strict", "lax", "none"):
-            raise ValueError(f"same_site must be 'strict', 'lax' or 'none', not {same_site!r}")
-        self.cookies.append((name, value, domain, path, expires, secure, http_only, same_site, max_age))
+        """Adds a cookie. `expires` is a `datetime` (naive means local time) or a Unix timestamp in
+        seconds, `max_age` seconds, `same_site` one of "Strict", "Lax", "None" (any case). The Rust
+        core checks them now and raises ValueError naming the value at fault."""
+        if isinstance(expires, datetime.datetime):
+            expires = expires.timestamp()
+        self.cookies.append(
+            _native.Cookie(
+                name,
+                value,
+                domain=domain,
+                path=path,
+                expires=expires,
+                secure=secure or None,
+                http_only=http_only or None,
+                same_site=same_site,
+                max_age=max_age,
+            )
+        )
 
     def __repr__(self) -> str:
         return f"<HttpResponse {self.status_code}, {len(self._body)} bytes>"

@@ -1,22 +1,42 @@
 """The runner the Rust core calls for each invocation, the asyncio loop, and log capture.
 
 The core calls `run_sync` (on one of its blocking threads, GIL taken there) for `def` functions
-and `submit_async` for `async def` ones; both hand back an outcome tuple (BRIDGE.md). Log
-records made inside an invocation are buffered per invocation and handed to the core in
-batches through the invocation's `LogSink`, always before the outcome.
+and `submit_async` for `async def` ones. Inputs and context arrive as typed `_native` objects
+(`HttpRequestData`, `TimerData`, `QueueMessageData`, `ContextData`, ...) and the outcome goes
+back as `_native.Success` or `_native.Failure` (BRIDGE.md). Log records made inside an
+invocation are buffered per invocation and handed to the core in batches through the
+invocation's `LogSink`, always before the outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
+import json
 import logging
 import sys
 import threading
 import traceback
-from typing import Any, Dict, List, Optional, Tuple
+import typing
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
+from . import _native
 from ._app import FunctionInfo
+from ._types import (
+    Context,
+    HttpRequest,
+    HttpResponse,
+    Out,
+    QueueMessage,
+    RetryContext,
+    ScheduleStatus,
+    TimerInfo,
+    TraceContext,
+)
+
+RETURN = "$return"
+Outcome = Union[_native.Success, _native.Failure]
 
 # Records are handed over when this many are buffered, and always when the function returns.
 LOG_BATCH = 256
@@ -78,17 +98,127 @@ def install_logging() -> None:
     root.setLevel(logging.DEBUG if debug else logging.INFO)
 
 
-def _error(e: BaseException) -> Tuple[str, str, str, str]:
+# -- values crossing per invocation ----------------------------------------------------------
+
+
+def _context(data: _native.ContextData) -> Context:
+    retry = data.retry
+    retry_context = (
+        RetryContext(retry.retry_count, retry.max_retry_count, retry.exception_message) if retry is not None else None
+    )
+    trace = TraceContext(data.trace_parent, data.trace_state, data.attributes)
+    return Context(data.invocation_id, data.function_name, data.function_id, trace, retry_context)
+
+
+def _wrap_input(kind: str, value: Any, annotation: Any) -> Any:
+    if kind == "http":
+        return HttpRequest(
+            value.method, value.url, headers=value.headers, query=value.query, route_params=value.params, body=value.body
+        )
+    if kind == "timer":
+        status = value.schedule_status
+        return TimerInfo(
+            value.is_past_due,
+            _native.parse_json(value.schedule.encode("utf-8"), "the timer schedule"),
+            ScheduleStatus(status.last, status.next, status.last_updated) if status is not None else None,
+        )
+    if kind == "queue":
+        return QueueMessage(
+            value.body,
+            id=value.id,
+            dequeue_count=value.dequeue_count,
+            insertion_time=value.insertion_time,
+            expiration_time=value.expiration_time,
+            time_next_visible=value.next_visible_time,
+            pop_receipt=value.pop_receipt,
+        )
+    if value is None:
+        return None
+    if isinstance(value, _native.UnsupportedData):
+        raise TypeError(f"the host sent {value.kind}, which fnwire for Python cannot pass to a function")
+    is_json = isinstance(value, _native.JsonText)
+    raw = value.text if is_json else value
+    if annotation is str:
+        return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+    if annotation is bytes:
+        return raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
+    if annotation in (dict, list) or typing.get_origin(annotation) in (dict, list):
+        return _native.parse_json(raw if isinstance(raw, bytes) else str(raw).encode("utf-8"), "the input")
+    if is_json and annotation not in (None, inspect.Parameter.empty, Any):
+        return _native.parse_json(raw.encode("utf-8"), "the input")
+    return raw
+
+
+def _kwargs(entry: FunctionInfo, inputs: Sequence[Any], context: _native.ContextData) -> Tuple[Dict[str, Any], List[Tuple[str, Out[Any]]]]:
+    kwargs: Dict[str, Any] = {}
+    for (param, _binding, kind, annotation), value in zip(entry.inputs, inputs):
+        kwargs[param] = _wrap_input(kind, value, annotation)
+    outs: List[Tuple[str, Out[Any]]] = []
+    for param, binding in entry.outputs:
+        out: Out[Any] = Out()
+        kwargs[param] = out
+        outs.append((binding, out))
+    if entry.context_params:
+        ctx = _context(context)
+        for param in entry.context_params:
+            kwargs[param] = ctx
+    return kwargs, outs
+
+
+def _encode(value: Any, binding_type: Optional[str], binding: str) -> Any:
+    """A value set on an output binding, as the `_native` value the core sends (see BRIDGE.md)."""
+    if isinstance(value, HttpResponse):
+        headers = [(str(k), str(v)) for k, v in value.headers.items()]
+        return _native.HttpResponseData(value.status_code, headers, value.cookies, value.get_body())
+    if binding_type == "http":
+        # Plain values returned from an HTTP function become a 200 response.
+        if isinstance(value, (str, bytes, bytearray)):
+            return _encode(HttpResponse(value), None, binding)
+        return _encode(HttpResponse.json(value), None, binding)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    try:
+        return _native.JsonText(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"cannot send a {type(value).__name__} to binding `{binding}`: use str, bytes, HttpResponse "
+            f"or a JSON-serializable value ({e})"
+        ) from None
+
+
+def _finish(entry: FunctionInfo, returned: Any, outs: List[Tuple[str, Out[Any]]]) -> _native.Success:
+    encoded_return = None
+    if returned is not None:
+        if entry.return_binding is None:
+            raise TypeError(
+                f"function `{entry.name}` returned a {type(returned).__name__}, but it has no `$return` "
+                "binding; return None, or declare an output without `name` to send the return value"
+            )
+        encoded_return = _encode(returned, entry.return_binding, RETURN)
+    outputs: Dict[str, Any] = {}
+    for binding, out in outs:
+        value = out.get()
+        if value is not None:
+            outputs[binding] = _encode(value, None, binding)
+    return _native.Success(encoded_return, outputs)
+
+
+def _error(e: BaseException) -> _native.Failure:
     tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
-    return ("error", type(e).__name__, str(e), tb)
+    return _native.Failure(type(e).__name__, str(e), tb)
 
 
-def run_sync(entry: FunctionInfo, inputs: List[Any], context: Tuple[Any, ...], sink: Any) -> Tuple[Any, ...]:
+# -- sync -------------------------------------------------------------------------------------
+
+
+def run_sync(entry: FunctionInfo, inputs: List[Any], context: _native.ContextData, sink: Any) -> Outcome:
     state = _InvocationLogs(sink)
     token = _current.set(state)
     try:
-        kwargs, outs = entry.build_kwargs(inputs, context)
-        return entry.finish(entry.func(**kwargs), outs)
+        kwargs, outs = _kwargs(entry, inputs, context)
+        return _finish(entry, entry.func(**kwargs), outs)
     except BaseException as e:  # SystemExit in a function fails that invocation, not the worker
         return _error(e)
     finally:
@@ -134,7 +264,7 @@ def stop_loop() -> None:
         _loop_thread.join(timeout=2)
 
 
-def submit_async(entry: FunctionInfo, inputs: List[Any], context: Tuple[Any, ...], sink: Any, completion: Any) -> None:
+def submit_async(entry: FunctionInfo, inputs: List[Any], context: _native.ContextData, sink: Any, completion: Any) -> None:
     loop = _loop
     if loop is None:
         raise RuntimeError("fnwire: the asyncio loop is not running")
@@ -145,24 +275,24 @@ def _start(
     loop: asyncio.AbstractEventLoop,
     entry: FunctionInfo,
     inputs: List[Any],
-    context: Tuple[Any, ...],
+    context: _native.ContextData,
     sink: Any,
     completion: Any,
 ) -> None:
-    invocation_id = context[0]
+    invocation_id = context.invocation_id
     task = loop.create_task(_run_async(entry, inputs, context, sink, completion))
     _tasks[invocation_id] = task
     task.add_done_callback(lambda _t: _tasks.pop(invocation_id, None))
 
 
 async def _run_async(
-    entry: FunctionInfo, inputs: List[Any], context: Tuple[Any, ...], sink: Any, completion: Any
+    entry: FunctionInfo, inputs: List[Any], context: _native.ContextData, sink: Any, completion: Any
 ) -> None:
     state = _InvocationLogs(sink)
     _current.set(state)  # the task runs in its own copy of the context
     try:
-        kwargs, outs = entry.build_kwargs(inputs, context)
-        outcome: Tuple[Any, ...] = entry.finish(await entry.func(**kwargs), outs)
+        kwargs, outs = _kwargs(entry, inputs, context)
+        outcome: Outcome = _finish(entry, await entry.func(**kwargs), outs)
     except asyncio.CancelledError:
         state.flush()
         raise

@@ -14,6 +14,7 @@
 //!
 //! The Python and Node examples implement the same functions with the same answers.
 
+use fnwire::http::StatusCode;
 use fnwire::{
     HttpRequest, HttpResponse, Out, QueueMessage, TimerInfo, blob_output, http_trigger, queue_output,
     queue_trigger, timer_trigger,
@@ -27,15 +28,15 @@ pub async fn hello(req: HttpRequest) -> HttpResponse {
         .flatten()
         .find(|name| !name.is_empty())
         .unwrap_or("world");
-    HttpResponse::ok().text(format!("Hello, {name}!"))
+    HttpResponse::ok().with_text(format!("Hello, {name}!"))
 }
 
 /// Answers a JSON body with the same JSON; anything else is a 400 that says why.
 #[http_trigger(route = "echo", methods = "post", auth_level = "anonymous")]
 pub async fn echo(req: HttpRequest) -> HttpResponse {
     match req.json::<serde_json::Value>() {
-        Ok(value) => HttpResponse::ok().json(&value),
-        Err(err) => HttpResponse::bad_request().text(format!("echo expects a JSON body: {err}")),
+        Ok(value) => HttpResponse::ok().with_json(&value),
+        Err(err) => HttpResponse::bad_request().with_text(format!("echo expects a JSON body: {err}")),
     }
 }
 
@@ -48,7 +49,7 @@ pub fn boom(req: HttpRequest) -> Result<HttpResponse, fnwire::Error> {
 /// Needs the function key (or the master key): shows `authLevel = "function"`.
 #[http_trigger(route = "secret", methods = "get", auth_level = "function")]
 pub fn secret(_req: HttpRequest) -> HttpResponse {
-    HttpResponse::ok().text("You have the key.")
+    HttpResponse::ok().with_text("You have the key.")
 }
 
 /// Puts the request body on queue `jobs` (`work` picks it up) and answers 202 with a note.
@@ -57,10 +58,10 @@ pub fn secret(_req: HttpRequest) -> HttpResponse {
 pub fn enqueue(req: HttpRequest, job: Out<String>) -> HttpResponse {
     let body = req.text().into_owned();
     if body.is_empty() {
-        return HttpResponse::bad_request().text("enqueue expects a body: the text of the job");
+        return HttpResponse::bad_request().with_text("enqueue expects a body: the text of the job");
     }
     job.set(body);
-    HttpResponse::new(202).text("queued on jobs\n")
+    HttpResponse::new(StatusCode::ACCEPTED).with_text("queued on jobs\n")
 }
 
 /// Upper-cases each message on `jobs`: the result goes to queue `done` and to blob
@@ -88,16 +89,18 @@ fn main() -> std::process::ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fnwire::http::Method;
 
     // The annotated functions stay plain Rust functions.
     #[tokio::test]
     async fn hello_prefers_the_route_then_the_query() {
+        let req = HttpRequest::new(Method::GET, "http://localhost/api/hello/Bob?name=Ada")
+            .with_param("name", "Bob");
+        assert_eq!(hello(req).await.body().as_ref(), b"Hello, Bob!");
         let req =
-            HttpRequest::new("GET", "http://localhost/api/hello/Bob?name=Ada").with_param("name", "Bob");
-        assert_eq!(hello(req).await.body_bytes().as_ref(), b"Hello, Bob!");
-        let req = HttpRequest::new("GET", "http://localhost/api/hello?name=Ada").with_query("name", "Ada");
-        assert_eq!(hello(req).await.body_bytes().as_ref(), b"Hello, Ada!");
-        let req = HttpRequest::new("GET", "http://localhost/api/hello");
-        assert_eq!(hello(req).await.body_bytes().as_ref(), b"Hello, world!");
+            HttpRequest::new(Method::GET, "http://localhost/api/hello?name=Ada").with_query("name", "Ada");
+        assert_eq!(hello(req).await.body().as_ref(), b"Hello, Ada!");
+        let req = HttpRequest::new(Method::GET, "http://localhost/api/hello");
+        assert_eq!(hello(req).await.body().as_ref(), b"Hello, world!");
     }
 }

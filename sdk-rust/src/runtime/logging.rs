@@ -107,7 +107,7 @@ where
 }
 
 /// The RpcLog level for a tracing level (RpcLog follows .NET's LogLevel).
-pub fn rpc_level(level: Level) -> rpc_log::Level {
+pub(crate) fn rpc_level(level: Level) -> rpc_log::Level {
     match level {
         Level::TRACE => rpc_log::Level::Trace,
         Level::DEBUG => rpc_log::Level::Debug,

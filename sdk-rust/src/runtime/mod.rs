@@ -14,7 +14,7 @@
 //!     .with_binding(Binding::new("req", "httpTrigger", Direction::In).with("authLevel", "anonymous"))
 //!     .with_binding(Binding::new("$return", "http", Direction::Out));
 //! let hello = FunctionDefinition::new(metadata, |_invocation: Invocation| async move {
-//!     let response = HttpResponse::ok().text("hello").into_typed_data()?;
+//!     let response = HttpResponse::ok().with_text("hello").into_typed_data()?;
 //!     Ok(InvocationOutcome { outputs: vec![], return_value: Some(response) })
 //! });
 //! let args = fnwire::protocol::WorkerArgs::from_env().expect("started by a host");
@@ -34,10 +34,9 @@ use std::time::Duration;
 
 use fnwire_metadata::{FunctionMetadata, MetadataError};
 
-pub use logging::{HostLogLayer, INVOCATION_SPAN_TARGET, install_default_subscriber, rpc_level};
+pub use logging::{HostLogLayer, INVOCATION_SPAN_TARGET, install_default_subscriber};
 pub(crate) use panic::catch as catch_panic;
 pub use reload::AppReload;
-pub use session::{capabilities, rpc_function_metadata, worker_metadata};
 
 /// Runs blocking code for a handler: on tokio's blocking pool, inside the invocation's span (so its
 /// logs reach the host), with panics turned into a [`crate::FunctionError`].
@@ -52,6 +51,7 @@ use crate::invocation::{Invocation, InvocationResult};
 ///
 /// Closures `Fn(Invocation) -> impl Future<Output = InvocationResult>` are handlers.
 pub trait Handler: Send + Sync + 'static {
+    /// Starts the invocation; the future resolves to its outcome.
     fn call(&self, invocation: Invocation) -> BoxFuture<'static, InvocationResult>;
 }
 
@@ -69,6 +69,7 @@ where
 ///
 /// Closures `Fn(Invocation) -> InvocationResult` are blocking handlers.
 pub trait BlockingHandler: Send + Sync + 'static {
+    /// Runs the invocation to its outcome, blocking the calling thread.
     fn call(&self, invocation: Invocation) -> InvocationResult;
 }
 
@@ -127,7 +128,9 @@ impl From<crate::__private::Invoke> for FunctionHandler {
 /// A function the worker serves: what the host is told about it, and the code that runs it.
 #[derive(Clone)]
 pub struct FunctionDefinition {
+    /// The function's name and bindings, as the host sees them.
     pub metadata: FunctionMetadata,
+    /// What runs for each invocation.
     pub handler: FunctionHandler,
 }
 
@@ -159,9 +162,17 @@ pub enum WorkerError {
     /// The functions' metadata would be rejected by the host. Nothing was sent.
     InvalidFunctions(Vec<MetadataError>),
     /// The host could not be reached or refused the stream.
-    Connect { uri: String, message: String },
+    Connect {
+        /// The host address from the command line.
+        uri: String,
+        /// Why the connection failed.
+        message: String,
+    },
     /// The stream broke while running (the host went away without ending the stream).
-    Stream { message: String },
+    Stream {
+        /// What broke.
+        message: String,
+    },
 }
 
 impl fmt::Display for WorkerError {
@@ -193,6 +204,7 @@ impl std::error::Error for WorkerError {}
 pub struct RegistrationError {
     /// `file:line` of the function.
     pub location: String,
+    /// What is wrong with the metadata.
     pub error: MetadataError,
 }
 
@@ -265,7 +277,9 @@ fn duplicate_name_error(name: &str, first_location: &str) -> MetadataError {
 /// `runtime_version`, and the `language` of each function it indexes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LanguageRuntime {
+    /// The language, e.g. `rust`, `python`, `node`.
     pub name: String,
+    /// Its version, e.g. the compiler's or the interpreter's.
     pub version: String,
 }
 
@@ -291,6 +305,7 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A worker with no functions yet, connecting with `args`.
     pub fn new(args: WorkerArgs) -> Self {
         Worker {
             args,

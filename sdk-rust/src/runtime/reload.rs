@@ -19,6 +19,7 @@ type LoadFn = dyn Fn(&Path) -> Result<Vec<FunctionDefinition>, String> + Send + 
 pub struct AppReload(Arc<LoadFn>);
 
 impl AppReload {
+    /// The hook: `load` gets the app directory the host named.
     pub fn new(
         load: impl Fn(&Path) -> Result<Vec<FunctionDefinition>, String> + Send + Sync + 'static,
     ) -> Self {

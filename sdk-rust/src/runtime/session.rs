@@ -50,7 +50,7 @@ pub(crate) enum Outbound {
 
 /// Capabilities this worker declares. Hosts treat any non-empty value as "on", so only
 /// capabilities that are on are listed.
-pub fn capabilities() -> HashMap<String, String> {
+pub(crate) fn capabilities() -> HashMap<String, String> {
     [
         "RawHttpBodyBytes",
         "RpcHttpBodyOnly",
@@ -67,7 +67,7 @@ pub fn capabilities() -> HashMap<String, String> {
 }
 
 /// What the worker tells the host about itself.
-pub fn worker_metadata(runtime: &LanguageRuntime) -> WorkerMetadata {
+pub(crate) fn worker_metadata(runtime: &LanguageRuntime) -> WorkerMetadata {
     WorkerMetadata {
         runtime_name: runtime.name.clone(),
         runtime_version: runtime.version.clone(),
@@ -97,7 +97,7 @@ fn failure(error: &FunctionError, source: &str) -> Option<StatusResult> {
 }
 
 /// The `RpcFunctionMetadata` reported for worker indexing; `language` is the runtime's name.
-pub fn rpc_function_metadata(
+pub(crate) fn rpc_function_metadata(
     metadata: &FunctionMetadata,
     directory: &str,
     language: &str,
@@ -717,7 +717,11 @@ fn reload_environment(request: &FunctionEnvironmentReloadRequest) -> Result<(), 
         // SAFETY: edition 2024 marks environment writes unsafe because another thread may read
         // the environment at the same time through libc. Hosts send this request during
         // specialisation, before any function is loaded, so no function code is running; the
-        // runtime itself does not read the environment after start-up.
+        // runtime itself does not read the environment after start-up. Limit: when the runtime
+        // is embedded in another runtime's process (the Node addon, the Python extension), that
+        // runtime's own threads are not ours to stop. Node's event loop and libuv pool, or a
+        // Python thread the app started at import, may call `getenv` meanwhile; in placeholder
+        // mode they are idle (no app is loaded yet), which is what this relies on there.
         unsafe { std::env::remove_var(&key) };
     }
     for (key, value) in &request.environment_variables {

@@ -41,8 +41,12 @@ pub fn hello() -> FunctionDefinition {
     FunctionDefinition::new(http_metadata("hello"), |mut invocation: Invocation| async move {
         let req = HttpRequest::from_input(&mut invocation, "req")?;
         let name = req.param("name").unwrap_or("world").to_string();
-        tracing::info!(method = req.method(), "hello invoked");
-        returned(HttpResponse::ok().header("x-test", "1").text(format!("Hello, {name}! body={}", req.text())))
+        tracing::info!(method = %req.method(), "hello invoked");
+        returned(
+            HttpResponse::ok()
+                .with_header("x-test", "1")
+                .with_text(format!("Hello, {name}! body={}", req.text())),
+        )
     })
 }
 

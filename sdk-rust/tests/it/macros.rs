@@ -18,7 +18,7 @@ use crate::host::TestHost;
 #[http_trigger(route = "greet/{name?}", methods = "get,post", auth_level = "anonymous")]
 pub async fn greet(req: HttpRequest, ctx: Context) -> HttpResponse {
     tracing::info!("greeting");
-    HttpResponse::ok().text(format!(
+    HttpResponse::ok().with_text(format!(
         "Hello, {}! ({})",
         req.param("name").unwrap_or("world"),
         ctx.function_name()

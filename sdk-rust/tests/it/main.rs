@@ -7,6 +7,7 @@ mod invocations;
 mod lifecycle;
 mod logs;
 mod macros;
+mod response_rules;
 
 mod invocations_support {
     use fnwire::protocol::rpc::typed_data::Data;

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use fnwire::http::{Method, StatusCode};
 use fnwire::{
     Context, Cookie, HttpRequest, HttpResponse, Out, QueueMessage, TimerInfo, binding, blob_output,
     http_trigger, queue_output, queue_trigger, timer_trigger,
@@ -18,8 +19,8 @@ const LARGE_DEFAULT: usize = 16 * 1024 * 1024;
 const LARGE_MAX: usize = 64 * 1024 * 1024;
 const SLEEP_MAX_MS: u64 = 600_000;
 
-fn text(status: u16, body: impl Into<String>) -> HttpResponse {
-    HttpResponse::new(status).text(body)
+fn text(status: StatusCode, body: impl Into<String>) -> HttpResponse {
+    HttpResponse::new(status).with_text(body)
 }
 
 /// `Some(n)` when `raw` is decimal digits only and at most `max`.
@@ -57,10 +58,13 @@ fn greeting(name: &str) -> String {
     auth_level = "anonymous"
 )]
 pub fn http_echo(req: HttpRequest, ctx: Context) -> HttpResponse {
-    let headers: serde_json::Map<String, Value> =
-        req.headers().iter().map(|(k, v)| (k.to_ascii_lowercase(), Value::from(v))).collect();
-    HttpResponse::ok().json(&json!({
-        "method": req.method(),
+    let headers: serde_json::Map<String, Value> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::from(String::from_utf8_lossy(v.as_bytes()))))
+        .collect();
+    HttpResponse::ok().with_json(&json!({
+        "method": req.method().as_str(),
         "url": req.url(),
         "headers": headers,
         "query": req.query_params(),
@@ -74,7 +78,7 @@ pub fn http_echo(req: HttpRequest, ctx: Context) -> HttpResponse {
 /// §3.2: bytes in, the same bytes out.
 #[http_trigger(route = "binary", methods = "POST", auth_level = "anonymous")]
 pub fn http_binary(req: HttpRequest) -> HttpResponse {
-    HttpResponse::ok().header("content-type", "application/octet-stream").body(req.into_body())
+    HttpResponse::ok().with_header("content-type", "application/octet-stream").with_body(req.into_body())
 }
 
 /// §3.3: JSON in, JSON out.
@@ -82,55 +86,59 @@ pub fn http_binary(req: HttpRequest) -> HttpResponse {
 pub fn http_json(req: HttpRequest) -> HttpResponse {
     // Parsing bytes also rejects a body that is not UTF-8.
     match serde_json::from_slice::<Value>(req.body()) {
-        Ok(value) => HttpResponse::ok().json(&json!({ "kind": json_kind(&value), "received": value })),
-        Err(_) => text(400, "invalid JSON"),
+        Ok(value) => HttpResponse::ok().with_json(&json!({ "kind": json_kind(&value), "received": value })),
+        Err(_) => text(StatusCode::BAD_REQUEST, "invalid JSON"),
     }
 }
 
 /// §3.4: non-ASCII text.
 #[http_trigger(route = "text", methods = "GET,POST", auth_level = "anonymous")]
 pub fn http_text(req: HttpRequest) -> HttpResponse {
-    if req.method().eq_ignore_ascii_case("POST") {
+    if req.method() == Method::POST {
         return match std::str::from_utf8(req.body()) {
-            Ok(name) => text(200, greeting(name)),
-            Err(_) => text(400, "invalid UTF-8"),
+            Ok(name) => text(StatusCode::OK, greeting(name)),
+            Err(_) => text(StatusCode::BAD_REQUEST, "invalid UTF-8"),
         };
     }
     let name = req.query("name").filter(|n| !n.is_empty()).unwrap_or("Welt");
-    text(200, greeting(name))
+    text(StatusCode::OK, greeting(name))
 }
 
 /// §3.5: status, headers and a cookie.
 #[http_trigger(name = "req", route = "custom", methods = "GET", auth_level = "anonymous")]
 pub fn http_custom() -> HttpResponse {
     HttpResponse::created()
-        .header("x-fnwire-custom", "yes")
-        .header("cache-control", "no-store")
-        .cookie(Cookie::new("session", "abc123").path("/").http_only(true))
-        .text("created")
+        .with_header("x-fnwire-custom", "yes")
+        .with_header("cache-control", "no-store")
+        .with_cookie(Cookie::new("session", "abc123").with_path("/").with_http_only(true))
+        .with_text("created")
 }
 
 /// §3.6: an empty body, and the request body's length in a header.
 #[http_trigger(route = "empty", methods = "GET,POST", auth_level = "anonymous")]
 pub fn http_empty(req: HttpRequest) -> HttpResponse {
-    HttpResponse::ok().header("x-request-body-length", req.body().len().to_string()).body(Vec::new())
+    HttpResponse::ok()
+        .with_header("x-request-body-length", req.body().len().to_string())
+        .with_body(Vec::new())
 }
 
 /// §3.7: 16 MiB both ways.
 #[http_trigger(route = "large", methods = "GET,POST", auth_level = "anonymous")]
 pub fn http_large(req: HttpRequest) -> HttpResponse {
-    if req.method().eq_ignore_ascii_case("POST") {
+    if req.method() == Method::POST {
         let digest = Sha256::digest(req.body());
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        return HttpResponse::ok().json(&json!({ "length": req.body().len(), "sha256": hex }));
+        return HttpResponse::ok().with_json(&json!({ "length": req.body().len(), "sha256": hex }));
     }
     let size = match req.query("size").filter(|s| !s.is_empty()) {
         None => Some(LARGE_DEFAULT),
         Some(raw) => parse_bounded(raw, LARGE_MAX as u64).map(|n| n as usize),
     };
     match size {
-        Some(n) => HttpResponse::ok().header("content-type", "application/octet-stream").body(pattern(n)),
-        None => text(400, "invalid size"),
+        Some(n) => {
+            HttpResponse::ok().with_header("content-type", "application/octet-stream").with_body(pattern(n))
+        }
+        None => text(StatusCode::BAD_REQUEST, "invalid size"),
     }
 }
 
@@ -146,27 +154,27 @@ pub fn http_logs() -> HttpResponse {
     tracing::info!("conformance log: information");
     tracing::warn!("conformance log: warning");
     tracing::error!("conformance log: error");
-    text(200, "logged")
+    text(StatusCode::OK, "logged")
 }
 
 /// §3.10: waits without holding a thread.
 #[http_trigger(route = "sleep", methods = "GET", auth_level = "anonymous")]
 pub async fn http_sleep(req: HttpRequest) -> HttpResponse {
     let Some(ms) = req.query("ms").and_then(|raw| parse_bounded(raw, SLEEP_MAX_MS)) else {
-        return text(400, "invalid ms");
+        return text(StatusCode::BAD_REQUEST, "invalid ms");
     };
     tokio::time::sleep(Duration::from_millis(ms)).await;
-    text(200, format!("slept {ms}"))
+    text(StatusCode::OK, format!("slept {ms}"))
 }
 
 /// §3.11: reads an environment variable at invocation time.
 #[http_trigger(route = "env", methods = "GET", auth_level = "anonymous")]
 pub fn http_env(req: HttpRequest) -> HttpResponse {
     let Some(name) = req.query("name").filter(|n| !n.is_empty()) else {
-        return text(400, "missing name");
+        return text(StatusCode::BAD_REQUEST, "missing name");
     };
     let value = std::env::var(name).ok();
-    HttpResponse::ok().json(&json!({ "name": name, "value": value }))
+    HttpResponse::ok().with_json(&json!({ "name": name, "value": value }))
 }
 
 /// §3.12: two outputs plus a return value.
@@ -177,7 +185,7 @@ pub fn http_multi(req: HttpRequest, outqueue: Out<String>, outblob: Out<String>)
     let body = req.text();
     outqueue.set(format!("queue:{body}"));
     outblob.set(format!("blob:{body}"));
-    text(200, format!("multi:{body}"))
+    text(StatusCode::OK, format!("multi:{body}"))
 }
 
 /// §3.13: a binding type fnwire does not know.
@@ -194,7 +202,7 @@ pub fn http_multi(req: HttpRequest, outqueue: Out<String>, outblob: Out<String>)
 )]
 pub fn http_generic(probe: Option<String>) -> HttpResponse {
     let probe = probe.filter(|p| !p.is_empty()).unwrap_or_else(|| "<none>".to_string());
-    text(200, format!("probe:{probe}"))
+    text(StatusCode::OK, format!("probe:{probe}"))
 }
 
 /// §3.14: queue trigger metadata and a queue output.

@@ -1,7 +1,14 @@
-//! HTTP trigger input ([`HttpRequest`]) and output ([`HttpResponse`], [`Cookie`]).
+//! HTTP trigger input ([`HttpRequest`]) and output ([`HttpResponse`], [`Cookie`]), in the
+//! `http` crate's types ([`Method`], [`StatusCode`], [`HeaderMap`]).
+//!
+//! Builders consume `self` and are named `with_*`; getters are nouns. The rules for what a
+//! response may hold (status codes 100–999, the three `SameSite` values, cookie times) live here
+//! once: the Python and Node layers check their users' values through [`crate::__bridge`].
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -10,82 +17,60 @@ use fnwire_protocol::rpc::{
     NullableBool, NullableDouble, NullableString, NullableTimestamp, RpcHttp, RpcHttpCookie, TypedData,
     nullable_bool, nullable_double, nullable_string, nullable_timestamp, rpc_http_cookie,
 };
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::FunctionError;
 use crate::convert::{FromTypedData, IntoTypedData, kind_of, parse_json, typed};
 
-/// HTTP headers with case-insensitive names, in the order they were added.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers {
-    entries: Vec<(String, String)>,
+/// A value that cannot be part of an HTTP response: names the value and what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidHttpValue {
+    message: String,
 }
 
-impl Headers {
-    /// No headers.
-    pub fn new() -> Self {
-        Headers::default()
-    }
-
-    /// The value of a header, by case-insensitive name.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    /// Whether the header is present.
-    pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
-
-    /// Sets a header, replacing any header with the same name (case-insensitively).
-    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        let name = name.into();
-        let value = value.into();
-        match self.entries.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&name)) {
-            Some(entry) => *entry = (name, value),
-            None => self.entries.push((name, value)),
-        }
-    }
-
-    /// Removes a header; returns its value.
-    pub fn remove(&mut self, name: &str) -> Option<String> {
-        let index = self.entries.iter().position(|(k, _)| k.eq_ignore_ascii_case(name))?;
-        Some(self.entries.remove(index).1)
-    }
-
-    /// Name-value pairs in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+impl InvalidHttpValue {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        InvalidHttpValue { message: message.into() }
     }
 }
 
-impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Headers {
-    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let mut headers = Headers::new();
-        for (k, v) in iter {
-            headers.insert(k, v);
-        }
-        headers
+impl fmt::Display for InvalidHttpValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for InvalidHttpValue {}
+
+impl From<InvalidHttpValue> for FunctionError {
+    fn from(error: InvalidHttpValue) -> Self {
+        FunctionError::new(error.message)
     }
 }
 
 /// The request that triggered an HTTP function.
 ///
-/// Build one with [`HttpRequest::new`] to call a function from a unit test.
+/// Build one with [`HttpRequest::new`] to call a function from a unit test:
+///
+/// ```
+/// use fnwire::HttpRequest;
+/// use fnwire::http::Method;
+///
+/// let req = HttpRequest::new(Method::POST, "http://localhost/api/echo?x=1")
+///     .with_header("content-type", "application/json")
+///     .with_body(r#"{"n": 1}"#);
+/// assert_eq!(req.method(), Method::POST);
+/// assert_eq!(req.query("x"), Some("1"));
+/// assert_eq!(req.header("Content-Type"), Some("application/json"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HttpRequest {
-    method: String,
+    method: Method,
     url: String,
-    headers: Headers,
+    headers: HeaderMap,
     query: BTreeMap<String, String>,
     params: BTreeMap<String, String>,
     body: Bytes,
@@ -93,38 +78,41 @@ pub struct HttpRequest {
 
 impl HttpRequest {
     /// A request with no headers and an empty body. Query parameters are read from `url`.
-    pub fn new(method: impl Into<String>, url: impl Into<String>) -> Self {
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
         let url = url.into();
         let query = query_from_url(&url);
-        HttpRequest { method: method.into(), url, query, ..HttpRequest::default() }
+        HttpRequest { method, url, query, ..HttpRequest::default() }
     }
 
-    /// Adds a header (builder style).
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.insert(name, value);
+    /// Adds a header. A name or value that HTTP does not allow (e.g. a space in the name, a line
+    /// break in the value) is skipped with a warning in the log.
+    pub fn with_header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        if let Some((name, value)) = header_pair(name.as_ref(), value.as_ref()) {
+            self.headers.append(name, value);
+        }
         self
     }
 
-    /// Adds a query parameter (builder style).
+    /// Adds a query parameter.
     pub fn with_query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.insert(name.into(), value.into());
         self
     }
 
-    /// Adds a route parameter (builder style).
+    /// Adds a route parameter.
     pub fn with_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.params.insert(name.into(), value.into());
         self
     }
 
-    /// Sets the body (builder style).
+    /// Sets the body.
     pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
         self
     }
 
-    /// The method, e.g. `GET`.
-    pub fn method(&self) -> &str {
+    /// The method, e.g. [`Method::GET`].
+    pub fn method(&self) -> &Method {
         &self.method
     }
 
@@ -140,14 +128,15 @@ impl HttpRequest {
         path_and_query.split(['?', '#']).next().unwrap_or("/")
     }
 
-    /// All headers (names are lower-case as hosts send them; lookups ignore case anyway).
-    pub fn headers(&self) -> &Headers {
+    /// All headers (lookups ignore case).
+    pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
-    /// One header, by case-insensitive name.
+    /// One header's value as text, by case-insensitive name; `None` when it is absent or not
+    /// visible ASCII (read those through [`HttpRequest::headers`]).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name)
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// One query-string parameter.
@@ -200,14 +189,21 @@ impl HttpRequest {
 
     /// Builds the request from what the host sends. Hosts fill either the plain maps or the
     /// `nullable_*` maps (capability `UseNullableValueDictionaryForHttp`); both are read.
-    pub fn from_rpc(http: RpcHttp) -> Self {
-        let mut headers = Headers::new();
-        for (k, v) in http.headers {
-            headers.insert(k, v);
-        }
-        for (k, v) in http.nullable_headers {
-            if let Some(v) = nullable(v) {
-                headers.insert(k, v);
+    pub(crate) fn from_rpc(http: RpcHttp) -> Result<Self, FunctionError> {
+        let method = Method::from_bytes(http.method.as_bytes()).map_err(|_| {
+            FunctionError::new(format!(
+                "the host sent an HTTP request whose method {:?} is not an HTTP method",
+                http.method
+            ))
+        })?;
+        // Sorted by name, so every language sees the headers in the same order.
+        let mut pairs: Vec<(String, String)> = http.headers.into_iter().collect();
+        pairs.extend(http.nullable_headers.into_iter().filter_map(|(k, v)| Some((k, nullable(v)?))));
+        pairs.sort();
+        let mut headers = HeaderMap::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            if let Some((name, value)) = header_pair(&name, &value) {
+                headers.insert(name, value);
             }
         }
         // The URL has every query parameter, including empty ones the plain map drops; the maps
@@ -218,17 +214,30 @@ impl HttpRequest {
         let mut params: BTreeMap<String, String> = http.params.into_iter().collect();
         params.extend(http.nullable_params.into_iter().filter_map(|(k, v)| Some((k, nullable(v)?))));
         let body = http.body.or(http.raw_body).map(|b| body_bytes(*b)).unwrap_or_default();
-        let mut sorted_headers: Vec<(String, String)> = headers.entries;
-        sorted_headers.sort();
-        HttpRequest {
-            method: http.method,
-            url: http.url,
-            headers: Headers { entries: sorted_headers },
-            query,
-            params,
-            body,
-        }
+        Ok(HttpRequest { method, url: http.url, headers, query, params, body })
     }
+}
+
+/// A header as the `http` crate holds it, or why HTTP does not allow it. Values may hold
+/// non-ASCII bytes (HTTP's obs-text), as hosts pass them through.
+fn checked_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), InvalidHttpValue> {
+    let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        InvalidHttpValue::new(format!(
+            "header name {name:?} is not a valid HTTP header name; use letters, digits and `-`"
+        ))
+    })?;
+    let header_value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| {
+        InvalidHttpValue::new(format!(
+            "the value of header {name:?} is not a valid HTTP header value (it holds a line break or \
+             another control character); remove or encode those characters"
+        ))
+    })?;
+    Ok((header_name, header_value))
+}
+
+/// A header for a request, or `None` (with a warning) if HTTP does not allow it.
+fn header_pair(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
+    checked_header(name, value).map_err(|e| tracing::warn!("skipping a request header: {e}")).ok()
 }
 
 fn nullable(v: NullableString) -> Option<String> {
@@ -254,7 +263,7 @@ fn query_from_url(url: &str) -> BTreeMap<String, String> {
 impl FromTypedData for HttpRequest {
     fn from_typed_data(data: TypedData) -> Result<Self, FunctionError> {
         match data.data {
-            Some(Data::Http(http)) => Ok(HttpRequest::from_rpc(*http)),
+            Some(Data::Http(http)) => HttpRequest::from_rpc(*http),
             _ => Err(FunctionError::new(format!(
                 "expected an HTTP request, but the host sent {}; HttpRequest parameters belong to \
                  functions with an HTTP trigger",
@@ -265,25 +274,76 @@ impl FromTypedData for HttpRequest {
 }
 
 /// How a cookie may be sent with cross-site requests.
+///
+/// Parsed from text case-insensitively (`"lax"`, `"Strict"`, `"NONE"`); anything else is an
+/// error, in Rust, Python and Node alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SameSite {
+    /// `SameSite=Lax`: sent with top-level navigations from other sites.
     Lax,
+    /// `SameSite=Strict`: never sent with requests from other sites.
     Strict,
     /// `SameSite=None` (browsers require `Secure` with it).
     None,
 }
 
+impl FromStr for SameSite {
+    type Err = InvalidHttpValue;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "lax" => Ok(SameSite::Lax),
+            "strict" => Ok(SameSite::Strict),
+            "none" => Ok(SameSite::None),
+            _ => Err(InvalidHttpValue::new(format!(
+                "same_site {text:?} is not a SameSite value; use Strict, Lax or None"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for SameSite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SameSite::Lax => "Lax",
+            SameSite::Strict => "Strict",
+            SameSite::None => "None",
+        })
+    }
+}
+
 /// A `Set-Cookie` for an [`HttpResponse`].
+///
+/// ```
+/// use std::time::Duration;
+/// use fnwire::{Cookie, SameSite};
+///
+/// let cookie = Cookie::new("sid", "abc")
+///     .with_path("/")
+///     .with_http_only(true)
+///     .with_same_site(SameSite::Lax)
+///     .with_max_age(Duration::from_secs(3600));
+/// assert_eq!(cookie.path.as_deref(), Some("/"));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cookie {
+    /// The cookie's name.
     pub name: String,
+    /// The cookie's value.
     pub value: String,
+    /// `Domain`: the hosts the cookie is sent to.
     pub domain: Option<String>,
+    /// `Path`: the URL path prefix the cookie is sent with.
     pub path: Option<String>,
+    /// `Expires`: when the browser drops the cookie.
     pub expires: Option<SystemTime>,
+    /// `Secure`: sent over HTTPS only.
     pub secure: Option<bool>,
+    /// `HttpOnly`: hidden from scripts in the page.
     pub http_only: Option<bool>,
+    /// `SameSite`.
     pub same_site: Option<SameSite>,
+    /// `Max-Age`: how long the browser keeps the cookie (whole seconds on the wire).
     pub max_age: Option<Duration>,
 }
 
@@ -303,43 +363,50 @@ impl Cookie {
         }
     }
 
-    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+    /// Sets `Domain`.
+    pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(domain.into());
         self
     }
 
-    pub fn path(mut self, path: impl Into<String>) -> Self {
+    /// Sets `Path`.
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
         self.path = Some(path.into());
         self
     }
 
-    pub fn expires(mut self, at: SystemTime) -> Self {
+    /// Sets `Expires`.
+    pub fn with_expires(mut self, at: SystemTime) -> Self {
         self.expires = Some(at);
         self
     }
 
-    pub fn secure(mut self, secure: bool) -> Self {
+    /// Sets `Secure`.
+    pub fn with_secure(mut self, secure: bool) -> Self {
         self.secure = Some(secure);
         self
     }
 
-    pub fn http_only(mut self, http_only: bool) -> Self {
+    /// Sets `HttpOnly`.
+    pub fn with_http_only(mut self, http_only: bool) -> Self {
         self.http_only = Some(http_only);
         self
     }
 
-    pub fn same_site(mut self, same_site: SameSite) -> Self {
+    /// Sets `SameSite`.
+    pub fn with_same_site(mut self, same_site: SameSite) -> Self {
         self.same_site = Some(same_site);
         self
     }
 
-    pub fn max_age(mut self, max_age: Duration) -> Self {
+    /// Sets `Max-Age`.
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
         self
     }
 
     /// The cookie as the protocol carries it.
-    pub fn to_rpc(&self) -> RpcHttpCookie {
+    pub(crate) fn to_rpc(&self) -> RpcHttpCookie {
         let text = |s: &Option<String>| {
             s.clone().map(|v| NullableString { string: Some(nullable_string::String::Value(v)) })
         };
@@ -381,14 +448,17 @@ fn timestamp(t: SystemTime) -> prost_types::Timestamp {
 /// The response of an HTTP function.
 ///
 /// ```
-/// # use fnwire::HttpResponse;
-/// let res = HttpResponse::ok().header("x-request", "1").text("hello");
-/// assert_eq!(res.status(), 200);
+/// use fnwire::HttpResponse;
+/// use fnwire::http::StatusCode;
+///
+/// let res = HttpResponse::ok().with_header("x-request", "1").with_text("hello");
+/// assert_eq!(res.status(), StatusCode::OK);
+/// assert_eq!(res.body().as_ref(), b"hello");
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpResponse {
-    status: u16,
-    headers: Headers,
+    status: StatusCode,
+    headers: HeaderMap,
     cookies: Vec<Cookie>,
     body: Bytes,
 }
@@ -401,123 +471,155 @@ impl Default for HttpResponse {
 
 impl HttpResponse {
     /// An empty response with this status code.
-    pub fn new(status: u16) -> Self {
-        HttpResponse { status, headers: Headers::new(), cookies: Vec::new(), body: Bytes::new() }
+    pub fn new(status: StatusCode) -> Self {
+        HttpResponse { status, headers: HeaderMap::new(), cookies: Vec::new(), body: Bytes::new() }
     }
 
     /// 200 OK.
     pub fn ok() -> Self {
-        HttpResponse::new(200)
+        HttpResponse::new(StatusCode::OK)
     }
 
     /// 201 Created.
     pub fn created() -> Self {
-        HttpResponse::new(201)
+        HttpResponse::new(StatusCode::CREATED)
     }
 
     /// 204 No Content.
     pub fn no_content() -> Self {
-        HttpResponse::new(204)
+        HttpResponse::new(StatusCode::NO_CONTENT)
     }
 
     /// 400 Bad Request.
     pub fn bad_request() -> Self {
-        HttpResponse::new(400)
+        HttpResponse::new(StatusCode::BAD_REQUEST)
     }
 
     /// 404 Not Found.
     pub fn not_found() -> Self {
-        HttpResponse::new(404)
+        HttpResponse::new(StatusCode::NOT_FOUND)
     }
 
     /// 500 Internal Server Error.
     pub fn internal_server_error() -> Self {
-        HttpResponse::new(500)
+        HttpResponse::new(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// Changes the status code.
-    pub fn with_status(mut self, status: u16) -> Self {
+    pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self
     }
 
-    /// Sets a header, replacing one of the same name.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.insert(name, value);
+    /// Sets a header, replacing any of the same name (names ignore case). A name or value that
+    /// HTTP does not allow (e.g. a space in the name, a line break in the value) is left out
+    /// with a warning in the log; use [`HttpResponse::try_with_header`] to handle that yourself.
+    pub fn with_header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        match checked_header(name.as_ref(), value.as_ref()) {
+            Ok((name, value)) => {
+                self.headers.insert(name, value);
+            }
+            Err(e) => tracing::warn!("{e}"),
+        }
         self
     }
 
+    /// Like [`HttpResponse::with_header`], but returns the error for a name or value HTTP does
+    /// not allow.
+    pub fn try_with_header(mut self, name: &str, value: &str) -> Result<Self, InvalidHttpValue> {
+        let (name, value) = checked_header(name, value)?;
+        self.headers.insert(name, value);
+        Ok(self)
+    }
+
     /// Adds a `Set-Cookie`.
-    pub fn cookie(mut self, cookie: Cookie) -> Self {
+    pub fn with_cookie(mut self, cookie: Cookie) -> Self {
         self.cookies.push(cookie);
         self
     }
 
     /// A text body, with `Content-Type: text/plain; charset=utf-8` unless one is set already.
-    pub fn text(self, text: impl Into<String>) -> Self {
+    pub fn with_text(self, text: impl Into<String>) -> Self {
         let text: String = text.into();
-        self.default_content_type("text/plain; charset=utf-8").body(text)
+        self.with_default_content_type("text/plain; charset=utf-8").with_body(text)
     }
 
     /// A JSON body, with `Content-Type: application/json` unless one is set already.
     ///
     /// If `value` cannot be serialized (e.g. a map with non-string keys), the response becomes a
-    /// 500 whose body says why; use [`HttpResponse::try_json`] to handle that yourself.
-    pub fn json<T: Serialize + ?Sized>(self, value: &T) -> Self {
+    /// 500 whose body says why; use [`HttpResponse::try_with_json`] to handle that yourself.
+    pub fn with_json<T: Serialize + ?Sized>(self, value: &T) -> Self {
         match serde_json::to_vec(value) {
-            Ok(body) => self.default_content_type("application/json").body(body),
+            Ok(body) => self.with_default_content_type("application/json").with_body(body),
             Err(e) => {
                 let message = format!(
                     "could not serialize the response body `{}` as JSON: {e}",
                     std::any::type_name::<T>()
                 );
                 tracing::error!("{message}");
-                HttpResponse::internal_server_error().text(message)
+                HttpResponse::internal_server_error().with_text(message)
             }
         }
     }
 
-    /// Like [`HttpResponse::json`], but returns the serialization error.
-    pub fn try_json<T: Serialize + ?Sized>(self, value: &T) -> Result<Self, crate::Error> {
+    /// Like [`HttpResponse::with_json`], but returns the serialization error.
+    pub fn try_with_json<T: Serialize + ?Sized>(self, value: &T) -> Result<Self, crate::Error> {
         let body = serde_json::to_vec(value)?;
-        Ok(self.default_content_type("application/json").body(body))
+        Ok(self.with_default_content_type("application/json").with_body(body))
     }
 
     /// A raw body; the content type is left as it is.
-    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+    pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
         self
     }
 
-    fn default_content_type(mut self, content_type: &str) -> Self {
-        if !self.headers.contains("content-type") {
-            self.headers.insert("content-type", content_type);
+    /// Sets `Content-Type` unless a header sets it already.
+    pub fn with_default_content_type(mut self, content_type: &'static str) -> Self {
+        if !self.headers.contains_key(CONTENT_TYPE) {
+            self.headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
         self
     }
 
-    pub fn status(&self) -> u16 {
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
         self.status
     }
 
-    pub fn headers(&self) -> &Headers {
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
+    /// The headers, to change them in place.
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
+    /// The `Set-Cookie`s.
     pub fn cookies(&self) -> &[Cookie] {
         &self.cookies
     }
 
-    pub fn body_bytes(&self) -> &Bytes {
+    /// The body.
+    pub fn body(&self) -> &Bytes {
         &self.body
     }
 
-    /// The response as the protocol carries it: the status code is a string, and the body is
-    /// always present (hosts treat an RpcHttp without body as something else entirely).
-    pub fn into_rpc(self) -> RpcHttp {
+    /// The response as the protocol carries it: the status code is a string, headers with
+    /// several values are joined with `, `, and the body is always present (hosts treat an
+    /// RpcHttp without body as something else entirely).
+    pub(crate) fn into_rpc(self) -> RpcHttp {
+        let mut headers = std::collections::HashMap::with_capacity(self.headers.keys_len());
+        for name in self.headers.keys() {
+            let values: Vec<Cow<'_, str>> =
+                self.headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes())).collect();
+            headers.insert(name.as_str().to_string(), values.join(", "));
+        }
         RpcHttp {
-            status_code: self.status.to_string(),
-            headers: self.headers.entries.into_iter().collect(),
+            status_code: self.status.as_u16().to_string(),
+            headers,
             body: Some(Box::new(typed(Data::Bytes(self.body)))),
             cookies: self.cookies.iter().map(Cookie::to_rpc).collect(),
             ..RpcHttp::default()
@@ -552,8 +654,8 @@ mod tests {
             query: [("x".into(), "1".into())].into(),
             ..RpcHttp::default()
         };
-        let req = HttpRequest::from_rpc(http);
-        assert_eq!(req.method(), "GET");
+        let req = HttpRequest::from_rpc(http).unwrap();
+        assert_eq!(req.method(), Method::GET);
         assert_eq!(req.path(), "/api/hello/Ada");
         assert_eq!(req.header("User-Agent"), Some("fake-host"));
         assert_eq!(req.param("name"), Some("Ada"));
@@ -573,7 +675,7 @@ mod tests {
             nullable_query: [("k".into(), ns("v"))].into(),
             ..RpcHttp::default()
         };
-        let req = HttpRequest::from_rpc(http);
+        let req = HttpRequest::from_rpc(http).unwrap();
         assert_eq!(req.header("content-type"), Some("application/json"));
         assert_eq!(req.param("id"), Some("7"));
         assert_eq!(req.query("k"), Some("v"));
@@ -591,21 +693,23 @@ mod tests {
             body: Some(Box::new(typed(Data::String("{not json".into())))),
             ..RpcHttp::default()
         };
-        let req = HttpRequest::from_rpc(http);
+        let req = HttpRequest::from_rpc(http).unwrap();
         assert_eq!(req.text(), "{not json");
         let err = req.json::<serde_json::Value>().unwrap_err().to_string();
         assert!(err.contains("the request body is not valid JSON"), "{err}");
         assert!(err.contains("line 1 column 2"), "{err}");
-        let empty = HttpRequest::new("POST", "http://h/").json::<serde_json::Value>().unwrap_err();
+        let empty = HttpRequest::new(Method::POST, "http://h/").json::<serde_json::Value>().unwrap_err();
         assert!(empty.to_string().contains("request body is empty"));
     }
 
     #[test]
     fn response_to_rpc_http() {
         let res = HttpResponse::created()
-            .header("x-test", "1")
-            .cookie(Cookie::new("sid", "abc").path("/").http_only(true).same_site(SameSite::None))
-            .text("Hello, Ada!");
+            .with_header("x-test", "1")
+            .with_cookie(
+                Cookie::new("sid", "abc").with_path("/").with_http_only(true).with_same_site(SameSite::None),
+            )
+            .with_text("Hello, Ada!");
         let TypedData { data: Some(Data::Http(http)) } = res.into_typed_data().unwrap() else {
             panic!("expected http")
         };
@@ -625,10 +729,40 @@ mod tests {
     fn empty_response_still_has_a_body_and_json_sets_content_type() {
         let http = HttpResponse::no_content().into_rpc();
         assert_eq!(http.body.unwrap().data, Some(Data::Bytes(Bytes::new())));
-        let http = HttpResponse::ok().json(&serde_json::json!({"a": 1})).into_rpc();
+        let http = HttpResponse::ok().with_json(&serde_json::json!({"a": 1})).into_rpc();
         assert_eq!(http.headers["content-type"], "application/json");
-        let explicit = HttpResponse::ok().header("Content-Type", "text/html").text("<p>").into_rpc();
+        let explicit =
+            HttpResponse::ok().with_header("Content-Type", "text/html").with_text("<p>").into_rpc();
         assert_eq!(explicit.headers.len(), 1);
-        assert_eq!(explicit.headers["Content-Type"], "text/html");
+        assert_eq!(explicit.headers["content-type"], "text/html");
+    }
+
+    #[test]
+    fn headers_http_does_not_allow_are_errors_or_skipped() {
+        let err = HttpResponse::ok().try_with_header("bad name", "x").unwrap_err();
+        assert!(
+            err.to_string().contains("header name \"bad name\" is not a valid HTTP header name"),
+            "{err}"
+        );
+        let err = HttpResponse::ok().try_with_header("x-a", "line\nbreak").unwrap_err();
+        assert!(err.to_string().contains("holds a line break"), "{err}");
+        assert!(HttpResponse::ok().with_header("bad name", "x").headers().is_empty());
+        let repeated = HttpResponse::ok().with_header("x-a", "1").with_header("X-A", "2");
+        assert_eq!(repeated.headers()["x-a"], "2");
+    }
+
+    #[test]
+    fn several_values_of_one_header_are_joined() {
+        let mut res = HttpResponse::ok();
+        res.headers_mut().append("vary", HeaderValue::from_static("origin"));
+        res.headers_mut().append("vary", HeaderValue::from_static("accept"));
+        assert_eq!(res.into_rpc().headers["vary"], "origin, accept");
+    }
+
+    #[test]
+    fn an_unknown_method_from_the_host_is_an_error() {
+        let http = RpcHttp { method: "GE T".into(), url: "http://h/".into(), ..RpcHttp::default() };
+        let err = HttpRequest::from_rpc(http).unwrap_err();
+        assert!(err.message.contains("method \"GE T\" is not an HTTP method"), "{err}");
     }
 }
