@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Tests of the fnwire Python package: builds the abi3 wheel with maturin (reusing the workspace's
-# target dir), installs it into a fresh virtualenv, runs pytest (unit + end to end through
-# `fnwire start`), then the conformance suite against conformance/apps/python.
+# target dir), installs it with its `azure` extra (azure-functions from PyPI) into a fresh
+# virtualenv, runs pytest (unit + end to end through `fnwire start`), then the conformance suite
+# against conformance/apps/python and conformance/apps/azure-python (and the v1 contract app of
+# conformance/peers/azure-python-v1 when it is there), all on fnwire's worker.
 #
 # Usage: bindings-python/scripts/test.sh            (PYTHON=python3.11 by default)
 set -euo pipefail
@@ -32,7 +34,7 @@ wheel="$(ls "$work"/wheels/fnwire-*.whl)"
 echo "== fnwire-python: fresh virtualenv with $python"
 rm -rf "$work/venv"
 "$python" -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" pytest
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel[azure]" pytest
 
 echo "== fnwire-python: pytest"
 set +e
@@ -49,3 +51,9 @@ echo "== fnwire-python: conformance suite against conformance/apps/python"
 (cd "$root" && cargo build --quiet --bin fnwire-conformance)
 (cd "$root" && VIRTUAL_ENV="$work/venv" PATH="$work/venv/bin:$PATH" \
     "$CARGO_TARGET_DIR/debug/fnwire-conformance" run --app conformance/apps/python)
+
+# The azure.functions contract app is Microsoft's peer's, unchanged; on fnwire's worker it runs
+# without the peer's exclusions (which the runner would pick by the folder's name).
+echo "== fnwire-python: conformance suite against conformance/apps/azure-python (azure.functions v2)"
+(cd "$root" && VIRTUAL_ENV="$work/venv" PATH="$work/venv/bin:$PATH" \
+    "$CARGO_TARGET_DIR/debug/fnwire-conformance" run --app conformance/apps/azure-python --no-exclusions)
