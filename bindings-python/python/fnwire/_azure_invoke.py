@@ -193,7 +193,7 @@ class Param:
     (`generic` for `str`/`bytes` annotations), the Python type handed to the converter, and the
     input kind the core decodes it as (BRIDGE.md)."""
 
-    __slots__ = ("name", "binding_type", "pytype", "kind", "has_default")
+    __slots__ = ("name", "binding_type", "pytype", "kind", "has_default", "converter")
 
     def __init__(self, name: str, binding_type: str, pytype: Optional[type], kind: str, has_default: bool) -> None:
         self.name = name
@@ -201,6 +201,7 @@ class Param:
         self.pytype = pytype
         self.kind = kind
         self.has_default = has_default
+        self.converter = converter(binding_type)
 
 
 class AzureFunction:
@@ -245,7 +246,7 @@ class AzureFunction:
             if datum is None and param.has_default:
                 continue  # the host sent nothing: the parameter keeps its default, as in Azure
             try:
-                value = converter(param.binding_type).decode(datum, trigger_metadata=trigger_metadata)
+                value = param.converter.decode(datum, trigger_metadata=trigger_metadata)
             except NotImplementedError:
                 raise TypeError(
                     f"unable to decode the input `{param.name}`: the `{param.binding_type}` converter of "
@@ -351,9 +352,8 @@ def _coerce(value: Any, pytype: Optional[type]) -> Any:
 
 
 def _encode(param: Param, value: Any) -> Optional[Tuple[Any, ...]]:
-    binding = converter(param.binding_type)
     try:
-        datum = binding.encode(value, expected_type=param.pytype)
+        datum = param.converter.encode(value, expected_type=param.pytype)
     except NotImplementedError:
         raise TypeError(
             f"unable to encode the value of `{param.name}`: the `{param.binding_type}` binding does not take "

@@ -52,7 +52,7 @@ def load_app(directory: str, script: Optional[str] = None) -> Any:
         found = ", ".join(name for name, _ in apps) or "none"
         raise AppLoadError(
             f"`{script}` must define exactly one `fnwire.App` at module level (found: {found}); "
-            "e.g. `app = fnwire.App()`"
+            "e.g. `app = fnwire.App()` (an azure.functions app builds one `func.FunctionApp` instead)"
         )
     return apps[0][1]
 
