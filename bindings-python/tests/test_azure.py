@@ -133,6 +133,9 @@ def test_blueprints_context_cookies_and_plain_returns():
     assert (retry.retry_count, retry.max_retry_count, retry.exception.message) == (2, 5, "earlier failure")
     _, plain = call(functions["plain"], [http_input("POST", body=b"x")])
     assert plain[1] == ("string", "plain:x")
+    form = http_input("POST", headers=[("content-type", "application/x-www-form-urlencoded")], body=b"a=1&b=two")
+    kwargs, _ = functions["plain"].build_kwargs([form], CONTEXT)
+    assert dict(kwargs["req"].form) == {"a": "1", "b": "two"}  # the library parses forms itself
     _, cookie = call(functions["cookie"], [http_input()])
     _, status, headers, body, cookies = cookie[1]
     assert "Set-Cookie" not in dict(headers) and dict(headers)["X-Custom"] == "yes"
@@ -239,3 +242,17 @@ def test_the_contract_app_is_the_peers_unchanged():
     ours = ROOT / "conformance" / "apps" / "azure-python" / "function_app.py"
     peer = ROOT / "conformance" / "peers" / "azure-python" / "function_app.py"
     assert filecmp.cmp(ours, peer, shallow=False)
+
+
+def test_set_cookie_headers_become_cookies_with_their_attributes():
+    from fnwire import _azure_invoke as invoke
+
+    response = func.HttpResponse("x", headers={
+        "Set-Cookie": "s=1; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Max-Age=60; Secure; SameSite=Strict; Domain=example.com",
+    })
+    _, status, headers, body, cookies = invoke._encode(invoke.Param("$return", "http", None, "", False), response)
+    expires = datetime.datetime(2026, 10, 21, 7, 28, tzinfo=datetime.timezone.utc).timestamp()
+    assert cookies == [("s", "1", "example.com", None, expires, True, False, "strict", 60.0)]
+    assert (status, body) == (200, b"x") and "Set-Cookie" not in dict(headers)
+    unreadable = func.HttpResponse("x", headers={"Set-Cookie": "t=2; Expires=someday"})
+    assert invoke._encode(invoke.Param("$return", "http", None, "", False), unreadable)[4][0][4] is None

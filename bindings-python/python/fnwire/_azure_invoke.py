@@ -390,8 +390,11 @@ def _cookies(jar: Any) -> List[Tuple[Any, ...]]:
     for name, morsel in jar.items():
         expires = None
         if morsel["expires"]:
-            parsed = email.utils.parsedate_to_datetime(morsel["expires"])
-            expires = parsed.timestamp() if parsed is not None else None
+            try:
+                expires = email.utils.parsedate_to_datetime(morsel["expires"]).timestamp()
+            except (TypeError, ValueError):
+                # Browsers drop an unreadable Expires too: the cookie becomes a session cookie.
+                expires = None
         max_age = float(morsel["max-age"]) if str(morsel["max-age"]).strip().isdigit() else None
         same_site = morsel["samesite"] or None
         result.append(
