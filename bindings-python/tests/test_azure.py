@@ -1,7 +1,8 @@
 """azure.functions apps on fnwire's worker, in process: indexing from the app object (v2) and from
 function.json (v1), parameters fed by the library's own converters, results encoded by them, and
 what is refused at start. The core's side is played by hand-made values in the shapes BRIDGE.md
-gives; test_azure_end_to_end.py drives the same apps through `fnwire start`."""
+gives (stand-ins with the attributes of its `_native` classes); test_azure_end_to_end.py drives the
+same apps through `fnwire start`."""
 
 import datetime
 import filecmp
@@ -11,17 +12,21 @@ import pathlib
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import azure.functions as func
 import pytest
 
-from fnwire import _azure, _loader
+from fnwire import _azure, _loader, _native
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "azure-python"
 APPS = pathlib.Path(__file__).resolve().parent / "azure_apps"
 
-CONTEXT = ("inv-1", "hello", "fid", "00-abc-def-01", "state", {"k": "v"}, None)
+CONTEXT = SimpleNamespace(
+    invocation_id="inv-1", function_name="hello", function_id="fid", trace_parent="00-abc-def-01",
+    trace_state="state", attributes={"k": "v"}, retry=None,
+)
 
 
 def load(directory) -> dict:
@@ -31,12 +36,15 @@ def load(directory) -> dict:
 
 
 def http_input(method="GET", url="http://localhost/api/x", headers=(), query=None, params=None, body=b""):
-    return (method, url, list(headers), dict(query or {}), dict(params or {}), body)
+    return SimpleNamespace(
+        method=method, url=url, headers=list(headers), query=dict(query or {}), params=dict(params or {}), body=body,
+    )
 
 
 def call(function, inputs, context=CONTEXT):
+    """The parameters the function got, and `(return value, [(output, value)])` as encoded."""
     kwargs, outs = function.build_kwargs(inputs, context)
-    return kwargs, function.finish(function.func(**kwargs), outs)
+    return kwargs, function.encode(function.func(**kwargs), outs)
 
 
 def test_v2_app_is_indexed_from_the_app_object():
@@ -67,7 +75,7 @@ def test_http_request_and_response_are_the_librarys_own():
     req = kwargs["req"]
     assert type(req).__module__ == "azure.functions.http" and isinstance(req, func.HttpRequest)
     assert req.headers["X-A"] == "1" and req.params == {"greeting": "Hi"} and req.route_params == {"name": "Ada"}
-    tag, status, headers, body, cookies = outcome[1]
+    tag, status, headers, body, cookies = outcome[0]
     assert (tag, status, body, cookies) == ("http", 200, b"Hi, Ada!", [])
     assert dict(headers)["content-type"] == "text/plain; charset=utf-8"
 
@@ -77,39 +85,42 @@ def test_json_body_status_headers_and_queue_output():
     body = b'{"id": "o-1", "item": "tea"}'
     kwargs, outcome = call(place_order, [http_input("POST", body=body)])
     assert kwargs["req"].get_json() == {"id": "o-1", "item": "tea"}
-    tag, status, headers, answer, _ = outcome[1]
+    tag, status, headers, answer, _ = outcome[0]
     assert (tag, status, json.loads(answer)) == ("http", 202, {"queued": "o-1"})
     assert dict(headers)["Location"] == "/api/receipts/o-1"
-    assert outcome[2] == [("orders", ("string", '{"orderId": "o-1", "item": "tea", "quantity": 1}'))]
+    assert outcome[1] == [("orders", ("string", '{"orderId": "o-1", "item": "tea", "quantity": 1}'))]
     _, bad = call(place_order, [http_input("POST", body=b"{}")])
-    assert bad[1][1] == 400 and bad[2] == []
+    assert bad[0][1] == 400 and bad[1] == []
 
 
 def test_queue_message_carries_trigger_metadata():
     fulfil = load(EXAMPLE)["fulfil_order"]
-    message = ("m-1", b'{"orderId": "o-2", "item": "cake", "quantity": 3}', 2,
-               "2026-01-02T03:04:05.1234567+00:00", "2026-01-09T03:04:05+00:00", None, "pop")
+    message = SimpleNamespace(
+        id="m-1", body=b'{"orderId": "o-2", "item": "cake", "quantity": 3}', dequeue_count=2,
+        insertion_time="2026-01-02T03:04:05.1234567+00:00", expiration_time="2026-01-09T03:04:05+00:00",
+        next_visible_time=None, pop_receipt="pop",
+    )
     kwargs, outcome = call(fulfil, [message])
     msg = kwargs["msg"]
     assert isinstance(msg, func.QueueMessage)
     assert (msg.id, msg.dequeue_count, msg.pop_receipt) == ("m-1", 2, "pop")
     assert msg.insertion_time == datetime.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.timezone.utc)
     assert msg.time_next_visible is None
-    assert outcome == ("ok", None, [("receipt", ("string", "order o-2: 3 x cake\n"))])
+    assert outcome == (None, [("receipt", ("string", "order o-2: 3 x cake\n"))])
 
 
 def test_timer_request_and_blob_inputs():
     functions = load(EXAMPLE)
     schedule = json.dumps({"Schedule": {"AdjustForDST": True}, "ScheduleStatus": None, "IsPastDue": True})
-    kwargs, outcome = call(functions["heartbeat"], [("json", schedule)])
+    kwargs, outcome = call(functions["heartbeat"], [_native.JsonText(schedule)])
     assert isinstance(kwargs["timer"], func.TimerRequest) and kwargs["timer"].past_due is True
-    assert json.loads(outcome[2][0][1][1])["pastDue"] is True
+    assert json.loads(outcome[1][0][1][1])["pastDue"] is True
     receipt = functions["get_receipt"]
-    kwargs, outcome = call(receipt, [http_input(), ("bytes", b"order o-1")])
-    assert isinstance(kwargs["receipt"], func.InputStream) and outcome[1][3] == b"order o-1"
-    _, missing = call(receipt, [http_input(), ("none", None)])
-    assert missing[1][1] == 404
-    kwargs, _ = call(functions["last_heartbeat"], [http_input(), ("bytes", b'{"at": 1}')])
+    kwargs, outcome = call(receipt, [http_input(), b"order o-1"])
+    assert isinstance(kwargs["receipt"], func.InputStream) and outcome[0][3] == b"order o-1"
+    _, missing = call(receipt, [http_input(), None])
+    assert missing[0][1] == 404
+    kwargs, _ = call(functions["last_heartbeat"], [http_input(), b'{"at": 1}'])
     assert kwargs["beat"] == '{"at": 1}'  # a `str` parameter gets text whatever the host sent
 
 
@@ -127,17 +138,18 @@ def test_blueprints_context_cookies_and_plain_returns():
         "inv-1", "hello", "00-abc-def-01")
     assert context.function_directory == str(APPS / "blueprint")
     assert context.thread_local_storage.invocation_id == "inv-1" and context.retry_context is None
-    retried = CONTEXT[:6] + ((2, 5, "earlier failure"),)
+    retried = SimpleNamespace(**{**vars(CONTEXT), "retry": SimpleNamespace(
+        retry_count=2, max_retry_count=5, exception_message="earlier failure")})
     kwargs, _ = functions["whoami"].build_kwargs([http_input()], retried)
     retry = kwargs["context"].retry_context
     assert (retry.retry_count, retry.max_retry_count, retry.exception.message) == (2, 5, "earlier failure")
     _, plain = call(functions["plain"], [http_input("POST", body=b"x")])
-    assert plain[1] == ("string", "plain:x")
+    assert plain[0] == ("string", "plain:x")
     form = http_input("POST", headers=[("content-type", "application/x-www-form-urlencoded")], body=b"a=1&b=two")
     kwargs, _ = functions["plain"].build_kwargs([form], CONTEXT)
     assert dict(kwargs["req"].form) == {"a": "1", "b": "two"}  # the library parses forms itself
     _, cookie = call(functions["cookie"], [http_input()])
-    _, status, headers, body, cookies = cookie[1]
+    _, status, headers, body, cookies = cookie[0]
     assert "Set-Cookie" not in dict(headers) and dict(headers)["X-Custom"] == "yes"
     assert cookies == [("flavour", "oat", None, "/", None, False, True, None, None)]
 
@@ -151,9 +163,9 @@ def test_v1_app_loads_function_json_folders():
     assert functions["greet"].func.__module__ == "__app__.greet"
     assert functions["enqueue"].entry_point == "handle"
     _, outcome = call(functions["greet"], [http_input(params={"name": "Bo"})])
-    assert outcome[1][3] == b"Hello, Bo!"  # through a relative import of another folder
-    _, outcome = call(functions["process"], [("string", '{"jobId": "j1", "task": "wash"}')])
-    assert outcome == ("ok", ("string", "done j1: WASH"), [])
+    assert outcome[0][3] == b"Hello, Bo!"  # through a relative import of another folder
+    _, outcome = call(functions["process"], ['{"jobId": "j1", "task": "wash"}'])
+    assert outcome == (("string", "done j1: WASH"), [])
 
 
 def write_app(tmp_path, source):
@@ -234,8 +246,12 @@ def test_an_exception_is_a_failed_invocation():
 
     boom = load(EXAMPLE)["boom"]
     outcome = _worker.run_sync(boom, [http_input()], CONTEXT, Sink())
-    assert outcome[:3] == ("error", "RuntimeError", "boom: this function fails on purpose")
-    assert "Traceback" in outcome[3]
+    assert isinstance(outcome, _native.Failure)
+    assert (outcome.error_type, outcome.message) == ("RuntimeError", "boom: this function fails on purpose")
+    assert "Traceback" in outcome.traceback
+    # A function that returns is a Success, through the same runner.
+    success = _worker.run_sync(load(EXAMPLE)["hello"], [http_input(params={"name": "X"})], CONTEXT, Sink())
+    assert isinstance(success, _native.Success)
 
 
 def test_the_contract_app_is_the_peers_unchanged():

@@ -1,9 +1,9 @@
 """Calls functions of `azure.functions` apps the way Microsoft's Python worker does.
 
-The Rust core decodes the wire data (BRIDGE.md: `http`, `queue` and `raw` inputs); this module
-only wraps those plain values in the library's own `meta.Datum`, lets the library's binding
-converters (`get_binding_registry()`) build the parameter values and encode the results, and turns
-the encoded `Datum`s into the tagged values the core sends back. Bindings the library has no
+The Rust core decodes the wire data (BRIDGE.md: `http`, `queue` and `raw` inputs, as typed
+`_native` objects); this module only wraps those values in the library's own `meta.Datum`, lets
+the library's binding converters (`get_binding_registry()`) build the parameter values and encode
+the results, and turns the encoded `Datum`s into the `_native` values the core sends back. Bindings the library has no
 converter for go through `GenericBinding`, as in Microsoft's worker.
 """
 
@@ -17,6 +17,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import azure.functions as func
 from azure.functions import meta
+
+from . import _native
 
 RETURN = "$return"
 
@@ -239,7 +241,7 @@ class AzureFunction:
     def __repr__(self) -> str:
         return f"<AzureFunction {self.name}>"
 
-    def build_kwargs(self, inputs: Sequence[Any], context: Tuple[Any, ...]) -> Tuple[Dict[str, Any], List[Tuple[Param, Out]]]:
+    def build_kwargs(self, inputs: Sequence[Any], context: Any) -> Tuple[Dict[str, Any], List[Tuple[Param, Out]]]:
         kwargs: Dict[str, Any] = {}
         for param, given in zip(self.params, inputs):
             datum, trigger_metadata = _datum(param, given)
@@ -258,13 +260,23 @@ class AzureFunction:
             out = Out()
             kwargs[param.name] = out
             outs.append((param, out))
-        invocation_id = context[0]
-        _thread_local.invocation_id = invocation_id
+        _thread_local.invocation_id = context.invocation_id
         if self.requires_context:
             kwargs["context"] = _context(context, self.directory)
         return kwargs, outs
 
-    def finish(self, returned: Any, outs: List[Tuple[Param, Out]]) -> Tuple[Any, ...]:
+    def finish(self, returned: Any, outs: List[Tuple[Param, Out]]) -> Any:
+        """The outcome for the core: `_native.Success` of what `encode` gives."""
+        returned_value, outputs = self.encode(returned, outs)
+        return _native.Success(
+            _to_native(returned_value) if returned_value is not None else None,
+            {name: _to_native(value) for name, value in outputs},
+        )
+
+    def encode(self, returned: Any, outs: List[Tuple[Param, Out]]) -> Tuple[Optional[Tuple[Any, ...]], List[Tuple[str, Tuple[Any, ...]]]]:
+        """The return value and the outputs set, encoded by the bindings' converters, as tagged
+        values: `("string", str)`, `("bytes", bytes)`, `("json", text)`, or
+        `("http", status, [(name, value)], body, [cookie tuple])`."""
         encoded_return = None
         if returned is not None:
             if self.return_param is None:
@@ -280,17 +292,17 @@ class AzureFunction:
                 encoded = _encode(param, value)
                 if encoded is not None:
                     outputs.append((param.name, encoded))
-        return ("ok", encoded_return, outputs)
+        return encoded_return, outputs
 
 
-def _context(data: Tuple[Any, ...], directory: str) -> Context:
-    invocation_id, function_name, _function_id, trace_parent, trace_state, attributes, retry = data
+def _context(data: Any, directory: str) -> Context:
+    retry = data.retry
     return Context(
-        invocation_id,
-        function_name,
+        data.invocation_id,
+        data.function_name,
         directory,
-        TraceContext(trace_parent, trace_state, dict(attributes)),
-        RetryContext(*retry) if retry is not None else None,
+        TraceContext(data.trace_parent, data.trace_state, dict(data.attributes)),
+        RetryContext(retry.retry_count, retry.max_retry_count, retry.exception_message) if retry is not None else None,
     )
 
 
@@ -302,42 +314,46 @@ def _strings(pairs: Any) -> Dict[str, meta.Datum]:
 def _datum(param: Param, value: Any) -> Tuple[Optional[meta.Datum], Dict[str, meta.Datum]]:
     """The library's `Datum` (and trigger metadata) for an input the core decoded."""
     if param.kind == "http":
-        method, url, headers, query, route_params, body = value
         return (
             meta.Datum(
                 type="http",
                 value={
-                    "method": meta.Datum(method, "string"),
-                    "url": meta.Datum(url, "string"),
-                    "headers": _strings(headers),
-                    "body": meta.Datum(body, "bytes"),
-                    "params": _strings(route_params),
-                    "query": _strings(query),
+                    "method": meta.Datum(value.method, "string"),
+                    "url": meta.Datum(value.url, "string"),
+                    "headers": _strings(value.headers),
+                    "body": meta.Datum(value.body, "bytes"),
+                    "params": _strings(value.params),
+                    "query": _strings(value.query),
                 },
             ),
             {},
         )
     if param.kind == "queue":
-        id_, body, dequeue_count, insertion, expiration, next_visible, pop_receipt = value
-        metadata = {"Id": meta.Datum(id_, "string"), "DequeueCount": meta.Datum(dequeue_count, "int")}
+        metadata = {"Id": meta.Datum(value.id, "string"), "DequeueCount": meta.Datum(value.dequeue_count, "int")}
         for key, text in (
-            ("InsertionTime", insertion),
-            ("ExpirationTime", expiration),
-            ("NextVisibleTime", next_visible),
-            ("PopReceipt", pop_receipt),
+            ("InsertionTime", value.insertion_time),
+            ("ExpirationTime", value.expiration_time),
+            ("NextVisibleTime", value.next_visible_time),
+            ("PopReceipt", value.pop_receipt),
         ):
             if text is not None:
                 metadata[key] = meta.Datum(text, "string")
-        return meta.Datum(body, "bytes"), metadata
-    tag, raw = value
-    if tag == "none":
+        return meta.Datum(value.body, "bytes"), metadata
+    if value is None:
         return None, {}
-    if tag == "other":
+    if isinstance(value, _native.JsonText):
+        return meta.Datum(value.text, "json"), {}
+    if isinstance(value, str):
+        return meta.Datum(value, "string"), {}
+    if isinstance(value, bytes):
+        return meta.Datum(value, "bytes"), {}
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = getattr(value, "kind", type(value).__name__)
         raise TypeError(
-            f"the input `{param.name}` arrived as {raw} data, which fnwire's worker does not hand to "
+            f"the input `{param.name}` arrived as {kind} data, which fnwire's worker does not hand to "
             "azure.functions converters; bind it as str or bytes"
         )
-    return meta.Datum(raw, tag), {}
+    return meta.Datum(value, "int" if isinstance(value, int) else "double"), {}
 
 
 def _coerce(value: Any, pytype: Optional[type]) -> Any:
@@ -367,8 +383,10 @@ def _tagged(datum: Optional[meta.Datum], binding: str) -> Optional[Tuple[Any, ..
     if datum is None or datum.type is None:
         return None
     kind, value = datum.type, datum.value
-    if kind in ("string", "bytes", "json", "int", "double"):
+    if kind in ("string", "bytes", "json"):
         return (kind, bytes(value) if kind == "bytes" else value)
+    if kind in ("int", "double"):
+        return ("json", json.dumps(value))
     if kind == "http":
         status = int(value["status_code"].value)
         headers = [(str(k), str(v.value)) for k, v in value["headers"].items()]
@@ -381,6 +399,41 @@ def _tagged(datum: Optional[meta.Datum], binding: str) -> Optional[Tuple[Any, ..
     if kind.startswith("collection_") or kind in ("dict", "list"):
         return ("json", json.dumps(list(value) if not isinstance(value, dict) else value))
     raise TypeError(f"binding `{binding}`: azure.functions encoded a `{kind}` value, which fnwire cannot send")
+
+
+def _to_native(tagged: Tuple[Any, ...]) -> Any:
+    """A tagged value as the `_native` value the core reads (BRIDGE.md, `OutputValue`)."""
+    kind = tagged[0]
+    if kind == "json":
+        return _native.JsonText(tagged[1])
+    if kind == "http":
+        _, status, headers, body, cookies = tagged
+        return _native.HttpResponseData(status, headers, [_cookie(*c) for c in cookies], body)
+    return tagged[1]
+
+
+def _cookie(
+    name: str,
+    value: str,
+    domain: Optional[str],
+    path: Optional[str],
+    expires: Optional[float],
+    secure: bool,
+    http_only: bool,
+    same_site: Optional[str],
+    max_age: Optional[float],
+) -> Any:
+    return _native.Cookie(
+        name,
+        value,
+        domain=domain,
+        path=path,
+        expires=expires,
+        secure=secure,
+        http_only=http_only,
+        same_site=same_site,
+        max_age=max_age,
+    )
 
 
 def _cookies(jar: Any) -> List[Tuple[Any, ...]]:
