@@ -31,6 +31,7 @@ pub const ALL: &[&str] = &[
     "hop",
     "http-rust",
     "http-python",
+    "http-python-azure",
     "http-node",
     "queue",
     "cold-start-rust",
@@ -60,7 +61,12 @@ fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-fn fnwire_start(env: &Env, name: &str, app: &Path, extra_env: &[(&str, &str)]) -> anyhow::Result<Served> {
+pub(crate) fn fnwire_start(
+    env: &Env,
+    name: &str,
+    app: &Path,
+    extra_env: &[(&str, &str)],
+) -> anyhow::Result<Served> {
     let port = free_port()?;
     let mut command = Command::new(env.fnwire());
     command.arg("start").arg(app).arg("--port").arg(port.to_string()).current_dir(&env.root);
@@ -301,7 +307,7 @@ fn check_success(response: &InvocationResponse) -> anyhow::Result<()> {
 }
 
 /// Loads two HTTP servers alternately with `HTTP_CONNECTIONS` keep-alive connections.
-async fn compare_http(
+pub(crate) async fn compare_http(
     env: &Env,
     scenario: &str,
     fnwire: (&Served, &str),
@@ -355,7 +361,7 @@ async fn record(served: &Served, path: &str) -> anyhow::Result<Recorded> {
     })
 }
 
-const START_BOUND: Duration = Duration::from_secs(60);
+pub(crate) const START_BOUND: Duration = Duration::from_secs(60);
 const HELLO: &str = "/api/hello?name=bench";
 
 pub async fn http_rust(env: &Env) -> anyhow::Result<Vec<Row>> {

@@ -41,7 +41,7 @@ impl Env {
     }
 }
 
-fn run(what: &str, command: &mut Command) -> anyhow::Result<()> {
+pub(crate) fn run(what: &str, command: &mut Command) -> anyhow::Result<()> {
     let output = command.output().with_context(|| format!("{what}: could not run {command:?}"))?;
     if !output.status.success() {
         anyhow::bail!(

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Tests of the fnwire Python package: builds the abi3 wheel with maturin (reusing the workspace's
-# target dir), installs it into a fresh virtualenv, runs pytest (unit + end to end through
-# `fnwire start`), then the conformance suite against conformance/apps/python.
+# target dir), installs it with its `azure` extra (azure-functions from PyPI) into a fresh
+# virtualenv, runs pytest (unit + end to end through `fnwire start`), then the conformance suite
+# against conformance/apps/python, conformance/apps/azure-python (azure.functions v2) and the v1
+# contract app of conformance/peers/azure-python-v1, all on fnwire's worker.
 #
 # Usage: bindings-python/scripts/test.sh            (PYTHON=python3.11 by default)
 set -euo pipefail
@@ -32,7 +34,7 @@ wheel="$(ls "$work"/wheels/fnwire-*.whl)"
 echo "== fnwire-python: fresh virtualenv with $python"
 rm -rf "$work/venv"
 "$python" -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" pytest
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel[azure]" pytest
 
 echo "== fnwire-python: pytest"
 set +e
@@ -49,3 +51,16 @@ echo "== fnwire-python: conformance suite against conformance/apps/python"
 (cd "$root" && cargo build --quiet --bin fnwire-conformance)
 (cd "$root" && VIRTUAL_ENV="$work/venv" PATH="$work/venv/bin:$PATH" \
     "$CARGO_TARGET_DIR/debug/fnwire-conformance" run --app conformance/apps/python)
+
+# The azure.functions contract app is Microsoft's peer's, unchanged; on fnwire's worker it runs
+# without the peer's exclusions (which the runner would pick by the folder's name).
+echo "== fnwire-python: conformance suite against conformance/apps/azure-python (azure.functions v2)"
+(cd "$root" && VIRTUAL_ENV="$work/venv" PATH="$work/venv/bin:$PATH" \
+    "$CARGO_TARGET_DIR/debug/fnwire-conformance" run --app conformance/apps/azure-python --no-exclusions)
+
+# The v1 (function.json) contract app is the azure-python-v1 peer's; `--worker-cmd` runs it on
+# fnwire's worker instead of the peer's (its worker.config.json names Microsoft's runtime).
+echo "== fnwire-python: conformance suite against conformance/peers/azure-python-v1 (azure.functions v1) on fnwire's worker"
+(cd "$root" && VIRTUAL_ENV="$work/venv" PATH="$work/venv/bin:$PATH" \
+    "$CARGO_TARGET_DIR/debug/fnwire-conformance" run --app conformance/peers/azure-python-v1 \
+    --worker-cmd "$work/venv/bin/python -m fnwire" --no-exclusions)

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import _native, _worker
+from . import _azure, _native, _worker
 from ._app import App, FunctionDefinitionError, FunctionInfo
 
 DEFAULT_SCRIPT = "function_app.py"
@@ -21,11 +21,14 @@ def app_directory() -> str:
     return os.environ.get("FUNCTIONS_APPLICATION_DIRECTORY") or os.getcwd()
 
 
-def load_app(directory: str, script: Optional[str] = None) -> App:
+def load_app(directory: str, script: Optional[str] = None) -> Any:
     """Imports the app's script (`PYTHON_SCRIPT_FILE_NAME`, default function_app.py) and returns its
-    one `fnwire.App`."""
+    one `fnwire.App`, or the `azure.functions` app it builds. Without the script, a folder of
+    `function.json` functions is an azure.functions v1 app."""
     script = script or os.environ.get("PYTHON_SCRIPT_FILE_NAME") or DEFAULT_SCRIPT
     path = os.path.join(directory, script)
+    if not os.path.isfile(path) and _azure.v1_function_dirs(directory):
+        return _azure.load_v1_app(directory)
     if not os.path.isfile(path):
         raise AppLoadError(
             f"no `{script}` in {directory}: a Python function app defines its functions there "
@@ -41,11 +44,15 @@ def load_app(directory: str, script: Optional[str] = None) -> App:
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     apps = [(name, value) for name, value in vars(module).items() if isinstance(value, App)]
+    if not apps:
+        azure_app = _azure.find_v2_app(module, directory, script)
+        if azure_app is not None:
+            return azure_app
     if len(apps) != 1:
         found = ", ".join(name for name, _ in apps) or "none"
         raise AppLoadError(
             f"`{script}` must define exactly one `fnwire.App` at module level (found: {found}); "
-            "e.g. `app = fnwire.App()`"
+            "e.g. `app = fnwire.App()` (an azure.functions app builds one `func.FunctionApp` instead)"
         )
     return apps[0][1]
 
@@ -69,7 +76,15 @@ def _entries(functions: List[FunctionInfo], script: str) -> List[Tuple[Any, ...]
     if any(f.is_async for f in functions):
         _worker.start_loop()
     return [
-        (f.name, f.raw_bindings, f, f.is_async, [(binding, kind) for _, binding, kind, _ in f.inputs], script, f.func.__name__)
+        (
+            f.name,
+            f.raw_bindings,
+            f,
+            f.is_async,
+            [(binding, kind) for _, binding, kind, _ in f.inputs],
+            getattr(f, "script_file", script),
+            getattr(f, "entry_point", f.func.__name__),
+        )
         for f in functions
     ]
 
@@ -95,7 +110,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     _worker.install_logging()
     # Placeholder mode: a host may start the worker before the app exists, and name the app's
     # directory later (FunctionEnvironmentReloadRequest); the app is loaded then.
-    placeholder = not os.path.isfile(os.path.join(directory, script))
+    placeholder = not os.path.isfile(os.path.join(directory, script)) and not _azure.v1_function_dirs(directory)
     functions: List[FunctionInfo] = []
     threads = sync_threads(None)
     if not placeholder:
@@ -104,7 +119,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             functions = app.functions()
             if not functions:
                 raise AppLoadError(f"`{script}` declares no functions: decorate one with e.g. `@app.http_trigger(...)`")
-        except (AppLoadError, FunctionDefinitionError) as e:
+        except (AppLoadError, FunctionDefinitionError, _azure.AzureAppError) as e:
             print(f"fnwire: {e}", file=sys.stderr)
             sys.exit(3)
         threads = sync_threads(app)

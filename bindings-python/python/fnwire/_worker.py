@@ -150,6 +150,8 @@ def _wrap_input(kind: str, value: Any, annotation: Any) -> Any:
 
 
 def _kwargs(entry: FunctionInfo, inputs: Sequence[Any], context: _native.ContextData) -> Tuple[Dict[str, Any], List[Tuple[str, Out[Any]]]]:
+    if not isinstance(entry, FunctionInfo):
+        return entry.build_kwargs(inputs, context)  # an azure.functions app's (fnwire._azure_invoke)
     kwargs: Dict[str, Any] = {}
     for (param, _binding, kind, annotation), value in zip(entry.inputs, inputs):
         kwargs[param] = _wrap_input(kind, value, annotation)
@@ -189,6 +191,8 @@ def _encode(value: Any, binding_type: Optional[str], binding: str) -> Any:
 
 
 def _finish(entry: FunctionInfo, returned: Any, outs: List[Tuple[str, Out[Any]]]) -> _native.Success:
+    if not isinstance(entry, FunctionInfo):
+        return entry.finish(returned, outs)
     encoded_return = None
     if returned is not None:
         if entry.return_binding is None:

@@ -76,7 +76,8 @@ pub async fn detect(app_dir: &Path, options: DetectOptions) -> Result<DetectedAp
 }
 
 /// A Python app: its script (`PYTHON_SCRIPT_FILE_NAME` from the app settings or the environment,
-/// default `function_app.py`) exists. The worker is `<python> -m fnwire` (the `fnwire` package),
+/// default `function_app.py`) exists, or folders with `function.json` next to Python code (the
+/// azure.functions v1 model, loaded by the worker itself). The worker is `<python> -m fnwire` (the `fnwire` package),
 /// where `<python>` is `FNWIRE_PYTHON`, else the active virtualenv's interpreter (`VIRTUAL_ENV`),
 /// else `python3`.
 pub fn detect_python(app_dir: &Path, settings: &BTreeMap<String, String>) -> Option<WorkerLaunch> {
@@ -86,7 +87,7 @@ pub fn detect_python(app_dir: &Path, settings: &BTreeMap<String, String>) -> Opt
         .or_else(|| std::env::var("PYTHON_SCRIPT_FILE_NAME").ok())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "function_app.py".to_string());
-    if !app_dir.join(&script).is_file() {
+    if !app_dir.join(&script).is_file() && !has_python_function_folder(app_dir) {
         return None;
     }
     let program = match (std::env::var_os("FNWIRE_PYTHON"), std::env::var_os("VIRTUAL_ENV")) {
@@ -105,6 +106,20 @@ pub fn detect_python(app_dir: &Path, settings: &BTreeMap<String, String>) -> Opt
     launch.args = vec!["-m".to_string(), "fnwire".to_string()];
     launch.env = settings.clone();
     Some(launch)
+}
+
+/// A folder of `app_dir` holds a `function.json` and Python code.
+fn has_python_function_folder(app_dir: &Path) -> bool {
+    let has_python = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .map(|files| files.flatten().any(|f| f.path().extension().is_some_and(|ext| ext == "py")))
+            .unwrap_or(false)
+    };
+    std::fs::read_dir(app_dir)
+        .map(|entries| {
+            entries.flatten().map(|e| e.path()).any(|d| d.join("function.json").is_file() && has_python(&d))
+        })
+        .unwrap_or(false)
 }
 
 /// A Node app: `package.json` exists. The worker is `node <worker.js>` from the fnwire npm package:
@@ -161,5 +176,18 @@ mod tests {
         assert!(detect_python(dir.path(), &settings).is_none());
         std::fs::write(dir.path().join("main.py"), "").unwrap();
         assert_eq!(detect_python(dir.path(), &settings).unwrap().env, settings);
+    }
+
+    #[test]
+    fn detects_function_json_folders_with_python_code_as_a_python_app() {
+        let dir = tempfile::tempdir().unwrap();
+        let function = dir.path().join("greet");
+        std::fs::create_dir(&function).unwrap();
+        std::fs::write(function.join("function.json"), r#"{"bindings":[]}"#).unwrap();
+        std::fs::write(function.join("index.js"), "").unwrap();
+        // A Node v1 app has function.json folders too: only Python code makes it Python's.
+        assert!(detect_python(dir.path(), &BTreeMap::new()).is_none());
+        std::fs::write(function.join("__init__.py"), "").unwrap();
+        assert_eq!(detect_python(dir.path(), &BTreeMap::new()).unwrap().language, "python");
     }
 }

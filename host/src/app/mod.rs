@@ -5,7 +5,8 @@
 //! Detection order (first match wins):
 //! 1. `worker.config.json` in the app directory: Azure's worker description format;
 //! 2. `Cargo.toml` with a binary target: a Rust app, built with cargo;
-//! 3. `function_app.py` (or `PYTHON_SCRIPT_FILE_NAME`): a Python app, run as `python -m fnwire`;
+//! 3. `function_app.py` (or `PYTHON_SCRIPT_FILE_NAME`), or `function.json` folders with Python
+//!    code: a Python app, run as `python -m fnwire`;
 //! 4. `package.json`: a Node app, run as `node <fnwire's worker.js>` (see [`detect_node`]).
 
 pub mod cargo;
