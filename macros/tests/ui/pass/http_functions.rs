@@ -5,13 +5,14 @@
 #![deny(warnings)]
 
 use fnwire::__private::{Registration, inventory};
+use fnwire::http::Method;
 use fnwire::{Context, HttpRequest, HttpResponse, Out};
 use fnwire::{http_output, http_trigger};
 
 #[http_trigger(route = "hello/{name?}", methods = "get,post", auth_level = "anonymous")]
 pub async fn hello(req: HttpRequest, ctx: Context) -> HttpResponse {
     let _ = ctx;
-    HttpResponse::ok().text(format!("hello {}", req.param("name").unwrap_or("world")))
+    HttpResponse::ok().with_text(format!("hello {}", req.param("name").unwrap_or("world")))
 }
 
 /// A private sync function with its response on a parameter and its own function name.
@@ -29,7 +30,7 @@ fn put_item(req: HttpRequest, res: Out<HttpResponse>) -> Result<(), String> {
 #[http_trigger(route = "echo")]
 #[http_output(name = "res")]
 pub fn echo(req: HttpRequest, res: Out<HttpResponse>) {
-    res.set(HttpResponse::ok().text(req.text().into_owned()));
+    res.set(HttpResponse::ok().with_text(req.text().into_owned()));
 }
 
 fn registration(name: &str) -> &'static Registration {
@@ -48,7 +49,7 @@ fn main() {
             r#"{"type":"http","direction":"out","name":"$return"}"#,
         ]
     );
-    assert!(hello.location.ends_with("http_functions.rs:12"), "{}", hello.location);
+    assert!(hello.location.ends_with("http_functions.rs:13"), "{}", hello.location);
 
     let put = registration("PutItem");
     assert_eq!(
@@ -63,9 +64,9 @@ fn main() {
 
     // The function itself is untouched: a unit test calls it like any other.
     let res = Out::detached("res");
-    assert_eq!(put_item(HttpRequest::new("PUT", "http://localhost/api/items"), res.clone()), Err("empty body".into()));
+    assert_eq!(put_item(HttpRequest::new(Method::PUT, "http://localhost/api/items"), res.clone()), Err("empty body".into()));
     assert!(!res.is_set());
-    let req = HttpRequest::new("PUT", "http://localhost/api/items").with_body("x");
+    let req = HttpRequest::new(Method::PUT, "http://localhost/api/items").with_body("x");
     assert_eq!(put_item(req, res.clone()), Ok(()));
     assert!(res.is_set());
 }
