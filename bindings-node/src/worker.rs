@@ -114,7 +114,12 @@ fn reload_through_js(
         return Err("the Node.js event loop did not accept the request to load the app".into());
     }
     match wait.recv_timeout(RELOAD_TIMEOUT) {
-        Ok(None) => Ok(registered().into_iter().skip(before).map(|f| definition(dispatch, f)).collect()),
+        Ok(None) => {
+            let mut loaded: Vec<FunctionDefinition> =
+                registered().into_iter().skip(before).map(|f| definition(dispatch, f)).collect();
+            loaded.extend(crate::azure::take_definitions()?);
+            Ok(loaded)
+        }
         Ok(Some(error)) => Err(error),
         Err(_) => Err(format!(
             "loading the app in {} took longer than {} s",
