@@ -235,9 +235,11 @@ fn functions() -> MutexGuard<'static, Vec<Option<FunctionMetadata>>> {
 pub fn azure_register_function(metadata: Value, script_file: String) -> napi::Result<AzureFunction> {
     let function = function_metadata(&metadata, &script_file).map_err(napi::Error::from_reason)?;
     let mut registered = functions();
-    let taken = registered.iter().flatten().map(|f| f.name.clone()).chain(
-        crate::define::registered().into_iter().map(|f| f.metadata.name),
-    );
+    let taken = registered
+        .iter()
+        .flatten()
+        .map(|f| f.name.clone())
+        .chain(crate::define::registered().into_iter().map(|f| f.metadata.name));
     for other in taken.collect::<Vec<_>>() {
         if other.eq_ignore_ascii_case(&function.name) {
             return Err(napi::Error::from_reason(format!(
@@ -288,7 +290,9 @@ fn function_metadata(metadata: &Value, script_file: &str) -> Result<FunctionMeta
         ));
     }
     let Some(bindings) = metadata.get("bindings").and_then(Value::as_object) else {
-        return Err(format!("{site} has no `bindings` object; register it with app.http(...) or app.generic(...)"));
+        return Err(format!(
+            "{site} has no `bindings` object; register it with app.http(...) or app.generic(...)"
+        ));
     };
     let mut problems = Vec::new();
     let mut function = FunctionMetadata::new(name.clone());
@@ -441,10 +445,16 @@ pub(crate) fn take_definitions() -> Result<Vec<FunctionDefinition>, String> {
         .collect())
 }
 
-async fn invoke(dispatch: Arc<AzureDispatchFn>, function_index: u32, invocation: Invocation) -> InvocationResult {
+async fn invoke(
+    dispatch: Arc<AzureDispatchFn>,
+    function_index: u32,
+    invocation: Invocation,
+) -> InvocationResult {
     let call_id = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
     let (reply, answer) = oneshot::channel();
-    calls().get_or_insert_with(HashMap::new).insert(call_id, Pending { reply, span: tracing::Span::current() });
+    calls()
+        .get_or_insert_with(HashMap::new)
+        .insert(call_id, Pending { reply, span: tracing::Span::current() });
     let _guard = CallGuard(call_id);
     let call = AzureInvocationCall { call_id, function_index, request: invocation_request(invocation) };
     let status = dispatch.call(call, ThreadsafeFunctionCallMode::NonBlocking);
@@ -454,7 +464,9 @@ async fn invoke(dispatch: Arc<AzureDispatchFn>, function_index: u32, invocation:
         )));
     }
     answer.await.unwrap_or_else(|_| {
-        Err(FunctionError::new("the invocation ended without an answer from JavaScript (the worker is stopping)"))
+        Err(FunctionError::new(
+            "the invocation ended without an answer from JavaScript (the worker is stopping)",
+        ))
     })
 }
 
@@ -505,7 +517,10 @@ fn invocation_request(invocation: Invocation) -> RpcInvocationRequest {
         input_data: invocation
             .inputs()
             .iter()
-            .map(|(name, data)| RpcParameterBinding { name: name.clone(), data: Some(typed_data_in(data.clone())) })
+            .map(|(name, data)| RpcParameterBinding {
+                name: name.clone(),
+                data: Some(typed_data_in(data.clone())),
+            })
             .collect(),
         trigger_metadata: invocation
             .trigger_metadata()
@@ -542,7 +557,9 @@ fn typed_data_in(data: TypedData) -> RpcTypedData {
         Data::Double(d) => RpcTypedData { double: Some(d), ..Default::default() },
         Data::Http(http) => RpcTypedData { http: Some(http_request_in(*http)), ..Default::default() },
         Data::CollectionBytes(c) => RpcTypedData {
-            collection_bytes: Some(RpcCollectionBytes { bytes: c.bytes.iter().map(|b| bytes_in(b)).collect() }),
+            collection_bytes: Some(RpcCollectionBytes {
+                bytes: c.bytes.iter().map(|b| bytes_in(b)).collect(),
+            }),
             ..Default::default()
         },
         Data::CollectionString(c) => RpcTypedData {
@@ -570,7 +587,9 @@ fn http_request_in(http: RpcHttp) -> RpcHttpData {
     RpcHttpData {
         method: Some(request.method().to_string()),
         url: Some(request.url().to_string()),
-        headers: Some(request.headers().iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect()),
+        headers: Some(
+            request.headers().iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect(),
+        ),
         query: Some(map(request.query_params())),
         params: Some(map(request.params())),
         body: Some(RpcHttpBody { bytes: Some(bytes_in(request.body())), string: None }),
@@ -590,7 +609,9 @@ fn invocation_outcome(response: RpcInvocationResponse) -> InvocationResult {
         }
     }
     let return_value = match response.return_value {
-        Some(data) => Some(typed_data_out(data).map_err(|e| e.in_binding("$return"))?).filter(|d| d.data.is_some()),
+        Some(data) => {
+            Some(typed_data_out(data).map_err(|e| e.in_binding("$return"))?).filter(|d| d.data.is_some())
+        }
         None => None,
     };
     Ok(InvocationOutcome { outputs, return_value })
@@ -716,7 +737,8 @@ mod tests {
             }
         }))
         .unwrap();
-        let raw: Vec<Value> = function.raw_bindings().iter().map(|r| serde_json::from_str(r).unwrap()).collect();
+        let raw: Vec<Value> =
+            function.raw_bindings().iter().map(|r| serde_json::from_str(r).unwrap()).collect();
         assert_eq!(
             raw[0],
             json!({"type": "httpTrigger", "direction": "in", "name": "httpTrigger7699d38ab4", "route": "hello/{name?}",
@@ -819,7 +841,10 @@ mod tests {
                         same_site: Some("none".into()),
                         max_age: None,
                     }]),
-                    body: Some(RpcHttpBody { bytes: Some(Uint8Array::new(b"created".to_vec())), string: None }),
+                    body: Some(RpcHttpBody {
+                        bytes: Some(Uint8Array::new(b"created".to_vec())),
+                        string: None,
+                    }),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -846,7 +871,8 @@ mod tests {
 
     #[test]
     fn an_http_response_always_has_a_body() {
-        let http = http_response_out(RpcHttpData { status_code: Some("204".into()), ..Default::default() }).unwrap();
+        let http =
+            http_response_out(RpcHttpData { status_code: Some("204".into()), ..Default::default() }).unwrap();
         assert_eq!(http.body.unwrap().data, Some(Data::Bytes(Default::default())));
     }
 }
