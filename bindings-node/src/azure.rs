@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use fnwire::runtime::{FunctionDefinition, INVOCATION_SPAN_TARGET};
-use fnwire::{FunctionError, HttpRequest, Invocation, InvocationOutcome, InvocationResult};
+use fnwire::{FromTypedData, FunctionError, HttpRequest, Invocation, InvocationOutcome, InvocationResult};
 use fnwire_metadata::{Binding, CATALOG, FunctionMetadata};
 use fnwire_protocol::rpc::typed_data::Data;
 use fnwire_protocol::rpc::{
@@ -456,7 +456,7 @@ async fn invoke(
         .get_or_insert_with(HashMap::new)
         .insert(call_id, Pending { reply, span: tracing::Span::current() });
     let _guard = CallGuard(call_id);
-    let call = AzureInvocationCall { call_id, function_index, request: invocation_request(invocation) };
+    let call = AzureInvocationCall { call_id, function_index, request: invocation_request(invocation)? };
     let status = dispatch.call(call, ThreadsafeFunctionCallMode::NonBlocking);
     if status != Status::Ok {
         return Err(FunctionError::new(format!(
@@ -509,24 +509,25 @@ pub fn azure_invocation_log(call_id: u32, level: String, message: String) -> boo
 // ---------------------------------------------------------------------------------------------
 // Conversions
 
-fn invocation_request(invocation: Invocation) -> RpcInvocationRequest {
+fn invocation_request(invocation: Invocation) -> Result<RpcInvocationRequest, FunctionError> {
     let trace = invocation.trace_context();
-    RpcInvocationRequest {
+    let mut input_data = Vec::with_capacity(invocation.inputs().len());
+    for (name, data) in invocation.inputs() {
+        let data = typed_data_in(data.clone()).map_err(|e| e.in_binding(name))?;
+        input_data.push(RpcParameterBinding { name: name.clone(), data: Some(data) });
+    }
+    let mut trigger_metadata = HashMap::with_capacity(invocation.trigger_metadata().len());
+    for (name, data) in invocation.trigger_metadata() {
+        // Metadata the library could not read is left out rather than failing the invocation.
+        if let Ok(data) = typed_data_in(data.clone()) {
+            trigger_metadata.insert(name.clone(), data);
+        }
+    }
+    Ok(RpcInvocationRequest {
         invocation_id: invocation.invocation_id().to_string(),
         function_id: invocation.function_id().to_string(),
-        input_data: invocation
-            .inputs()
-            .iter()
-            .map(|(name, data)| RpcParameterBinding {
-                name: name.clone(),
-                data: Some(typed_data_in(data.clone())),
-            })
-            .collect(),
-        trigger_metadata: invocation
-            .trigger_metadata()
-            .iter()
-            .map(|(name, data)| (name.clone(), typed_data_in(data.clone())))
-            .collect(),
+        input_data,
+        trigger_metadata,
         trace_context: RpcTraceContext {
             trace_parent: trace.trace_parent.clone(),
             trace_state: trace.trace_state.clone(),
@@ -537,7 +538,7 @@ fn invocation_request(invocation: Invocation) -> RpcInvocationRequest {
             max_retry_count: r.max_retry_count,
             exception: r.exception_message.clone().map(|message| RpcException { message: Some(message) }),
         }),
-    }
+    })
 }
 
 fn bytes_in(bytes: &[u8]) -> Uint8Array {
@@ -546,16 +547,16 @@ fn bytes_in(bytes: &[u8]) -> Uint8Array {
 
 /// A host value as the library's `RpcTypedData`. HTTP requests arrive with plain maps, whichever
 /// form (plain or nullable) the host used.
-fn typed_data_in(data: TypedData) -> RpcTypedData {
-    let Some(inner) = data.data else { return RpcTypedData::default() };
-    match inner {
+fn typed_data_in(data: TypedData) -> Result<RpcTypedData, FunctionError> {
+    let Some(inner) = data.data else { return Ok(RpcTypedData::default()) };
+    Ok(match inner {
         Data::String(s) => RpcTypedData { string: Some(s), ..Default::default() },
         Data::Json(j) => RpcTypedData { json: Some(j), ..Default::default() },
         Data::Bytes(b) => RpcTypedData { bytes: Some(bytes_in(&b)), ..Default::default() },
         Data::Stream(b) => RpcTypedData { stream: Some(bytes_in(&b)), ..Default::default() },
         Data::Int(i) => RpcTypedData { int: Some(i), ..Default::default() },
         Data::Double(d) => RpcTypedData { double: Some(d), ..Default::default() },
-        Data::Http(http) => RpcTypedData { http: Some(http_request_in(*http)), ..Default::default() },
+        Data::Http(http) => RpcTypedData { http: Some(http_request_in(*http)?), ..Default::default() },
         Data::CollectionBytes(c) => RpcTypedData {
             collection_bytes: Some(RpcCollectionBytes {
                 bytes: c.bytes.iter().map(|b| bytes_in(b)).collect(),
@@ -576,25 +577,28 @@ fn typed_data_in(data: TypedData) -> RpcTypedData {
         },
         // SDK-type (deferred) bindings: fnwire advertises no support, so hosts do not send them.
         Data::ModelBindingData(_) | Data::CollectionModelBindingData(_) => RpcTypedData::default(),
-    }
+    })
 }
 
-fn http_request_in(http: RpcHttp) -> RpcHttpData {
-    let request = HttpRequest::from_rpc(http);
+fn http_request_in(http: RpcHttp) -> Result<RpcHttpData, FunctionError> {
+    let request = HttpRequest::from_typed_data(TypedData { data: Some(Data::Http(Box::new(http))) })?;
     let map = |m: &std::collections::BTreeMap<String, String>| {
         m.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>()
     };
-    RpcHttpData {
-        method: Some(request.method().to_string()),
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    Ok(RpcHttpData {
+        method: Some(request.method().as_str().to_string()),
         url: Some(request.url().to_string()),
-        headers: Some(
-            request.headers().iter().map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())).collect(),
-        ),
+        headers: Some(headers),
         query: Some(map(request.query_params())),
         params: Some(map(request.params())),
         body: Some(RpcHttpBody { bytes: Some(bytes_in(request.body())), string: None }),
         ..Default::default()
-    }
+    })
 }
 
 fn invocation_outcome(response: RpcInvocationResponse) -> InvocationResult {
@@ -801,7 +805,7 @@ mod tests {
             body: Some(Box::new(TypedData { data: Some(Data::Bytes(b"hi".to_vec().into())) })),
             ..RpcHttp::default()
         };
-        let data = typed_data_in(TypedData { data: Some(Data::Http(Box::new(http))) });
+        let data = typed_data_in(TypedData { data: Some(Data::Http(Box::new(http))) }).unwrap();
         let http = data.http.unwrap();
         assert!(data.string.is_none() && data.json.is_none());
         assert_eq!(http.method.as_deref(), Some("POST"));
@@ -809,9 +813,9 @@ mod tests {
         assert_eq!(http.query.unwrap()["x"], "1");
         assert_eq!(http.params.unwrap()["id"], "a");
         assert_eq!(http.body.unwrap().bytes.unwrap().to_vec(), b"hi");
-        let number = typed_data_in(TypedData { data: Some(Data::Int(-7)) });
+        let number = typed_data_in(TypedData { data: Some(Data::Int(-7)) }).unwrap();
         assert_eq!(number.int, Some(-7));
-        let none = typed_data_in(TypedData { data: None });
+        let none = typed_data_in(TypedData { data: None }).unwrap();
         assert!(none.string.is_none() && none.bytes.is_none() && none.http.is_none());
     }
 
