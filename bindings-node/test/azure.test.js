@@ -23,12 +23,19 @@ function tarball(scratch) {
   return path.join(scratch, name.trim().split('\n').pop());
 }
 
+/** Removed when the tests end: the installed addon alone is over 100 MB. */
+const scratchDirs = [];
+test.after(() => {
+  for (const dir of scratchDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 /** A copy of examples/azure-node, then `npm install <fnwire tarball>` in it, as a user would. */
 const project = (() => {
   let dir;
   return () => {
     if (dir) return dir;
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'fnwire-azure-'));
+    scratchDirs.push(scratch);
     dir = path.join(scratch, 'azure-node');
     fs.cpSync(path.join(repo, 'examples', 'azure-node'), dir, {
       recursive: true,
