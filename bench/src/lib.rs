@@ -2,6 +2,7 @@
 //! and reports medians over several rounds with a ratio oriented so that above 1 favours fnwire.
 //! See `BENCHMARKS.md` at the repository root.
 
+pub mod azure_node;
 pub mod azure_python;
 pub mod cli;
 pub mod load;

@@ -33,6 +33,7 @@ pub const ALL: &[&str] = &[
     "http-python",
     "http-python-azure",
     "http-node",
+    "http-node-azure",
     "queue",
     "cold-start-rust",
     "cold-start-python",
@@ -76,7 +77,13 @@ pub(crate) fn fnwire_start(
     Served::spawn(name, command, addr(port), &env.log(name))
 }
 
-fn program(env: &Env, name: &str, program: &str, args: &[&str], port: u16) -> anyhow::Result<Served> {
+pub(crate) fn program(
+    env: &Env,
+    name: &str,
+    program: &str,
+    args: &[&str],
+    port: u16,
+) -> anyhow::Result<Served> {
     let mut command = Command::new(program);
     command.args(args).arg(port.to_string()).current_dir(&env.root);
     Served::spawn(name, command, addr(port), &env.log(name))
@@ -362,7 +369,7 @@ async fn record(served: &Served, path: &str) -> anyhow::Result<Recorded> {
 }
 
 pub(crate) const START_BOUND: Duration = Duration::from_secs(60);
-const HELLO: &str = "/api/hello?name=bench";
+pub(crate) const HELLO: &str = "/api/hello?name=bench";
 
 pub async fn http_rust(env: &Env) -> anyhow::Result<Vec<Row>> {
     let mut fnwire = fnwire_start(env, "http-rust-fnwire", &env.rust_app(), &[])?;

@@ -61,6 +61,31 @@ function safeReaddir(dir) {
   }
 }
 
+/**
+ * `src/{index.js,functions/*.js}` → `src/index.js`, `src/functions/*.js`. Braces are expanded
+ * before the pattern is split into path segments, because an alternative may span several
+ * (Azure's v4 templates write exactly that).
+ */
+function expandBraces(pattern) {
+  const open = pattern.indexOf('{');
+  if (open === -1) return [pattern];
+  let depth = 0;
+  const commas = [];
+  for (let i = open; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '{') depth++;
+    else if (c === ',' && depth === 1) commas.push(i);
+    else if (c === '}' && --depth === 0) {
+      if (commas.length === 0) break; // `{a}` is literal, as in globby
+      const bounds = [open, ...commas, i];
+      const head = pattern.slice(0, open);
+      const tail = pattern.slice(i + 1);
+      return bounds.slice(1).flatMap((end, k) => expandBraces(head + pattern.slice(bounds[k] + 1, end) + tail));
+    }
+  }
+  return [pattern];
+}
+
 /** Absolute paths of the entry files of the app in `appDir`, sorted; throws with advice if none. */
 function entryFiles(appDir) {
   const manifest = path.join(appDir, 'package.json');
@@ -74,9 +99,11 @@ function entryFiles(appDir) {
     }
     if (typeof pkg.main === 'string' && pkg.main.trim() !== '') main = pkg.main.trim();
   }
-  const pattern = main.replace(/\\/g, '/').replace(/^\.\//, '');
   const out = [];
-  expand(appDir, pattern.split('/').filter((s) => s !== '' && s !== '.'), out);
+  for (const alternative of expandBraces(main.replace(/\\/g, '/'))) {
+    const pattern = alternative.replace(/^\.\//, '');
+    expand(appDir, pattern.split('/').filter((s) => s !== '' && s !== '.'), out);
+  }
   if (out.length === 0) {
     throw new Error(
       `fnwire: package.json \`main\` is ${JSON.stringify(main)}, but no file in ${appDir} matches it; ` +
@@ -86,4 +113,4 @@ function entryFiles(appDir) {
   return [...new Set(out)].sort();
 }
 
-module.exports = { entryFiles, segmentRegex };
+module.exports = { entryFiles, expandBraces, segmentRegex };

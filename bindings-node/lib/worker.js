@@ -9,20 +9,27 @@ const { pathToFileURL } = require('node:url');
 const native = require('./native');
 const { dispatch, setCurrentScript, registeredCount } = require('./app');
 const { entryFiles } = require('./entry-files');
+const azure = require('./azure-core');
 
 async function loadApp(appDir) {
+  // Apps written for Microsoft's worker (@azure/functions v4) reach it through this module.
+  azure.installCoreModule();
   for (const file of entryFiles(appDir)) {
     setCurrentScript(path.relative(appDir, file));
+    azure.setCurrentScript(path.relative(appDir, file));
     // import() loads CommonJS and ES modules alike.
     await import(pathToFileURL(file).href);
   }
   setCurrentScript('');
-  if (registeredCount() === 0) {
+  azure.setCurrentScript('');
+  if (registeredCount() === 0 && azure.registeredCount() === 0) {
     throw new Error(
       `fnwire: the app in ${appDir} registered no functions; its entry files must call app.httpTrigger(...), ` +
-        "app.timerTrigger(...), app.queueTrigger(...) or app.generic(...) from 'fnwire'",
+        "app.timerTrigger(...), app.queueTrigger(...) or app.generic(...) from 'fnwire', or app.http(...) " +
+        "and friends from '@azure/functions' (v4)",
     );
   }
+  await azure.startApp(appDir);
 }
 
 /** Placeholder mode: the host specializes the worker for an app directory later. */
@@ -48,6 +55,7 @@ async function main() {
     // Every native handle is released by now; user code (timers, sockets) may still hold the
     // event loop, but the host is gone, so don't wait on it for long.
     setTimeout(() => process.exit(), 2000).unref();
+    azure.terminateApp();
   }, onReload);
 }
 

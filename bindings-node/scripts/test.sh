@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Tests of the fnwire npm package: install (builds the addon), pack and install the tarball into an
-# empty project, node --test (JS layer and end to end through the host), and the conformance suite
-# against conformance/apps/node. Exits non-zero on the first failure.
+# empty project, node --test (JS layer and end to end through the host; the @azure/functions tests
+# install that tarball and @azure/functions from npm into an app of their own), and the conformance
+# suite against conformance/apps/node and conformance/apps/azure-node. Exits non-zero on the first
+# failure.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +26,8 @@ step "npm pack, then install the tarball into an empty project"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 tarball="$(npm pack --silent --pack-destination "$scratch" | tail -n 1)"
+# test/azure.test.js installs this same tarball into a copy of examples/azure-node.
+export FNWIRE_TARBALL="$scratch/$tarball"
 mkdir "$scratch/project"
 (
   cd "$scratch/project"
@@ -37,6 +41,7 @@ mkdir "$scratch/project"
 step "install the example and contract apps (they depend on this package by path)"
 (cd "$repo/examples/hello-node" && npm install --no-audit --no-fund)
 (cd "$repo/conformance/apps/node" && npm install --no-audit --no-fund)
+(cd "$repo/conformance/apps/azure-node" && npm install --no-audit --no-fund)
 
 step "node --test"
 cd "$here"
@@ -45,3 +50,6 @@ node --test test/
 step "conformance suite against conformance/apps/node"
 cd "$repo"
 cargo run --bin fnwire-conformance -- run --app conformance/apps/node
+
+step "conformance suite against conformance/apps/azure-node (@azure/functions v4, unchanged)"
+cargo run --bin fnwire-conformance -- run --app conformance/apps/azure-node

@@ -8,6 +8,7 @@
 // napi-derive registers exports only outside `cfg(test)`, so the unit-test build sees them unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod azure;
 mod cli;
 mod convert;
 mod define;

@@ -114,7 +114,12 @@ fn reload_through_js(
         return Err("the Node.js event loop did not accept the request to load the app".into());
     }
     match wait.recv_timeout(RELOAD_TIMEOUT) {
-        Ok(None) => Ok(registered().into_iter().skip(before).map(|f| definition(dispatch, f)).collect()),
+        Ok(None) => {
+            let mut loaded: Vec<FunctionDefinition> =
+                registered().into_iter().skip(before).map(|f| definition(dispatch, f)).collect();
+            loaded.extend(crate::azure::take_definitions()?);
+            Ok(loaded)
+        }
         Ok(Some(error)) => Err(error),
         Err(_) => Err(format!(
             "loading the app in {} took longer than {} s",
@@ -147,7 +152,8 @@ pub fn worker_start(
 ) -> napi::Result<()> {
     let args = WorkerArgs::parse(argv).map_err(|e| napi::Error::from_reason(e.to_string()))?;
     let functions = registered();
-    if functions.is_empty() && on_reload.is_none() {
+    let azure_functions = crate::azure::take_definitions().map_err(napi::Error::from_reason)?;
+    if functions.is_empty() && azure_functions.is_empty() && on_reload.is_none() {
         return Err(napi::Error::from_reason(
             "no functions are registered. Register them in the app's entry file (package.json `main`) with \
              app.httpTrigger(...), app.timerTrigger(...), app.queueTrigger(...) or app.generic(...)",
@@ -155,7 +161,7 @@ pub fn worker_start(
     }
     let dispatch = Arc::new(dispatch);
     let definitions: Vec<FunctionDefinition> =
-        functions.into_iter().map(|f| definition(&dispatch, f)).collect();
+        functions.into_iter().map(|f| definition(&dispatch, f)).chain(azure_functions).collect();
     // Reported to the host as Microsoft's Node worker does: `node`, `process.version`.
     let node = env.get_node_version()?;
     let mut worker = Worker::new(args)
