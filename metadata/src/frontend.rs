@@ -588,7 +588,7 @@ pub fn resolve(
     let mut metadata = FunctionMetadata::new(function_name);
     let origins = named.iter().map(|n| n.declaration).collect();
     metadata.bindings = named.into_iter().map(|n| n.binding).collect();
-    if problems.is_empty() {
+    if problems.is_empty() && !signature.incomplete {
         // Backstop: anything a host would reject that the checks above did not name.
         if let Err(errors) = metadata.validate() {
             problems.extend(errors.into_iter().map(|e| Problem::at(Site::Function, e.message)));
@@ -692,7 +692,7 @@ fn check_names(language: Language, signature: &Signature, named: &[Named], probl
             let declared_shown = language.declaration(&declared.attribute);
             let message = if name == RETURN_BINDING_NAME && (earlier.is_implicit() || this.is_implicit()) {
                 format!(
-                    "{declared_shown} has no `name`, so it binds to the return value, but {} already returns the \
+                    "{declared_shown} has no `name`, so it binds to the return value, but `{}` already returns the \
                      HTTP response there: give {declared_shown} a `name` and add that `{}` parameter, or move the \
                      response with `{}`",
                     language.declaration("http_trigger"),
