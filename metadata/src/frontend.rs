@@ -47,7 +47,7 @@ impl Language {
                 Some((base, role @ ("trigger" | "input" | "output"))) => {
                     format!("{role}.{}", snake_to_camel(base))
                 }
-                _ => "the generic binding".to_string(),
+                _ => "*.generic".to_string(),
             },
         }
     }
