@@ -171,12 +171,9 @@ fn define(request: FunctionRequest) -> Result<DefinedFunction, DefinitionError> 
     metadata.entry_point = request.name.clone();
     let mut functions = registry();
     if let Some(first) = functions.iter().find(|f| f.metadata.name.eq_ignore_ascii_case(&metadata.name)) {
-        let message = format!(
-            "a function named '{}' is already registered; function names must be unique (case-insensitively): \
-             rename one of them",
-            first.metadata.name
-        );
-        return Err(definition_error(&site, vec![(None, problem_without_key(message))]));
+        let earlier = format!("'{}'", first.metadata.name);
+        let problem = frontend::duplicate_function(Language::Node, &metadata.name, &earlier);
+        return Err(definition_error(&site, vec![(None, problem)]));
     }
     let id = u32::try_from(functions.len()).map_err(|_| DefinitionError {
         message: format!("{site}: too many functions (more than {})", u32::MAX),
@@ -195,10 +192,6 @@ fn define(request: FunctionRequest) -> Result<DefinedFunction, DefinitionError> 
         .collect();
     functions.push(Registered { id, metadata: metadata.clone() });
     Ok(DefinedFunction { id, name: metadata.name, bindings })
-}
-
-fn problem_without_key(message: String) -> frontend::Problem {
-    frontend::Problem { declaration: None, site: frontend::Site::Function, message }
 }
 
 fn definition_error(site: &str, problems: Vec<(Option<usize>, frontend::Problem)>) -> DefinitionError {

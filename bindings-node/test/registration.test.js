@@ -101,5 +101,5 @@ test('an HTTP trigger given through app.generic returns the response, as app.htt
 
 test('function names are unique, case-insensitively', () => {
   app.httpTrigger('reg_unique', { handler });
-  throwsNaming(() => app.httpTrigger('REG_UNIQUE', { handler }), /already registered/);
+  throwsNaming(() => app.httpTrigger('REG_UNIQUE', { handler }), /another function, 'reg_unique', is also named `REG_UNIQUE`/);
 });

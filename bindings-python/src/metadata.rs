@@ -38,6 +38,7 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(declare, module)?)?;
     module.add_function(wrap_pyfunction!(define_function, module)?)?;
     module.add_function(wrap_pyfunction!(function_id, module)?)?;
+    module.add_function(wrap_pyfunction!(duplicate_function, module)?)?;
     Ok(())
 }
 
@@ -208,6 +209,12 @@ pub fn define_function(
             Err(definition_error(py, lines.join("\n"), problems))
         }
     }
+}
+
+/// The message for a function named like an `earlier` one of the same app.
+#[pyfunction]
+pub fn duplicate_function(name: &str, earlier: &str) -> String {
+    frontend::duplicate_function(Language::Python, name, earlier).message
 }
 
 /// The function id every worker process reports for this function name.

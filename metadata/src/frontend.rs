@@ -838,14 +838,19 @@ fn suggest_binding_name(name: &str) -> String {
     if trimmed.is_empty() { "value".to_string() } else { trimmed.to_string() }
 }
 
-/// The problem for a second function of the same name in one app (names are compared
-/// case-insensitively, as hosts do).
-pub fn duplicate_function(name: &str, earlier: &str) -> Problem {
+/// The problem for a second function named like an `earlier` one of the same app (hosts compare
+/// function names case-insensitively). `earlier` says where that one is defined.
+pub fn duplicate_function(language: Language, name: &str, earlier: &str) -> Problem {
+    let or_rename = if language.takes_function_name() {
+        format!(", or set `{}` on its trigger", language.assign(FUNCTION_NAME_KEY, &language.quote("...")))
+    } else {
+        String::new()
+    };
     Problem::at(
         Site::Function,
         format!(
             "another function, {earlier}, is also named `{name}`; function names must be unique \
-             (case-insensitively): rename one of them"
+             (case-insensitively): rename one{or_rename}"
         ),
     )
 }

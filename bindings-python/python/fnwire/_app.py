@@ -364,10 +364,7 @@ class App:
                 continue
             first = seen.get(info.name.lower())
             if first is not None:
-                problems.append(
-                    f"function {_where(func)}: another function, {first}, is also named `{info.name}`; function "
-                    "names must be unique (case-insensitively): rename one, or set `function_name=` on its trigger"
-                )
+                problems.append(f"function {_where(func)}: {_native.duplicate_function(info.name, first)}")
                 continue
             seen[info.name.lower()] = _where(func)
             infos.append(info)
