@@ -4,7 +4,7 @@
 
 const util = require('node:util');
 const native = require('./native');
-const { trigger, output, isBinding, defaultName } = require('./bindings');
+const { trigger, isBinding, defaultName } = require('./bindings');
 const { HttpRequest, httpResponseOut, isBinary, toBuffer } = require('./http');
 
 /** Registered functions by the id the core gave them. */
@@ -18,7 +18,10 @@ function setCurrentScript(file) {
 
 const FUNCTION_KEYS = new Set(['handler', 'extraInputs', 'extraOutputs', 'return', 'trigger']);
 
-function register(via, name, trig, options, returnBinding) {
+/** The trigger's name when its options give none: what the handler's first argument carries. */
+const TRIGGER_NAMES = { http_trigger: 'req', timer_trigger: 'timer', queue_trigger: 'msg' };
+
+function register(via, name, trig, options) {
   const site = `${via}(${JSON.stringify(name)})`;
   if (typeof name !== 'string') {
     throw new TypeError(`fnwire: ${via}() needs the function name as its first argument, got ${util.inspect(name)}`);
@@ -32,12 +35,12 @@ function register(via, name, trig, options, returnBinding) {
     );
   }
   const extras = [];
-  for (const [list, role] of [
-    [options.extraInputs, 'in'],
-    [options.extraOutputs, 'out'],
+  for (const [key, role] of [
+    ['extraInputs', 'in'],
+    ['extraOutputs', 'out'],
   ]) {
+    const list = options[key];
     if (list === undefined) continue;
-    const key = role === 'in' ? 'extraInputs' : 'extraOutputs';
     if (!Array.isArray(list)) {
       throw new TypeError(`fnwire: ${site}: \`${key}\` must be a list of bindings, got ${util.inspect(list)}`);
     }
@@ -50,62 +53,60 @@ function register(via, name, trig, options, returnBinding) {
       extras.push({ binding, role });
     });
   }
-  const ret = options.return ?? returnBinding;
+  const ret = options.return;
   if (ret !== undefined && !isBinding(ret)) {
     throw new TypeError(`fnwire: ${site}: \`return\` must be an output binding such as output.queue({ queue: 'done' })`);
   }
-  const requests = [{ kind: trig.kind, defaultName: trig.defaultName, options: trig.options }];
-  if (ret) requests.push({ kind: ret.kind, defaultName: '$return', options: { ...ret.options, name: '$return' } });
+  const requests = [{ kind: trig.kind, defaultName: TRIGGER_NAMES[trig.kind] ?? defaultName(trig, 'trigger'), options: trig.options }];
+  if (ret) {
+    // The return binding is the return value, whatever its options call it.
+    const { name: _ignored, ...rest } = ret.options;
+    requests.push({ kind: ret.kind, options: rest });
+  }
   for (const { binding, role } of extras) {
     requests.push({ kind: binding.kind, defaultName: defaultName(binding, role), options: binding.options });
   }
-  let defined;
-  try {
-    defined = native.defineFunction({ name, via, scriptFile: currentScript, bindings: requests });
-  } catch (e) {
-    throw new Error(`fnwire: ${e.message}`);
-  }
+  const { function: defined, error } = native.defineFunction({ name, via, scriptFile: currentScript, bindings: requests });
+  if (error) throw Object.assign(new Error(`fnwire: ${error.message}`), { problems: error.problems });
   // Each extra binding object maps to the name the core settled on, for ctx.extraOutputs.
+  const first = ret ? 2 : 1;
   const names = new Map();
-  extras.forEach(({ binding }, i) => names.set(binding, defined.bindings[i + (ret ? 2 : 1)].name));
+  for (const b of defined.bindings) {
+    if (b.declaration !== undefined && b.declaration >= first) names.set(extras[b.declaration - first].binding, b.name);
+  }
   const fn = {
     id: defined.id,
     name,
     handler: options.handler,
     bindings: defined.bindings,
     trigger: defined.bindings[0],
-    returnBinding: ret ? defined.bindings[1] : undefined,
+    returnBinding: defined.bindings.find((b) => b.name === '$return'),
     names,
   };
   functions[defined.id] = fn;
   return fn;
 }
 
-function triggerOptions(options, reserved) {
+function triggerOptions(options) {
   const out = {};
   for (const [key, value] of Object.entries(options ?? {})) {
-    if (!FUNCTION_KEYS.has(key) && !reserved.has(key)) out[key] = value;
+    if (!FUNCTION_KEYS.has(key)) out[key] = value;
   }
   return out;
 }
 
-const NONE = new Set();
-
 const app = Object.freeze({
   /** An HTTP-triggered function; its response is the handler's return value. */
   httpTrigger(name, options) {
-    const t = { kind: 'http_trigger', defaultName: 'req', options: triggerOptions(options, NONE) };
-    register('app.httpTrigger', name, t, options, output.http());
+    register('app.httpTrigger', name, { kind: 'http_trigger', options: triggerOptions(options) }, options);
   },
   /** A function run on a schedule (NCRONTAB, six fields, seconds first). */
   timerTrigger(name, options) {
-    const t = { kind: 'timer_trigger', defaultName: 'timer', options: triggerOptions(options, NONE) };
-    register('app.timerTrigger', name, t, options, undefined);
+    register('app.timerTrigger', name, { kind: 'timer_trigger', options: triggerOptions(options) }, options);
   },
   /** A function run for each message on a storage queue. */
   queueTrigger(name, options) {
-    const t = { kind: 'queue_trigger', defaultName: 'msg', options: triggerOptions(options, NONE) };
-    register('app.queueTrigger', name, t, options, undefined);
+    register('app.queueTrigger', name, { kind: 'queue_trigger', options: triggerOptions(options) }, options);
   },
   /** Any trigger: `app.generic(name, { trigger: trigger.generic({ type, ... }), handler, return?, extraInputs?, extraOutputs? })`. */
   generic(name, options) {
@@ -115,9 +116,7 @@ const app = Object.freeze({
         `fnwire: app.generic(${JSON.stringify(name)}) needs \`trigger\`: a binding such as trigger.http({...}) or trigger.generic({ type: '...' })`,
       );
     }
-    const defaults = { http_trigger: 'req', timer_trigger: 'timer', queue_trigger: 'msg' };
-    const fallback = defaults[t.kind] ?? defaultName(t, 'trigger');
-    register('app.generic', name, { kind: t.kind, defaultName: fallback, options: t.options }, options, undefined);
+    register('app.generic', name, t, options);
   },
 });
 

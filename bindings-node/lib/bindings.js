@@ -1,6 +1,6 @@
 'use strict';
 // Binding descriptions: `trigger.*`, `input.*`, `output.*`. They only collect options; the Rust
-// core checks them against fnwire's binding catalog when a function is registered.
+// core checks them with fnwire's one binding front end when a function is registered.
 
 const BINDING = Symbol.for('fnwire.binding');
 
@@ -51,8 +51,9 @@ function defaultName(binding, role) {
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
-  const base = (binding.options.type ?? binding.kind.replace(/_(\w)/g, (_, c) => c.toUpperCase()))
-    .replace(/[^A-Za-z0-9]/g, '');
+  // `input.blob` -> `blobInput`; a generic binding is named after its type.
+  const [group, what] = binding.helper.split('.');
+  const base = (binding.options.type ?? `${what}${group[0].toUpperCase()}${group.slice(1)}`).replace(/[^A-Za-z0-9]/g, '');
   const suffix = role === 'in' ? 'Input' : role === 'out' ? 'Output' : '';
   const stem = /^[A-Za-z]/.test(base) ? base : `binding${base}`;
   return `${stem}${base.endsWith(suffix) ? '' : suffix}${hash.toString(16).padStart(8, '0')}`;

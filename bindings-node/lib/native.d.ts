@@ -44,11 +44,25 @@ export declare function azureRegisterFunction(metadata: any, scriptFile: string)
 /** Forgets a function registered during startup (the `Disposable` `registerFunction` returned). */
 export declare function azureUnregisterFunction(index: number): void
 
-/**
- * The catalog of binding kinds: `{kind, type, direction, options: [{name, required}]}` with
- * option names as JS spells them.
- */
-export declare function bindingCatalog(): any
+/** The catalog of binding kinds, with option names as JavaScript spells them. */
+export declare function bindingCatalog(): Array<CatalogEntry>
+
+/** Which way data flows through a binding. */
+export declare const enum BindingDirection {
+  In = 'in',
+  Out = 'out',
+  Inout = 'inout',
+}
+
+/** One binding as `trigger.*`, `input.*` or `output.*` described it. */
+export interface BindingRequest {
+  /** A catalog attribute (`http_trigger`, `queue_output`, …) or `binding` for the generic one. */
+  kind: string
+  /** The name to use when the options give none and the rules give none. */
+  defaultName?: string
+  /** The options exactly as the user wrote them. */
+  options: Record<string, any>
+}
 
 /** The content type a response body gets when no header names one. */
 export declare const enum BodyKind {
@@ -58,6 +72,24 @@ export declare const enum BodyKind {
   Json = 'json',
   /** None: the body is sent as it is. */
   Bytes = 'bytes',
+}
+
+/** One binding fnwire knows by name. */
+export interface CatalogEntry {
+  /** The catalog attribute (`http_trigger`), the `kind` of a binding request. */
+  kind: string
+  type: string
+  direction: BindingDirection
+  options: Array<CatalogOption>
+}
+
+/** One option of a catalog binding. */
+export interface CatalogOption {
+  /** As JavaScript spells it (`authLevel`). */
+  name: string
+  /** As the catalog and the other languages spell it (`auth_level`). */
+  key: string
+  required: boolean
 }
 
 /**
@@ -139,14 +171,69 @@ export declare const enum DataOutKind {
   Http = 'http',
 }
 
+/** One binding of a registered function, with the name the front end settled on. */
+export interface DefinedBinding {
+  name: string
+  /** The Azure binding type (`httpTrigger`, `queue`, …). */
+  type: string
+  direction: BindingDirection
+  /**
+   * Index of the request binding it came from; absent for the HTTP trigger's implicit
+   * response.
+   */
+  declaration?: number
+}
+
+/** A registered function. */
+export interface DefinedFunction {
+  /** The id the worker calls the function by. */
+  id: number
+  name: string
+  /** The trigger first, then the other bindings. */
+  bindings: Array<DefinedBinding>
+}
+
 /**
- * Checks and records a function (see `define::define`); throws with every problem, naming
- * the function.
+ * Checks and records a function. A function that is not valid is not recorded; the answer
+ * says why, naming the call that declared it, with every problem.
  */
-export declare function defineFunction(request: any): any
+export declare function defineFunction(request: FunctionRequest): Definition
+
+/** The answer of `defineFunction`: the function, or why it is not valid. */
+export interface Definition {
+  function?: DefinedFunction
+  error?: DefinitionError
+}
+
+/** Why a function was not registered: the whole message, and each problem. */
+export interface DefinitionError {
+  message: string
+  problems: Array<DefinitionProblem>
+}
+
+/** One problem of a definition. */
+export interface DefinitionProblem {
+  /** The option at fault, as the user wrote it, if the problem is about one. */
+  key?: string
+  /** Index of the request binding it is about, if any. */
+  declaration?: number
+  message: string
+}
 
 /** The `raw_bindings` the worker will report for a registered function, or null. */
 export declare function functionRawBindings(name: string): Array<string> | null
+
+/** What `app.*` hands over to register one function. */
+export interface FunctionRequest {
+  /** The function name: the first argument of `app.*`. */
+  name: string
+  /** The call that declared it, for messages, e.g. `app.httpTrigger`. */
+  via: string
+  /** The entry file being loaded. */
+  scriptFile: string
+  /** The trigger first, then the return binding and the extra bindings. */
+  bindings: Array<BindingRequest>
+}
 
 /** An HTTP request, decoded from either the plain or the nullable maps. */
 export interface HttpRequestIn {

@@ -62,8 +62,8 @@ test('mistakes throw at registration, naming the function and the problem', () =
   throwsNaming(
     () => app.queueTrigger('bad_key', { queueName: 'jobs', handler }),
     /app\.queueTrigger\('bad_key'\)/,
-    /no option `queueName`; did you mean `queue`\?/,
-    /requires the option `queue`/,
+    /`trigger\.queue` has no option `queueName`; did you mean `queue`\?/,
+    /`trigger\.queue` requires `queue: \.\.\.`/,
   );
   throwsNaming(() => app.httpTrigger('bad_auth', { authLevel: 'public', handler }), /bad_auth/, /`public` is not an auth level/);
   throwsNaming(() => app.httpTrigger('bad_method', { methods: ['GRAB'], handler }), /`grab` is not an HTTP method/);
@@ -74,10 +74,32 @@ test('mistakes throw at registration, naming the function and the problem', () =
     /`out_q` is not a valid binding name/,
   );
   throwsNaming(() => app.httpTrigger('bad_extra', { handler, extraOutputs: ['q'] }), /extraOutputs\[0\] is not a binding/);
-  throwsNaming(() => app.generic('bad_generic', { trigger: trigger.generic({ name: 'x' }), handler }), /needs `type`/);
+  throwsNaming(() => app.generic('bad_generic', { trigger: trigger.generic({ name: 'x' }), handler }), /requires `type: '\.\.\.'`/);
+});
+
+test('problems are listed on the error, with the option at fault as the user wrote it', () => {
+  assert.throws(
+    () => app.httpTrigger('bad_problems', { authLevel: 'public', methods: ['GRAB'], handler }),
+    (error) => {
+      assert.deepEqual(error.problems.map((p) => p.key).sort(), ['authLevel', 'methods']);
+      return true;
+    },
+  );
+});
+
+test('a generic trigger is an input, as in Rust and Python', () => {
+  throwsNaming(
+    () => app.generic('bad_direction', { trigger: trigger.generic({ type: 'fnwireTrigger', direction: 'out' }), handler }),
+    /triggers have `direction: 'in'`/,
+  );
+});
+
+test('an HTTP trigger given through app.generic returns the response, as app.httpTrigger does', () => {
+  app.generic('reg_generic_http', { trigger: trigger.http({ route: 'gh' }), handler });
+  assert.deepEqual(raw('reg_generic_http')[1], { type: 'http', direction: 'out', name: '$return' });
 });
 
 test('function names are unique, case-insensitively', () => {
   app.httpTrigger('reg_unique', { handler });
-  throwsNaming(() => app.httpTrigger('REG_UNIQUE', { handler }), /already registered/);
+  throwsNaming(() => app.httpTrigger('REG_UNIQUE', { handler }), /another function, 'reg_unique', is also named `REG_UNIQUE`/);
 });

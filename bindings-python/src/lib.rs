@@ -15,9 +15,7 @@ use pyo3::prelude::*;
 #[pymodule]
 #[pyo3(name = "_native")]
 fn native(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    module.add_function(wrap_pyfunction!(metadata::build_binding, module)?)?;
-    module.add_function(wrap_pyfunction!(metadata::validate_function, module)?)?;
-    module.add_function(wrap_pyfunction!(metadata::function_id, module)?)?;
+    metadata::register(module)?;
     module.add_function(wrap_pyfunction!(convert::parse_json, module)?)?;
     module.add_function(wrap_pyfunction!(worker::serve, module)?)?;
     module.add_function(wrap_pyfunction!(host::host_main, module)?)?;

@@ -1,200 +1,220 @@
-//! Decorator options -> binding metadata, through the same catalog and model as the Rust macros.
+//! Decorators -> binding metadata, through `fnwire_metadata::frontend`: the same front end, rules
+//! and messages as the Rust attribute macros and Node's `app.*`.
 //!
-//! The Python layer passes each decorator's keyword arguments as they were written; this module
-//! checks them against `fnwire_metadata::CATALOG` (`BindingKind::lookup`, `KeySpec::normalize`)
-//! and renders the binding, and `validate_function` runs `FunctionMetadata::validate`, so a key
-//! or value is accepted, spelled and rejected exactly as in `#[http_trigger(...)]`.
+//! Each decorator calls [`declare`] and keeps the [`Declaration`] it returns; `App.functions()`
+//! calls [`define_function`] with the function's parameters, which resolves every binding name
+//! and returns a [`DefinedFunction`]. Problems raise [`FunctionDefinitionError`] (a `ValueError`)
+//! whose `problems` lists them as [`Problem`] objects. [`FunctionEntry`] is what `serve` reads
+//! back from each `fnwire._app.FunctionInfo`.
 
-use fnwire_metadata::{Binding, BindingKind, COMMON_KEYS, DataType, Direction, FunctionMetadata};
+use fnwire_metadata::FunctionMetadata;
+use fnwire_metadata::frontend::{self, Language, Parameter, Signature, Site};
+use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// The key on a trigger decorator that overrides the function name.
-const FUNCTION_NAME_KEY: &str = "function_name";
+create_exception!(
+    fnwire,
+    FunctionDefinitionError,
+    PyValueError,
+    "A decorated function that a host would reject or that fnwire cannot call. The message names the \
+     function, where it is defined, and what to change; `problems` lists each problem (its `key`, \
+     `parameter` and `message`)."
+);
 
-/// One decorator's binding: `(binding JSON text, name or None, function_name or None)`.
-/// The binding's `name` is left empty when the decorator has none; the Python layer resolves it
-/// from the parameters, as the macros do.
+/// Adds this module's functions, classes and exception to `fnwire._native`.
+pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = module.py();
+    let error = py.get_type::<FunctionDefinitionError>();
+    // Errors raised by the Python layer itself list no structured problems.
+    error.setattr("problems", PyTuple::empty(py))?;
+    module.add("FunctionDefinitionError", error)?;
+    module.add_class::<Problem>()?;
+    module.add_class::<Declaration>()?;
+    module.add_class::<ResolvedBinding>()?;
+    module.add_class::<DefinedFunction>()?;
+    module.add_function(wrap_pyfunction!(declare, module)?)?;
+    module.add_function(wrap_pyfunction!(define_function, module)?)?;
+    module.add_function(wrap_pyfunction!(function_id, module)?)?;
+    module.add_function(wrap_pyfunction!(duplicate_function, module)?)?;
+    Ok(())
+}
+
+/// One problem of a definition.
+#[pyclass(frozen, get_all, module = "fnwire._native")]
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The decorator option at fault, if the problem is about one.
+    key: Option<String>,
+    /// The parameter at fault, if the problem is about one.
+    parameter: Option<String>,
+    message: String,
+}
+
+#[pymethods]
+impl Problem {
+    fn __repr__(&self) -> String {
+        format!("Problem(key={:?}, parameter={:?}, message={:?})", self.key, self.parameter, self.message)
+    }
+}
+
+/// One decorator's binding, checked against the catalog; its name is resolved by
+/// [`define_function`].
+#[pyclass(frozen, module = "fnwire._native")]
+#[derive(Debug)]
+pub struct Declaration {
+    inner: frontend::Declaration,
+}
+
+#[pymethods]
+impl Declaration {
+    /// The decorator that declared it, e.g. `queue_output` or `binding`.
+    #[getter]
+    fn decorator(&self) -> &str {
+        &self.inner.attribute
+    }
+
+    #[getter]
+    fn is_trigger(&self) -> bool {
+        self.inner.is_trigger()
+    }
+}
+
+/// A binding of a defined function, with its resolved name.
+#[pyclass(frozen, get_all, module = "fnwire._native")]
+#[derive(Debug, Clone)]
+pub struct ResolvedBinding {
+    name: String,
+    /// The Azure binding type (`httpTrigger`, `queue`, …).
+    #[pyo3(name = "type")]
+    binding_type: String,
+    /// `in`, `out` or `inout`.
+    direction: String,
+}
+
+/// A function whose bindings passed every check: what `App.functions()` builds on.
+#[pyclass(frozen, get_all, module = "fnwire._native")]
+#[derive(Debug)]
+pub struct DefinedFunction {
+    name: String,
+    /// The `raw_bindings` JSON texts the worker reports.
+    raw_bindings: Vec<String>,
+    /// The bindings in the same order.
+    bindings: Vec<ResolvedBinding>,
+}
+
+/// A parameter as `App.functions()` describes it (a dict).
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct PyParameter {
+    name: String,
+    /// Not a context or an output slot, so a trigger without `name` may bind to it.
+    can_take_trigger: bool,
+    /// Annotated `fnwire.Out[...]`.
+    is_output_slot: bool,
+}
+
+/// Checks one decorator's options. `site` names the function for messages, e.g.
+/// "function `hello` (app.py:12)".
 #[pyfunction]
-pub fn build_binding(
+pub fn declare(
+    py: Python<'_>,
     decorator: &str,
     options: &Bound<'_, PyDict>,
-) -> PyResult<(String, Option<String>, Option<String>)> {
+    site: &str,
+) -> PyResult<Declaration> {
     let mut pairs = Vec::new();
     for (key, value) in options.iter() {
         let key: String = key.extract()?;
-        let value = to_json(&value)
-            .map_err(|why| PyValueError::new_err(format!("`@app.{decorator}`: `{key}` {why}")))?;
+        let value = to_json(&value).map_err(|why| {
+            let message = format!("`@app.{decorator}`: `{key}` {why}");
+            let problem = Problem { key: Some(key.clone()), parameter: None, message: message.clone() };
+            definition_error(py, format!("{site}: {message}"), vec![problem])
+        })?;
         pairs.push((key, value));
     }
-    let built = if decorator == "binding" { build_generic(&pairs) } else { build_known(decorator, &pairs) };
-    match built {
-        Ok((binding, name, function_name)) => Ok((binding.to_json_string(), name, function_name)),
-        Err(problems) => Err(PyValueError::new_err(problems.join("; "))),
+    let declared = frontend::declare(Language::Python, decorator, &pairs);
+    match declared.declaration {
+        Some(inner) if declared.problems.is_empty() => Ok(Declaration { inner }),
+        _ => {
+            let problems: Vec<Problem> = declared
+                .problems
+                .into_iter()
+                .map(|p| Problem { key: p.key().map(str::to_string), parameter: None, message: p.message })
+                .collect();
+            let text: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+            Err(definition_error(py, format!("{site}: {}", text.join("; ")), problems))
+        }
     }
 }
 
-type Built = (Binding, Option<String>, Option<String>);
-
-fn build_known(decorator: &str, pairs: &[(String, Value)]) -> Result<Built, Vec<String>> {
-    let Some(kind) = BindingKind::lookup(decorator) else {
-        return Err(vec![format!(
-            "`@app.{decorator}` is not a binding fnwire knows; use `@app.binding(type=..., direction=..., ...)` \
-             for any other Azure binding"
-        )]);
-    };
-    let mut problems = Vec::new();
-    let mut binding = Binding::new("", kind.binding_type, kind.direction);
-    let mut name = None;
-    let mut function_name = None;
-    for (key, value) in pairs {
-        if key == FUNCTION_NAME_KEY {
-            match (kind.is_trigger(), value.as_str()) {
-                (true, Some(text)) => function_name = Some(text.to_string()),
-                (true, None) => problems.push(format!("`{FUNCTION_NAME_KEY}` takes a string, e.g. \"Hello\"")),
-                (false, _) => problems.push(format!(
-                    "`{FUNCTION_NAME_KEY}` names the whole function, so it goes on the trigger decorator, not on \
-                     `@app.{decorator}`"
-                )),
-            }
-            continue;
-        }
-        let Some(spec) = kind.key(key) else {
-            let mut accepted = kind.key_names();
-            if kind.is_trigger() {
-                accepted.push(FUNCTION_NAME_KEY);
-            }
-            let hint = fnwire_metadata::closest_key(key, &accepted)
-                .map(|near| format!("did you mean `{near}`? "))
-                .unwrap_or_default();
-            problems.push(format!(
-                "`@app.{decorator}` has no option `{key}`; {hint}it accepts: {}",
-                accepted.join(", ")
-            ));
-            continue;
-        };
-        match spec.normalize(value.clone()) {
-            Err(why) => problems.push(why),
-            Ok(value) => match spec.json_name {
-                "name" => name = value.as_str().map(str::to_string),
-                "dataType" => binding.data_type = value.as_str().and_then(DataType::parse),
-                json_name => {
-                    binding.properties.insert(json_name.to_string(), value);
-                }
-            },
-        }
-    }
-    for required in kind.keys.iter().filter(|k| k.required) {
-        if !pairs.iter().any(|(key, _)| key == required.name) {
-            problems.push(format!(
-                "`@app.{decorator}` requires `{}=...` ({})",
-                required.name,
-                required.kind.describe()
-            ));
-        }
-    }
-    if problems.is_empty() { Ok((binding, name, function_name)) } else { Err(problems) }
-}
-
-/// `@app.binding(type=..., direction=..., name=..., any_key=value)`: any Azure binding; keys are
-/// rendered in camelCase, values as written.
-fn build_generic(pairs: &[(String, Value)]) -> Result<Built, Vec<String>> {
-    let mut problems = Vec::new();
-    let mut binding_type = None;
-    let mut direction = None;
-    let mut name = None;
-    let mut function_name = None;
-    let mut data_type = None;
-    let mut properties = Map::new();
-    for (key, value) in pairs {
-        let json_key = fnwire_metadata::snake_to_camel(key);
-        match json_key.as_str() {
-            "type" => match value.as_str() {
-                Some(t) if !t.trim().is_empty() => binding_type = Some(t.to_string()),
-                _ => problems.push(
-                    "`type` takes the Azure binding type as a non-empty string, e.g. \"sql\" or \"serviceBusTrigger\""
-                        .to_string(),
-                ),
-            },
-            "direction" => match value.as_str().and_then(Direction::parse) {
-                Some(d) => direction = Some(d),
-                None => problems.push("`direction` takes \"in\", \"out\" or \"inout\"".to_string()),
-            },
-            "name" => match value.as_str() {
-                Some(n) => name = Some(n.to_string()),
-                None => problems.push("`name` takes a string: the parameter it binds to".to_string()),
-            },
-            "functionName" => function_name = Some(value.clone()),
-            "dataType" => {
-                let checked = match COMMON_KEYS.iter().find(|k| k.json_name == "dataType") {
-                    Some(spec) => spec.normalize(value.clone()),
-                    None => Ok(value.clone()),
-                };
-                match checked {
-                    Ok(v) => data_type = v.as_str().and_then(DataType::parse),
-                    Err(why) => problems.push(why),
-                }
-            }
-            _ => {
-                if properties.contains_key(&json_key) {
-                    problems.push(format!("`{key}` and another option both become the JSON key `{json_key}`: keep one"));
-                } else {
-                    properties.insert(json_key, value.clone());
-                }
-            }
-        }
-    }
-    if !pairs.iter().any(|(k, _)| k == "type") {
-        problems.push(
-            "`@app.binding` requires `type=\"...\"`: the Azure binding type, e.g. \"sql\" or \"serviceBusTrigger\""
-                .to_string(),
-        );
-    }
-    if !pairs.iter().any(|(k, _)| k == "direction") {
-        problems.push("`@app.binding` requires `direction=\"in\"`, `\"out\"` or `\"inout\"`".to_string());
-    }
-    let (Some(binding_type), Some(direction)) = (binding_type, direction) else { return Err(problems) };
-    let mut binding = Binding::new("", binding_type.clone(), direction);
-    binding.data_type = data_type;
-    binding.properties = properties;
-    if binding.is_trigger() && direction != Direction::In {
-        problems.push(format!(
-            "`{binding_type}` is a trigger (its type ends in `Trigger`), and triggers have `direction=\"in\"`"
-        ));
-    }
-    let function_name = match function_name {
-        None => None,
-        Some(_) if !binding.is_trigger() => {
-            problems.push(format!(
-                "`{FUNCTION_NAME_KEY}` names the whole function, so it goes on the trigger decorator"
-            ));
-            None
-        }
-        Some(Value::String(s)) => Some(s),
-        Some(_) => {
-            problems.push(format!("`{FUNCTION_NAME_KEY}` takes a string, e.g. \"Hello\""));
-            None
-        }
-    };
-    if problems.is_empty() { Ok((binding, name, function_name)) } else { Err(problems) }
-}
-
-/// Validates a whole function as a host would and returns its `raw_bindings`. The error lists
-/// every problem, one per line.
+/// Resolves the bindings of a function named `name` against its parameters and checks it as a
+/// host would. The error has one line per problem, each starting with `site`.
 #[pyfunction]
-pub fn validate_function(name: &str, bindings: Vec<String>) -> PyResult<Vec<String>> {
-    let texts: Vec<&str> = bindings.iter().map(String::as_str).collect();
-    let metadata = FunctionMetadata::from_raw_bindings(name, &texts)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    match metadata.validate() {
-        Ok(()) => Ok(metadata.raw_bindings()),
+pub fn define_function(
+    py: Python<'_>,
+    site: &str,
+    name: &str,
+    declarations: Vec<PyRef<'_, Declaration>>,
+    parameters: Vec<PyParameter>,
+) -> PyResult<DefinedFunction> {
+    let signature = Signature {
+        name: name.to_string(),
+        parameters: Some(
+            parameters
+                .iter()
+                .map(|p| Parameter {
+                    written: p.name.clone(),
+                    binding_name: p.name.clone(),
+                    can_take_trigger: p.can_take_trigger,
+                    is_output_slot: p.is_output_slot,
+                })
+                .collect(),
+        ),
+        returns_value: true,
+        incomplete: false,
+    };
+    let declarations: Vec<frontend::Declaration> = declarations.iter().map(|d| d.inner.clone()).collect();
+    match frontend::resolve(Language::Python, &signature, &declarations) {
+        Ok(resolved) => Ok(DefinedFunction {
+            name: resolved.metadata.name.clone(),
+            raw_bindings: resolved.metadata.raw_bindings(),
+            bindings: resolved
+                .metadata
+                .bindings
+                .iter()
+                .map(|b| ResolvedBinding {
+                    name: b.name.clone(),
+                    binding_type: b.binding_type.clone(),
+                    direction: b.direction.as_str().to_string(),
+                })
+                .collect(),
+        }),
         Err(problems) => {
-            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            Err(PyValueError::new_err(lines.join("\n")))
+            let problems: Vec<Problem> = problems
+                .into_iter()
+                .map(|p| {
+                    let parameter = match p.site {
+                        Site::Parameter(i) | Site::ParameterType(i) => {
+                            parameters.get(i).map(|p| p.name.clone())
+                        }
+                        _ => None,
+                    };
+                    Problem { key: p.key().map(str::to_string), parameter, message: p.message }
+                })
+                .collect();
+            let lines: Vec<String> = problems.iter().map(|p| format!("{site}: {}", p.message)).collect();
+            Err(definition_error(py, lines.join("\n"), problems))
         }
     }
+}
+
+/// The message for a function named like an `earlier` one of the same app.
+#[pyfunction]
+pub fn duplicate_function(name: &str, earlier: &str) -> String {
+    frontend::duplicate_function(Language::Python, name, earlier).message
 }
 
 /// The function id every worker process reports for this function name.
@@ -203,7 +223,41 @@ pub fn function_id(name: &str) -> String {
     FunctionMetadata::new(name).function_id()
 }
 
-/// A decorator option as JSON: str, bool, int, float, or a list/tuple of those.
+fn definition_error(py: Python<'_>, message: String, problems: Vec<Problem>) -> PyErr {
+    let error = FunctionDefinitionError::new_err(message);
+    let attached = PyList::new(py, problems).and_then(|list| error.value(py).setattr("problems", list));
+    match attached {
+        Ok(()) => error,
+        Err(failure) => failure,
+    }
+}
+
+/// What `serve` reads from each function the package hands it, by attribute: a
+/// `fnwire._app.FunctionInfo`, or an `azure.functions` app's function.
+#[derive(Debug, FromPyObject)]
+pub struct FunctionEntry {
+    pub name: String,
+    pub raw_bindings: Vec<String>,
+    pub is_async: bool,
+    /// `(parameter, binding, kind, annotation)` of each input the runner passes, in order.
+    pub inputs: Vec<(String, String, String, Py<PyAny>)>,
+    pub script_file: String,
+    pub entry_point: String,
+}
+
+impl FunctionEntry {
+    /// The function's metadata, as the worker reports it.
+    pub fn metadata(&self) -> PyResult<FunctionMetadata> {
+        let texts: Vec<&str> = self.raw_bindings.iter().map(String::as_str).collect();
+        let mut metadata = FunctionMetadata::from_raw_bindings(&self.name, &texts)
+            .map_err(|e| FunctionDefinitionError::new_err(e.to_string()))?;
+        metadata.script_file = self.script_file.clone();
+        metadata.entry_point = self.entry_point.clone();
+        Ok(metadata)
+    }
+}
+
+/// A decorator option as JSON: str, bool, int, float, None, or a list/tuple of those.
 fn to_json(value: &Bound<'_, PyAny>) -> Result<Value, String> {
     if value.is_instance_of::<PyBool>() {
         return Ok(Value::Bool(value.extract::<bool>().map_err(|e| e.to_string())?));

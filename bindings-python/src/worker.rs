@@ -15,7 +15,6 @@ use fnwire::runtime::{
     AppReload, FunctionDefinition, HostLogLayer, INVOCATION_SPAN_TARGET, Worker, WorkerArgs, WorkerError,
 };
 use fnwire::{FunctionError, Invocation, InvocationResult};
-use fnwire_metadata::FunctionMetadata;
 use fnwire_protocol::rpc::TypedData;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -23,6 +22,7 @@ use pyo3::types::{PyList, PyTuple};
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::convert::{self, Decoded, InputKind, Outcome, OutputValue};
+use crate::metadata::FunctionEntry;
 
 /// Target of the tracing events that carry Python log records to the host.
 const PYTHON_LOG_TARGET: &str = "fnwire_python";
@@ -60,7 +60,7 @@ type Returned = Result<(Option<TypedData>, Vec<(String, TypedData)>), FunctionEr
 #[pyo3(signature = (functions, argv, runner, sync_threads, reload=None))]
 pub fn serve(
     py: Python<'_>,
-    functions: Vec<Bound<'_, PyTuple>>,
+    functions: Vec<Bound<'_, PyAny>>,
     argv: Vec<String>,
     runner: Bound<'_, PyAny>,
     sync_threads: usize,
@@ -149,8 +149,7 @@ fn load_app(
         let mut definitions = Vec::new();
         for item in loaded.try_iter().map_err(|e| e.to_string())? {
             let item = item.map_err(|e| e.to_string())?;
-            let tuple = item.cast::<PyTuple>().map_err(|e| e.to_string())?;
-            definitions.push(definition(tuple, bridge.clone()).map_err(|e| e.value(py).to_string())?);
+            definitions.push(definition(&item, bridge.clone()).map_err(|e| e.value(py).to_string())?);
         }
         Ok(definitions)
     })
@@ -160,28 +159,21 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// `(name, raw_bindings, entry, is_async, [(binding, kind)], script_file, entry_point)`.
-fn definition(function: &Bound<'_, PyTuple>, bridge: Arc<Bridge>) -> PyResult<FunctionDefinition> {
-    let name: String = function.get_item(0)?.extract()?;
-    let raw_bindings: Vec<String> = function.get_item(1)?.extract()?;
-    let entry = function.get_item(2)?.unbind();
-    let is_async: bool = function.get_item(3)?.extract()?;
-    let inputs: Vec<(String, String)> = function.get_item(4)?.extract()?;
-    let script_file: String = function.get_item(5)?.extract()?;
-    let entry_point: String = function.get_item(6)?.extract()?;
-    let texts: Vec<&str> = raw_bindings.iter().map(String::as_str).collect();
-    let mut metadata = FunctionMetadata::from_raw_bindings(&name, &texts)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    metadata.script_file = script_file;
-    metadata.entry_point = entry_point;
-    let inputs = inputs
+/// One function the package hands over, read as a [`FunctionEntry`]; the object itself goes
+/// back to the package's runner on each call.
+fn definition(function: &Bound<'_, PyAny>, bridge: Arc<Bridge>) -> PyResult<FunctionDefinition> {
+    let entry: FunctionEntry = function.extract()?;
+    let metadata = entry.metadata()?;
+    let inputs = entry
+        .inputs
         .into_iter()
-        .map(|(binding, kind)| {
+        .map(|(_, binding, kind, _)| {
             InputKind::parse(&kind)
                 .map(|k| (binding, k))
                 .ok_or_else(|| PyValueError::new_err(format!("fnwire internal: unknown input kind `{kind}`")))
         })
         .collect::<PyResult<Vec<_>>>()?;
+    let (entry, is_async) = (function.clone().unbind(), entry.is_async);
     let function = Arc::new(PyFunction { entry, is_async, inputs });
     Ok(FunctionDefinition::new(metadata, move |invocation: Invocation| {
         invoke(bridge.clone(), function.clone(), invocation)

@@ -112,13 +112,37 @@ def test_invalid_values_use_the_catalog_messages():
             pass
 
 
-def test_two_triggers_fail_at_decoration():
+def test_two_triggers_are_one_too_many():
     app = fnwire.App()
-    with pytest.raises(FunctionDefinitionError, match="both triggers"):
-        @app.http_trigger(route="a")
-        @app.timer_trigger(schedule="* * * * * *")
+
+    @app.http_trigger(route="a")
+    @app.timer_trigger(schedule="* * * * * *")
+    def f(req):
+        pass
+
+    with pytest.raises(FunctionDefinitionError, match="a function has exactly one trigger"):
+        app.functions()
+
+
+def test_definition_errors_are_value_errors_listing_their_problems():
+    app = fnwire.App()
+    with pytest.raises(ValueError) as e:
+        @app.http_trigger(methods=["fetch"], auth_level="secret")
         def f(req):
             pass
+    assert isinstance(e.value, FunctionDefinitionError)
+    assert [p.key for p in e.value.problems] == ["methods", "auth_level"]
+    assert FunctionDefinitionError("raised by hand").problems == ()
+
+
+def test_a_trigger_without_parameters_is_named_trigger():
+    app = fnwire.App()
+
+    @app.timer_trigger(schedule="0 * * * * *")
+    def tick():
+        pass
+
+    assert bindings(app)["tick"][0]["name"] == "trigger"
 
 
 def test_unknown_parameter_is_named():
@@ -139,7 +163,7 @@ def test_out_parameter_without_output_binding():
     def f(msg, result: fnwire.Out[str]):
         pass
 
-    with pytest.raises(FunctionDefinitionError, match="parameter `result` is an `Out"):
+    with pytest.raises(FunctionDefinitionError, match=r"`result` is an `fnwire\.Out\[\.\.\.\]` parameter, but no output binding is named `result`"):
         app.functions()
 
 
@@ -171,7 +195,7 @@ def test_output_without_parameter_and_invalid_binding_name():
     def g(my_msg):
         pass
 
-    with pytest.raises(FunctionDefinitionError, match="not a valid binding name"):
+    with pytest.raises(FunctionDefinitionError, match="takes its binding name from the first parameter, `my_msg`"):
         app2.functions()
 
 

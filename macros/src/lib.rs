@@ -24,9 +24,11 @@
 //!   parameter** (a function without parameters ignores its trigger data; the binding is then
 //!   named `trigger`). An input binding (`blob_input`, generic `in`) needs `name` = a parameter name.
 //!   An output binding with `name` binds to the `Out<T>` parameter of that name; without
-//!   `name` it binds to the return value (`$return`). `http_trigger` adds an HTTP output on the
-//!   return value unless the function declares `#[http_output(name = "...")]` or
-//!   `#[http_output]`. Every other parameter is filled from the invocation (e.g. `Context`).
+//!   `name` it binds to the return value (`$return`). An HTTP trigger (`http_trigger`, or a
+//!   generic `httpTrigger`) adds an HTTP output on the return value unless the function declares
+//!   `#[http_output(name = "...")]` or `#[http_output]`. Every other parameter is filled from the
+//!   invocation (e.g. `Context`). These rules, and their messages, are `fnwire-metadata`'s front
+//!   end, shared with the Python decorators and Node's `app.*`.
 //! * Binding names are letters and digits only (an Azure rule), so `my_out` is rejected.
 //! * The function name is the Rust fn name; `function_name = "..."` on the trigger overrides it.
 //! * The function may be `async` or not (a sync function runs on a blocking thread), private or

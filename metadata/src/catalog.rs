@@ -36,7 +36,7 @@ pub type ValueCheck = fn(&Value) -> Result<Value, String>;
 /// One key a binding accepts.
 #[derive(Debug, Clone, Copy)]
 pub struct KeySpec {
-    /// Spelling in Rust attributes and Python/Node options (snake_case).
+    /// Spelling in Rust attributes and Python options (snake_case); Node writes it in camelCase.
     pub name: &'static str,
     /// Spelling in `function.json`.
     pub json_name: &'static str,

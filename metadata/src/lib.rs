@@ -1,8 +1,9 @@
 //! The binding-metadata model: one description of a function and its bindings, used
 //!
-//! * by `fnwire-macros` at compile time, to validate attributes and render the binding JSON;
+//! * by `fnwire-macros` at compile time, through [`frontend`], to check attributes and render the
+//!   binding JSON;
 //! * by the worker runtime, to answer worker indexing (`RpcFunctionMetadata.raw_bindings`);
-//! * by the Python and Node layers, which build the same model from decorators;
+//! * by the Python and Node layers, which declare bindings through the same [`frontend`];
 //! * by the host, to read `function.json` files and to write them (`fnwire pack`).
 //!
 //! Binding JSON uses Azure's `function.json` spelling (`type`, `direction`, `name`, camelCase
@@ -10,6 +11,7 @@
 
 mod catalog;
 mod error;
+pub mod frontend;
 mod model;
 #[cfg(feature = "rpc")]
 pub mod rpc;

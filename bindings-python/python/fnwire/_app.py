@@ -1,8 +1,9 @@
 """`fnwire.App` and its decorators.
 
-Decorators only collect binding options; the Rust core checks and renders them with the same
-catalog as the Rust attribute macros (`_native.build_binding`, `_native.validate_function`).
-This module adds what only Python can know: which parameter gets which binding.
+Decorators only collect binding options; the Rust core checks them and resolves every binding
+name with the same front end as the Rust attribute macros (`_native.declare`,
+`_native.define_function`). This module adds what only Python can know: how parameters are
+annotated, and so how each one is filled.
 """
 
 from __future__ import annotations
@@ -31,29 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 RETURN = "$return"
 
 
-class FunctionDefinitionError(ValueError):
-    """A decorated function that a host would reject or that fnwire cannot call. The message names
-    the function, where it is defined, and the parameter or binding at fault."""
-
-
-class _Spec:
-    """One decorator's binding, as the core rendered it."""
-
-    __slots__ = ("decorator", "binding", "name", "function_name")
-
-    def __init__(self, decorator: str, binding: Dict[str, Any], name: Optional[str], function_name: Optional[str]):
-        self.decorator = decorator
-        self.binding = binding
-        self.name = name
-        self.function_name = function_name
-
-    @property
-    def is_trigger(self) -> bool:
-        return str(self.binding["type"]).lower().endswith("trigger")
-
-    @property
-    def is_output(self) -> bool:
-        return self.binding["direction"] == "out"
+FunctionDefinitionError = _native.FunctionDefinitionError
 
 
 def _where(func: Callable[..., Any]) -> str:
@@ -88,6 +67,13 @@ class FunctionInfo:
         self.context_params = context_params
         # Type of the `$return` binding, if any.
         self.return_binding = return_binding
+        # Set by the loader: the file the app was loaded from.
+        self.script_file = ""
+
+    # Read by the core (`_native.serve`) when the worker starts.
+    @property
+    def entry_point(self) -> str:
+        return self.func.__name__
 
     @property
     def bindings(self) -> List[Dict[str, Any]]:
@@ -219,7 +205,7 @@ class App:
     def __init__(self, *, http_auth_level: Optional[str] = None, sync_threads: Optional[int] = None) -> None:
         self.http_auth_level = http_auth_level
         self.sync_threads = sync_threads
-        self._pending: Dict[int, Tuple[Callable[..., Any], List[_Spec]]] = {}
+        self._pending: Dict[int, Tuple[Callable[..., Any], List[Any]]] = {}
         self._order: List[int] = []
 
     # -- decorators ---------------------------------------------------------------------------
@@ -337,7 +323,9 @@ class App:
         """Moves an HTTP function's response to the `Out[HttpResponse]` parameter `name`."""
         return self._decorator("http_output", name=name)
 
-    def binding(self, *, type: str, direction: str, name: Optional[str] = None, **options: Any) -> Callable[[F], F]:
+    def binding(
+        self, *, type: Optional[str] = None, direction: Optional[str] = None, name: Optional[str] = None, **options: Any
+    ) -> Callable[[F], F]:
         """Any Azure binding: option names are rendered in camelCase, values as written."""
         return self._decorator("binding", type=type, direction=direction, name=name, **options)
 
@@ -347,24 +335,12 @@ class App:
         def apply(func: F) -> F:
             if not callable(func):
                 raise FunctionDefinitionError(f"`@app.{decorator}` decorates a function, not a {type(func).__name__}")
-            try:
-                binding_text, name, function_name = _native.build_binding(decorator, given)
-            except ValueError as e:
-                raise FunctionDefinitionError(f"function {_where(func)}: {e}") from None
-            spec = _Spec(decorator, json.loads(binding_text), name, function_name)
+            declaration = _native.declare(decorator, given, f"function {_where(func)}")
             key = id(func)
             if key not in self._pending:
                 self._pending[key] = (func, [])
                 self._order.append(key)
-            specs = self._pending[key][1]
-            if spec.is_trigger:
-                earlier = next((s for s in specs if s.is_trigger), None)
-                if earlier is not None:
-                    raise FunctionDefinitionError(
-                        f"function {_where(func)}: `@app.{decorator}` and `@app.{earlier.decorator}` are both "
-                        "triggers, and a function has exactly one trigger: split it into two functions"
-                    )
-            specs.insert(0, spec)  # decorators apply bottom-up; keep them in reading order
+            self._pending[key][1].insert(0, declaration)  # decorators apply bottom-up; keep reading order
             return func
 
         return apply
@@ -376,25 +352,26 @@ class App:
         problem (each names the function, and the parameter or binding)."""
         infos: List[FunctionInfo] = []
         problems: List[str] = []
+        details: List[Any] = []
         seen: Dict[str, str] = {}
         for key in self._order:
-            func, specs = self._pending[key]
+            func, declarations = self._pending[key]
             try:
-                info = _build_function(func, specs)
+                info = _build_function(func, declarations)
             except FunctionDefinitionError as e:
                 problems.append(str(e))
+                details.extend(e.problems)
                 continue
             first = seen.get(info.name.lower())
             if first is not None:
-                problems.append(
-                    f"function {_where(func)}: another function, {first}, is also named `{info.name}`; function "
-                    "names must be unique (case-insensitively): rename one, or set `function_name=` on its trigger"
-                )
+                problems.append(f"function {_where(func)}: {_native.duplicate_function(info.name, first)}")
                 continue
             seen[info.name.lower()] = _where(func)
             infos.append(info)
         if problems:
-            raise FunctionDefinitionError("\n".join(problems))
+            error = FunctionDefinitionError("\n".join(problems))
+            error.problems = tuple(details)
+            raise error
         return infos
 
 
@@ -410,7 +387,7 @@ def _is_out(annotation: Any) -> bool:
     return annotation is Out or typing.get_origin(annotation) is Out
 
 
-def _build_function(func: Callable[..., Any], specs: List[_Spec]) -> FunctionInfo:
+def _build_function(func: Callable[..., Any], declarations: List[Any]) -> FunctionInfo:
     where = _where(func)
 
     def fail(message: str) -> FunctionDefinitionError:
@@ -427,66 +404,31 @@ def _build_function(func: Callable[..., Any], specs: List[_Spec]) -> FunctionInf
             )
     annotation = {p.name: hints.get(p.name, inspect.Parameter.empty) for p in params}
     is_context = {name: ann is Context for name, ann in annotation.items()}
+    defined = _native.define_function(
+        f"function {where}",
+        func.__name__,
+        declarations,
+        [
+            {
+                "name": p.name,
+                "can_take_trigger": not is_context[p.name] and not _is_out(annotation[p.name]),
+                "is_output_slot": _is_out(annotation[p.name]),
+            }
+            for p in params
+        ],
+    )
 
-    trigger = next((s for s in specs if s.is_trigger), None)
-    if trigger is None:
-        raise fail(
-            "it has no trigger: add exactly one trigger decorator, e.g. `@app.http_trigger(...)`, "
-            "`@app.timer_trigger(...)` or `@app.queue_trigger(...)`"
-        )
-    function_name = trigger.function_name or func.__name__
-
-    # Name every binding: `name=`, else the trigger takes the first plain parameter and outputs the
-    # return value.
-    named: List[Tuple[str, _Spec]] = []
-    for spec in specs:
-        if spec.name is not None:
-            binding_name = spec.name
-        elif spec.is_trigger:
-            candidates = [p.name for p in params if not is_context[p.name] and not _is_out(annotation[p.name])]
-            if not candidates:
-                raise fail(
-                    f"`@app.{spec.decorator}` takes its binding name from the function's first parameter, but the "
-                    "function has none: add one, e.g. `req: fnwire.HttpRequest`"
-                )
-            binding_name = candidates[0]
-        elif spec.is_output:
-            binding_name = RETURN
-        else:
-            raise fail(f"`@app.{spec.decorator}` needs `name=\"...\"`: the parameter that receives this input")
-        named.append((binding_name, spec))
-    has_http_output = any(s.binding["type"] == "http" and s.is_output for _, s in named)
-    if trigger.binding["type"] == "httpTrigger" and not has_http_output:
-        if any(n == RETURN for n, _ in named):
-            clash = next(s for n, s in named if n == RETURN)
-            raise fail(
-                f"`@app.{clash.decorator}` has no `name`, so it binds to the return value, but the HTTP trigger "
-                "already returns the HTTP response there: give it a `name` and add that `fnwire.Out[...]` parameter"
-            )
-        named.append((RETURN, _Spec("http_output", {"type": "http", "direction": "out"}, None, None)))
-    returns = [s for n, s in named if n == RETURN]
-    if len(returns) > 1:
-        raise fail(
-            f"`@app.{returns[0].decorator}` and `@app.{returns[1].decorator}` both bind to the return value: "
-            "give one of them a `name` and add that `fnwire.Out[...]` parameter"
-        )
-
-    by_name = {n: s for n, s in named}
+    by_name = {b.name: b for b in defined.bindings}
     inputs: List[Tuple[str, str, str, Any]] = []
     outputs: List[Tuple[str, str]] = []
     context_params: List[str] = []
     for p in params:
         ann = annotation[p.name]
-        spec = by_name.get(p.name)
-        if spec is None:
+        binding = by_name.get(p.name)
+        if binding is None:
             if is_context[p.name] or (ann is inspect.Parameter.empty and p.name in ("context", "ctx")):
                 context_params.append(p.name)
                 continue
-            if _is_out(ann):
-                raise fail(
-                    f"parameter `{p.name}` is an `Out[...]`, but no output binding is named `{p.name}`: declare one, "
-                    f"e.g. `@app.queue_output(name=\"{p.name}\", queue=\"...\")`"
-                )
             if p.default is not inspect.Parameter.empty:
                 continue
             raise fail(
@@ -495,7 +437,7 @@ def _build_function(func: Callable[..., Any], specs: List[_Spec]) -> FunctionInf
             )
         if is_context[p.name]:
             raise fail(f"parameter `{p.name}` is annotated `fnwire.Context`, but a binding is also named `{p.name}`")
-        if spec.is_output:
+        if binding.direction == "out":
             if ann is not inspect.Parameter.empty and not _is_out(ann):
                 raise fail(
                     f"parameter `{p.name}` receives the output binding `{p.name}`, so annotate it "
@@ -503,57 +445,32 @@ def _build_function(func: Callable[..., Any], specs: List[_Spec]) -> FunctionInf
                 )
             outputs.append((p.name, p.name))
             continue
-        if _is_out(ann):
-            raise fail(
-                f"parameter `{p.name}` is an `Out[...]`, but the binding `{p.name}` is an input "
-                f"(`{spec.binding['type']}`); outputs come from output decorators such as `@app.queue_output`"
-            )
-        binding_type = spec.binding["type"]
         expected = _TYPE_FOR_CLASS.get(ann)
-        if expected is not None and expected != binding_type:
+        if expected is not None and expected != binding.type:
             raise fail(
                 f"parameter `{p.name}` is annotated `{_type_name(ann)}`, which only a `{expected}` binding "
-                f"provides, but `{p.name}` is a `{binding_type}` binding"
+                f"provides, but `{p.name}` is a `{binding.type}` binding"
             )
-        kind = _KIND_FOR_TYPE.get(binding_type, "raw")
+        kind = _KIND_FOR_TYPE.get(binding.type, "raw")
         if kind == "queue" and ann in (str, bytes, dict, list):
             kind = "raw"
         elif kind in ("http", "timer") and ann not in (inspect.Parameter.empty, Any, _CLASS_FOR_KIND[kind]):
             raise fail(
-                f"parameter `{p.name}` receives the `{binding_type}` binding, so annotate it "
+                f"parameter `{p.name}` receives the `{binding.type}` binding, so annotate it "
                 f"`fnwire.{_CLASS_FOR_KIND[kind].__name__}`, not `{_type_name(ann)}`"
             )
         inputs.append((p.name, p.name, kind, ann))
-    for binding_name, spec in named:
-        if binding_name == RETURN or spec.is_trigger:
-            continue
-        if binding_name not in signature.parameters:
-            if spec.is_output:
-                raise fail(
-                    f"no parameter is named `{binding_name}`: add `{binding_name}: fnwire.Out[str]` to set this "
-                    "output, or leave out `name` to bind the return value"
-                )
-            raise fail(f"no parameter is named `{binding_name}`: add `{binding_name}` to receive this input")
 
-    bindings = []
-    for binding_name, spec in named:
-        binding = dict(spec.binding)
-        binding["name"] = binding_name
-        bindings.append(json.dumps(binding, ensure_ascii=False))
-    try:
-        raw = _native.validate_function(function_name, bindings)
-    except ValueError as e:
-        raise FunctionDefinitionError(f"function {where}: " + str(e).replace("\n", f"\nfunction {where}: ")) from None
-    return_spec = by_name.get(RETURN)
+    return_binding = by_name.get(RETURN)
     return FunctionInfo(
-        name=function_name,
+        name=defined.name,
         func=func,
-        raw_bindings=raw,
+        raw_bindings=list(defined.raw_bindings),
         is_async=inspect.iscoroutinefunction(func),
         inputs=inputs,
         outputs=outputs,
         context_params=context_params,
-        return_binding=return_spec.binding["type"] if return_spec is not None else None,
+        return_binding=return_binding.type if return_binding is not None else None,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 from . import _azure, _native, _worker
 from ._app import App, FunctionDefinitionError, FunctionInfo
@@ -72,25 +72,18 @@ def sync_threads(app: Optional[App]) -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
-def _entries(functions: List[FunctionInfo], script: str) -> List[Tuple[Any, ...]]:
+def _entries(functions: List[Any], script: str) -> List[Any]:
     if any(f.is_async for f in functions):
         _worker.start_loop()
-    return [
-        (
-            f.name,
-            f.raw_bindings,
-            f,
-            f.is_async,
-            [(binding, kind) for _, binding, kind, _ in f.inputs],
-            getattr(f, "script_file", script),
-            getattr(f, "entry_point", f.func.__name__),
-        )
-        for f in functions
-    ]
+    for f in functions:
+        # An `azure.functions` app's functions know their own file; fnwire's take the app's.
+        if isinstance(f, FunctionInfo):
+            f.script_file = script
+    return functions
 
 
 def serve(functions: List[FunctionInfo], argv: List[str], threads: int, script: str, placeholder: bool = False) -> int:
-    def reload(directory: str, environment: Dict[str, str]) -> List[Tuple[Any, ...]]:
+    def reload(directory: str, environment: Dict[str, str]) -> List[Any]:
         # The core replaced the process environment; make os.environ agree.
         os.environ.clear()
         os.environ.update(environment)

@@ -4,9 +4,10 @@
 //!
 //! * [`args`] parses one attribute's `key = value` list;
 //! * [`attrs`] finds the fnwire attributes stacked on a function;
-//! * [`binding`] checks one attribute against `fnwire-metadata`'s catalog and builds its binding;
-//! * [`model`] checks the function and builds a [`FunctionModel`]: its metadata (the exact
-//!   binding JSON the host receives) and how each parameter is filled;
+//! * [`binding`] declares one attribute's binding through `fnwire-metadata`'s front end;
+//! * [`model`] checks the signature, resolves the bindings with the front end and builds a
+//!   [`FunctionModel`]: its metadata (the exact binding JSON the host receives) and how each
+//!   parameter is filled;
 //! * [`expand`] generates code from the model, against the SDK contract (`::fnwire::__private`).
 //!
 //! Errors are `syn::Error`s at the user's token, all of them combined; on error the user's

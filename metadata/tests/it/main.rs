@@ -1,5 +1,7 @@
 //! Tests of the binding-metadata model: what hosts accept, and the JSON they read.
 
+mod frontend;
+
 use fnwire_metadata::{Binding, BindingKind, DataType, Direction, FunctionMetadata};
 use serde_json::json;
 

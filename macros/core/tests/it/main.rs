@@ -3,6 +3,7 @@
 
 mod args;
 mod expansion;
+mod frontend_table;
 mod metadata_snapshots;
 mod model;
 
