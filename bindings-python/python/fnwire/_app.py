@@ -18,13 +18,9 @@ from . import _native
 from ._types import (
     Context,
     HttpRequest,
-    HttpResponse,
     Out,
     QueueMessage,
-    RetryContext,
-    ScheduleStatus,
     TimerInfo,
-    TraceContext,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,109 +81,6 @@ class FunctionInfo:
 
     def __repr__(self) -> str:
         return f"<FunctionInfo {self.name}>"
-
-    # Called by the runner (fnwire._worker) for each invocation.
-    def build_kwargs(self, inputs: Sequence[Any], context: Tuple[Any, ...]) -> Tuple[Dict[str, Any], List[Tuple[str, Out[Any]]]]:
-        kwargs: Dict[str, Any] = {}
-        for (param, _binding, kind, annotation), value in zip(self.inputs, inputs):
-            kwargs[param] = _wrap_input(kind, value, annotation)
-        outs: List[Tuple[str, Out[Any]]] = []
-        for param, binding in self.outputs:
-            out: Out[Any] = Out()
-            kwargs[param] = out
-            outs.append((binding, out))
-        if self.context_params:
-            ctx = _context(context)
-            for param in self.context_params:
-                kwargs[param] = ctx
-        return kwargs, outs
-
-    def finish(self, returned: Any, outs: List[Tuple[str, Out[Any]]]) -> Tuple[Any, ...]:
-        encoded_return = None
-        if returned is not None:
-            if self.return_binding is None:
-                raise TypeError(
-                    f"function `{self.name}` returned a {type(returned).__name__}, but it has no `$return` "
-                    "binding; return None, or declare an output without `name` to send the return value"
-                )
-            encoded_return = _encode(returned, self.return_binding, RETURN)
-        outputs = []
-        for binding, out in outs:
-            value = out.get()
-            if value is not None:
-                outputs.append((binding, _encode(value, None, binding)))
-        return ("ok", encoded_return, outputs)
-
-
-def _context(data: Tuple[Any, ...]) -> Context:
-    invocation_id, function_name, function_id, trace_parent, trace_state, attributes, retry = data
-    retry_context = RetryContext(*retry) if retry is not None else None
-    return Context(
-        invocation_id,
-        function_name,
-        function_id,
-        TraceContext(trace_parent, trace_state, attributes),
-        retry_context,
-    )
-
-
-def _wrap_input(kind: str, value: Any, annotation: Any) -> Any:
-    if kind == "http":
-        method, url, headers, query, params, body = value
-        return HttpRequest(method, url, headers=headers, query=query, route_params=params, body=body)
-    if kind == "timer":
-        past_due, schedule, status = value
-        return TimerInfo(
-            past_due,
-            _native.parse_json(schedule.encode("utf-8"), "the timer schedule"),
-            ScheduleStatus(*status) if status is not None else None,
-        )
-    if kind == "queue":
-        id_, body, dequeue_count, insertion, expiration, next_visible, pop_receipt = value
-        return QueueMessage(
-            body,
-            id=id_,
-            dequeue_count=dequeue_count,
-            insertion_time=insertion,
-            expiration_time=expiration,
-            time_next_visible=next_visible,
-            pop_receipt=pop_receipt,
-        )
-    tag, raw = value
-    if tag == "none":
-        return None
-    if annotation is str:
-        return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
-    if annotation is bytes:
-        return raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
-    if annotation in (dict, list) or typing.get_origin(annotation) in (dict, list):
-        return _native.parse_json(raw if isinstance(raw, bytes) else str(raw).encode("utf-8"), "the input")
-    if tag == "json" and annotation not in (None, inspect.Parameter.empty, Any):
-        return _native.parse_json(raw.encode("utf-8"), "the input")
-    return raw
-
-
-def _encode(value: Any, binding_type: Optional[str], binding: str) -> Tuple[Any, ...]:
-    """A value set on an output binding, tagged for the core (see BRIDGE.md)."""
-    if isinstance(value, HttpResponse):
-        headers = [(str(k), str(v)) for k, v in value.headers.items()]
-        return ("http", value.status_code, headers, value.get_body(), value.cookies)
-    if binding_type == "http":
-        # Plain values returned from an HTTP function become a 200 response.
-        if isinstance(value, (str, bytes, bytearray)):
-            return _encode(HttpResponse(value), None, binding)
-        return _encode(HttpResponse.json(value), None, binding)
-    if isinstance(value, str):
-        return ("string", value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return ("bytes", bytes(value))
-    try:
-        return ("json", json.dumps(value, separators=(",", ":"), ensure_ascii=False))
-    except (TypeError, ValueError) as e:
-        raise TypeError(
-            f"cannot send a {type(value).__name__} to binding `{binding}`: use str, bytes, HttpResponse "
-            f"or a JSON-serializable value ({e})"
-        ) from None
 
 
 _KIND_FOR_TYPE = {"httpTrigger": "http", "timerTrigger": "timer", "queueTrigger": "queue"}
