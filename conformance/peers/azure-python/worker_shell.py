@@ -7,11 +7,16 @@ behaviour of its own beyond what a transport must do: it answers
 WorkerStatusRequest (the library leaves that to its shell), forwards Python
 logging as RpcLog, and exits when the host closes the stream.
 Anything the library does not handle is logged as unknown, like the official shell.
+
+The azure-python-v1 peer runs this same shell around `azure-functions-runtime-v1`: its own
+`worker_shell.py` runs this file with `PEER_DIR`, `PEER_NAME`, `RUNTIME_MODULE` and
+`APP_DIR_ON_PATH` set in its globals.
 """
 
 import argparse
 import asyncio
 import dataclasses
+import importlib
 import logging
 import os
 import queue
@@ -19,20 +24,26 @@ import sys
 import threading
 from urllib.parse import urlparse
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "_generated"))
+# Which peer this shell serves: set by a peer that runs this file (see above), else this folder's.
+PEER_DIR = globals().get("PEER_DIR") or os.path.dirname(os.path.abspath(__file__))
+PEER_NAME = globals().get("PEER_NAME") or "azure-python"
+RUNTIME_MODULE = globals().get("RUNTIME_MODULE") or "azure_functions_runtime"
+# The v2 runtime imports `function_app.py` by name; the v1 runtime imports functions through its
+# own `__app__` package and needs nothing on the path.
+APP_DIR_ON_PATH = globals().get("APP_DIR_ON_PATH", True)
+sys.path.insert(0, os.path.join(PEER_DIR, "_generated"))
 try:
     import grpc
     import FunctionRpc_pb2 as protos
     import FunctionRpc_pb2_grpc as protos_grpc
-    import azure_functions_runtime as runtime
+    runtime = importlib.import_module(RUNTIME_MODULE)
 except ImportError as err:
-    sys.stderr.write(f"fnwire azure-python peer: cannot import {err.name!r} ({err}). "
-                     f"Run {os.path.join(HERE, 'setup.sh')} first.\n")
+    sys.stderr.write(f"fnwire {PEER_NAME} peer: cannot import {err.name!r} ({err}). "
+                     f"Run {os.path.join(PEER_DIR, 'setup.sh')} first.\n")
     sys.exit(3)
 
 # Loggers whose records are the worker's own (RpcLog category System).
-SYSTEM_LOGGERS = ("azure_functions_runtime", "azure.functions", "fnwire_shell", "grpc")
+SYSTEM_LOGGERS = (RUNTIME_MODULE, "azure.functions", "fnwire_shell", "grpc")
 LEVELS = [(logging.CRITICAL, protos.RpcLog.Critical), (logging.ERROR, protos.RpcLog.Error),
           (logging.WARNING, protos.RpcLog.Warning), (logging.INFO, protos.RpcLog.Information),
           (logging.DEBUG, protos.RpcLog.Debug)]
@@ -85,7 +96,7 @@ class RpcLogHandler(logging.Handler):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="fnwire azure-python conformance peer")
+    parser = argparse.ArgumentParser(description=f"fnwire {PEER_NAME} conformance peer")
     for flag in ("--host", "--workerId", "--requestId", "--functions-uri",
                  "--functions-worker-id", "--functions-request-id"):
         parser.add_argument(flag)
@@ -131,7 +142,7 @@ class Shell:
         entry_point, response_field = FORWARDED[kind]
         if kind == "invocation_request":
             runtime.invocation_id_cv.set(message.invocation_request.invocation_id)
-        if kind in ("worker_init_request", "function_environment_reload_request"):
+        if APP_DIR_ON_PATH and kind in ("worker_init_request", "function_environment_reload_request"):
             app_dir = getattr(message, kind).function_app_directory
             if app_dir and app_dir not in sys.path:
                 sys.path.insert(0, app_dir)
@@ -139,7 +150,7 @@ class Shell:
         try:
             response = await entry_point(request)
         except Exception:
-            shell_log.exception("azure-functions-runtime raised while handling %s", kind)
+            shell_log.exception("%s raised while handling %s", RUNTIME_MODULE, kind)
             return
         self.send(protos.StreamingMessage(request_id=request_id, **{response_field: response}))
 
@@ -148,7 +159,7 @@ class Shell:
             for message in responses:
                 self.loop.call_soon_threadsafe(self.loop.create_task, self.handle(message))
         except grpc.RpcError as err:
-            sys.stderr.write(f"fnwire azure-python peer: stream to {self.host}:{self.port} ended: "
+            sys.stderr.write(f"fnwire {PEER_NAME} peer: stream to {self.host}:{self.port} ended: "
                              f"{err.code()} {err.details()}\n")
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
@@ -160,7 +171,7 @@ class Shell:
         try:
             grpc.channel_ready_future(channel).result(timeout=10)
         except grpc.FutureTimeoutError:
-            sys.stderr.write(f"fnwire azure-python peer: no gRPC server at {target} after 10 s; "
+            sys.stderr.write(f"fnwire {PEER_NAME} peer: no gRPC server at {target} after 10 s; "
                              "start the host first (the host passes --functions-uri).\n")
             return 2
         root = logging.getLogger()
