@@ -1,6 +1,8 @@
 //! `http-node-azure`: an unmodified `@azure/functions` v4 app on fnwire's Node worker, against a
 //! plain `node:http` server computing the same answer (goal: at least 0.4×), and against the same
 //! function on fnwire's own Node API (what the Azure library costs on top of it).
+//! `npm run library-cost` in `bench/apps/azure-node` measures the library alone, without fnwire:
+//! its time per call bounds what the row can reach on one JavaScript thread.
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -226,8 +226,8 @@ class CoreInvocationContext {
   }
 }
 
-async function runHooks(name, ctx) {
-  for (const hook of hooks[name]) await hook(ctx);
+async function runHooks(list, ctx) {
+  for (const hook of list) await hook(ctx);
 }
 
 /** One invocation, in the steps and order of Microsoft's worker. */
@@ -239,11 +239,14 @@ async function invoke(call, fn) {
   coreCtx.invocationContext = context;
 
   const pre = { hookData, appHookData, invocationContext: context, functionCallback: fn.callback, inputs };
-  coreCtx.state = 'preInvocationHooks';
-  try {
-    await runHooks('preInvocation', pre);
-  } finally {
-    coreCtx.state = undefined;
+  // Without hooks (the common case) the steps skip the promise turns hooks would cost.
+  if (hooks.preInvocation.length > 0) {
+    coreCtx.state = 'preInvocationHooks';
+    try {
+      await runHooks(hooks.preInvocation, pre);
+    } finally {
+      coreCtx.state = undefined;
+    }
   }
 
   const post = { hookData, appHookData, invocationContext: context, inputs: pre.inputs, result: null, error: null };
@@ -256,11 +259,13 @@ async function invoke(call, fn) {
     coreCtx.state = undefined;
   }
 
-  coreCtx.state = 'postInvocationHooks';
-  try {
-    await runHooks('postInvocation', post);
-  } finally {
-    coreCtx.state = undefined;
+  if (hooks.postInvocation.length > 0) {
+    coreCtx.state = 'postInvocationHooks';
+    try {
+      await runHooks(hooks.postInvocation, post);
+    } finally {
+      coreCtx.state = undefined;
+    }
   }
   if (post.error !== null && post.error !== undefined) throw post.error;
   return model.getResponse(context, post.result);
@@ -269,6 +274,33 @@ async function invoke(call, fn) {
 function failure(error) {
   if (error instanceof Error) return [error.message || String(error), error.stack ?? ''];
   return [`the function threw a non-Error value: ${util.inspect(error)}`, ''];
+}
+
+/** Hands the invocation model's response to the core. */
+function complete(callId, response) {
+  const returned = response.returnValue;
+  const http = returned?.http;
+  // An HTTP answer alone (every HTTP function's) goes member by member, which N-API reads far
+  // faster than the whole object; the members the core would prefer to `http` must be absent.
+  if (
+    http &&
+    (response.outputData == null || (Array.isArray(response.outputData) && response.outputData.length === 0)) &&
+    returned.string === undefined &&
+    returned.json === undefined &&
+    returned.bytes === undefined &&
+    returned.stream === undefined
+  ) {
+    native.azureInvocationCompleteHttp(
+      callId,
+      http.statusCode,
+      http.headers,
+      http.body,
+      http.cookies,
+      http.enableContentNegotiation,
+    );
+  } else {
+    native.azureInvocationComplete(callId, response);
+  }
 }
 
 /** Called by the core, on the event loop, for each invocation. Never throws. */
@@ -280,7 +312,7 @@ function dispatch(call) {
   }
   invoke(call, fn)
     .then(
-      (response) => native.azureInvocationComplete(call.callId, response ?? {}),
+      (response) => complete(call.callId, response ?? {}),
       (error) => native.azureInvocationFail(call.callId, ...failure(error)),
     )
     .catch((error) => native.azureInvocationFail(call.callId, ...failure(error)));

@@ -25,6 +25,13 @@ export interface AzureInvocationCall {
 /** Ends an invocation with the invocation model's response. */
 export declare function azureInvocationComplete(callId: number, response: RpcInvocationResponse): void
 
+/**
+ * Ends an invocation whose response is an HTTP return value and nothing else (what every HTTP
+ * function answers). The members arrive as arguments: reading the whole response object through
+ * N-API looks up some 25 members by name, which cost more than converting the response itself.
+ */
+export declare function azureInvocationCompleteHttp(callId: number, statusCode?: string | undefined | null, headers?: Record<string, string> | undefined | null, body?: RpcHttpBody | undefined | null, cookies?: Array<RpcHttpCookieData> | undefined | null, enableContentNegotiation?: boolean | undefined | null): void
+
 /** Ends an invocation as failed; `stack` reaches the host's log as the exception's stack trace. */
 export declare function azureInvocationFail(callId: number, message: string, stack?: string | undefined | null): void
 
