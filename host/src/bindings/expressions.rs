@@ -537,7 +537,8 @@ mod tests {
         let a = resolve("{rand-guid}");
         assert!(uuid::Uuid::parse_str(&a).is_ok() && a.len() == 36, "{a}");
         assert_ne!(a, resolve("{rand-guid}"));
-        let cases: [(&str, fn(&str) -> bool); 4] = [
+        type Shape = fn(&str) -> bool;
+        let cases: [(&str, Shape); 4] = [
             ("{rand-guid:D}", |g| g.len() == 36 && g.matches('-').count() == 4),
             ("{rand-guid:N}", |g| g.len() == 32 && g.chars().all(|c| c.is_ascii_hexdigit())),
             ("{rand-guid:B}", |g| g.len() == 38 && g.starts_with('{') && g.ends_with('}')),
