@@ -44,6 +44,8 @@ pub enum StartError {
     Routes(#[from] RoutesError),
     #[error(transparent)]
     Triggers(#[from] TriggerError),
+    #[error(transparent)]
+    Expressions(#[from] crate::bindings::InvalidExpressions),
 }
 
 /// Options of `fnwire start`.
@@ -222,7 +224,7 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> Result<Running,
         embedded.store.clone(),
         embedded.blobs.clone(),
         &functions,
-    ));
+    )?);
     crate::console::print_console(&format!("{}\n", function_table(&rows)));
     let capabilities = HttpCapabilities::from_capabilities(&workers.capabilities());
     let pipeline = Pipeline::new(workers.clone(), Some(bindings.clone()));

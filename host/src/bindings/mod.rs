@@ -17,7 +17,7 @@ use fnwire_protocol::rpc::{
 use fnwire_storage::{BlobStore, MessageBody, Store};
 
 use crate::lifecycle::IndexedFunction;
-use expressions::{ExpressionError, ExpressionValues};
+use expressions::{ExpressionError, ExpressionValues, check_template};
 use outputs::OutputValueError;
 
 /// Output and input binding types this host handles (besides the triggers).
@@ -69,6 +69,62 @@ pub enum BindingError {
     Interrupted(String),
 }
 
+/// A binding expression that cannot work, found when the host starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("function `{function}`: {role} `{binding}` ({property}): {error}")]
+pub struct InvalidExpression {
+    pub function: String,
+    pub role: BindingRole,
+    pub binding: String,
+    pub property: &'static str,
+    pub error: ExpressionError,
+}
+
+/// Every invalid binding expression of the app: the host does not start with any.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{} binding expression(s) cannot work; fix them in the functions' binding metadata:\n  {}",
+    .0.len(),
+    .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  ")
+)]
+pub struct InvalidExpressions(pub Vec<InvalidExpression>);
+
+/// The names a trigger provides when they form a closed set (lower case); `None` when a
+/// payload, route or query can provide any name at run time (queue and HTTP triggers).
+fn closed_trigger_names(metadata: &FunctionMetadata) -> Option<Vec<String>> {
+    let trigger = metadata.bindings.iter().find(|b| b.is_trigger())?;
+    // A timer's trigger metadata is its own binding name; its payload the timer info.
+    trigger.binding_type.eq_ignore_ascii_case("timerTrigger").then(|| {
+        [trigger.name.to_lowercase(), "schedule".into(), "schedulestatus".into(), "ispastdue".into()].into()
+    })
+}
+
+/// Checks the expressions in every blob path and queue name the host resolves.
+fn check_expressions(metadata: &FunctionMetadata) -> Vec<InvalidExpression> {
+    let names = closed_trigger_names(metadata);
+    let names: Option<Vec<&str>> = names.as_ref().map(|n| n.iter().map(String::as_str).collect());
+    let mut problems = Vec::new();
+    for b in metadata.bindings.iter().filter(|b| !b.is_trigger()) {
+        let (role, property) = match (b.direction, b.binding_type.to_lowercase().as_str()) {
+            (Direction::In, "blob") => (BindingRole::BlobInput, "path"),
+            (Direction::Out | Direction::InOut, "blob") => (BindingRole::BlobOutput, "path"),
+            (Direction::Out | Direction::InOut, "queue") => (BindingRole::QueueOutput, "queueName"),
+            _ => continue,
+        };
+        let template = b.str_property(property).unwrap_or_default();
+        if let Err(error) = check_template(template, names.as_deref()) {
+            problems.push(InvalidExpression {
+                function: metadata.name.clone(),
+                role,
+                binding: b.name.clone(),
+                property,
+                error,
+            });
+        }
+    }
+    problems
+}
+
 /// The storage behind the bindings, and each function's binding metadata.
 #[derive(Debug)]
 pub struct AppBindings {
@@ -79,9 +135,15 @@ pub struct AppBindings {
 }
 
 impl AppBindings {
-    /// Logs, once per function, every binding whose type this host does not serve.
-    pub fn new(store: Arc<Store>, blobs: BlobStore, functions: &[IndexedFunction]) -> Self {
+    /// Logs, once per function, every binding whose type this host does not serve. Fails with
+    /// every binding expression that cannot work (see [`expressions`] for what is checked).
+    pub fn new(
+        store: Arc<Store>,
+        blobs: BlobStore,
+        functions: &[IndexedFunction],
+    ) -> Result<Self, InvalidExpressions> {
         let mut by_name = HashMap::new();
+        let mut invalid = Vec::new();
         for f in functions.iter().filter(|f| f.error.is_none()) {
             for b in f.metadata.bindings.iter().filter(|b| !b.is_trigger()) {
                 let handled = match b.direction {
@@ -102,9 +164,13 @@ impl AppBindings {
                     );
                 }
             }
+            invalid.extend(check_expressions(&f.metadata));
             by_name.insert(f.metadata.name.clone(), f.metadata.clone());
         }
-        AppBindings { store, blobs, functions: by_name, signals: Mutex::default() }
+        if !invalid.is_empty() {
+            return Err(InvalidExpressions(invalid));
+        }
+        Ok(AppBindings { store, blobs, functions: by_name, signals: Mutex::default() })
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -156,7 +222,8 @@ impl AppBindings {
         let Some(metadata) = self.functions.get(function).filter(|_| self.uses_storage(function)) else {
             return Ok(ExpressionValues::default());
         };
-        let values = AppBindings::expression_values(request);
+        let mut values = AppBindings::expression_values(request);
+        values.set_method_name(function);
         for b in metadata.bindings.iter().filter(|b| !b.is_trigger() && b.direction == Direction::In) {
             if !b.binding_type.eq_ignore_ascii_case("blob") {
                 continue;
@@ -322,7 +389,7 @@ mod tests {
 
     fn app(dir: &std::path::Path, functions: &[IndexedFunction]) -> AppBindings {
         let store = Arc::new(Store::open(&dir.join("store")).unwrap());
-        AppBindings::new(store, BlobStore::new(dir.join("blobs")), functions)
+        AppBindings::new(store, BlobStore::new(dir.join("blobs")), functions).unwrap()
     }
 
     #[test]
@@ -392,6 +459,93 @@ mod tests {
         let mut request = queue_request("a.txt", "m1");
         let e = bindings.prepare("read", &mut request).unwrap_err().to_string();
         assert!(e.contains("blob input `text`") && e.contains("{queueTrigger}"), "{e}");
+    }
+
+    #[test]
+    fn start_refuses_expressions_that_cannot_work_naming_function_binding_and_expression() {
+        let dir = tempfile::tempdir().unwrap();
+        let timer = |out: Binding| {
+            function(
+                "nightly",
+                vec![
+                    Binding::new("tick", "timerTrigger", Direction::In).with("schedule", "0 0 * * * *"),
+                    out,
+                ],
+            )
+        };
+        let queue = |out: Binding| {
+            function(
+                "archive",
+                vec![Binding::new("msg", "queueTrigger", Direction::In).with("queueName", "jobs"), out],
+            )
+        };
+        let blob_out = |path: &str| Binding::new("report", "blob", Direction::Out).with("path", path);
+        let queue_out = |name: &str| Binding::new("next", "queue", Direction::Out).with("queueName", name);
+        let blob_in = |path: &str| Binding::new("prior", "blob", Direction::In).with("path", path);
+        // (function, whether the host starts, what the error names)
+        let cases = [
+            (timer(blob_out("r/{DateTime:yyyy-MM-dd}/{sys.MethodName}")), true, ""),
+            (timer(blob_out("r/{tick}-{IsPastDue}-{rand-guid:N}")), true, ""),
+            (
+                timer(blob_out("r/{customer}")),
+                false,
+                "function `nightly`: blob output `report` (path): `{customer}`",
+            ),
+            (
+                timer(queue_out("q-{sys.nope}")),
+                false,
+                "function `nightly`: queue output `next` (queueName): `{sys.nope}`",
+            ),
+            (
+                queue(blob_in("in/{DateTime:d}")),
+                false,
+                "function `archive`: blob input `prior` (path): `{DateTime:d}`",
+            ),
+            (queue(blob_in("in/{customer}/{sys.utcnow:yyyy}")), true, ""),
+            (
+                queue(queue_out("q-{name")),
+                false,
+                "function `archive`: queue output `next` (queueName): `q-{name`",
+            ),
+        ];
+        for (f, starts, named) in cases {
+            let template = format!("{:?}", f.metadata.bindings[1].properties);
+            let store = Arc::new(Store::open(&dir.path().join("store")).unwrap());
+            match AppBindings::new(store, BlobStore::new(dir.path().join("blobs")), &[f]) {
+                Ok(_) => assert!(starts, "{template} should not start"),
+                Err(e) => {
+                    let e = e.to_string();
+                    assert!(!starts && e.contains(named), "{template}: {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn system_expressions_name_the_function_and_hold_for_the_invocation() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = function(
+            "archive",
+            vec![
+                Binding::new("msg", "queueTrigger", Direction::In).with("queueName", "jobs"),
+                Binding::new("$return", "blob", Direction::Out)
+                    .with("path", "{sys.MethodName}/{sys.RandGuid}"),
+                Binding::new("copy", "queue", Direction::Out)
+                    .with("queueName", "{sys.methodname}-{sys.randguid}"),
+            ],
+        );
+        let bindings = app(dir.path(), &[f]);
+        let mut request = queue_request("{}", "m1");
+        let values = bindings.prepare("archive", &mut request).unwrap();
+        let response = success(
+            vec![("copy", typed_data::Data::String("c".into()))],
+            Some(typed_data::Data::String("r".into())),
+        );
+        let messages = bindings.collect_outputs("archive", &values, &response).unwrap();
+        let queue = &messages[0].queue;
+        let guid = queue.strip_prefix("archive-").unwrap();
+        assert!(uuid::Uuid::parse_str(guid).is_ok(), "{queue}");
+        assert_eq!(bindings.blobs().read(&format!("archive/{guid}")).unwrap().as_deref(), Some(&b"r"[..]));
     }
 
     #[test]
