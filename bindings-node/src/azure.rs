@@ -13,10 +13,10 @@
 #![allow(missing_debug_implementations)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use fnwire::runtime::{FunctionDefinition, INVOCATION_SPAN_TARGET};
+use crate::worker::{LogLevel, answer_call, call_js, invocation_fail, invocation_log};
+use fnwire::runtime::FunctionDefinition;
 use fnwire::{FromTypedData, FunctionError, HttpRequest, Invocation, InvocationOutcome, InvocationResult};
 use fnwire_metadata::{Binding, CATALOG, FunctionMetadata};
 use fnwire_protocol::rpc::typed_data::Data;
@@ -30,7 +30,6 @@ use napi::bindgen_prelude::Uint8Array;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 // ---------------------------------------------------------------------------------------------
 // The RPC-shaped objects
@@ -386,33 +385,6 @@ pub type AzureDispatchFn =
 
 static DISPATCH: Mutex<Option<AzureDispatchFn>> = Mutex::new(None);
 
-struct Pending {
-    reply: oneshot::Sender<InvocationResult>,
-    /// The invocation's span: logs emitted inside it go to the host.
-    span: tracing::Span,
-}
-
-static CALLS: Mutex<Option<HashMap<u32, Pending>>> = Mutex::new(None);
-static NEXT_CALL: AtomicU32 = AtomicU32::new(1);
-
-fn calls() -> MutexGuard<'static, Option<HashMap<u32, Pending>>> {
-    CALLS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn take_call(call_id: u32) -> Option<Pending> {
-    calls().as_mut().and_then(|calls| calls.remove(&call_id))
-}
-
-/// Removes a call whose invocation was dropped (cancelled, or the worker stopped), so a late
-/// answer from JS finds nothing and is ignored.
-struct CallGuard(u32);
-
-impl Drop for CallGuard {
-    fn drop(&mut self) {
-        take_call(self.0);
-    }
-}
-
 /// Sets the callback that runs `@azure/functions` invocations. The worker takes it when it starts.
 #[napi]
 pub fn azure_attach(dispatch: AzureDispatchFn) {
@@ -461,35 +433,21 @@ async fn invoke(
     with_trigger_metadata: bool,
     invocation: Invocation,
 ) -> InvocationResult {
-    let call_id = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
-    let (reply, answer) = oneshot::channel();
-    calls()
-        .get_or_insert_with(HashMap::new)
-        .insert(call_id, Pending { reply, span: tracing::Span::current() });
-    let _guard = CallGuard(call_id);
-    let call = AzureInvocationCall {
-        call_id,
-        function_index,
-        request: invocation_request(invocation, with_trigger_metadata)?,
-    };
-    let status = dispatch.call(call, ThreadsafeFunctionCallMode::NonBlocking);
-    if status != Status::Ok {
-        return Err(FunctionError::new(format!(
-            "the Node.js event loop did not accept the invocation ({status}); the worker is shutting down"
-        )));
-    }
-    answer.await.unwrap_or_else(|_| {
-        Err(FunctionError::new(
-            "the invocation ended without an answer from JavaScript (the worker is stopping)",
-        ))
+    call_js(move |call_id| {
+        let call = AzureInvocationCall {
+            call_id,
+            function_index,
+            request: invocation_request(invocation, with_trigger_metadata)?,
+        };
+        Ok(dispatch.call(call, ThreadsafeFunctionCallMode::NonBlocking))
     })
+    .await
 }
 
 /// Ends an invocation with the invocation model's response.
 #[napi]
 pub fn azure_invocation_complete(call_id: u32, response: RpcInvocationResponse) {
-    let Some(pending) = take_call(call_id) else { return };
-    let _ = pending.reply.send(invocation_outcome(response));
+    answer_call(call_id, || invocation_outcome(response));
 }
 
 /// Ends an invocation whose response is an HTTP return value and nothing else (what every HTTP
@@ -504,44 +462,42 @@ pub fn azure_invocation_complete_http(
     cookies: Option<Vec<RpcHttpCookieData>>,
     enable_content_negotiation: Option<bool>,
 ) {
-    let Some(pending) = take_call(call_id) else { return };
-    let http =
-        RpcHttpData { status_code, headers, body, cookies, enable_content_negotiation, ..Default::default() };
-    let outcome =
+    answer_call(call_id, || {
+        let http = RpcHttpData {
+            status_code,
+            headers,
+            body,
+            cookies,
+            enable_content_negotiation,
+            ..Default::default()
+        };
         http_response_out(http).map_err(|e| e.in_binding("$return")).map(|http| InvocationOutcome {
             outputs: Vec::new(),
             return_value: Some(TypedData { data: Some(Data::Http(Box::new(http))) }),
-        });
-    let _ = pending.reply.send(outcome);
+        })
+    });
 }
 
 /// Ends an invocation as failed; `stack` reaches the host's log as the exception's stack trace.
 #[napi]
 pub fn azure_invocation_fail(call_id: u32, message: String, stack: Option<String>) {
-    let Some(pending) = take_call(call_id) else { return };
-    let mut error = FunctionError::new(message);
-    if let Some(stack) = stack.filter(|s| !s.is_empty()) {
-        error = error.with_stack_trace(stack);
-    }
-    let _ = pending.reply.send(Err(error));
+    invocation_fail(call_id, message, stack, None);
 }
 
 /// Sends a user log for a running invocation. `level` is an `RpcLogLevel`: `trace`, `debug`,
 /// `information`, `warning`, `error` or `critical`. Returns false when the invocation has ended.
 #[napi]
 pub fn azure_invocation_log(call_id: u32, level: String, message: String) -> bool {
-    let span = match calls().as_ref().and_then(|calls| calls.get(&call_id)) {
-        Some(pending) => pending.span.clone(),
-        None => return false,
+    // The library's levels include `none`; anything unknown logs at the default level.
+    let level = match level.as_str() {
+        "trace" => LogLevel::Trace,
+        "debug" => LogLevel::Debug,
+        "warning" => LogLevel::Warning,
+        "error" => LogLevel::Error,
+        "critical" => LogLevel::Critical,
+        _ => LogLevel::Information,
     };
-    span.in_scope(|| match level.as_str() {
-        "trace" => tracing::trace!(target: INVOCATION_SPAN_TARGET, "{message}"),
-        "debug" => tracing::debug!(target: INVOCATION_SPAN_TARGET, "{message}"),
-        "warning" => tracing::warn!(target: INVOCATION_SPAN_TARGET, "{message}"),
-        "error" | "critical" => tracing::error!(target: INVOCATION_SPAN_TARGET, "{message}"),
-        _ => tracing::info!(target: INVOCATION_SPAN_TARGET, "{message}"),
-    });
-    true
+    invocation_log(call_id, level, message)
 }
 
 // ---------------------------------------------------------------------------------------------

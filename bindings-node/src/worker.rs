@@ -69,15 +69,26 @@ impl Drop for CallGuard {
 }
 
 async fn invoke(dispatch: Arc<DispatchFn>, function_id: u32, invocation: Invocation) -> InvocationResult {
+    call_js(move |call_id| {
+        let call = invocation_call(call_id, function_id, &invocation);
+        drop(invocation);
+        Ok(dispatch.call(call, ThreadsafeFunctionCallMode::NonBlocking))
+    })
+    .await
+}
+
+/// Opens a call in the table of open calls, lets `send` hand it to JavaScript under its id (it
+/// answers with the event loop's status), and waits for the answer that `answer_call` delivers.
+/// fnwire's own API and `@azure/functions-core` both call JavaScript through here, so one table
+/// holds every open call and the worker's exit answers them all.
+pub(crate) async fn call_js(send: impl FnOnce(u32) -> Result<Status, FunctionError>) -> InvocationResult {
     let call_id = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
     let (reply, answer) = oneshot::channel();
     calls()
         .get_or_insert_with(HashMap::new)
         .insert(call_id, Pending { reply, span: tracing::Span::current() });
     let _guard = CallGuard(call_id);
-    let call = invocation_call(call_id, function_id, &invocation);
-    drop(invocation);
-    let status = dispatch.call(call, ThreadsafeFunctionCallMode::NonBlocking);
+    let status = send(call_id)?;
     if status != Status::Ok {
         return Err(FunctionError::new(format!(
             "the Node.js event loop did not accept the invocation ({status}); the worker is shutting down"
@@ -194,11 +205,18 @@ pub fn worker_start(
     Ok(())
 }
 
+/// Delivers the answer to an open call; `result` runs only when the call is still open (a late
+/// answer to a cancelled invocation is dropped unread).
+pub(crate) fn answer_call(call_id: u32, result: impl FnOnce() -> InvocationResult) {
+    if let Some(pending) = take_call(call_id) {
+        let _ = pending.reply.send(result());
+    }
+}
+
 /// Ends an invocation with what the function produced.
 #[napi]
 pub fn invocation_complete(call_id: u32, outcome: OutcomeOut) {
-    let Some(pending) = take_call(call_id) else { return };
-    let result = (|| {
+    answer_call(call_id, || {
         let mut outputs = Vec::new();
         for output in outcome.outputs {
             let name = output.name;
@@ -211,22 +229,22 @@ pub fn invocation_complete(call_id: u32, outcome: OutcomeOut) {
             None => None,
         };
         Ok(InvocationOutcome { outputs, return_value })
-    })();
-    let _ = pending.reply.send(result);
+    });
 }
 
 /// Ends an invocation as failed. `stack` reaches the host's log as the exception's stack trace.
 #[napi]
 pub fn invocation_fail(call_id: u32, message: String, stack: Option<String>, error_type: Option<String>) {
-    let Some(pending) = take_call(call_id) else { return };
-    let mut error = FunctionError::new(message);
-    if let Some(stack) = stack.filter(|s| !s.is_empty()) {
-        error = error.with_stack_trace(stack);
-    }
-    if let Some(error_type) = error_type.filter(|s| !s.is_empty()) {
-        error = error.with_type(error_type);
-    }
-    let _ = pending.reply.send(Err(error));
+    answer_call(call_id, || {
+        let mut error = FunctionError::new(message);
+        if let Some(stack) = stack.filter(|s| !s.is_empty()) {
+            error = error.with_stack_trace(stack);
+        }
+        if let Some(error_type) = error_type.filter(|s| !s.is_empty()) {
+            error = error.with_type(error_type);
+        }
+        Err(error)
+    });
 }
 
 /// The level of a user log, named as the host's log levels are.
