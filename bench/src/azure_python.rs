@@ -1,16 +1,13 @@
 //! `http-python-azure`: one unmodified `azure.functions` v2 app served by fnwire's Python worker
 //! and by Microsoft's `azure-functions-runtime` (the azure-python conformance peer), both under
 //! `fnwire start`, on the same interpreter and the same `azure-functions` version. The app is the
-//! peer's contract app (`conformance/apps/azure-python` is a copy of it). Goal: ≥ 5× requests/s.
+//! peer's contract app (`conformance/apps/azure-python` links to it). Goal: ≥ 5× requests/s.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
-use anyhow::Context as _;
-
 use crate::scenarios::{START_BOUND, compare_http, fnwire_start};
-use crate::setup::{self, Env, run};
+use crate::setup::{self, Env};
 use crate::stats::Row;
 
 /// The `azure-functions` version the peer pins (`conformance/peers/azure-python/setup.sh`).
@@ -43,37 +40,5 @@ pub async fn http_python_azure(env: &Env) -> anyhow::Result<Vec<Row>> {
 /// A virtualenv on the peer's interpreter with the fnwire wheel (built by
 /// `bindings-python/scripts/test.sh`) and the peer's `azure-functions`.
 fn fnwire_azure_python(env: &Env, peer_python: &Path) -> anyhow::Result<PathBuf> {
-    let wheels = env.target.join("fnwire-python").join("wheels");
-    let wheel = std::fs::read_dir(&wheels)
-        .ok()
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .with_context(|| {
-            format!(
-                "no fnwire wheel in {}: run bindings-python/scripts/test.sh (it builds the wheel) first",
-                wheels.display()
-            )
-        })?;
-    let venv = env.work.join("python-azure-venv");
-    let python = venv.join("bin").join("python");
-    let marker = venv.join("installed-wheel");
-    let stamp = format!("{} {:?} {AZURE_FUNCTIONS}", wheel.display(), std::fs::metadata(&wheel)?.modified()?);
-    if std::fs::read_to_string(&marker).ok().as_deref() != Some(stamp.as_str()) {
-        eprintln!("preparing: virtualenv with {} and {AZURE_FUNCTIONS}", wheel.display());
-        if !python.is_file() {
-            run("creating a virtualenv", Command::new(peer_python).args(["-m", "venv"]).arg(&venv))?;
-        }
-        run(
-            "installing the fnwire wheel and azure-functions",
-            Command::new(venv.join("bin").join("pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check", "--force-reinstall"])
-                .arg(&wheel)
-                .arg(AZURE_FUNCTIONS),
-        )?;
-        std::fs::write(&marker, stamp)?;
-    }
-    Ok(python)
+    setup::venv_with_fnwire_wheel(env, "python-azure-venv", peer_python, &[AZURE_FUNCTIONS])
 }

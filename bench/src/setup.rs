@@ -89,6 +89,20 @@ pub fn prepare_rust(env: &Env) -> anyhow::Result<()> {
 /// A Python interpreter with the fnwire wheel installed, from the wheel that
 /// `bindings-python/scripts/test.sh` builds (`target/fnwire-python/wheels`).
 pub fn fnwire_python(env: &Env) -> anyhow::Result<PathBuf> {
+    let interpreter = std::env::var("PYTHON").unwrap_or_else(|_| "python3.11".into());
+    venv_with_fnwire_wheel(env, "python-venv", Path::new(&interpreter), &[])
+}
+
+/// A virtualenv `<work>/<name>` made by `interpreter`, holding the fnwire wheel that
+/// `bindings-python/scripts/test.sh` builds plus `requirements` from PyPI; reinstalled only when
+/// the wheel or the requirements change. Without requirements nothing else is installed
+/// (`--no-deps`), so no index is needed.
+pub fn venv_with_fnwire_wheel(
+    env: &Env,
+    name: &str,
+    interpreter: &Path,
+    requirements: &[&str],
+) -> anyhow::Result<PathBuf> {
     let wheels = env.target.join("fnwire-python").join("wheels");
     let wheel = std::fs::read_dir(&wheels)
         .ok()
@@ -103,22 +117,21 @@ pub fn fnwire_python(env: &Env) -> anyhow::Result<PathBuf> {
                 wheels.display()
             )
         })?;
-    let venv = env.work.join("python-venv");
+    let venv = env.work.join(name);
     let python = venv.join("bin").join("python");
     let marker = venv.join("installed-wheel");
-    let stamp = format!("{} {:?}", wheel.display(), std::fs::metadata(&wheel)?.modified()?);
+    let stamp = format!("{} {:?} {requirements:?}", wheel.display(), std::fs::metadata(&wheel)?.modified()?);
     if std::fs::read_to_string(&marker).ok().as_deref() != Some(stamp.as_str()) {
-        let interpreter = std::env::var("PYTHON").unwrap_or_else(|_| "python3.11".into());
-        eprintln!("preparing: virtualenv with {}", wheel.display());
+        eprintln!("preparing: virtualenv {name} with {} {}", wheel.display(), requirements.join(" "));
         if !python.is_file() {
-            run("creating a virtualenv", Command::new(&interpreter).args(["-m", "venv"]).arg(&venv))?;
+            run("creating a virtualenv", Command::new(interpreter).args(["-m", "venv"]).arg(&venv))?;
         }
-        run(
-            "installing the fnwire wheel",
-            Command::new(venv.join("bin").join("pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check", "--force-reinstall", "--no-deps"])
-                .arg(&wheel),
-        )?;
+        let mut pip = Command::new(venv.join("bin").join("pip"));
+        pip.args(["install", "--quiet", "--disable-pip-version-check", "--force-reinstall"]);
+        if requirements.is_empty() {
+            pip.arg("--no-deps");
+        }
+        run("installing the fnwire wheel", pip.arg(&wheel).args(requirements))?;
         std::fs::write(&marker, stamp)?;
     }
     Ok(python)
