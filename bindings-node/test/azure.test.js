@@ -5,12 +5,12 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const { spawnSync, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { expandBraces } = require('../lib/entry-files');
+const { startHost: startFnwire } = require('../test-support/host');
 
 const root = path.join(__dirname, '..');
 const repo = path.join(root, '..');
@@ -55,50 +55,13 @@ function scenarioApp(name, files) {
   return dir;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
 /**
  * `npx fnwire start <app>` from the project, minus npx itself (it would stand between the test
  * and the host's signals and exit code): the project's `.bin/fnwire`. Resolves once the host serves.
  */
-async function startHost(appDir) {
-  const port = await freePort();
+function startHost(appDir) {
   const bin = path.join(project(), 'node_modules', '.bin', 'fnwire');
-  const child = spawn(process.execPath, [bin, 'start', appDir, '--port', String(port)], {
-    cwd: project(),
-    env: { ...process.env, FNWIRE_NODE_WORKER: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  for (let i = 0; i < 300 && child.exitCode === null && !/Host started/.test(output); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.match(output, /Host started/, `the host did not start:\n${output}`);
-  return {
-    base: `http://127.0.0.1:${port}`,
-    log: () => output,
-    /** The log once it matches `pattern` (lines arrive a moment after their response), or as it is after ~8 s. */
-    async logMatching(pattern) {
-      for (let i = 0; i < 160 && !pattern.test(output); i++) await new Promise((r) => setTimeout(r, 50));
-      return output;
-    },
-    async stop() {
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
+  return startFnwire(bin, appDir, { cwd: project(), env: { FNWIRE_NODE_WORKER: '' }, logWaitSteps: 160 });
 }
 
 async function get(host, p, init) {

@@ -4,59 +4,19 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { startHost: startFnwire } = require('../test-support/host');
 
 const root = path.join(__dirname, '..');
 const repo = path.join(root, '..');
 const bin = path.join(root, 'bin', 'fnwire.js');
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-/** Starts `fnwire start <app>` and resolves once the host serves; `stop()` ends it with SIGTERM. */
-async function startHost(appDir) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [bin, 'start', appDir, '--port', String(port)], {
-    env: { ...process.env, FNWIRE_LOG: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) break;
-    if (/Host started/.test(output)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.match(output, /Host started/, `the host did not start:\n${output}`);
-  return {
-    base,
-    log: () => output,
-    /** Resolves with the log once it matches `pattern`: console lines are written by the host's
-     * writer thread, a moment after the response they belong to. */
-    async logMatching(pattern) {
-      for (let i = 0; i < 100 && !pattern.test(output); i++) await new Promise((r) => setTimeout(r, 50));
-      return output;
-    },
-    async stop() {
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
+/** `fnwire start <app>` through this package's own bin. */
+function startHost(appDir) {
+  return startFnwire(bin, appDir, { env: { FNWIRE_LOG: 'info' } });
 }
 
 test('hello-node answers like hello-rust', async (t) => {
