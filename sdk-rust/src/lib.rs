@@ -55,6 +55,7 @@
 mod bind;
 mod context;
 mod convert;
+pub mod durable;
 mod error;
 mod http_binding;
 mod invocation;
