@@ -113,6 +113,18 @@ binding_attributes! {
     blob_input;
     /// A blob written when the function succeeds: `#[blob_output(path = "out/{rand-guid}")]`.
     blob_output;
+    /// A durable orchestrator: `#[orchestration_trigger(orchestration = "Name")]` on an
+    /// `async fn(ctx: fnwire::durable::OrchestrationContext) -> Result<T, E>`.
+    orchestration_trigger;
+    /// A durable activity: `#[activity_trigger(activity = "Name")]` on a function whose first
+    /// parameter is its (deserialized) input and which returns `Result<T, E>` or `()`.
+    activity_trigger;
+    /// A durable entity: `#[entity_trigger(entity_name = "Counter")]` on a function taking a
+    /// `fnwire::durable::EntityContext`, called once per operation.
+    entity_trigger;
+    /// A durable client: `#[durable_client_input(name = "client", task_hub = "...", connection_name = "...")]`
+    /// on a `fnwire::durable::DurableClient` parameter.
+    durable_client_input;
     /// Any Azure binding: `#[binding(type = "sql", direction = "in", name = "items", command_text = "...")]`.
     binding;
 }

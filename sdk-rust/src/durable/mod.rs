@@ -29,13 +29,17 @@
 //! * An entity takes an [`EntityContext`] and is called once per operation of a batch.
 //! * [`DurableClient`] (a `durable_client_input` binding) starts and manages orchestrations.
 
+mod client;
 mod engine;
 mod entity;
 mod history;
 mod orchestration;
 
+pub use client::{DurableClient, DurableClientError, OrchestrationStatus};
 pub use engine::Answer;
-pub use entity::{EntityContext, EntityReturn, run_entity, run_entity_async};
+pub use entity::{EntityContext, EntityReturn};
+#[doc(hidden)]
+pub use entity::{run_entity, run_entity_async};
 pub use orchestration::{DurableTask, EntityId, OrchestrationContext, RetryOptions, TaskError, TaskHandle};
 
 use std::fmt;
@@ -112,6 +116,22 @@ impl OrchestrationParam for OrchestrationContext {
     }
 }
 
+/// What an entity function's context parameter may be.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an entity's trigger parameter",
+    label = "write `ctx: fnwire::durable::EntityContext`"
+)]
+pub trait EntityParam {
+    /// The parameter from the operation's context.
+    fn from_context(context: EntityContext) -> Self;
+}
+
+impl EntityParam for EntityContext {
+    fn from_context(context: EntityContext) -> Self {
+        context
+    }
+}
+
 /// An activity's input: any `Deserialize` type, read from the JSON the extension sends.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be an activity's input",
@@ -171,6 +191,7 @@ impl ActivityReturn for () {
     }
 }
 
+#[doc(hidden)]
 /// Runs an orchestrator for one invocation: the trigger's JSON in, `OrchestratorState` out (as
 /// the JSON return value), or a failure whose message carries the state.
 pub fn run_orchestrator<F, Fut, R>(
