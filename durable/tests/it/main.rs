@@ -1,0 +1,3 @@
+//! The durable extension's tests: one binary (see the crate layout notes in ARCHITECTURE.md).
+
+mod replay_golden;
