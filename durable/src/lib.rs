@@ -3,5 +3,9 @@
 //! (`replay`), and the task hub that stores instances, history and work items (`taskhub`, with
 //! the SQLite implementation in `sqlite`). `PROTOCOL.md` describes the wire shapes.
 
+pub mod engine;
+pub mod http;
 pub mod model;
 pub mod replay;
+pub mod sqlite;
+pub mod taskhub;
