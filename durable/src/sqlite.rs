@@ -75,6 +75,10 @@ CREATE TABLE IF NOT EXISTS activities (
     lock_expires_ms INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS activities_by_lock ON activities (lock_expires_ms, id);
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 ";
 
 /// The SQLite task hub.
@@ -195,6 +199,28 @@ impl SqliteTaskHub {
         let out = f(&tx)?;
         tx.commit().map_err(sql)?;
         Ok(out)
+    }
+
+    /// A setting of the task hub, made by `make` and stored on first use (the API's system
+    /// key lives here, so it stays the same across restarts).
+    pub fn setting_or_insert(
+        &self,
+        name: &str,
+        make: impl FnOnce() -> String,
+    ) -> Result<String, TaskHubError> {
+        self.write(|tx| {
+            let found: Option<String> = tx
+                .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| r.get(0))
+                .optional()
+                .map_err(sql)?;
+            if let Some(value) = found {
+                return Ok(value);
+            }
+            let value = make();
+            tx.execute("INSERT INTO settings (name, value) VALUES (?1, ?2)", params![name, value])
+                .map_err(sql)?;
+            Ok(value)
+        })
     }
 
     /// Releases every lease (a host starting up holds none; a killed host's are stale).
