@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use crate::model::{
     EntityBatchInput, EntityBatchOutput, EntityId, EntityOperation, EntityRef, EntityRequest, EntityResponse,
     EventType, HistoryEvent, OrchestrationTriggerInput, RuntimeStatus, json_text_to_value,
-    parse_orchestrator_state, state_from_failure_message, value_to_json_text,
+    parse_orchestrator_state, state_from_failure_message,
 };
 use crate::replay::{Completion, Decision, replay};
 use crate::taskhub::{
@@ -59,11 +59,24 @@ pub enum InvokeOutcome {
     NotRun(String),
 }
 
+/// A trigger's value as it goes to the worker.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TriggerValue {
+    /// JSON text (`TypedData.json`).
+    Json(String),
+    /// Plain text (`TypedData.string`): an activity input that is a JSON string arrives as its
+    /// content, as the extension hands it over.
+    Text(String),
+}
+
 /// Runs a durable function through the host's invocation pipeline.
 pub trait FunctionInvoker: Send + Sync + 'static {
-    /// `trigger` is the JSON text of the trigger's value.
-    fn invoke(&self, function: &str, kind: DurableKind, trigger: String)
-    -> BoxFuture<'static, InvokeOutcome>;
+    fn invoke(
+        &self,
+        function: &str,
+        kind: DurableKind,
+        trigger: TriggerValue,
+    ) -> BoxFuture<'static, InvokeOutcome>;
 }
 
 /// The app's durable functions by kind; names match case-insensitively, as in Azure.
@@ -266,7 +279,12 @@ impl Engine {
             self.finish_activity(item, failed).await;
             return;
         };
-        let trigger = item.input.clone().unwrap_or_else(|| "null".into());
+        // The history holds the input serialized; the activity gets it parsed once.
+        let trigger = match item.input.as_deref().map(json_text_to_value) {
+            Some(Value::String(text)) => TriggerValue::Text(text),
+            Some(other) => TriggerValue::Json(other.to_string()),
+            None => TriggerValue::Json("null".into()),
+        };
         let hub = self.hub.clone();
         let (renew_item, lease) = (item.clone(), self.options.lease);
         let renew = move || -> BoxFuture<'static, Result<(), TaskHubError>> {
@@ -433,7 +451,9 @@ impl Engine {
             .iter()
             .find(|e| e.event_type == EventType::ExecutionStarted)
             .and_then(|e| e.input.clone())
-            .or_else(|| instance.input.clone());
+            .or_else(|| instance.input.clone())
+            .map(|text| json_text_to_value(&text))
+            .unwrap_or(Value::Null);
         let trigger = OrchestrationTriggerInput {
             history: history.clone(),
             input,
@@ -447,7 +467,10 @@ impl Engine {
             default_http_async_request_sleep_time_millseconds: Some(30_000),
         };
         let trigger_text = serde_json::to_string(&trigger).unwrap_or_default();
-        let outcome = self.invoker.invoke(&orchestrator, DurableKind::Orchestrator, trigger_text).await;
+        let outcome = self
+            .invoker
+            .invoke(&orchestrator, DurableKind::Orchestrator, TriggerValue::Json(trigger_text))
+            .await;
         let state = match outcome {
             InvokeOutcome::NotRun(why) => {
                 tracing::warn!(
@@ -504,7 +527,7 @@ impl Engine {
                 return Some(self.fail_step(item, step, control, fresh, now, message));
             }
             Some(Completion::ContinuedAsNew { input }) => {
-                let input_text = input.as_ref().map(value_to_json_text).unwrap_or_else(|| "null".into());
+                let input_text = input.as_ref().map(Value::to_string).unwrap_or_else(|| "null".into());
                 let execution_id = uuid::Uuid::new_v4().simple().to_string();
                 let mut started = HistoryEvent::new(EventType::ExecutionStarted, now);
                 started.name = Some(instance.name.clone());
@@ -707,7 +730,7 @@ impl Engine {
                 .collect(),
         };
         let trigger = serde_json::to_string(&batch).unwrap_or_default();
-        let outcome = self.invoker.invoke(&function, DurableKind::Entity, trigger).await;
+        let outcome = self.invoker.invoke(&function, DurableKind::Entity, TriggerValue::Json(trigger)).await;
         let output: Result<EntityBatchOutput, String> = match outcome {
             InvokeOutcome::NotRun(why) => {
                 tracing::warn!("durable: entity '{function}' did not run ({why}); it will be retried");
@@ -782,7 +805,7 @@ fn signal_message(signal: &Value) -> Option<Message> {
     let request = EntityRequest {
         id: uuid::Uuid::new_v4().to_string(),
         op,
-        input: signal.get("input").filter(|v| !v.is_null()).map(value_to_json_text),
+        input: signal.get("input").filter(|v| !v.is_null()).map(Value::to_string),
         signal: true,
         parent: None,
     };

@@ -616,6 +616,9 @@ async fn signal_entity(
     let op = query.get("op").cloned().unwrap_or_default();
     let input = body_json(body, "operation input")?;
     let entity = EntityId::new(name, key);
+    // The body is the input's JSON text; entities read it inside a JSON string, as the
+    // extension passes it.
+    let input = input.map(|text| Value::String(text).to_string());
     let request =
         EntityRequest { id: uuid::Uuid::new_v4().to_string(), op, input, signal: true, parent: None };
     let mut raised = HistoryEvent::new(EventType::EventRaised, Utc::now());

@@ -214,8 +214,10 @@ impl HistoryEvent {
 #[serde(rename_all = "camelCase")]
 pub struct OrchestrationTriggerInput {
     pub history: Vec<HistoryEvent>,
-    /// The instance input as JSON text (`null` when there is none): the libraries parse it.
-    pub input: Option<String>,
+    /// The stored input parsed once, as the extension hands it over. Inputs that came from a
+    /// library are JSON text inside a JSON string (the clients encode twice), which is what
+    /// the libraries' `get_input()` parses.
+    pub input: Value,
     pub instance_id: String,
     pub is_replaying: bool,
     pub parent_instance_id: Option<String>,
@@ -572,13 +574,4 @@ impl<'de> Deserialize<'de> for RuntimeStatus {
 /// output, custom status), and keeps other text as a JSON string.
 pub fn json_text_to_value(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
-}
-
-/// A payload for a history event: JSON text. Strings that already are JSON text (the Python
-/// library encodes inputs before sending them) stay as they are.
-pub fn value_to_json_text(value: &Value) -> String {
-    match value {
-        Value::String(text) if serde_json::from_str::<Value>(text).is_ok() => text.clone(),
-        other => other.to_string(),
-    }
 }

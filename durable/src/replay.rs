@@ -15,7 +15,6 @@ use serde_json::Value;
 
 use crate::model::{
     Action, ActionType, EntityId, EntityRequest, EventType, HistoryEvent, OrchestratorState, RetryOptions,
-    value_to_json_text,
 };
 
 /// Something the orchestration asked for that the history does not record yet.
@@ -430,7 +429,9 @@ impl<'a> Replayer<'a> {
         parent: Option<usize>,
     ) -> Result<usize, ReplayError> {
         let name = required_name(action, index)?;
-        let input = action.input.as_ref().map(value_to_json_text);
+        // As the extension does, the action's input (JSON text from the Python library, a value
+        // from Node's) is serialized for the history; the activity gets it back parsed once.
+        let input = action.input.as_ref().map(Value::to_string);
         let scheduled = match action.action_type {
             ActionType::CallActivity | ActionType::CallActivityWithRetry => {
                 Scheduled::Activity { name, input }
@@ -496,7 +497,8 @@ impl<'a> Replayer<'a> {
                 let request = EntityRequest {
                     id: uuid::Uuid::new_v4().to_string(),
                     op,
-                    input: action.input.as_ref().map(value_to_json_text),
+                    // Serialized once more for the entity, as for an activity.
+                    input: action.input.as_ref().map(Value::to_string),
                     signal,
                     parent: (!signal).then(|| self.instance_id.to_string()),
                 };

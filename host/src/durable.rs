@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use fnwire_durable::engine::{
-    DurableFunctions, DurableKind, Engine, EngineOptions, FunctionInvoker, InvokeOutcome,
+    DurableFunctions, DurableKind, Engine, EngineOptions, FunctionInvoker, InvokeOutcome, TriggerValue,
 };
 use fnwire_durable::http::ApiConfig;
 use fnwire_durable::sqlite::SqliteTaskHub;
@@ -148,7 +148,7 @@ impl FunctionInvoker for PipelineInvoker {
         &self,
         function: &str,
         kind: DurableKind,
-        trigger: String,
+        trigger: TriggerValue,
     ) -> BoxFuture<'static, InvokeOutcome> {
         let Some(target) = self.targets.get(function).cloned() else {
             let message = format!("function '{function}' is not a durable function of this app");
@@ -169,7 +169,10 @@ impl FunctionInvoker for PipelineInvoker {
                 input_data: vec![ParameterBinding {
                     name: target.trigger_name,
                     rpc_data: Some(parameter_binding::RpcData::Data(TypedData {
-                        data: Some(typed_data::Data::Json(trigger)),
+                        data: Some(match trigger {
+                            TriggerValue::Json(text) => typed_data::Data::Json(text),
+                            TriggerValue::Text(text) => typed_data::Data::String(text),
+                        }),
                     })),
                 }],
                 trigger_metadata: HashMap::new(),
