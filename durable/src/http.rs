@@ -616,9 +616,8 @@ async fn signal_entity(
     let op = query.get("op").cloned().unwrap_or_default();
     let input = body_json(body, "operation input")?;
     let entity = EntityId::new(name, key);
-    // The body is the input's JSON text; entities read it inside a JSON string, as the
-    // extension passes it.
-    let input = input.map(|text| Value::String(text).to_string());
+    // As for starts and events, the body (JSON text) is the stored payload; the libraries'
+    // clients encode the input twice, so entities read JSON text inside a JSON string.
     let request =
         EntityRequest { id: uuid::Uuid::new_v4().to_string(), op, input, signal: true, parent: None };
     let mut raised = HistoryEvent::new(EventType::EventRaised, Utc::now());
