@@ -1,0 +1,225 @@
+"""End to end: the official Durable Functions library (`azure-functions-durable`, unchanged) on
+fnwire's worker under `fnwire start`, with examples/durable-python (the six patterns), driven over
+HTTP exactly as a user does: start, poll `statusQueryGetUri`, read the output. Also the durable
+API's refusals, and a host killed with SIGKILL in the middle of a fan-out."""
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from test_azure_end_to_end import FNWIRE, ROOT, eventually, free_port, request
+
+pytest.importorskip("azure.durable_functions")
+
+APP = ROOT / "examples" / "durable-python"
+
+
+class DurableHost:
+    """`fnwire start` on a copy of the app; `restart()` starts it again on the same folder."""
+
+    def __init__(self, tmp: pathlib.Path) -> None:
+        self.dir = tmp / "durable-python"
+        shutil.copytree(APP, self.dir, ignore=shutil.ignore_patterns(".fnwire", "__pycache__"))
+        self.start()
+
+    def start(self) -> None:
+        port = free_port()
+        env = dict(os.environ)
+        env.pop("VIRTUAL_ENV", None)
+        env.pop("FNWIRE_PYTHON", None)
+        self.log = open(self.dir / f"host-{port}.log", "wb")
+        self.proc = subprocess.Popen(
+            [str(FNWIRE), "start", str(self.dir), "--port", str(port)], stdout=self.log, stderr=subprocess.STDOUT, env=env
+        )
+        self.base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail(f"fnwire start exited early: {self.output()}")
+            try:
+                if request(f"{self.base}/api/fnwire-ready-probe")[0] != 503:
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                pytest.fail(f"fnwire start did not serve in time: {self.output()}")
+            time.sleep(0.2)
+
+    def output(self) -> str:
+        self.log.flush()
+        return pathlib.Path(self.log.name).read_text(errors="replace")
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(timeout=30)
+        return self.output()
+
+    def post(self, path, body):
+        status, data, headers = request(self.base + path, data=json.dumps(body).encode(), method="POST")
+        return status, json.loads(data) if data else None, headers
+
+    def start_orchestration(self, name, body):
+        status, payload, headers = self.post(f"/api/orchestrators/{name}", body)
+        assert status == 202, payload
+        assert headers["location"] == payload["statusQueryGetUri"] and headers["retry-after"] == "10"
+        return payload
+
+    def status(self, payload, query=""):
+        """GETs the statusQueryGetUri the start answered with (on this host's current port)."""
+        url = payload["statusQueryGetUri"]
+        url = self.base + url[url.index("/runtime/"):] + query
+        status, body, _ = request(url)
+        return status, json.loads(body)
+
+    def wait_done(self, payload, query=""):
+        def done():
+            status, body = self.status(payload, query)
+            return body if status == 200 else None
+
+        return eventually(done, f"instance {payload['id']} to finish")
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    h = DurableHost(tmp_path_factory.mktemp("durable"))
+    yield h
+    if h.proc.poll() is None:
+        h.proc.kill()
+        h.proc.wait()
+
+
+def test_chaining_runs_three_activities_in_order(host):
+    done = host.wait_done(host.start_orchestration("chain", "Tokyo"))
+    assert done["runtimeStatus"] == "Completed"
+    assert done["output"] == ["Hello Tokyo", "Hello Hello Tokyo", "Hello Hello Hello Tokyo"]
+
+
+def test_fan_out_fan_in_sums_every_activity(host):
+    done = host.wait_done(host.start_orchestration("fan_out_fan_in", 30), "&showHistory=true")
+    assert done["output"] == sum(n * n for n in range(30))
+    completed = [e for e in done["historyEvents"] if e["EventType"] == "TaskCompleted"]
+    assert len(completed) == 30 and all(e["FunctionName"] == "square" for e in completed)
+
+
+def test_async_http_api_answers_202_while_running_then_200_with_the_output(host):
+    payload = host.start_orchestration("monitor", {"doneAfter": 3})
+    status, running = host.status(payload)
+    assert status == 202 and running["runtimeStatus"] in ("Pending", "Running")
+    done = host.wait_done(payload)
+    assert done["output"] == {"checks": 3}
+    assert done["customStatus"] == {"checks": 3, "state": "done"}  # the monitor's timers fired twice
+
+
+def test_human_interaction_with_the_event_and_with_the_timeout(host):
+    payload = host.start_orchestration("approval", {"timeoutSeconds": 60})
+    # Through the client binding (the library calls the API at rpcBaseUrl) …
+    eventually(lambda: host.status(payload)[1]["runtimeStatus"] == "Running" or None, "the approval to run")
+    status, _, _ = request(f"{host.base}/api/approve/{payload['id']}", data=b"by Ada", method="POST")
+    assert status == 202
+    # The library's client encodes event data twice, so a string arrives quoted, as it does on
+    # Azure (azure-functions-durable-python issue 295).
+    assert host.wait_done(payload)["output"] == 'approved: "by Ada"'
+    # … and with the sendEventPostUri a user gets from the start.
+    payload = host.start_orchestration("approval", {"timeoutSeconds": 60})
+    send = payload["sendEventPostUri"].replace("{eventName}", "Approval")
+    send = host.base + send[send.index("/runtime/"):]
+    assert request(send, data=b'"by Bo"', method="POST", headers={"content-type": "application/json"})[0] == 202
+    assert host.wait_done(payload)["output"] == "approved: by Bo"
+    timed_out = host.wait_done(host.start_orchestration("approval", {"timeoutSeconds": 1}))
+    assert timed_out["output"] == "timed out"
+
+
+def test_the_client_binding_reads_status_through_the_api(host):
+    payload = host.start_orchestration("chain", "Osaka")
+    host.wait_done(payload)
+    status, body, _ = request(f"{host.base}/api/status/{payload['id']}")
+    state = json.loads(body)
+    assert status == 200 and state["runtimeStatus"] == "Completed" and state["name"] == "chain"
+    assert state["output"][0] == "Hello Osaka"
+
+
+def test_aggregator_entity_takes_signals_and_calls(host):
+    assert host.post("/api/counter/e2e/add", 3)[0] == 202
+    assert host.post("/api/counter/e2e/add", 4)[0] == 202
+
+    def counter():
+        status, body, _ = request(f"{host.base}/api/counter/e2e")
+        return json.loads(body) if status == 200 and json.loads(body) == 7 else None
+
+    assert eventually(counter, "the counter to reach 7") == 7
+    # An orchestration signals (+10) then calls (+5): the call sees both, in order.
+    done = host.wait_done(host.start_orchestration("count_with_entity", "e2e"))
+    assert done["output"] == 22
+
+
+def test_terminate_stops_a_waiting_instance(host):
+    payload = host.start_orchestration("approval", {"timeoutSeconds": 300})
+    eventually(lambda: host.status(payload)[1]["runtimeStatus"] == "Running" or None, "the approval to run")
+    url = payload["terminatePostUri"].replace("{text}", "no%20longer%20needed")
+    assert request(host.base + url[url.index("/runtime/"):], data=b"", method="POST")[0] == 202
+    done = host.wait_done(payload)
+    assert done["runtimeStatus"] == "Terminated" and done["output"] == "no longer needed"
+    # A finished instance takes no more events.
+    send = payload["sendEventPostUri"].replace("{eventName}", "Approval")
+    assert request(host.base + send[send.index("/runtime/"):], data=b'"x"', method="POST")[0] == 410
+
+
+def test_bad_requests_are_refused_with_what_to_do(host):
+    payload = host.start_orchestration("chain", "Kyoto")
+    key = payload["statusQueryGetUri"].split("code=")[1]
+    api = f"{host.base}/runtime/webhooks/durabletask"
+    status, body, _ = request(f"{api}/orchestrators/no_such_thing?code={key}", data=b"1", method="POST")
+    assert status == 404 and "'no_such_thing'" in json.loads(body)["Message"]
+    status, body, _ = request(f"{api}/orchestrators/chain?code={key}", data=b"{oops", method="POST")
+    assert status == 400 and "not valid JSON" in json.loads(body)["Message"]
+    assert request(f"{api}/orchestrators/chain", data=b"1", method="POST")[0] == 401
+    assert request(f"{api}/instances/nobody?code={key}")[0] == 404
+
+
+def test_a_host_killed_mid_fan_out_finishes_after_restart_with_each_result_once(tmp_path):
+    host = DurableHost(tmp_path)
+    try:
+        payload = host.start_orchestration("fan_out_fan_in", 200)
+
+        def some_progress():
+            _, body = host.status(payload, "&showHistory=true")
+            events = body.get("historyEvents") or []
+            return body if any(e["EventType"] == "TaskCompleted" for e in events) else None
+
+        at_kill = eventually(some_progress, "the first activities to finish")
+        host.kill()
+        # The kill must land mid fan-out, or this test would prove nothing.
+        assert at_kill["runtimeStatus"] == "Running", at_kill["runtimeStatus"]
+        host.start()
+        done = host.wait_done(payload, "&showHistory=true")
+        assert done["runtimeStatus"] == "Completed"
+        assert done["output"] == sum(n * n for n in range(200))
+        completed = [e for e in done["historyEvents"] if e["EventType"] == "TaskCompleted"]
+        assert len(completed) == 200
+    finally:
+        host.stop()
+
+
+def test_a_timer_pending_when_the_host_stops_fires_after_restart(tmp_path):
+    host = DurableHost(tmp_path)
+    try:
+        payload = host.start_orchestration("approval", {"timeoutSeconds": 2})
+        eventually(lambda: host.status(payload)[1]["runtimeStatus"] == "Running" or None, "the approval to run")
+        host.kill()
+        time.sleep(2.5)  # the timer is due while no host runs
+        host.start()
+        assert host.wait_done(payload)["output"] == "timed out"
+    finally:
+        host.stop()

@@ -1,0 +1,4 @@
+//! The durable extension's tests: one binary (see the crate layout notes in ARCHITECTURE.md).
+
+mod replay_golden;
+mod sqlite_hub;
