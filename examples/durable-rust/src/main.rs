@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::Duration as Span;
 use fnwire::durable::{DurableClient, EntityContext, EntityId, OrchestrationContext, TaskError};
+use fnwire::http::StatusCode;
 use fnwire::{
     HttpRequest, HttpResponse, activity_trigger, durable_client_input, entity_trigger, http_trigger,
     orchestration_trigger,
@@ -14,31 +15,51 @@ use fnwire::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// The request body as JSON; an empty body is `null`.
-fn body_json(req: &HttpRequest) -> Result<Value, fnwire::Error> {
+/// Why a request is refused: the status and the message for the caller.
+type Refusal = (StatusCode, String);
+
+fn refuse((status, message): Refusal) -> HttpResponse {
+    HttpResponse::new(status).with_text(message)
+}
+
+/// The request body as JSON (an empty body is `null`), or the 400 that says why not.
+fn body_json(req: &HttpRequest) -> Result<Value, Refusal> {
     if req.body().is_empty() {
         return Ok(Value::Null);
     }
     serde_json::from_slice(req.body()).map_err(|e| {
-        fnwire::Error::msg(format!("the request body is not JSON ({e}); send e.g. '\"Tokyo\"' or '5'"))
+        (StatusCode::BAD_REQUEST, format!("the request body is not JSON ({e}); send e.g. '\"Tokyo\"' or '5'"))
+    })
+}
+
+/// Starts orchestrator `name` with the request's body as input; an unknown orchestrator or a
+/// bad body is the durable API's 4xx, passed on with its message.
+async fn start(req: &HttpRequest, client: &DurableClient) -> Result<String, Refusal> {
+    let name = req.param("name").unwrap_or_default().to_string();
+    let input = body_json(req)?;
+    client.start_new(&name, None, input).await.map_err(|e| {
+        (e.status().filter(|s| s.is_client_error()).unwrap_or(StatusCode::BAD_GATEWAY), e.to_string())
     })
 }
 
 // Async HTTP API: start any orchestrator, answer 202 with the management URLs.
 #[http_trigger(route = "orchestrators/{name}", methods = "post", auth_level = "anonymous")]
 #[durable_client_input(name = "client")]
-pub async fn http_start(req: HttpRequest, client: DurableClient) -> Result<HttpResponse, fnwire::Error> {
-    let name = req.param("name").unwrap_or_default().to_string();
-    let id = client.start_new(&name, None, body_json(&req)?).await?;
-    Ok(client.create_check_status_response(&req, &id))
+pub async fn http_start(req: HttpRequest, client: DurableClient) -> HttpResponse {
+    match start(&req, &client).await {
+        Ok(id) => client.create_check_status_response(&req, &id),
+        Err(refusal) => refuse(refusal),
+    }
 }
 
 // The same, but waits up to 5 s for the output before falling back to the 202.
 #[http_trigger(route = "run/{name}", methods = "post", auth_level = "anonymous")]
 #[durable_client_input(name = "client")]
 pub async fn http_run(req: HttpRequest, client: DurableClient) -> Result<HttpResponse, fnwire::Error> {
-    let name = req.param("name").unwrap_or_default().to_string();
-    let id = client.start_new(&name, None, body_json(&req)?).await?;
+    let id = match start(&req, &client).await {
+        Ok(id) => id,
+        Err(refusal) => return Ok(refuse(refusal)),
+    };
     let waited = client
         .wait_for_completion_or_create_check_status_response(
             &req,
@@ -67,7 +88,7 @@ pub async fn approve(req: HttpRequest, client: DurableClient) -> Result<HttpResp
     let answer = String::from_utf8_lossy(req.body()).trim().to_string();
     let answer = if answer.is_empty() { "yes".to_string() } else { answer };
     client.raise_event(req.param("id").unwrap_or_default(), "Approval", answer).await?;
-    Ok(HttpResponse::new(fnwire::http::StatusCode::ACCEPTED))
+    Ok(HttpResponse::new(StatusCode::ACCEPTED))
 }
 
 // Aggregator: signal and read the counter entity from outside any orchestration.
@@ -75,8 +96,12 @@ pub async fn approve(req: HttpRequest, client: DurableClient) -> Result<HttpResp
 #[durable_client_input(name = "client")]
 pub async fn signal_counter(req: HttpRequest, client: DurableClient) -> Result<HttpResponse, fnwire::Error> {
     let entity = EntityId::new("counter", req.param("key").unwrap_or_default());
-    client.signal_entity(&entity, req.param("op").unwrap_or_default(), body_json(&req)?).await?;
-    Ok(HttpResponse::new(fnwire::http::StatusCode::ACCEPTED))
+    let input = match body_json(&req) {
+        Ok(input) => input,
+        Err(refusal) => return Ok(refuse(refusal)),
+    };
+    client.signal_entity(&entity, req.param("op").unwrap_or_default(), input).await?;
+    Ok(HttpResponse::new(StatusCode::ACCEPTED))
 }
 
 #[http_trigger(route = "counter/{key}", methods = "get", auth_level = "anonymous")]

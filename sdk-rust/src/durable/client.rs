@@ -55,16 +55,28 @@ impl fmt::Debug for DurableClient {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DurableClientError {
     message: String,
+    status: Option<StatusCode>,
 }
 
 impl DurableClientError {
     fn new(message: impl Into<String>) -> Self {
-        DurableClientError { message: message.into() }
+        DurableClientError { message: message.into(), status: None }
+    }
+
+    /// An error the API answered with `status`.
+    fn answered(status: StatusCode, message: impl Into<String>) -> Self {
+        DurableClientError { message: message.into(), status: Some(status) }
     }
 
     /// The message.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The durable API's status code, when it answered (e.g. 404 for an unknown orchestrator,
+    /// 400 for a bad request); `None` when it could not be reached or answered nonsense.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.status
     }
 }
 
@@ -198,10 +210,10 @@ impl DurableClient {
                 ))
             });
         }
-        Err(DurableClientError::new(format!(
-            "starting `{orchestrator}` failed with {status}: {}",
-            String::from_utf8_lossy(&answer)
-        )))
+        Err(DurableClientError::answered(
+            status,
+            format!("starting `{orchestrator}` failed with {status}: {}", String::from_utf8_lossy(&answer)),
+        ))
     }
 
     /// The status of instance `instance_id`, or `None` if there is no such instance.
@@ -296,11 +308,14 @@ impl DurableClient {
         let (status, answer) = self.request(Method::POST, &url, None).await?;
         match status.as_u16() {
             200..=202 | 410 => Ok(()),
-            404 => Err(DurableClientError::new(format!("no instance with id `{instance_id}`"))),
-            _ => Err(DurableClientError::new(format!(
-                "terminating `{instance_id}` failed with {status}: {}",
-                String::from_utf8_lossy(&answer)
-            ))),
+            404 => Err(DurableClientError::answered(status, format!("no instance with id `{instance_id}`"))),
+            _ => Err(DurableClientError::answered(
+                status,
+                format!(
+                    "terminating `{instance_id}` failed with {status}: {}",
+                    String::from_utf8_lossy(&answer)
+                ),
+            )),
         }
     }
 
@@ -324,10 +339,13 @@ impl DurableClient {
         let (status, answer) = self.request(Method::POST, &url, body).await?;
         match status.as_u16() {
             200..=202 => Ok(()),
-            _ => Err(DurableClientError::new(format!(
-                "signalling {entity} ({operation}) failed with {status}: {}",
-                String::from_utf8_lossy(&answer)
-            ))),
+            _ => Err(DurableClientError::answered(
+                status,
+                format!(
+                    "signalling {entity} ({operation}) failed with {status}: {}",
+                    String::from_utf8_lossy(&answer)
+                ),
+            )),
         }
     }
 
