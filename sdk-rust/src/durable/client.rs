@@ -189,7 +189,7 @@ impl DurableClient {
         instance_id: Option<&str>,
         input: impl Serialize,
     ) -> Result<String, DurableClientError> {
-        let input = serde_json::to_string(&input).map_err(|e| {
+        let body = twice_encoded(&input).map_err(|e| {
             DurableClientError::new(format!("the input of `{orchestrator}` is not JSON: {e}"))
         })?;
         let mut url = format!("{}orchestrators/{}", self.base_url()?, encode(orchestrator));
@@ -197,7 +197,6 @@ impl DurableClient {
             url.push('/');
             url.push_str(&encode(id));
         }
-        let body = (input != "null").then_some(input);
         let (status, answer) = self.request(Method::POST, &url, body).await?;
         if status.as_u16() <= 202 {
             let id = serde_json::from_slice::<Value>(&answer)
@@ -274,9 +273,11 @@ impl DurableClient {
         if event_name.is_empty() {
             return Err(DurableClientError::new("raise_event needs an event name"));
         }
-        let data = serde_json::to_string(&data).map_err(|e| {
-            DurableClientError::new(format!("the data of event `{event_name}` is not JSON: {e}"))
-        })?;
+        // Sent even when null, as the official clients send it: JSON text inside a JSON string.
+        let data =
+            serde_json::to_string(&data).and_then(|text| serde_json::to_string(&text)).map_err(|e| {
+                DurableClientError::new(format!("the data of event `{event_name}` is not JSON: {e}"))
+            })?;
         let url = format!(
             "{}instances/{}/raiseEvent/{}",
             self.base_url()?,
@@ -326,7 +327,7 @@ impl DurableClient {
         operation: &str,
         input: impl Serialize,
     ) -> Result<(), DurableClientError> {
-        let input = serde_json::to_string(&input)
+        let body = twice_encoded(&input)
             .map_err(|e| DurableClientError::new(format!("the input of `{operation}` is not JSON: {e}")))?;
         let url = format!(
             "{}entities/{}/{}?op={}",
@@ -335,7 +336,6 @@ impl DurableClient {
             encode(&entity.key),
             encode(operation)
         );
-        let body = (input != "null").then_some(input);
         let (status, answer) = self.request(Method::POST, &url, body).await?;
         match status.as_u16() {
             200..=202 => Ok(()),
@@ -445,6 +445,17 @@ impl DurableClient {
             tokio::time::sleep(retry_interval.min(deadline - now)).await;
         }
     }
+}
+
+/// A request body as the official clients send it: the value's JSON text, sent as a JSON
+/// string (they serialize it, then post it as JSON), so orchestrators and entities in any
+/// language decode it the same way; no body for `null`.
+fn twice_encoded(value: &impl Serialize) -> Result<Option<String>, serde_json::Error> {
+    let text = serde_json::to_string(value)?;
+    if text == "null" {
+        return Ok(None);
+    }
+    serde_json::to_string(&text).map(Some)
 }
 
 /// `scheme://authority/` of a URL.

@@ -215,13 +215,14 @@ async fn the_durable_client_calls_the_durable_http_api() {
     assert_eq!(
         calls,
         [
-            ("POST", &*format!("{base_path}orchestrators/Hello"), r#"{"city":"Tokyo"}"#),
+            // Bodies are JSON text inside a JSON string, as the official clients post them.
+            ("POST", &*format!("{base_path}orchestrators/Hello"), r#""{\"city\":\"Tokyo\"}""#),
             ("POST", &*format!("{base_path}orchestrators/Hello/my%20id"), ""),
             ("GET", &*format!("{base_path}instances/done?showInput=true"), ""),
             ("GET", &*format!("{base_path}instances/missing?showInput=true"), ""),
-            ("POST", &*format!("{base_path}instances/running/raiseEvent/Approval"), "true"),
+            ("POST", &*format!("{base_path}instances/running/raiseEvent/Approval"), r#""true""#),
             ("POST", &*format!("{base_path}instances/running/terminate?reason=no%20longer%20needed"), ""),
-            ("POST", &*format!("{base_path}entities/Counter/mine?op=add"), "5"),
+            ("POST", &*format!("{base_path}entities/Counter/mine?op=add"), r#""5""#),
             ("GET", &*format!("{base_path}entities/Counter/mine"), ""),
         ]
     );

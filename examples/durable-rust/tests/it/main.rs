@@ -160,7 +160,9 @@ async fn the_six_patterns_run_under_fnwire_start() {
     let id = started.json()["id"].as_str().unwrap().to_string();
     let approved = http.call("POST", &format!("/api/approve/{id}"), "yes").await;
     assert_eq!(approved.status, 202, "{}", approved.body);
-    assert_eq!(http.until_done(&started.location.unwrap()).await, json!("approved: yes"));
+    // The client posts event data as JSON text in a JSON string, as the official clients do, so
+    // the orchestrator receives the text `"yes"` (the Python example answers the same).
+    assert_eq!(http.until_done(&started.location.unwrap()).await, json!("approved: \"yes\""));
     assert_eq!(http.run("approval", r#"{"timeoutSeconds": 1}"#).await, json!("timed out"));
     let status = http.call("GET", &format!("/api/status/{id}"), "").await;
     assert_eq!(status.json()["runtimeStatus"], "Completed");
