@@ -179,6 +179,21 @@ def timer_then_activity(context):
     return (yield context.call_activity("After", None))
 
 
+def replaying(context):
+    seen = [context.is_replaying]
+    yield context.call_activity("A", 1)
+    seen.append(context.is_replaying)
+    yield context.call_activity("A", 2)
+    seen.append(context.is_replaying)
+    return seen
+
+
+def early_event(context):
+    first = yield context.call_activity("A", 1)
+    value = yield context.wait_for_external_event("Go")
+    return [first, value]
+
+
 def cases():
     out = []
 
@@ -293,6 +308,25 @@ def cases():
     fire_at = (START + datetime.timedelta(seconds=1, minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     h.episode(); h.timer_created(0, fire_at); h.episode(); h.timer_fired(0, fire_at)
     case("timer/fired", timer_then_activity, h.trigger())
+    # is_replaying as the orchestrator sees it at each step, over three episodes.
+    h = History()
+    h.episode(); h.scheduled(0, "A", 1); h.episode(); h.completed(0, "one")
+    h.episode(); h.scheduled(1, "A", 2); h.episode(); h.completed(1, "two")
+    case("replaying/done", replaying, h.trigger())
+
+    # An event raised before the orchestrator waits for it is kept until it does.
+    h = History()
+    h.episode(); h.scheduled(0, "A", 1); h.event_raised("Go", "early"); h.episode(); h.completed(0, "one")
+    case("early-event/done", early_event, h.trigger())
+
+    # Schema V1 (no upperSchemaVersion): fan-out and task_any as lists of actions.
+    h = History(2)
+    case("fan-out/start-v1", fan_out, h.trigger(2, schema=0))
+    h.episode(); h.scheduled(0, "Work", 0); h.scheduled(1, "Work", 1)
+    h.episode(); h.completed(0, 0); h.completed(1, 10)
+    case("fan-out/all-done-v1", fan_out, h.trigger(2, schema=0))
+    h = History()
+    case("approval/start-v1", approval, h.trigger(schema=0))
     return out
 
 
