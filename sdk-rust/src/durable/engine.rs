@@ -306,10 +306,13 @@ impl Engine {
         if self.nodes[node].outcome != Outcome::Running {
             return false;
         }
-        if let NodeKind::Atomic { action: Some(action), .. } = &mut self.nodes[node].kind {
-            action["isCanceled"] = Value::Bool(true);
+        match &mut self.nodes[node].kind {
+            NodeKind::Atomic { action: Some(action), .. } if action["actionType"] == 5 => {
+                action["isCanceled"] = Value::Bool(true);
+                true
+            }
+            _ => false,
         }
-        true
     }
 
     /// A completion event for `key`: resolves the latest open task waiting on it (the library

@@ -177,7 +177,8 @@ impl<T> DurableTask<T> {
 
 impl DurableTask<()> {
     /// Cancels a timer that has not fired (e.g. the timeout that lost a `task_any`), so the
-    /// orchestration can finish without waiting for it. Returns `false` if it already fired.
+    /// orchestration can finish without waiting for it. Returns `false` if it already fired or
+    /// is not a timer (an external event with no payload is a `DurableTask<()>` too).
     pub fn cancel(&self) -> bool {
         self.engine.borrow_mut().cancel_timer(self.node)
     }

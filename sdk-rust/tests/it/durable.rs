@@ -272,3 +272,22 @@ async fn check_status_responses_point_at_the_instance_on_the_callers_origin() {
         "{error}"
     );
 }
+
+#[test]
+fn only_a_pending_timer_can_be_cancelled() {
+    let answer = replay(START, |ctx: OrchestrationContext| async move {
+        let timer = ctx.create_timer(ctx.current_utc_datetime() + chrono::Duration::minutes(1));
+        let event = ctx.wait_for_external_event::<()>("Go");
+        let winner = ctx.task_any([timer.handle(), event.handle()]);
+        let cancelled = (timer.cancel(), event.cancel());
+        assert_eq!(cancelled, (true, false));
+        winner.await?;
+        Ok::<_, TaskError>(())
+    });
+    let Answer::State(state) = answer else { panic!("{answer:?}") };
+    let state: Value = serde_json::from_str(&state).unwrap();
+    let any = &state["actions"][0][0];
+    assert_eq!(any["actionType"], 11);
+    assert_eq!(any["compoundActions"][0]["isCanceled"], true);
+    assert_eq!(any["compoundActions"][1]["actionType"], 6);
+}
