@@ -320,6 +320,81 @@ impl DurableClient {
         }
     }
 
+    /// Suspends instance `instance_id` (it keeps its events until resumed), giving `reason`.
+    pub async fn suspend(&self, instance_id: &str, reason: &str) -> Result<(), DurableClientError> {
+        self.control(instance_id, "suspend", reason).await
+    }
+
+    /// Resumes a suspended instance, giving `reason`.
+    pub async fn resume(&self, instance_id: &str, reason: &str) -> Result<(), DurableClientError> {
+        self.control(instance_id, "resume", reason).await
+    }
+
+    /// Rewinds a failed instance to before its failure, giving `reason`.
+    pub async fn rewind(&self, instance_id: &str, reason: &str) -> Result<(), DurableClientError> {
+        self.control(instance_id, "rewind", reason).await
+    }
+
+    async fn control(&self, instance_id: &str, verb: &str, reason: &str) -> Result<(), DurableClientError> {
+        let url =
+            format!("{}instances/{}/{verb}?reason={}", self.base_url()?, encode(instance_id), encode(reason));
+        let (status, answer) = self.request(Method::POST, &url, None).await?;
+        match status.as_u16() {
+            200..=202 => Ok(()),
+            404 => Err(DurableClientError::answered(status, format!("no instance with id `{instance_id}`"))),
+            _ => Err(DurableClientError::answered(
+                status,
+                format!(
+                    "{verb} of `{instance_id}` failed with {status}: {}",
+                    String::from_utf8_lossy(&answer)
+                ),
+            )),
+        }
+    }
+
+    /// Deletes the history and state of instance `instance_id`; returns how many instances were
+    /// deleted (0 if there was none).
+    pub async fn purge_instance_history(&self, instance_id: &str) -> Result<u64, DurableClientError> {
+        let url = format!("{}instances/{}", self.base_url()?, encode(instance_id));
+        let (status, answer) = self.request(Method::DELETE, &url, None).await?;
+        match status.as_u16() {
+            200 => Ok(serde_json::from_slice::<Value>(&answer)
+                .ok()
+                .and_then(|v| v["instancesDeleted"].as_u64())
+                .unwrap_or_default()),
+            404 => Ok(0),
+            _ => Err(DurableClientError::answered(
+                status,
+                format!("purging `{instance_id}` failed with {status}: {}", String::from_utf8_lossy(&answer)),
+            )),
+        }
+    }
+
+    /// The statuses of the instances whose runtime status is one of `runtime_status` (all
+    /// instances when empty), as the first page of the list API answers them.
+    pub async fn get_status_by(
+        &self,
+        runtime_status: &[&str],
+    ) -> Result<Vec<OrchestrationStatus>, DurableClientError> {
+        let mut url = format!("{}instances/", self.base_url()?);
+        if !runtime_status.is_empty() {
+            url.push_str(&format!("?runtimeStatus={}", encode(&runtime_status.join(","))));
+        }
+        let (status, answer) = self.request(Method::GET, &url, None).await?;
+        if status != StatusCode::OK {
+            return Err(DurableClientError::answered(
+                status,
+                format!("listing instances failed with {status}: {}", String::from_utf8_lossy(&answer)),
+            ));
+        }
+        serde_json::from_slice(&answer).map_err(|e| {
+            DurableClientError::new(format!(
+                "the instance list is not a list of Azure's status JSON ({e}): {}",
+                String::from_utf8_lossy(&answer)
+            ))
+        })
+    }
+
     /// Signals operation `operation` of entity `entity` with `input`.
     pub async fn signal_entity(
         &self,

@@ -149,9 +149,23 @@ async fn durable_api() -> (String, Seen) {
                                 json!({"name": "Hello", "instanceId": "running", "runtimeStatus": "Running",
                                        "createdTime": "2026-11-30T08:00:00Z", "lastUpdatedTime": "2026-11-30T08:00:01Z"}),
                             ),
+                            ("GET", "instances/?runtimeStatus=Running%2CPending") => (
+                                200,
+                                json!([{"name": "Hello", "instanceId": "running", "runtimeStatus": "Running",
+                                        "createdTime": "2026-11-30T08:00:00Z", "lastUpdatedTime": "2026-11-30T08:00:01Z"}]),
+                            ),
                             ("GET", p) if p.starts_with("instances/") => {
                                 (404, json!({"message": "no such instance"}))
                             }
+                            ("POST", p)
+                                if p.contains("/suspend?")
+                                    || p.contains("/resume?")
+                                    || p.contains("/rewind?") =>
+                            {
+                                (202, Value::Null)
+                            }
+                            ("DELETE", "instances/done") => (200, json!({"instancesDeleted": 1})),
+                            ("DELETE", _) => (404, Value::Null),
                             ("POST", p) if p.contains("/raiseEvent/") || p.contains("/terminate") => {
                                 (202, Value::Null)
                             }
@@ -204,6 +218,13 @@ async fn the_durable_client_calls_the_durable_http_api() {
     assert_eq!(client.get_status("missing").await.unwrap(), None);
     client.raise_event("running", "Approval", true).await.unwrap();
     client.terminate("running", "no longer needed").await.unwrap();
+    client.suspend("running", "pause").await.unwrap();
+    client.resume("running", "go on").await.unwrap();
+    client.rewind("running", "retry").await.unwrap();
+    assert_eq!(client.purge_instance_history("done").await.unwrap(), 1);
+    assert_eq!(client.purge_instance_history("missing").await.unwrap(), 0);
+    let listed = client.get_status_by(&["Running", "Pending"]).await.unwrap();
+    assert_eq!(listed.iter().map(|s| s.instance_id.as_str()).collect::<Vec<_>>(), ["running"]);
     let counter = EntityId::new("Counter", "mine");
     client.signal_entity(&counter, "add", 5).await.unwrap();
     assert_eq!(client.read_entity_state::<i64>(&counter).await.unwrap(), Some(42));
@@ -222,6 +243,12 @@ async fn the_durable_client_calls_the_durable_http_api() {
             ("GET", &*format!("{base_path}instances/missing?showInput=true"), ""),
             ("POST", &*format!("{base_path}instances/running/raiseEvent/Approval"), r#""true""#),
             ("POST", &*format!("{base_path}instances/running/terminate?reason=no%20longer%20needed"), ""),
+            ("POST", &*format!("{base_path}instances/running/suspend?reason=pause"), ""),
+            ("POST", &*format!("{base_path}instances/running/resume?reason=go%20on"), ""),
+            ("POST", &*format!("{base_path}instances/running/rewind?reason=retry"), ""),
+            ("DELETE", &*format!("{base_path}instances/done"), ""),
+            ("DELETE", &*format!("{base_path}instances/missing"), ""),
+            ("GET", &*format!("{base_path}instances/?runtimeStatus=Running%2CPending"), ""),
             ("POST", &*format!("{base_path}entities/Counter/mine?op=add"), r#""5""#),
             ("GET", &*format!("{base_path}entities/Counter/mine"), ""),
         ]
