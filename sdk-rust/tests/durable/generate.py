@@ -194,6 +194,11 @@ def early_event(context):
     return [first, value]
 
 
+def sub_with_retry(context):
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=500, max_number_of_attempts=3)
+    return (yield context.call_sub_orchestrator_with_retry("Child", options, [1, 2], "child-r"))
+
+
 def cases():
     out = []
 
@@ -253,6 +258,13 @@ def cases():
     h.episode(); h.sub_created(0, "Child", "child-1"); h.episode(); h.sub_completed(0, {"n": 1})
     h.episode(); h.sub_created(1, "Child", "golden-1:1"); h.episode(); h.sub_completed(1, {"n": 2})
     case("sub-orchestration/done", sub_orchestration, h.trigger())
+
+    h = History()
+    h.episode(); h.sub_created(0, "Child", "child-1"); h.episode()
+    h.add(9, TaskScheduledId=0, Reason="child failed", Details="ValueError: bad")
+    case("sub-orchestration/failed", sub_orchestration, h.trigger())
+    h = History()
+    case("sub-retry/start", sub_with_retry, h.trigger())
 
     # Continue-as-new.
     h = History(1)

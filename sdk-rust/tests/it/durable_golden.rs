@@ -110,6 +110,10 @@ async fn early_event(ctx: OrchestrationContext) -> Result<Vec<String>, TaskError
     Ok(vec![first, value])
 }
 
+async fn sub_with_retry(ctx: OrchestrationContext) -> Result<Value, TaskError> {
+    ctx.call_sub_orchestrator_with_retry("Child", RetryOptions::new(500, 3), [1, 2], Some("child-r")).await
+}
+
 fn run(case: &str, body: &str) -> Answer {
     match case.split('/').next().unwrap() {
         "chain" => replay(body, chain),
@@ -125,6 +129,7 @@ fn run(case: &str, body: &str) -> Answer {
         "guids" => replay(body, guids_and_time),
         "timer" => replay(body, timer_then_activity),
         "replaying" => replay(body, replaying),
+        "sub-retry" => replay(body, sub_with_retry),
         "early-event" => replay(body, early_event),
         other => panic!("no Rust orchestrator for golden case group `{other}`"),
     }
