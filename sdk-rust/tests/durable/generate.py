@@ -342,6 +342,44 @@ def cases():
     return out
 
 
+def counter(context):
+    value = context.get_state(lambda: 0)
+    operation = context.operation_name
+    if operation == "add":
+        value += context.get_input()
+    elif operation == "reset":
+        value = 0
+    elif operation == "fail":
+        raise ValueError("counter cannot " + str(context.get_input()))
+    context.set_state(value)
+    context.set_result(value)
+
+
+def entity_cases():
+    """Entity batches as the extension sends them (operation inputs are JSON text of JSON text,
+    the state is JSON text), answered by the library's `Entity`."""
+    def op(name, value=None, signal=True):
+        return {"name": name, "input": None if value is None else json.dumps(json.dumps(value)),
+                "isSignal": signal}
+
+    batches = [
+        ("counter/existing", {"self": {"name": "counter", "key": "k"}, "exists": True, "state": "40",
+                              "batch": [op("add", 2), op("get", signal=False)]}),
+        ("counter/new", {"self": {"name": "counter", "key": "n"}, "exists": False, "state": None,
+                         "batch": [op("add", 5), op("add", 6)]}),
+        ("counter/failing-operation", {"self": {"name": "counter", "key": "f"}, "exists": True, "state": "7",
+                                       "batch": [op("fail", "fly"), op("add", 1), op("reset")]}),
+    ]
+    out = []
+    for name, body in batches:
+        answer = json.loads(df.Entity.create(counter)(json.dumps(body)))
+        for result in answer["results"]:
+            # Clock readings: kept as zero so the fixture does not change from run to run.
+            result["duration"] = result["startTime"] = 0
+        out.append({"case": name, "input": body, "output": answer})
+    return out
+
+
 def main():
     results = []
     for name, fn, body in cases():
@@ -356,8 +394,9 @@ def main():
             record["state"] = json.loads(state)
         results.append(record)
     target = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parent / "golden.json")
-    target.write_text(json.dumps({"generatedBy": "azure-functions-durable " + version(), "cases": results},
-                                 indent=1) + "\n")
+    document = {"generatedBy": "azure-functions-durable " + version(), "cases": results,
+                "entities": entity_cases()}
+    target.write_text(json.dumps(document, indent=1) + "\n")
 
 
 def version():
