@@ -18,7 +18,9 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::history::{HistoryEvent, OrchestrationInput, ReplaySchema, event_type};
+use super::history::{
+    HistoryEvent, OrchestrationInput, ReplaySchema, event_type, format_time, parse_timespan,
+};
 
 pub(crate) type NodeId = usize;
 
@@ -59,6 +61,9 @@ pub(crate) enum NodeKind {
         waiting_on_timer: bool,
         error: Option<String>,
     },
+    /// A timer longer than the host's short-timer maximum (schema V3): a `WhenAll` over one
+    /// interval timer, plus one more interval each time one fires before `fire_at`.
+    LongTimer { children: Vec<NodeId>, pending: Vec<NodeId>, fire_at: DateTime<Utc> },
 }
 
 #[derive(Debug)]
@@ -107,6 +112,9 @@ pub(crate) struct Engine {
     /// Set by a durable task that is polled and not complete: the orchestrator is waiting on
     /// the history, which is the only thing it may wait on.
     pub waiting_on_durable_task: bool,
+    /// Schema V3 timer limits: timers longer than `max_short_timer` are split into intervals of
+    /// `long_timer_interval` (both must be given, as the library requires).
+    pub timer_limits: Option<(chrono::Duration, chrono::Duration)>,
 }
 
 pub(crate) type Shared = Rc<RefCell<Engine>>;
@@ -131,6 +139,11 @@ impl Engine {
             history,
             processing_new_events: false,
             waiting_on_durable_task: false,
+            timer_limits: input
+                .maximum_short_timer_duration
+                .as_deref()
+                .and_then(parse_timespan)
+                .zip(input.long_running_timer_interval_duration.as_deref().and_then(parse_timespan)),
         }
     }
 
@@ -151,6 +164,31 @@ impl Engine {
     /// A task with an action and a sequential id.
     pub fn atomic(&mut self, action: Value, entity_call: bool) -> NodeId {
         self.push(NodeKind::Atomic { action: Some(action), entity_call }, Outcome::Running)
+    }
+
+    /// A durable timer; with schema V3 timer limits, a long one is split into intervals.
+    pub fn timer(&mut self, fire_at: DateTime<Utc>) -> NodeId {
+        match self.timer_limits {
+            Some((max_short, interval))
+                if self.schema >= ReplaySchema::V3 && fire_at > self.now + max_short =>
+            {
+                let first = self.interval_timer(fire_at, max_short, interval);
+                let kind = NodeKind::LongTimer { children: vec![first], pending: vec![first], fire_at };
+                self.compound(12, vec![first], kind)
+            }
+            _ => self.atomic(timer_action(fire_at), false),
+        }
+    }
+
+    /// The next interval of a long timer: a whole interval, or what is left if that is short.
+    fn interval_timer(
+        &mut self,
+        fire_at: DateTime<Utc>,
+        max_short: chrono::Duration,
+        interval: chrono::Duration,
+    ) -> NodeId {
+        let next = if fire_at - self.now > max_short { self.now + interval } else { fire_at };
+        self.atomic(timer_action(next), false)
     }
 
     /// A task that failed before it could be scheduled (its input did not serialize).
@@ -217,7 +255,8 @@ impl Engine {
         match &self.nodes[node].kind {
             NodeKind::WhenAll { children, .. }
             | NodeKind::WhenAny { children, .. }
-            | NodeKind::Retry { children, .. } => children,
+            | NodeKind::Retry { children, .. }
+            | NodeKind::LongTimer { children, .. } => children,
             _ => &[],
         }
     }
@@ -311,6 +350,8 @@ impl Engine {
                 action["isCanceled"] = Value::Bool(true);
                 true
             }
+            // The library marks only the long timer's own action, which is never sent.
+            NodeKind::LongTimer { .. } => true,
             _ => false,
         }
     }
@@ -367,6 +408,7 @@ impl Engine {
         let child_outcome = self.nodes[child].outcome.clone();
         let mut next: Option<Outcome> = None;
         let mut reschedule = false;
+        let mut long_timer_next: Option<DateTime<Utc>> = None;
         let parent_running = self.nodes[parent].outcome == Outcome::Running;
         match &mut self.nodes[parent].kind {
             NodeKind::WhenAll { children, pending, settled } => {
@@ -398,6 +440,17 @@ impl Engine {
                 if parent_running {
                     let index = children.iter().position(|&c| c == child).unwrap_or_default();
                     next = Some(Outcome::Succeeded(Value::from(index)));
+                }
+            }
+            NodeKind::LongTimer { pending, fire_at, .. } => {
+                pending.retain(|&p| p != child);
+                if parent_running {
+                    match child_outcome {
+                        Outcome::Failed(message) => next = Some(Outcome::Failed(message)),
+                        _ if *fire_at > self.now => long_timer_next = Some(*fire_at),
+                        _ if pending.is_empty() => next = Some(Outcome::Succeeded(Value::Null)),
+                        _ => {}
+                    }
                 }
             }
             NodeKind::Retry { pending, max_attempts, attempts, waiting_on_timer, error, .. } => {
@@ -438,6 +491,17 @@ impl Engine {
                 pending.push(placeholder);
             }
             self.add_to_open_tasks(placeholder);
+        }
+        if let (Some(fire_at), Some((max_short, interval))) = (long_timer_next, self.timer_limits) {
+            // The next interval is scheduled at once, as its own action.
+            let timer = self.interval_timer(fire_at, max_short, interval);
+            self.nodes[timer].parent = Some(parent);
+            if let NodeKind::LongTimer { pending, .. } = &mut self.nodes[parent].kind {
+                pending.push(timer);
+            }
+            self.add_to_open_tasks(timer);
+            self.add_action(ActionRepr::Leaf(timer));
+            self.nodes[timer].scheduled = true;
         }
         if let Some(outcome) = next {
             self.set_value(parent, outcome);
@@ -487,6 +551,10 @@ impl Engine {
         }
         Value::Object(state)
     }
+}
+
+fn timer_action(fire_at: DateTime<Utc>) -> Value {
+    json!({"actionType": 5, "fireAt": format_time(&fire_at), "isCanceled": false})
 }
 
 /// Python's truthiness, which decides whether `customStatus` is sent.

@@ -33,6 +33,12 @@ pub(crate) struct OrchestrationInput {
     pub upper_schema_version: Option<i64>,
     #[serde(default)]
     pub upper_schema_version_new: Option<i64>,
+    /// Timers longer than this (a .NET `TimeSpan`) are split into intervals (schema V3).
+    #[serde(default)]
+    pub maximum_short_timer_duration: Option<String>,
+    /// The length of each interval of a split timer.
+    #[serde(default)]
+    pub long_running_timer_interval_duration: Option<String>,
 }
 
 /// One history event; only the fields replay reads.
@@ -97,6 +103,35 @@ impl ReplaySchema {
     }
 }
 
+/// Parses a .NET `TimeSpan` text (`[-][d.]hh:mm:ss[.fffffff]`), as the extension sends timer
+/// limits.
+pub(crate) fn parse_timespan(text: &str) -> Option<chrono::Duration> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (days, clock) = match rest.split_once('.') {
+        Some((days, clock)) if !days.contains(':') => (days.parse::<i64>().ok()?, clock),
+        _ => (0, rest),
+    };
+    let (clock, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut parts = clock.split(':');
+    let hours: i64 = parts.next()?.parse().ok()?;
+    let minutes: i64 = parts.next()?.parse().ok()?;
+    let seconds: i64 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() || fraction.len() > 7 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Seven digits of ticks (100 ns).
+    let ticks: i64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<7}").parse().ok()? };
+    let span = chrono::Duration::days(days)
+        + chrono::Duration::hours(hours)
+        + chrono::Duration::minutes(minutes)
+        + chrono::Duration::seconds(seconds)
+        + chrono::Duration::microseconds(ticks / 10);
+    Some(if negative { -span } else { span })
+}
+
 /// Times in actions and GUID names are written as the official libraries write them.
 pub(crate) fn format_time(time: &DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
@@ -105,6 +140,16 @@ pub(crate) fn format_time(time: &DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timespans_parse_like_dotnet() {
+        assert_eq!(parse_timespan("3.00:00:00"), Some(chrono::Duration::days(3)));
+        assert_eq!(parse_timespan("00:05:00"), Some(chrono::Duration::minutes(5)));
+        assert_eq!(parse_timespan("01:00:00.5000000"), Some(chrono::Duration::milliseconds(3_600_500)));
+        assert_eq!(parse_timespan("-00:00:01"), Some(chrono::Duration::seconds(-1)));
+        assert_eq!(parse_timespan("nonsense"), None);
+        assert_eq!(parse_timespan("1:2"), None);
+    }
 
     #[test]
     fn schema_follows_the_upper_versions() {

@@ -318,8 +318,7 @@ impl OrchestrationContext {
     /// A durable timer that fires at `fire_at` (it survives restarts). Cancel it with
     /// [`DurableTask::cancel`] if the orchestration no longer waits for it.
     pub fn create_timer(&self, fire_at: DateTime<Utc>) -> DurableTask<()> {
-        let action = json!({"actionType": 5, "fireAt": format_time(&fire_at), "isCanceled": false});
-        let node = self.engine.borrow_mut().atomic(action, false);
+        let node = self.engine.borrow_mut().timer(fire_at);
         DurableTask::new(&self.engine, node)
     }
 

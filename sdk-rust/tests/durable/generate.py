@@ -79,7 +79,7 @@ class History:
         self.add(14, task_id, InstanceId=instance_id, Name=name,
                  Input=json.dumps({"id": request_id, "op": name}))
 
-    def trigger(self, input_=None, schema=1, schema_new=None, instance="golden-1"):
+    def trigger(self, input_=None, schema=1, schema_new=None, instance="golden-1", timers=None):
         # The extension sends the input as JSON text; each case keeps its own copy of the history.
         body = {"history": json.loads(json.dumps(self.events)),
                 "input": None if input_ is None else json.dumps(input_), "instanceId": instance,
@@ -87,6 +87,8 @@ class History:
                 "parentInstanceId": None, "upperSchemaVersion": schema}
         if schema_new is not None:
             body["upperSchemaVersionNew"] = schema_new
+        if timers is not None:
+            body["maximumShortTimerDuration"], body["longRunningTimerIntervalDuration"] = timers
         return body
 
 
@@ -197,6 +199,11 @@ def early_event(context):
 def sub_with_retry(context):
     options = df.RetryOptions(first_retry_interval_in_milliseconds=500, max_number_of_attempts=3)
     return (yield context.call_sub_orchestrator_with_retry("Child", options, [1, 2], "child-r"))
+
+
+def long_timer(context):
+    yield context.create_timer(context.current_utc_datetime + datetime.timedelta(days=2, hours=12))
+    return "woke"
 
 
 def cases():
@@ -320,6 +327,20 @@ def cases():
     fire_at = (START + datetime.timedelta(seconds=1, minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     h.episode(); h.timer_created(0, fire_at); h.episode(); h.timer_fired(0, fire_at)
     case("timer/fired", timer_then_activity, h.trigger())
+    # Schema V3 with timer limits: a timer longer than the short-timer maximum is split into
+    # intervals, each scheduled when the previous one fires.
+    limits = ("1.00:00:00", "1.00:00:00")
+    h = History()
+    case("long-timer/start", long_timer, h.trigger(schema=1, schema_new=2, timers=limits))
+    final = 1 + 60 * 60 * 60
+    fires = [1 + 86400, 1 + 86400 + 1 + 86400, final]
+    for task_id, fire in enumerate(fires):
+        h.episode(); h.timer_created(task_id, ts(fire))
+        h.clock = fire - 1
+        h.episode(); h.timer_fired(task_id, ts(fire))
+        case(f"long-timer/fired-{task_id}", long_timer, h.trigger(schema=1, schema_new=2, timers=limits))
+    case("long-timer/without-limits", long_timer, History().trigger(schema=1, schema_new=2))
+
     # is_replaying as the orchestrator sees it at each step, over three episodes.
     h = History()
     h.episode(); h.scheduled(0, "A", 1); h.episode(); h.completed(0, "one")

@@ -114,6 +114,11 @@ async fn sub_with_retry(ctx: OrchestrationContext) -> Result<Value, TaskError> {
     ctx.call_sub_orchestrator_with_retry("Child", RetryOptions::new(500, 3), [1, 2], Some("child-r")).await
 }
 
+async fn long_timer(ctx: OrchestrationContext) -> Result<&'static str, TaskError> {
+    ctx.create_timer(ctx.current_utc_datetime() + Duration::days(2) + Duration::hours(12)).await?;
+    Ok("woke")
+}
+
 fn run(case: &str, body: &str) -> Answer {
     match case.split('/').next().unwrap() {
         "chain" => replay(body, chain),
@@ -130,6 +135,7 @@ fn run(case: &str, body: &str) -> Answer {
         "timer" => replay(body, timer_then_activity),
         "replaying" => replay(body, replaying),
         "sub-retry" => replay(body, sub_with_retry),
+        "long-timer" => replay(body, long_timer),
         "early-event" => replay(body, early_event),
         other => panic!("no Rust orchestrator for golden case group `{other}`"),
     }
