@@ -629,6 +629,14 @@ where
             input.history.len()
         ));
     };
+    if !input.history.iter().any(|e| e.event_type == event_type::EXECUTION_STARTED) {
+        return Answer::Failed(format!(
+            "the history of orchestration `{}` has no ExecutionStarted event ({} events); the host must send \
+             at least OrchestratorStarted and ExecutionStarted",
+            input.instance_id,
+            input.history.len()
+        ));
+    }
     let mut input = input;
     let history = Rc::new(std::mem::take(&mut input.history));
     let engine: Shared = Rc::new(RefCell::new(Engine::new(input, Rc::clone(&history), first_start)));

@@ -98,6 +98,10 @@ fn malformed_trigger_input_is_reported_not_replayed() {
         panic!()
     };
     assert!(message.contains("has no OrchestratorStarted event"), "{message}");
+    let only_started =
+        r#"{"history": [{"EventType": 12, "Timestamp": "2026-11-30T08:00:00Z"}], "instanceId": "x"}"#;
+    let Answer::Failed(message) = replay(only_started, orchestrator) else { panic!() };
+    assert!(message.contains("orchestration `x` has no ExecutionStarted event (1 events)"), "{message}");
 }
 
 #[test]
