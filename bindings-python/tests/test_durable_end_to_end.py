@@ -309,3 +309,10 @@ def test_list_pages_filters_restart_and_purge(more):
     assert request(more.api(first, f"instances/{first['id']}"))[0] == 404
     status, body, _ = request(more.api(first, "instances", "&runtimeStatus=Failed"), method="DELETE")
     assert status == 200 and json.loads(body)["instancesDeleted"] >= 1
+
+
+def test_a_worker_killed_mid_replay_is_restarted_and_the_orchestration_goes_on(more, tmp_path):
+    marker = tmp_path / "crashed"
+    done = more.wait_done(more.start_orchestration("crashy", str(marker)))
+    assert marker.read_text() == "crashed once"
+    assert done["runtimeStatus"] == "Completed" and done["output"] == 4

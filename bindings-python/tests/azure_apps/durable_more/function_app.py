@@ -2,6 +2,7 @@
 retries, continue-as-new, suspend/resume, and an orchestrator whose answer is not a state."""
 
 import json
+import os
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -70,3 +71,17 @@ def waiter(context: df.DurableOrchestrationContext):
 @app.generic_trigger(arg_name="context", type="orchestrationTrigger")
 def garbage(context) -> str:
     return "this is not an orchestrator state"
+
+
+# Kills its worker process the first time it replays (a marker file remembers): the host must
+# run the step again on the restarted worker.
+@app.orchestration_trigger(context_name="context")
+def crashy(context: df.DurableOrchestrationContext):
+    marker = context.get_input()
+    first = yield context.call_activity("double", 1)
+    if not os.path.exists(marker):
+        with open(marker, "w") as f:
+            f.write("crashed once")
+        os._exit(3)
+    second = yield context.call_activity("double", first)
+    return second
