@@ -18,14 +18,16 @@ from test_azure_end_to_end import FNWIRE, ROOT, eventually, free_port, request
 pytest.importorskip("azure.durable_functions")
 
 APP = ROOT / "examples" / "durable-python"
+MORE = pathlib.Path(__file__).resolve().parent / "azure_apps" / "durable_more"
 
 
 class DurableHost:
     """`fnwire start` on a copy of the app; `restart()` starts it again on the same folder."""
 
-    def __init__(self, tmp: pathlib.Path) -> None:
-        self.dir = tmp / "durable-python"
-        shutil.copytree(APP, self.dir, ignore=shutil.ignore_patterns(".fnwire", "__pycache__"))
+    def __init__(self, tmp: pathlib.Path, app: pathlib.Path = APP, starter: str = "/api/orchestrators") -> None:
+        self.dir = tmp / app.name
+        self.starter = starter
+        shutil.copytree(app, self.dir, ignore=shutil.ignore_patterns(".fnwire", "__pycache__"))
         self.start()
 
     def start(self) -> None:
@@ -71,7 +73,7 @@ class DurableHost:
         return status, json.loads(data) if data else None, headers
 
     def start_orchestration(self, name, body):
-        status, payload, headers = self.post(f"/api/orchestrators/{name}", body)
+        status, payload, headers = self.post(f"{self.starter}/{name}", body)
         assert status == 202, payload
         assert headers["location"] == payload["statusQueryGetUri"] and headers["retry-after"] == "10"
         return payload
@@ -82,6 +84,11 @@ class DurableHost:
         url = self.base + url[url.index("/runtime/"):] + query
         status, body, _ = request(url)
         return status, json.loads(body)
+
+    def api(self, payload, path, query=""):
+        """A URL of the durable API for the instance, with the key its payload carries."""
+        key = payload["statusQueryGetUri"].split("code=")[1]
+        return f"{self.base}/runtime/webhooks/durabletask/{path}?code={key}{query}"
 
     def wait_done(self, payload, query=""):
         def done():
@@ -223,3 +230,89 @@ def test_a_timer_pending_when_the_host_stops_fires_after_restart(tmp_path):
         assert host.wait_done(payload)["output"] == "timed out"
     finally:
         host.stop()
+
+
+@pytest.fixture(scope="module")
+def more(tmp_path_factory):
+    h = DurableHost(tmp_path_factory.mktemp("durable-more"), MORE, "/api/start")
+    yield h
+    if h.proc.poll() is None:
+        h.proc.kill()
+        h.proc.wait()
+
+
+def test_a_sub_orchestration_reports_its_output_to_its_parent(more):
+    payload = more.start_orchestration("parent", 21)
+    done = more.wait_done(payload)
+    assert done["runtimeStatus"] == "Completed" and done["output"] == {"doubled": 42}
+    status, body, _ = request(more.api(payload, f"instances/{payload['id']}-child"))
+    child = json.loads(body)
+    assert status == 200 and child["name"] == "child" and child["output"] == 42
+
+
+def test_a_retried_activity_succeeds_after_failures_with_timers_between(more):
+    job = {"key": "r1", "failures": 2, "attempts": 3}
+    done = more.wait_done(more.start_orchestration("retrying", job), "&showHistory=true")
+    assert done["output"] == "r1 succeeded on attempt 3"
+    kinds = [e["EventType"] for e in done["historyEvents"]]
+    assert kinds.count("TaskFailed") == 2 and kinds.count("TimerFired") == 2 and kinds.count("TaskCompleted") == 1
+
+
+def test_retries_that_run_out_fail_the_orchestration_with_the_activity_error(more):
+    done = more.wait_done(more.start_orchestration("retrying", {"key": "r2", "failures": 9, "attempts": 2}))
+    assert done["runtimeStatus"] == "Failed"
+    assert "attempt 2 of r2 fails" in done["output"]
+
+
+def test_continue_as_new_starts_over_with_the_new_input(more):
+    done = more.wait_done(more.start_orchestration("counting", 0), "&showHistory=true")
+    assert done["runtimeStatus"] == "Completed" and done["output"] == 3
+    # Only the last execution's history remains.
+    assert [e["EventType"] for e in done["historyEvents"]] == ["ExecutionStarted", "ExecutionCompleted"]
+
+
+def test_a_suspended_instance_keeps_its_events_until_resumed(more):
+    payload = more.start_orchestration("waiter", None)
+    eventually(lambda: more.status(payload)[1]["runtimeStatus"] == "Running" or None, "the waiter to run")
+    assert request(more.api(payload, f"instances/{payload['id']}/suspend", "&reason=hold"), data=b"", method="POST")[0] == 202
+    eventually(lambda: more.status(payload)[1]["runtimeStatus"] == "Suspended" or None, "the suspension")
+    raise_url = more.api(payload, f"instances/{payload['id']}/raiseEvent/go")
+    assert request(raise_url, data=b'"went"', method="POST")[0] == 202
+    assert more.status(payload)[1]["runtimeStatus"] == "Suspended"
+    assert request(more.api(payload, f"instances/{payload['id']}/resume"), data=b"", method="POST")[0] == 202
+    assert more.wait_done(payload)["output"] == "went"
+
+
+def test_an_answer_that_is_not_a_state_fails_the_instance_and_the_host_goes_on(more):
+    done = more.wait_done(more.start_orchestration("garbage", None))
+    assert done["runtimeStatus"] == "Failed"
+    assert "is not an OrchestratorState" in done["output"]
+    assert more.wait_done(more.start_orchestration("parent", 1))["output"] == {"doubled": 2}
+
+
+def test_list_pages_filters_restart_and_purge(more):
+    first = more.start_orchestration("parent", 5)
+    more.wait_done(first)
+    url = more.api(first, "instances", "&runtimeStatus=Completed&top=2")
+    status, body, headers = request(url)
+    page = json.loads(body)
+    assert status == 200 and len(page) == 2 and all(i["runtimeStatus"] == "Completed" for i in page)
+    token = headers["x-ms-continuation-token"]
+    _, body, _ = request(url, headers={"x-ms-continuation-token": token})
+    assert {i["instanceId"] for i in json.loads(body)}.isdisjoint({i["instanceId"] for i in page})
+    status, body, _ = request(more.api(first, f"instances/{first['id']}/restart"), data=b"", method="POST")
+    restarted = json.loads(body)
+    assert status == 202 and restarted["id"] != first["id"]
+    assert more.wait_done(restarted)["output"] == {"doubled": 10}
+    status, body, _ = request(more.api(first, f"instances/{first['id']}"), method="DELETE")
+    assert (status, json.loads(body)) == (200, {"instancesDeleted": 1})
+    assert request(more.api(first, f"instances/{first['id']}"))[0] == 404
+    status, body, _ = request(more.api(first, "instances", "&runtimeStatus=Failed"), method="DELETE")
+    assert status == 200 and json.loads(body)["instancesDeleted"] >= 1
+
+
+def test_a_worker_killed_mid_replay_is_restarted_and_the_orchestration_goes_on(more, tmp_path):
+    marker = tmp_path / "crashed"
+    done = more.wait_done(more.start_orchestration("crashy", str(marker)))
+    assert marker.read_text() == "crashed once"
+    assert done["runtimeStatus"] == "Completed" and done["output"] == 4
