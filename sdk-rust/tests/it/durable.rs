@@ -322,3 +322,46 @@ fn only_a_pending_timer_can_be_cancelled() {
     assert_eq!(any["compoundActions"][0]["isCanceled"], true);
     assert_eq!(any["compoundActions"][1]["actionType"], 6);
 }
+
+#[test]
+fn entities_signal_other_entities_and_can_delete_themselves() {
+    use fnwire::__private::{Invocation, run_entity};
+    use fnwire::durable::EntityContext;
+    use fnwire::protocol::rpc::TypedData;
+    use fnwire::protocol::rpc::typed_data::Data;
+
+    let batch = json!({"self": {"name": "relay", "key": "r"}, "exists": true, "state": "{\"seen\": 1}",
+        "batch": [{"name": "forward", "input": "\"\\\"hi\\\"\""}, {"name": "delete", "input": null}]});
+    let invocation = Invocation::new("1", "relay")
+        .with_input("ctx", TypedData { data: Some(Data::Json(batch.to_string())) });
+    let relay = |ctx: EntityContext| -> Result<(), fnwire::Error> {
+        match ctx.operation_name() {
+            "forward" => {
+                let text: String = ctx.input()?;
+                ctx.signal_entity(&EntityId::new("Log", "main"), "append", &text)?;
+                ctx.set_result(text.len())
+            }
+            _ => {
+                ctx.destruct_on_exit();
+                Ok(())
+            }
+        }
+    };
+    let outcome = run_entity(invocation, "ctx", relay).unwrap();
+    let Some(Data::Json(text)) = outcome.return_value.and_then(|d| d.data) else { panic!("no JSON answer") };
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["entityExists"], false);
+    assert_eq!(answer["entityState"], "null");
+    assert_eq!(answer["results"][0]["result"], "2");
+    assert_eq!(answer["results"][1]["result"], "null");
+    assert_eq!(
+        answer["signals"],
+        json!([{"target": {"name": "Log", "key": "main"}, "name": "append", "input": "\"hi\""}])
+    );
+
+    // A batch that is not the extension's JSON fails the invocation with a message.
+    let invocation =
+        Invocation::new("2", "relay").with_input("ctx", TypedData { data: Some(Data::Json("[]".into())) });
+    let error = run_entity(invocation, "ctx", relay).unwrap_err();
+    assert!(error.message.contains("is not the durable extension's entity batch JSON"), "{}", error.message);
+}
