@@ -24,6 +24,9 @@ use super::history::{
 
 pub(crate) type NodeId = usize;
 
+/// The children a compound task still waits for (a set: a fan-out may have thousands).
+pub(crate) type Pending = std::collections::HashSet<NodeId>;
+
 /// Where a task stands.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Outcome {
@@ -48,14 +51,14 @@ pub(crate) enum NodeKind {
     /// An external event, found by name.
     Event { action: Value },
     /// A `WhenAll` (`task_all`).
-    WhenAll { children: Vec<NodeId>, pending: Vec<NodeId>, settled: bool },
+    WhenAll { children: Vec<NodeId>, pending: Pending, settled: bool },
     /// A `WhenAny` (`task_any`).
-    WhenAny { children: Vec<NodeId>, pending: Vec<NodeId> },
+    WhenAny { children: Vec<NodeId>, pending: Pending },
     /// A call with a retry policy: the extension retries; each failure is followed by a timer
     /// (which takes a task id) and, unless attempts are used up, a rescheduled attempt.
     Retry {
         children: Vec<NodeId>,
-        pending: Vec<NodeId>,
+        pending: Pending,
         max_attempts: i64,
         attempts: i64,
         waiting_on_timer: bool,
@@ -63,7 +66,7 @@ pub(crate) enum NodeKind {
     },
     /// A timer longer than the host's short-timer maximum (schema V3): a `WhenAll` over one
     /// interval timer, plus one more interval each time one fires before `fire_at`.
-    LongTimer { children: Vec<NodeId>, pending: Vec<NodeId>, fire_at: DateTime<Utc> },
+    LongTimer { children: Vec<NodeId>, pending: Pending, fire_at: DateTime<Utc> },
 }
 
 #[derive(Debug)]
@@ -173,7 +176,8 @@ impl Engine {
                 if self.schema >= ReplaySchema::V3 && fire_at > self.now + max_short =>
             {
                 let first = self.interval_timer(fire_at, max_short, interval);
-                let kind = NodeKind::LongTimer { children: vec![first], pending: vec![first], fire_at };
+                let kind =
+                    NodeKind::LongTimer { children: vec![first], pending: Pending::from([first]), fire_at };
                 self.compound(12, vec![first], kind)
             }
             _ => self.atomic(timer_action(fire_at), false),
@@ -264,13 +268,15 @@ impl Engine {
     pub fn is_scheduled(&self, node: NodeId) -> bool {
         match &self.nodes[node].kind {
             NodeKind::Atomic { .. } | NodeKind::Event { .. } => self.nodes[node].scheduled,
-            _ => self.children(node).iter().all(|&c| self.is_scheduled(c)),
+            // A yielded compound is marked, so polling it again does not walk its children.
+            _ => self.nodes[node].scheduled || self.children(node).iter().all(|&c| self.is_scheduled(c)),
         }
     }
 
     /// A task is awaited for the first time: it gets its id and its action is recorded.
     pub fn yield_task(&mut self, node: NodeId) {
         if self.is_scheduled(node) {
+            self.nodes[node].scheduled = true;
             return;
         }
         self.add_to_open_tasks(node);
@@ -311,13 +317,14 @@ impl Engine {
 
     fn mark_scheduled(&mut self, node: NodeId) {
         match &self.nodes[node].kind {
-            NodeKind::Atomic { .. } | NodeKind::Event { .. } => self.nodes[node].scheduled = true,
+            NodeKind::Atomic { .. } | NodeKind::Event { .. } => {}
             _ => {
                 for child in self.children(node).to_vec() {
                     self.mark_scheduled(child);
                 }
             }
         }
+        self.nodes[node].scheduled = true;
     }
 
     fn add_action(&mut self, repr: ActionRepr) {
@@ -412,7 +419,7 @@ impl Engine {
         let parent_running = self.nodes[parent].outcome == Outcome::Running;
         match &mut self.nodes[parent].kind {
             NodeKind::WhenAll { children, pending, settled } => {
-                pending.retain(|&p| p != child);
+                pending.remove(&child);
                 if !*settled {
                     match child_outcome {
                         Outcome::Failed(message) => {
@@ -436,14 +443,14 @@ impl Engine {
                 }
             }
             NodeKind::WhenAny { children, pending } => {
-                pending.retain(|&p| p != child);
+                pending.remove(&child);
                 if parent_running {
                     let index = children.iter().position(|&c| c == child).unwrap_or_default();
                     next = Some(Outcome::Succeeded(Value::from(index)));
                 }
             }
             NodeKind::LongTimer { pending, fire_at, .. } => {
-                pending.retain(|&p| p != child);
+                pending.remove(&child);
                 if parent_running {
                     match child_outcome {
                         Outcome::Failed(message) => next = Some(Outcome::Failed(message)),
@@ -454,7 +461,7 @@ impl Engine {
                 }
             }
             NodeKind::Retry { pending, max_attempts, attempts, waiting_on_timer, error, .. } => {
-                pending.retain(|&p| p != child);
+                pending.remove(&child);
                 if *waiting_on_timer {
                     *waiting_on_timer = false;
                     if *attempts >= *max_attempts {
@@ -488,7 +495,7 @@ impl Engine {
                 self.push(NodeKind::Atomic { action: None, entity_call: false }, Outcome::Running);
             self.nodes[placeholder].parent = Some(parent);
             if let NodeKind::Retry { pending, .. } = &mut self.nodes[parent].kind {
-                pending.push(placeholder);
+                pending.insert(placeholder);
             }
             self.add_to_open_tasks(placeholder);
         }
@@ -497,7 +504,7 @@ impl Engine {
             let timer = self.interval_timer(fire_at, max_short, interval);
             self.nodes[timer].parent = Some(parent);
             if let NodeKind::LongTimer { pending, .. } = &mut self.nodes[parent].kind {
-                pending.push(timer);
+                pending.insert(timer);
             }
             self.add_to_open_tasks(timer);
             self.add_action(ActionRepr::Leaf(timer));

@@ -335,8 +335,11 @@ impl OrchestrationContext {
         tasks: impl IntoIterator<Item = DurableTask<T>>,
     ) -> DurableTask<Vec<T>> {
         let children: Vec<NodeId> = tasks.into_iter().map(|t| t.node).collect();
-        let kind =
-            NodeKind::WhenAll { children: children.clone(), pending: children.clone(), settled: false };
+        let kind = NodeKind::WhenAll {
+            children: children.clone(),
+            pending: children.iter().copied().collect(),
+            settled: false,
+        };
         let node = self.engine.borrow_mut().compound(12, children, kind);
         DurableTask::new(&self.engine, node)
     }
@@ -349,7 +352,8 @@ impl OrchestrationContext {
         I::Item: Into<TaskHandle>,
     {
         let children: Vec<NodeId> = tasks.into_iter().map(|t| t.into().node).collect();
-        let kind = NodeKind::WhenAny { children: children.clone(), pending: children.clone() };
+        let kind =
+            NodeKind::WhenAny { children: children.clone(), pending: children.iter().copied().collect() };
         let node = self.engine.borrow_mut().compound(11, children, kind);
         DurableTask::new(&self.engine, node)
     }
@@ -412,7 +416,7 @@ impl OrchestrationContext {
         let children = vec![task.node];
         let kind = NodeKind::Retry {
             children: children.clone(),
-            pending: children.clone(),
+            pending: children.iter().copied().collect(),
             max_attempts: i64::from(retry.max_number_of_attempts),
             attempts: 1,
             waiting_on_timer: false,
