@@ -365,3 +365,34 @@ fn entities_signal_other_entities_and_can_delete_themselves() {
     let error = run_entity(invocation, "ctx", relay).unwrap_err();
     assert!(error.message.contains("is not the durable extension's entity batch JSON"), "{}", error.message);
 }
+
+#[test]
+fn a_finished_fan_out_of_two_thousand_activities_replays_to_its_sum() {
+    let n = 2000u64;
+    let at = |t: &str| format!("2026-11-30T08:00:0{t}Z");
+    let mut history = vec![
+        json!({"EventType": 12, "Timestamp": at("0")}),
+        json!({"EventType": 0, "Timestamp": at("0"), "Name": "fan", "Version": ""}),
+    ];
+    history.extend((0..n).map(
+        |i| json!({"EventType": 4, "EventId": i, "Timestamp": at("0"), "Name": "sq", "Input": i.to_string()}),
+    ));
+    history.push(json!({"EventType": 13, "Timestamp": at("0")}));
+    history.push(json!({"EventType": 12, "Timestamp": at("1")}));
+    // Completions arrive in any order.
+    history.extend((0..n).rev().map(|i| json!({"EventType": 5, "TaskScheduledId": i, "Timestamp": at("1"), "Result": (i * i).to_string()})));
+    let body =
+        json!({"history": history, "input": n.to_string(), "instanceId": "fan", "upperSchemaVersion": 1});
+    let answer = replay(&body.to_string(), |ctx: OrchestrationContext| async move {
+        let n: u64 = ctx.input()?;
+        let squares = ctx.task_all((0..n).map(|i| ctx.call_activity::<u64>("sq", i))).await?;
+        Ok::<_, TaskError>(squares.iter().sum::<u64>())
+    });
+    let Answer::State(state) = answer else { panic!("{answer:?}") };
+    let state: Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["isDone"], true);
+    assert_eq!(state["output"], json!((0..n).map(|i| i * i).sum::<u64>()));
+    let actions = state["actions"][0][0]["compoundActions"].as_array().unwrap();
+    assert_eq!(actions.len(), n as usize);
+    assert_eq!(actions[1234]["input"], "1234");
+}
