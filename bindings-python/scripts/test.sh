@@ -34,7 +34,8 @@ wheel="$(ls "$work"/wheels/fnwire-*.whl)"
 echo "== fnwire-python: fresh virtualenv with $python"
 rm -rf "$work/venv"
 "$python" -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel[azure]" pytest
+# azure-functions-durable: the official Durable Functions library, for the durable end-to-end tests.
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel[azure]" pytest "azure-functions-durable==1.7.0"
 
 echo "== fnwire-python: pytest"
 set +e

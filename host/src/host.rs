@@ -45,6 +45,8 @@ pub enum StartError {
     #[error(transparent)]
     Triggers(#[from] TriggerError),
     #[error(transparent)]
+    Durable(#[from] crate::durable::DurableError),
+    #[error(transparent)]
     Expressions(#[from] crate::bindings::InvalidExpressions),
 }
 
@@ -191,6 +193,8 @@ struct Running {
     _server: Arc<GrpcServer>,
     // Timer and queue listeners; they stop when this is dropped.
     _triggers: crate::triggers::RunningTriggers,
+    // The durable dispatchers and API listener; they stop when this is dropped.
+    _durable: Option<crate::durable::RunningDurable>,
 }
 
 async fn start_app(options: &StartOptions, state: &HttpState) -> Result<Running, StartError> {
@@ -204,6 +208,7 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> Result<Running,
     let mut supervisor_options = SupervisorOptions::new(process_count, function_timeout);
     crate::supervisor::read_health_settings(&launch.env, &mut supervisor_options)?;
     tracing::info!("starting the worker: {}", launch.program.display());
+    let env = launch.env.clone();
     let (workers, functions) = WorkerPool::start(server.clone(), launch, supervisor_options).await?;
     if process_count > 1 {
         tracing::info!(
@@ -214,7 +219,9 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> Result<Running,
     let (routes, http_functions) = http_functions(&functions)?;
     let trigger_plan = crate::triggers::TriggerPlan::new(&functions, embedded.queue_options.clone())?;
     let mut rows = function_rows(&functions, &routes, options.port, state.route_prefix());
-    let descriptions = trigger_plan.descriptions();
+    let durable_plan = crate::durable::DurablePlan::new(&functions);
+    let mut descriptions = trigger_plan.descriptions();
+    descriptions.extend(durable_plan.descriptions());
     for row in &mut rows {
         if let Some(d) = descriptions.get(&row.name) {
             row.target = d.clone();
@@ -227,17 +234,33 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> Result<Running,
     )?);
     crate::console::print_console(&format!("{}\n", function_table(&rows)));
     let capabilities = HttpCapabilities::from_capabilities(&workers.capabilities());
-    let pipeline = Pipeline::new(workers.clone(), Some(bindings.clone()));
+    let mut pipeline = Pipeline::new(workers.clone(), Some(bindings.clone()));
+    let durable = if durable_plan.is_empty() {
+        None
+    } else {
+        let (with_client, hub, api, listener) =
+            crate::durable::prepare(&options.app_dir, &env, &durable_plan, options.port, pipeline).await?;
+        pipeline = with_client;
+        Some(crate::durable::start_engine(
+            &options.app_dir,
+            durable_plan,
+            pipeline.clone(),
+            hub,
+            api,
+            listener,
+        )?)
+    };
     state.set(Availability::Ready(Arc::new(ReadyApp {
         pipeline: pipeline.clone(),
         keys,
         routes,
         functions: http_functions,
         capabilities,
+        durable: durable.as_ref().map(crate::durable::RunningDurable::api),
     })));
     let triggers = trigger_plan.start(embedded.store, pipeline, &bindings);
     tracing::info!("Host started; press Ctrl-C to stop.");
-    Ok(Running { workers, _server: server, _triggers: triggers })
+    Ok(Running { workers, _server: server, _triggers: triggers, _durable: durable })
 }
 
 /// Runs `fnwire start` until Ctrl-C or SIGTERM.
@@ -268,8 +291,9 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     state.set(Availability::Unavailable("the host is shutting down".into()));
     // Stop taking timer and queue work first; messages in flight stay held and are released
     // at the next start.
-    let Running { workers, _server, _triggers } = running;
+    let Running { workers, _server, _triggers, _durable } = running;
     drop(_triggers);
+    drop(_durable);
     workers.shutdown().await;
     http_task.abort();
     Ok(())

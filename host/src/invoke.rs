@@ -7,10 +7,11 @@
 //! Each front end turns an [`InvocationError`] into its own answer: HTTP into a status and a
 //! body, queues into a retry or a poison message, timers into a log line.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use fnwire_protocol::rpc::{InvocationRequest, InvocationResponse, status_result};
+use fnwire_protocol::rpc::{InvocationRequest, InvocationResponse, ParameterBinding, status_result};
 use futures::future::BoxFuture;
 
 use crate::bindings::expressions::ExpressionValues;
@@ -81,11 +82,19 @@ pub struct Pipeline {
     worker: Arc<dyn Worker>,
     /// Blob inputs and queue/blob outputs (none: outputs other than `http` are not delivered).
     bindings: Option<Arc<AppBindings>>,
+    /// Inputs whose value the host makes once, by function (the `durableClient` binding).
+    host_inputs: Option<Arc<HashMap<String, Vec<ParameterBinding>>>>,
 }
 
 impl Pipeline {
     pub fn new(worker: Arc<dyn Worker>, bindings: Option<Arc<AppBindings>>) -> Self {
-        Pipeline { worker, bindings }
+        Pipeline { worker, bindings, host_inputs: None }
+    }
+
+    /// Adds `inputs[function]` to every invocation of `function`.
+    pub fn with_host_inputs(mut self, inputs: Arc<HashMap<String, Vec<ParameterBinding>>>) -> Self {
+        self.host_inputs = Some(inputs);
+        self
     }
 
     pub fn bindings(&self) -> Option<&Arc<AppBindings>> {
@@ -95,7 +104,10 @@ impl Pipeline {
     /// Runs one invocation and logs it (`Executing`, `Executed`). On success, the outputs are
     /// delivered (and a held message deleted) before this returns.
     pub async fn run(&self, invocation: Invocation) -> Result<InvocationResponse, InvocationError> {
-        let Invocation { function, reason, request, held } = invocation;
+        let Invocation { function, reason, mut request, held } = invocation;
+        if let Some(inputs) = self.host_inputs.as_ref().and_then(|all| all.get(&function)) {
+            request.input_data.extend(inputs.iter().cloned());
+        }
         let id = request.invocation_id.clone();
         // Functions without storage bindings skip the blocking pool: the HTTP hot path stays on
         // its own thread.

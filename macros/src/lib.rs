@@ -38,7 +38,13 @@
 //! Keys of each attribute come from `fnwire-metadata`'s catalog: `http_trigger(route, methods,
 //! auth_level)`, `timer_trigger(schedule, run_on_startup, use_monitor)`, `queue_trigger(queue,
 //! connection)`, `queue_output(queue, connection)`, `blob_input(path, connection)`,
-//! `blob_output(path, connection)`, `http_output()`, and on every one `name` and `data_type`.
+//! `blob_output(path, connection)`, `http_output()`, the durable `orchestration_trigger(orchestration)`,
+//! `activity_trigger(activity)`, `entity_trigger(entity_name)` and
+//! `durable_client_input(task_hub, connection_name)`, and on every one `name` and `data_type`.
+//! A durable trigger changes how the function is called: an orchestrator (an `async fn` taking
+//! `OrchestrationContext`) is replayed from its history, an activity's first parameter is
+//! deserialized from the orchestrator's JSON and its `Result` serialized back, and an entity
+//! function runs once per operation of its batch (see `fnwire::durable`).
 //! `methods` takes `"get,post"` or `["GET", "POST"]`.
 //!
 //! `#[binding(type = "sql", direction = "in", name = "items", command_text = "SELECT 1")]`
@@ -113,6 +119,18 @@ binding_attributes! {
     blob_input;
     /// A blob written when the function succeeds: `#[blob_output(path = "out/{rand-guid}")]`.
     blob_output;
+    /// A durable orchestrator: `#[orchestration_trigger(orchestration = "Name")]` on an
+    /// `async fn(ctx: fnwire::durable::OrchestrationContext) -> Result<T, E>`.
+    orchestration_trigger;
+    /// A durable activity: `#[activity_trigger(activity = "Name")]` on a function whose first
+    /// parameter is its (deserialized) input and which returns `Result<T, E>` or `()`.
+    activity_trigger;
+    /// A durable entity: `#[entity_trigger(entity_name = "Counter")]` on a function taking a
+    /// `fnwire::durable::EntityContext`, called once per operation.
+    entity_trigger;
+    /// A durable client: `#[durable_client_input(name = "client", task_hub = "...", connection_name = "...")]`
+    /// on a `fnwire::durable::DurableClient` parameter.
+    durable_client_input;
     /// Any Azure binding: `#[binding(type = "sql", direction = "in", name = "items", command_text = "...")]`.
     binding;
 }

@@ -158,6 +158,40 @@ pub const CATALOG: &[BindingKind] = &[
         keys: &[required("path", "path", ValueKind::Str), key("connection", "connection", ValueKind::Str)],
         summary: "writes a blob when the function succeeds",
     },
+    // Durable Functions: the keys and their `function.json` spellings are those the official
+    // Python library's `DFApp` decorators render (`orchestration`, `activity`, `entityName`,
+    // `taskHub`, `connectionName`); every key is optional, the function name is the default.
+    BindingKind {
+        attribute: "orchestration_trigger",
+        binding_type: "orchestrationTrigger",
+        direction: Direction::In,
+        keys: &[key("orchestration", "orchestration", ValueKind::Str)],
+        summary: "runs a durable orchestrator: replays its history and answers the next actions",
+    },
+    BindingKind {
+        attribute: "activity_trigger",
+        binding_type: "activityTrigger",
+        direction: Direction::In,
+        keys: &[key("activity", "activity", ValueKind::Str)],
+        summary: "runs a durable activity that an orchestrator calls",
+    },
+    BindingKind {
+        attribute: "entity_trigger",
+        binding_type: "entityTrigger",
+        direction: Direction::In,
+        keys: &[key("entity_name", "entityName", ValueKind::Str)],
+        summary: "runs a durable entity's operations, one batch at a time",
+    },
+    BindingKind {
+        attribute: "durable_client_input",
+        binding_type: "durableClient",
+        direction: Direction::In,
+        keys: &[
+            key("task_hub", "taskHub", ValueKind::Str),
+            key("connection_name", "connectionName", ValueKind::Str),
+        ],
+        summary: "a client that starts, queries and signals durable orchestrations",
+    },
 ];
 
 impl BindingKind {

@@ -55,6 +55,7 @@
 mod bind;
 mod context;
 mod convert;
+pub mod durable;
 mod error;
 mod http_binding;
 mod invocation;
@@ -85,7 +86,8 @@ pub use runtime::run;
 pub use timer::{ScheduleStatus, TimerInfo};
 
 pub use fnwire_macros::{
-    binding, blob_input, blob_output, http_output, http_trigger, queue_output, queue_trigger, timer_trigger,
+    activity_trigger, binding, blob_input, blob_output, durable_client_input, entity_trigger, http_output,
+    http_trigger, orchestration_trigger, queue_output, queue_trigger, timer_trigger,
 };
 
 /// The binding-metadata model.

@@ -4,6 +4,10 @@
 pub use inventory;
 
 pub use crate::bind::{FromInput, FromInvocation, IntoReturn, OutputParam};
+pub use crate::durable::{
+    ActivityInput, ActivityReturn, EntityParam, OrchestrationParam, run_entity, run_entity_async,
+    run_orchestrator,
+};
 pub use crate::{FunctionError, Invocation, InvocationOutcome};
 
 use fnwire_protocol::rpc::TypedData;

@@ -270,7 +270,10 @@ def bind(
             raise fail(f"{where} is an output binding, so annotate it `func.Out[...]`, not `{_type_name(annotation)}`")
         if not is_binding_out and is_out:
             raise fail(f"{where} is an input binding, but it is annotated `func.Out[...]`")
-        bind_type = "generic" if has_annotation and pytype in (str, bytes) else binding_type
+        # `str`/`bytes` take the raw data, except on triggers with an implicit output (the durable
+        # ones), whose converter always decodes: an activity's `str` input is the value itself.
+        as_generic = has_annotation and pytype in (str, bytes) and not _has_implicit_output(binding_type)
+        bind_type = "generic" if as_generic else binding_type
         if has_annotation and pytype is not None:
             checker = invoke.converter(bind_type)
             accepted = _accepts(checker, pytype, output=is_binding_out)
@@ -304,6 +307,8 @@ def bind(
                 f"(`{return_type}`): return what that binding takes (e.g. func.HttpResponse or str)"
             )
         return_param = invoke.Param(invoke.RETURN, return_type, annotation, "", False)
+    else:
+        return_param = _implicit_return(bound)
     return invoke.AzureFunction(
         name=name,
         func=user_function,
@@ -344,3 +349,22 @@ def _is_sdk_type(pytype: Any) -> bool:
 
 def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__qualname__", None) or repr(annotation)
+
+
+def _has_implicit_output(binding_type: str) -> bool:
+    from . import _azure_invoke as invoke
+
+    implicit = getattr(invoke.converter(binding_type), "has_implicit_output", None)
+    return bool(callable(implicit) and implicit())
+
+
+def _implicit_return(bound: Dict[str, Tuple[str, str]]) -> Any:
+    """The `$return` of a trigger whose converter says it has an implicit output (the durable
+    triggers: orchestration, activity, entity): as Microsoft's worker does, the function's value
+    goes back through that converter although the app declares no `$return` binding."""
+    from . import _azure_invoke as invoke
+
+    for binding_type, direction in bound.values():
+        if direction == "in" and binding_type.endswith("Trigger") and _has_implicit_output(binding_type):
+            return invoke.Param(invoke.RETURN, binding_type, None, "", False)
+    return None

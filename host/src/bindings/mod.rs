@@ -22,7 +22,8 @@ use outputs::OutputValueError;
 
 /// Output and input binding types this host handles (besides the triggers).
 const HANDLED_OUTPUTS: &[&str] = &["http", "queue", "blob"];
-const HANDLED_INPUTS: &[&str] = &["blob"];
+// `durableClient` values are added by the durable extension (`crate::durable`).
+const HANDLED_INPUTS: &[&str] = &["blob", "durableClient"];
 
 /// A queue message the trigger holds: it is deleted in the same transaction that adds the
 /// invocation's queue outputs, so a message is never both processed and retried.

@@ -50,6 +50,8 @@ pub struct ReadyApp {
     /// By function name.
     pub functions: HashMap<String, HttpFunction>,
     pub capabilities: HttpCapabilities,
+    /// The durable extension's HTTP API, when the app has durable functions or clients.
+    pub durable: Option<crate::durable::DurableApi>,
 }
 
 /// Whether requests can be served right now.
@@ -133,6 +135,11 @@ async fn serve_request(
 ) -> Result<http::Response<Body>, Rejection> {
     let app = state.ready()?;
     let (parts, body) = req.into_parts();
+    if let Some(durable) = &app.durable
+        && let Some(path) = durable_path(parts.uri.path())
+    {
+        return serve_durable(durable, &app, &parts, path, body).await;
+    }
     let (function, params) = app.route(&parts, &state.route_prefix)?;
     // Checked before the body is read; the answer never says which keys exist.
     app.authorize(function, &parts)?;
@@ -170,6 +177,38 @@ async fn serve_request(
         tracing::warn!("'{}' (Id={invocation_id}): {w}", function.name);
     }
     Ok(mapped.response.map(Full::new))
+}
+
+/// The part of a path under the durable API's base, if it is under it.
+fn durable_path(path: &str) -> Option<&str> {
+    path.strip_prefix(fnwire_durable::http::WEBHOOK_PATH)?.strip_prefix('/')
+}
+
+/// The durable HTTP API: the system key (or the master key) is required, as on Azure.
+async fn serve_durable(
+    durable: &crate::durable::DurableApi,
+    app: &ReadyApp,
+    parts: &http::request::Parts,
+    path: &str,
+    body: Incoming,
+) -> Result<http::Response<Body>, Rejection> {
+    let presented = presented_key(&parts.headers, &parts.uri);
+    if !crate::durable::allows(&durable.api, &app.keys, presented.as_deref()) {
+        tracing::warn!("refused a request to the durable API ({}): missing or wrong key", parts.uri.path());
+        return Err(Rejection::Unauthorized);
+    }
+    let body = match fnwire_durable::http::read_body(body).await {
+        Ok(body) => body,
+        Err(e) => return Ok(e.into_response().map(Full::new)),
+    };
+    let request = fnwire_durable::http::ApiRequest {
+        method: &parts.method,
+        path,
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body,
+    };
+    Ok(fnwire_durable::http::handle(&durable.engine, &durable.api, request).await.map(Full::new))
 }
 
 impl HttpState {

@@ -23,6 +23,10 @@ pub const ATTRIBUTE_NAMES: &[&str] = &[
     "queue_output",
     "blob_input",
     "blob_output",
+    "orchestration_trigger",
+    "activity_trigger",
+    "entity_trigger",
+    "durable_client_input",
     "binding",
 ];
 

@@ -15,35 +15,63 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
     let fn_ident = &sig.ident;
     let invocation = format_ident!("__fnwire_invocation");
 
-    let mut arg_idents = Vec::new();
+    // Durable triggers change how the trigger parameter is filled and the result is sent; the
+    // kind is the trigger's binding type, as the host sees it.
+    let durable = DurableRole::of(model);
+
     let mut extractions = Vec::new();
+    // The argument expressions, in order; the durable context parameter is made by the SDK.
+    let mut call_args = Vec::new();
     for (index, param) in model.params.iter().enumerate() {
         let arg = format_ident!("__fnwire_arg{index}");
         let ty = &param.ty;
+        let is_trigger = matches!(&param.role, ParamRole::Input { binding } if Some(binding.as_str()) == model.trigger_name());
         // Spanned at the parameter's type so an unsupported type is reported there, with the
         // trait's `on_unimplemented` message.
-        let extraction = match &param.role {
-            ParamRole::Input { binding } => {
+        let extraction = match (&param.role, durable) {
+            (ParamRole::Input { binding }, DurableRole::Orchestrator | DurableRole::Entity) if is_trigger => {
+                let param_trait = match durable {
+                    DurableRole::Orchestrator => quote!(OrchestrationParam),
+                    _ => quote!(EntityParam),
+                };
+                let _ = binding;
+                call_args.push(quote_spanned! {ty.span()=>
+                    <#ty as ::fnwire::__private::#param_trait>::from_context(__fnwire_context)
+                });
+                continue;
+            }
+            (ParamRole::Input { binding }, DurableRole::Activity) if is_trigger => {
+                let binding = LitStr::new(binding, Span::call_site());
+                quote_spanned! {ty.span()=>
+                    let #arg = <#ty as ::fnwire::__private::ActivityInput>::from_activity_input(&mut #invocation, #binding)?;
+                }
+            }
+            (ParamRole::Input { binding }, _) => {
                 let binding = LitStr::new(binding, Span::call_site());
                 quote_spanned! {ty.span()=>
                     let #arg = <#ty as ::fnwire::__private::FromInput>::from_input(&mut #invocation, #binding)?;
                 }
             }
-            ParamRole::Output { binding } => {
+            (ParamRole::Output { binding }, _) => {
                 let binding = LitStr::new(binding, Span::call_site());
                 quote_spanned! {ty.span()=>
                     let #arg = <#ty as ::fnwire::__private::OutputParam>::bind_output(&mut #invocation, #binding);
                 }
             }
-            ParamRole::Invocation => quote_spanned! {ty.span()=>
+            (ParamRole::Invocation, _) => quote_spanned! {ty.span()=>
                 let #arg = <#ty as ::fnwire::__private::FromInvocation>::from_invocation(&#invocation)?;
             },
         };
         extractions.push(extraction);
-        arg_idents.push(arg);
+        // An entity function runs once per operation, so its other arguments are cloned each time.
+        call_args.push(match durable {
+            DurableRole::Entity => quote_spanned! {ty.span()=> ::core::clone::Clone::clone(&#arg)},
+            _ => quote!(#arg),
+        });
     }
 
-    let needs_mut = model.params.iter().any(|p| !matches!(p.role, ParamRole::Invocation));
+    let needs_mut =
+        durable != DurableRole::None || model.params.iter().any(|p| !matches!(p.role, ParamRole::Invocation));
     let invocation_binding = if needs_mut { quote!(mut #invocation) } else { quote!(#invocation) };
 
     // Spanned at the return type so a type that cannot be returned is reported there.
@@ -51,8 +79,13 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => fn_ident.span(),
     };
-    let into_return = quote_spanned! {return_span=>
-        let __fnwire_value = ::fnwire::__private::IntoReturn::into_return(__fnwire_returned)?;
+    let into_return = match durable {
+        DurableRole::Activity => quote_spanned! {return_span=>
+            let __fnwire_value = ::fnwire::__private::ActivityReturn::into_activity_output(__fnwire_returned)?;
+        },
+        _ => quote_spanned! {return_span=>
+            let __fnwire_value = ::fnwire::__private::IntoReturn::into_return(__fnwire_returned)?;
+        },
     };
 
     let name = LitStr::new(&model.metadata.name, fn_ident.span());
@@ -60,37 +93,87 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
         model.raw_bindings().iter().map(|json| LitStr::new(json, Span::call_site())).collect();
     let line = quote_spanned! {fn_ident.span()=> ::core::line!()};
     let stacked_uses = mention_stacked_attributes(&model.stacked_paths);
+    let context_binding = LitStr::new(model.trigger_name().unwrap_or_default(), Span::call_site());
 
     // An `async fn` is polled as a task; a plain `fn` may block, so the runtime runs its whole
-    // invocation (inputs, call, outputs) on a blocking-pool thread.
-    let (invoker, invoke) = if sig.asyncness.is_some() {
-        let invoker = quote! {
-            fn __fnwire_invoke(
-                #invocation_binding: ::fnwire::__private::Invocation,
-            ) -> ::fnwire::__private::BoxFuture<'static, ::fnwire::__private::InvocationResult> {
-                ::std::boxed::Box::pin(async move {
+    // invocation (inputs, call, outputs) on a blocking-pool thread. An orchestrator is replayed
+    // synchronously by the SDK (its future never leaves the replay), an entity runs once per
+    // operation of its batch.
+    // Spanned at the return type so an orchestrator's unsupported return type is reported there.
+    let run_orchestrator = quote_spanned! {return_span=> ::fnwire::__private::run_orchestrator};
+    let (invoker, invoke) = match (durable, sig.asyncness.is_some()) {
+        (DurableRole::Orchestrator, _) => {
+            let invoker = quote! {
+                fn __fnwire_invoke(
+                    #invocation_binding: ::fnwire::__private::Invocation,
+                ) -> ::fnwire::__private::BoxFuture<'static, ::fnwire::__private::InvocationResult> {
+                    ::std::boxed::Box::pin(async move {
+                        #(#extractions)*
+                        #run_orchestrator(#invocation, #context_binding, move |__fnwire_context| {
+                            #fn_ident(#(#call_args),*)
+                        })
+                    })
+                }
+            };
+            (invoker, quote!(::fnwire::__private::Invoke::Async(__fnwire_invoke)))
+        }
+        (DurableRole::Entity, true) => {
+            let invoker = quote! {
+                fn __fnwire_invoke(
+                    #invocation_binding: ::fnwire::__private::Invocation,
+                ) -> ::fnwire::__private::BoxFuture<'static, ::fnwire::__private::InvocationResult> {
+                    ::std::boxed::Box::pin(async move {
+                        #(#extractions)*
+                        ::fnwire::__private::run_entity_async(#invocation, #context_binding, move |__fnwire_context| {
+                            #fn_ident(#(#call_args),*)
+                        }).await
+                    })
+                }
+            };
+            (invoker, quote!(::fnwire::__private::Invoke::Async(__fnwire_invoke)))
+        }
+        (DurableRole::Entity, false) => {
+            let invoker = quote! {
+                fn __fnwire_invoke(
+                    #invocation_binding: ::fnwire::__private::Invocation,
+                ) -> ::fnwire::__private::InvocationResult {
                     #(#extractions)*
-                    let __fnwire_returned = #fn_ident(#(#arg_idents),*).await;
+                    ::fnwire::__private::run_entity(#invocation, #context_binding, move |__fnwire_context| {
+                        #fn_ident(#(#call_args),*)
+                    })
+                }
+            };
+            (invoker, quote!(::fnwire::__private::Invoke::Blocking(__fnwire_invoke)))
+        }
+        (_, true) => {
+            let invoker = quote! {
+                fn __fnwire_invoke(
+                    #invocation_binding: ::fnwire::__private::Invocation,
+                ) -> ::fnwire::__private::BoxFuture<'static, ::fnwire::__private::InvocationResult> {
+                    ::std::boxed::Box::pin(async move {
+                        #(#extractions)*
+                        let __fnwire_returned = #fn_ident(#(#call_args),*).await;
+                        #into_return
+                        ::fnwire::__private::finish(#invocation, __fnwire_value)
+                    })
+                }
+            };
+            (invoker, quote!(::fnwire::__private::Invoke::Async(__fnwire_invoke)))
+        }
+        (_, false) => {
+            let invoker = quote! {
+                fn __fnwire_invoke(
+                    #invocation_binding: ::fnwire::__private::Invocation,
+                ) -> ::fnwire::__private::InvocationResult {
+                    #(#extractions)*
+                    let __fnwire_returned = #fn_ident(#(#call_args),*);
                     #into_return
                     ::fnwire::__private::finish(#invocation, __fnwire_value)
-                })
-            }
-        };
-        (invoker, quote!(::fnwire::__private::Invoke::Async(__fnwire_invoke)))
-    } else {
-        let invoker = quote! {
-            fn __fnwire_invoke(
-                #invocation_binding: ::fnwire::__private::Invocation,
-            ) -> ::fnwire::__private::InvocationResult {
-                #(#extractions)*
-                let __fnwire_returned = #fn_ident(#(#arg_idents),*);
-                #into_return
-                ::fnwire::__private::finish(#invocation, __fnwire_value)
-            }
-        };
-        (invoker, quote!(::fnwire::__private::Invoke::Blocking(__fnwire_invoke)))
+                }
+            };
+            (invoker, quote!(::fnwire::__private::Invoke::Blocking(__fnwire_invoke)))
+        }
     };
-
     quote! {
         #item
 
@@ -135,4 +218,24 @@ fn mention_stacked_attributes(paths: &[syn::Path]) -> TokenStream {
             }
         })
         .collect()
+}
+
+/// What a durable trigger makes of a function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DurableRole {
+    None,
+    Orchestrator,
+    Activity,
+    Entity,
+}
+
+impl DurableRole {
+    fn of(model: &FunctionModel) -> DurableRole {
+        match model.metadata.bindings.first().map(|b| b.binding_type.as_str()) {
+            Some(crate::model::ORCHESTRATION_TRIGGER) => DurableRole::Orchestrator,
+            Some(crate::model::ACTIVITY_TRIGGER) => DurableRole::Activity,
+            Some(crate::model::ENTITY_TRIGGER) => DurableRole::Entity,
+            _ => DurableRole::None,
+        }
+    }
 }

@@ -43,7 +43,18 @@ pub struct FunctionModel {
     pub stacked_paths: Vec<syn::Path>,
 }
 
+/// Durable trigger types: the macros generate a replay (orchestrator), a JSON in/out call
+/// (activity) or a batch loop (entity) for them.
+pub const ORCHESTRATION_TRIGGER: &str = "orchestrationTrigger";
+pub const ACTIVITY_TRIGGER: &str = "activityTrigger";
+pub const ENTITY_TRIGGER: &str = "entityTrigger";
+
 impl FunctionModel {
+    /// The trigger binding's name (bindings are ordered trigger first).
+    pub fn trigger_name(&self) -> Option<&str> {
+        self.metadata.bindings.first().filter(|b| b.is_trigger()).map(|b| b.name.as_str())
+    }
+
     /// Builds the model from what an attribute macro receives: the attribute's name (e.g.
     /// `http_trigger`), its argument tokens, and the item it is on.
     pub fn from_tokens(attribute: &str, args: TokenStream, item: TokenStream) -> syn::Result<FunctionModel> {
@@ -144,6 +155,7 @@ fn build_model(
             FunctionMetadata::new(signature.name)
         }
     };
+    check_durable_shape(&function, &metadata, &mut diagnostics);
     let params = assign_roles(params, &metadata);
     diagnostics.finish(FunctionModel { item: function, metadata, params, stacked_paths })
 }
@@ -167,6 +179,21 @@ fn report(
             binding::report(attr, problem, diagnostics)
         }
         _ => diagnostics.spanned(&function.sig.ident, problem.message),
+    }
+}
+
+/// An orchestrator is replayed by polling its future, so it must be an `async fn`.
+fn check_durable_shape(function: &ItemFn, metadata: &FunctionMetadata, diagnostics: &mut Diagnostics) {
+    let trigger = metadata.bindings.first().map(|b| b.binding_type.as_str());
+    if trigger == Some(ORCHESTRATION_TRIGGER) && function.sig.asyncness.is_none() {
+        diagnostics.spanned(
+            function.sig.fn_token,
+            format!(
+                "an orchestrator must be an `async fn`: it is replayed by polling its future; write \
+                 `pub async fn {}(...) -> Result<T, E>` and `.await` the context's durable tasks",
+                function.sig.ident
+            ),
+        );
     }
 }
 

@@ -1,6 +1,8 @@
 //! Integration tests: a real tonic FunctionRpc server (the test host) driving the real worker
 //! runtime over gRPC.
 
+mod durable;
+mod durable_golden;
 mod functions;
 mod host;
 mod invocations;

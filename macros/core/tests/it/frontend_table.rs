@@ -35,8 +35,9 @@ fn source(case: &Value) -> String {
             other => format!("{}: Out<String>", other["name"].as_str().unwrap()),
         })
         .collect();
+    // `async`, because orchestrators must be (the model checks that beyond the table).
     text + &format!(
-        "pub fn {}({}) -> String {{ todo!() }}",
+        "pub async fn {}({}) -> String {{ todo!() }}",
         case["function"].as_str().unwrap(),
         params.join(", ")
     )

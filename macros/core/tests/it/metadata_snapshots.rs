@@ -79,3 +79,26 @@ fn blob_input_and_output() {
         pub fn resize(msg: QueueMessage, original: Vec<u8>) -> Vec<u8> { todo!() }"#
     ));
 }
+
+#[test]
+fn durable_triggers_and_client() {
+    insta::assert_json_snapshot!(json!([
+        rendered(
+            r#"#[orchestration_trigger(orchestration = "HelloCities")]
+            pub async fn hello_cities(context: OrchestrationContext) -> Result<Vec<String>, TaskError> { todo!() }"#
+        ),
+        rendered(
+            r#"#[activity_trigger(activity = "SayHello")]
+            pub fn say_hello(city: String) -> Result<String, fnwire::Error> { todo!() }"#
+        ),
+        rendered(
+            r#"#[entity_trigger(entity_name = "Counter")]
+            pub fn counter(ctx: EntityContext) {}"#
+        ),
+        rendered(
+            r#"#[http_trigger(route = "orchestrators/{name}", auth_level = "anonymous")]
+            #[durable_client_input(name = "client", task_hub = "Hub", connection_name = "Storage")]
+            pub async fn start(req: HttpRequest, client: DurableClient) -> HttpResponse { todo!() }"#
+        ),
+    ]));
+}
