@@ -25,9 +25,16 @@ pub enum Command {
         /// The function app's directory.
         #[arg(default_value = ".")]
         app_dir: PathBuf,
-        /// Port for the HTTP server (on 127.0.0.1).
+        /// Port for the HTTP server.
         #[arg(long, short, default_value_t = 7071)]
         port: u16,
+        /// Address the HTTP server listens on; a container uses 0.0.0.0.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// Seconds in-flight invocations may take to finish after SIGTERM or Ctrl-C, before the
+        /// workers are told to terminate.
+        #[arg(long, value_name = "SECONDS", default_value_t = crate::drain::DEFAULT_DRAIN_TIMEOUT.as_secs_f64(), value_parser = parse_seconds)]
+        drain_timeout: f64,
         /// Build a Cargo app in debug mode instead of `--release`.
         #[arg(long)]
         debug: bool,
@@ -61,11 +68,27 @@ pub enum Command {
     },
 }
 
+/// A non-negative, finite number of seconds.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if (0.0..1e9).contains(&seconds) => Ok(seconds),
+        _ => Err(format!("`{text}` is not a number of seconds (for example 30 or 2.5)")),
+    }
+}
+
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Start { app_dir, port, debug, max_request_body } => {
-            Ok(run_start(StartOptions { app_dir, port, release: !debug, max_request_body }).await?)
+        Command::Start { app_dir, port, host, drain_timeout, debug, max_request_body } => {
+            Ok(run_start(StartOptions {
+                app_dir,
+                host,
+                port,
+                drain_timeout: std::time::Duration::from_secs_f64(drain_timeout),
+                release: !debug,
+                max_request_body,
+            })
+            .await?)
         }
         Command::Pack { app_dir, out, debug } => {
             let packed =

@@ -13,6 +13,7 @@ use http::header;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::invoke::{Invocation, Pipeline};
@@ -69,6 +70,8 @@ pub struct HttpState {
     availability: RwLock<Availability>,
     route_prefix: String,
     max_request_body: usize,
+    /// What `/admin/host/ping` and `/admin/host/status` report.
+    pub health: crate::health::Health,
 }
 
 impl HttpState {
@@ -77,6 +80,7 @@ impl HttpState {
             availability: RwLock::new(Availability::Starting),
             route_prefix: route_prefix.trim_matches('/').to_string(),
             max_request_body,
+            health: crate::health::Health::new(),
         }
     }
 
@@ -95,11 +99,22 @@ impl HttpState {
 
 type Body = Full<Bytes>;
 
-/// Accepts connections until the listener fails. Each connection is served on its own task;
-/// nothing a client sends can stop the loop.
-pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
+/// Accepts connections until `stop` completes (or the listener fails). Each connection is
+/// served on its own task; nothing a client sends can stop the loop. On `stop` the listener is
+/// closed (new connections are refused) and the returned [`GracefulShutdown`] still watches
+/// the open connections: its `shutdown()` lets their requests in flight finish, then closes them.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<HttpState>,
+    stop: crate::drain::StopSignal,
+) -> GracefulShutdown {
+    let graceful = GracefulShutdown::new();
     loop {
-        let (stream, _) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stop.stopped() => return graceful,
+        };
+        let (stream, _) = match accepted {
             Ok(s) => s,
             Err(e) => {
                 // Usually "too many open files": wait a little instead of spinning.
@@ -110,13 +125,15 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(handle(req, &state).await) }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection(TokioIo::new(stream), service).await {
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!("HTTP connection ended with an error: {e}");
             }
         });
@@ -126,6 +143,9 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
 /// Answers one request: route, authorize, read the body, run the function through the
 /// [`Pipeline`], map its response. Each way it can fail is a [`Rejection`].
 pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Response<Body> {
+    if let Some(health) = state.health.answer(req.method(), req.uri(), req.headers()).await {
+        return health;
+    }
     serve_request(req, state).await.unwrap_or_else(Rejection::into_response)
 }
 

@@ -3,6 +3,7 @@
 
 mod auth_keys;
 mod cli;
+mod drain;
 mod e2e_cargo_app;
 mod e2e_hello_rust;
 mod e2e_test_worker;
