@@ -22,12 +22,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use fnwire_storage::{
     Clock, DEFAULT_MESSAGE_TTL, LeasedMessage, MessageBody, PeekedMessage, QueueStore, QueueSummary,
     ScheduleStatus, StorageError, poison_queue_name, validate_queue_name,
 };
-use postgres::{GenericClient, NoTls};
-use r2d2_postgres::PostgresConnectionManager;
+use postgres::NoTls;
 
 mod keda;
 mod schema;
@@ -38,7 +38,32 @@ pub use schema::SCHEMA_VERSION;
 /// The channel new queue messages are announced on; the payload is the queue's name.
 pub const QUEUE_CHANNEL: &str = "fnwire_queue";
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+/// A tokio runtime on a thread of its own that drives the store's connections. It is created
+/// and dropped on that thread, so a store may be made and dropped anywhere, in async code too
+/// (a runtime dropped inside another one panics).
+struct IoRuntime {
+    handle: tokio::runtime::Handle,
+    /// Dropping it ends the thread, which drops the runtime.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl IoRuntime {
+    fn start() -> std::io::Result<IoRuntime> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("fnwire-pg-io")
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new().name("fnwire-pg-runtime".into()).spawn(move || {
+            runtime.block_on(async {
+                let _ = stopped.await;
+            });
+        })?;
+        Ok(IoRuntime { handle, _stop: stop })
+    }
+}
 
 /// Whether a storage connection setting names a PostgreSQL database.
 pub fn is_postgres_url(setting: &str) -> bool {
@@ -67,7 +92,7 @@ pub fn redact(url: &str) -> String {
 #[derive(Clone)]
 pub struct PgStoreOptions {
     /// Most connections the store keeps open.
-    pub pool_size: u32,
+    pub pool_size: usize,
     /// How long a call waits for a connection (the database down, or the pool busy).
     pub connect_timeout: Duration,
     pub clock: Clock,
@@ -90,7 +115,8 @@ impl Default for PgStoreOptions {
 
 /// The PostgreSQL store (see the crate comment).
 pub struct PgStore {
-    pool: Pool,
+    pool: deadpool_postgres::Pool,
+    runtime: IoRuntime,
     url: String,
     clock: Clock,
 }
@@ -119,7 +145,7 @@ fn new_receipt() -> String {
 
 /// The server's own message and SQLSTATE when it sent one (the client's `Display` says only
 /// "db error").
-fn error_text(e: &postgres::Error) -> String {
+fn error_text(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         None => e.to_string(),
@@ -149,22 +175,36 @@ impl PgStore {
             what,
             detail,
         };
-        let config: postgres::Config =
-            url.parse().map_err(|e: postgres::Error| fail("reading the connection URL", e.to_string()))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
-        let pool = r2d2::Pool::builder()
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| fail("reading the connection URL", e.to_string()))?;
+        // A server that does not answer fails a call instead of hanging it.
+        config.connect_timeout(options.connect_timeout);
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(10));
+        let manager = deadpool_postgres::Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
+        );
+        let pool = deadpool_postgres::Pool::builder(manager)
             .max_size(options.pool_size)
-            .min_idle(Some(0))
-            .connection_timeout(options.connect_timeout)
-            .build(manager)
-            .map_err(|e| fail("connecting", e.to_string()))?;
-        let store = PgStore { pool, url: url.to_string(), clock: options.clock };
-        let mut conn = store.conn("connecting")?;
-        schema::migrate(&mut conn).map_err(|e| match e {
-            schema::MigrateError::TooNew(found) => {
-                StorageError::SchemaTooNew { store: store_name.clone(), found, supported: SCHEMA_VERSION }
-            }
-            schema::MigrateError::Sql(e) => fail("creating or migrating the schema", error_text(&e)),
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(options.connect_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .build()
+            .map_err(|e| fail("setting up the connection pool", e.to_string()))?;
+        let runtime =
+            IoRuntime::start().map_err(|e| fail("starting the database I/O thread", e.to_string()))?;
+        let store = PgStore { pool, runtime, url: url.to_string(), clock: options.clock };
+        store.block(async {
+            let mut conn = store.conn_async("connecting").await?;
+            schema::migrate(&mut conn).await.map_err(|e| match e {
+                schema::MigrateError::TooNew(found) => {
+                    StorageError::SchemaTooNew { store: store_name.clone(), found, supported: SCHEMA_VERSION }
+                }
+                schema::MigrateError::Sql(e) => fail("creating or migrating the schema", error_text(&e)),
+            })
         })?;
         Ok(store)
     }
@@ -178,49 +218,66 @@ impl PgStore {
         millis((self.clock)())
     }
 
-    fn conn(
-        &self,
-        what: &'static str,
-    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StorageError> {
-        self.pool.get().map_err(|e| self.error(what, e.to_string()))
+    async fn conn_async(&self, what: &'static str) -> Result<deadpool_postgres::Object, StorageError> {
+        self.pool.get().await.map_err(|e| {
+            let detail = match &e {
+                deadpool_postgres::PoolError::Backend(e) => error_text(e),
+                other => other.to_string(),
+            };
+            self.error(what, detail)
+        })
+    }
+
+    /// Runs one call's future to its end on the calling thread. The connections' sockets are
+    /// driven by the store's own I/O runtime (entered here, so new connections register with
+    /// it); waiting is a plain thread block, so this works on the blocking pool, on a plain
+    /// thread, and even in async code that must call the store once (at start, in the CLI).
+    fn block<T>(&self, call: impl std::future::Future<Output = T>) -> T {
+        let _inside = self.runtime.handle.enter();
+        futures::executor::block_on(call)
     }
 
     fn error(&self, what: &'static str, detail: String) -> StorageError {
         StorageError::Database { store: redact(&self.url), what, detail }
     }
 
-    fn sql(&self, what: &'static str) -> impl Fn(postgres::Error) -> StorageError + '_ {
+    fn sql(&self, what: &'static str) -> impl Fn(tokio_postgres::Error) -> StorageError + '_ {
         move |e| self.error(what, error_text(&e))
     }
 
     /// Runs `sql` (one row, one BIGINT column) and returns the value; for tests and tools.
     pub fn query_count(&self, sql: &str) -> Result<i64, StorageError> {
-        let mut conn = self.conn("counting")?;
-        let row = conn.query_one(sql, &[]).map_err(self.sql("counting"))?;
-        row.try_get::<_, i64>(0).map_err(self.sql("counting"))
+        self.block(async {
+            let conn = self.conn_async("counting").await?;
+            let row = conn.query_one(sql, &[]).await.map_err(self.sql("counting"))?;
+            row.try_get::<_, i64>(0).map_err(self.sql("counting"))
+        })
     }
 }
 
 /// Inserts one message and announces it; inside the caller's transaction, so the announcement
 /// goes out at commit.
-fn insert(
-    client: &mut impl GenericClient,
+async fn insert(
+    client: &impl GenericClient,
     queue: &str,
     body: &[u8],
     now: i64,
     ttl: Duration,
-) -> Result<PeekedMessage, postgres::Error> {
+) -> Result<PeekedMessage, tokio_postgres::Error> {
     let id = uuid::Uuid::new_v4().to_string();
     let expires = now.saturating_add(duration_ms(ttl));
-    client.execute(
-        "INSERT INTO fnwire_queues (name, created_ms) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        &[&queue, &now],
-    )?;
+    client
+        .execute(
+            "INSERT INTO fnwire_queues (name, created_ms) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            &[&queue, &now],
+        )
+        .await?;
     client.execute(
         "INSERT INTO fnwire_messages (id, queue, body, inserted_ms, expires_ms, visible_ms) VALUES ($1, $2, $3, $4, $5, $4)",
         &[&id, &queue, &body, &now, &expires],
-    )?;
-    client.execute("SELECT pg_notify($1, $2)", &[&QUEUE_CHANNEL, &queue])?;
+    )
+    .await?;
+    client.execute("SELECT pg_notify($1, $2)", &[&QUEUE_CHANNEL, &queue]).await?;
     Ok(PeekedMessage {
         queue: queue.to_string(),
         id,
@@ -237,14 +294,17 @@ impl QueueStore for PgStore {
     }
 
     fn put(&self, queue: &str, body: &[u8], ttl: Option<Duration>) -> Result<PeekedMessage, StorageError> {
-        validate_queue_name(queue)?;
-        let now = self.now();
-        let mut conn = self.conn("adding a message")?;
-        let mut tx = conn.transaction().map_err(self.sql("adding a message"))?;
-        let m = insert(&mut tx, queue, body, now, ttl.unwrap_or(DEFAULT_MESSAGE_TTL))
-            .map_err(self.sql("adding a message"))?;
-        tx.commit().map_err(self.sql("adding a message"))?;
-        Ok(m)
+        self.block(async {
+            validate_queue_name(queue)?;
+            let now = self.now();
+            let mut conn = self.conn_async("adding a message").await?;
+            let tx = conn.transaction().await.map_err(self.sql("adding a message"))?;
+            let m = insert(&tx, queue, body, now, ttl.unwrap_or(DEFAULT_MESSAGE_TTL))
+                .await
+                .map_err(self.sql("adding a message"))?;
+            tx.commit().await.map_err(self.sql("adding a message"))?;
+            Ok(m)
+        })
     }
 
     fn complete_and_put(
@@ -252,29 +312,33 @@ impl QueueStore for PgStore {
         held: Option<(&str, &str, &str)>,
         outputs: &[MessageBody],
     ) -> Result<(), StorageError> {
-        for m in outputs {
-            validate_queue_name(&m.queue)?;
-        }
-        let now = self.now();
-        let mut conn = self.conn("completing a message")?;
-        let mut tx = conn.transaction().map_err(self.sql("completing a message"))?;
-        if let Some((queue, id, receipt)) = held {
-            let n = tx
-                .execute(
-                    "DELETE FROM fnwire_messages WHERE queue = $1 AND id = $2 AND pop_receipt = $3",
-                    &[&queue, &id, &receipt],
-                )
-                .map_err(self.sql("deleting a message"))?;
-            if n != 1 {
-                // Dropping the transaction rolls it back: nothing of this completion stays.
-                return Err(mismatch(queue, id, receipt));
+        self.block(async {
+            for m in outputs {
+                validate_queue_name(&m.queue)?;
             }
-        }
-        for m in outputs {
-            insert(&mut tx, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
-                .map_err(self.sql("adding a message"))?;
-        }
-        tx.commit().map_err(self.sql("committing a completion"))
+            let now = self.now();
+            let mut conn = self.conn_async("completing a message").await?;
+            let tx = conn.transaction().await.map_err(self.sql("completing a message"))?;
+            if let Some((queue, id, receipt)) = held {
+                let n = tx
+                    .execute(
+                        "DELETE FROM fnwire_messages WHERE queue = $1 AND id = $2 AND pop_receipt = $3",
+                        &[&queue, &id, &receipt],
+                    )
+                    .await
+                    .map_err(self.sql("deleting a message"))?;
+                if n != 1 {
+                    // Dropping the transaction rolls it back: nothing of this completion stays.
+                    return Err(mismatch(queue, id, receipt));
+                }
+            }
+            for m in outputs {
+                insert(&tx, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
+                    .await
+                    .map_err(self.sql("adding a message"))?;
+            }
+            tx.commit().await.map_err(self.sql("committing a completion"))
+        })
     }
 
     fn get_messages(
@@ -283,19 +347,21 @@ impl QueueStore for PgStore {
         max: usize,
         visibility_timeout: Duration,
     ) -> Result<Vec<LeasedMessage>, StorageError> {
-        let now = self.now();
-        let visible_at = now.saturating_add(duration_ms(visibility_timeout));
-        let limit = i64::try_from(max).unwrap_or(i64::MAX);
-        let mut conn = self.conn("taking messages")?;
-        conn.execute(
-            "DELETE FROM fnwire_messages WHERE queue = $1 AND expires_ms <= $2 AND NOT leased",
-            &[&queue, &now],
-        )
-        .map_err(self.sql("removing expired messages"))?;
-        // SKIP LOCKED: rows another host is taking right now are passed over, not waited for.
-        let rows = conn
-            .query(
-                "WITH picked AS (
+        self.block(async {
+            let now = self.now();
+            let visible_at = now.saturating_add(duration_ms(visibility_timeout));
+            let limit = i64::try_from(max).unwrap_or(i64::MAX);
+            let conn = self.conn_async("taking messages").await?;
+            conn.execute(
+                "DELETE FROM fnwire_messages WHERE queue = $1 AND expires_ms <= $2 AND NOT leased",
+                &[&queue, &now],
+            )
+            .await
+            .map_err(self.sql("removing expired messages"))?;
+            // SKIP LOCKED: rows another host is taking right now are passed over, not waited for.
+            let rows = conn
+                .query(
+                    "WITH picked AS (
                      SELECT seq FROM fnwire_messages
                      WHERE queue = $1 AND visible_ms <= $2 AND expires_ms > $2
                      ORDER BY visible_ms, seq LIMIT $3
@@ -305,29 +371,31 @@ impl QueueStore for PgStore {
                      visible_ms = $4, leased = TRUE
                  FROM picked WHERE m.seq = picked.seq
                  RETURNING m.seq, m.id, m.body, m.dequeue_count, m.inserted_ms, m.expires_ms, m.pop_receipt",
-                &[&queue, &now, &limit, &visible_at],
-            )
-            .map_err(self.sql("taking messages"))?;
-        let mut taken: Vec<(i64, LeasedMessage)> = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.get::<_, i64>(0),
-                    LeasedMessage {
-                        queue: queue.to_string(),
-                        id: r.get(1),
-                        body: r.get(2),
-                        dequeue_count: r.get(3),
-                        insertion_time: from_millis(r.get(4)),
-                        expiration_time: from_millis(r.get(5)),
-                        next_visible_time: from_millis(visible_at),
-                        pop_receipt: r.get(6),
-                    },
+                    &[&queue, &now, &limit, &visible_at],
                 )
-            })
-            .collect();
-        taken.sort_by_key(|(seq, _)| *seq);
-        Ok(taken.into_iter().map(|(_, m)| m).collect())
+                .await
+                .map_err(self.sql("taking messages"))?;
+            let mut taken: Vec<(i64, LeasedMessage)> = rows
+                .iter()
+                .map(|r| {
+                    (
+                        r.get::<_, i64>(0),
+                        LeasedMessage {
+                            queue: queue.to_string(),
+                            id: r.get(1),
+                            body: r.get(2),
+                            dequeue_count: r.get(3),
+                            insertion_time: from_millis(r.get(4)),
+                            expiration_time: from_millis(r.get(5)),
+                            next_visible_time: from_millis(visible_at),
+                            pop_receipt: r.get(6),
+                        },
+                    )
+                })
+                .collect();
+            taken.sort_by_key(|(seq, _)| *seq);
+            Ok(taken.into_iter().map(|(_, m)| m).collect())
+        })
     }
 
     fn release(
@@ -357,27 +425,32 @@ impl QueueStore for PgStore {
         pop_receipt: &str,
         visibility_timeout: Duration,
     ) -> Result<(), StorageError> {
+        self.block(async {
         let visible_at = self.now().saturating_add(duration_ms(visibility_timeout));
-        let mut conn = self.conn("renewing a message's visibility timeout")?;
+        let conn = self.conn_async("renewing a message's visibility timeout").await?;
         let n = conn
             .execute(
                 "UPDATE fnwire_messages SET visible_ms = $4 WHERE queue = $1 AND id = $2 AND pop_receipt = $3 AND leased",
                 &[&queue, &id, &pop_receipt, &visible_at],
             )
+            .await
             .map_err(self.sql("renewing a message's visibility timeout"))?;
         if n == 1 { Ok(()) } else { Err(mismatch(queue, id, pop_receipt)) }
+            })
     }
 
     fn move_to_poison(&self, queue: &str, id: &str, pop_receipt: &str) -> Result<String, StorageError> {
+        self.block(async {
         let poison = poison_queue_name(queue);
         let now = self.now();
         let ttl = duration_ms(DEFAULT_MESSAGE_TTL);
-        let mut conn = self.conn("moving a message to the poison queue")?;
-        let mut tx = conn.transaction().map_err(self.sql("moving a message to the poison queue"))?;
+        let mut conn = self.conn_async("moving a message to the poison queue").await?;
+        let tx = conn.transaction().await.map_err(self.sql("moving a message to the poison queue"))?;
         tx.execute(
             "INSERT INTO fnwire_queues (name, created_ms) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
             &[&poison, &now],
         )
+        .await
         .map_err(self.sql("moving a message to the poison queue"))?;
         let n = tx
             .execute(
@@ -386,12 +459,14 @@ impl QueueStore for PgStore {
                  WHERE queue = $1 AND id = $2 AND pop_receipt = $3",
                 &[&queue, &id, &pop_receipt, &poison, &now, &ttl],
             )
+            .await
             .map_err(self.sql("moving a message to the poison queue"))?;
         if n != 1 {
             return Err(mismatch(queue, id, pop_receipt));
         }
-        tx.commit().map_err(self.sql("moving a message to the poison queue"))?;
+        tx.commit().await.map_err(self.sql("moving a message to the poison queue"))?;
         Ok(poison)
+            })
     }
 
     fn recover_at_start(&self) -> Result<usize, StorageError> {
@@ -401,84 +476,99 @@ impl QueueStore for PgStore {
     }
 
     fn peek(&self, queue: &str, max: usize) -> Result<Vec<PeekedMessage>, StorageError> {
-        let now = self.now();
-        let limit = i64::try_from(max).unwrap_or(i64::MAX);
-        let mut conn = self.conn("peeking messages")?;
-        let rows = conn
-            .query(
-                "SELECT id, body, dequeue_count, inserted_ms, expires_ms FROM fnwire_messages
+        self.block(async {
+            let now = self.now();
+            let limit = i64::try_from(max).unwrap_or(i64::MAX);
+            let conn = self.conn_async("peeking messages").await?;
+            let rows = conn
+                .query(
+                    "SELECT id, body, dequeue_count, inserted_ms, expires_ms FROM fnwire_messages
                  WHERE queue = $1 AND visible_ms <= $2 AND expires_ms > $2 ORDER BY visible_ms, seq LIMIT $3",
-                &[&queue, &now, &limit],
-            )
-            .map_err(self.sql("peeking messages"))?;
-        Ok(rows
-            .iter()
-            .map(|r| PeekedMessage {
-                queue: queue.to_string(),
-                id: r.get(0),
-                body: r.get(1),
-                dequeue_count: r.get(2),
-                insertion_time: from_millis(r.get(3)),
-                expiration_time: from_millis(r.get(4)),
-            })
-            .collect())
+                    &[&queue, &now, &limit],
+                )
+                .await
+                .map_err(self.sql("peeking messages"))?;
+            Ok(rows
+                .iter()
+                .map(|r| PeekedMessage {
+                    queue: queue.to_string(),
+                    id: r.get(0),
+                    body: r.get(1),
+                    dequeue_count: r.get(2),
+                    insertion_time: from_millis(r.get(3)),
+                    expiration_time: from_millis(r.get(4)),
+                })
+                .collect())
+        })
     }
 
     fn list_queues(&self) -> Result<Vec<QueueSummary>, StorageError> {
-        let now = self.now();
-        let mut conn = self.conn("listing queues")?;
-        let rows = conn
-            .query(
-                "SELECT q.name,
+        self.block(async {
+            let now = self.now();
+            let conn = self.conn_async("listing queues").await?;
+            let rows = conn
+                .query(
+                    "SELECT q.name,
                         COUNT(m.seq) FILTER (WHERE m.visible_ms <= $1),
                         COUNT(m.seq) FILTER (WHERE m.visible_ms > $1)
                  FROM fnwire_queues q LEFT JOIN fnwire_messages m ON m.queue = q.name AND m.expires_ms > $1
                  GROUP BY q.name ORDER BY q.name",
-                &[&now],
-            )
-            .map_err(self.sql("listing queues"))?;
-        Ok(rows
-            .iter()
-            .map(|r| QueueSummary {
-                name: r.get(0),
-                visible: r.get::<_, i64>(1).max(0) as u64,
-                invisible: r.get::<_, i64>(2).max(0) as u64,
-            })
-            .collect())
+                    &[&now],
+                )
+                .await
+                .map_err(self.sql("listing queues"))?;
+            Ok(rows
+                .iter()
+                .map(|r| QueueSummary {
+                    name: r.get(0),
+                    visible: r.get::<_, i64>(1).max(0) as u64,
+                    invisible: r.get::<_, i64>(2).max(0) as u64,
+                })
+                .collect())
+        })
     }
 
     fn message_count(&self, queue: &str) -> Result<u64, StorageError> {
-        let now = self.now();
-        let mut conn = self.conn("counting messages")?;
-        let row = conn
-            .query_one(
-                "SELECT COUNT(*) FROM fnwire_messages WHERE queue = $1 AND expires_ms > $2",
-                &[&queue, &now],
-            )
-            .map_err(self.sql("counting messages"))?;
-        Ok(row.get::<_, i64>(0).max(0) as u64)
+        self.block(async {
+            let now = self.now();
+            let conn = self.conn_async("counting messages").await?;
+            let row = conn
+                .query_one(
+                    "SELECT COUNT(*) FROM fnwire_messages WHERE queue = $1 AND expires_ms > $2",
+                    &[&queue, &now],
+                )
+                .await
+                .map_err(self.sql("counting messages"))?;
+            Ok(row.get::<_, i64>(0).max(0) as u64)
+        })
     }
 
     fn schedule_status(&self, function: &str) -> Result<Option<ScheduleStatus>, StorageError> {
-        let mut conn = self.conn("reading timer status")?;
-        let row = conn
-            .query_opt(
-                "SELECT last, next, last_updated FROM fnwire_timer_status WHERE function = $1",
-                &[&function],
-            )
-            .map_err(self.sql("reading timer status"))?;
-        Ok(row.map(|r| ScheduleStatus { last: r.get(0), next: r.get(1), last_updated: r.get(2) }))
+        self.block(async {
+            let conn = self.conn_async("reading timer status").await?;
+            let row = conn
+                .query_opt(
+                    "SELECT last, next, last_updated FROM fnwire_timer_status WHERE function = $1",
+                    &[&function],
+                )
+                .await
+                .map_err(self.sql("reading timer status"))?;
+            Ok(row.map(|r| ScheduleStatus { last: r.get(0), next: r.get(1), last_updated: r.get(2) }))
+        })
     }
 
     fn set_schedule_status(&self, function: &str, status: &ScheduleStatus) -> Result<(), StorageError> {
-        let mut conn = self.conn("writing timer status")?;
-        conn.execute(
-            "INSERT INTO fnwire_timer_status (function, last, next, last_updated) VALUES ($1, $2, $3, $4)
+        self.block(async {
+            let conn = self.conn_async("writing timer status").await?;
+            conn.execute(
+                "INSERT INTO fnwire_timer_status (function, last, next, last_updated) VALUES ($1, $2, $3, $4)
              ON CONFLICT (function) DO UPDATE SET last = $2, next = $3, last_updated = $4",
-            &[&function, &status.last, &status.next, &status.last_updated],
-        )
-        .map(|_| ())
-        .map_err(self.sql("writing timer status"))
+                &[&function, &status.last, &status.next, &status.last_updated],
+            )
+            .await
+            .map(|_| ())
+            .map_err(self.sql("writing timer status"))
+        })
     }
 
     fn claim_timer_occurrence(
@@ -488,10 +578,11 @@ impl QueueStore for PgStore {
         owner: &str,
         lease: Duration,
     ) -> Result<bool, StorageError> {
+        self.block(async {
         let now = self.now();
         let expires = now.saturating_add(duration_ms(lease));
         let due = millis(due);
-        let mut conn = self.conn("claiming a timer occurrence")?;
+        let conn = self.conn_async("claiming a timer occurrence").await?;
         // The primary key makes the insert race-free: of hosts claiming together, one
         // inserts, the others update nothing (the claim is live) and get 0 rows.
         let n = conn
@@ -501,8 +592,10 @@ impl QueueStore for PgStore {
                  WHERE NOT fnwire_timer_occurrences.done AND fnwire_timer_occurrences.expires_ms <= $5",
                 &[&function, &due, &owner, &expires, &now],
             )
+            .await
             .map_err(self.sql("claiming a timer occurrence"))?;
         Ok(n == 1)
+            })
     }
 
     fn finish_timer_occurrence(
@@ -511,19 +604,23 @@ impl QueueStore for PgStore {
         due: DateTime<Utc>,
         owner: &str,
     ) -> Result<(), StorageError> {
+        self.block(async {
         let due = millis(due);
-        let mut conn = self.conn("finishing a timer occurrence")?;
+        let conn = self.conn_async("finishing a timer occurrence").await?;
         conn.execute(
             "UPDATE fnwire_timer_occurrences SET done = TRUE WHERE function = $1 AND due_ms = $2 AND owner = $3",
             &[&function, &due, &owner],
         )
+        .await
         .map_err(self.sql("finishing a timer occurrence"))?;
         conn.execute(
             "DELETE FROM fnwire_timer_occurrences WHERE function = $1 AND due_ms < $2",
             &[&function, &(due - 86_400_000)],
         )
+        .await
         .map_err(self.sql("finishing a timer occurrence"))?;
         Ok(())
+            })
     }
 }
 
@@ -536,27 +633,30 @@ impl PgStore {
         delay: Duration,
         attempted: bool,
     ) -> Result<String, StorageError> {
-        let visible_at = self.now().saturating_add(duration_ms(delay));
-        let receipt = new_receipt();
-        let uncount: i64 = i64::from(!attempted);
-        let mut conn = self.conn("releasing a message")?;
-        let n = conn
-            .execute(
-                "UPDATE fnwire_messages SET visible_ms = $4, pop_receipt = $5, leased = FALSE,
+        self.block(async {
+            let visible_at = self.now().saturating_add(duration_ms(delay));
+            let receipt = new_receipt();
+            let uncount: i64 = i64::from(!attempted);
+            let conn = self.conn_async("releasing a message").await?;
+            let n = conn
+                .execute(
+                    "UPDATE fnwire_messages SET visible_ms = $4, pop_receipt = $5, leased = FALSE,
                      dequeue_count = GREATEST(dequeue_count - $6, 0)
                  WHERE queue = $1 AND id = $2 AND pop_receipt = $3",
-                &[&queue, &id, &pop_receipt, &visible_at, &receipt, &uncount],
-            )
-            .map_err(self.sql("releasing a message"))?;
-        if n == 1 {
-            // A message visible at once is new work for idle hosts.
-            if delay.is_zero() {
-                let _ = conn.execute("SELECT pg_notify($1, $2)", &[&QUEUE_CHANNEL, &queue]);
+                    &[&queue, &id, &pop_receipt, &visible_at, &receipt, &uncount],
+                )
+                .await
+                .map_err(self.sql("releasing a message"))?;
+            if n == 1 {
+                // A message visible at once is new work for idle hosts.
+                if delay.is_zero() {
+                    let _ = conn.execute("SELECT pg_notify($1, $2)", &[&QUEUE_CHANNEL, &queue]).await;
+                }
+                Ok(receipt)
+            } else {
+                Err(mismatch(queue, id, pop_receipt))
             }
-            Ok(receipt)
-        } else {
-            Err(mismatch(queue, id, pop_receipt))
-        }
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! The schema and its migrations. `fnwire_schema` holds the version; each migration moves it
 //! up by one, in the transaction that changes the tables.
 
-use postgres::Client;
+use tokio_postgres::Client;
 
 /// The schema version this fnwire writes and reads.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -11,11 +11,11 @@ const MIGRATION_LOCK: i64 = 0x666e_7769_7265;
 
 pub(crate) enum MigrateError {
     TooNew(i64),
-    Sql(postgres::Error),
+    Sql(tokio_postgres::Error),
 }
 
-impl From<postgres::Error> for MigrateError {
-    fn from(e: postgres::Error) -> Self {
+impl From<tokio_postgres::Error> for MigrateError {
+    fn from(e: tokio_postgres::Error) -> Self {
         MigrateError::Sql(e)
     }
 }
@@ -57,21 +57,21 @@ CREATE TABLE fnwire_timer_occurrences (
 "];
 
 /// Creates the schema, or brings it to [`SCHEMA_VERSION`]; a newer one is refused untouched.
-pub(crate) fn migrate(client: &mut Client) -> Result<(), MigrateError> {
-    let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS fnwire_schema (version BIGINT NOT NULL)")?;
-    let found: i64 = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM fnwire_schema", &[])?.get(0);
+pub(crate) async fn migrate(client: &mut Client) -> Result<(), MigrateError> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS fnwire_schema (version BIGINT NOT NULL)").await?;
+    let found: i64 = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM fnwire_schema", &[]).await?.get(0);
     if found > SCHEMA_VERSION {
         // Dropping the transaction rolls back: not even the version table is touched.
         return Err(MigrateError::TooNew(found));
     }
     for (from, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
-        tx.batch_execute(sql)?;
+        tx.batch_execute(sql).await?;
         let to = i64::try_from(from).unwrap_or(0) + 1;
-        tx.execute("DELETE FROM fnwire_schema", &[])?;
-        tx.execute("INSERT INTO fnwire_schema (version) VALUES ($1)", &[&to])?;
+        tx.execute("DELETE FROM fnwire_schema", &[]).await?;
+        tx.execute("INSERT INTO fnwire_schema (version) VALUES ($1)", &[&to]).await?;
     }
-    tx.commit()?;
+    tx.commit().await?;
     Ok(())
 }

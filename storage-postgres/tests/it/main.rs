@@ -50,6 +50,12 @@ pub struct TestDatabase {
     name: String,
 }
 
+impl Default for TestDatabase {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl TestDatabase {
     pub fn new() -> TestDatabase {
         let server = server_url();

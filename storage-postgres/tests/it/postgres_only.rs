@@ -128,3 +128,14 @@ fn urls_are_recognised_and_redacted() {
     assert_eq!(redact("postgres://u:p@h:5432/db"), "postgres://u:***@h:5432/db");
     assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
 }
+
+/// The host opens its store, and the CLI uses it, from async code; a client that brings its
+/// own runtime would panic there, on use or on drop.
+#[tokio::test]
+async fn a_store_opens_works_and_drops_inside_async_code() {
+    let db = TestDatabase::new();
+    let store = PgStore::open(&db.url).unwrap();
+    store.put("async-queue", b"x", None).unwrap();
+    assert_eq!(store.message_count("async-queue").unwrap(), 1);
+    drop(store);
+}
