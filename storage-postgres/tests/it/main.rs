@@ -58,6 +58,11 @@ impl Default for TestDatabase {
 
 impl TestDatabase {
     pub fn new() -> TestDatabase {
+        // On a thread of its own: the blocking client cannot run inside an async test.
+        std::thread::spawn(TestDatabase::create).join().unwrap()
+    }
+
+    fn create() -> TestDatabase {
         let server = server_url();
         let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap_or_else(|e| {
             panic!(
@@ -74,8 +79,15 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || TestDatabase::drop_database(&name)).join();
+    }
+}
+
+impl TestDatabase {
+    fn drop_database(name: &str) {
         if let Ok(mut admin) = postgres::Client::connect(&server_url(), postgres::NoTls) {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
 }
