@@ -230,6 +230,15 @@ pub fn render(app: &App, options: &Options, queries: &ScalerQueries) -> Result<R
     })
 }
 
+/// Reads a YAML stream of manifests back into JSON values (for tools and tests that check what
+/// `fnwire kube` wrote).
+pub fn parse_manifests(yaml: &str) -> Result<Vec<serde_json::Value>, DeployError> {
+    serde_norway::Deserializer::from_str(yaml)
+        .map(|doc| serde::Deserialize::deserialize(doc).map_err(DeployError::from))
+        .filter(|doc| !matches!(doc, Ok(serde_json::Value::Null)))
+        .collect()
+}
+
 fn check_image(image: &str) -> Result<(), DeployError> {
     let valid = !image.is_empty()
         && !image.starts_with(['-', '.', '/', ':'])

@@ -33,7 +33,7 @@ pub enum Command {
         host: std::net::IpAddr,
         /// Seconds in-flight invocations may take to finish after SIGTERM or Ctrl-C, before the
         /// workers are told to terminate.
-        #[arg(long, value_name = "SECONDS", default_value_t = crate::drain::DEFAULT_DRAIN_TIMEOUT.as_secs_f64(), value_parser = parse_seconds)]
+        #[arg(long, value_name = "SECONDS", env = "FNWIRE_DRAIN_TIMEOUT", default_value_t = crate::drain::DEFAULT_DRAIN_TIMEOUT.as_secs_f64(), value_parser = parse_seconds)]
         drain_timeout: f64,
         /// Build a Cargo app in debug mode instead of `--release`.
         #[arg(long)]
@@ -83,6 +83,34 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::triggers::queue_cli::QueueCommand,
     },
+    /// Write a Dockerfile and Kubernetes manifests (Secret, Deployment, Service, KEDA
+    /// ScaledObject) for the app, from its worker's own indexing.
+    Kube {
+        /// The function app's directory (a Cargo, Python or Node app).
+        #[arg(default_value = ".")]
+        app_dir: PathBuf,
+        /// The image the Deployment runs (build it with the written Dockerfile).
+        #[arg(long, value_name = "NAME")]
+        image: String,
+        /// Where to write (inside the app directory, the image's build context) [default: APP/deploy].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The namespace of every object (none: kubectl's current one).
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
+        /// The objects' name [default: from the app directory's name].
+        #[arg(long)]
+        name: Option<String>,
+        /// Seconds the pods drain for on SIGTERM (their grace period is longer).
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        drain_timeout: u64,
+        /// The most replicas KEDA scales to.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        max_replicas: u32,
+        /// Build a Cargo app in debug mode to index it (the image builds in release).
+        #[arg(long)]
+        debug: bool,
+    },
     /// Check, back up or restore the app's embedded store.
     Store {
         #[command(subcommand)]
@@ -129,6 +157,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 limits,
             })
             .await?)
+        }
+        Command::Kube { app_dir, image, out, namespace, name, drain_timeout, max_replicas, debug } => {
+            let written = crate::kube::run_kube(crate::kube::KubeOptions {
+                app_dir,
+                image,
+                out_dir: out,
+                namespace,
+                name,
+                drain_timeout_secs: drain_timeout,
+                max_replicas,
+                debug,
+            })
+            .await?;
+            let scaling = match written.scaled_triggers {
+                0 => "a fixed replica count (no queue or durable functions)".to_string(),
+                n => format!("KEDA on {n} postgresql trigger(s)"),
+            };
+            print_console(&format!(
+                "wrote {} in {}; scaling: {scaling}\nbuild the image from the app directory with `docker build -f {}/Dockerfile -t IMAGE .`, push it, then `kubectl apply -f {}/kubernetes.yaml`\n",
+                written.files.join(", "),
+                written.out_dir.display(),
+                written.out_dir.display(),
+                written.out_dir.display(),
+            ));
+            Ok(())
         }
         Command::Pack { app_dir, out, debug } => {
             let packed =

@@ -27,6 +27,7 @@ pub mod host;
 pub mod http;
 pub mod invoke;
 pub mod keys;
+pub mod kube;
 pub mod lifecycle;
 pub mod log_limit;
 pub mod pack;

@@ -137,9 +137,7 @@ fn bad_names_images_and_missing_queries_are_refused_with_what_to_pass() {
 #[test]
 fn the_yaml_stream_holds_the_same_objects() {
     let rendered = render(&mixed_app(), &options(), &queries(&["orders", "shipping"])).unwrap();
-    let parsed: Vec<serde_json::Value> = serde_norway::Deserializer::from_str(&rendered.manifests)
-        .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
-        .collect();
+    let parsed = fnwire_deploy::parse_manifests(&rendered.manifests).unwrap();
     assert_eq!(parsed, rendered.objects);
     // Strings KEDA reads as numbers stay strings in YAML (quoted), not integers.
     assert!(rendered.manifests.contains("targetQueryValue: '8'"), "{}", rendered.manifests);
