@@ -126,3 +126,37 @@ fn a_host_address_that_is_not_an_ip_is_refused_with_what_to_pass() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--host") && err.contains("example.com"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queue_message_in_flight_at_sigterm_completes_and_no_new_one_is_taken() {
+    let app = test_worker_app();
+    let gate = app.path().join("gate-open");
+    let settings = serde_json::json!({ "Values": { "TEST_WORKER_GATE": gate } });
+    std::fs::write(app.path().join("local.settings.json"), settings.to_string()).unwrap();
+    std::fs::write(
+        app.path().join("host.json"),
+        r#"{"version":"2.0","extensions":{"queues":{"maxPollingInterval":"00:00:00.2"}}}"#,
+    )
+    .unwrap();
+    let store = fnwire_storage::Store::open(&app.path().join(".fnwire")).unwrap();
+    let first = store.put("gatejobs", b"in flight at SIGTERM", None).unwrap();
+    let mut fnwire = Fnwire::start(app.path(), &["--drain-timeout", "60"]);
+    fnwire.wait_for_output("test worker: gate waiting", Duration::from_secs(30));
+
+    sigterm(&fnwire);
+    // The listener closes when the stop is raised; from then on no listener takes messages.
+    wait_until_refused(fnwire.port);
+    let second = store.put("gatejobs", b"arrived while draining", None).unwrap();
+    assert!(fnwire.child.try_wait().unwrap().is_none(), "fnwire exited while a message was in flight");
+
+    std::fs::write(&gate, "open").unwrap();
+    let status = fnwire.wait_exit(EXIT_BOUND);
+    assert!(status.success(), "{status:?}\n{}", fnwire.output());
+    let out = fnwire.output();
+    assert_eq!(out.matches("test worker handling id-gatequeue").count(), 1, "{out}");
+    let left = store.peek("gatejobs", 10).unwrap();
+    let ids: Vec<&str> = left.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, [second.id.as_str()], "the first completed (deleted), the second waits untouched: {out}");
+    assert_ne!(first.id, second.id);
+    assert_eq!(left[0].dequeue_count, 0, "nobody took the second message");
+}

@@ -17,7 +17,8 @@
 //! * `restart` `restart`: the process exits with 200, the code that asks for a restart;
 //! * `slowqueue`: a queue trigger on `slowjobs` that, like `slow`, answers only when cancelled;
 //! * `gate` `gate`: prints `test worker: gate waiting`, then answers `gate passed` once the file
-//!   named by `TEST_WORKER_GATE` exists (a request a test holds in flight for as long as it wants).
+//!   named by `TEST_WORKER_GATE` exists (a request a test holds in flight for as long as it wants);
+//! * `gatequeue`: a queue trigger on `gatejobs` that waits for the same file, then succeeds.
 //!
 //! The HTTP functions above `keyed` are anonymous.
 //! `TEST_WORKER_CRASH_MARKER=<file>`: the first start creates the file; later starts see it and
@@ -88,6 +89,10 @@ fn functions() -> Vec<RpcFunctionMetadata> {
             r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous"}"#,
         ),
         function("gate", r#"{"type":"httpTrigger","direction":"in","name":"req"}"#),
+        function(
+            "gatequeue",
+            r#"{"type":"queueTrigger","direction":"in","name":"msg","queueName":"gatejobs"}"#,
+        ),
         function(
             "slowqueue",
             r#"{"type":"queueTrigger","direction":"in","name":"msg","queueName":"slowjobs"}"#,
@@ -271,7 +276,7 @@ async fn main() {
                 if req.function_id == "id-slow" || req.function_id == "id-slowqueue" {
                     continue;
                 }
-                if req.function_id == "id-gate" {
+                if req.function_id == "id-gate" || req.function_id == "id-gatequeue" {
                     let reply = reply_tx.clone();
                     println!("test worker: gate waiting");
                     tokio::spawn(async move {
@@ -281,7 +286,8 @@ async fn main() {
                         }
                         let response = InvocationResponse {
                             invocation_id: req.invocation_id.clone(),
-                            return_value: Some(http_response(200, "text/plain", Bytes::from("gate passed"))),
+                            return_value: (req.function_id == "id-gate")
+                                .then(|| http_response(200, "text/plain", Bytes::from("gate passed"))),
                             result: success(),
                             ..Default::default()
                         };
