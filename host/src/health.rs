@@ -6,7 +6,6 @@
 //! Ping answers 200 only while the host is `Running` and 503 while it starts or drains, so it
 //! is the readiness probe: a draining pod leaves the Service before its listener closes.
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -22,14 +21,13 @@ pub const STATUS_PATH: &str = "/admin/host/status";
 
 /// The host's state, named as Azure's `ScriptHostState` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
 pub enum HostState {
-    Starting = 0,
-    Running = 1,
+    Starting,
+    Running,
     /// Draining after SIGTERM or Ctrl-C: in-flight work finishes, nothing new is taken.
-    Stopping = 2,
+    Stopping,
     /// The app could not start (or its workers gave up).
-    Error = 3,
+    Error,
 }
 
 impl HostState {
@@ -41,15 +39,6 @@ impl HostState {
             HostState::Error => "Error",
         }
     }
-
-    fn from_u8(value: u8) -> HostState {
-        match value {
-            1 => HostState::Running,
-            2 => HostState::Stopping,
-            3 => HostState::Error,
-            _ => HostState::Starting,
-        }
-    }
 }
 
 /// A check of the store the app's triggers and bindings use: `Ok` or why it failed.
@@ -58,7 +47,7 @@ pub type StoreProbe = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 /// What the health endpoints report; shared by the host (which moves the state) and the HTTP
 /// front door (which answers).
 pub struct Health {
-    state: AtomicU8,
+    state: tokio::sync::watch::Sender<HostState>,
     started: Instant,
     id: String,
     keys: OnceLock<Arc<Keys>>,
@@ -110,7 +99,7 @@ impl Health {
         // The pod name in Kubernetes, the machine's name elsewhere: what tells replicas apart.
         let id = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "fnwire".into());
         Health {
-            state: AtomicU8::new(HostState::Starting as u8),
+            state: tokio::sync::watch::Sender::new(HostState::Starting),
             started: Instant::now(),
             id,
             keys: OnceLock::new(),
@@ -119,11 +108,16 @@ impl Health {
     }
 
     pub fn state(&self) -> HostState {
-        HostState::from_u8(self.state.load(Ordering::Acquire))
+        *self.state.borrow()
     }
 
     pub fn set_state(&self, state: HostState) {
-        self.state.store(state as u8, Ordering::Release);
+        self.state.send_replace(state);
+    }
+
+    /// Completes once the host is stopping (at once if it is).
+    pub async fn stopping(&self) {
+        let _ = self.state.subscribe().wait_for(|s| *s == HostState::Stopping).await;
     }
 
     /// The keys `/admin/host/status` requires (the master key). Until they are loaded the

@@ -182,6 +182,7 @@ pub async fn serve(
         let state = state.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
+        let stop = stop.clone();
         tokio::spawn(async move {
             let limits = state.limits.clone();
             let watched = slot.watched.clone();
@@ -205,9 +206,23 @@ pub async fn serve(
                 reason = slot.watched.closed(&limits) => {
                     tracing::debug!("closed an HTTP connection: {reason:?}");
                 }
+                // Draining: a connection with no request in flight (idle, or a head still arriving)
+                // closes now; one with a request is closed by the graceful shutdown after its
+                // response is written.
+                () = idle_at_stop(&stop, &slot.watched) => {
+                    tracing::debug!("closed an HTTP connection without a request in flight: the host is stopping");
+                }
             }
             drop(slot);
         });
+    }
+}
+
+/// Completes when the host stops while `watched` has no request in flight; never otherwise.
+async fn idle_at_stop(stop: &crate::drain::StopSignal, watched: &listener::Watched) {
+    stop.stopped().await;
+    if watched.has_request_in_flight() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -236,7 +251,14 @@ async fn serve_request(
     // Checked before the body is read; the answer never says which keys exist.
     app.authorize(function, &parts, &state.unauthorized_log)?;
     // The reservation lives until the response is built: the invocation holds the bytes.
-    let held = state.bodies.read(&parts.headers, body).await?;
+    // A body still arriving when the host starts to drain is not waited for: the request has not
+    // run yet, and a stalled client must not hold the drain for its whole timeout.
+    let held = tokio::select! {
+        held = state.bodies.read(&parts.headers, body) => held?,
+        () = state.health.stopping() => {
+            return Err(Rejection::Unavailable("the host is stopping; send the request again".into()));
+        }
+    };
     let body = held.bytes;
     let _reservation = held.reservation;
     let invocation_id = uuid::Uuid::new_v4().to_string();
