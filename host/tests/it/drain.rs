@@ -160,3 +160,28 @@ async fn a_queue_message_in_flight_at_sigterm_completes_and_no_new_one_is_taken(
     assert_ne!(first.id, second.id);
     assert_eq!(left[0].dequeue_count, 0, "nobody took the second message");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_connections_and_unfinished_bodies_do_not_hold_the_drain() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = test_worker_app();
+    let mut fnwire = Fnwire::start(app.path(), &["--drain-timeout", "60"]);
+    // An idle connection, and a POST whose body stalls after 10 of its 100 bytes.
+    let _idle = tokio::net::TcpStream::connect(("127.0.0.1", fnwire.port)).await.unwrap();
+    let mut stalled = tokio::net::TcpStream::connect(("127.0.0.1", fnwire.port)).await.unwrap();
+    stalled
+        .write_all(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a\":12345")
+        .await
+        .unwrap();
+    // A full round trip on another connection: by its end the host has read the head that was
+    // already in its socket and is waiting for the body.
+    assert_eq!(get(&fnwire.url("/admin/host/ping")).await.status, 200);
+    sigterm(&fnwire);
+    let status = fnwire.wait_exit(EXIT_BOUND);
+    assert!(status.success(), "{status:?}\n{}", fnwire.output());
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut reply)).await;
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 503"), "the stalled request is told to go elsewhere: {reply}");
+    assert!(reply.contains("stopping"), "{reply}");
+}
