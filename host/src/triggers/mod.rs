@@ -2,6 +2,7 @@
 //! function gets a task; invocations go through the host's one [`Pipeline`], which also
 //! prepares blob inputs and delivers outputs.
 
+pub mod backend;
 pub mod config;
 pub mod queue;
 pub mod queue_cli;
@@ -10,7 +11,7 @@ pub mod timer;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use fnwire_storage::Store;
+use fnwire_storage::QueueStore;
 
 use crate::bindings::AppBindings;
 use crate::config::ConfigError;
@@ -91,7 +92,7 @@ impl TriggerPlan {
 
     /// Starts a task per function; they stop when the returned value is dropped. `bindings`
     /// tells a queue listener when this host added a message to its queue.
-    pub fn start(self, store: Arc<Store>, pipeline: Pipeline, bindings: &AppBindings) -> RunningTriggers {
+    pub fn start(self, store: Arc<dyn QueueStore>, pipeline: Pipeline, bindings: &AppBindings) -> RunningTriggers {
         let mut tasks = Vec::new();
         for t in self.timers {
             tasks.push(tokio::spawn(timer::run(t, store.clone(), pipeline.clone())));
@@ -127,7 +128,7 @@ impl Drop for RunningTriggers {
 /// The embedded storage of an app, opened at start.
 #[derive(Debug, Clone)]
 pub struct Embedded {
-    pub store: Arc<Store>,
+    pub store: Arc<dyn QueueStore>,
     pub blobs: fnwire_storage::BlobStore,
     pub queue_options: QueueOptions,
 }
@@ -143,18 +144,14 @@ impl Embedded {
         let queue_options = QueueOptions::read(app_dir)?;
         // One host per store: a second one is refused here, before it starts a worker or
         // releases the first host's held messages.
-        let store = Store::open_for_host(&paths.storage_dir, fnwire_storage::StoreOptions::default())?;
-        let released = store.release_all_leases()?;
+        let store = backend::open(&paths.storage_dir, settings, true)?;
+        let released = store.recover_at_start()?;
         if released > 0 {
             tracing::info!("{released} queue message(s) held when the host last stopped are visible again");
         }
-        tracing::debug!(
-            "embedded storage: {} (blobs in {})",
-            store.path().display(),
-            paths.blob_dir.display()
-        );
+        tracing::debug!("storage: {} (blobs in {})", store.describe(), paths.blob_dir.display());
         Ok(Embedded {
-            store: Arc::new(store),
+            store,
             blobs: fnwire_storage::BlobStore::new(paths.blob_dir),
             queue_options,
         })

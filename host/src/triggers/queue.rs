@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use fnwire_protocol::rpc::{InvocationRequest, ParameterBinding, TypedData, parameter_binding, typed_data};
-use fnwire_storage::{LeasedMessage, Store};
+use fnwire_storage::{LeasedMessage, QueueStore};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -120,7 +120,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 /// Listens on the function's queue for as long as the task lives.
 pub(super) async fn run(
     function: QueueFunction,
-    store: Arc<Store>,
+    store: Arc<dyn QueueStore>,
     pipeline: Pipeline,
     signal: Arc<Notify>,
     options: QueueOptions,
@@ -166,7 +166,7 @@ pub(super) async fn run(
 
 async fn process(
     function: &QueueFunction,
-    store: &Arc<Store>,
+    store: &Arc<dyn QueueStore>,
     pipeline: &Pipeline,
     options: &QueueOptions,
     m: LeasedMessage,
@@ -247,7 +247,7 @@ async fn process(
     }
 }
 
-async fn poison(function: &QueueFunction, store: &Arc<Store>, m: &LeasedMessage, options: &QueueOptions) {
+async fn poison(function: &QueueFunction, store: &Arc<dyn QueueStore>, m: &LeasedMessage, options: &QueueOptions) {
     let (s, m2) = (store.clone(), m.clone());
     let move_it = move || s.move_to_poison(&m2.queue, &m2.id, &m2.pop_receipt);
     match retry_store_write(m, "move it to the poison queue", RELEASE_RETRY_BOUND, move_it).await {
