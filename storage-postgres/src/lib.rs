@@ -245,6 +245,25 @@ impl PgStore {
         move |e| self.error(what, error_text(&e))
     }
 
+    /// The value stored under `name`, storing `proposed` first if there is none: hosts starting
+    /// together all get the first one stored (the app's keys, shared by every host).
+    pub fn get_or_insert_secret(&self, name: &str, proposed: &str) -> Result<String, StorageError> {
+        self.block(async {
+            let conn = self.conn_async("reading the app's keys").await?;
+            conn.execute(
+                "INSERT INTO fnwire_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                &[&name, &proposed],
+            )
+            .await
+            .map_err(self.sql("storing the app's keys"))?;
+            let row = conn
+                .query_one("SELECT value FROM fnwire_secrets WHERE name = $1", &[&name])
+                .await
+                .map_err(self.sql("reading the app's keys"))?;
+            Ok(row.get(0))
+        })
+    }
+
     /// Runs `sql` (one row, one BIGINT column) and returns the value; for tests and tools.
     pub fn query_count(&self, sql: &str) -> Result<i64, StorageError> {
         self.block(async {

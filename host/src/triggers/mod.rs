@@ -92,7 +92,12 @@ impl TriggerPlan {
 
     /// Starts a task per function; they stop when the returned value is dropped. `bindings`
     /// tells a queue listener when this host added a message to its queue.
-    pub fn start(self, store: Arc<dyn QueueStore>, pipeline: Pipeline, bindings: &AppBindings) -> RunningTriggers {
+    pub fn start(
+        self,
+        store: Arc<dyn QueueStore>,
+        pipeline: Pipeline,
+        bindings: &AppBindings,
+    ) -> RunningTriggers {
         let mut tasks = Vec::new();
         for t in self.timers {
             tasks.push(tokio::spawn(timer::run(t, store.clone(), pipeline.clone())));
@@ -141,7 +146,22 @@ impl Embedded {
         settings: &std::collections::BTreeMap<String, String>,
     ) -> Result<Embedded, TriggerError> {
         let paths = config::storage_paths(app_dir, settings)?;
-        let queue_options = QueueOptions::read(app_dir)?;
+        let mut queue_options = QueueOptions::read(app_dir)?;
+        let lease = settings
+            .get(config::MESSAGE_LEASE_SETTING)
+            .cloned()
+            .or_else(|| std::env::var(config::MESSAGE_LEASE_SETTING).ok())
+            .filter(|s| !s.trim().is_empty());
+        if let Some(text) = lease {
+            queue_options.message_lease = config::parse_timespan(&text)
+                .ok()
+                .filter(|d| d.as_millis() >= 200)
+                .ok_or_else(|| ConfigError::Setting {
+                    name: config::MESSAGE_LEASE_SETTING,
+                    value: text.clone(),
+                    expected: "a time span of at least 200 ms (hh:mm:ss, e.g. 00:00:30)",
+                })?;
+        }
         // One host per store: a second one is refused here, before it starts a worker or
         // releases the first host's held messages.
         let store = backend::open(&paths.storage_dir, settings, true)?;
@@ -150,10 +170,6 @@ impl Embedded {
             tracing::info!("{released} queue message(s) held when the host last stopped are visible again");
         }
         tracing::debug!("storage: {} (blobs in {})", store.describe(), paths.blob_dir.display());
-        Ok(Embedded {
-            store,
-            blobs: fnwire_storage::BlobStore::new(paths.blob_dir),
-            queue_options,
-        })
+        Ok(Embedded { store, blobs: fnwire_storage::BlobStore::new(paths.blob_dir), queue_options })
     }
 }

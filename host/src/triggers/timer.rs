@@ -269,7 +269,8 @@ async fn claim(timer: &Arc<TimerFunction>, store: &Arc<dyn QueueStore>, due: Dat
     let (t, s) = (timer.clone(), store.clone());
     let owner = super::backend::host_instance_id();
     let claimed =
-        tokio::task::spawn_blocking(move || s.claim_timer_occurrence(&t.name, due, owner, OCCURRENCE_LEASE)).await;
+        tokio::task::spawn_blocking(move || s.claim_timer_occurrence(&t.name, due, owner, OCCURRENCE_LEASE))
+            .await;
     match claimed {
         Ok(Ok(true)) => true,
         Ok(Ok(false)) => {
@@ -293,7 +294,11 @@ async fn finish(timer: &Arc<TimerFunction>, store: &Arc<dyn QueueStore>, due: Da
     let owner = super::backend::host_instance_id();
     let done = tokio::task::spawn_blocking(move || s.finish_timer_occurrence(&t.name, due, owner)).await;
     if let Ok(Err(e)) = done {
-        tracing::warn!("timer `{}`: could not mark the occurrence at {} done: {e}", timer.name, timestamp(due));
+        tracing::warn!(
+            "timer `{}`: could not mark the occurrence at {} done: {e}",
+            timer.name,
+            timestamp(due)
+        );
     }
 }
 
