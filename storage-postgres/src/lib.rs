@@ -24,15 +24,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use fnwire_storage::{
-    Clock, DEFAULT_MESSAGE_TTL, LeasedMessage, MessageBody, PeekedMessage, QueueStore, QueueSummary,
-    ScheduleStatus, StorageError, poison_queue_name, validate_queue_name,
+    BlobBackend, Clock, DEFAULT_MESSAGE_TTL, LeasedMessage, MessageBody, PeekedMessage, QueueStore,
+    QueueSummary, ScheduleStatus, StorageError, normalize_blob_path, poison_queue_name, validate_queue_name,
 };
 use postgres::NoTls;
 
 mod keda;
 mod schema;
 
-pub use keda::{pending_durable_work_query, visible_messages_query};
+pub use keda::visible_messages_query;
 pub use schema::SCHEMA_VERSION;
 
 /// The channel new queue messages are announced on; the payload is the queue's name.
@@ -640,6 +640,59 @@ impl QueueStore for PgStore {
         .map_err(self.sql("finishing a timer occurrence"))?;
         Ok(())
             })
+    }
+}
+
+/// Blobs as rows of the shared database, so every host sees every blob: one row per blob,
+/// written whole in one statement.
+impl BlobBackend for PgStore {
+    fn describe(&self) -> String {
+        redact(&self.url)
+    }
+
+    fn read(&self, blob_path: &str) -> Result<Option<Vec<u8>>, std::io::Error> {
+        let path = normalize_blob_path(blob_path).map_err(std::io::Error::other)?;
+        self.block(async {
+            let conn = self.conn_async("reading a blob").await?;
+            let row = conn
+                .query_opt("SELECT body FROM fnwire_blobs WHERE path = $1", &[&path])
+                .await
+                .map_err(self.sql("reading a blob"))?;
+            Ok(row.map(|r| r.get(0)))
+        })
+        .map_err(|e: StorageError| std::io::Error::other(format!("reading blob `{path}`: {e}")))
+    }
+
+    fn write(&self, blob_path: &str, bytes: &[u8]) -> Result<(), std::io::Error> {
+        let path = normalize_blob_path(blob_path).map_err(std::io::Error::other)?;
+        let now = self.now();
+        self.block(async {
+            let conn = self.conn_async("writing a blob").await?;
+            conn.execute(
+                "INSERT INTO fnwire_blobs (path, body, modified_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (path) DO UPDATE SET body = $2, modified_ms = $3",
+                &[&path, &bytes, &now],
+            )
+            .await
+            .map_err(self.sql("writing a blob"))?;
+            Ok(())
+        })
+        .map_err(|e: StorageError| std::io::Error::other(format!("writing blob `{path}`: {e}")))
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, std::io::Error> {
+        let prefix = prefix.trim_matches('/').to_string();
+        // LIKE with the prefix's own wildcards escaped: `a_b` lists `a_b/…` only.
+        let pattern = format!("{}/%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        self.block(async {
+            let conn = self.conn_async("listing blobs").await?;
+            let rows = conn
+                .query("SELECT path FROM fnwire_blobs WHERE path LIKE $1 ORDER BY path", &[&pattern])
+                .await
+                .map_err(self.sql("listing blobs"))?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+        .map_err(|e: StorageError| std::io::Error::other(format!("listing blobs under `{prefix}`: {e}")))
     }
 }
 

@@ -54,6 +54,11 @@ CREATE TABLE fnwire_timer_occurrences (
     done BOOLEAN NOT NULL DEFAULT FALSE,
     PRIMARY KEY (function, due_ms)
 );
+CREATE TABLE fnwire_blobs (
+    path TEXT PRIMARY KEY,
+    body BYTEA NOT NULL,
+    modified_ms BIGINT NOT NULL
+);
 CREATE TABLE fnwire_secrets (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -14,7 +14,7 @@ use fnwire_metadata::{DataType, Direction, FunctionMetadata};
 use fnwire_protocol::rpc::{
     InvocationRequest, InvocationResponse, ParameterBinding, TypedData, parameter_binding, typed_data,
 };
-use fnwire_storage::{BlobStore, MessageBody, QueueStore};
+use fnwire_storage::{BlobBackend, MessageBody, QueueStore};
 
 use crate::lifecycle::IndexedFunction;
 use expressions::{ExpressionError, ExpressionValues, check_template};
@@ -130,7 +130,7 @@ fn check_expressions(metadata: &FunctionMetadata) -> Vec<InvalidExpression> {
 #[derive(Debug)]
 pub struct AppBindings {
     store: Arc<dyn QueueStore>,
-    blobs: BlobStore,
+    blobs: Arc<dyn BlobBackend>,
     functions: HashMap<String, FunctionMetadata>,
     signals: Mutex<HashMap<String, Arc<Notify>>>,
 }
@@ -140,7 +140,7 @@ impl AppBindings {
     /// every binding expression that cannot work (see [`expressions`] for what is checked).
     pub fn new(
         store: Arc<dyn QueueStore>,
-        blobs: BlobStore,
+        blobs: Arc<dyn BlobBackend>,
         functions: &[IndexedFunction],
     ) -> Result<Self, InvalidExpressions> {
         let mut by_name = HashMap::new();
@@ -178,7 +178,7 @@ impl AppBindings {
         &self.store
     }
 
-    pub fn blobs(&self) -> &BlobStore {
+    pub fn blobs(&self) -> &Arc<dyn BlobBackend> {
         &self.blobs
     }
 
@@ -390,7 +390,8 @@ mod tests {
 
     fn app(dir: &std::path::Path, functions: &[IndexedFunction]) -> AppBindings {
         let store = Arc::new(fnwire_storage::Store::open(&dir.join("store")).unwrap());
-        AppBindings::new(store, BlobStore::new(dir.join("blobs")), functions).unwrap()
+        AppBindings::new(store, Arc::new(fnwire_storage::BlobStore::new(dir.join("blobs"))), functions)
+            .unwrap()
     }
 
     #[test]
@@ -512,7 +513,11 @@ mod tests {
         for (f, starts, named) in cases {
             let template = format!("{:?}", f.metadata.bindings[1].properties);
             let store = Arc::new(fnwire_storage::Store::open(&dir.path().join("store")).unwrap());
-            match AppBindings::new(store, BlobStore::new(dir.path().join("blobs")), &[f]) {
+            match AppBindings::new(
+                store,
+                Arc::new(fnwire_storage::BlobStore::new(dir.path().join("blobs"))),
+                &[f],
+            ) {
                 Ok(_) => assert!(starts, "{template} should not start"),
                 Err(e) => {
                     let e = e.to_string();

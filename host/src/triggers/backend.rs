@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, OnceLock, Weak};
 
-use fnwire_storage::{QueueStore, StorageError, Store, StoreOptions};
+use fnwire_storage::{BlobBackend, BlobStore, QueueStore, StorageError, Store, StoreOptions};
 use fnwire_storage_postgres::{PgStore, is_postgres_url, listen_for_queues};
 
 use crate::bindings::AppBindings;
@@ -42,6 +42,21 @@ pub fn open(
         Store::open(storage_dir)?
     };
     Ok(Arc::new(store))
+}
+
+/// Opens the store and the blob store the settings select: one database for both when it is
+/// shared, else SQLite and a folder.
+pub fn open_with_blobs(
+    storage_dir: &Path,
+    blob_dir: &Path,
+    settings: &BTreeMap<String, String>,
+    for_host: bool,
+) -> Result<(Arc<dyn QueueStore>, Arc<dyn BlobBackend>), StorageError> {
+    if let Some(url) = postgres_url(settings) {
+        let shared = Arc::new(PgStore::open(&url)?);
+        return Ok((shared.clone(), shared));
+    }
+    Ok((open(storage_dir, settings, for_host)?, Arc::new(BlobStore::new(blob_dir))))
 }
 
 /// This host process's name in the store's leases.

@@ -134,7 +134,7 @@ impl Drop for RunningTriggers {
 #[derive(Debug, Clone)]
 pub struct Embedded {
     pub store: Arc<dyn QueueStore>,
-    pub blobs: fnwire_storage::BlobStore,
+    pub blobs: Arc<dyn fnwire_storage::BlobBackend>,
     pub queue_options: QueueOptions,
 }
 
@@ -164,12 +164,12 @@ impl Embedded {
         }
         // One host per store: a second one is refused here, before it starts a worker or
         // releases the first host's held messages.
-        let store = backend::open(&paths.storage_dir, settings, true)?;
+        let (store, blobs) = backend::open_with_blobs(&paths.storage_dir, &paths.blob_dir, settings, true)?;
         let released = store.recover_at_start()?;
         if released > 0 {
             tracing::info!("{released} queue message(s) held when the host last stopped are visible again");
         }
-        tracing::debug!("storage: {} (blobs in {})", store.describe(), paths.blob_dir.display());
-        Ok(Embedded { store, blobs: fnwire_storage::BlobStore::new(paths.blob_dir), queue_options })
+        tracing::debug!("storage: {} (blobs in {})", store.describe(), blobs.describe());
+        Ok(Embedded { store, blobs, queue_options })
     }
 }

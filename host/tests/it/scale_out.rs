@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fnwire_storage::{MessageBody, QueueStore};
+use fnwire_storage::{BlobBackend, MessageBody, QueueStore};
 use fnwire_storage_postgres::PgStore;
 
 use crate::support::*;
@@ -140,6 +140,12 @@ async fn three_hosts_share_a_queue_and_a_killed_host_loses_nothing() {
         assert!(host.output().contains("Executing 'work'"), "{}", host.output());
     }
     assert_eq!(store.message_count("jobs-poison").unwrap(), 0);
+    // hello-rust's `work` also writes `done/{Id}.txt`: in the database, one per message id.
+    assert_eq!(
+        BlobBackend::list(&store, "done").unwrap().len(),
+        N,
+        "one blob per message, seen by every host"
+    );
     for host in &mut hosts {
         assert!(host.terminate().success());
     }
