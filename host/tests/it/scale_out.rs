@@ -232,3 +232,47 @@ fn hosts_on_one_database_share_their_keys_and_the_queue_cli_follows_the_setting(
     let store = PgStore::open(&db.url).unwrap();
     assert_eq!(store.peek("cli-jobs", 5).unwrap()[0].body, b"hello from the cli");
 }
+
+/// The database dropping every connection (a restart, a failover) is a fault the host rides
+/// out: calls fail, the pool opens new connections, and no message is lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_rides_out_the_database_dropping_its_connections() {
+    let db = TestDatabase::new();
+    let store = PgStore::open(&db.url).unwrap();
+    const N: usize = 1000;
+    let jobs: Vec<MessageBody> = (0..N).map(|i| MessageBody::new("jobs", format!("m{i}"))).collect();
+    store.put_many(&jobs).unwrap();
+    let blobs = tempfile::tempdir().unwrap();
+    let env = BTreeMap::from([
+        ("AzureWebJobsStorage", db.url.clone()),
+        ("FNWIRE_STORAGE_DIR", blobs.path().display().to_string()),
+        ("FNWIRE_QUEUE_MESSAGE_LEASE", "00:00:03".to_string()),
+    ]);
+    let mut host = start_host(&hello_rust_dir(), &env);
+    let name = db.name.clone();
+    let cut = std::thread::spawn(move || {
+        let mut admin = postgres::Client::connect(&server_url(), postgres::NoTls).unwrap();
+        let mut cut = 0;
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(300));
+            let rows = admin
+                .query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    &[&name],
+                )
+                .unwrap();
+            cut += rows.len();
+        }
+        cut
+    });
+    let cut = cut.join().unwrap();
+    eprintln!("terminated {cut} connections of the host and the test");
+    assert!(cut > 0, "the host had connections to cut");
+    wait_until(&[&host], "every message done after the connections were cut", WORK_BOUND, || {
+        store.message_count("jobs").is_ok_and(|n| n == 0)
+    });
+    let done: std::collections::BTreeSet<String> =
+        store.peek("done", N * 2).unwrap().into_iter().map(|m| String::from_utf8(m.body).unwrap()).collect();
+    assert_eq!(done.len(), N, "every message done, none lost");
+    assert!(host.terminate().success(), "{}", host.output());
+}
