@@ -44,6 +44,9 @@ pub fn open(
     Ok(Arc::new(store))
 }
 
+/// The blob store a host uses, whichever backend holds it.
+pub type SharedBlobs = Arc<dyn BlobBackend>;
+
 /// Opens the store and the blob store the settings select: one database for both when it is
 /// shared, else SQLite and a folder.
 pub fn open_with_blobs(
@@ -51,7 +54,7 @@ pub fn open_with_blobs(
     blob_dir: &Path,
     settings: &BTreeMap<String, String>,
     for_host: bool,
-) -> Result<(Arc<dyn QueueStore>, Arc<dyn BlobBackend>), StorageError> {
+) -> Result<(Arc<dyn QueueStore>, SharedBlobs), StorageError> {
     if let Some(url) = postgres_url(settings) {
         let shared = Arc::new(PgStore::open(&url)?);
         return Ok((shared.clone(), shared));
