@@ -250,8 +250,7 @@ impl PgStore {
     pub fn get_or_insert_secret(&self, name: &str, proposed: &str) -> Result<String, StorageError> {
         self.block(async {
             let conn = self.conn_async("reading the app's keys").await?;
-            conn.execute(
-                "INSERT INTO fnwire_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            conn.execute(&conn.prepare_cached("INSERT INTO fnwire_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING").await.map_err(self.sql("preparing a statement"))?,
                 &[&name, &proposed],
             )
             .await
@@ -291,12 +290,13 @@ async fn insert(
             &[&queue, &now],
         )
         .await?;
-    client.execute(
-        "INSERT INTO fnwire_messages (id, queue, body, inserted_ms, expires_ms, visible_ms) VALUES ($1, $2, $3, $4, $5, $4)",
+    client.execute(&client.prepare_cached("INSERT INTO fnwire_messages (id, queue, body, inserted_ms, expires_ms, visible_ms) VALUES ($1, $2, $3, $4, $5, $4)").await?,
         &[&id, &queue, &body, &now, &expires],
     )
     .await?;
-    client.execute("SELECT pg_notify($1, $2)", &[&QUEUE_CHANNEL, &queue]).await?;
+    client
+        .execute(&client.prepare_cached("SELECT pg_notify($1, $2)").await?, &[&QUEUE_CHANNEL, &queue])
+        .await?;
     Ok(PeekedMessage {
         queue: queue.to_string(),
         id,
@@ -372,7 +372,12 @@ impl QueueStore for PgStore {
             let limit = i64::try_from(max).unwrap_or(i64::MAX);
             let conn = self.conn_async("taking messages").await?;
             conn.execute(
-                "DELETE FROM fnwire_messages WHERE queue = $1 AND expires_ms <= $2 AND NOT leased",
+                &conn
+                    .prepare_cached(
+                        "DELETE FROM fnwire_messages WHERE queue = $1 AND expires_ms <= $2 AND NOT leased",
+                    )
+                    .await
+                    .map_err(self.sql("preparing a statement"))?,
                 &[&queue, &now],
             )
             .await
@@ -465,8 +470,7 @@ impl QueueStore for PgStore {
         let ttl = duration_ms(DEFAULT_MESSAGE_TTL);
         let mut conn = self.conn_async("moving a message to the poison queue").await?;
         let tx = conn.transaction().await.map_err(self.sql("moving a message to the poison queue"))?;
-        tx.execute(
-            "INSERT INTO fnwire_queues (name, created_ms) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        tx.execute(&tx.prepare_cached("INSERT INTO fnwire_queues (name, created_ms) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING").await.map_err(self.sql("preparing a statement"))?,
             &[&poison, &now],
         )
         .await
@@ -579,9 +583,8 @@ impl QueueStore for PgStore {
     fn set_schedule_status(&self, function: &str, status: &ScheduleStatus) -> Result<(), StorageError> {
         self.block(async {
             let conn = self.conn_async("writing timer status").await?;
-            conn.execute(
-                "INSERT INTO fnwire_timer_status (function, last, next, last_updated) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (function) DO UPDATE SET last = $2, next = $3, last_updated = $4",
+            conn.execute(&conn.prepare_cached("INSERT INTO fnwire_timer_status (function, last, next, last_updated) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (function) DO UPDATE SET last = $2, next = $3, last_updated = $4").await.map_err(self.sql("preparing a statement"))?,
                 &[&function, &status.last, &status.next, &status.last_updated],
             )
             .await
@@ -626,14 +629,12 @@ impl QueueStore for PgStore {
         self.block(async {
         let due = millis(due);
         let conn = self.conn_async("finishing a timer occurrence").await?;
-        conn.execute(
-            "UPDATE fnwire_timer_occurrences SET done = TRUE WHERE function = $1 AND due_ms = $2 AND owner = $3",
+        conn.execute(&conn.prepare_cached("UPDATE fnwire_timer_occurrences SET done = TRUE WHERE function = $1 AND due_ms = $2 AND owner = $3").await.map_err(self.sql("preparing a statement"))?,
             &[&function, &due, &owner],
         )
         .await
         .map_err(self.sql("finishing a timer occurrence"))?;
-        conn.execute(
-            "DELETE FROM fnwire_timer_occurrences WHERE function = $1 AND due_ms < $2",
+        conn.execute(&conn.prepare_cached("DELETE FROM fnwire_timer_occurrences WHERE function = $1 AND due_ms < $2").await.map_err(self.sql("preparing a statement"))?,
             &[&function, &(due - 86_400_000)],
         )
         .await
@@ -669,8 +670,13 @@ impl BlobBackend for PgStore {
         self.block(async {
             let conn = self.conn_async("writing a blob").await?;
             conn.execute(
-                "INSERT INTO fnwire_blobs (path, body, modified_ms) VALUES ($1, $2, $3)
+                &conn
+                    .prepare_cached(
+                        "INSERT INTO fnwire_blobs (path, body, modified_ms) VALUES ($1, $2, $3)
                  ON CONFLICT (path) DO UPDATE SET body = $2, modified_ms = $3",
+                    )
+                    .await
+                    .map_err(self.sql("preparing a statement"))?,
                 &[&path, &bytes, &now],
             )
             .await
@@ -722,6 +728,7 @@ impl PgStore {
             if n == 1 {
                 // A message visible at once is new work for idle hosts.
                 if delay.is_zero() {
+                    // Best effort: the release is done; pollers find the message anyway.
                     let _ = conn.execute("SELECT pg_notify($1, $2)", &[&QUEUE_CHANNEL, &queue]).await;
                 }
                 Ok(receipt)
