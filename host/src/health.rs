@@ -1,7 +1,7 @@
 //! The host's health endpoints, at Azure's paths so probes and tools written for Azure work:
 //! `GET|POST /admin/host/ping` (anonymous, empty body) and `GET /admin/host/status` (the master
 //! key, as on Azure; JSON `HostStatus`: `id`, `state`, `version`, `versionDetails`,
-//! `processUptime`, `errors`, plus `store`, the embedded store's health).
+//! `processUptime`, `errors`, plus `store`, the health of the store the triggers use).
 //!
 //! Ping answers 200 only while the host is `Running` and 503 while it starts or drains, so it
 //! is the readiness probe: a draining pod leaves the Service before its listener closes.
@@ -86,7 +86,7 @@ pub struct HostStatus {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreHealth {
-    /// `sqlite` for the embedded store.
+    /// `sqlite` for the embedded store, `postgresql` for the shared one.
     pub kind: &'static str,
     /// `Healthy` or `Unhealthy`.
     pub state: &'static str,

@@ -221,9 +221,11 @@ async fn start_app(
     let function_timeout = crate::timeout::read_function_timeout(&options.app_dir)?;
     let embedded = crate::triggers::Embedded::open(&options.app_dir, &launch.env)?;
     let probed = embedded.store.clone();
+    let store_kind =
+        if crate::triggers::backend::postgres_url(&launch.env).is_some() { "postgresql" } else { "sqlite" };
     state
         .health
-        .set_store("sqlite", Arc::new(move || probed.list_queues().map(drop).map_err(|e| e.to_string())));
+        .set_store(store_kind, Arc::new(move || probed.list_queues().map(drop).map_err(|e| e.to_string())));
     let mut supervisor_options = SupervisorOptions::new(process_count, function_timeout);
     crate::supervisor::read_health_settings(&launch.env, &mut supervisor_options)?;
     tracing::info!("starting the worker: {}", launch.program.display());
@@ -251,6 +253,7 @@ async fn start_app(
         embedded.blobs.clone(),
         &functions,
     )?);
+    crate::triggers::backend::wake_on_new_messages(&env, &bindings);
     crate::console::print_console(&format!("{}\n", function_table(&rows)));
     let capabilities = HttpCapabilities::from_capabilities(&workers.capabilities());
     let mut pipeline = Pipeline::new(workers.clone(), Some(bindings.clone()));

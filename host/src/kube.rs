@@ -87,7 +87,9 @@ pub fn scaler_queries(functions: &[Function]) -> ScalerQueries {
         .collect();
     ScalerQueries {
         visible_messages,
-        pending_durable_work: fnwire_storage_postgres::pending_durable_work_query(),
+        // The durable task hub stays in the embedded store (see fnwire-durable): nothing to
+        // count in the shared database, so durable apps are refused.
+        pending_durable_work: None,
     }
 }
 

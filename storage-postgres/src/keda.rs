@@ -15,14 +15,3 @@ pub fn visible_messages_query(queue: &str) -> String {
         literal(queue)
     )
 }
-
-/// Counts the durable work waiting: orchestration events and activity work items that are
-/// visible now. Zero when the durable task hub tables do not exist yet is not possible in one
-/// plain query, so the task hub creates them at start.
-pub fn pending_durable_work_query() -> String {
-    "SELECT (SELECT COUNT(*) FROM fnwire_durable_events \
-       WHERE visible_ms <= (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint) \
-     + (SELECT COUNT(*) FROM fnwire_durable_activities \
-       WHERE visible_ms <= (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint)"
-        .to_string()
-}

@@ -24,15 +24,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use fnwire_storage::{
-    Clock, DEFAULT_MESSAGE_TTL, LeasedMessage, MessageBody, PeekedMessage, QueueStore, QueueSummary,
-    ScheduleStatus, StorageError, poison_queue_name, validate_queue_name,
+    BlobBackend, Clock, DEFAULT_MESSAGE_TTL, LeasedMessage, MessageBody, PeekedMessage, QueueStore,
+    QueueSummary, ScheduleStatus, StorageError, normalize_blob_path, poison_queue_name, validate_queue_name,
 };
 use postgres::NoTls;
 
 mod keda;
 mod schema;
 
-pub use keda::{pending_durable_work_query, visible_messages_query};
+pub use keda::visible_messages_query;
 pub use schema::SCHEMA_VERSION;
 
 /// The channel new queue messages are announced on; the payload is the queue's name.
@@ -245,6 +245,24 @@ impl PgStore {
         move |e| self.error(what, error_text(&e))
     }
 
+    /// The value stored under `name`, storing `proposed` first if there is none: hosts starting
+    /// together all get the first one stored (the app's keys, shared by every host).
+    pub fn get_or_insert_secret(&self, name: &str, proposed: &str) -> Result<String, StorageError> {
+        self.block(async {
+            let conn = self.conn_async("reading the app's keys").await?;
+            conn.execute(&conn.prepare_cached("INSERT INTO fnwire_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING").await.map_err(self.sql("preparing a statement"))?,
+                &[&name, &proposed],
+            )
+            .await
+            .map_err(self.sql("storing the app's keys"))?;
+            let row = conn
+                .query_one("SELECT value FROM fnwire_secrets WHERE name = $1", &[&name])
+                .await
+                .map_err(self.sql("reading the app's keys"))?;
+            Ok(row.get(0))
+        })
+    }
+
     /// Runs `sql` (one row, one BIGINT column) and returns the value; for tests and tools.
     pub fn query_count(&self, sql: &str) -> Result<i64, StorageError> {
         self.block(async {
@@ -272,12 +290,13 @@ async fn insert(
             &[&queue, &now],
         )
         .await?;
-    client.execute(
-        "INSERT INTO fnwire_messages (id, queue, body, inserted_ms, expires_ms, visible_ms) VALUES ($1, $2, $3, $4, $5, $4)",
+    client.execute(&client.prepare_cached("INSERT INTO fnwire_messages (id, queue, body, inserted_ms, expires_ms, visible_ms) VALUES ($1, $2, $3, $4, $5, $4)").await?,
         &[&id, &queue, &body, &now, &expires],
     )
     .await?;
-    client.execute("SELECT pg_notify($1, $2)", &[&QUEUE_CHANNEL, &queue]).await?;
+    client
+        .execute(&client.prepare_cached("SELECT pg_notify($1, $2)").await?, &[&QUEUE_CHANNEL, &queue])
+        .await?;
     Ok(PeekedMessage {
         queue: queue.to_string(),
         id,
@@ -353,7 +372,12 @@ impl QueueStore for PgStore {
             let limit = i64::try_from(max).unwrap_or(i64::MAX);
             let conn = self.conn_async("taking messages").await?;
             conn.execute(
-                "DELETE FROM fnwire_messages WHERE queue = $1 AND expires_ms <= $2 AND NOT leased",
+                &conn
+                    .prepare_cached(
+                        "DELETE FROM fnwire_messages WHERE queue = $1 AND expires_ms <= $2 AND NOT leased",
+                    )
+                    .await
+                    .map_err(self.sql("preparing a statement"))?,
                 &[&queue, &now],
             )
             .await
@@ -446,8 +470,7 @@ impl QueueStore for PgStore {
         let ttl = duration_ms(DEFAULT_MESSAGE_TTL);
         let mut conn = self.conn_async("moving a message to the poison queue").await?;
         let tx = conn.transaction().await.map_err(self.sql("moving a message to the poison queue"))?;
-        tx.execute(
-            "INSERT INTO fnwire_queues (name, created_ms) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        tx.execute(&tx.prepare_cached("INSERT INTO fnwire_queues (name, created_ms) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING").await.map_err(self.sql("preparing a statement"))?,
             &[&poison, &now],
         )
         .await
@@ -560,9 +583,8 @@ impl QueueStore for PgStore {
     fn set_schedule_status(&self, function: &str, status: &ScheduleStatus) -> Result<(), StorageError> {
         self.block(async {
             let conn = self.conn_async("writing timer status").await?;
-            conn.execute(
-                "INSERT INTO fnwire_timer_status (function, last, next, last_updated) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (function) DO UPDATE SET last = $2, next = $3, last_updated = $4",
+            conn.execute(&conn.prepare_cached("INSERT INTO fnwire_timer_status (function, last, next, last_updated) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (function) DO UPDATE SET last = $2, next = $3, last_updated = $4").await.map_err(self.sql("preparing a statement"))?,
                 &[&function, &status.last, &status.next, &status.last_updated],
             )
             .await
@@ -607,20 +629,76 @@ impl QueueStore for PgStore {
         self.block(async {
         let due = millis(due);
         let conn = self.conn_async("finishing a timer occurrence").await?;
-        conn.execute(
-            "UPDATE fnwire_timer_occurrences SET done = TRUE WHERE function = $1 AND due_ms = $2 AND owner = $3",
+        conn.execute(&conn.prepare_cached("UPDATE fnwire_timer_occurrences SET done = TRUE WHERE function = $1 AND due_ms = $2 AND owner = $3").await.map_err(self.sql("preparing a statement"))?,
             &[&function, &due, &owner],
         )
         .await
         .map_err(self.sql("finishing a timer occurrence"))?;
-        conn.execute(
-            "DELETE FROM fnwire_timer_occurrences WHERE function = $1 AND due_ms < $2",
+        conn.execute(&conn.prepare_cached("DELETE FROM fnwire_timer_occurrences WHERE function = $1 AND due_ms < $2").await.map_err(self.sql("preparing a statement"))?,
             &[&function, &(due - 86_400_000)],
         )
         .await
         .map_err(self.sql("finishing a timer occurrence"))?;
         Ok(())
             })
+    }
+}
+
+/// Blobs as rows of the shared database, so every host sees every blob: one row per blob,
+/// written whole in one statement.
+impl BlobBackend for PgStore {
+    fn describe(&self) -> String {
+        redact(&self.url)
+    }
+
+    fn read(&self, blob_path: &str) -> Result<Option<Vec<u8>>, std::io::Error> {
+        let path = normalize_blob_path(blob_path).map_err(std::io::Error::other)?;
+        self.block(async {
+            let conn = self.conn_async("reading a blob").await?;
+            let row = conn
+                .query_opt("SELECT body FROM fnwire_blobs WHERE path = $1", &[&path])
+                .await
+                .map_err(self.sql("reading a blob"))?;
+            Ok(row.map(|r| r.get(0)))
+        })
+        .map_err(|e: StorageError| std::io::Error::other(format!("reading blob `{path}`: {e}")))
+    }
+
+    fn write(&self, blob_path: &str, bytes: &[u8]) -> Result<(), std::io::Error> {
+        let path = normalize_blob_path(blob_path).map_err(std::io::Error::other)?;
+        let now = self.now();
+        self.block(async {
+            let conn = self.conn_async("writing a blob").await?;
+            conn.execute(
+                &conn
+                    .prepare_cached(
+                        "INSERT INTO fnwire_blobs (path, body, modified_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (path) DO UPDATE SET body = $2, modified_ms = $3",
+                    )
+                    .await
+                    .map_err(self.sql("preparing a statement"))?,
+                &[&path, &bytes, &now],
+            )
+            .await
+            .map_err(self.sql("writing a blob"))?;
+            Ok(())
+        })
+        .map_err(|e: StorageError| std::io::Error::other(format!("writing blob `{path}`: {e}")))
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, std::io::Error> {
+        let prefix = prefix.trim_matches('/').to_string();
+        // LIKE with the prefix's own wildcards escaped: `a_b` lists `a_b/…` only.
+        let pattern = format!("{}/%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        self.block(async {
+            let conn = self.conn_async("listing blobs").await?;
+            let rows = conn
+                .query("SELECT path FROM fnwire_blobs WHERE path LIKE $1 ORDER BY path", &[&pattern])
+                .await
+                .map_err(self.sql("listing blobs"))?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+        .map_err(|e: StorageError| std::io::Error::other(format!("listing blobs under `{prefix}`: {e}")))
     }
 }
 
@@ -650,6 +728,7 @@ impl PgStore {
             if n == 1 {
                 // A message visible at once is new work for idle hosts.
                 if delay.is_zero() {
+                    // Best effort: the release is done; pollers find the message anyway.
                     let _ = conn.execute("SELECT pg_notify($1, $2)", &[&QUEUE_CHANNEL, &queue]).await;
                 }
                 Ok(receipt)

@@ -54,13 +54,26 @@ CREATE TABLE fnwire_timer_occurrences (
     done BOOLEAN NOT NULL DEFAULT FALSE,
     PRIMARY KEY (function, due_ms)
 );
+CREATE TABLE fnwire_blobs (
+    path TEXT PRIMARY KEY,
+    body BYTEA NOT NULL,
+    modified_ms BIGINT NOT NULL
+);
+CREATE TABLE fnwire_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 "];
 
 /// Creates the schema, or brings it to [`SCHEMA_VERSION`]; a newer one is refused untouched.
 pub(crate) async fn migrate(client: &mut Client) -> Result<(), MigrateError> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS fnwire_schema (version BIGINT NOT NULL)").await?;
+    // Checked first rather than `IF NOT EXISTS`, whose notice the client would log each start.
+    let exists: bool = tx.query_one("SELECT to_regclass('fnwire_schema') IS NOT NULL", &[]).await?.get(0);
+    if !exists {
+        tx.batch_execute("CREATE TABLE fnwire_schema (version BIGINT NOT NULL)").await?;
+    }
     let found: i64 = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM fnwire_schema", &[]).await?.get(0);
     if found > SCHEMA_VERSION {
         // Dropping the transaction rolls back: not even the version table is touched.

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::{LeasedMessage, MessageBody, PeekedMessage, QueueSummary, ScheduleStatus, StorageError, Store};
+use crate::{
+    BlobStore, LeasedMessage, MessageBody, PeekedMessage, QueueSummary, ScheduleStatus, StorageError, Store,
+};
 
 /// Queues and timer state behind one interface (see the module comment).
 pub trait QueueStore: Send + Sync + std::fmt::Debug + 'static {
@@ -229,5 +231,38 @@ impl QueueStore for Store {
         owner: &str,
     ) -> Result<(), StorageError> {
         Store::finish_timer_occurrence(self, function, due, owner)
+    }
+}
+
+/// Blobs behind one interface: files under a folder for one machine, rows of the shared
+/// database for many hosts. Paths are `container/name…` (see [`crate::normalize_blob_path`]).
+pub trait BlobBackend: Send + Sync + std::fmt::Debug + 'static {
+    /// Where the blobs live, for logs and errors.
+    fn describe(&self) -> String;
+    /// Reads a blob; `Ok(None)` when it does not exist.
+    fn read(&self, blob_path: &str) -> Result<Option<Vec<u8>>, std::io::Error>;
+    /// Writes a blob whole: readers see the old or the new content, never a part.
+    fn write(&self, blob_path: &str, bytes: &[u8]) -> Result<(), std::io::Error>;
+    /// The blob paths under `prefix` (a container, or a container and a folder), sorted.
+    fn list(&self, prefix: &str) -> Result<Vec<String>, std::io::Error>;
+}
+
+impl BlobBackend for BlobStore {
+    fn describe(&self) -> String {
+        self.root().display().to_string()
+    }
+
+    fn read(&self, blob_path: &str) -> Result<Option<Vec<u8>>, std::io::Error> {
+        BlobStore::read(self, blob_path)
+    }
+
+    fn write(&self, blob_path: &str, bytes: &[u8]) -> Result<(), std::io::Error> {
+        BlobStore::write(self, blob_path, bytes).map(|_| ())
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, std::io::Error> {
+        let mut paths = BlobStore::list(self, prefix)?;
+        paths.sort();
+        Ok(paths)
     }
 }

@@ -26,8 +26,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-pub use backend::QueueStore;
-pub use blob::{BlobPathError, BlobStore};
+pub use backend::{BlobBackend, QueueStore};
+pub use blob::{BlobPathError, BlobStore, normalize_blob_path};
 pub use error::StorageError;
 pub use host_lock::{HOST_LOCK_FILE, HostLock};
 pub use maintenance::{CheckReport, IntegrityCheck, restore};

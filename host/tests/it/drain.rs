@@ -185,3 +185,29 @@ async fn idle_connections_and_unfinished_bodies_do_not_hold_the_drain() {
     assert!(reply.starts_with("HTTP/1.1 503"), "the stalled request is told to go elsewhere: {reply}");
     assert!(reply.contains("stopping"), "{reply}");
 }
+
+// A plain test: the database guard's blocking client must not be dropped inside a runtime.
+#[test]
+fn the_status_reports_the_shared_store_when_postgresql_is_selected() {
+    let db = crate::kube::TestDatabase::new();
+    let app = test_worker_app();
+    let env = [("AzureWebJobsStorage", db.url.as_str())];
+    // With the shared store the keys live in the database: `fnwire keys` reads them there.
+    let out = Command::new(fnwire_exe()).arg("keys").arg(app.path()).envs(env).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let master = text.lines().find_map(|l| l.strip_prefix("master key:")).unwrap().trim().to_string();
+    let fnwire = Fnwire::spawn_with_env(app.path(), &[], &env);
+    fnwire.wait_for_output("Host started", STARTUP_BOUND);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let status = runtime.block_on(request(
+        "GET",
+        &fnwire.url("/admin/host/status"),
+        &[("x-functions-key", &master)],
+        "",
+    ));
+    assert_eq!(status.status, 200, "{}", status.body);
+    let body: serde_json::Value = serde_json::from_str(&status.body).unwrap();
+    assert_eq!(body["store"]["kind"], "postgresql", "{body}");
+    assert_eq!(body["store"]["state"], "Healthy", "{body}");
+}

@@ -35,13 +35,13 @@ fn server_url() -> String {
 }
 
 /// A database of its own for the test, dropped at the end.
-struct TestDatabase {
-    url: String,
+pub(crate) struct TestDatabase {
+    pub(crate) url: String,
     name: String,
 }
 
 impl TestDatabase {
-    fn new() -> TestDatabase {
+    pub(crate) fn new() -> TestDatabase {
         let server = server_url();
         let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap_or_else(|e| {
             panic!("no PostgreSQL server answers at {server} ({e}); set FNWIRE_TEST_POSTGRES to one")

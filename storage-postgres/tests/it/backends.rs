@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use fnwire_storage::{MessageBody, ScheduleStatus, StorageError};
 
-use crate::on_both;
+use crate::{on_both, on_both_blob_stores};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -184,5 +184,24 @@ fn concurrent_claims_of_one_occurrence_have_one_winner() {
             }
         });
         assert_eq!(winners.into_inner().unwrap(), 1, "{backend}");
+    });
+}
+
+#[test]
+fn blobs_are_written_whole_read_back_and_listed_by_container() {
+    on_both_blob_stores(|backend, blobs| {
+        assert_eq!(blobs.read("done/missing.txt").unwrap(), None, "{backend}");
+        blobs.write("done/a.txt", b"first").unwrap();
+        blobs.write("/done/a.txt", b"second").unwrap();
+        blobs.write("done/sub/b.bin", &[0, 255, 1]).unwrap();
+        blobs.write("done_x/c.txt", b"other container").unwrap();
+        assert_eq!(blobs.read("done/a.txt").unwrap().as_deref(), Some(&b"second"[..]), "{backend}");
+        assert_eq!(blobs.read("done/./sub/b.bin").unwrap().as_deref(), Some(&[0, 255, 1][..]), "{backend}");
+        assert_eq!(blobs.list("done").unwrap(), vec!["done/a.txt", "done/sub/b.bin"], "{backend}");
+        assert_eq!(blobs.list("done/sub").unwrap(), vec!["done/sub/b.bin"], "{backend}");
+        for bad in ["../etc/passwd", "done/../../x", "done", "done/"] {
+            let err = blobs.write(bad, b"x").unwrap_err().to_string();
+            assert!(err.contains("is not valid"), "{backend}: {bad}: {err}");
+        }
     });
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use fnwire_storage::{QueueStore, Store, StoreOptions};
+use fnwire_storage::{BlobBackend, BlobStore, QueueStore, Store, StoreOptions};
 use fnwire_storage_postgres::{PgStore, PgStoreOptions};
 
 /// A clock the test moves by hand, so no test depends on wall-clock time.
@@ -110,4 +110,12 @@ pub fn on_both(body: impl Fn(&str, &dyn QueueStore, &ManualClock)) {
     let clock = ManualClock::default();
     let pg = pg_store(&db, &clock);
     body("postgres", &pg, &clock);
+}
+
+/// Runs `body` on blobs in a folder, then on blobs in a PostgreSQL database.
+pub fn on_both_blob_stores(body: impl Fn(&str, &dyn BlobBackend)) {
+    let dir = tempfile::tempdir().unwrap();
+    body("folder", &BlobStore::new(dir.path().join("blobs")));
+    let db = TestDatabase::new();
+    body("postgres", &PgStore::open(&db.url).unwrap());
 }
