@@ -26,6 +26,9 @@ use crate::taskhub::{
     TaskHubError,
 };
 
+/// A .NET `TimeSpan` (`d.hh:mm:ss`) of 100 years: the longest timer the task hub stores as one.
+const NO_TIMER_LIMIT: &str = "36500.00:00:00";
+
 /// The three kinds of durable functions, by trigger binding type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DurableKind {
@@ -462,8 +465,10 @@ impl Engine {
             parent_instance_id: instance.parent.as_ref().map(|p| p.instance_id.clone()),
             upper_schema_version: 1,
             upper_schema_version_new: Some(2),
-            long_running_timer_interval_duration: None,
-            maximum_short_timer_duration: None,
+            // Schema V3 needs both (the Node library refuses to make a timer without them). The
+            // task hub's timers have no maximum length, so no timer is ever "long" and split.
+            long_running_timer_interval_duration: Some(NO_TIMER_LIMIT.into()),
+            maximum_short_timer_duration: Some(NO_TIMER_LIMIT.into()),
             default_http_async_request_sleep_time_millseconds: Some(30_000),
         };
         let trigger_text = serde_json::to_string(&trigger).unwrap_or_default();
