@@ -810,7 +810,13 @@ fn signal_message(signal: &Value) -> Option<Message> {
     let request = EntityRequest {
         id: uuid::Uuid::new_v4().to_string(),
         op,
-        input: signal.get("input").filter(|v| !v.is_null()).map(Value::to_string),
+        // The Node library sends the input as JSON text already ("" for none).
+        input: match signal.get("input") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) if text.is_empty() => None,
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(other) => Some(other.to_string()),
+        },
         signal: true,
         parent: None,
     };
