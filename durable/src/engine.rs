@@ -26,6 +26,9 @@ use crate::taskhub::{
     TaskHubError,
 };
 
+/// A .NET `TimeSpan` (`d.hh:mm:ss`) of 100 years: the longest timer the task hub stores as one.
+const NO_TIMER_LIMIT: &str = "36500.00:00:00";
+
 /// The three kinds of durable functions, by trigger binding type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DurableKind {
@@ -180,6 +183,12 @@ impl Engine {
     pub fn notify_events(&self) {
         self.instance_work.notify_waiters();
         self.instance_work.notify_one();
+    }
+
+    /// Tells the activity dispatchers that work items were added.
+    pub fn notify_activities(&self) {
+        self.activity_work.notify_waiters();
+        self.activity_work.notify_one();
     }
 
     /// Starts the dispatcher tasks; they stop when the returned handles are aborted.
@@ -345,8 +354,7 @@ impl Engine {
                 match blocking(&self.hub, move |h| h.complete_instance(&item, &step)).await {
                     Ok(()) => {
                         if has_activities {
-                            self.activity_work.notify_waiters();
-                            self.activity_work.notify_one();
+                            self.notify_activities();
                         }
                         self.notify_events();
                     }
@@ -462,8 +470,10 @@ impl Engine {
             parent_instance_id: instance.parent.as_ref().map(|p| p.instance_id.clone()),
             upper_schema_version: 1,
             upper_schema_version_new: Some(2),
-            long_running_timer_interval_duration: None,
-            maximum_short_timer_duration: None,
+            // Schema V3 needs both (the Node library refuses to make a timer without them). The
+            // task hub's timers have no maximum length, so no timer is ever "long" and split.
+            long_running_timer_interval_duration: Some(NO_TIMER_LIMIT.into()),
+            maximum_short_timer_duration: Some(NO_TIMER_LIMIT.into()),
             default_http_async_request_sleep_time_millseconds: Some(30_000),
         };
         let trigger_text = serde_json::to_string(&trigger).unwrap_or_default();
@@ -805,7 +815,13 @@ fn signal_message(signal: &Value) -> Option<Message> {
     let request = EntityRequest {
         id: uuid::Uuid::new_v4().to_string(),
         op,
-        input: signal.get("input").filter(|v| !v.is_null()).map(Value::to_string),
+        // The Node library sends the input as JSON text already ("" for none).
+        input: match signal.get("input") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) if text.is_empty() => None,
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(other) => Some(other.to_string()),
+        },
         signal: true,
         parent: None,
     };
