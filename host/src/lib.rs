@@ -26,6 +26,7 @@ pub mod http;
 pub mod invoke;
 pub mod keys;
 pub mod lifecycle;
+pub mod log_limit;
 pub mod pack;
 pub mod routes;
 pub mod supervisor;
