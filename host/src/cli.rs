@@ -76,6 +76,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::triggers::queue_cli::QueueCommand,
     },
+    /// Check, back up or restore the app's embedded store.
+    Store {
+        #[command(subcommand)]
+        command: crate::store_cli::StoreCommand,
+    },
 }
 
 /// Runs the parsed command.
@@ -127,6 +132,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Queue { command } => {
             print_console(&crate::triggers::queue_cli::run(command)?);
+            Ok(())
+        }
+        Command::Store { command } => {
+            print_console(&crate::store_cli::run(command)?);
             Ok(())
         }
     }

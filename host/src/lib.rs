@@ -29,6 +29,7 @@ pub mod lifecycle;
 pub mod log_limit;
 pub mod pack;
 pub mod routes;
+pub mod store_cli;
 pub mod supervisor;
 pub mod timeout;
 pub mod triggers;

@@ -9,5 +9,6 @@ mod e2e_test_worker;
 mod embedded_triggers;
 mod listener_limits;
 mod pack;
+mod store;
 mod supervision;
 mod support;
