@@ -48,7 +48,20 @@ pub struct WorkerConnection {
     pub outbound: mpsc::UnboundedSender<StreamingMessage>,
 }
 
-type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<WorkerConnection>>>>;
+/// The environment variable that gives a launched worker its per-launch secret. The
+/// environment, unlike the command line, is readable only by the worker's own user.
+pub const WORKER_SECRET_ENV: &str = "FNWIRE_WORKER_SECRET";
+/// The gRPC metadata key a worker proves the secret with on `EventStream`.
+pub const WORKER_SECRET_HEADER: &str = "x-fnwire-worker-secret";
+
+/// A launched worker the server is waiting for.
+#[derive(Debug)]
+struct Waiter {
+    tx: oneshot::Sender<WorkerConnection>,
+    secret: String,
+}
+
+type Waiters = Arc<Mutex<HashMap<String, Waiter>>>;
 type Refusals = Arc<Mutex<VecDeque<String>>>;
 
 /// A running gRPC server on `127.0.0.1` with an ephemeral port. Dropping it stops the server.
@@ -57,6 +70,7 @@ pub struct GrpcServer {
     addr: SocketAddr,
     waiters: Waiters,
     refusals: Refusals,
+    require_secret: Arc<AtomicBool>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -64,11 +78,17 @@ pub struct GrpcServer {
 #[derive(Debug)]
 pub struct PendingWorker {
     worker_id: String,
+    secret: String,
     rx: oneshot::Receiver<WorkerConnection>,
     waiters: Waiters,
 }
 
 impl PendingWorker {
+    /// The secret to give the worker in [`WORKER_SECRET_ENV`].
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
     /// Waits for the worker's stream. `None` if the server stopped first.
     pub async fn connected(mut self) -> Option<WorkerConnection> {
         (&mut self.rx).await.ok()
@@ -102,9 +122,11 @@ impl GrpcServer {
         );
         let waiters: Waiters = Arc::default();
         let refusals: Refusals = Arc::default();
+        let require_secret = Arc::new(AtomicBool::new(false));
         let service = FunctionRpcServer::new(RpcService {
             waiters: waiters.clone(),
             refusals: refusals.clone(),
+            require_secret: require_secret.clone(),
             log: RateLimitedLog::new(Duration::from_secs(10)),
             handshake,
         })
@@ -122,7 +144,7 @@ impl GrpcServer {
                 tracing::error!("the gRPC server for workers stopped: {e}");
             }
         });
-        Ok(GrpcServer { addr, waiters, refusals, shutdown: Some(shutdown_tx) })
+        Ok(GrpcServer { addr, waiters, refusals, require_secret, shutdown: Some(shutdown_tx) })
     }
 
     pub fn port(&self) -> u16 {
@@ -144,13 +166,23 @@ impl GrpcServer {
         self.refusals.lock().map(|r| r.iter().cloned().collect()).unwrap_or_default()
     }
 
-    /// Registers a worker id to accept; call it before launching the worker.
+    /// Whether every worker must prove its per-launch secret. Only for workers known to send
+    /// it (fnwire's own runtimes); Microsoft's workers do not, so without this a stream that
+    /// carries no secret is accepted on its worker id alone, as Azure's host does. A stream that
+    /// carries a secret must carry the right one either way.
+    pub fn require_worker_secret(&self, required: bool) {
+        self.require_secret.store(required, Ordering::Release);
+    }
+
+    /// Registers a worker id to accept, with a new per-launch secret; call it before launching
+    /// the worker and give the worker [`PendingWorker::secret`] in [`WORKER_SECRET_ENV`].
     pub fn expect_worker(&self, worker_id: &str) -> PendingWorker {
         let (tx, rx) = oneshot::channel();
+        let secret = new_secret();
         if let Ok(mut w) = self.waiters.lock() {
-            w.insert(worker_id.to_string(), tx);
+            w.insert(worker_id.to_string(), Waiter { tx, secret: secret.clone() });
         }
-        PendingWorker { worker_id: worker_id.to_string(), rx, waiters: self.waiters.clone() }
+        PendingWorker { worker_id: worker_id.to_string(), secret, rx, waiters: self.waiters.clone() }
     }
 }
 
@@ -162,9 +194,20 @@ impl Drop for GrpcServer {
     }
 }
 
+/// 32 random bytes, hex: a worker's per-launch secret.
+fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness: fall back to uuid's generator rather than fail every start.
+        return format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 struct RpcService {
     waiters: Waiters,
     refusals: Refusals,
+    require_secret: Arc<AtomicBool>,
     log: RateLimitedLog,
     handshake: Duration,
 }
@@ -179,6 +222,38 @@ impl RpcService {
         }
         self.log.warn(|suppressed| format!("refused a worker stream from {peer}: {reason}{suppressed}"));
         refusal_status(reason)
+    }
+}
+
+impl RpcService {
+    /// Takes the waiter for `worker_id` if the stream proves it: a presented secret must match
+    /// (compared in constant time); none is accepted only while secrets are not required. A
+    /// refused claim leaves the waiter in place for the real worker.
+    fn claim_waiter(&self, worker_id: &str, presented: Option<&str>) -> Result<Waiter, String> {
+        let mut waiters = self.waiters.lock().map_err(|_| "the host is stopping".to_string())?;
+        let Some(waiter) = waiters.get(worker_id) else {
+            return Err(format!(
+                "StartStream names worker id `{}`, which this host did not launch",
+                quoted(worker_id)
+            ));
+        };
+        match presented {
+            Some(secret) if !crate::keys::constant_time_eq(secret.as_bytes(), waiter.secret.as_bytes()) => {
+                return Err(format!(
+                    "the stream for worker id `{}` carries a wrong {WORKER_SECRET_HEADER}",
+                    quoted(worker_id)
+                ));
+            }
+            None if self.require_secret.load(Ordering::Acquire) => {
+                return Err(format!(
+                    "the stream for worker id `{}` carries no {WORKER_SECRET_HEADER}; fnwire's workers send the \
+                     {WORKER_SECRET_ENV} they were started with",
+                    quoted(worker_id)
+                ));
+            }
+            _ => {}
+        }
+        waiters.remove(worker_id).ok_or_else(|| "the worker id was claimed meanwhile".to_string())
     }
 }
 
@@ -209,6 +284,10 @@ impl FunctionRpc for RpcService {
             .or_else(|| request.remote_addr())
             .map(|a| a.to_string())
             .unwrap_or_else(|| "unknown peer".into());
+        let presented_secret = request
+            .metadata()
+            .get(WORKER_SECRET_HEADER)
+            .map(|v| v.to_str().map(str::to_string).unwrap_or_default());
         let mut inbound = request.into_inner();
         let first = match tokio::time::timeout(self.handshake, inbound.message()).await {
             Ok(Ok(Some(m))) => m,
@@ -224,22 +303,16 @@ impl FunctionRpc for RpcService {
         let Some(Content::StartStream(start)) = first.content else {
             return Err(self.refuse(&peer, "the first message is not StartStream"));
         };
-        let waiter = self.waiters.lock().ok().and_then(|mut w| w.remove(&start.worker_id));
-        let Some(waiter) = waiter else {
-            return Err(self.refuse(
-                &peer,
-                &format!(
-                    "StartStream names worker id `{}`, which this host did not launch",
-                    quoted(&start.worker_id)
-                ),
-            ));
+        let waiter = match self.claim_waiter(&start.worker_id, presented_secret.as_deref()) {
+            Ok(waiter) => waiter,
+            Err(reason) => return Err(self.refuse(&peer, &reason)),
         };
         if let Some(info) = &connection_info {
             info.proof.prove();
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let connection = WorkerConnection { start, request_id: first.request_id, inbound, outbound: tx };
-        if waiter.send(connection).is_err() {
+        if waiter.tx.send(connection).is_err() {
             return Err(Status::unavailable("the host stopped waiting for this worker"));
         }
         let outbound = tokio_stream::wrappers::UnboundedReceiverStream::new(rx).map(Ok);
@@ -389,15 +462,53 @@ mod tests {
         server: &GrpcServer,
         first: StreamingMessage,
     ) -> Result<Streaming<StreamingMessage>, Status> {
+        open_with_secret(server, first, None).await
+    }
+
+    async fn open_with_secret(
+        server: &GrpcServer,
+        first: StreamingMessage,
+        secret: Option<&str>,
+    ) -> Result<Streaming<StreamingMessage>, Status> {
         let mut client = FunctionRpcClient::connect(server.uri()).await.unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
         tx.send(first).unwrap();
         // Keep the request stream open while the host answers.
         std::mem::forget(tx);
-        client
-            .event_stream(tokio_stream::wrappers::UnboundedReceiverStream::new(rx))
-            .await
-            .map(Response::into_inner)
+        let mut request = Request::new(tokio_stream::wrappers::UnboundedReceiverStream::new(rx));
+        if let Some(secret) = secret {
+            request.metadata_mut().insert(WORKER_SECRET_HEADER, secret.parse().unwrap());
+        }
+        client.event_stream(request).await.map(Response::into_inner)
+    }
+
+    #[tokio::test]
+    async fn a_required_secret_keeps_an_impostor_with_the_worker_id_out() {
+        let server = GrpcServer::start().await.unwrap();
+        server.require_worker_secret(true);
+        let pending = server.expect_worker("w1");
+        let secret = pending.secret().to_string();
+        assert_eq!(secret.len(), 64);
+        let status = open(&server, start_stream("w1")).await.unwrap_err();
+        assert!(status.message().contains("carries no x-fnwire-worker-secret"), "{}", status.message());
+        let status = open_with_secret(&server, start_stream("w1"), Some("guess")).await.unwrap_err();
+        assert!(status.message().contains("wrong x-fnwire-worker-secret"), "{}", status.message());
+        // The refusals left the place to the real worker.
+        let _stream = open_with_secret(&server, start_stream("w1"), Some(&secret)).await.unwrap();
+        let connection = tokio::time::timeout(Duration::from_secs(10), pending.connected()).await.unwrap();
+        assert_eq!(connection.unwrap().start.worker_id, "w1");
+    }
+
+    #[tokio::test]
+    async fn without_the_requirement_a_worker_may_omit_the_secret_but_not_send_a_wrong_one() {
+        let server = GrpcServer::start().await.unwrap();
+        let other = server.expect_worker("w2");
+        let status = open_with_secret(&server, start_stream("w2"), Some("wrong")).await.unwrap_err();
+        assert!(status.message().contains("wrong"), "{}", status.message());
+        // Microsoft's workers send no secret: accepted on the worker id, as Azure's host does.
+        let _stream = open(&server, start_stream("w2")).await.unwrap();
+        assert!(other.connected().await.is_some());
+        assert_ne!(server.expect_worker("a").secret(), server.expect_worker("b").secret());
     }
 
     #[tokio::test]

@@ -202,6 +202,9 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> Result<Running,
     let detected = app::detect(&options.app_dir, DetectOptions { release: options.release }).await?;
     let launch = detected.launch;
     let server = Arc::new(GrpcServer::start_with_limits(state.limits()).await.map_err(StartError::Grpc)?);
+    // Workers on fnwire's runtime prove the per-launch secret; others (Microsoft's among them)
+    // are accepted on their worker id alone.
+    server.require_worker_secret(crate::lifecycle::speaks_worker_secret(detected.kind, &options.app_dir));
     let keys = Arc::new(crate::keys::load_or_create(&options.app_dir, &launch.env)?);
     let process_count = crate::supervisor::read_process_count(&launch.env)?;
     let function_timeout = crate::timeout::read_function_timeout(&options.app_dir)?;
