@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::console::print_console;
 pub use crate::console::{ConsoleGuard, install_console_logging};
 use crate::host::{StartOptions, run_start};
-use crate::http::DEFAULT_MAX_REQUEST_BODY;
+use crate::http::limits::LimitOverrides;
 
 /// fnwire: run Azure-Functions-style function apps locally over the FunctionRpc protocol.
 #[derive(Debug, Parser)]
@@ -31,9 +31,26 @@ pub enum Command {
         /// Build a Cargo app in debug mode instead of `--release`.
         #[arg(long)]
         debug: bool,
-        /// Largest accepted request body, in bytes; larger ones get 413.
-        #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_REQUEST_BODY)]
-        max_request_body: usize,
+        /// Largest accepted request body, in bytes; larger ones get 413
+        /// [default: 104857600, or host.json extensions.fnwire.maxRequestBodySize].
+        #[arg(long, value_name = "BYTES")]
+        max_request_body: Option<usize>,
+        /// Open HTTP connections at most; past it the longest-idle one is closed
+        /// [default: from the open-file limit, or extensions.fnwire.maxConnections].
+        #[arg(long, value_name = "N")]
+        max_connections: Option<usize>,
+        /// Bytes of request bodies held at once; past it requests get 503 with Retry-After
+        /// [default: 268435456, or extensions.fnwire.maxRequestBodyBytesInFlight].
+        #[arg(long, value_name = "BYTES")]
+        max_body_bytes_in_flight: Option<usize>,
+        /// Seconds a connection may wait for its next request (0: no limit)
+        /// [default: 130, or extensions.fnwire.keepAliveTimeout].
+        #[arg(long, value_name = "SECONDS")]
+        keep_alive_timeout: Option<u64>,
+        /// Seconds a client may take to send a request's headers (0: no limit)
+        /// [default: 30, or extensions.fnwire.requestHeadersTimeout].
+        #[arg(long, value_name = "SECONDS")]
+        request_headers_timeout: Option<u64>,
     },
     /// Build a Rust function app and write an Azure Functions app folder (host.json,
     /// worker.config.json, the worker binary, a function.json per function).
@@ -59,13 +76,34 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::triggers::queue_cli::QueueCommand,
     },
+    /// Check, back up or restore the app's embedded store.
+    Store {
+        #[command(subcommand)]
+        command: crate::store_cli::StoreCommand,
+    },
 }
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Start { app_dir, port, debug, max_request_body } => {
-            Ok(run_start(StartOptions { app_dir, port, release: !debug, max_request_body }).await?)
+        Command::Start {
+            app_dir,
+            port,
+            debug,
+            max_request_body,
+            max_connections,
+            max_body_bytes_in_flight,
+            keep_alive_timeout,
+            request_headers_timeout,
+        } => {
+            let limits = LimitOverrides {
+                max_connections,
+                max_request_body,
+                max_body_bytes_in_flight,
+                keep_alive_timeout_secs: keep_alive_timeout,
+                request_headers_timeout_secs: request_headers_timeout,
+            };
+            Ok(run_start(StartOptions { app_dir, port, release: !debug, limits }).await?)
         }
         Command::Pack { app_dir, out, debug } => {
             let packed =
@@ -94,6 +132,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Queue { command } => {
             print_console(&crate::triggers::queue_cli::run(command)?);
+            Ok(())
+        }
+        Command::Store { command } => {
+            print_console(&crate::store_cli::run(command)?);
             Ok(())
         }
     }

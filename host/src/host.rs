@@ -57,7 +57,8 @@ pub struct StartOptions {
     pub port: u16,
     /// Build Cargo apps with `--release`.
     pub release: bool,
-    pub max_request_body: usize,
+    /// Listener limits from the command line (over `host.json`'s `extensions.fnwire`).
+    pub limits: crate::http::limits::LimitOverrides,
 }
 
 /// Reads `extensions.http.routePrefix` from `host.json` (default `api`).
@@ -200,7 +201,10 @@ struct Running {
 async fn start_app(options: &StartOptions, state: &HttpState) -> Result<Running, StartError> {
     let detected = app::detect(&options.app_dir, DetectOptions { release: options.release }).await?;
     let launch = detected.launch;
-    let server = Arc::new(GrpcServer::start().await.map_err(StartError::Grpc)?);
+    let server = Arc::new(GrpcServer::start_with_limits(state.limits()).await.map_err(StartError::Grpc)?);
+    // Workers on fnwire's runtime prove the per-launch secret; others (Microsoft's among them)
+    // are accepted on their worker id alone.
+    server.require_worker_secret(crate::lifecycle::speaks_worker_secret(detected.kind, &options.app_dir));
     let keys = Arc::new(crate::keys::load_or_create(&options.app_dir, &launch.env)?);
     let process_count = crate::supervisor::read_process_count(&launch.env)?;
     let function_timeout = crate::timeout::read_function_timeout(&options.app_dir)?;
@@ -270,10 +274,11 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
         return Err(StartError::NotADirectory(app_dir.clone()));
     }
     let prefix = read_route_prefix(app_dir)?;
+    let limits = crate::http::ListenerLimits::read(app_dir, &options.limits)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
         .await
         .map_err(|source| StartError::Listen { port: options.port, source })?;
-    let state = Arc::new(HttpState::new(&prefix, options.max_request_body));
+    let state = Arc::new(HttpState::new(&prefix, limits));
     let http_task = tokio::spawn(http_front::serve(listener, state.clone()));
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);

@@ -142,7 +142,11 @@ pub async fn start_worker_observed(
 ) -> Result<StartedWorker, StartupError> {
     let worker_id = uuid::Uuid::new_v4().to_string();
     let pending = server.expect_worker(&worker_id);
-    let process = WorkerProcess::spawn_with_id(launch, server.port(), &worker_id)?;
+    // The per-launch secret goes in the environment, which other users cannot read (the
+    // command line and its worker id are world-readable).
+    let mut with_secret = launch.clone();
+    with_secret.env.insert(crate::grpc::WORKER_SECRET_ENV.to_string(), pending.secret().to_string());
+    let process = WorkerProcess::spawn_with_id(&with_secret, server.port(), &worker_id)?;
     let connection = tokio::select! {
         c = pending.connected() => c.ok_or(StartupError::ServerStopped)?,
         _ = process.wait() => return Err(exited(&process, "connecting to the host")),
@@ -165,6 +169,25 @@ pub async fn start_worker_observed(
         _ = process.wait() => return Err(exited(&process, "answering WorkerInitRequest")),
     };
     Ok(StartedWorker { process, channel, init })
+}
+
+/// Whether the worker of a detected app certainly runs fnwire's runtime, which proves the
+/// per-launch secret: fnwire's Python and Node packages, and Cargo apps that depend on the
+/// `fnwire` crate. Any other worker (a `worker.config.json` app, which may be Microsoft's, or a
+/// Cargo app with its own FunctionRpc code) is accepted on its worker id alone.
+pub fn speaks_worker_secret(kind: crate::app::AppKind, app_dir: &Path) -> bool {
+    use crate::app::AppKind;
+    match kind {
+        AppKind::Python | AppKind::Node => true,
+        AppKind::Cargo => depends_on_fnwire(app_dir),
+        AppKind::WorkerConfig => false,
+    }
+}
+
+fn depends_on_fnwire(app_dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(app_dir.join("Cargo.toml")) else { return false };
+    let Ok(manifest) = text.parse::<toml::Table>() else { return false };
+    manifest.get("dependencies").and_then(|d| d.as_table()).is_some_and(|d| d.contains_key("fnwire"))
 }
 
 /// Finds the app's functions: asks the worker (worker indexing) or reads `function.json`
@@ -426,6 +449,28 @@ fn normalize_lexically(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_secret_is_required_only_of_workers_on_fnwires_runtime() {
+        use crate::app::AppKind;
+        let hello = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello-rust"));
+        assert!(speaks_worker_secret(AppKind::Cargo, hello), "hello-rust depends on fnwire");
+        let own = tempfile::tempdir().unwrap();
+        std::fs::write(
+            own.path().join("Cargo.toml"),
+            "[package]\nname = \"own\"\n[dependencies]\ntonic = \"0.14\"\n",
+        )
+        .unwrap();
+        assert!(!speaks_worker_secret(AppKind::Cargo, own.path()), "its own FunctionRpc code");
+        assert!(
+            speaks_worker_secret(AppKind::Python, own.path())
+                && speaks_worker_secret(AppKind::Node, own.path())
+        );
+        assert!(
+            !speaks_worker_secret(AppKind::WorkerConfig, hello),
+            "worker.config.json may name any worker"
+        );
+    }
 
     #[test]
     fn reads_function_json_folders_and_reports_bad_ones() {

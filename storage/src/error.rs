@@ -17,6 +17,27 @@ pub enum StorageError {
          shell with an open transaction, or a backup tool) and try again"
     )]
     Locked { path: PathBuf, detail: String },
+    #[error(
+        "`{path}` is empty (0 bytes). fnwire never leaves its store empty, so the file was cut short (a full disk, an \
+         interrupted copy or another tool) and its queue messages are gone from it. fnwire leaves it untouched: \
+         restore a backup with `fnwire store restore <app> --from <backup>`, or move the file away and start again to \
+         begin with empty queues"
+    )]
+    Empty { path: PathBuf },
+    #[error(
+        "`{path}` failed SQLite's integrity check: {problems}. fnwire leaves it untouched: restore a backup with \
+         `fnwire store restore <app> --from <backup>`, or copy what can be read with the sqlite3 shell's `.recover` \
+         into a new file and move it into place"
+    )]
+    Damaged { path: PathBuf, problems: String },
+    #[error(
+        "`{path}` is in use by another fnwire host (process {holder}). One host per embedded store: stop the other \
+         host first, or give this host its own store with FNWIRE_STORAGE_DIR. `fnwire queue …` and `fnwire store \
+         check|backup` work while a host runs"
+    )]
+    HeldByAnotherHost { path: PathBuf, holder: String },
+    #[error("`{path}`: {what}: {source}")]
+    File { path: PathBuf, what: &'static str, source: std::io::Error },
     #[error("`{path}`: {what} failed: {source}")]
     Sql { path: PathBuf, what: &'static str, source: rusqlite::Error },
     #[error(
@@ -100,6 +121,18 @@ impl StorageError {
                 StorageError::InvalidQueueName { name: name.clone(), why: why.clone() }
             }
             StorageError::CompletionBug => StorageError::CompletionBug,
+            StorageError::Empty { path } => StorageError::Empty { path: path.clone() },
+            StorageError::Damaged { path, problems } => {
+                StorageError::Damaged { path: path.clone(), problems: problems.clone() }
+            }
+            StorageError::HeldByAnotherHost { path, holder } => {
+                StorageError::HeldByAnotherHost { path: path.clone(), holder: holder.clone() }
+            }
+            StorageError::File { path, what, source } => StorageError::File {
+                path: path.clone(),
+                what,
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
         }
     }
 

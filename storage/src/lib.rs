@@ -13,6 +13,8 @@
 mod blob;
 mod error;
 mod group;
+mod host_lock;
+mod maintenance;
 mod queue;
 mod timer;
 
@@ -25,6 +27,8 @@ use rusqlite::Connection;
 
 pub use blob::{BlobPathError, BlobStore};
 pub use error::StorageError;
+pub use host_lock::{HOST_LOCK_FILE, HostLock};
+pub use maintenance::{CheckReport, IntegrityCheck, restore};
 pub use queue::{
     Completion, DEFAULT_MESSAGE_TTL, LeasedMessage, MessageBody, PeekedMessage, QueueSummary,
     poison_queue_name, validate_queue_name,
@@ -43,17 +47,26 @@ pub struct StoreOptions {
     /// How long a statement waits for another process's lock before failing.
     pub busy_timeout: Duration,
     pub clock: Clock,
+    /// The integrity check run at open (quick by default).
+    pub check: IntegrityCheck,
 }
 
 impl std::fmt::Debug for StoreOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreOptions").field("busy_timeout", &self.busy_timeout).finish_non_exhaustive()
+        f.debug_struct("StoreOptions")
+            .field("busy_timeout", &self.busy_timeout)
+            .field("check", &self.check)
+            .finish_non_exhaustive()
     }
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { busy_timeout: Duration::from_secs(5), clock: Arc::new(Utc::now) }
+        StoreOptions {
+            busy_timeout: Duration::from_secs(5),
+            clock: Arc::new(Utc::now),
+            check: IntegrityCheck::Quick,
+        }
     }
 }
 
@@ -64,6 +77,8 @@ pub struct Store {
     group: group::GroupCommit,
     path: PathBuf,
     clock: Clock,
+    /// Held by a host for as long as the store is open (see `host_lock.rs`).
+    host_lock: Option<HostLock>,
 }
 
 impl std::fmt::Debug for Store {
@@ -107,18 +122,43 @@ impl Store {
         Store::open_with(dir, StoreOptions::default())
     }
 
-    /// Opens (creating if needed) `<dir>/fnwire.db`. A file that is not an fnwire database,
-    /// or one another program holds locked, is an error; the file is left as it was.
+    /// Opens the store for a host: first takes the store's host lock (a second host on the same
+    /// store is refused, see `host_lock.rs`), then opens it as [`Store::open_with`] does.
+    pub fn open_for_host(dir: &Path, options: StoreOptions) -> Result<Store, StorageError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| StorageError::CreateDir { dir: dir.to_path_buf(), source })?;
+        let lock = HostLock::acquire(dir)?;
+        let mut store = Store::open_with(dir, options)?;
+        store.host_lock = Some(lock);
+        Ok(store)
+    }
+
+    /// Opens (creating if needed) `<dir>/fnwire.db`. A file that is not an fnwire database, an
+    /// empty one, one that fails the integrity check, or one another program holds locked, is
+    /// an error; the file is left as it was.
     pub fn open_with(dir: &Path, options: StoreOptions) -> Result<Store, StorageError> {
         std::fs::create_dir_all(dir)
             .map_err(|source| StorageError::CreateDir { dir: dir.to_path_buf(), source })?;
         let path = dir.join(DATABASE_FILE);
+        if path.exists() {
+            maintenance::refuse_unusable_file(&path)?;
+        } else {
+            create_database(&path)?;
+        }
         let fail = |e: rusqlite::Error| StorageError::from_open(&path, e);
-        let conn = Connection::open(&path).map_err(fail)?;
+        let conn = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(fail)?;
         conn.busy_timeout(options.busy_timeout).map_err(fail)?;
         // Reading the schema is the first access to the file: a non-database fails here,
         // before anything is written.
         let _: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0)).map_err(fail)?;
+        let problems = maintenance::integrity_problems(&conn, options.check).map_err(fail)?;
+        if !problems.is_empty() {
+            return Err(StorageError::Damaged { path: path.clone(), problems: problems.join("; ") });
+        }
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(fail)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StorageError::Locked {
@@ -131,7 +171,18 @@ impl Store {
             let _ = conn.execute_batch("ROLLBACK");
             fail(e)
         })?;
-        Ok(Store { conn: Mutex::new(conn), group: group::GroupCommit::default(), path, clock: options.clock })
+        Ok(Store {
+            conn: Mutex::new(conn),
+            group: group::GroupCommit::default(),
+            path,
+            clock: options.clock,
+            host_lock: None,
+        })
+    }
+
+    /// Whether this store holds the host lock ([`Store::open_for_host`]).
+    pub fn holds_host_lock(&self) -> bool {
+        self.host_lock.is_some()
     }
 
     /// The database file.
@@ -150,6 +201,31 @@ impl Store {
     pub(crate) fn sql_error(&self, what: &'static str, e: rusqlite::Error) -> StorageError {
         StorageError::from_sql(&self.path, what, e)
     }
+}
+
+/// Creates a new database under a temporary name and moves it into place once it has its
+/// header, schema and WAL mode: an existing `fnwire.db` is then never empty, so an empty one
+/// always means a file that was cut short, which [`Store::open_with`] refuses.
+fn create_database(path: &Path) -> Result<(), StorageError> {
+    let mut creating = path.as_os_str().to_os_string();
+    creating.push(".creating");
+    let creating = PathBuf::from(creating);
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut stale = creating.as_os_str().to_os_string();
+        stale.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(stale));
+    }
+    let fail = |e: rusqlite::Error| StorageError::from_open(&creating, e);
+    let conn = Connection::open(&creating).map_err(fail)?;
+    conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)).map_err(fail)?;
+    conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;")).map_err(fail)?;
+    // Closing the last connection checkpoints the WAL into the file and removes it.
+    conn.close().map_err(|(_, e)| fail(e))?;
+    std::fs::rename(&creating, path).map_err(|source| StorageError::File {
+        path: path.to_path_buf(),
+        what: "moving the new database into place",
+        source,
+    })
 }
 
 pub(crate) fn millis(t: DateTime<Utc>) -> i64 {

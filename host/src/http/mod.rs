@@ -1,5 +1,8 @@
 //! The HTTP front door: routes requests to HTTP-triggered functions through the worker.
 
+pub mod body;
+pub mod limits;
+pub mod listener;
 pub mod rejection;
 pub mod request;
 pub mod response;
@@ -10,19 +13,20 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use http::header;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::invoke::{Invocation, Pipeline};
 use crate::keys::{AuthLevel, Keys, presented_key};
+use crate::log_limit::RateLimitedLog;
 use crate::routes::{RouteMatch, RouteTable, path_segments};
+use body::BodyBudget;
+pub use limits::{DEFAULT_MAX_REQUEST_BODY, ListenerLimits};
+use listener::{Admission, Connections, WatchedIo};
 pub use rejection::Rejection;
 pub use request::HttpCapabilities;
-
-/// Default largest request body: 100 MiB, as Azure Functions allows.
-pub const DEFAULT_MAX_REQUEST_BODY: usize = 100 * 1024 * 1024;
 
 /// An HTTP-triggered function the host can route to.
 #[derive(Debug, Clone)]
@@ -68,16 +72,36 @@ pub enum Availability {
 pub struct HttpState {
     availability: RwLock<Availability>,
     route_prefix: String,
-    max_request_body: usize,
+    limits: ListenerLimits,
+    connections: Arc<Connections>,
+    bodies: BodyBudget,
+    /// Refused keys, at most one line per interval however many clients try.
+    unauthorized_log: RateLimitedLog,
+    /// Connections closed for a limit.
+    connection_log: RateLimitedLog,
 }
 
 impl HttpState {
-    pub fn new(route_prefix: &str, max_request_body: usize) -> Self {
+    pub fn new(route_prefix: &str, limits: ListenerLimits) -> Self {
         HttpState {
             availability: RwLock::new(Availability::Starting),
             route_prefix: route_prefix.trim_matches('/').to_string(),
-            max_request_body,
+            connections: Connections::new(limits.max_connections),
+            bodies: BodyBudget::new(&limits),
+            limits,
+            unauthorized_log: RateLimitedLog::new(LOG_INTERVAL),
+            connection_log: RateLimitedLog::new(LOG_INTERVAL),
         }
+    }
+
+    /// The listener's limits.
+    pub fn limits(&self) -> &ListenerLimits {
+        &self.limits
+    }
+
+    /// HTTP connections open right now.
+    pub fn open_connections(&self) -> usize {
+        self.connections.count()
     }
 
     pub fn route_prefix(&self) -> &str {
@@ -95,30 +119,77 @@ impl HttpState {
 
 type Body = Full<Bytes>;
 
-/// Accepts connections until the listener fails. Each connection is served on its own task;
-/// nothing a client sends can stop the loop.
+/// Repeated warnings (refused keys, closed connections) are logged at most once per interval.
+const LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Accepts connections until the listener fails. Each connection is served on its own task,
+/// watched for the limits of [`listener`]; nothing a client sends can stop the loop.
 pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // HTTP/1 deadlines are the connection watchdog's (it also covers the wait before hyper
+    // knows the protocol); HTTP/2 needs the timer for its keep-alive pings.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(state.limits.http2_max_concurrent_streams)
+        .max_header_list_size(state.limits.http2_max_header_list_size)
+        .max_pending_accept_reset_streams(Some(20))
+        .keep_alive_interval(state.limits.keep_alive_timeout.map(|t| t / 2))
+        .keep_alive_timeout(std::time::Duration::from_secs(20));
+    let builder = Arc::new(builder);
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
                 // Usually "too many open files": wait a little instead of spinning.
-                tracing::warn!("accepting an HTTP connection failed: {e}");
+                state.connection_log.warn(|suppressed| {
+                    format!("accepting an HTTP connection failed: {e}{suppressed}; consider a lower maxConnections")
+                });
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let slot = match state.connections.admit() {
+            Admission::Admitted(slot) => slot,
+            Admission::Full => {
+                state.connection_log.warn(|suppressed| {
+                    format!(
+                        "closed a new HTTP connection: all {} connections (maxConnections) have a request in \
+                         flight{suppressed}",
+                        state.limits.max_connections
+                    )
+                });
                 continue;
             }
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
+        let builder = builder.clone();
         tokio::spawn(async move {
+            let limits = state.limits.clone();
+            let watched = slot.watched.clone();
             let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(req, &state).await) }
+                let in_flight = watched.request_started();
+                async move {
+                    let response = handle(req, &state).await;
+                    drop(in_flight);
+                    Ok::<_, Infallible>(response)
+                }
             });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection(TokioIo::new(stream), service).await {
-                tracing::debug!("HTTP connection ended with an error: {e}");
+            let io = TokioIo::new(WatchedIo::new(stream, slot.watched.clone()));
+            let connection = builder.serve_connection(io, service);
+            tokio::select! {
+                result = connection => {
+                    if let Err(e) = result {
+                        tracing::debug!("HTTP connection ended with an error: {e}");
+                    }
+                }
+                reason = slot.watched.closed(&limits) => {
+                    tracing::debug!("closed an HTTP connection: {reason:?}");
+                }
             }
+            drop(slot);
         });
     }
 }
@@ -135,15 +206,19 @@ async fn serve_request(
 ) -> Result<http::Response<Body>, Rejection> {
     let app = state.ready()?;
     let (parts, body) = req.into_parts();
+    require_host(&parts)?;
     if let Some(durable) = &app.durable
         && let Some(path) = durable_path(parts.uri.path())
     {
-        return serve_durable(durable, &app, &parts, path, body).await;
+        return serve_durable(durable, &app, &parts, path, body, state).await;
     }
     let (function, params) = app.route(&parts, &state.route_prefix)?;
     // Checked before the body is read; the answer never says which keys exist.
-    app.authorize(function, &parts)?;
-    let body = read_body(&parts.headers, body, state.max_request_body).await?;
+    app.authorize(function, &parts, &state.unauthorized_log)?;
+    // The reservation lives until the response is built: the invocation holds the bytes.
+    let held = state.bodies.read(&parts.headers, body).await?;
+    let body = held.bytes;
+    let _reservation = held.reservation;
     let invocation_id = uuid::Uuid::new_v4().to_string();
     function.loaded(&invocation_id)?;
     let request_parts = request::RequestParts {
@@ -191,13 +266,23 @@ async fn serve_durable(
     parts: &http::request::Parts,
     path: &str,
     body: Incoming,
+    state: &HttpState,
 ) -> Result<http::Response<Body>, Rejection> {
     let presented = presented_key(&parts.headers, &parts.uri);
     if !crate::durable::allows(&durable.api, &app.keys, presented.as_deref()) {
-        tracing::warn!("refused a request to the durable API ({}): missing or wrong key", parts.uri.path());
+        state.unauthorized_log.warn(|suppressed| {
+            format!(
+                "refused a request to the durable API ({}): missing or wrong key{suppressed}",
+                rejection::shortened(parts.uri.path())
+            )
+        });
         return Err(Rejection::Unauthorized);
     }
-    let body = match fnwire_durable::http::read_body(body).await {
+    // Within the listener's body limits first (memory, rate); then the API's own limit, on
+    // bytes already held (one frame: no copy).
+    let held = state.bodies.read(&parts.headers, body).await?;
+    let _reservation = held.reservation;
+    let body = match fnwire_durable::http::read_body(Full::new(held.bytes)).await {
         Ok(body) => body,
         Err(e) => return Ok(e.into_response().map(Full::new)),
     };
@@ -246,15 +331,22 @@ impl ReadyApp {
     }
 
     /// Refuses a request without the key the function's `authLevel` requires.
-    fn authorize(&self, function: &HttpFunction, parts: &http::request::Parts) -> Result<(), Rejection> {
+    fn authorize(
+        &self,
+        function: &HttpFunction,
+        parts: &http::request::Parts,
+        log: &RateLimitedLog,
+    ) -> Result<(), Rejection> {
         if self.keys.allows(function.auth_level, presented_key(&parts.headers, &parts.uri).as_deref()) {
             return Ok(());
         }
-        tracing::warn!(
-            "refused a request to '{}' ({}): missing or wrong key",
-            function.name,
-            parts.uri.path()
-        );
+        log.warn(|suppressed| {
+            format!(
+                "refused a request to '{}' ({}): missing or wrong key{suppressed}",
+                function.name,
+                rejection::shortened(parts.uri.path())
+            )
+        });
         Err(Rejection::Unauthorized)
     }
 }
@@ -268,19 +360,10 @@ impl HttpFunction {
     }
 }
 
-/// Reads the whole body, refusing one larger than `limit` (by its `Content-Length` before
-/// reading, else while reading).
-async fn read_body(headers: &http::HeaderMap, body: Incoming, limit: usize) -> Result<Bytes, Rejection> {
-    let declared_length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared_length.is_some_and(|n| n > limit as u64) {
-        return Err(Rejection::TooLarge { limit });
+/// HTTP/1.1 requires `Host` (RFC 9112 §3.2: a server must answer 400 without one).
+fn require_host(parts: &http::request::Parts) -> Result<(), Rejection> {
+    if parts.version == http::Version::HTTP_11 && !parts.headers.contains_key(header::HOST) {
+        return Err(Rejection::MissingHost);
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Rejection::TooLarge { limit }),
-        Err(e) => Err(Rejection::UnreadableBody(e.to_string())),
-    }
+    Ok(())
 }

@@ -17,6 +17,8 @@ pub enum Rejection {
     Starting,
     /// No worker can serve requests (the host is stopping, or gave up restarting the worker).
     Unavailable(String),
+    /// An HTTP/1.1 request without `Host`.
+    MissingHost,
     /// No route matches the path.
     NotFound { path: String },
     /// A route matches the path, but not the method.
@@ -27,6 +29,11 @@ pub enum Rejection {
     TooLarge { limit: usize },
     /// Reading the body failed (the client went away, a malformed chunk).
     UnreadableBody(String),
+    /// The body arrived slower than the minimum data rate.
+    BodyTooSlow { bytes_per_second: u64 },
+    /// The host holds as many request bodies (or body bytes) as its limits allow; `what` says
+    /// which limit.
+    Busy { what: String },
     /// The function failed to load when the host started.
     NotLoaded { function: String, invocation_id: String },
     /// The invocation ran (or was tried) and did not succeed. Boxed: every step of a request
@@ -46,12 +53,15 @@ impl Rejection {
     /// The status this rejection answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Rejection::Starting | Rejection::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::Starting | Rejection::Unavailable(_) | Rejection::Busy { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Rejection::BodyTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
             Rejection::NotFound { .. } => StatusCode::NOT_FOUND,
             Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Rejection::Unauthorized => StatusCode::UNAUTHORIZED,
             Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Rejection::UnreadableBody(_) => StatusCode::BAD_REQUEST,
+            Rejection::UnreadableBody(_) | Rejection::MissingHost => StatusCode::BAD_REQUEST,
             Rejection::NotLoaded { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Rejection::Invocation { error, .. } => match error.as_ref() {
                 InvocationError::Worker(InvokeError::TimedOut(_)) => StatusCode::GATEWAY_TIMEOUT,
@@ -72,10 +82,15 @@ impl Rejection {
                 "fnwire: the function app is still starting; try again in a moment\n".into()
             }
             Rejection::Unavailable(reason) => format!("fnwire: no worker is available: {reason}\n"),
+            Rejection::MissingHost => {
+                "fnwire: an HTTP/1.1 request must carry a Host header (RFC 9112); add one\n".into()
+            }
             Rejection::NotFound { path } => format!(
-                "fnwire: no function is routed at {path} (the routes are listed on the fnwire console)\n"
+                "fnwire: no function is routed at {} (the routes are listed on the fnwire console)\n",
+                shortened(path)
             ),
             Rejection::MethodNotAllowed { path, method, allow } => {
+                let (path, method) = (shortened(path), shortened(method.as_str()));
                 format!("fnwire: {path} does not accept {method}; allowed: {}\n", allow_list(allow))
             }
             Rejection::Unauthorized => {
@@ -86,6 +101,14 @@ impl Rejection {
                 format!("fnwire: the request body is larger than the limit of {limit} bytes\n")
             }
             Rejection::UnreadableBody(e) => format!("fnwire: could not read the request body: {e}\n"),
+            Rejection::BodyTooSlow { bytes_per_second } => format!(
+                "fnwire: the request body arrived slower than {bytes_per_second} bytes per second; send it \
+                 faster (the limit is extensions.fnwire.minRequestBodyDataRate in host.json)\n"
+            ),
+            Rejection::Busy { what } => format!(
+                "fnwire: the host is busy: {what}; retry after the time in Retry-After (the limits are \
+                 maxConcurrentRequestBodies and maxRequestBodyBytesInFlight in host.json's extensions.fnwire)\n"
+            ),
             Rejection::NotLoaded { function, invocation_id } => format!(
                 "fnwire: function '{function}' is not available (it failed to load); invocation id {invocation_id}. \
                  See the fnwire console for the reason.\n"
@@ -127,8 +150,22 @@ impl Rejection {
         {
             response.headers_mut().insert(header::ALLOW, v);
         }
+        if matches!(self, Rejection::Busy { .. }) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
+}
+
+/// Text from the client, cut to a length that fits a log line or an error body: a request
+/// can carry a method or path of many kilobytes.
+pub fn shortened(text: &str) -> String {
+    const MAX_CHARS: usize = 64;
+    if text.chars().count() <= MAX_CHARS {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(MAX_CHARS).collect();
+    format!("{head}… ({} bytes)", text.len())
 }
 
 fn allow_list(allow: &[Method]) -> String {
@@ -152,6 +189,7 @@ mod tests {
             (Rejection::Unavailable("stopping".into()), 503, "no worker is available: stopping"),
             (Rejection::NotFound { path: "/api/x".into() }, 404, "no function is routed at /api/x"),
             (Rejection::Unauthorized, 401, "requires a key"),
+            (Rejection::MissingHost, 400, "must carry a Host header"),
             (Rejection::TooLarge { limit: 10 }, 413, "limit of 10 bytes"),
             (Rejection::UnreadableBody("reset".into()), 400, "could not read the request body: reset"),
             (
@@ -202,5 +240,22 @@ mod tests {
         .into_response();
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(r.headers()[header::ALLOW], "GET, POST");
+    }
+
+    #[test]
+    fn a_huge_method_or_path_is_not_echoed_whole() {
+        let method = Method::from_bytes("X".repeat(70_000).as_bytes()).unwrap();
+        let path = format!("/api/{}", "p".repeat(10_000));
+        let body = Rejection::MethodNotAllowed { path, method, allow: vec![Method::GET] }.body();
+        assert!(body.len() < 400, "{} bytes", body.len());
+        assert!(body.contains("(70000 bytes)") && body.contains("allowed: GET"), "{body}");
+    }
+
+    #[test]
+    fn busy_answers_carry_retry_after() {
+        let r = Rejection::Busy { what: "2 request bodies".into() }.into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(Rejection::BodyTooSlow { bytes_per_second: 240 }.status(), StatusCode::REQUEST_TIMEOUT);
     }
 }

@@ -141,7 +141,9 @@ impl Embedded {
     ) -> Result<Embedded, TriggerError> {
         let paths = config::storage_paths(app_dir, settings)?;
         let queue_options = QueueOptions::read(app_dir)?;
-        let store = Store::open(&paths.storage_dir)?;
+        // One host per store: a second one is refused here, before it starts a worker or
+        // releases the first host's held messages.
+        let store = Store::open_for_host(&paths.storage_dir, fnwire_storage::StoreOptions::default())?;
         let released = store.release_all_leases()?;
         if released > 0 {
             tracing::info!("{released} queue message(s) held when the host last stopped are visible again");

@@ -218,11 +218,9 @@ async fn process(
                 m.queue
             );
             let (s, m2) = (store.clone(), m.clone());
-            if let Some(Err(e)) = blocking(move || {
-                s.release_unattempted(&m2.queue, &m2.id, &m2.pop_receipt, NO_WORKER_RETRY_DELAY)
-            })
-            .await
-            {
+            let release =
+                move || s.release_unattempted(&m2.queue, &m2.id, &m2.pop_receipt, NO_WORKER_RETRY_DELAY);
+            if let Err(e) = retry_store_write(&m, "release it", RELEASE_RETRY_BOUND, release).await {
                 tracing::warn!("message {} on `{}`: could not release it: {e}", m.id, m.queue);
             }
         }
@@ -231,8 +229,9 @@ async fn process(
         }
         Err(_) => {
             let (s, m2, delay) = (store.clone(), m.clone(), options.visibility_timeout);
-            match blocking(move || s.release(&m2.queue, &m2.id, &m2.pop_receipt, delay)).await {
-                Some(Ok(_)) => tracing::info!(
+            let release = move || s.release(&m2.queue, &m2.id, &m2.pop_receipt, delay);
+            match retry_store_write(&m, "release it", RELEASE_RETRY_BOUND, release).await {
+                Ok(_) => tracing::info!(
                     "message {} on `{}` will be retried (attempt {} of {}) after {:?}",
                     m.id,
                     m.queue,
@@ -240,10 +239,9 @@ async fn process(
                     options.max_dequeue_count,
                     delay
                 ),
-                Some(Err(e)) => {
+                Err(e) => {
                     tracing::warn!("message {} on `{}`: could not release it: {e}", m.id, m.queue)
                 }
-                None => {}
             }
         }
     }
@@ -251,18 +249,73 @@ async fn process(
 
 async fn poison(function: &QueueFunction, store: &Arc<Store>, m: &LeasedMessage, options: &QueueOptions) {
     let (s, m2) = (store.clone(), m.clone());
-    match blocking(move || s.move_to_poison(&m2.queue, &m2.id, &m2.pop_receipt)).await {
-        Some(Ok(poison)) => tracing::warn!(
+    let move_it = move || s.move_to_poison(&m2.queue, &m2.id, &m2.pop_receipt);
+    match retry_store_write(m, "move it to the poison queue", RELEASE_RETRY_BOUND, move_it).await {
+        Ok(poison) => tracing::warn!(
             "function `{}`: message {} failed {} time(s) (maxDequeueCount {}); moved to queue `{poison}`",
             function.name,
             m.id,
             m.dequeue_count.min(options.max_dequeue_count),
             options.max_dequeue_count
         ),
-        Some(Err(e)) => {
+        Err(e) => {
             tracing::warn!("message {} on `{}`: could not move it to the poison queue: {e}", m.id, m.queue)
         }
-        None => {}
+    }
+}
+
+/// How long a failed release is retried: past it the message's hold (renewed at half-time)
+/// may have ended and it is visible again by itself.
+const RELEASE_RETRY_BOUND: Duration = Duration::from_secs(IN_FLIGHT_VISIBILITY.as_secs() / 2);
+
+/// Runs a store write that gives a held message back, retrying failures (a full disk, an I/O
+/// error, a lock held too long) with back-off up to `bound`, so the message does not stay
+/// hidden for the rest of its hold when the disk has room again a moment later. A pop-receipt
+/// mismatch is final: the message is no longer ours.
+async fn retry_store_write<T, F>(
+    m: &LeasedMessage,
+    what: &str,
+    bound: Duration,
+    write: F,
+) -> Result<T, fnwire_storage::StorageError>
+where
+    T: Send + 'static,
+    F: Fn() -> Result<T, fnwire_storage::StorageError> + Clone + Send + 'static,
+{
+    use fnwire_storage::StorageError;
+    let give_up_at = tokio::time::Instant::now() + bound;
+    let mut wait = Duration::from_millis(100);
+    let mut failures = 0u32;
+    loop {
+        let result = match blocking(write.clone()).await {
+            Some(result) => result,
+            // The blocking task panicked: nothing to retry safely.
+            None => return Err(StorageError::CompletionBug),
+        };
+        match result {
+            Ok(value) => {
+                if failures > 0 {
+                    tracing::info!(
+                        "message {} on `{}`: could {what} after {failures} failed attempt(s)",
+                        m.id,
+                        m.queue
+                    );
+                }
+                return Ok(value);
+            }
+            Err(e @ (StorageError::PopReceiptMismatch { .. } | StorageError::InvalidQueueName { .. })) => {
+                return Err(e);
+            }
+            Err(e) if tokio::time::Instant::now() + wait > give_up_at => return Err(e),
+            Err(e) => {
+                failures += 1;
+                if failures == 1 {
+                    tracing::warn!("message {} on `{}`: could not {what} ({e}); retrying", m.id, m.queue);
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
     }
 }
 
@@ -270,6 +323,68 @@ async fn poison(function: &QueueFunction, store: &Arc<Store>, m: &LeasedMessage,
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn leased() -> LeasedMessage {
+        let t = Utc.with_ymd_and_hms(2027, 1, 2, 3, 4, 5).unwrap();
+        LeasedMessage {
+            queue: "jobs".into(),
+            id: "m-1".into(),
+            body: b"hello".to_vec(),
+            dequeue_count: 1,
+            insertion_time: t,
+            expiration_time: t,
+            next_visible_time: t,
+            pop_receipt: "r1".into(),
+        }
+    }
+
+    fn disk_full() -> fnwire_storage::StorageError {
+        fnwire_storage::StorageError::Sql {
+            path: "fnwire.db".into(),
+            what: "releasing a message",
+            source: rusqlite_full(),
+        }
+    }
+
+    fn rusqlite_full() -> rusqlite::Error {
+        use rusqlite::ffi;
+        rusqlite::Error::SqliteFailure(ffi::Error::new(ffi::SQLITE_FULL), None)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_release_that_fails_on_a_full_disk_is_retried_until_it_succeeds() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let c = calls.clone();
+        let write = move || if c.fetch_add(1, Ordering::SeqCst) < 3 { Err(disk_full()) } else { Ok("r2") };
+        let got = retry_store_write(&leased(), "release it", RELEASE_RETRY_BOUND, write).await;
+        assert_eq!(got.unwrap(), "r2");
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_stop_at_the_bound_and_at_a_receipt_mismatch() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let c = calls.clone();
+        let write = move || -> Result<(), _> {
+            c.fetch_add(1, Ordering::SeqCst);
+            Err(disk_full())
+        };
+        assert!(retry_store_write(&leased(), "release it", Duration::from_secs(30), write).await.is_err());
+        assert!(calls.load(Ordering::SeqCst) > 3, "{} attempts", calls.load(Ordering::SeqCst));
+        let calls = Arc::new(AtomicU32::new(0));
+        let c = calls.clone();
+        let write = move || -> Result<(), _> {
+            c.fetch_add(1, Ordering::SeqCst);
+            Err(fnwire_storage::StorageError::PopReceiptMismatch {
+                queue: "jobs".into(),
+                id: "m-1".into(),
+                pop_receipt: "r1".into(),
+            })
+        };
+        assert!(retry_store_write(&leased(), "release it", RELEASE_RETRY_BOUND, write).await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "a mismatch is final");
+    }
 
     #[test]
     fn invocation_carries_azure_trigger_metadata_and_the_body_by_data_type() {

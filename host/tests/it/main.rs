@@ -7,6 +7,8 @@ mod e2e_cargo_app;
 mod e2e_hello_rust;
 mod e2e_test_worker;
 mod embedded_triggers;
+mod listener_limits;
 mod pack;
+mod store;
 mod supervision;
 mod support;

@@ -213,6 +213,11 @@ pub(crate) struct Session {
     runtime: LanguageRuntime,
 }
 
+/// Where fnwire's host gives a worker its per-launch secret, and the metadata key that proves it
+/// (the host's `grpc.rs` defines the same two names).
+const WORKER_SECRET_ENV: &str = "FNWIRE_WORKER_SECRET";
+const WORKER_SECRET_HEADER: &str = "x-fnwire-worker-secret";
+
 pub(crate) async fn run(
     args: WorkerArgs,
     functions: Vec<FunctionDefinition>,
@@ -249,8 +254,16 @@ pub(crate) async fn run(
         }
     })
     .fuse();
+    let mut request = Request::new(outbound);
+    // A host that launched this worker with a per-launch secret (fnwire does) wants it proven
+    // beside the worker id; the id alone is readable by anyone from the process list.
+    if let Some(secret) = std::env::var(WORKER_SECRET_ENV).ok().filter(|s| !s.is_empty())
+        && let Ok(value) = secret.parse()
+    {
+        request.metadata_mut().insert(WORKER_SECRET_HEADER, value);
+    }
     let inbound = client
-        .event_stream(Request::new(outbound))
+        .event_stream(request)
         .await
         .map_err(|status| connect_error(format!("the host refused the event stream: {status}")))?
         .into_inner();
