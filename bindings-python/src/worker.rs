@@ -35,7 +35,6 @@ struct PyFunction {
     /// The package's own description of the function (`fnwire._app.FunctionInfo`), handed back
     /// to the package's runner on each call.
     entry: Py<PyAny>,
-    is_async: bool,
     /// Input bindings to pass, in the order the runner expects them.
     inputs: Vec<(String, InputKind)>,
 }
@@ -174,17 +173,25 @@ fn definition(function: &Bound<'_, PyAny>, bridge: Arc<Bridge>) -> PyResult<Func
         })
         .collect::<PyResult<Vec<_>>>()?;
     let (entry, is_async) = (function.clone().unbind(), entry.is_async);
-    let function = Arc::new(PyFunction { entry, is_async, inputs });
-    Ok(FunctionDefinition::new(metadata, move |invocation: Invocation| {
-        invoke(bridge.clone(), function.clone(), invocation)
+    let function = Arc::new(PyFunction { entry, inputs });
+    if is_async {
+        return Ok(FunctionDefinition::new(metadata, move |invocation: Invocation| {
+            invoke_async(bridge.clone(), function.clone(), invocation)
+        }));
+    }
+    // A `def` function is a blocking handler: the core runs it whole on a pool thread, and a
+    // cancel is answered when that thread ends, so the host can replace a worker whose function
+    // never returns (its thread, and its `sync_threads` slot, would otherwise be lost for good).
+    Ok(FunctionDefinition::blocking(metadata, move |invocation: Invocation| {
+        invoke_sync(&bridge, &function, invocation)
     }))
 }
 
-async fn invoke(
-    bridge: Arc<Bridge>,
-    function: Arc<PyFunction>,
-    mut invocation: Invocation,
-) -> InvocationResult {
+/// The function's inputs, decoded, and its context.
+fn decode_inputs(
+    function: &PyFunction,
+    invocation: &mut Invocation,
+) -> Result<(Vec<Decoded>, ContextFields), FunctionError> {
     let mut taken = Vec::with_capacity(function.inputs.len());
     for (binding, kind) in &function.inputs {
         taken.push((binding, *kind, invocation.take_input(binding).unwrap_or_default()));
@@ -195,13 +202,10 @@ async fn invoke(
             convert::decode(kind, data, invocation.trigger_metadata()).map_err(|e| e.in_binding(binding))?,
         );
     }
-    let context = ContextFields::of(&invocation);
-    let sink = LogSink { span: tracing::Span::current(), pid: std::process::id() };
-    let returned = if function.is_async {
-        call_async(bridge, function, decoded, context, sink).await
-    } else {
-        call_sync(bridge, function, decoded, context, sink).await
-    };
+    Ok((decoded, ContextFields::of(invocation)))
+}
+
+fn finish(invocation: Invocation, returned: Returned) -> InvocationResult {
     let (return_value, outputs) = returned?;
     for (name, data) in outputs {
         invocation.set_output(&name, data);
@@ -209,30 +213,32 @@ async fn invoke(
     invocation.finish(return_value)
 }
 
-/// A `def` function: runs on a blocking-pool thread, at most `sync_threads` at a time.
-async fn call_sync(
+async fn invoke_async(
     bridge: Arc<Bridge>,
     function: Arc<PyFunction>,
-    decoded: Vec<Decoded>,
-    context: ContextFields,
-    sink: LogSink,
-) -> Returned {
-    let permit = bridge
-        .sync_slots
-        .clone()
-        .acquire_owned()
-        .await
+    mut invocation: Invocation,
+) -> InvocationResult {
+    let (decoded, context) = decode_inputs(&function, &mut invocation)?;
+    let sink = LogSink { span: tracing::Span::current(), pid: std::process::id() };
+    let returned = call_async(bridge, function, decoded, context, sink).await;
+    finish(invocation, returned)
+}
+
+/// A `def` function, on the blocking-pool thread the core runs it on, at most `sync_threads`
+/// at a time.
+fn invoke_sync(bridge: &Bridge, function: &Arc<PyFunction>, mut invocation: Invocation) -> InvocationResult {
+    let (decoded, context) = decode_inputs(function, &mut invocation)?;
+    let sink = LogSink { span: tracing::Span::current(), pid: std::process::id() };
+    // A pool thread may wait for a slot: it is not a runtime thread.
+    let _permit = tokio::runtime::Handle::current()
+        .block_on(bridge.sync_slots.acquire())
         .map_err(|_| FunctionError::new("the worker is shutting down"))?;
-    let joined = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        Python::attach(|py| -> Returned {
-            let args = call_args(py, &function, decoded, context, sink).map_err(|e| py_failure(py, e))?;
-            let outcome = bridge.run_sync.bind(py).call1(args).map_err(|e| py_failure(py, e))?;
-            returned_from(py, &outcome)
-        })
-    })
-    .await;
-    joined.unwrap_or_else(|e| Err(FunctionError::new(format!("the function's thread did not finish: {e}"))))
+    let returned = Python::attach(|py| -> Returned {
+        let args = call_args(py, function, decoded, context, sink).map_err(|e| py_failure(py, e))?;
+        let outcome = bridge.run_sync.bind(py).call1(args).map_err(|e| py_failure(py, e))?;
+        returned_from(py, &outcome)
+    });
+    finish(invocation, returned)
 }
 
 /// An `async def` function: handed to the package's event loop; the result comes back through a

@@ -170,7 +170,9 @@ def _kwargs(entry: FunctionInfo, inputs: Sequence[Any], context: _native.Context
 def _encode(value: Any, binding_type: Optional[str], binding: str) -> Any:
     """A value set on an output binding, as the `_native` value the core sends (see BRIDGE.md)."""
     if isinstance(value, HttpResponse):
-        headers = [(str(k), str(v)) for k, v in value.headers.items()]
+        headers = [
+            (str(k), str(v)) for k, vs in value.headers.items() for v in (vs if isinstance(vs, list) else [vs])
+        ]
         return _native.HttpResponseData(value.status_code, headers, value.cookies, value.get_body())
     if binding_type == "http":
         # Plain values returned from an HTTP function become a 200 response.
