@@ -18,6 +18,7 @@ import pytest
 FNWIRE = pathlib.Path(sys.executable).parent / "fnwire"
 
 APP = '''
+import asyncio
 import os
 import time
 
@@ -41,6 +42,21 @@ def headers(req: fnwire.HttpRequest) -> fnwire.HttpResponse:
 def stuck(req: fnwire.HttpRequest):
     while True:
         time.sleep(0.05)
+
+
+@app.http_trigger(route="asleep", auth_level="anonymous")
+async def asleep(req: fnwire.HttpRequest):
+    await asyncio.sleep(0.01)
+    return req.query.get("n")
+
+
+@app.http_trigger(route="forever", auth_level="anonymous")
+async def forever(req: fnwire.HttpRequest):
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        print("async task cancelled", flush=True)
+        raise
 
 
 @app.http_trigger(route="pid", auth_level="anonymous")
@@ -117,6 +133,17 @@ def test_every_value_of_a_repeated_header_reaches_the_client(host):
     # One header line per name on the wire, its values joined in order, as Azure's host sends them.
     assert headers.get_all("Link") == ["</a.css>; rel=preload, </b.js>; rel=preload"]
     assert headers.get_all("X-Trace") == ["one, two"]
+
+
+def test_async_functions_run_concurrently_and_their_cancel_reaches_the_task(host):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(lambda n: request(f"{host.base}/api/asleep?n={n}")[:2], range(200)))
+    assert answers == [(200, str(n).encode()) for n in range(200)]
+    status, body, _ = request(f"{host.base}/api/forever")
+    assert status == 504, body
+    host.wait_for("async task cancelled")
 
 
 def test_a_stuck_def_function_gets_its_worker_replaced_after_the_grace(host):
