@@ -278,6 +278,7 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
         return Err(StartError::NotADirectory(app_dir.clone()));
     }
     let prefix = read_route_prefix(app_dir)?;
+    crate::console::apply_log_levels(crate::config::LogLevels::from_host_json(&read_host_json(app_dir)?)?);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
         .await
         .map_err(|source| StartError::Listen { port: options.port, source })?;
