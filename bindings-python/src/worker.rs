@@ -227,10 +227,15 @@ async fn invoke_async(
 fn invoke_sync(bridge: &Bridge, function: &Arc<PyFunction>, mut invocation: Invocation) -> InvocationResult {
     let (decoded, context) = decode_inputs(function, &mut invocation)?;
     let sink = LogSink { span: tracing::Span::current(), pid: std::process::id() };
-    // A pool thread may wait for a slot: it is not a runtime thread.
-    let _permit = tokio::runtime::Handle::current()
-        .block_on(bridge.sync_slots.acquire())
-        .map_err(|_| FunctionError::new("the worker is shutting down"))?;
+    let shutting_down = || FunctionError::new("the worker is shutting down");
+    let _permit = match bridge.sync_slots.try_acquire() {
+        Ok(permit) => permit,
+        // All slots busy: wait for one. A pool thread may block; it is not a runtime thread.
+        Err(tokio::sync::TryAcquireError::NoPermits) => tokio::runtime::Handle::current()
+            .block_on(bridge.sync_slots.acquire())
+            .map_err(|_| shutting_down())?,
+        Err(tokio::sync::TryAcquireError::Closed) => return Err(shutting_down()),
+    };
     let returned = Python::attach(|py| -> Returned {
         let args = call_args(py, function, decoded, context, sink).map_err(|e| py_failure(py, e))?;
         let outcome = bridge.run_sync.bind(py).call1(args).map_err(|e| py_failure(py, e))?;
