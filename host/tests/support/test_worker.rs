@@ -15,7 +15,8 @@
 //! * `pid` `pid`: the worker's process id;
 //! * `hang` `hang`: the worker stops answering anything (also `WorkerStatusRequest`);
 //! * `restart` `restart`: the process exits with 200, the code that asks for a restart;
-//! * `slowqueue`: a queue trigger on `slowjobs` that, like `slow`, answers only when cancelled.
+//! * `slowqueue`: a queue trigger on `slowjobs` that, like `slow`, answers only when cancelled;
+//! * `stuck` `stuck`: never answers, not even `InvocationCancel` (a function stuck in a loop).
 //!
 //! The HTTP functions above `keyed` are anonymous.
 //! `TEST_WORKER_CRASH_MARKER=<file>`: the first start creates the file; later starts see it and
@@ -85,6 +86,7 @@ fn functions() -> Vec<RpcFunctionMetadata> {
             "restart",
             r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous"}"#,
         ),
+        function("stuck", r#"{"type":"httpTrigger","direction":"in","name":"req"}"#),
         function(
             "slowqueue",
             r#"{"type":"queueTrigger","direction":"in","name":"msg","queueName":"slowjobs"}"#,
@@ -223,6 +225,7 @@ async fn main() {
         .expect("open the event stream")
         .into_inner();
     let host_indexing = std::env::var("TEST_WORKER_HOST_INDEXING").is_ok_and(|v| v == "1");
+    let mut stuck = std::collections::HashSet::new();
     while let Ok(Some(msg)) = inbound.message().await {
         match msg.content {
             Some(Content::WorkerInitRequest(_)) => {
@@ -268,6 +271,10 @@ async fn main() {
                 if req.function_id == "id-slow" || req.function_id == "id-slowqueue" {
                     continue;
                 }
+                if req.function_id == "id-stuck" {
+                    stuck.insert(req.invocation_id.clone());
+                    continue;
+                }
                 if req.function_id == "id-hang" {
                     println!("test worker: hanging");
                     // Blocks the only loop: nothing is answered any more.
@@ -279,6 +286,9 @@ async fn main() {
             }
             Some(Content::InvocationCancel(cancel)) => {
                 println!("test worker: cancel {}", cancel.invocation_id);
+                if stuck.contains(&cancel.invocation_id) {
+                    continue;
+                }
                 send(Content::InvocationResponse(InvocationResponse {
                     invocation_id: cancel.invocation_id,
                     result: Some(StatusResult {
