@@ -25,6 +25,10 @@ export interface HttpTriggerOptions extends BindingOptions {
   route?: string;
   /** Accepted methods (any case); every method when left out. */
   methods?: (HttpMethod | Lowercase<HttpMethod>)[] | string;
+  /**
+   * Which key a caller needs: `anonymous` (none), `function` (a function or master key) or
+   * `admin` (the master key). Default `anonymous`, as in Azure's v4 Node.js model.
+   */
   authLevel?: 'anonymous' | 'function' | 'admin';
 }
 export interface TimerTriggerOptions extends BindingOptions {
@@ -81,6 +85,8 @@ export declare class HttpRequest {
   readonly user: null;
   readonly body: ReadableStream<Uint8Array> | null;
   readonly bodyUsed: boolean;
+  /** Aborted when the host cancels the invocation (the same signal as `context.signal`). */
+  readonly signal: AbortSignal;
   arrayBuffer(): Promise<ArrayBuffer>;
   bytes(): Promise<Uint8Array>;
   blob(): Promise<Blob>;
@@ -109,7 +115,13 @@ export interface Cookie {
 export interface HttpResponseInit {
   /** A whole number from 100 to 999; default 200. */
   status?: number;
-  headers?: HeadersInit;
+  /**
+   * Every value of a repeated header reaches the client in order: give several with
+   * `Headers.append`, repeated `[name, value]` pairs, or a list, e.g.
+   * `{ Link: ['</a.css>; rel=preload', '</b.js>; rel=preload'] }`. `Set-Cookie` values become
+   * cookies, like those of `cookies`.
+   */
+  headers?: HeadersInit | Record<string, string | string[]>;
   /** A string (sent as `text/plain; charset=utf-8` unless a header says otherwise) or bytes. */
   body?: string | Uint8Array | ArrayBuffer | URLSearchParams | null;
   /** Sent as JSON with `content-type: application/json`; wins over `body`. */
@@ -135,6 +147,12 @@ export declare class InvocationContext {
   readonly functionName: string;
   readonly traceContext: TraceContext;
   readonly retryContext?: RetryContext;
+  /**
+   * Aborted (with an `AbortError` `DOMException` as its reason) when the host cancels the
+   * invocation: `functionTimeout` passed, the HTTP client went away, or the worker is stopping.
+   * Pass it to `fetch`, `setTimeout` from `node:timers/promises` or a stream to stop them too.
+   */
+  readonly signal: AbortSignal;
   /** Binding data the trigger adds (camelCased), e.g. a queue message's `dequeueCount`. */
   readonly triggerMetadata: Record<string, unknown>;
   readonly options: { trigger: BindingInfo; return?: BindingInfo; bindings: BindingInfo[] };

@@ -9,7 +9,7 @@ use crate::setup::{self, Env};
 use crate::stats::{Row, render_table, to_json};
 
 const USAGE: &str = "usage: fnwire-bench [SCENARIO…] [--quick] [--json FILE]
-scenarios: hop (alias stream-limit), http-rust, http-python, http-python-azure, http-node, http-node-azure, queue,
+scenarios: hop (alias stream-limit), http-rust, http-python, http-python-async, http-python-azure, http-node, http-node-azure, queue,
            cold-start-rust, cold-start-python, cold-start-node (default: all)";
 
 /// What the command line asks for.
@@ -122,6 +122,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             "hop" => scenarios::hop(&env).await,
             "http-rust" => scenarios::http_rust(&env).await,
             "http-python" => scenarios::http_python(&env).await,
+            "http-python-async" => scenarios::http_python_async(&env).await,
             "http-python-azure" => crate::azure_python::http_python_azure(&env).await,
             "http-node" => scenarios::http_node(&env).await,
             "http-node-azure" => crate::azure_node::http_node_azure(&env).await,

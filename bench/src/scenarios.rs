@@ -31,6 +31,7 @@ pub const ALL: &[&str] = &[
     "hop",
     "http-rust",
     "http-python",
+    "http-python-async",
     "http-python-azure",
     "http-node",
     "http-node-azure",
@@ -407,6 +408,28 @@ pub async fn http_python(env: &Env) -> anyhow::Result<Vec<Row>> {
         (&fnwire, path),
         (&azure, path),
         "http-python: the contract app's `text` function, fnwire Python worker vs azure-functions-runtime 1.3.0, both under fnwire start",
+    )
+    .await
+}
+
+/// The same greeting as an `async def` and as a plain `def`, in one worker: the async path's cost.
+pub async fn http_python_async(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let python = setup::fnwire_python(env)?.display().to_string();
+    let (async_path, plain_path) = ("/api/async?name=bench", "/api/plain?name=bench");
+    let mut fnwire = fnwire_start(
+        env,
+        "http-python-async",
+        &env.root.join("bench/apps/python-async"),
+        &[("FNWIRE_PYTHON", &python)],
+    )?;
+    fnwire.wait_ready(plain_path, Instant::now(), START_BOUND).await?;
+    compare_http(
+        env,
+        "http-python-async",
+        (&fnwire, async_path),
+        (&fnwire, plain_path),
+        "http-python-async: bench/apps/python-async, an `async def` greeting vs the same greeting as a plain `def`, \
+         one fnwire start and worker",
     )
     .await
 }

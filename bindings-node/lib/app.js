@@ -4,7 +4,7 @@
 
 const util = require('node:util');
 const native = require('./native');
-const { trigger, isBinding, defaultName } = require('./bindings');
+const { trigger, isBinding, defaultName, httpTriggerOptions } = require('./bindings');
 const { HttpRequest, httpResponseOut, isBinary, toBuffer } = require('./http');
 
 /** Registered functions by the id the core gave them. */
@@ -96,9 +96,10 @@ function triggerOptions(options) {
 }
 
 const app = Object.freeze({
-  /** An HTTP-triggered function; its response is the handler's return value. */
+  /** An HTTP-triggered function; its response is the handler's return value. Without
+   * `authLevel` it is anonymous, as in Azure's v4 Node.js model. */
   httpTrigger(name, options) {
-    register('app.httpTrigger', name, { kind: 'http_trigger', options: triggerOptions(options) }, options);
+    register('app.httpTrigger', name, { kind: 'http_trigger', options: httpTriggerOptions(triggerOptions(options)) }, options);
   },
   /** A function run on a schedule (NCRONTAB, six fields, seconds first). */
   timerTrigger(name, options) {
@@ -165,10 +166,12 @@ function fromData(data, binding) {
   }
 }
 
-function triggerValue(fn, data) {
+function triggerValue(fn, data, signal) {
   if (fn.trigger.type === 'httpTrigger' && data.kind !== 'http') {
     throw new TypeError(`binding '${fn.trigger.name}': expected an HTTP request, but the host sent ${data.kind} data`);
   }
+  // Like a fetch Request, the request carries the invocation's signal.
+  if (data.kind === 'http') return new HttpRequest({ ...data.http, signal });
   const value = fromData(data, fn.trigger.name);
   // The timer's status arrives in .NET's PascalCase; JavaScript users expect camelCase.
   if (fn.trigger.type === 'timerTrigger' && value && typeof value === 'object') return camelDeep(value);
@@ -192,9 +195,12 @@ class InvocationContext {
   #inputs;
   #outputs = new Map();
 
-  constructor(call, fn) {
+  constructor(call, fn, signal) {
     this.#callId = call.callId;
     this.#fn = fn;
+    /** Aborted when the host cancels the invocation (functionTimeout, the client went away, the
+     * worker is stopping); hand it to `fetch`, timers and streams so they stop too. */
+    this.signal = signal;
     this.#inputs = new Map(call.inputs.map((i) => [i.name, i.data]));
     this.invocationId = call.invocationId;
     this.functionName = call.functionName;
@@ -298,6 +304,22 @@ function failure(error) {
   return [`the function threw a non-Error value: ${util.inspect(error)}`, '', typeof error];
 }
 
+/** The abort controllers of the invocations JavaScript is running, by call id. */
+const running = new Map();
+
+/** Called by the core when the host cancels an invocation that is still running. */
+function cancel(callId) {
+  const controller = running.get(callId);
+  if (!controller) return;
+  running.delete(callId);
+  controller.abort(
+    new DOMException(
+      'the host cancelled the invocation (functionTimeout passed, the client went away, or the worker is stopping)',
+      'AbortError',
+    ),
+  );
+}
+
 /** Called by the core, on the event loop, for each invocation. Never throws. */
 function dispatch(call) {
   const fn = functions[call.functionId];
@@ -305,16 +327,18 @@ function dispatch(call) {
     native.invocationFail(call.callId, `fnwire: no JavaScript handler for function id ${call.functionId}`, '', 'fnwire');
     return;
   }
+  const controller = new AbortController();
   let ctx;
   try {
-    ctx = new InvocationContext(call, fn);
+    ctx = new InvocationContext(call, fn, controller.signal);
   } catch (e) {
     native.invocationFail(call.callId, ...failure(e));
     return;
   }
+  running.set(call.callId, controller);
   const triggerData = call.inputs.find((i) => i.name === fn.trigger.name)?.data ?? { kind: 'none' };
   Promise.resolve()
-    .then(() => fn.handler(triggerValue(fn, triggerData), ctx))
+    .then(() => fn.handler(triggerValue(fn, triggerData, controller.signal), ctx))
     .then((result) => outcome(fn, ctx, result))
     .then(
       (done) => native.invocationComplete(call.callId, done),
@@ -323,11 +347,12 @@ function dispatch(call) {
     .catch((error) => {
       // Only reachable if the core rejected the outcome object itself.
       native.invocationFail(call.callId, ...failure(error));
-    });
+    })
+    .finally(() => running.delete(call.callId));
 }
 
 function registeredCount() {
   return functions.filter(Boolean).length;
 }
 
-module.exports = { app, trigger, dispatch, setCurrentScript, registeredCount, InvocationContext };
+module.exports = { app, trigger, dispatch, cancel, setCurrentScript, registeredCount, InvocationContext };

@@ -19,8 +19,14 @@ function generic(direction, helper) {
   };
 }
 
+/** Azure's v4 Node.js model: an HTTP trigger that names no `authLevel` is anonymous. */
+function httpTriggerOptions(options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) return options;
+  return options.authLevel === undefined ? { ...options, authLevel: 'anonymous' } : options;
+}
+
 const trigger = Object.freeze({
-  http: (options) => describe('http_trigger', options, 'trigger.http'),
+  http: (options) => describe('http_trigger', httpTriggerOptions(options ?? {}), 'trigger.http'),
   timer: (options) => describe('timer_trigger', options, 'trigger.timer'),
   queue: (options) => describe('queue_trigger', options, 'trigger.queue'),
   generic: generic('in', 'trigger.generic'),
@@ -59,4 +65,4 @@ function defaultName(binding, role) {
   return `${stem}${base.endsWith(suffix) ? '' : suffix}${hash.toString(16).padStart(8, '0')}`;
 }
 
-module.exports = { trigger, input, output, isBinding, defaultName };
+module.exports = { trigger, input, output, isBinding, defaultName, httpTriggerOptions };

@@ -7,7 +7,7 @@ const kBody = Symbol('body');
 const kUsed = Symbol('bodyUsed');
 
 class HttpRequest {
-  /** @param {{method: string, url: string, headers: object, query: object, params: object, body: Buffer}} init */
+  /** @param {{method: string, url: string, headers: object, query: object, params: object, body: Buffer, signal?: AbortSignal}} init */
   constructor(init) {
     this.method = init.method;
     this.url = init.url;
@@ -15,6 +15,8 @@ class HttpRequest {
     this.query = new URLSearchParams(init.query ?? {});
     this.params = Object.freeze({ ...(init.params ?? {}) });
     this.user = null;
+    /** Aborted when the host cancels the invocation, as a fetch Request's signal. */
+    this.signal = init.signal ?? new AbortController().signal;
     this[kBody] = init.body ?? Buffer.alloc(0);
     this[kUsed] = false;
   }
@@ -68,6 +70,7 @@ class HttpRequest {
       query: Object.fromEntries(this.query),
       params: this.params,
       body: this[kBody],
+      signal: this.signal,
     });
   }
 }
@@ -93,7 +96,10 @@ function headerPairs(headers, where) {
       return [String(pair[0]), String(pair[1])];
     });
   }
-  if (typeof headers === 'object') return Object.entries(headers).map(([k, v]) => [k, String(v)]);
+  if (typeof headers === 'object') {
+    // A list value is several values of one header (two `Link`s, two `Set-Cookie`s), kept in order.
+    return Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((one) => [k, String(one)]));
+  }
   throw new TypeError(`${where}: headers must be an object, a Headers or a list of pairs, got ${typeof headers}`);
 }
 

@@ -484,5 +484,6 @@ export interface RpcTypedData {
  * Starts the worker for every registered function on a thread of its own and returns at once.
  * `dispatch` receives each invocation; `on_exit` is called once when the worker stops. With
  * `on_reload` (placeholder mode), the app is loaded when the host specializes the worker.
+ * `on_cancel` receives the call id of each invocation cancelled while JavaScript runs it.
  */
-export declare function workerStart(argv: Array<string>, dispatch: DispatchFn, onExit: ExitFn, onReload?: ReloadFn | undefined | null): void
+export declare function workerStart(argv: Array<string>, dispatch: DispatchFn, onExit: ExitFn, onReload?: ReloadFn | undefined | null, onCancel?: CancelFn | undefined | null): void

@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const native = require('./native');
-const { dispatch, setCurrentScript, registeredCount } = require('./app');
+const { dispatch, cancel, setCurrentScript, registeredCount } = require('./app');
 const { entryFiles } = require('./entry-files');
 const azure = require('./azure-core');
 
@@ -56,7 +56,7 @@ async function main() {
     // event loop, but the host is gone, so don't wait on it for long.
     setTimeout(() => process.exit(), 2000).unref();
     azure.terminateApp();
-  }, onReload);
+  }, onReload, cancel);
 }
 
 main().catch((error) => {

@@ -27,6 +27,12 @@ pub type DispatchFn =
 pub type ReloadFn = ThreadsafeFunction<ReloadCall, napi::Unknown<'static>, ReloadCall, Status, false>;
 /// Called once when the worker stops: `null`, or why it failed.
 pub type ExitFn = ThreadsafeFunction<Option<String>, napi::Unknown<'static>, Option<String>, Status, false>;
+/// Told the call id of each invocation the host cancelled (functionTimeout, the client went
+/// away, the worker is stopping) while JavaScript still runs it.
+pub type CancelFn = ThreadsafeFunction<u32, napi::Unknown<'static>, u32, Status, false>;
+
+/// Where cancels go while the worker runs; cleared when it stops, so the event loop can exit.
+static CANCELS: Mutex<Option<Arc<CancelFn>>> = Mutex::new(None);
 
 /// What the reload callback receives; answer with `reloadDone(token, error)`.
 #[napi(object)]
@@ -59,12 +65,18 @@ fn take_call(call_id: u32) -> Option<Pending> {
 }
 
 /// Removes a call whose invocation was dropped (cancelled, or the worker stopped), so a late
-/// answer from JS finds nothing and is ignored.
+/// answer from JS finds nothing and is ignored, and tells JavaScript, which aborts the
+/// invocation's `AbortSignal`.
 struct CallGuard(u32);
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
-        take_call(self.0);
+        if take_call(self.0).is_some() {
+            let cancels = CANCELS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+            if let Some(cancels) = cancels {
+                cancels.call(self.0, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        }
     }
 }
 
@@ -153,6 +165,7 @@ pub fn reload_done(token: u32, error: Option<String>) {
 /// Starts the worker for every registered function on a thread of its own and returns at once.
 /// `dispatch` receives each invocation; `on_exit` is called once when the worker stops. With
 /// `on_reload` (placeholder mode), the app is loaded when the host specializes the worker.
+/// `on_cancel` receives the call id of each invocation cancelled while JavaScript runs it.
 #[napi]
 pub fn worker_start(
     env: napi::Env,
@@ -160,6 +173,7 @@ pub fn worker_start(
     dispatch: DispatchFn,
     on_exit: ExitFn,
     on_reload: Option<ReloadFn>,
+    on_cancel: Option<CancelFn>,
 ) -> napi::Result<()> {
     let args = WorkerArgs::parse(argv).map_err(|e| napi::Error::from_reason(e.to_string()))?;
     let functions = registered();
@@ -184,6 +198,7 @@ pub fn worker_start(
             .on_environment_reload(AppReload::new(move |dir| reload_through_js(&reload, &dispatch, dir)));
     }
     drop(dispatch);
+    *CANCELS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = on_cancel.map(Arc::new);
     std::thread::Builder::new()
         .name("fnwire-worker".into())
         .spawn(move || {
@@ -199,6 +214,7 @@ pub fn worker_start(
                 };
             // Answers JS for calls still open, so nothing waits forever.
             calls().take();
+            CANCELS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
             on_exit.call(outcome, ThreadsafeFunctionCallMode::NonBlocking);
         })
         .map_err(|e| napi::Error::from_reason(format!("could not start the worker thread: {e}")))?;

@@ -94,6 +94,15 @@ test('a generic trigger is an input, as in Rust and Python', () => {
   );
 });
 
+test('an HTTP trigger without authLevel is anonymous, as in the Azure v4 model', () => {
+  app.httpTrigger('reg_default_auth', { handler });
+  assert.equal(raw('reg_default_auth')[0].authLevel, 'anonymous');
+  app.generic('reg_default_auth_generic', { trigger: trigger.http({}), handler });
+  assert.equal(raw('reg_default_auth_generic')[0].authLevel, 'anonymous');
+  app.httpTrigger('reg_keyed', { authLevel: 'function', handler });
+  assert.equal(raw('reg_keyed')[0].authLevel, 'function');
+});
+
 test('an HTTP trigger given through app.generic returns the response, as app.httpTrigger does', () => {
   app.generic('reg_generic_http', { trigger: trigger.http({ route: 'gh' }), handler });
   assert.deepEqual(raw('reg_generic_http')[1], { type: 'http', direction: 'out', name: '$return' });

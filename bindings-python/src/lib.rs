@@ -18,6 +18,8 @@ fn native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     metadata::register(module)?;
     module.add_function(wrap_pyfunction!(convert::parse_json, module)?)?;
     module.add_function(wrap_pyfunction!(worker::serve, module)?)?;
+    module.add_function(wrap_pyfunction!(worker::async_wakeup_fd, module)?)?;
+    module.add_function(wrap_pyfunction!(worker::take_async_calls, module)?)?;
     module.add_function(wrap_pyfunction!(host::host_main, module)?)?;
     module.add_function(wrap_pyfunction!(convert::check_status, module)?)?;
     module.add_class::<worker::LogSink>()?;

@@ -35,7 +35,6 @@ struct PyFunction {
     /// The package's own description of the function (`fnwire._app.FunctionInfo`), handed back
     /// to the package's runner on each call.
     entry: Py<PyAny>,
-    is_async: bool,
     /// Input bindings to pass, in the order the runner expects them.
     inputs: Vec<(String, InputKind)>,
 }
@@ -43,7 +42,6 @@ struct PyFunction {
 /// The package's runner functions (`fnwire._worker`) and the sync thread limit.
 struct Bridge {
     run_sync: Py<PyAny>,
-    submit_async: Py<PyAny>,
     cancel_async: Py<PyAny>,
     sync_slots: Arc<Semaphore>,
 }
@@ -76,7 +74,6 @@ pub fn serve(
     let args = WorkerArgs::parse(argv).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let bridge = Arc::new(Bridge {
         run_sync: runner.getattr("run_sync")?.unbind(),
-        submit_async: runner.getattr("submit_async")?.unbind(),
         cancel_async: runner.getattr("cancel_async")?.unbind(),
         sync_slots: Arc::new(Semaphore::new(sync_threads.max(1))),
     });
@@ -174,17 +171,25 @@ fn definition(function: &Bound<'_, PyAny>, bridge: Arc<Bridge>) -> PyResult<Func
         })
         .collect::<PyResult<Vec<_>>>()?;
     let (entry, is_async) = (function.clone().unbind(), entry.is_async);
-    let function = Arc::new(PyFunction { entry, is_async, inputs });
-    Ok(FunctionDefinition::new(metadata, move |invocation: Invocation| {
-        invoke(bridge.clone(), function.clone(), invocation)
+    let function = Arc::new(PyFunction { entry, inputs });
+    if is_async {
+        return Ok(FunctionDefinition::new(metadata, move |invocation: Invocation| {
+            invoke_async(bridge.clone(), function.clone(), invocation)
+        }));
+    }
+    // A `def` function is a blocking handler: the core runs it whole on a pool thread, and a
+    // cancel is answered when that thread ends, so the host can replace a worker whose function
+    // never returns (its thread, and its `sync_threads` slot, would otherwise be lost for good).
+    Ok(FunctionDefinition::blocking(metadata, move |invocation: Invocation| {
+        invoke_sync(&bridge, &function, invocation)
     }))
 }
 
-async fn invoke(
-    bridge: Arc<Bridge>,
-    function: Arc<PyFunction>,
-    mut invocation: Invocation,
-) -> InvocationResult {
+/// The function's inputs, decoded, and its context.
+fn decode_inputs(
+    function: &PyFunction,
+    invocation: &mut Invocation,
+) -> Result<(Vec<Decoded>, ContextFields), FunctionError> {
     let mut taken = Vec::with_capacity(function.inputs.len());
     for (binding, kind) in &function.inputs {
         taken.push((binding, *kind, invocation.take_input(binding).unwrap_or_default()));
@@ -195,13 +200,10 @@ async fn invoke(
             convert::decode(kind, data, invocation.trigger_metadata()).map_err(|e| e.in_binding(binding))?,
         );
     }
-    let context = ContextFields::of(&invocation);
-    let sink = LogSink { span: tracing::Span::current(), pid: std::process::id() };
-    let returned = if function.is_async {
-        call_async(bridge, function, decoded, context, sink).await
-    } else {
-        call_sync(bridge, function, decoded, context, sink).await
-    };
+    Ok((decoded, ContextFields::of(invocation)))
+}
+
+fn finish(invocation: Invocation, returned: Returned) -> InvocationResult {
     let (return_value, outputs) = returned?;
     for (name, data) in outputs {
         invocation.set_output(&name, data);
@@ -209,34 +211,42 @@ async fn invoke(
     invocation.finish(return_value)
 }
 
-/// A `def` function: runs on a blocking-pool thread, at most `sync_threads` at a time.
-async fn call_sync(
+async fn invoke_async(
     bridge: Arc<Bridge>,
     function: Arc<PyFunction>,
-    decoded: Vec<Decoded>,
-    context: ContextFields,
-    sink: LogSink,
-) -> Returned {
-    let permit = bridge
-        .sync_slots
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| FunctionError::new("the worker is shutting down"))?;
-    let joined = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        Python::attach(|py| -> Returned {
-            let args = call_args(py, &function, decoded, context, sink).map_err(|e| py_failure(py, e))?;
-            let outcome = bridge.run_sync.bind(py).call1(args).map_err(|e| py_failure(py, e))?;
-            returned_from(py, &outcome)
-        })
-    })
-    .await;
-    joined.unwrap_or_else(|e| Err(FunctionError::new(format!("the function's thread did not finish: {e}"))))
+    mut invocation: Invocation,
+) -> InvocationResult {
+    let (decoded, context) = decode_inputs(&function, &mut invocation)?;
+    let sink = LogSink { span: tracing::Span::current(), pid: std::process::id() };
+    let returned = call_async(bridge, function, decoded, context, sink).await;
+    finish(invocation, returned)
 }
 
-/// An `async def` function: handed to the package's event loop; the result comes back through a
-/// [`Completion`]. If the host cancels the invocation, the asyncio task is cancelled too.
+/// A `def` function, on the blocking-pool thread the core runs it on, at most `sync_threads`
+/// at a time.
+fn invoke_sync(bridge: &Bridge, function: &Arc<PyFunction>, mut invocation: Invocation) -> InvocationResult {
+    let (decoded, context) = decode_inputs(function, &mut invocation)?;
+    let sink = LogSink { span: tracing::Span::current(), pid: std::process::id() };
+    let shutting_down = || FunctionError::new("the worker is shutting down");
+    let _permit = match bridge.sync_slots.try_acquire() {
+        Ok(permit) => permit,
+        // All slots busy: wait for one. A pool thread may block; it is not a runtime thread.
+        Err(tokio::sync::TryAcquireError::NoPermits) => tokio::runtime::Handle::current()
+            .block_on(bridge.sync_slots.acquire())
+            .map_err(|_| shutting_down())?,
+        Err(tokio::sync::TryAcquireError::Closed) => return Err(shutting_down()),
+    };
+    let returned = Python::attach(|py| -> Returned {
+        let args = call_args(py, function, decoded, context, sink).map_err(|e| py_failure(py, e))?;
+        let outcome = bridge.run_sync.bind(py).call1(args).map_err(|e| py_failure(py, e))?;
+        returned_from(py, &outcome)
+    });
+    finish(invocation, returned)
+}
+
+/// An `async def` function: queued for the package's event loop, which the queue wakes itself;
+/// the result comes back through a [`Completion`]. If the host cancels the invocation, the call
+/// leaves the queue, or its asyncio task is cancelled.
 async fn call_async(
     bridge: Arc<Bridge>,
     function: Arc<PyFunction>,
@@ -246,28 +256,129 @@ async fn call_async(
 ) -> Returned {
     let (tx, rx) = oneshot::channel();
     let completion = Completion { tx: Mutex::new(Some(tx)) };
-    let mut guard =
-        CancelOnDrop { bridge: bridge.clone(), invocation_id: Some(context.invocation_id.clone()) };
-    let submit_bridge = bridge.clone();
-    let submitted = tokio::task::spawn_blocking(move || {
-        Python::attach(|py| -> Result<(), FunctionError> {
-            let args = call_args(py, &function, decoded, context, sink).map_err(|e| py_failure(py, e))?;
-            let mut items: Vec<Bound<'_, PyAny>> = args.iter().collect();
-            items.push(Bound::new(py, completion).map_err(|e| py_failure(py, e))?.into_any());
-            let args = PyTuple::new(py, items).map_err(|e| py_failure(py, e))?;
-            submit_bridge.submit_async.bind(py).call1(args).map_err(|e| py_failure(py, e))?;
-            Ok(())
-        })
-    })
-    .await;
-    submitted.unwrap_or_else(|e| {
-        Err(FunctionError::new(format!("could not hand the function to asyncio: {e}")))
-    })?;
+    let mut guard = CancelOnDrop { bridge, invocation_id: Some(context.invocation_id.clone()) };
+    queue_async_call(AsyncCall { function, decoded, context, sink, completion })?;
     let returned = rx.await.unwrap_or_else(|_| {
         Err(FunctionError::new("the asyncio event loop stopped before the function finished"))
     });
     guard.invocation_id = None;
     returned
+}
+
+/// An `async def` invocation waiting for the event loop to start it.
+struct AsyncCall {
+    function: Arc<PyFunction>,
+    decoded: Vec<Decoded>,
+    context: ContextFields,
+    sink: LogSink,
+    completion: Completion,
+}
+
+/// The calls the event loop has not started yet, and the socket that wakes it.
+///
+/// The loop watches `wake_reader` (`loop.add_reader`) and takes every queued call in one
+/// callback (`take_async_calls`). So a call reaches Python on the loop's own thread, with no
+/// pool thread taking the GIL to hand it over: under load that handover made the loop thread and
+/// the pool thread take turns with the GIL, which cost `async def` functions most of their speed.
+struct AsyncQueue {
+    state: Mutex<QueueState>,
+    wake_writer: std::os::unix::net::UnixStream,
+    wake_reader: std::os::unix::net::UnixStream,
+}
+
+#[derive(Default)]
+struct QueueState {
+    calls: Vec<AsyncCall>,
+    /// A wake-up byte is on its way and the loop has not taken the calls since: no need for
+    /// another.
+    woken: bool,
+}
+
+static ASYNC_CALLS: OnceLock<Result<AsyncQueue, String>> = OnceLock::new();
+
+fn async_queue() -> &'static Result<AsyncQueue, String> {
+    ASYNC_CALLS.get_or_init(|| {
+        let (wake_writer, wake_reader) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| format!("could not make the socket pair that wakes the asyncio loop: {e}"))?;
+        for end in [&wake_writer, &wake_reader] {
+            end.set_nonblocking(true)
+                .map_err(|e| format!("could not make the wake-up socket non-blocking: {e}"))?;
+        }
+        Ok(AsyncQueue { state: Mutex::default(), wake_writer, wake_reader })
+    })
+}
+
+/// Queues a call for the loop, waking it unless a wake-up is already on its way.
+fn queue_async_call(call: AsyncCall) -> Result<(), FunctionError> {
+    let queue = async_queue().as_ref().map_err(|e| FunctionError::new(e.clone()))?;
+    let wake = {
+        let mut state = lock(&queue.state);
+        state.calls.push(call);
+        !std::mem::replace(&mut state.woken, true)
+    };
+    if wake {
+        use std::io::Write;
+        // WouldBlock means the socket already holds bytes the loop has yet to read: it wakes.
+        if let Err(e) = (&queue.wake_writer).write(&[1])
+            && e.kind() != std::io::ErrorKind::WouldBlock
+        {
+            return Err(FunctionError::new(format!("could not wake the asyncio loop: {e}")));
+        }
+    }
+    Ok(())
+}
+
+/// Takes a call off the queue if the loop has not started it; returns whether it did.
+fn withdraw_async_call(invocation_id: &str) -> bool {
+    let Ok(queue) = async_queue() else { return false };
+    let mut state = lock(&queue.state);
+    let before = state.calls.len();
+    state.calls.retain(|c| c.context.invocation_id != invocation_id);
+    state.calls.len() != before
+}
+
+/// The file descriptor the asyncio loop watches (`loop.add_reader`) for queued `async def` calls.
+#[pyfunction]
+pub fn async_wakeup_fd() -> PyResult<i32> {
+    use std::os::fd::AsRawFd;
+    match async_queue() {
+        Ok(queue) => Ok(queue.wake_reader.as_raw_fd()),
+        Err(e) => Err(PyRuntimeError::new_err(format!("fnwire: {e}"))),
+    }
+}
+
+/// Every queued `async def` call as `(entry, inputs, context, sink, completion)` for the package's
+/// `_start`, in arrival order, after reading the wake-up bytes. A call whose arguments cannot be
+/// made is completed as failed here.
+#[pyfunction]
+pub fn take_async_calls<'py>(py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+    let Ok(queue) = async_queue() else { return Ok(Vec::new()) };
+    let mut drain = [0u8; 256];
+    // Read before taking: a call queued after this read sends a new byte, so none is missed.
+    while let Ok(n @ 1..) = std::io::Read::read(&mut &queue.wake_reader, &mut drain) {
+        if n < drain.len() {
+            break;
+        }
+    }
+    let calls = {
+        let mut state = lock(&queue.state);
+        state.woken = false;
+        std::mem::take(&mut state.calls)
+    };
+    let mut started = Vec::with_capacity(calls.len());
+    for AsyncCall { function, decoded, context, sink, completion } in calls {
+        let args = match call_args(py, &function, decoded, context, sink) {
+            Ok(args) => args,
+            Err(e) => {
+                completion.fail(py_failure(py, e));
+                continue;
+            }
+        };
+        let mut items: Vec<Bound<'py, PyAny>> = args.iter().collect();
+        items.push(Bound::new(py, completion)?.into_any());
+        started.push(PyTuple::new(py, items)?);
+    }
+    Ok(started)
 }
 
 /// `(entry, inputs, context, sink)` for the package's runner.
@@ -440,6 +551,15 @@ pub struct Completion {
     tx: Mutex<Option<oneshot::Sender<Returned>>>,
 }
 
+impl Completion {
+    /// Ends the invocation as failed before Python ever saw it.
+    fn fail(&self, error: FunctionError) {
+        if let Some(sender) = lock(&self.tx).take() {
+            let _ = sender.send(Err(error));
+        }
+    }
+}
+
 #[pymethods]
 impl Completion {
     fn __call__(&self, py: Python<'_>, outcome: Bound<'_, PyAny>) {
@@ -462,6 +582,11 @@ struct CancelOnDrop {
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         let Some(invocation_id) = self.invocation_id.take() else { return };
+        // Still queued: the loop never sees it. Otherwise the loop took it and created its task in
+        // that same callback, so the cancel scheduled now finds the task.
+        if withdraw_async_call(&invocation_id) {
+            return;
+        }
         let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
         let bridge = self.bridge.clone();
         handle.spawn_blocking(move || {

@@ -316,3 +316,17 @@ def test_a_worker_killed_mid_replay_is_restarted_and_the_orchestration_goes_on(m
     done = more.wait_done(more.start_orchestration("crashy", str(marker)))
     assert marker.read_text() == "crashed once"
     assert done["runtimeStatus"] == "Completed" and done["output"] == 4
+
+
+def test_rewind_runs_the_failed_activity_again_and_the_instance_completes(more, tmp_path):
+    marker = tmp_path / "ready"
+    payload = more.start_orchestration("fragile_flow", str(marker))
+    failed = more.wait_done(payload)
+    assert failed["runtimeStatus"] == "Failed" and "the file is not there yet" in failed["output"]
+    marker.write_text("now it is")
+    url = payload["rewindPostUri"].replace("{text}", "fixed")
+    assert request(more.base + url[url.index("/runtime/"):], data=b"", method="POST")[0] == 202
+    done = more.wait_done(payload)
+    assert done["runtimeStatus"] == "Completed" and done["output"] == 104
+    # Only a failed instance can be rewound.
+    assert request(more.base + url[url.index("/runtime/"):], data=b"", method="POST")[0] == 410

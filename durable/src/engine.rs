@@ -185,6 +185,12 @@ impl Engine {
         self.instance_work.notify_one();
     }
 
+    /// Tells the activity dispatchers that work items were added.
+    pub fn notify_activities(&self) {
+        self.activity_work.notify_waiters();
+        self.activity_work.notify_one();
+    }
+
     /// Starts the dispatcher tasks; they stop when the returned handles are aborted.
     pub fn start(self: &Arc<Engine>) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
@@ -348,8 +354,7 @@ impl Engine {
                 match blocking(&self.hub, move |h| h.complete_instance(&item, &step)).await {
                     Ok(()) => {
                         if has_activities {
-                            self.activity_work.notify_waiters();
-                            self.activity_work.notify_one();
+                            self.notify_activities();
                         }
                         self.notify_events();
                     }

@@ -62,8 +62,6 @@ pub enum ApiError {
     #[error("{0}")]
     MethodNotAllowed(String),
     #[error("{0}")]
-    NotImplemented(String),
-    #[error("{0}")]
     TooLarge(String),
     #[error("the durable task hub failed: {0}")]
     Store(String),
@@ -87,7 +85,6 @@ impl ApiError {
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -247,9 +244,7 @@ async fn route(
             control(engine, id, EventType::ExecutionResumed, &query).await
         }
         (&Method::POST, ["instances", id, "restart"]) => restart(engine, config, id, &query).await,
-        (&Method::POST, ["instances", _, "rewind"]) => Err(ApiError::NotImplemented(
-            "rewind is not supported by fnwire's durable extension yet; restart the instance instead".into(),
-        )),
+        (&Method::POST, ["instances", id, "rewind"]) => rewind(engine, id, &query).await,
         (&Method::GET, ["entities", name, key]) => entity_state(engine, name, key).await,
         (&Method::POST, ["entities", name, key]) => {
             signal_entity(engine, name, key, &query, &request.body).await
@@ -571,6 +566,23 @@ async fn control(
         Message { instance_id: instance_id.to_string(), execution_id: None, event, visible_at: None },
     )
     .await?;
+    Ok(json_response(StatusCode::ACCEPTED, &Value::Null))
+}
+
+async fn rewind(
+    engine: &Arc<Engine>,
+    instance_id: &str,
+    query: &HashMap<String, String>,
+) -> Result<Response<Bytes>, ApiError> {
+    find_instance(engine, instance_id).await?;
+    let (id, reason) = (instance_id.to_string(), query.get("reason").cloned().unwrap_or_default());
+    match blocking(&engine.hub, move |hub| hub.rewind(&id, &reason)).await {
+        Ok(_) => {}
+        Err(e @ TaskHubError::NotFailed { .. }) => return Err(ApiError::Gone(e.to_string())),
+        Err(e) => return Err(e.into()),
+    }
+    engine.notify_events();
+    engine.notify_activities();
     Ok(json_response(StatusCode::ACCEPTED, &Value::Null))
 }
 

@@ -715,6 +715,76 @@ impl TaskHub for SqliteTaskHub {
         })
     }
 
+    fn rewind(&self, instance_id: &str, reason: &str) -> Result<usize, TaskHubError> {
+        let now = self.now_ms();
+        self.write(|tx| {
+            let record = tx
+                .query_row(&format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE instance_id = ?1"), [instance_id], read_instance)
+                .optional()
+                .map_err(sql)?
+                .ok_or_else(|| TaskHubError::NoInstance(instance_id.to_string()))?;
+            if record.status != RuntimeStatus::Failed {
+                return Err(TaskHubError::NotFailed { instance_id: instance_id.to_string(), status: record.status.as_str() });
+            }
+            let history = {
+                let mut statement =
+                    tx.prepare("SELECT sequence, event FROM history WHERE instance_id = ?1 ORDER BY sequence").map_err(sql)?;
+                let rows = statement
+                    .query_map([instance_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                    .map_err(sql)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sql)?;
+                rows.into_iter().map(|(seq, text)| parse_event(&text).map(|e| (seq, e))).collect::<Result<Vec<_>, _>>()?
+            };
+            let mut rerun = 0;
+            for (sequence, event) in &history {
+                match event.event_type {
+                    EventType::ExecutionFailed => {
+                        tx.execute("DELETE FROM history WHERE instance_id = ?1 AND sequence = ?2", params![instance_id, sequence])
+                            .map_err(sql)?;
+                    }
+                    EventType::TaskFailed => {
+                        let task_id = event.task_scheduled_id.unwrap_or(-1);
+                        let Some(scheduled) = history.iter().map(|(_, e)| e).find(|e| {
+                            e.event_type == EventType::TaskScheduled && e.event_id == task_id
+                        }) else {
+                            continue;
+                        };
+                        let mut set_aside = event.clone();
+                        set_aside.event_type = EventType::GenericEvent;
+                        set_aside.details = Some(format!("rewound: {reason}"));
+                        tx.execute(
+                            "UPDATE history SET event = ?1 WHERE instance_id = ?2 AND sequence = ?3",
+                            params![event_json(&set_aside), instance_id, sequence],
+                        )
+                        .map_err(sql)?;
+                        tx.execute(
+                            "INSERT INTO activities (instance_id, execution_id, task_id, name, input) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![instance_id, record.execution_id, task_id, scheduled.name, scheduled.input],
+                        )
+                        .map_err(sql)?;
+                        rerun += 1;
+                    }
+                    _ => {}
+                }
+            }
+            tx.execute(
+                "UPDATE instances SET runtime_status = 'Running', output = NULL, last_updated_ms = ?1 WHERE instance_id = ?2",
+                params![now, instance_id],
+            )
+            .map_err(sql)?;
+            // With nothing to run again, one step replays the orchestrator (its code may be fixed).
+            if rerun == 0 {
+                let mut nudge = HistoryEvent::new(EventType::GenericEvent, from_ms(now));
+                nudge.details = Some(format!("rewound: {reason}"));
+                let message =
+                    Message { instance_id: instance_id.to_string(), execution_id: None, event: nudge, visible_at: None };
+                insert_event(tx, &message, now)?;
+            }
+            Ok(rerun)
+        })
+    }
+
     fn next_wake(&self) -> Result<Option<DateTime<Utc>>, TaskHubError> {
         let conn = self.lock();
         let next: Option<i64> = conn

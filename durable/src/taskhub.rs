@@ -30,6 +30,8 @@ pub enum TaskHubError {
     NoInstance(String),
     #[error("the lease on {what} expired before its work was committed; another dispatcher will do it again")]
     LeaseLost { what: String },
+    #[error("instance '{instance_id}' is {status}; only a Failed instance can be rewound")]
+    NotFailed { instance_id: String, status: &'static str },
     #[error("the task hub store failed: {0}")]
     Store(String),
 }
@@ -203,6 +205,11 @@ pub trait TaskHub: Send + Sync + std::fmt::Debug + 'static {
     fn purge_instance(&self, instance_id: &str) -> Result<usize, TaskHubError>;
     /// Deletes finished instances that match the query's filters.
     fn purge_instances(&self, query: &InstanceQuery) -> Result<usize, TaskHubError>;
+
+    /// Rewinds a Failed instance: its failed activity results are set aside (kept in the
+    /// history as `GenericEvent`s), those activities are scheduled again, the failure is
+    /// removed, and the instance runs again. Returns how many activities run again.
+    fn rewind(&self, instance_id: &str, reason: &str) -> Result<usize, TaskHubError>;
 
     /// When the next event or activity becomes visible (for the dispatcher's sleep).
     fn next_wake(&self) -> Result<Option<DateTime<Utc>>, TaskHubError>;

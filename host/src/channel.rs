@@ -514,10 +514,16 @@ fn print_log(log: &RpcLog, function: Option<&str>) {
         (None, true) => "worker".to_string(),
     };
     let level = rpc_log::Level::try_from(log.level).unwrap_or(rpc_log::Level::Information);
+    // host.json `logging.logLevel` category: the function's own logs are `Function.<name>.User`.
+    let function = function.unwrap_or("unknown");
     macro_rules! emit {
         ($lvl:ident) => {
             if is_user {
-                tracing::$lvl!(target: "fnwire::function", "[{origin}] {text}")
+                tracing::$lvl!(
+                    target: "fnwire::function",
+                    category = format_args!("Function.{function}.User"),
+                    "[{origin}] {text}"
+                )
             } else {
                 tracing::$lvl!(target: "fnwire::worker", "[{origin}] {text}")
             }

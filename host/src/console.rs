@@ -3,11 +3,25 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, RwLock};
 
+use tracing::level_filters::LevelFilter;
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::{Context, Filter, SubscriberExt as _};
+use tracing_subscriber::util::SubscriberInitExt as _;
 
+use crate::config::{LogLevel, LogLevels};
 use crate::lifecycle::IndexedFunction;
+
+/// The field that names a log line's host.json category (`Function.<name>`,
+/// `Function.<name>.User`); the console does not print it. Lines without it are `Host.Worker`
+/// (target `fnwire::worker`) or `Host.General`.
+pub const CATEGORY_FIELD: &str = "category";
+
+/// Changes the console filter once host.json is read; set when the console logger is installed
+/// without `FNWIRE_LOG` (which, when set, wins over host.json).
+static LEVELS: OnceLock<Arc<RwLock<FilterKind>>> = OnceLock::new();
 
 /// The console writer, once installed: log lines and [`print_console`] text share it, so they
 /// appear in the order they were written.
@@ -38,25 +52,180 @@ pub struct ConsoleGuard {
 ///
 /// When a logger was already installed, nothing changes and the guard is empty.
 pub fn install_console_logging() -> ConsoleGuard {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FNWIRE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (kind, from_env) = match EnvFilter::try_from_env("FNWIRE_LOG") {
+        Ok(filter) => (FilterKind::Env(Box::new(filter)), true),
+        Err(_) => (FilterKind::Levels(LogLevels::default()), false),
+    };
+    let kind = Arc::new(RwLock::new(kind));
+    let filter = ConsoleFilter { kind: kind.clone() };
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
         // The queue is allocated up front: the default (128,000 lines) cost 6 MB of idle memory.
         .buffered_lines_limit(CONSOLE_QUEUE_LINES)
         .thread_name("fnwire-console")
         .finish(std::io::BufWriter::new(std::io::stdout()));
-    let installed = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // The category field chooses the level; it is not part of what the line says.
+    let fields = tracing_subscriber::fmt::format::debug_fn(|writer, field, value| match field.name() {
+        CATEGORY_FIELD => Ok(()),
+        "message" => write!(writer, "{value:?}"),
+        name => write!(writer, " {name}={value:?}"),
+    });
+    let layer = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_writer(writer.clone())
+        .fmt_fields(fields)
+        .with_writer(writer.clone());
+    let installed = tracing_subscriber::registry()
+        .with(tracing_subscriber::Layer::with_filter(layer, filter))
         .try_init()
         .is_ok();
     if !installed || CONSOLE.set(writer).is_err() {
         return ConsoleGuard { _writer: None };
     }
+    if !from_env {
+        let _ = LEVELS.set(kind);
+    }
     ConsoleGuard { _writer: Some(guard) }
+}
+
+/// Applies host.json `logging.logLevel` to the console, unless `FNWIRE_LOG` chose the levels.
+pub fn apply_log_levels(levels: LogLevels) {
+    match LEVELS.get() {
+        Some(kind) => {
+            *kind.write().unwrap_or_else(std::sync::PoisonError::into_inner) = FilterKind::Levels(levels);
+            // Call sites remember whether they are enabled: make them ask again.
+            tracing::callsite::rebuild_interest_cache();
+        }
+        None => tracing::debug!("FNWIRE_LOG is set: it chooses the log levels, not host.json"),
+    }
+}
+
+/// What decides which lines the console prints: `FNWIRE_LOG` (a `tracing` filter), or host.json
+/// `logging.logLevel` by category.
+#[derive(Debug)]
+enum FilterKind {
+    Env(Box<EnvFilter>),
+    Levels(LogLevels),
+}
+
+/// The console's filter; [`apply_log_levels`] replaces what it holds. (`tracing_subscriber`'s
+/// `reload` does not pass per-event checks on, which the categories need.)
+#[derive(Debug)]
+pub struct ConsoleFilter {
+    kind: Arc<RwLock<FilterKind>>,
+}
+
+impl ConsoleFilter {
+    fn kind(&self) -> std::sync::RwLockReadGuard<'_, FilterKind> {
+        self.kind.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn level_filter(level: LogLevel) -> LevelFilter {
+    match level {
+        LogLevel::Off => LevelFilter::OFF,
+        LogLevel::Error => LevelFilter::ERROR,
+        LogLevel::Warning => LevelFilter::WARN,
+        LogLevel::Information => LevelFilter::INFO,
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Trace => LevelFilter::TRACE,
+    }
+}
+
+/// Finds the category field of an event.
+#[derive(Default)]
+struct CategoryOf(Option<String>);
+
+impl tracing::field::Visit for CategoryOf {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == CATEGORY_FIELD {
+            self.0 = Some(value.to_string());
+        }
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == CATEGORY_FIELD {
+            self.0 = Some(format!("{value:?}"));
+        }
+    }
+}
+
+/// The host.json category of an event.
+fn category(event: &tracing::Event<'_>) -> String {
+    let mut found = CategoryOf::default();
+    if event.metadata().fields().field(CATEGORY_FIELD).is_some() {
+        event.record(&mut found);
+    }
+    found.0.unwrap_or_else(|| {
+        if event.metadata().target().starts_with("fnwire::worker") { "Host.Worker" } else { "Host.General" }
+            .to_string()
+    })
+}
+
+impl<S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>> Filter<S>
+    for ConsoleFilter
+{
+    fn enabled(&self, meta: &tracing::Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        match &*self.kind() {
+            FilterKind::Env(filter) => Filter::enabled(filter.as_ref(), meta, cx),
+            // The category is known per event (`event_enabled`); here only the cheapest bound.
+            FilterKind::Levels(levels) => *meta.level() <= level_filter(levels.most_detailed()),
+        }
+    }
+
+    fn event_enabled(&self, event: &tracing::Event<'_>, cx: &Context<'_, S>) -> bool {
+        match &*self.kind() {
+            FilterKind::Env(filter) => Filter::event_enabled(filter.as_ref(), event, cx),
+            // Without per-category keys (the usual case) no event needs its category worked out.
+            FilterKind::Levels(levels) => {
+                let level = match levels.uniform() {
+                    Some(level) => level,
+                    None => levels.level_for(&category(event)),
+                };
+                *event.metadata().level() <= level_filter(level)
+            }
+        }
+    }
+
+    fn callsite_enabled(&self, meta: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+        match &*self.kind() {
+            FilterKind::Env(filter) => Filter::<S>::callsite_enabled(filter.as_ref(), meta),
+            FilterKind::Levels(levels) if *meta.level() <= level_filter(levels.most_detailed()) => {
+                tracing::subscriber::Interest::sometimes()
+            }
+            FilterKind::Levels(_) => tracing::subscriber::Interest::never(),
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        match &*self.kind() {
+            FilterKind::Env(filter) => Filter::<S>::max_level_hint(filter.as_ref()),
+            FilterKind::Levels(levels) => Some(level_filter(levels.most_detailed())),
+        }
+    }
+
+    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, cx: Context<'_, S>) {
+        if let FilterKind::Env(filter) = &*self.kind() {
+            Filter::on_new_span(filter.as_ref(), attrs, id, cx);
+        }
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, cx: Context<'_, S>) {
+        if let FilterKind::Env(filter) = &*self.kind() {
+            Filter::on_enter(filter.as_ref(), id, cx);
+        }
+    }
+
+    fn on_exit(&self, id: &tracing::span::Id, cx: Context<'_, S>) {
+        if let FilterKind::Env(filter) = &*self.kind() {
+            Filter::on_exit(filter.as_ref(), id, cx);
+        }
+    }
+
+    fn on_close(&self, id: tracing::span::Id, cx: Context<'_, S>) {
+        if let FilterKind::Env(filter) = &*self.kind() {
+            Filter::on_close(filter.as_ref(), id, cx);
+        }
+    }
 }
 
 /// Prints `text` on the console, in order with the log lines (plain stdout when no console

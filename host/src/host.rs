@@ -50,6 +50,10 @@ pub enum StartError {
     Durable(#[from] crate::durable::DurableError),
     #[error(transparent)]
     Expressions(#[from] crate::bindings::InvalidExpressions),
+    /// The supervisor stopped restarting the worker; the host exits so that whatever runs it
+    /// (systemd, Kubernetes, a shell loop) notices and starts it again.
+    #[error("fnwire is exiting because its worker kept failing: {0}")]
+    WorkersGaveUp(String),
 }
 
 /// Options of `fnwire start`.
@@ -228,6 +232,10 @@ async fn start_app(
         .set_store(store_kind, Arc::new(move || probed.list_queues().map(drop).map_err(|e| e.to_string())));
     let mut supervisor_options = SupervisorOptions::new(process_count, function_timeout);
     crate::supervisor::read_health_settings(&launch.env, &mut supervisor_options)?;
+    crate::supervisor::read_supervision_settings(
+        &read_host_json(&options.app_dir)?,
+        &mut supervisor_options,
+    )?;
     tracing::info!("starting the worker: {}", launch.program.display());
     let env = launch.env.clone();
     let (workers, functions) = WorkerPool::start(server.clone(), launch, supervisor_options).await?;
@@ -294,6 +302,7 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     }
     let prefix = read_route_prefix(app_dir)?;
     let limits = crate::http::ListenerLimits::read(app_dir, &options.limits)?;
+    crate::console::apply_log_levels(crate::config::LogLevels::from_host_json(&read_host_json(app_dir)?)?);
     let listener = tokio::net::TcpListener::bind((options.host, options.port))
         .await
         .map_err(|source| StartError::Listen { host: options.host, port: options.port, source })?;
@@ -317,8 +326,12 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
             return Err(e);
         }
     };
-    // The supervisor restarts workers that die; the host runs until asked to stop.
-    shutdown.await;
+    // The supervisor restarts workers that die; the host runs until asked to stop, or until the
+    // supervisor gives up.
+    let gave_up = tokio::select! {
+        _ = shutdown => None,
+        reason = running.workers.given_up() => Some(reason),
+    };
     tracing::info!(
         "stopping: no new requests or messages; waiting up to {:?} for invocations in flight",
         options.drain_timeout
@@ -347,5 +360,8 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     drop(triggers);
     drop(_durable);
     workers.shutdown().await;
-    Ok(())
+    match gave_up {
+        Some(reason) => Err(StartError::WorkersGaveUp(reason)),
+        None => Ok(()),
+    }
 }

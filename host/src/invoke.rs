@@ -117,6 +117,7 @@ impl Pipeline {
                 Ok(prepared) => prepared,
                 Err(e) => {
                     tracing::error!(
+                        category = format_args!("Function.{function}"),
                         "Executed '{function}' (Failed, Id={id}): its inputs could not be prepared: {e}"
                     );
                     return Err(InvocationError::Inputs(e));
@@ -124,18 +125,27 @@ impl Pipeline {
             },
             None => (request, ExpressionValues::default()),
         };
-        tracing::info!("Executing '{function}' (Reason='{reason}', Id={id})");
+        tracing::info!(
+            category = format_args!("Function.{function}"),
+            "Executing '{function}' (Reason='{reason}', Id={id})"
+        );
         let started = Instant::now();
         let outcome = self.worker.invoke(&function, request).await;
         let elapsed = started.elapsed().as_millis();
         let response = match outcome {
             Ok(response) => response,
             Err(e @ InvokeError::Unavailable(_)) => {
-                tracing::warn!("'{function}' (Id={id}) did not run: {e}");
+                tracing::warn!(
+                    category = format_args!("Function.{function}"),
+                    "'{function}' (Id={id}) did not run: {e}"
+                );
                 return Err(e.into());
             }
             Err(e) => {
-                tracing::error!("Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {e}");
+                tracing::error!(
+                    category = format_args!("Function.{function}"),
+                    "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {e}"
+                );
                 return Err(e.into());
             }
         };
@@ -144,6 +154,7 @@ impl Pipeline {
             let stack = if stack.is_empty() { String::new() } else { format!("\n{stack}") };
             // The stack trace stays in the log; callers get the message only.
             tracing::error!(
+                category = format_args!("Function.{function}"),
                 "Executed '{function}' ({outcome}, Id={id}, Duration={elapsed}ms): {message}{stack}"
             );
             return Err(InvocationError::Function { cancelled, message });
@@ -153,13 +164,19 @@ impl Pipeline {
                 Ok(response) => response,
                 Err(e) => {
                     let error = InvocationError::Outputs(e);
-                    tracing::error!("Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {error}");
+                    tracing::error!(
+                        category = format_args!("Function.{function}"),
+                        "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {error}"
+                    );
                     return Err(error);
                 }
             },
             None => response,
         };
-        tracing::info!("Executed '{function}' (Succeeded, Id={id}, Duration={elapsed}ms)");
+        tracing::info!(
+            category = format_args!("Function.{function}"),
+            "Executed '{function}' (Succeeded, Id={id}, Duration={elapsed}ms)"
+        );
         Ok(response)
     }
 }

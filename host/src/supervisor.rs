@@ -6,20 +6,28 @@
 //!   worker with the fewest invocations in flight.
 //! * **Death**: a worker whose process exits or whose stream closes is restarted after a back-off
 //!   (first 100 ms, doubling up to 5 s; reset once a worker has run for a minute). Its in-flight
-//!   invocations fail at once with [`InvokeError::WorkerDied`] (HTTP: 503).
+//!   invocations fail at once with [`InvokeError::WorkerDied`] (HTTP: 503). Invocations that
+//!   arrive while no worker is live wait for one, up to `extensions.fnwire.workerRestartWait`
+//!   (default 5 s), and only then get [`InvokeError::Unavailable`].
 //! * **Hang**: a worker that declared `WorkerStatus` gets a `WorkerStatusRequest` every
 //!   10 s; no answer within 20 s means it is hung: it is killed and restarted (its in-flight
 //!   invocations get 503). The app settings (or environment variables)
 //!   [`STATUS_INTERVAL_SETTING`] and [`STATUS_TIMEOUT_SETTING`] change the two, in seconds.
 //!   Workers without `WorkerStatus` are not probed (Azure hosts only probe workers that
 //!   declare it).
-//! * **Give up**: as Azure hosts do, failures are counted per pool in a 30-minute window; more
-//!   than `3 × process count` (exit code 200, a requested restart, is not counted) and the host
-//!   stops restarting, says so in the log, and every invocation gets
-//!   [`InvokeError::Unavailable`] (HTTP: 503).
+//! * **Give up**: as Azure hosts do, failures are counted per pool in a window
+//!   (`extensions.fnwire.workerFailureWindow`, default 30 minutes); more than
+//!   `extensions.fnwire.maxWorkerFailures` (default `3 × process count`; exit code 200, a
+//!   requested restart, is not counted) and the pool stops restarting, says so in the log, every
+//!   invocation gets [`InvokeError::Unavailable`] (HTTP: 503), and [`WorkerPool::given_up`]
+//!   completes (`fnwire start` then exits non-zero, so a process manager restarts it).
 //! * **Timeout**: `functionTimeout` from host.json (see [`crate::timeout`]): the host sends
 //!   `InvocationCancel` (if the worker handles it) and the caller gets [`InvokeError::TimedOut`]
-//!   (HTTP: 504). The worker is not restarted: it keeps serving other invocations.
+//!   (HTTP: 504) at once. The invocation then has `extensions.fnwire.functionTimeoutGracePeriod`
+//!   (default 5 s) to end; if it has not, its worker process is restarted, as Azure hosts do,
+//!   because a function stuck in a loop or a blocking call holds a worker thread for good. That
+//!   restart is logged with the function's name and is not counted as a failure (a slow function
+//!   is not a broken worker); the worker's other in-flight invocations fail as for a crash.
 //! * **Events**: [`WorkerPool::subscribe`] reports every abandoned invocation (worker death or
 //!   timeout) with its id, so trigger engines (queues) can make the message visible again.
 //!   Callers of [`WorkerPool::invoke`] also get the error directly.
@@ -31,7 +39,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use fnwire_protocol::rpc::{InvocationRequest, InvocationResponse};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::app::WorkerLaunch;
 use crate::channel::{ChannelError, WorkerChannel, capability};
@@ -45,6 +53,10 @@ pub const PROCESS_COUNT_SETTING: &str = "FUNCTIONS_WORKER_PROCESS_COUNT";
 pub const STATUS_INTERVAL_SETTING: &str = "FNWIRE_WORKER_STATUS_INTERVAL";
 /// App setting: seconds a worker has to answer a probe before it counts as hung (default 20).
 pub const STATUS_TIMEOUT_SETTING: &str = "FNWIRE_WORKER_STATUS_TIMEOUT";
+/// Default of `extensions.fnwire.functionTimeoutGracePeriod`.
+pub const DEFAULT_TIMEOUT_GRACE: Duration = Duration::from_secs(5);
+/// Default of `extensions.fnwire.workerRestartWait`.
+pub const DEFAULT_RESTART_WAIT: Duration = Duration::from_secs(5);
 /// Azure's upper bound for the process count.
 pub const MAX_PROCESS_COUNT: usize = 10;
 /// The exit code a worker uses to ask for a restart that is not a failure (Azure's
@@ -64,6 +76,11 @@ pub struct SupervisorOptions {
     pub max_backoff: Duration,
     pub health_interval: Duration,
     pub health_timeout: Duration,
+    /// How long a timed-out invocation has to end after `InvocationCancel` before its worker
+    /// is restarted.
+    pub timeout_grace: Duration,
+    /// How long an invocation waits for a worker when none is live (one is restarting).
+    pub restart_wait: Duration,
     pub lifecycle: LifecycleOptions,
 }
 
@@ -79,6 +96,8 @@ impl SupervisorOptions {
             max_backoff: Duration::from_secs(5),
             health_interval: Duration::from_secs(10),
             health_timeout: Duration::from_secs(20),
+            timeout_grace: DEFAULT_TIMEOUT_GRACE,
+            restart_wait: DEFAULT_RESTART_WAIT,
             lifecycle: LifecycleOptions::default(),
         }
     }
@@ -130,6 +149,47 @@ pub fn read_health_settings(
     Ok(())
 }
 
+/// Applies host.json `extensions.fnwire` supervision settings: `functionTimeoutGracePeriod`,
+/// `workerRestartWait`, `workerFailureWindow` (time spans, `"hh:mm:ss"`) and
+/// `maxWorkerFailures` (a whole number). Keys are matched without regard to case, as Azure
+/// reads host.json.
+pub fn read_supervision_settings(
+    host_json: &serde_json::Value,
+    options: &mut SupervisorOptions,
+) -> Result<(), ConfigError> {
+    let Some(section) = host_json.pointer("/extensions/fnwire") else { return Ok(()) };
+    let Some(section) = section.as_object() else {
+        return Err(ConfigError::Extension { message: "extensions.fnwire must be an object".into() });
+    };
+    let get = |key: &str| {
+        section.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v).filter(|v| !v.is_null())
+    };
+    for (key, target) in [
+        ("functionTimeoutGracePeriod", &mut options.timeout_grace),
+        ("workerRestartWait", &mut options.restart_wait),
+        ("workerFailureWindow", &mut options.failure_window),
+    ] {
+        let Some(value) = get(key) else { continue };
+        let text = value.as_str().ok_or_else(|| ConfigError::Extension {
+            message: format!(
+                "extensions.fnwire.{key} must be a time span like \"00:00:05\", found `{value}`"
+            ),
+        })?;
+        *target = crate::triggers::config::parse_timespan(text)
+            .map_err(|e| ConfigError::Extension { message: format!("extensions.fnwire.{key}: {e}") })?;
+    }
+    if let Some(value) = get("maxWorkerFailures") {
+        options.max_failures =
+            value.as_u64().and_then(|n| usize::try_from(n).ok()).ok_or_else(|| ConfigError::Extension {
+                message: format!(
+                    "extensions.fnwire.maxWorkerFailures must be a whole number (failures tolerated before \
+                     fnwire stops restarting the worker), found `{value}`"
+                ),
+            })?;
+    }
+    Ok(())
+}
+
 /// Why an invocation did not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvokeError {
@@ -166,6 +226,8 @@ struct LiveWorker {
     channel: Arc<WorkerChannel>,
     exit: watch::Receiver<Option<ExitStatus>>,
     pid: Option<u32>,
+    /// Asks this worker's supervisor to restart it; the message says why.
+    restart: mpsc::UnboundedSender<String>,
 }
 
 #[derive(Default)]
@@ -191,7 +253,11 @@ pub struct WorkerPool {
     slots: Vec<Arc<Slot>>,
     options: SupervisorOptions,
     failures: Mutex<VecDeque<Instant>>,
-    gave_up: Mutex<Option<String>>,
+    /// Why the pool stopped restarting workers, once it has.
+    gave_up: watch::Sender<Option<String>>,
+    /// Bumped whenever a worker becomes live, the pool gives up, or it shuts down: what
+    /// invocations waiting for a worker watch.
+    changes: watch::Sender<u64>,
     shutting_down: AtomicBool,
     shutdown_tx: watch::Sender<bool>,
     events: broadcast::Sender<WorkerEvent>,
@@ -224,7 +290,8 @@ impl WorkerPool {
             slots: (0..options.process_count).map(|_| Arc::default()).collect(),
             options,
             failures: Mutex::default(),
-            gave_up: Mutex::default(),
+            gave_up: watch::channel(None).0,
+            changes: watch::channel(0).0,
             shutting_down: AtomicBool::new(false),
             shutdown_tx,
             events,
@@ -233,12 +300,14 @@ impl WorkerPool {
             capabilities: first.channel.capabilities(),
         });
         // Serving starts as soon as this returns, before the supervision tasks first run.
+        let (restart, restart_rx) = mpsc::unbounded_channel();
         pool.slots[0].set_live(Some(LiveWorker {
             channel: first.channel.clone(),
             exit: first.process.exit_watch(),
             pid: first.process.pid(),
+            restart,
         }));
-        let mut first = Some(first);
+        let mut first = Some((first, restart_rx));
         let mut tasks = Vec::new();
         for slot in 0..pool.slots.len() {
             let worker = first.take();
@@ -270,7 +339,18 @@ impl WorkerPool {
 
     /// Why the pool stopped restarting workers, if it did.
     pub fn gave_up(&self) -> Option<String> {
-        self.gave_up.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.gave_up.borrow().clone()
+    }
+
+    /// Completes, with the reason, once the pool stops restarting workers (too many failures).
+    /// Never completes otherwise.
+    pub async fn given_up(&self) -> String {
+        let mut rx = self.gave_up.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            // The pool owns the sender, so this cannot happen while `self` lives.
+            Err(_) => std::future::pending().await,
+        }
     }
 
     /// The capabilities the first worker declared (all workers run the same program).
@@ -303,15 +383,44 @@ impl WorkerPool {
         }
     }
 
-    /// Runs an invocation on the least busy live worker. Fails at once if that worker dies;
-    /// after `functionTimeout` the worker is asked to cancel and the caller gets `TimedOut`.
-    /// Dropping the future (e.g. the HTTP client left) cancels the invocation on the worker.
+    /// [`WorkerPool::pick`], waiting up to `restart_wait` for a worker when none is live
+    /// (one is restarting). Refuses at once when the pool gave up or shuts down.
+    async fn pick_or_wait(&self) -> Result<(Arc<Slot>, LiveWorker), InvokeError> {
+        // Subscribed before the first try, so a worker that becomes live in between is seen.
+        let mut changes = self.changes.subscribe();
+        let deadline = tokio::time::Instant::now() + self.options.restart_wait;
+        loop {
+            let refused = match self.pick() {
+                Ok(picked) => return Ok(picked),
+                Err(refused) => refused,
+            };
+            if self.gave_up().is_some() || self.shutting_down.load(Ordering::SeqCst) {
+                return Err(refused);
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => {
+                    return Err(InvokeError::Unavailable(format!(
+                        "no worker became ready within {:?} (a worker is restarting; see the log); try again in a \
+                         moment, or raise extensions.fnwire.workerRestartWait in host.json",
+                        self.options.restart_wait
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Runs an invocation on the least busy live worker (waiting for one if a worker is
+    /// restarting). Fails at once if that worker dies; after `functionTimeout` the worker is
+    /// asked to cancel, the caller gets `TimedOut`, and the worker is restarted if the
+    /// invocation has not ended after the grace period. Dropping the future (e.g. the HTTP
+    /// client left) cancels the invocation on the worker.
     pub async fn invoke(
         &self,
         function_name: &str,
         request: InvocationRequest,
     ) -> Result<InvocationResponse, InvokeError> {
-        let (slot, live) = self.pick()?;
+        let (slot, live) = self.pick_or_wait().await?;
         let invocation_id = request.invocation_id.clone();
         slot.in_flight().insert(invocation_id.clone());
         let mut guard = InFlight {
@@ -322,27 +431,55 @@ impl WorkerPool {
         };
         let mut exit = live.exit.clone();
         let timeout = self.options.function_timeout;
-        let result = tokio::select! {
-            r = live.channel.invoke(function_name, request) => match r {
+        // Owned, so that after a timeout it can outlive this call and tell whether the
+        // invocation ends within the grace period.
+        let mut call = Box::pin({
+            let channel = live.channel.clone();
+            let function_name = function_name.to_string();
+            async move { channel.invoke(&function_name, request).await }
+        });
+        let ended = tokio::select! {
+            r = &mut call => Some(match r {
                 Ok(response) => Ok(response),
                 Err(ChannelError::Closed(reason)) => Err(InvokeError::WorkerDied(reason)),
                 Err(e) => Err(InvokeError::WorkerDied(e.to_string())),
-            },
+            }),
             status = exit.wait_for(Option::is_some) => {
                 let status = status.ok().and_then(|s| *s).map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into());
-                Err(InvokeError::WorkerDied(format!("the worker process exited ({status})")))
+                Some(Err(InvokeError::WorkerDied(format!("the worker process exited ({status})"))))
             }
-            _ = async { match timeout { Some(t) => tokio::time::sleep(t).await, None => std::future::pending().await } } => {
+            _ = async { match timeout { Some(t) => tokio::time::sleep(t).await, None => std::future::pending().await } } => None,
+        };
+        let result = match ended {
+            Some(result) => result,
+            None => {
                 let t = timeout.unwrap_or_default();
+                let grace = self.options.timeout_grace;
                 if live.channel.has_capability(capability::HANDLES_INVOCATION_CANCEL_MESSAGE) {
-                    tracing::warn!("'{function_name}' (Id={invocation_id}) exceeded functionTimeout ({t:?}); sent InvocationCancel");
+                    tracing::warn!(
+                        "'{function_name}' (Id={invocation_id}) exceeded functionTimeout ({t:?}); sent InvocationCancel; \
+                         its worker is restarted if it has not ended within {grace:?}"
+                    );
                 } else {
                     tracing::warn!(
                         "'{function_name}' (Id={invocation_id}) exceeded functionTimeout ({t:?}); the worker does not \
-                         handle InvocationCancel, so it may keep running"
+                         handle InvocationCancel, so it is restarted if the invocation has not ended within {grace:?}"
                     );
                 }
                 live.channel.cancel(&invocation_id);
+                let restart = live.restart.clone();
+                let function_name = function_name.to_string();
+                let invocation_id = invocation_id.clone();
+                tokio::spawn(async move {
+                    // Any end counts: a response (Cancelled or not) or the stream closing.
+                    if tokio::time::timeout(grace, call).await.is_err() {
+                        let _ = restart.send(format!(
+                            "'{function_name}' (Id={invocation_id}) did not end within {grace:?} after functionTimeout \
+                             ({t:?}) and its cancellation; a function stuck in a loop or a blocking call holds a worker \
+                             thread, so the worker process is replaced"
+                        ));
+                    }
+                });
                 Err(InvokeError::TimedOut(t))
             }
         };
@@ -376,11 +513,17 @@ impl WorkerPool {
             self.options.max_failures,
             self.slots.len()
         );
-        let mut gave_up = self.gave_up.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if gave_up.is_none() {
+        let first = self.gave_up.send_if_modified(|gave_up| {
+            if gave_up.is_some() {
+                return false;
+            }
             *gave_up = Some(reason.clone());
+            true
+        });
+        if first {
             tracing::error!("giving up: {reason}. Requests now get 503");
             let _ = self.events.send(WorkerEvent::GaveUp { reason: reason.clone() });
+            self.changes.send_modify(|n| *n += 1);
         }
         Some(reason)
     }
@@ -389,6 +532,7 @@ impl WorkerPool {
     pub async fn shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
         let _ = self.shutdown_tx.send(true);
+        self.changes.send_modify(|n| *n += 1);
         let tasks =
             std::mem::take(&mut *self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         for t in tasks {
@@ -432,8 +576,12 @@ fn exited(worker: &StartedWorker, status: Option<ExitStatus>) -> Ended {
     }
 }
 
-/// Waits until the worker dies, hangs, or the host shuts down.
-async fn watch_worker(pool: &WorkerPool, worker: &mut StartedWorker) -> Ended {
+/// Waits until the worker dies, hangs, is asked to restart, or the host shuts down.
+async fn watch_worker(
+    pool: &WorkerPool,
+    worker: &mut StartedWorker,
+    restart: &mut mpsc::UnboundedReceiver<String>,
+) -> Ended {
     let mut shutdown = pool.shutdown_tx.subscribe();
     let probe = worker.channel.has_capability(capability::WORKER_STATUS);
     let interval = pool.options.health_interval;
@@ -470,6 +618,10 @@ async fn watch_worker(pool: &WorkerPool, worker: &mut StartedWorker) -> Ended {
             worker.process.kill().await;
             Ended::Died { reason: format!("the worker was killed: {reason}"), counted: true }
         }
+        Some(reason) = restart.recv() => {
+            worker.process.kill().await;
+            Ended::Died { reason: format!("restarting the worker: {reason}"), counted: false }
+        }
     }
 }
 
@@ -478,33 +630,42 @@ async fn supervise(
     index: usize,
     server: Arc<GrpcServer>,
     launch: WorkerLaunch,
-    mut first: Option<StartedWorker>,
+    mut first: Option<(StartedWorker, mpsc::UnboundedReceiver<String>)>,
 ) {
     let slot = pool.slots[index].clone();
     let mut backoff = pool.options.first_backoff;
     let mut shutdown = pool.shutdown_tx.subscribe();
     loop {
         let started = match first.take() {
-            Some(w) => Ok(w),
+            Some((worker, restart_rx)) => Ok((worker, Some(restart_rx))),
             None => {
                 tokio::select! {
-                    r = start_loaded(&server, &launch, &pool.options.lifecycle) => r,
+                    r = start_loaded(&server, &launch, &pool.options.lifecycle) => r.map(|w| (w, None)),
                     _ = stopping(&mut shutdown) => return,
                 }
             }
         };
         let ended = match started {
-            Ok(mut worker) => {
+            Ok((mut worker, restart_rx)) => {
                 let pid = worker.process.pid();
-                slot.set_live(Some(LiveWorker {
-                    channel: worker.channel.clone(),
-                    exit: worker.process.exit_watch(),
-                    pid,
-                }));
+                let mut restart_rx = match restart_rx {
+                    Some(rx) => rx,
+                    None => {
+                        let (restart, rx) = mpsc::unbounded_channel();
+                        slot.set_live(Some(LiveWorker {
+                            channel: worker.channel.clone(),
+                            exit: worker.process.exit_watch(),
+                            pid,
+                            restart,
+                        }));
+                        rx
+                    }
+                };
+                pool.changes.send_modify(|n| *n += 1);
                 let _ = pool.events.send(WorkerEvent::WorkerReady { slot: index, pid });
                 tracing::info!(target: "fnwire::worker", "worker {index} ready (pid {})", pid.unwrap_or_default());
                 let ran_from = Instant::now();
-                let ended = watch_worker(&pool, &mut worker).await;
+                let ended = watch_worker(&pool, &mut worker, &mut restart_rx).await;
                 slot.set_live(None);
                 if let Ended::Shutdown = ended {
                     worker.stop().await;
@@ -581,7 +742,8 @@ mod tests {
             slots: (0..options.process_count).map(|_| Arc::default()).collect(),
             options,
             failures: Mutex::default(),
-            gave_up: Mutex::default(),
+            gave_up: watch::channel(None).0,
+            changes: watch::channel(0).0,
             shutting_down: AtomicBool::new(false),
             shutdown_tx: watch::channel(false).0,
             events: broadcast::channel(16).0,
@@ -628,5 +790,32 @@ mod tests {
         assert_eq!(options.health_timeout, Duration::from_millis(500));
         let e = read_health_settings(&settings(STATUS_INTERVAL_SETTING, "often"), &mut options).unwrap_err();
         assert!(e.to_string().contains("often"), "{e}");
+    }
+
+    #[test]
+    fn supervision_settings_from_host_json() {
+        let mut options = SupervisorOptions::new(2, None);
+        read_supervision_settings(&serde_json::json!({"version": "2.0"}), &mut options).unwrap();
+        assert_eq!(
+            (options.timeout_grace, options.restart_wait, options.max_failures, options.failure_window),
+            (DEFAULT_TIMEOUT_GRACE, DEFAULT_RESTART_WAIT, 6, Duration::from_secs(1800))
+        );
+        let doc = serde_json::json!({"extensions": {"fnwire": {
+            "FunctionTimeoutGracePeriod": "00:00:00.25", "workerRestartWait": "00:00:10",
+            "maxWorkerFailures": 0, "workerFailureWindow": "01:00:00", "storageDirectory": "elsewhere"}}});
+        read_supervision_settings(&doc, &mut options).unwrap();
+        assert_eq!(
+            (options.timeout_grace, options.restart_wait, options.max_failures, options.failure_window),
+            (Duration::from_millis(250), Duration::from_secs(10), 0, Duration::from_secs(3600))
+        );
+        for (doc, needle) in [
+            (serde_json::json!({"extensions": {"fnwire": {"workerRestartWait": 5}}}), "workerRestartWait"),
+            (serde_json::json!({"extensions": {"fnwire": {"maxWorkerFailures": -1}}}), "maxWorkerFailures"),
+            (serde_json::json!({"extensions": {"fnwire": {"workerFailureWindow": "later"}}}), "later"),
+            (serde_json::json!({"extensions": {"fnwire": []}}), "must be an object"),
+        ] {
+            let e = read_supervision_settings(&doc, &mut options).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
     }
 }

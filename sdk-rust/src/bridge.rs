@@ -114,7 +114,8 @@ fn epoch_seconds(seconds: f64) -> Result<SystemTime, InvalidHttpValue> {
 pub struct ResponseFields {
     /// The status code, checked by [`status_code_from_number`] (integers of any language fit).
     pub status: f64,
-    /// Name-value pairs; a later one replaces an earlier one of the same name.
+    /// Name-value pairs, in order; every value of a repeated name is kept (`Set-Cookie`s become
+    /// cookies), except `Content-Type`, where the last one wins.
     pub headers: Vec<(String, String)>,
     /// `Set-Cookie`s.
     pub cookies: Vec<CookieFields>,
@@ -129,7 +130,11 @@ impl ResponseFields {
     pub fn into_response(self) -> Result<HttpResponse, InvalidHttpValue> {
         let mut response = HttpResponse::new(status_code_from_number(self.status)?);
         for (name, value) in &self.headers {
-            response = response.try_with_header(name, value)?;
+            response = if name.eq_ignore_ascii_case("content-type") {
+                response.try_with_header(name, value)?
+            } else {
+                response.try_with_added_header(name, value)?
+            };
         }
         for cookie in self.cookies {
             response = response.with_cookie(cookie.into_cookie()?);

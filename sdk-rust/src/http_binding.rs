@@ -405,6 +405,40 @@ impl Cookie {
         self
     }
 
+    /// Reads a `Set-Cookie` header value (`sid=abc; Path=/; HttpOnly`). Attributes the protocol
+    /// cannot carry (e.g. `Partitioned`) are dropped; a negative `Max-Age` becomes 0 (delete now).
+    ///
+    /// ```
+    /// use fnwire::{Cookie, SameSite};
+    ///
+    /// let cookie = Cookie::parse_set_cookie("sid=abc; Path=/; HttpOnly; SameSite=Lax").unwrap();
+    /// assert_eq!((cookie.name.as_str(), cookie.value.as_str()), ("sid", "abc"));
+    /// assert_eq!((cookie.http_only, cookie.same_site), (Some(true), Some(SameSite::Lax)));
+    /// ```
+    pub fn parse_set_cookie(text: &str) -> Result<Cookie, InvalidHttpValue> {
+        let parsed = cookie::Cookie::parse(text).map_err(|e| {
+            InvalidHttpValue::new(format!(
+                "Set-Cookie {text:?} cannot be read ({e}); write `name=value` followed by `; Attribute` parts, or \
+                 set the cookie as a cookie instead of a header"
+            ))
+        })?;
+        Ok(Cookie {
+            name: parsed.name().to_string(),
+            value: parsed.value().to_string(),
+            domain: parsed.domain().map(str::to_string),
+            path: parsed.path().map(str::to_string),
+            expires: parsed.expires_datetime().map(SystemTime::from),
+            secure: parsed.secure(),
+            http_only: parsed.http_only(),
+            same_site: parsed.same_site().map(|s| match s {
+                cookie::SameSite::Lax => SameSite::Lax,
+                cookie::SameSite::Strict => SameSite::Strict,
+                cookie::SameSite::None => SameSite::None,
+            }),
+            max_age: parsed.max_age().map(|d| Duration::try_from(d).unwrap_or(Duration::ZERO)),
+        })
+    }
+
     /// The cookie as the protocol carries it.
     pub(crate) fn to_rpc(&self) -> RpcHttpCookie {
         let text = |s: &Option<String>| {
@@ -532,6 +566,27 @@ impl HttpResponse {
         Ok(self)
     }
 
+    /// Adds a header, keeping earlier values of the same name (e.g. two `Link` headers); the
+    /// client receives every value, in order. A name or value HTTP does not allow is left out
+    /// with a warning, as in [`HttpResponse::with_header`].
+    pub fn with_added_header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        match checked_header(name.as_ref(), value.as_ref()) {
+            Ok((name, value)) => {
+                self.headers.append(name, value);
+            }
+            Err(e) => tracing::warn!("{e}"),
+        }
+        self
+    }
+
+    /// Like [`HttpResponse::with_added_header`], but returns the error for a name or value HTTP
+    /// does not allow.
+    pub fn try_with_added_header(mut self, name: &str, value: &str) -> Result<Self, InvalidHttpValue> {
+        let (name, value) = checked_header(name, value)?;
+        self.headers.append(name, value);
+        Ok(self)
+    }
+
     /// Adds a `Set-Cookie`.
     pub fn with_cookie(mut self, cookie: Cookie) -> Self {
         self.cookies.push(cookie);
@@ -607,21 +662,35 @@ impl HttpResponse {
         &self.body
     }
 
-    /// The response as the protocol carries it: the status code is a string, headers with
-    /// several values are joined with `, `, and the body is always present (hosts treat an
-    /// RpcHttp without body as something else entirely).
+    /// The response as the protocol carries it: the status code is a string, and the body is
+    /// always present (hosts treat an RpcHttp without body as something else entirely).
+    ///
+    /// The protocol's `headers` is a map, so a header with several values travels as one entry,
+    /// its values joined with `, ` in order, as Azure hosts join them (HTTP allows it for every
+    /// header but `Set-Cookie`). `Set-Cookie` headers become `cookies` entries, after those of
+    /// [`HttpResponse::with_cookie`]; one that cannot be read is left out with a warning.
     pub(crate) fn into_rpc(self) -> RpcHttp {
         let mut headers = std::collections::HashMap::with_capacity(self.headers.keys_len());
+        let mut cookies: Vec<RpcHttpCookie> = self.cookies.iter().map(Cookie::to_rpc).collect();
         for name in self.headers.keys() {
-            let values: Vec<Cow<'_, str>> =
-                self.headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes())).collect();
+            let values = self.headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()));
+            if name == http::header::SET_COOKIE {
+                for value in values {
+                    match Cookie::parse_set_cookie(&value) {
+                        Ok(cookie) => cookies.push(cookie.to_rpc()),
+                        Err(e) => tracing::warn!("{e}; the cookie was left out"),
+                    }
+                }
+                continue;
+            }
+            let values: Vec<Cow<'_, str>> = values.collect();
             headers.insert(name.as_str().to_string(), values.join(", "));
         }
         RpcHttp {
             status_code: self.status.as_u16().to_string(),
             headers,
             body: Some(Box::new(typed(Data::Bytes(self.body)))),
-            cookies: self.cookies.iter().map(Cookie::to_rpc).collect(),
+            cookies,
             ..RpcHttp::default()
         }
     }
@@ -757,6 +826,39 @@ mod tests {
         res.headers_mut().append("vary", HeaderValue::from_static("origin"));
         res.headers_mut().append("vary", HeaderValue::from_static("accept"));
         assert_eq!(res.into_rpc().headers["vary"], "origin, accept");
+    }
+
+    #[test]
+    fn added_headers_keep_every_value_and_set_cookie_headers_become_cookies() {
+        let res = HttpResponse::ok()
+            .with_cookie(Cookie::new("first", "1"))
+            .with_added_header("Link", "</a>; rel=preload")
+            .with_added_header("link", "</b>; rel=preload")
+            .with_added_header("Set-Cookie", "sid=abc; Path=/; HttpOnly; SameSite=Strict; Max-Age=60")
+            .with_added_header("Set-Cookie", "theme=dark; Expires=Wed, 21 Oct 2037 07:28:00 GMT; Secure")
+            .with_added_header("Set-Cookie", "gone=x; Max-Age=-1")
+            .with_added_header("Set-Cookie", "no equals sign");
+        let rpc = res.into_rpc();
+        assert_eq!(rpc.headers["link"], "</a>; rel=preload, </b>; rel=preload");
+        assert!(!rpc.headers.contains_key("set-cookie"), "{:?}", rpc.headers);
+        let names: Vec<&str> = rpc.cookies.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["first", "sid", "theme", "gone"], "the unreadable one is left out");
+        let sid = &rpc.cookies[1];
+        assert_eq!(sid.path, Some(ns("/")));
+        assert_eq!(sid.same_site, rpc_http_cookie::SameSite::Strict as i32);
+        assert_eq!(sid.max_age, Some(NullableDouble { double: Some(nullable_double::Double::Value(60.0)) }));
+        let theme = &rpc.cookies[2];
+        let Some(NullableTimestamp { timestamp: Some(nullable_timestamp::Timestamp::Value(at)) }) =
+            &theme.expires
+        else {
+            panic!("no Expires: {theme:?}")
+        };
+        assert_eq!(at.seconds, 2_139_722_880);
+        assert_eq!(theme.secure, Some(NullableBool { bool: Some(nullable_bool::Bool::Value(true)) }));
+        let gone = &rpc.cookies[3];
+        assert_eq!(gone.max_age, Some(NullableDouble { double: Some(nullable_double::Double::Value(0.0)) }));
+        let e = Cookie::parse_set_cookie("no equals sign").unwrap_err().to_string();
+        assert!(e.contains("no equals sign") && e.contains("name=value"), "{e}");
     }
 
     #[test]

@@ -91,6 +91,10 @@ class HttpResponse:
     `body` may be str (sent as UTF-8, `text/plain; charset=utf-8` by default) or bytes
     (`application/octet-stream` by default). A `mimetype` of `text/*` gets `; charset=...`.
     A `Content-Type` header, if given, wins over both.
+
+    A header with several values (two `Link`s, two `Set-Cookie`s) is a list of strings in
+    `headers`, or is added value by value with `add_header`; the client receives every value, in
+    order. `Set-Cookie` values become cookies, like those of `set_cookie`.
     """
 
     __slots__ = ("status_code", "headers", "cookies", "_body")
@@ -100,7 +104,7 @@ class HttpResponse:
         body: Union[str, bytes, bytearray, None] = None,
         *,
         status_code: int = 200,
-        headers: Optional[Mapping[str, str]] = None,
+        headers: Optional[Mapping[str, Union[str, List[str]]]] = None,
         mimetype: Optional[str] = None,
         charset: str = "utf-8",
     ) -> None:
@@ -122,7 +126,7 @@ class HttpResponse:
                 "use HttpResponse.json(value) for JSON"
             )
         self.status_code: int = status_code
-        self.headers: Dict[str, str] = dict(headers or {})
+        self.headers: Dict[str, Union[str, List[str]]] = dict(headers or {})
         self.cookies: List[_native.Cookie] = []
         self._body = data
         content_type = mimetype or default_type
@@ -132,16 +136,30 @@ class HttpResponse:
             self.headers["Content-Type"] = content_type
 
     @classmethod
-    def json(cls, value: Any, *, status_code: int = 200, headers: Optional[Mapping[str, str]] = None) -> HttpResponse:
+    def json(
+        cls, value: Any, *, status_code: int = 200, headers: Optional[Mapping[str, Union[str, List[str]]]] = None
+    ) -> HttpResponse:
         """A JSON body (compact, UTF-8) with `Content-Type: application/json`."""
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
         return cls(text.encode("utf-8"), status_code=status_code, headers=headers, mimetype="application/json")
+
+    def add_header(self, name: str, value: str) -> None:
+        """Adds a value to header `name`, keeping the values it has (names ignore case)."""
+        for existing, values in self.headers.items():
+            if existing.lower() == name.lower():
+                if isinstance(values, list):
+                    values.append(value)
+                else:
+                    self.headers[existing] = [values, value]
+                return
+        self.headers[name] = value
 
     @property
     def mimetype(self) -> Optional[str]:
         for name, value in self.headers.items():
             if name.lower() == "content-type":
-                return value.split(";", 1)[0].strip()
+                text = value[-1] if isinstance(value, list) and value else value
+                return str(text).split(";", 1)[0].strip()
         return None
 
     def get_body(self) -> bytes:

@@ -1,7 +1,8 @@
 """The runner the Rust core calls for each invocation, the asyncio loop, and log capture.
 
-The core calls `run_sync` (on one of its blocking threads, GIL taken there) for `def` functions
-and `submit_async` for `async def` ones. Inputs and context arrive as typed `_native` objects
+The core calls `run_sync` (on one of its blocking threads, GIL taken there) for `def` functions;
+`async def` calls wait in a Rust queue that the event loop drains (`_take_calls`) when the core
+wakes it. Inputs and context arrive as typed `_native` objects
 (`HttpRequestData`, `TimerData`, `QueueMessageData`, `ContextData`, ...) and the outcome goes
 back as `_native.Success` or `_native.Failure` (BRIDGE.md). Log records made inside an
 invocation are buffered per invocation and handed to the core in batches through the
@@ -170,7 +171,9 @@ def _kwargs(entry: FunctionInfo, inputs: Sequence[Any], context: _native.Context
 def _encode(value: Any, binding_type: Optional[str], binding: str) -> Any:
     """A value set on an output binding, as the `_native` value the core sends (see BRIDGE.md)."""
     if isinstance(value, HttpResponse):
-        headers = [(str(k), str(v)) for k, v in value.headers.items()]
+        headers = [
+            (str(k), str(v)) for k, vs in value.headers.items() for v in (vs if isinstance(vs, list) else [vs])
+        ]
         return _native.HttpResponseData(value.status_code, headers, value.cookies, value.get_body())
     if binding_type == "http":
         # Plain values returned from an HTTP function become a 200 response.
@@ -247,6 +250,9 @@ def start_loop() -> asyncio.AbstractEventLoop:
 
     def run() -> None:
         asyncio.set_event_loop(loop)
+        # The core queues calls in Rust and wakes the loop through this descriptor, so no other
+        # thread takes the GIL to hand a call over.
+        loop.add_reader(_native.async_wakeup_fd(), _take_calls, loop)
         loop.call_soon(ready.set)
         loop.run_forever()
 
@@ -268,11 +274,10 @@ def stop_loop() -> None:
         _loop_thread.join(timeout=2)
 
 
-def submit_async(entry: FunctionInfo, inputs: List[Any], context: _native.ContextData, sink: Any, completion: Any) -> None:
-    loop = _loop
-    if loop is None:
-        raise RuntimeError("fnwire: the asyncio loop is not running")
-    loop.call_soon_threadsafe(_start, loop, entry, inputs, context, sink, completion)
+def _take_calls(loop: asyncio.AbstractEventLoop) -> None:
+    """The core queued `async def` calls and woke the loop: start each as a task."""
+    for entry, inputs, context, sink, completion in _native.take_async_calls():
+        _start(loop, entry, inputs, context, sink, completion)
 
 
 def _start(

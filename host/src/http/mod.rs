@@ -245,7 +245,7 @@ async fn serve_request(
     if let Some(durable) = &app.durable
         && let Some(path) = durable_path(parts.uri.path())
     {
-        return serve_durable(durable, &app, &parts, path, body).await;
+        return serve_durable(durable, &app, &parts, path, body, state).await;
     }
     let (function, params) = app.route(&parts, &state.route_prefix)?;
     // Checked before the body is read; the answer never says which keys exist.
@@ -308,13 +308,23 @@ async fn serve_durable(
     parts: &http::request::Parts,
     path: &str,
     body: Incoming,
+    state: &HttpState,
 ) -> Result<http::Response<Body>, Rejection> {
     let presented = presented_key(&parts.headers, &parts.uri);
     if !crate::durable::allows(&durable.api, &app.keys, presented.as_deref()) {
-        tracing::warn!("refused a request to the durable API ({}): missing or wrong key", parts.uri.path());
+        state.unauthorized_log.warn(|suppressed| {
+            format!(
+                "refused a request to the durable API ({}): missing or wrong key{suppressed}",
+                rejection::shortened(parts.uri.path())
+            )
+        });
         return Err(Rejection::Unauthorized);
     }
-    let body = match fnwire_durable::http::read_body(body).await {
+    // Within the listener's body limits first (memory, rate); then the API's own limit, on
+    // bytes already held (one frame: no copy).
+    let held = state.bodies.read(&parts.headers, body).await?;
+    let _reservation = held.reservation;
+    let body = match fnwire_durable::http::read_body(Full::new(held.bytes)).await {
         Ok(body) => body,
         Err(e) => return Ok(e.into_response().map(Full::new)),
     };

@@ -139,12 +139,16 @@ impl Builder {
             _ => {}
         }
         if let Some(Value::Object(headers)) = obj.get("headers") {
+            let text = |v: &Value| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
             for (k, v) in headers {
-                let text = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                self.header(k, &text);
+                match v {
+                    // Several values of one header (e.g. two `Set-Cookie`s): each is kept, in order.
+                    Value::Array(values) => values.iter().for_each(|v| self.header(k, &text(v))),
+                    v => self.header(k, &text(v)),
+                }
             }
         }
         match obj.get("body") {
@@ -298,6 +302,10 @@ mod tests {
         assert!(m.response.body().is_empty());
     }
 
+    fn values_of(m: &MappedResponse, name: &str) -> Vec<String> {
+        m.response.headers().get_all(name).iter().map(|v| v.to_str().unwrap().to_string()).collect()
+    }
+
     #[test]
     fn legacy_json_descriptor() {
         let v = typed(typed_data::Data::Json(
@@ -310,6 +318,27 @@ mod tests {
         // JSON without a body key is just a JSON body.
         let m = to_http_response(Some(&typed(typed_data::Data::Json(r#"{"a":1}"#.into()))));
         assert_eq!(text(&m.response), r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn every_value_of_a_repeated_header_is_kept_in_order() {
+        let v = typed(typed_data::Data::Json(
+            r#"{"status":200,"headers":{"Set-Cookie":["a=1","b=2"],"Link":["</x>","</y>"]},"body":""}"#
+                .into(),
+        ));
+        let m = to_http_response(Some(&v));
+        assert_eq!(values_of(&m, "set-cookie"), ["a=1", "b=2"]);
+        assert_eq!(values_of(&m, "link"), ["</x>", "</y>"]);
+        // RpcHttp: joined values stay one line, in order; every cookie is its own Set-Cookie.
+        let mut value = http_value("200", &[("link", "</x>, </y>")], None);
+        if let Some(typed_data::Data::Http(h)) = &mut value.data {
+            for name in ["a", "b"] {
+                h.cookies.push(RpcHttpCookie { name: name.into(), value: "1".into(), ..Default::default() });
+            }
+        }
+        let m = to_http_response(Some(&value));
+        assert_eq!(values_of(&m, "link"), ["</x>, </y>"]);
+        assert_eq!(values_of(&m, "set-cookie"), ["a=1", "b=1"]);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `fnwire start` against the test worker (tests/support/test_worker.rs), launched through a
 //! worker.config.json.
 
+use std::time::Duration;
+
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -215,4 +217,42 @@ async fn concurrent_requests_and_garbage_from_clients_do_not_disturb_the_host() 
         assert_eq!((reply.status, reply.body), (200, format!("Hello, n{i}!")));
     }
     assert!(fnwire.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_json_log_levels_choose_the_lines_per_function() {
+    let app = test_worker_app();
+    std::fs::write(
+        app.path().join("host.json"),
+        r#"{"version":"2.0","logging":{"logLevel":{"default":"Information","Function":"Warning",
+            "Function.echo":"Information"}}}"#,
+    )
+    .unwrap();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    assert_eq!(get(&fnwire.url("/api/hello")).await.status, 200);
+    assert_eq!(request("POST", &fnwire.url("/api/echo"), &[], "{}").await.status, 200);
+    // Console lines are written in order: once echo's last line is out, hello's would be too.
+    fnwire.wait_for_output("Executed 'echo' (Succeeded", Duration::from_secs(10));
+    let out = fnwire.output();
+    assert!(out.contains("Executing 'echo'") && out.contains("test worker handling id-echo"), "{out}");
+    assert!(!out.contains("Executing 'hello'") && !out.contains("Executed 'hello'"), "{out}");
+    assert!(
+        !out.contains("test worker handling id-hello"),
+        "the function's own logs follow Function too:\n{out}"
+    );
+    assert!(out.contains("Host started"), "other host lines keep the default:\n{out}");
+    // A failure is an error line: above the Warning level, so it is shown.
+    assert_eq!(get(&fnwire.url("/api/boom")).await.status, 500);
+    fnwire.wait_for_output("Executed 'boom' (Failed", Duration::from_secs(10));
+    assert!(fnwire.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_log_level_is_refused_at_start() {
+    let app = test_worker_app();
+    std::fs::write(app.path().join("host.json"), r#"{"logging":{"logLevel":{"Function":"Loud"}}}"#).unwrap();
+    let mut fnwire = Fnwire::spawn(app.path(), &[]);
+    assert!(!fnwire.wait_exit(Duration::from_secs(60)).success());
+    let out = fnwire.output();
+    assert!(out.contains("logging.logLevel.Function") && out.contains("Loud"), "{out}");
 }

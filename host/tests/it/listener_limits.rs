@@ -144,9 +144,13 @@ async fn stalled_post(port: u16, length: usize, sent: usize) -> (TcpStream, Stri
 }
 
 /// Posts `n` bytes until the host answers 503 (its budget is taken by a stalled request that
-/// the host may not have read yet); returns the 503.
-async fn post_until_busy(fnwire: &Fnwire, n: usize) -> Reply {
-    for _ in 0..100 {
+/// the host may not have read yet); returns the 503. `stalled` is the stalled request, read
+/// for the failure message.
+async fn post_until_busy(fnwire: &Fnwire, n: usize, stalled: &mut TcpStream) -> Reply {
+    // Bounded generously: on a loaded machine the host may take a while to read the stalled
+    // request's head. Not a timing assertion.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         let r = request("POST", &fnwire.url("/api/echo"), &[], json_body(n)).await;
         if r.status == 503 {
             return r;
@@ -154,7 +158,11 @@ async fn post_until_busy(fnwire: &Fnwire, n: usize) -> Reply {
         assert_eq!(r.status, 200, "{}", r.body);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("the host never answered 503; output:\n{}", fnwire.output());
+    let stalled_got = read_reply(stalled, Duration::from_secs(1)).await;
+    panic!(
+        "the host never answered 503 to a {n}-byte body; the stalled request got {stalled_got:?}; output:\n{}",
+        fnwire.output()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -167,15 +175,15 @@ async fn request_bodies_stay_within_the_byte_budget_and_the_body_count() {
     }));
     let mut fnwire = Fnwire::start(app.path(), &[]);
     let (mut a, a_body) = stalled_post(fnwire.port, 800, 400).await;
-    let busy = post_until_busy(&fnwire, 800).await;
+    let busy = post_until_busy(&fnwire, 800, &mut a).await;
     assert_eq!(busy.header("retry-after"), "1", "{busy:?}");
     assert!(busy.body.contains("1000 bytes"), "{}", busy.body);
     // The budget counts bytes, not requests: a small body still fits.
     let r = request("POST", &fnwire.url("/api/echo"), &[], json_body(100)).await;
     assert_eq!((r.status, r.body.len()), (200, 100), "{}", r.body);
     // A second stalled body takes the last body place.
-    let (_d, _) = stalled_post(fnwire.port, 50, 10).await;
-    let busy = post_until_busy(&fnwire, 10).await;
+    let (mut d, _) = stalled_post(fnwire.port, 50, 10).await;
+    let busy = post_until_busy(&fnwire, 10, &mut d).await;
     assert!(busy.body.contains("2 request bodies"), "{}", busy.body);
     // The first body completes and is answered; its bytes return to the budget.
     a.write_all(&a_body.as_bytes()[400..]).await.unwrap();

@@ -52,12 +52,21 @@ async fn kill_9_under_load_gives_503_to_in_flight_requests_and_the_worker_comes_
     assert!(fnwire.terminate().success());
 }
 
+/// Waits (bounded) until `needle` appears `count` times in the output.
+async fn wait_for_count(fnwire: &Fnwire, needle: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fnwire.output().matches(needle).count() < count {
+        assert!(Instant::now() < deadline, "`{needle}` did not appear {count} times:\n{}", fnwire.output());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn get_owned(url: String) -> Reply {
     get(&url).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_worker_that_keeps_crashing_is_given_up_on_and_requests_get_503() {
+async fn a_worker_that_keeps_crashing_is_given_up_on_and_the_host_exits_non_zero() {
     let app = test_worker_app();
     let marker = app.path().join("crashed-once");
     std::fs::write(
@@ -68,13 +77,107 @@ async fn a_worker_that_keeps_crashing_is_given_up_on_and_requests_get_503() {
     let mut fnwire = Fnwire::start(app.path(), &[]);
     // The first worker dies; every restart crashes at once.
     assert_eq!(get(&fnwire.url("/api/die")).await.status, 503);
-    fnwire.wait_for_output("giving up", Duration::from_secs(60));
-    fnwire.wait_for_output("crashing at start on purpose", Duration::from_secs(10));
-    fnwire.wait_for_output("stopped restarting", Duration::from_secs(10));
+    // A process manager sees the exit and restarts fnwire.
+    let status = fnwire.wait_exit(Duration::from_secs(60));
+    assert!(!status.success(), "{status:?}\n{}", fnwire.output());
+    let out = fnwire.output();
+    assert!(out.contains("crashing at start on purpose"), "{out}");
+    assert!(out.contains("giving up"), "{out}");
+    assert!(out.contains("fnwire is exiting because its worker kept failing"), "{out}");
+    assert!(out.contains("stopped restarting"), "the final message says why:\n{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_worker_failures_zero_exits_at_the_first_crash() {
+    let app = test_worker_app();
+    std::fs::write(
+        app.path().join("host.json"),
+        r#"{"version":"2.0","extensions":{"fnwire":{"maxWorkerFailures":0}}}"#,
+    )
+    .unwrap();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    assert_eq!(get(&fnwire.url("/api/die")).await.status, 503);
+    let status = fnwire.wait_exit(Duration::from_secs(60));
+    assert!(!status.success(), "{status:?}\n{}", fnwire.output());
+    assert!(fnwire.output().contains("the limit is 0"), "{}", fnwire.output());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_supervision_setting_is_refused_at_start() {
+    let app = test_worker_app();
+    std::fs::write(
+        app.path().join("host.json"),
+        r#"{"version":"2.0","extensions":{"fnwire":{"workerRestartWait":"soon"}}}"#,
+    )
+    .unwrap();
+    let mut fnwire = Fnwire::spawn(app.path(), &[]);
+    assert!(!fnwire.wait_exit(Duration::from_secs(60)).success());
+    let out = fnwire.output();
+    assert!(out.contains("extensions.fnwire.workerRestartWait") && out.contains("soon"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_that_arrive_while_the_worker_restarts_wait_for_it() {
+    let app = test_worker_app();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    for _ in 0..3 {
+        let workers = fnwire.children();
+        // The invocation in flight when the worker exits fails; the pool has seen the exit
+        // when that answer arrives, so the next request finds no live worker.
+        assert_eq!(get(&fnwire.url("/api/restart")).await.status, 503);
+        let r = get(&fnwire.url("/api/hello")).await;
+        assert_eq!(r.status, 200, "the request waited for the new worker: {}", r.body);
+        assert_ne!(fnwire.children(), workers, "a new worker answered");
+    }
+    assert!(fnwire.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_no_restart_wait_requests_during_a_restart_get_503_at_once() {
+    let app = test_worker_app();
+    std::fs::write(
+        app.path().join("host.json"),
+        r#"{"version":"2.0","extensions":{"fnwire":{"workerRestartWait":"00:00:00"}}}"#,
+    )
+    .unwrap();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    assert_eq!(get(&fnwire.url("/api/restart")).await.status, 503);
     let r = get(&fnwire.url("/api/hello")).await;
     assert_eq!(r.status, 503, "{}", r.body);
-    assert!(r.body.contains("stopped restarting"), "{}", r.body);
-    assert!(fnwire.children().is_empty(), "no worker is left running");
+    assert!(r.body.contains("workerRestartWait"), "{}", r.body);
+    wait_until_served(&fnwire, &fnwire.url("/api/hello")).await;
+    assert!(fnwire.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timed_out_function_that_does_not_end_gets_its_worker_restarted() {
+    let app = test_worker_app();
+    std::fs::write(
+        app.path().join("host.json"),
+        r#"{"version":"2.0","functionTimeout":"00:00:01",
+            "extensions":{"fnwire":{"functionTimeoutGracePeriod":"00:00:00.5"}}}"#,
+    )
+    .unwrap();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    let workers = fnwire.children();
+    let r =
+        tokio::time::timeout(Duration::from_secs(60), get(&fnwire.url("/api/stuck"))).await.expect("no hang");
+    assert_eq!(r.status, 504, "{}", r.body);
+    fnwire.wait_for_output("test worker: cancel ", Duration::from_secs(10));
+    fnwire.wait_for_output("did not end within 500ms after functionTimeout", Duration::from_secs(10));
+    assert_processes_gone(&workers);
+    let r = wait_until_served(&fnwire, &fnwire.url("/api/hello")).await;
+    assert_eq!(r.body, "Hello, world!");
+    let now = fnwire.children();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now, workers, "a new worker process serves");
+    // A stuck function is not a broken worker: the restart is not counted towards giving up.
+    for restarts in 2..=5 {
+        assert_eq!(get(&fnwire.url("/api/stuck")).await.status, 504);
+        wait_for_count(&fnwire, "restarting worker 0", restarts).await;
+        wait_until_served(&fnwire, &fnwire.url("/api/hello")).await;
+    }
+    assert!(!fnwire.output().contains("giving up"), "{}", fnwire.output());
     assert!(fnwire.terminate().success());
 }
 

@@ -19,6 +19,7 @@
 //! * `gate` `gate`: prints `test worker: gate waiting`, then answers `gate passed` once the file
 //!   named by `TEST_WORKER_GATE` exists (a request a test holds in flight for as long as it wants);
 //! * `gatequeue`: a queue trigger on `gatejobs` that waits for the same file, then succeeds.
+//! * `stuck` `stuck`: never answers, not even `InvocationCancel` (a function stuck in a loop).
 //!
 //! The HTTP functions above `keyed` are anonymous.
 //! `TEST_WORKER_CRASH_MARKER=<file>`: the first start creates the file; later starts see it and
@@ -93,6 +94,7 @@ fn functions() -> Vec<RpcFunctionMetadata> {
             "gatequeue",
             r#"{"type":"queueTrigger","direction":"in","name":"msg","queueName":"gatejobs"}"#,
         ),
+        function("stuck", r#"{"type":"httpTrigger","direction":"in","name":"req"}"#),
         function(
             "slowqueue",
             r#"{"type":"queueTrigger","direction":"in","name":"msg","queueName":"slowjobs"}"#,
@@ -231,6 +233,7 @@ async fn main() {
         .expect("open the event stream")
         .into_inner();
     let host_indexing = std::env::var("TEST_WORKER_HOST_INDEXING").is_ok_and(|v| v == "1");
+    let mut stuck = std::collections::HashSet::new();
     while let Ok(Some(msg)) = inbound.message().await {
         match msg.content {
             Some(Content::WorkerInitRequest(_)) => {
@@ -298,6 +301,10 @@ async fn main() {
                     });
                     continue;
                 }
+                if req.function_id == "id-stuck" {
+                    stuck.insert(req.invocation_id.clone());
+                    continue;
+                }
                 if req.function_id == "id-hang" {
                     println!("test worker: hanging");
                     // Blocks the only loop: nothing is answered any more.
@@ -309,6 +316,9 @@ async fn main() {
             }
             Some(Content::InvocationCancel(cancel)) => {
                 println!("test worker: cancel {}", cancel.invocation_id);
+                if stuck.contains(&cancel.invocation_id) {
+                    continue;
+                }
                 send(Content::InvocationResponse(InvocationResponse {
                     invocation_id: cancel.invocation_id,
                     result: Some(StatusResult {

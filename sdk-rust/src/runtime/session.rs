@@ -112,8 +112,11 @@ enum Running {
     /// An async task: sending cancels it (its future is dropped, and it answers "cancelled").
     Task(oneshot::Sender<()>),
     /// A blocking function on a pool thread, which cannot be stopped: whoever removes this entry
-    /// answers. A cancel answers "cancelled" at once; the thread's result is then dropped.
-    Blocking { request_id: String, function_name: String },
+    /// answers. `InvocationCancel` only marks it `cancelled`: the thread answers "cancelled"
+    /// (dropping its result) when it ends, so the host sees the invocation end only once its
+    /// thread is free, and can replace a worker whose thread is stuck for good. A stopping
+    /// worker answers "cancelled" at once.
+    Blocking { request_id: String, function_name: String, cancelled: bool },
 }
 
 /// Counts blocking invocations still running, so a stopping worker can wait for them.
@@ -433,9 +436,16 @@ impl Session {
             }
             Content::InvocationRequest(request) => self.invoke(request_id, request),
             Content::InvocationCancel(cancel) => {
-                let running = lock(&self.in_flight).remove(&cancel.invocation_id);
-                match running {
-                    Some(running) => self.cancel(cancel.invocation_id, running),
+                let mut in_flight = lock(&self.in_flight);
+                match in_flight.get_mut(&cancel.invocation_id) {
+                    Some(Running::Blocking { cancelled, .. }) => *cancelled = true,
+                    Some(Running::Task(_)) => {
+                        let running = in_flight.remove(&cancel.invocation_id);
+                        drop(in_flight);
+                        if let Some(running) = running {
+                            self.cancel(cancel.invocation_id, running);
+                        }
+                    }
                     None => tracing::debug!(
                         invocation_id = %cancel.invocation_id,
                         "InvocationCancel for an invocation that is not running"
@@ -498,7 +508,7 @@ impl Session {
             Running::Task(cancel) => {
                 let _ = cancel.send(());
             }
-            Running::Blocking { request_id, function_name } => {
+            Running::Blocking { request_id, function_name, .. } => {
                 let response = response_for(invocation_id, &function_name, Outcome::Cancelled);
                 self.send(&request_id, Content::InvocationResponse(response));
             }
@@ -636,7 +646,11 @@ impl Session {
         let function_name = function.metadata.name.clone();
         lock(&self.in_flight).insert(
             invocation_id.clone(),
-            Running::Blocking { request_id: request_id.clone(), function_name: function_name.clone() },
+            Running::Blocking {
+                request_id: request_id.clone(),
+                function_name: function_name.clone(),
+                cancelled: false,
+            },
         );
         let (in_flight, out, counted) = (self.in_flight.clone(), self.out.clone(), self.blocking.start());
         tokio::task::spawn_blocking(move || {
@@ -645,11 +659,13 @@ impl Session {
             let span = invocation_span(&function, &invocation, out.clone());
             let result = span.in_scope(|| catch_panic(|| handler.call(invocation))).and_then(|result| result);
             drop(span);
-            // Absent when a cancel already answered for it.
-            if lock(&in_flight).remove(&invocation_id).is_some() {
-                let response = response_for(invocation_id, &function_name, Outcome::Finished(result));
-                send_response(&out, request_id, response);
-            }
+            // Absent when a stopping worker already answered for it.
+            let outcome = match lock(&in_flight).remove(&invocation_id) {
+                Some(Running::Blocking { cancelled: true, .. }) => Outcome::Cancelled,
+                Some(_) => Outcome::Finished(result),
+                None => return,
+            };
+            send_response(&out, request_id, response_for(invocation_id, &function_name, outcome));
         });
     }
 }

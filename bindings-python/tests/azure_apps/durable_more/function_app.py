@@ -85,3 +85,19 @@ def crashy(context: df.DurableOrchestrationContext):
         os._exit(3)
     second = yield context.call_activity("double", first)
     return second
+
+
+# Fails until a file exists: rewinding the failed instance runs it again.
+@app.orchestration_trigger(context_name="context")
+def fragile_flow(context: df.DurableOrchestrationContext):
+    marker = context.get_input()
+    first = yield context.call_activity("double", 2)
+    second = yield context.call_activity("fragile", marker)
+    return first + second
+
+
+@app.activity_trigger(input_name="marker")
+def fragile(marker: str) -> int:
+    if not os.path.exists(marker):
+        raise RuntimeError("the file is not there yet")
+    return 100
