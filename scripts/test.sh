@@ -23,6 +23,10 @@ cargo fmt --all -- --check
 step "lints"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "PostgreSQL for the shared-store tests"
+eval "$(scripts/postgres.sh)"
+echo "FNWIRE_TEST_POSTGRES=$FNWIRE_TEST_POSTGRES"
+
 step "Rust tests (workspace)"
 cargo nextest run --workspace --no-fail-fast
 # Doc tests are not run by nextest.

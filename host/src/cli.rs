@@ -127,7 +127,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let settings = crate::app::read_local_settings(&app_dir)?;
             let keys = crate::keys::load_or_create(&app_dir, &settings)?;
-            print_console(&crate::keys::render(&keys, &app_dir));
+            print_console(&crate::keys::render(&keys, &app_dir, &settings));
             Ok(())
         }
         Command::Queue { command } => {

@@ -244,6 +244,7 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> Result<Running,
         embedded.blobs.clone(),
         &functions,
     )?);
+    crate::triggers::backend::wake_on_new_messages(&env, &bindings);
     crate::console::print_console(&format!("{}\n", function_table(&rows)));
     let capabilities = HttpCapabilities::from_capabilities(&workers.capabilities());
     let mut pipeline = Pipeline::new(workers.clone(), Some(bindings.clone()));

@@ -311,7 +311,8 @@ mod tests {
             error: None,
         };
         let store = Arc::new(Store::open(&dir.join("store")).unwrap());
-        let bindings = AppBindings::new(store, BlobStore::new(dir.join("blobs")), &[function]).unwrap();
+        let bindings =
+            AppBindings::new(store, Arc::new(BlobStore::new(dir.join("blobs"))), &[function]).unwrap();
         bindings.blobs().write("pages/home", b"welcome").unwrap();
         let worker = Arc::new(ScriptedWorker { answers: Mutex::new(answers), ..Default::default() });
         (Pipeline::new(worker.clone(), Some(Arc::new(bindings))), worker)

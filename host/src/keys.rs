@@ -48,6 +48,14 @@ pub enum KeysError {
     },
     #[error("the keys file `{}` has an empty key; delete it to get new keys", path.display())]
     EmptyKey { path: PathBuf },
+    /// The app's keys live in its shared database (AzureWebJobsStorage is a PostgreSQL URL).
+    #[error("the app's keys could not be read from its database: {0}")]
+    Shared(Box<fnwire_storage::StorageError>),
+    #[error(
+        "the app's keys in its database ({store}) are not valid; delete the `{SHARED_KEYS_NAME}` row of \
+         fnwire_secrets to get new keys"
+    )]
+    SharedInvalid { store: String },
     /// Creating, securing or writing the keys file or its directory failed (`what` says which).
     #[error("could not {what}")]
     Write {
@@ -187,7 +195,9 @@ pub fn keys_path(app_dir: &Path) -> PathBuf {
 /// `settings` (app settings) and the environment.
 pub fn load_or_create(app_dir: &Path, settings: &BTreeMap<String, String>) -> Result<Keys, KeysError> {
     let path = keys_path(app_dir);
-    let mut keys = if path.exists() {
+    let mut keys = if let Some(url) = crate::triggers::backend::postgres_url(settings) {
+        shared_keys(&url)?
+    } else if path.exists() {
         read_keys_file(&path)?
     } else {
         let keys = Keys { master_key: generate_key()?, default_function_key: generate_key()? };
@@ -207,6 +217,25 @@ pub fn load_or_create(app_dir: &Path, settings: &BTreeMap<String, String>) -> Re
     }
     if let Some(k) = setting(FUNCTION_KEY_SETTING) {
         keys.default_function_key = k;
+    }
+    Ok(keys)
+}
+
+/// The name of the app's keys in a shared database.
+pub const SHARED_KEYS_NAME: &str = "host-keys";
+
+/// Every host on one database uses the same keys: the first host stores a new set, the others
+/// read it.
+fn shared_keys(url: &str) -> Result<Keys, KeysError> {
+    let store = fnwire_storage_postgres::PgStore::open(url).map_err(|e| KeysError::Shared(Box::new(e)))?;
+    let proposed = Keys { master_key: generate_key()?, default_function_key: generate_key()? };
+    let text = store
+        .get_or_insert_secret(SHARED_KEYS_NAME, &proposed.to_json())
+        .map_err(|e| KeysError::Shared(Box::new(e)))?;
+    let invalid = || KeysError::SharedInvalid { store: fnwire_storage_postgres::redact(url) };
+    let keys: Keys = serde_json::from_str(&text).map_err(|_| invalid())?;
+    if keys.master_key.is_empty() || keys.default_function_key.is_empty() {
+        return Err(invalid());
     }
     Ok(keys)
 }
@@ -267,14 +296,16 @@ fn write_private(path: &Path, text: &str) -> Result<bool, KeysError> {
 }
 
 /// What `fnwire keys` prints.
-pub fn render(keys: &Keys, app_dir: &Path) -> String {
+pub fn render(keys: &Keys, app_dir: &Path, settings: &BTreeMap<String, String>) -> String {
+    let stored_in = match crate::triggers::backend::postgres_url(settings) {
+        Some(url) => format!("the app's database {}", fnwire_storage_postgres::redact(&url)),
+        None => keys_path(app_dir).display().to_string(),
+    };
     format!(
         "master key:           {}\ndefault function key: {}\n\nSend one in the `{KEY_HEADER}` header or the `{KEY_QUERY}` \
          query parameter. `function` routes accept either key, `admin` routes only the master key.\nStored in {} \
          (set {MASTER_KEY_SETTING} / {FUNCTION_KEY_SETTING} in local.settings.json Values to choose your own).\n",
-        keys.master_key,
-        keys.default_function_key,
-        keys_path(app_dir).display()
+        keys.master_key, keys.default_function_key, stored_in
     )
 }
 

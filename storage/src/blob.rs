@@ -11,6 +11,25 @@ pub struct BlobPathError {
     pub why: String,
 }
 
+/// A blob path as every store keeps it: `container/name…`, without a leading `/` or `.`
+/// parts. Paths that would leave their container (`..`, absolute) or name no blob are refused.
+pub fn normalize_blob_path(blob_path: &str) -> Result<String, BlobPathError> {
+    let bad = |why: &str| BlobPathError { path: blob_path.to_string(), why: why.to_string() };
+    let trimmed = blob_path.trim_start_matches('/');
+    let mut parts = Vec::new();
+    for c in Path::new(trimmed).components() {
+        match c {
+            Component::Normal(part) => parts.push(part.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            _ => return Err(bad("it may not contain `..` or be absolute")),
+        }
+    }
+    if parts.len() < 2 || trimmed.ends_with('/') {
+        return Err(bad("expected `<container>/<blob name>`"));
+    }
+    Ok(parts.join("/"))
+}
+
 /// Blobs stored under one folder.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
@@ -29,21 +48,7 @@ impl BlobStore {
 
     /// The file of a blob path `container/name…`. Paths that would escape the folder are refused.
     pub fn file_of(&self, blob_path: &str) -> Result<PathBuf, BlobPathError> {
-        let bad = |why: &str| BlobPathError { path: blob_path.to_string(), why: why.to_string() };
-        let trimmed = blob_path.trim_start_matches('/');
-        let relative = Path::new(trimmed);
-        let mut parts = 0;
-        for c in relative.components() {
-            match c {
-                Component::Normal(_) => parts += 1,
-                Component::CurDir => {}
-                _ => return Err(bad("it may not contain `..` or be absolute")),
-            }
-        }
-        if parts < 2 || trimmed.ends_with('/') {
-            return Err(bad("expected `<container>/<blob name>`"));
-        }
-        Ok(self.root.join(relative))
+        Ok(self.root.join(normalize_blob_path(blob_path)?))
     }
 
     /// Reads a blob; `Ok(None)` when it does not exist.

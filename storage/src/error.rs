@@ -52,6 +52,16 @@ pub enum StorageError {
          messages whose completion failed stay in their queue and may be processed again"
     )]
     CompletionBug,
+    #[error(
+        "the store at {store}: {what} failed: {detail}. Check that the database server is running and reachable \
+         with the URL in AzureWebJobsStorage, and that its user may create tables"
+    )]
+    Database { store: String, what: &'static str, detail: String },
+    #[error(
+        "the store at {store} has schema version {found}, newer than the {supported} this fnwire knows: a newer \
+         fnwire wrote it. Nothing was changed; run the newer fnwire, or point AzureWebJobsStorage at another database"
+    )]
+    SchemaTooNew { store: String, found: i64, supported: i64 },
 }
 
 fn code(e: &rusqlite::Error) -> Option<ErrorCode> {
@@ -117,6 +127,12 @@ impl StorageError {
                 id: id.clone(),
                 pop_receipt: pop_receipt.clone(),
             },
+            StorageError::Database { store, what, detail } => {
+                StorageError::Database { store: store.clone(), what, detail: detail.clone() }
+            }
+            StorageError::SchemaTooNew { store, found, supported } => {
+                StorageError::SchemaTooNew { store: store.clone(), found: *found, supported: *supported }
+            }
             StorageError::InvalidQueueName { name, why } => {
                 StorageError::InvalidQueueName { name: name.clone(), why: why.clone() }
             }

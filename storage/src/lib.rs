@@ -10,6 +10,7 @@
 //! A file that is not a database, or one held locked by another program, is an error at
 //! [`Store::open`]; nothing is ever overwritten or recreated.
 
+mod backend;
 mod blob;
 mod error;
 mod group;
@@ -25,7 +26,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-pub use blob::{BlobPathError, BlobStore};
+pub use backend::{BlobBackend, QueueStore};
+pub use blob::{BlobPathError, BlobStore, normalize_blob_path};
 pub use error::StorageError;
 pub use host_lock::{HOST_LOCK_FILE, HostLock};
 pub use maintenance::{CheckReport, IntegrityCheck, restore};
@@ -113,6 +115,15 @@ CREATE TABLE IF NOT EXISTS timer_status (
     last TEXT NOT NULL,
     next TEXT NOT NULL,
     last_updated TEXT NOT NULL
+);
+-- One row per timer occurrence claimed (see `QueueStore::claim_timer_occurrence`).
+CREATE TABLE IF NOT EXISTS timer_occurrences (
+    function TEXT NOT NULL,
+    due_ms INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (function, due_ms)
 );
 ";
 

@@ -37,4 +37,50 @@ impl Store {
         .map(|_| ())
         .map_err(|e| self.sql_error("writing timer status", e))
     }
+
+    /// Claims one timer occurrence: inserts its row, or takes over one whose claim expired
+    /// before it was done. One host per embedded store makes this uncontended, but the rule
+    /// is the same as on a shared store.
+    pub fn claim_timer_occurrence(
+        &self,
+        function: &str,
+        due: chrono::DateTime<chrono::Utc>,
+        owner: &str,
+        lease: std::time::Duration,
+    ) -> Result<bool, StorageError> {
+        let now = crate::millis(self.now());
+        let expires = now.saturating_add(crate::duration_ms(lease));
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO timer_occurrences (function, due_ms, owner, expires_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (function, due_ms) DO UPDATE SET owner = ?3, expires_ms = ?4
+             WHERE done = 0 AND expires_ms <= ?5",
+            params![function, crate::millis(due), owner, expires, now],
+        )
+        .map(|n| n == 1)
+        .map_err(|e| self.sql_error("claiming a timer occurrence", e))
+    }
+
+    /// Marks a claimed occurrence done, and forgets occurrences a day older than it.
+    pub fn finish_timer_occurrence(
+        &self,
+        function: &str,
+        due: chrono::DateTime<chrono::Utc>,
+        owner: &str,
+    ) -> Result<(), StorageError> {
+        let due = crate::millis(due);
+        let conn = self.lock();
+        let run = || -> rusqlite::Result<()> {
+            conn.execute(
+                "UPDATE timer_occurrences SET done = 1 WHERE function = ?1 AND due_ms = ?2 AND owner = ?3",
+                params![function, due, owner],
+            )?;
+            conn.execute(
+                "DELETE FROM timer_occurrences WHERE function = ?1 AND due_ms < ?2",
+                params![function, due - 86_400_000],
+            )?;
+            Ok(())
+        };
+        run().map_err(|e| self.sql_error("finishing a timer occurrence", e))
+    }
 }

@@ -14,7 +14,7 @@ use fnwire_metadata::{DataType, Direction, FunctionMetadata};
 use fnwire_protocol::rpc::{
     InvocationRequest, InvocationResponse, ParameterBinding, TypedData, parameter_binding, typed_data,
 };
-use fnwire_storage::{BlobStore, MessageBody, Store};
+use fnwire_storage::{BlobBackend, MessageBody, QueueStore};
 
 use crate::lifecycle::IndexedFunction;
 use expressions::{ExpressionError, ExpressionValues, check_template};
@@ -129,8 +129,8 @@ fn check_expressions(metadata: &FunctionMetadata) -> Vec<InvalidExpression> {
 /// The storage behind the bindings, and each function's binding metadata.
 #[derive(Debug)]
 pub struct AppBindings {
-    store: Arc<Store>,
-    blobs: BlobStore,
+    store: Arc<dyn QueueStore>,
+    blobs: Arc<dyn BlobBackend>,
     functions: HashMap<String, FunctionMetadata>,
     signals: Mutex<HashMap<String, Arc<Notify>>>,
 }
@@ -139,8 +139,8 @@ impl AppBindings {
     /// Logs, once per function, every binding whose type this host does not serve. Fails with
     /// every binding expression that cannot work (see [`expressions`] for what is checked).
     pub fn new(
-        store: Arc<Store>,
-        blobs: BlobStore,
+        store: Arc<dyn QueueStore>,
+        blobs: Arc<dyn BlobBackend>,
         functions: &[IndexedFunction],
     ) -> Result<Self, InvalidExpressions> {
         let mut by_name = HashMap::new();
@@ -174,11 +174,11 @@ impl AppBindings {
         Ok(AppBindings { store, blobs, functions: by_name, signals: Mutex::default() })
     }
 
-    pub fn store(&self) -> &Arc<Store> {
+    pub fn store(&self) -> &Arc<dyn QueueStore> {
         &self.store
     }
 
-    pub fn blobs(&self) -> &BlobStore {
+    pub fn blobs(&self) -> &Arc<dyn BlobBackend> {
         &self.blobs
     }
 
@@ -389,8 +389,9 @@ mod tests {
     }
 
     fn app(dir: &std::path::Path, functions: &[IndexedFunction]) -> AppBindings {
-        let store = Arc::new(Store::open(&dir.join("store")).unwrap());
-        AppBindings::new(store, BlobStore::new(dir.join("blobs")), functions).unwrap()
+        let store = Arc::new(fnwire_storage::Store::open(&dir.join("store")).unwrap());
+        AppBindings::new(store, Arc::new(fnwire_storage::BlobStore::new(dir.join("blobs"))), functions)
+            .unwrap()
     }
 
     #[test]
@@ -511,8 +512,12 @@ mod tests {
         ];
         for (f, starts, named) in cases {
             let template = format!("{:?}", f.metadata.bindings[1].properties);
-            let store = Arc::new(Store::open(&dir.path().join("store")).unwrap());
-            match AppBindings::new(store, BlobStore::new(dir.path().join("blobs")), &[f]) {
+            let store = Arc::new(fnwire_storage::Store::open(&dir.path().join("store")).unwrap());
+            match AppBindings::new(
+                store,
+                Arc::new(fnwire_storage::BlobStore::new(dir.path().join("blobs"))),
+                &[f],
+            ) {
                 Ok(_) => assert!(starts, "{template} should not start"),
                 Err(e) => {
                     let e = e.to_string();

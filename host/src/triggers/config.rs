@@ -123,7 +123,15 @@ pub struct QueueOptions {
     pub visibility_timeout: Duration,
     /// Attempts before a message goes to `<queue>-poison` (Azure: 5).
     pub max_dequeue_count: i64,
+    /// How long a taken message stays hidden, renewed at half-time while its invocation runs
+    /// (Azure: 10 minutes). On a shared database it is also how long the messages of a host
+    /// that died wait before another host takes them: `FNWIRE_QUEUE_MESSAGE_LEASE` (a time
+    /// span) shortens it.
+    pub message_lease: Duration,
 }
+
+/// App setting (or environment variable) for [`QueueOptions::message_lease`].
+pub const MESSAGE_LEASE_SETTING: &str = "FNWIRE_QUEUE_MESSAGE_LEASE";
 
 impl Default for QueueOptions {
     fn default() -> Self {
@@ -133,6 +141,7 @@ impl Default for QueueOptions {
             new_batch_threshold: 8,
             visibility_timeout: Duration::ZERO,
             max_dequeue_count: 5,
+            message_lease: super::queue::IN_FLIGHT_VISIBILITY,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! function gets a task; invocations go through the host's one [`Pipeline`], which also
 //! prepares blob inputs and delivers outputs.
 
+pub mod backend;
 pub mod config;
 pub mod queue;
 pub mod queue_cli;
@@ -10,7 +11,7 @@ pub mod timer;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use fnwire_storage::Store;
+use fnwire_storage::QueueStore;
 
 use crate::bindings::AppBindings;
 use crate::config::ConfigError;
@@ -91,7 +92,12 @@ impl TriggerPlan {
 
     /// Starts a task per function; they stop when the returned value is dropped. `bindings`
     /// tells a queue listener when this host added a message to its queue.
-    pub fn start(self, store: Arc<Store>, pipeline: Pipeline, bindings: &AppBindings) -> RunningTriggers {
+    pub fn start(
+        self,
+        store: Arc<dyn QueueStore>,
+        pipeline: Pipeline,
+        bindings: &AppBindings,
+    ) -> RunningTriggers {
         let mut tasks = Vec::new();
         for t in self.timers {
             tasks.push(tokio::spawn(timer::run(t, store.clone(), pipeline.clone())));
@@ -127,8 +133,8 @@ impl Drop for RunningTriggers {
 /// The embedded storage of an app, opened at start.
 #[derive(Debug, Clone)]
 pub struct Embedded {
-    pub store: Arc<Store>,
-    pub blobs: fnwire_storage::BlobStore,
+    pub store: Arc<dyn QueueStore>,
+    pub blobs: Arc<dyn fnwire_storage::BlobBackend>,
     pub queue_options: QueueOptions,
 }
 
@@ -140,23 +146,30 @@ impl Embedded {
         settings: &std::collections::BTreeMap<String, String>,
     ) -> Result<Embedded, TriggerError> {
         let paths = config::storage_paths(app_dir, settings)?;
-        let queue_options = QueueOptions::read(app_dir)?;
+        let mut queue_options = QueueOptions::read(app_dir)?;
+        let lease = settings
+            .get(config::MESSAGE_LEASE_SETTING)
+            .cloned()
+            .or_else(|| std::env::var(config::MESSAGE_LEASE_SETTING).ok())
+            .filter(|s| !s.trim().is_empty());
+        if let Some(text) = lease {
+            queue_options.message_lease = config::parse_timespan(&text)
+                .ok()
+                .filter(|d| d.as_millis() >= 200)
+                .ok_or_else(|| ConfigError::Setting {
+                    name: config::MESSAGE_LEASE_SETTING,
+                    value: text.clone(),
+                    expected: "a time span of at least 200 ms (hh:mm:ss, e.g. 00:00:30)",
+                })?;
+        }
         // One host per store: a second one is refused here, before it starts a worker or
         // releases the first host's held messages.
-        let store = Store::open_for_host(&paths.storage_dir, fnwire_storage::StoreOptions::default())?;
-        let released = store.release_all_leases()?;
+        let (store, blobs) = backend::open_with_blobs(&paths.storage_dir, &paths.blob_dir, settings, true)?;
+        let released = store.recover_at_start()?;
         if released > 0 {
             tracing::info!("{released} queue message(s) held when the host last stopped are visible again");
         }
-        tracing::debug!(
-            "embedded storage: {} (blobs in {})",
-            store.path().display(),
-            paths.blob_dir.display()
-        );
-        Ok(Embedded {
-            store: Arc::new(store),
-            blobs: fnwire_storage::BlobStore::new(paths.blob_dir),
-            queue_options,
-        })
+        tracing::debug!("storage: {} (blobs in {})", store.describe(), blobs.describe());
+        Ok(Embedded { store, blobs, queue_options })
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use fnwire_protocol::rpc::{InvocationRequest, ParameterBinding, TypedData, parameter_binding, typed_data};
-use fnwire_storage::{LeasedMessage, Store};
+use fnwire_storage::{LeasedMessage, QueueStore};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -120,7 +120,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 /// Listens on the function's queue for as long as the task lives.
 pub(super) async fn run(
     function: QueueFunction,
-    store: Arc<Store>,
+    store: Arc<dyn QueueStore>,
     pipeline: Pipeline,
     signal: Arc<Notify>,
     options: QueueOptions,
@@ -133,7 +133,8 @@ pub(super) async fn run(
             in_flight.join_next().await;
         }
         let (s, queue, batch) = (store.clone(), function.queue.clone(), options.batch_size);
-        let taken = blocking(move || s.get_messages(&queue, batch, IN_FLIGHT_VISIBILITY)).await;
+        let lease = options.message_lease;
+        let taken = blocking(move || s.get_messages(&queue, batch, lease)).await;
         let messages = match taken {
             Some(Ok(m)) => m,
             Some(Err(e)) => {
@@ -166,7 +167,7 @@ pub(super) async fn run(
 
 async fn process(
     function: &QueueFunction,
-    store: &Arc<Store>,
+    store: &Arc<dyn QueueStore>,
     pipeline: &Pipeline,
     options: &QueueOptions,
     m: LeasedMessage,
@@ -192,16 +193,16 @@ async fn process(
     tokio::pin!(run);
     // Long invocations keep their message hidden (Azure renews the same way).
     let mut renew = tokio::time::interval_at(
-        tokio::time::Instant::now() + IN_FLIGHT_VISIBILITY / 2,
-        IN_FLIGHT_VISIBILITY / 2,
+        tokio::time::Instant::now() + options.message_lease / 2,
+        options.message_lease / 2,
     );
     let outcome = loop {
         tokio::select! {
             outcome = &mut run => break outcome,
             _ = renew.tick() => {
-                let (s, m2) = (store.clone(), m.clone());
+                let (s, m2, lease) = (store.clone(), m.clone(), options.message_lease);
                 if let Some(Err(e)) =
-                    blocking(move || s.renew(&m2.queue, &m2.id, &m2.pop_receipt, IN_FLIGHT_VISIBILITY)).await
+                    blocking(move || s.renew(&m2.queue, &m2.id, &m2.pop_receipt, lease)).await
                 {
                     tracing::warn!("message {} on `{}`: could not renew its visibility timeout: {e}", m.id, m.queue);
                 }
@@ -247,7 +248,12 @@ async fn process(
     }
 }
 
-async fn poison(function: &QueueFunction, store: &Arc<Store>, m: &LeasedMessage, options: &QueueOptions) {
+async fn poison(
+    function: &QueueFunction,
+    store: &Arc<dyn QueueStore>,
+    m: &LeasedMessage,
+    options: &QueueOptions,
+) {
     let (s, m2) = (store.clone(), m.clone());
     let move_it = move || s.move_to_poison(&m2.queue, &m2.id, &m2.pop_receipt);
     match retry_store_write(m, "move it to the poison queue", RELEASE_RETRY_BOUND, move_it).await {

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use fnwire_storage::{StorageError, Store};
+use std::sync::Arc;
+
+use fnwire_storage::{QueueStore, StorageError};
 
 use super::config::storage_paths;
 use crate::app::AppError;
@@ -66,13 +68,13 @@ impl From<StorageError> for QueueCliError {
     }
 }
 
-fn open(app: &Path) -> Result<Store, QueueCliError> {
+fn open(app: &Path) -> Result<Arc<dyn QueueStore>, QueueCliError> {
     if !app.is_dir() {
         return Err(QueueCliError::NotADirectory(app.to_path_buf()));
     }
     let settings = crate::app::read_local_settings(app)?;
     let paths = storage_paths(app, &settings)?;
-    Store::open(&paths.storage_dir)
+    super::backend::open(&paths.storage_dir, &settings, false)
         .map_err(|source| QueueCliError::Open { app: app.to_path_buf(), source: Box::new(source) })
 }
 

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 use fnwire_protocol::rpc::{InvocationRequest, ParameterBinding, TypedData, parameter_binding, typed_data};
-use fnwire_storage::{ScheduleStatus, Store};
+use fnwire_storage::{QueueStore, ScheduleStatus};
 use serde_json::json;
 
 use super::config::{TimespanError, parse_timespan};
@@ -214,7 +214,7 @@ impl TimerFunction {
 }
 
 /// Runs a timer function for as long as the task lives.
-pub(super) async fn run(timer: TimerFunction, store: Arc<Store>, pipeline: Pipeline) {
+pub(super) async fn run(timer: TimerFunction, store: Arc<dyn QueueStore>, pipeline: Pipeline) {
     let timer = Arc::new(timer);
     let mut status = if timer.use_monitor { read_status(&timer, &store).await } else { None };
     let now = Utc::now();
@@ -250,12 +250,60 @@ pub(super) async fn run(timer: TimerFunction, store: Arc<Store>, pipeline: Pipel
         while Utc::now() < next {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
+        // Hosts sharing a store each wake for the occurrence; the one that claims it runs it.
+        if !claim(&timer, &store, next).await {
+            continue;
+        }
         status = fire(&timer, &store, &pipeline, status, next, false).await;
+        finish(&timer, &store, next).await;
     }
 }
 
-/// Reads the schedule status on the blocking pool (the store is SQLite).
-async fn read_status(timer: &Arc<TimerFunction>, store: &Arc<Store>) -> Option<ScheduleStatus> {
+/// How long a claimed occurrence stays with its host before another may run it (the host
+/// died before finishing).
+const OCCURRENCE_LEASE: Duration = Duration::from_secs(60);
+
+/// Claims the occurrence for this host. A store that cannot be reached claims nothing: the
+/// occurrence is skipped rather than run by every host at once.
+async fn claim(timer: &Arc<TimerFunction>, store: &Arc<dyn QueueStore>, due: DateTime<Utc>) -> bool {
+    let (t, s) = (timer.clone(), store.clone());
+    let owner = super::backend::host_instance_id();
+    let claimed =
+        tokio::task::spawn_blocking(move || s.claim_timer_occurrence(&t.name, due, owner, OCCURRENCE_LEASE))
+            .await;
+    match claimed {
+        Ok(Ok(true)) => true,
+        Ok(Ok(false)) => {
+            tracing::debug!("timer `{}`: occurrence {} runs on another host", timer.name, timestamp(due));
+            false
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(
+                "timer `{}`: skipped the occurrence at {}: could not claim it in the store: {e}",
+                timer.name,
+                timestamp(due)
+            );
+            false
+        }
+        Err(_) => false,
+    }
+}
+
+async fn finish(timer: &Arc<TimerFunction>, store: &Arc<dyn QueueStore>, due: DateTime<Utc>) {
+    let (t, s) = (timer.clone(), store.clone());
+    let owner = super::backend::host_instance_id();
+    let done = tokio::task::spawn_blocking(move || s.finish_timer_occurrence(&t.name, due, owner)).await;
+    if let Ok(Err(e)) = done {
+        tracing::warn!(
+            "timer `{}`: could not mark the occurrence at {} done: {e}",
+            timer.name,
+            timestamp(due)
+        );
+    }
+}
+
+/// Reads the schedule status on the blocking pool (store calls block).
+async fn read_status(timer: &Arc<TimerFunction>, store: &Arc<dyn QueueStore>) -> Option<ScheduleStatus> {
     let (timer, store) = (timer.clone(), store.clone());
     let read = tokio::task::spawn_blocking(move || match store.schedule_status(&timer.name) {
         Ok(s) => s,
@@ -268,7 +316,7 @@ async fn read_status(timer: &Arc<TimerFunction>, store: &Arc<Store>) -> Option<S
 }
 
 /// Saves the schedule status on the blocking pool (monitored timers only).
-async fn save(timer: &Arc<TimerFunction>, store: &Arc<Store>, status: ScheduleStatus) {
+async fn save(timer: &Arc<TimerFunction>, store: &Arc<dyn QueueStore>, status: ScheduleStatus) {
     if !timer.use_monitor {
         return;
     }
@@ -283,7 +331,7 @@ async fn save(timer: &Arc<TimerFunction>, store: &Arc<Store>, status: ScheduleSt
 
 async fn fire(
     timer: &Arc<TimerFunction>,
-    store: &Arc<Store>,
+    store: &Arc<dyn QueueStore>,
     pipeline: &Pipeline,
     status: Option<ScheduleStatus>,
     occurrence: DateTime<Utc>,

@@ -9,6 +9,7 @@ mod e2e_test_worker;
 mod embedded_triggers;
 mod listener_limits;
 mod pack;
+mod scale_out;
 mod store;
 mod supervision;
 mod support;

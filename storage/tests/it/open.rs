@@ -89,8 +89,12 @@ fn a_damaged_page_is_found_at_open_and_the_file_is_left_untouched() {
     let mut bytes = std::fs::read(&file).unwrap();
     let page_size = 4096;
     assert!(bytes.len() > page_size * 20, "{} bytes", bytes.len());
-    // Scribble over the cell area of a page in the middle of the messages table.
-    for b in &mut bytes[page_size * 10 + 8..page_size * 10 + 200] {
+    // Scribble over the cell area of a page of the messages table: the one holding a message
+    // from the middle (found by its text, so the schema's layout does not matter).
+    let needle = b"message 150 ";
+    let at = bytes.windows(needle.len()).position(|w| w == needle).expect("the message is in the file");
+    let page = at / page_size;
+    for b in &mut bytes[page_size * page + 8..page_size * page + 200] {
         *b = 0xA5;
     }
     std::fs::write(&file, &bytes).unwrap();

@@ -1,0 +1,271 @@
+//! Many hosts, one PostgreSQL database (`AzureWebJobsStorage=postgres://…`): real `fnwire start`
+//! processes on different ports, a database of their own per test, dropped afterwards. The
+//! server is `FNWIRE_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`;
+//! `scripts/postgres.sh` starts one when none answers).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fnwire_storage::{BlobBackend, MessageBody, QueueStore};
+use fnwire_storage_postgres::PgStore;
+
+use crate::support::*;
+
+/// Bound for queue work to finish; never a timing assertion.
+const WORK_BOUND: Duration = Duration::from_secs(180);
+
+fn server_url() -> String {
+    std::env::var("FNWIRE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database made for one test and dropped when it ends.
+struct TestDatabase {
+    url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    fn new() -> TestDatabase {
+        // The blocking client cannot run inside an async test: a thread of its own.
+        std::thread::spawn(|| {
+            let server = server_url();
+            let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap_or_else(|e| {
+                panic!("no PostgreSQL server answers at {server} ({e}): start one with `scripts/postgres.sh`")
+            });
+            let name = format!("fnwire_test_{}", uuid::Uuid::new_v4().simple());
+            admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+            let base = server.rsplit_once('/').map(|(base, _)| base.to_string()).unwrap_or(server.clone());
+            TestDatabase { url: format!("{base}/{name}"), name }
+        })
+        .join()
+        .unwrap()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut admin) = postgres::Client::connect(&server_url(), postgres::NoTls) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        })
+        .join();
+    }
+}
+
+fn hello_rust_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello-rust"))
+}
+
+fn start_host(app: &Path, env: &BTreeMap<&str, String>) -> Fnwire {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let f = Fnwire::spawn_with_env(app, &["--debug"], &env);
+    f.wait_for_output("Host started", STARTUP_BOUND);
+    f
+}
+
+fn wait_until(hosts: &[&Fnwire], what: &str, bound: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + bound;
+    while Instant::now() < deadline {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let outputs: Vec<String> = hosts.iter().map(|h| h.output()).collect();
+    panic!("{what} did not happen within {bound:?}; outputs:\n{}", outputs.join("\n-----\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_hosts_share_a_queue_and_a_killed_host_loses_nothing() {
+    let db = TestDatabase::new();
+    let store = PgStore::open(&db.url).unwrap();
+    const N: usize = 3000;
+    let jobs: Vec<MessageBody> = (0..N).map(|i| MessageBody::new("jobs", format!("m{i}"))).collect();
+    store.put_many(&jobs).unwrap();
+
+    let blobs = tempfile::tempdir().unwrap();
+    let env = BTreeMap::from([
+        ("AzureWebJobsStorage", db.url.clone()),
+        ("FNWIRE_STORAGE_DIR", blobs.path().display().to_string()),
+        // What the killed host held comes back after this, not after Azure's 10 minutes.
+        ("FNWIRE_QUEUE_MESSAGE_LEASE", "00:00:03".to_string()),
+    ]);
+    let mut hosts: Vec<Fnwire> = (0..3).map(|_| start_host(&hello_rust_dir(), &env)).collect();
+    wait_until(&[&hosts[1]], "the second host working", WORK_BOUND, || {
+        hosts[1].output().contains("Executing 'work'")
+    });
+    wait_until(&[&hosts[0]], "a tenth of the messages done", WORK_BOUND, || {
+        store.message_count("done").unwrap() >= (N / 10) as u64
+    });
+
+    let victim = hosts.remove(1);
+    let victim_worker = victim.children();
+    let mut victim = victim;
+    victim.child.kill().unwrap(); // SIGKILL: no clean-up of any kind
+    victim.child.wait().unwrap();
+    // Every message hidden now is held by one of the hosts; only the dead one's can run twice.
+    let held_at_kill =
+        store.list_queues().unwrap().into_iter().find(|q| q.name == "jobs").map_or(0, |q| q.invisible);
+    let done_at_kill = store.message_count("done").unwrap();
+    eprintln!(
+        "killed one of 3 hosts with {done_at_kill} of {N} done and {held_at_kill} messages held by all hosts"
+    );
+    for pid in victim_worker {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline && !process_gone(pid) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    let survivors: Vec<&Fnwire> = hosts.iter().collect();
+    wait_until(&survivors, "every message done", WORK_BOUND, || store.message_count("jobs").unwrap() == 0);
+    let done: Vec<String> =
+        store.peek("done", N * 2).unwrap().into_iter().map(|m| String::from_utf8(m.body).unwrap()).collect();
+    let unique: std::collections::BTreeSet<&String> = done.iter().collect();
+    let expected: std::collections::BTreeSet<String> = (0..N).map(|i| format!("M{i}")).collect();
+    let missing: Vec<_> = expected.iter().filter(|m| !unique.contains(m)).take(5).collect();
+    assert!(missing.is_empty(), "messages lost, e.g. {missing:?}");
+    let duplicates = done.len() - unique.len();
+    eprintln!("{N} messages, {} results, {duplicates} processed twice", done.len());
+    assert!(
+        duplicates as u64 <= held_at_kill,
+        "{duplicates} duplicates, more than the {held_at_kill} messages held when the host died"
+    );
+    // Both survivors took part (competing consumers, not one host doing it all).
+    for host in &hosts {
+        assert!(host.output().contains("Executing 'work'"), "{}", host.output());
+    }
+    assert_eq!(store.message_count("jobs-poison").unwrap(), 0);
+    // hello-rust's `work` also writes `done/{Id}.txt`: in the database, one per message id.
+    assert_eq!(
+        BlobBackend::list(&store, "done").unwrap().len(),
+        N,
+        "one blob per message, seen by every host"
+    );
+    for host in &mut hosts {
+        assert!(host.terminate().success());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_second_timer_on_three_hosts_fires_each_occurrence_once() {
+    let db = TestDatabase::new();
+    let app = test_worker_app();
+    std::fs::write(app.path().join("local.settings.json"), r#"{"Values":{"TEST_WORKER_HOST_INDEXING":"1"}}"#)
+        .unwrap();
+    std::fs::write(app.path().join("host.json"), r#"{"version":"2.0"}"#).unwrap();
+    std::fs::create_dir(app.path().join("second")).unwrap();
+    std::fs::write(
+        app.path().join("second").join("function.json"),
+        r#"{"bindings":[{"type":"timerTrigger","direction":"in","name":"t","schedule":"* * * * * *"}]}"#,
+    )
+    .unwrap();
+    let env = BTreeMap::from([("AzureWebJobsStorage", db.url.clone())]);
+    let mut hosts: Vec<Fnwire> = (0..3).map(|_| start_host(app.path(), &env)).collect();
+    // The issue's window: the three hosts together for 10 s.
+    std::thread::sleep(Duration::from_secs(10));
+    for host in &mut hosts {
+        assert!(host.terminate().success());
+    }
+    let runs: usize = hosts.iter().map(|h| h.output().matches("Executing 'second'").count()).sum();
+    let per_host: Vec<usize> =
+        hosts.iter().map(|h| h.output().matches("Executing 'second'").count()).collect();
+    let claimed = std::thread::spawn({
+        let url = db.url.clone();
+        move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let row = client
+                .query_one("SELECT COUNT(*) FROM fnwire_timer_occurrences WHERE function = 'second'", &[])
+                .unwrap();
+            row.get::<_, i64>(0) as usize
+        }
+    })
+    .join()
+    .unwrap();
+    eprintln!("runs per host {per_host:?}; {} occurrences claimed", claimed);
+    // Each run had its occurrence claimed first: more runs than claims would be a double run.
+    // A host stopped between claiming and running leaves a claim without a run (one per host).
+    assert!(runs <= claimed, "{runs} runs for {} occurrences: some ran twice", claimed);
+    assert!(runs + hosts.len() >= claimed, "{runs} runs for {} claimed occurrences", claimed);
+    // Loose on purpose: a loaded machine may delay a host's wake-up past an occurrence.
+    assert!(runs >= 5, "a one-second timer ran {runs} times in 10 s");
+}
+
+#[test]
+fn hosts_on_one_database_share_their_keys_and_the_queue_cli_follows_the_setting() {
+    let db = TestDatabase::new();
+    let app = test_worker_app();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(fnwire_exe())
+            .args(args)
+            .env("AzureWebJobsStorage", &db.url)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let app_dir = app.path().to_str().unwrap();
+    let first = run(&["keys", app_dir]);
+    let other_app = test_worker_app();
+    let second = run(&["keys", other_app.path().to_str().unwrap()]);
+    assert!(first.contains("master key:"), "{first}");
+    let master = |out: &str| out.lines().find(|l| l.starts_with("master key:")).map(str::to_string);
+    assert_eq!(master(&first), master(&second), "one master key for every host on the database");
+    assert!(first.contains("the app's database"), "{first}");
+    assert!(!app.path().join(".fnwire").join("keys.json").exists(), "no keys file when the keys are shared");
+
+    run(&["queue", "put", "cli-jobs", "hello from the cli", "--app", app_dir]);
+    let listed = run(&["queue", "list", "--app", other_app.path().to_str().unwrap()]);
+    assert!(listed.contains("cli-jobs"), "{listed}");
+    let store = PgStore::open(&db.url).unwrap();
+    assert_eq!(store.peek("cli-jobs", 5).unwrap()[0].body, b"hello from the cli");
+}
+
+/// The database dropping every connection (a restart, a failover) is a fault the host rides
+/// out: calls fail, the pool opens new connections, and no message is lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_rides_out_the_database_dropping_its_connections() {
+    let db = TestDatabase::new();
+    let store = PgStore::open(&db.url).unwrap();
+    const N: usize = 1000;
+    let jobs: Vec<MessageBody> = (0..N).map(|i| MessageBody::new("jobs", format!("m{i}"))).collect();
+    store.put_many(&jobs).unwrap();
+    let blobs = tempfile::tempdir().unwrap();
+    let env = BTreeMap::from([
+        ("AzureWebJobsStorage", db.url.clone()),
+        ("FNWIRE_STORAGE_DIR", blobs.path().display().to_string()),
+        ("FNWIRE_QUEUE_MESSAGE_LEASE", "00:00:03".to_string()),
+    ]);
+    let mut host = start_host(&hello_rust_dir(), &env);
+    let name = db.name.clone();
+    let cut = std::thread::spawn(move || {
+        let mut admin = postgres::Client::connect(&server_url(), postgres::NoTls).unwrap();
+        let mut cut = 0;
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(300));
+            let rows = admin
+                .query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    &[&name],
+                )
+                .unwrap();
+            cut += rows.len();
+        }
+        cut
+    });
+    let cut = cut.join().unwrap();
+    eprintln!("terminated {cut} connections of the host and the test");
+    assert!(cut > 0, "the host had connections to cut");
+    wait_until(&[&host], "every message done after the connections were cut", WORK_BOUND, || {
+        store.message_count("jobs").is_ok_and(|n| n == 0)
+    });
+    let done: std::collections::BTreeSet<String> =
+        store.peek("done", N * 2).unwrap().into_iter().map(|m| String::from_utf8(m.body).unwrap()).collect();
+    assert_eq!(done.len(), N, "every message done, none lost");
+    assert!(host.terminate().success(), "{}", host.output());
+}

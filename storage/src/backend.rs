@@ -1,0 +1,268 @@
+//! The one store interface the host uses, whatever holds the data: [`QueueStore`]. The
+//! embedded SQLite [`Store`] implements it, and so does the PostgreSQL store of the
+//! `fnwire-storage-postgres` crate, which lets many hosts share one database.
+//!
+//! Every call blocks; the host makes them on tokio's blocking pool. The guarantees each
+//! implementation keeps are those of Azure Storage queues: a taken message is hidden for its
+//! visibility timeout and identified by a fresh pop receipt, only the holder of the current
+//! receipt may delete, release, renew or poison it, and a completion (delete plus outputs) is
+//! one transaction.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    BlobStore, LeasedMessage, MessageBody, PeekedMessage, QueueSummary, ScheduleStatus, StorageError, Store,
+};
+
+/// Queues and timer state behind one interface (see the module comment).
+pub trait QueueStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Where the data lives, for logs and errors (a file path, or a database URL without its
+    /// password).
+    fn describe(&self) -> String;
+
+    /// Adds a message (visible at once) with the given time-to-live (default 7 days).
+    fn put(&self, queue: &str, body: &[u8], ttl: Option<Duration>) -> Result<PeekedMessage, StorageError>;
+
+    /// Adds several messages in one transaction: all or none.
+    fn put_many(&self, messages: &[MessageBody]) -> Result<(), StorageError> {
+        self.complete_and_put(None, messages)
+    }
+
+    /// Deletes a held message (when `held` is `(queue, id, pop_receipt)`) and adds `outputs`,
+    /// in one transaction.
+    fn complete_and_put(
+        &self,
+        held: Option<(&str, &str, &str)>,
+        outputs: &[MessageBody],
+    ) -> Result<(), StorageError>;
+
+    /// Takes up to `max` visible messages, hiding each for `visibility_timeout`; each gets a
+    /// new pop receipt and one more dequeue. Competing callers never take the same message.
+    fn get_messages(
+        &self,
+        queue: &str,
+        max: usize,
+        visibility_timeout: Duration,
+    ) -> Result<Vec<LeasedMessage>, StorageError>;
+
+    /// Deletes a held message.
+    fn delete(&self, queue: &str, id: &str, pop_receipt: &str) -> Result<(), StorageError> {
+        self.complete_and_put(Some((queue, id, pop_receipt)), &[])
+    }
+
+    /// Gives a held message back, visible again after `delay`; returns the new pop receipt.
+    fn release(
+        &self,
+        queue: &str,
+        id: &str,
+        pop_receipt: &str,
+        delay: Duration,
+    ) -> Result<String, StorageError>;
+
+    /// As [`QueueStore::release`], but the attempt does not count toward the poison queue.
+    fn release_unattempted(
+        &self,
+        queue: &str,
+        id: &str,
+        pop_receipt: &str,
+        delay: Duration,
+    ) -> Result<String, StorageError>;
+
+    /// Keeps a held message hidden for another `visibility_timeout` (same pop receipt).
+    fn renew(
+        &self,
+        queue: &str,
+        id: &str,
+        pop_receipt: &str,
+        visibility_timeout: Duration,
+    ) -> Result<(), StorageError>;
+
+    /// Moves a held message to `<queue>-poison`; returns the poison queue's name.
+    fn move_to_poison(&self, queue: &str, id: &str, pop_receipt: &str) -> Result<String, StorageError>;
+
+    /// What a host does with messages held by a previous run when it starts. A store only
+    /// one host uses gives them back at once; a shared store leaves them to their visibility
+    /// timeouts, since another live host may hold them. Returns how many were given back.
+    fn recover_at_start(&self) -> Result<usize, StorageError>;
+
+    /// Up to `max` visible messages, without taking them.
+    fn peek(&self, queue: &str, max: usize) -> Result<Vec<PeekedMessage>, StorageError>;
+
+    /// Every queue ever written to, with its live message counts.
+    fn list_queues(&self) -> Result<Vec<QueueSummary>, StorageError>;
+
+    /// Live messages on a queue, visible or not.
+    fn message_count(&self, queue: &str) -> Result<u64, StorageError>;
+
+    /// The stored schedule status of a timer function.
+    fn schedule_status(&self, function: &str) -> Result<Option<ScheduleStatus>, StorageError>;
+
+    /// Stores a timer function's schedule status.
+    fn set_schedule_status(&self, function: &str, status: &ScheduleStatus) -> Result<(), StorageError>;
+
+    /// Claims one occurrence of a timer (`due` is its scheduled time) for `owner`: true for
+    /// exactly one caller per occurrence while the claim has not expired (`lease` after the
+    /// claim); a claim whose holder died before finishing may be taken again after it
+    /// expires. Azure runs each occurrence once across instances with a blob lease; this is
+    /// the same promise.
+    fn claim_timer_occurrence(
+        &self,
+        function: &str,
+        due: DateTime<Utc>,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, StorageError>;
+
+    /// Marks a claimed occurrence done, so it is never run again even after its lease ends.
+    fn finish_timer_occurrence(
+        &self,
+        function: &str,
+        due: DateTime<Utc>,
+        owner: &str,
+    ) -> Result<(), StorageError>;
+}
+
+impl QueueStore for Store {
+    fn describe(&self) -> String {
+        self.path().display().to_string()
+    }
+
+    fn put(&self, queue: &str, body: &[u8], ttl: Option<Duration>) -> Result<PeekedMessage, StorageError> {
+        Store::put(self, queue, body, ttl)
+    }
+
+    fn put_many(&self, messages: &[MessageBody]) -> Result<(), StorageError> {
+        Store::put_many(self, messages)
+    }
+
+    fn complete_and_put(
+        &self,
+        held: Option<(&str, &str, &str)>,
+        outputs: &[MessageBody],
+    ) -> Result<(), StorageError> {
+        Store::complete_and_put(self, held, outputs)
+    }
+
+    fn get_messages(
+        &self,
+        queue: &str,
+        max: usize,
+        visibility_timeout: Duration,
+    ) -> Result<Vec<LeasedMessage>, StorageError> {
+        Store::get_messages(self, queue, max, visibility_timeout)
+    }
+
+    fn release(
+        &self,
+        queue: &str,
+        id: &str,
+        pop_receipt: &str,
+        delay: Duration,
+    ) -> Result<String, StorageError> {
+        Store::release(self, queue, id, pop_receipt, delay)
+    }
+
+    fn release_unattempted(
+        &self,
+        queue: &str,
+        id: &str,
+        pop_receipt: &str,
+        delay: Duration,
+    ) -> Result<String, StorageError> {
+        Store::release_unattempted(self, queue, id, pop_receipt, delay)
+    }
+
+    fn renew(
+        &self,
+        queue: &str,
+        id: &str,
+        pop_receipt: &str,
+        visibility_timeout: Duration,
+    ) -> Result<(), StorageError> {
+        Store::renew(self, queue, id, pop_receipt, visibility_timeout)
+    }
+
+    fn move_to_poison(&self, queue: &str, id: &str, pop_receipt: &str) -> Result<String, StorageError> {
+        Store::move_to_poison(self, queue, id, pop_receipt)
+    }
+
+    fn recover_at_start(&self) -> Result<usize, StorageError> {
+        // One host per embedded store (the host lock): whatever is held was held by a host
+        // that is gone.
+        Store::release_all_leases(self)
+    }
+
+    fn peek(&self, queue: &str, max: usize) -> Result<Vec<PeekedMessage>, StorageError> {
+        Store::peek(self, queue, max)
+    }
+
+    fn list_queues(&self) -> Result<Vec<QueueSummary>, StorageError> {
+        Store::list_queues(self)
+    }
+
+    fn message_count(&self, queue: &str) -> Result<u64, StorageError> {
+        Store::message_count(self, queue)
+    }
+
+    fn schedule_status(&self, function: &str) -> Result<Option<ScheduleStatus>, StorageError> {
+        Store::schedule_status(self, function)
+    }
+
+    fn set_schedule_status(&self, function: &str, status: &ScheduleStatus) -> Result<(), StorageError> {
+        Store::set_schedule_status(self, function, status)
+    }
+
+    fn claim_timer_occurrence(
+        &self,
+        function: &str,
+        due: DateTime<Utc>,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, StorageError> {
+        Store::claim_timer_occurrence(self, function, due, owner, lease)
+    }
+
+    fn finish_timer_occurrence(
+        &self,
+        function: &str,
+        due: DateTime<Utc>,
+        owner: &str,
+    ) -> Result<(), StorageError> {
+        Store::finish_timer_occurrence(self, function, due, owner)
+    }
+}
+
+/// Blobs behind one interface: files under a folder for one machine, rows of the shared
+/// database for many hosts. Paths are `container/name…` (see [`crate::normalize_blob_path`]).
+pub trait BlobBackend: Send + Sync + std::fmt::Debug + 'static {
+    /// Where the blobs live, for logs and errors.
+    fn describe(&self) -> String;
+    /// Reads a blob; `Ok(None)` when it does not exist.
+    fn read(&self, blob_path: &str) -> Result<Option<Vec<u8>>, std::io::Error>;
+    /// Writes a blob whole: readers see the old or the new content, never a part.
+    fn write(&self, blob_path: &str, bytes: &[u8]) -> Result<(), std::io::Error>;
+    /// The blob paths under `prefix` (a container, or a container and a folder), sorted.
+    fn list(&self, prefix: &str) -> Result<Vec<String>, std::io::Error>;
+}
+
+impl BlobBackend for BlobStore {
+    fn describe(&self) -> String {
+        self.root().display().to_string()
+    }
+
+    fn read(&self, blob_path: &str) -> Result<Option<Vec<u8>>, std::io::Error> {
+        BlobStore::read(self, blob_path)
+    }
+
+    fn write(&self, blob_path: &str, bytes: &[u8]) -> Result<(), std::io::Error> {
+        BlobStore::write(self, blob_path, bytes).map(|_| ())
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, std::io::Error> {
+        let mut paths = BlobStore::list(self, prefix)?;
+        paths.sort();
+        Ok(paths)
+    }
+}
