@@ -10,8 +10,16 @@ fn hello_rust_dir() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hello_rust_answers_as_the_issue_says() {
-    // --debug reuses the workspace's debug build instead of a second, release build.
-    let mut fnwire = Fnwire::start(&hello_rust_dir(), &["--debug"]);
+    // --debug reuses the workspace's debug build instead of a second, release build. A store
+    // of its own: other tests run hello-rust at the same time, and a store takes one host.
+    let storage = tempfile::tempdir().unwrap();
+    let storage_dir = storage.path().display().to_string();
+    let mut fnwire = Fnwire::spawn_with_env(
+        &hello_rust_dir(),
+        &["--debug"],
+        &[("FNWIRE_STORAGE_DIR", storage_dir.as_str())],
+    );
+    fnwire.wait_for_output("Host started", STARTUP_BOUND);
 
     let r = get(&fnwire.url("/api/hello?name=Ada")).await;
     assert_eq!((r.status, r.body.as_str()), (200, "Hello, Ada!"), "{}", fnwire.output());
