@@ -25,9 +25,16 @@ pub enum Command {
         /// The function app's directory.
         #[arg(default_value = ".")]
         app_dir: PathBuf,
-        /// Port for the HTTP server (on 127.0.0.1).
+        /// Port for the HTTP server.
         #[arg(long, short, default_value_t = 7071)]
         port: u16,
+        /// Address the HTTP server listens on; a container uses 0.0.0.0.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// Seconds in-flight invocations may take to finish after SIGTERM or Ctrl-C, before the
+        /// workers are told to terminate.
+        #[arg(long, value_name = "SECONDS", env = "FNWIRE_DRAIN_TIMEOUT", default_value_t = crate::drain::DEFAULT_DRAIN_TIMEOUT.as_secs_f64(), value_parser = parse_seconds)]
+        drain_timeout: f64,
         /// Build a Cargo app in debug mode instead of `--release`.
         #[arg(long)]
         debug: bool,
@@ -76,11 +83,47 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::triggers::queue_cli::QueueCommand,
     },
+    /// Write a Dockerfile and Kubernetes manifests (Secret, Deployment, Service, KEDA
+    /// ScaledObject) for the app, from its worker's own indexing.
+    Kube {
+        /// The function app's directory (a Cargo, Python or Node app).
+        #[arg(default_value = ".")]
+        app_dir: PathBuf,
+        /// The image the Deployment runs (build it with the written Dockerfile).
+        #[arg(long, value_name = "NAME")]
+        image: String,
+        /// Where to write (inside the app directory, the image's build context) [default: APP/deploy].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The namespace of every object (none: kubectl's current one).
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
+        /// The objects' name [default: from the app directory's name].
+        #[arg(long)]
+        name: Option<String>,
+        /// Seconds the pods drain for on SIGTERM (their grace period is longer).
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        drain_timeout: u64,
+        /// The most replicas KEDA scales to.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        max_replicas: u32,
+        /// Build a Cargo app in debug mode to index it (the image builds in release).
+        #[arg(long)]
+        debug: bool,
+    },
     /// Check, back up or restore the app's embedded store.
     Store {
         #[command(subcommand)]
         command: crate::store_cli::StoreCommand,
     },
+}
+
+/// A non-negative, finite number of seconds.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if (0.0..1e9).contains(&seconds) => Ok(seconds),
+        _ => Err(format!("`{text}` is not a number of seconds (for example 30 or 2.5)")),
+    }
 }
 
 /// Runs the parsed command.
@@ -89,6 +132,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Start {
             app_dir,
             port,
+            host,
+            drain_timeout,
             debug,
             max_request_body,
             max_connections,
@@ -103,7 +148,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 keep_alive_timeout_secs: keep_alive_timeout,
                 request_headers_timeout_secs: request_headers_timeout,
             };
-            Ok(run_start(StartOptions { app_dir, port, release: !debug, limits }).await?)
+            Ok(run_start(StartOptions {
+                app_dir,
+                host,
+                port,
+                drain_timeout: std::time::Duration::from_secs_f64(drain_timeout),
+                release: !debug,
+                limits,
+            })
+            .await?)
+        }
+        Command::Kube { app_dir, image, out, namespace, name, drain_timeout, max_replicas, debug } => {
+            let written = crate::kube::run_kube(crate::kube::KubeOptions {
+                app_dir,
+                image,
+                out_dir: out,
+                namespace,
+                name,
+                drain_timeout_secs: drain_timeout,
+                max_replicas,
+                debug,
+            })
+            .await?;
+            let scaling = match written.scaled_triggers {
+                0 => "a fixed replica count (no queue or durable functions)".to_string(),
+                n => format!("KEDA on {n} postgresql trigger(s)"),
+            };
+            print_console(&format!(
+                "wrote {} in {}; scaling: {scaling}\nbuild the image from the app directory with `docker build -f {}/Dockerfile -t IMAGE .`, push it, then `kubectl apply -f {}/kubernetes.yaml`\n",
+                written.files.join(", "),
+                written.out_dir.display(),
+                written.out_dir.display(),
+                written.out_dir.display(),
+            ));
+            Ok(())
         }
         Command::Pack { app_dir, out, debug } => {
             let packed =

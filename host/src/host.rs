@@ -23,9 +23,11 @@ pub enum StartError {
     #[error("`{}` is not a directory: pass the function app's directory to `fnwire start`", .0.display())]
     NotADirectory(PathBuf),
     #[error(
-        "could not listen on 127.0.0.1:{port}; is another program using it? Pass another port with --port"
+        "could not listen on {host}:{port}; is another program using it, or is {host} not an address of this \
+         machine? Pass another port with --port or another address with --host"
     )]
     Listen {
+        host: std::net::IpAddr,
         port: u16,
         #[source]
         source: std::io::Error,
@@ -58,7 +60,11 @@ pub enum StartError {
 #[derive(Debug, Clone)]
 pub struct StartOptions {
     pub app_dir: PathBuf,
+    /// The address the HTTP server listens on (`--host`; 0.0.0.0 in a container).
+    pub host: std::net::IpAddr,
     pub port: u16,
+    /// How long in-flight invocations may run on after SIGTERM or Ctrl-C (`--drain-timeout`).
+    pub drain_timeout: std::time::Duration,
     /// Build Cargo apps with `--release`.
     pub release: bool,
     /// Listener limits from the command line (over `host.json`'s `extensions.fnwire`).
@@ -197,12 +203,16 @@ struct Running {
     // Kept alive for as long as the workers' streams are served.
     _server: Arc<GrpcServer>,
     // Timer and queue listeners; they stop when this is dropped.
-    _triggers: crate::triggers::RunningTriggers,
+    triggers: crate::triggers::RunningTriggers,
     // The durable dispatchers and API listener; they stop when this is dropped.
     _durable: Option<crate::durable::RunningDurable>,
 }
 
-async fn start_app(options: &StartOptions, state: &HttpState) -> Result<Running, StartError> {
+async fn start_app(
+    options: &StartOptions,
+    state: &HttpState,
+    stop: &crate::drain::StopSignal,
+) -> Result<Running, StartError> {
     let detected = app::detect(&options.app_dir, DetectOptions { release: options.release }).await?;
     let launch = detected.launch;
     let server = Arc::new(GrpcServer::start_with_limits(state.limits()).await.map_err(StartError::Grpc)?);
@@ -210,9 +220,16 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> Result<Running,
     // are accepted on their worker id alone.
     server.require_worker_secret(crate::lifecycle::speaks_worker_secret(detected.kind, &options.app_dir));
     let keys = Arc::new(crate::keys::load_or_create(&options.app_dir, &launch.env)?);
+    state.health.set_keys(keys.clone());
     let process_count = crate::supervisor::read_process_count(&launch.env)?;
     let function_timeout = crate::timeout::read_function_timeout(&options.app_dir)?;
     let embedded = crate::triggers::Embedded::open(&options.app_dir, &launch.env)?;
+    let probed = embedded.store.clone();
+    let store_kind =
+        if crate::triggers::backend::postgres_url(&launch.env).is_some() { "postgresql" } else { "sqlite" };
+    state
+        .health
+        .set_store(store_kind, Arc::new(move || probed.list_queues().map(drop).map_err(|e| e.to_string())));
     let mut supervisor_options = SupervisorOptions::new(process_count, function_timeout);
     crate::supervisor::read_health_settings(&launch.env, &mut supervisor_options)?;
     crate::supervisor::read_supervision_settings(
@@ -271,12 +288,13 @@ async fn start_app(options: &StartOptions, state: &HttpState) -> Result<Running,
         capabilities,
         durable: durable.as_ref().map(crate::durable::RunningDurable::api),
     })));
-    let triggers = trigger_plan.start(embedded.store, pipeline, &bindings);
+    let triggers = trigger_plan.start(embedded.store, pipeline, &bindings, stop);
+    state.health.set_state(crate::health::HostState::Running);
     tracing::info!("Host started; press Ctrl-C to stop.");
-    Ok(Running { workers, _server: server, _triggers: triggers, _durable: durable })
+    Ok(Running { workers, _server: server, triggers, _durable: durable })
 }
 
-/// Runs `fnwire start` until Ctrl-C or SIGTERM.
+/// Runs `fnwire start` until Ctrl-C or SIGTERM, then drains (see [`crate::drain`]).
 pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     let app_dir = &options.app_dir;
     if !app_dir.is_dir() {
@@ -285,19 +303,27 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     let prefix = read_route_prefix(app_dir)?;
     let limits = crate::http::ListenerLimits::read(app_dir, &options.limits)?;
     crate::console::apply_log_levels(crate::config::LogLevels::from_host_json(&read_host_json(app_dir)?)?);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
+    let listener = tokio::net::TcpListener::bind((options.host, options.port))
         .await
-        .map_err(|source| StartError::Listen { port: options.port, source })?;
+        .map_err(|source| StartError::Listen { host: options.host, port: options.port, source })?;
     let state = Arc::new(HttpState::new(&prefix, limits));
-    let http_task = tokio::spawn(http_front::serve(listener, state.clone()));
+    let (stop_trigger, stop) = crate::drain::stop_signal();
+    let http_task = tokio::spawn(http_front::serve(listener, state.clone(), stop.clone()));
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
-    let running = tokio::select! {
-        r = start_app(&options, &state) => r?,
+    let started = tokio::select! {
+        r = start_app(&options, &state, &stop) => r,
         _ = &mut shutdown => {
             tracing::info!("stopping before the app finished starting");
             http_task.abort();
             return Ok(());
+        }
+    };
+    let running = match started {
+        Ok(running) => running,
+        Err(e) => {
+            state.health.set_state(crate::health::HostState::Error);
+            return Err(e);
         }
     };
     // The supervisor restarts workers that die; the host runs until asked to stop, or until the
@@ -306,15 +332,34 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
         _ = shutdown => None,
         reason = running.workers.given_up() => Some(reason),
     };
-    tracing::info!("stopping");
+    tracing::info!(
+        "stopping: no new requests or messages; waiting up to {:?} for invocations in flight",
+        options.drain_timeout
+    );
+    state.health.set_state(crate::health::HostState::Stopping);
+    stop_trigger.stop();
+    let Running { workers, _server, mut triggers, _durable } = running;
+    let http_drained = async {
+        match http_task.await {
+            Ok(graceful) => graceful.shutdown().await,
+            Err(e) => tracing::warn!("the HTTP listener ended early: {e}"),
+        }
+    };
+    let (http_done, triggers_done) = tokio::join!(
+        crate::drain::within(options.drain_timeout, http_drained),
+        triggers.drain(options.drain_timeout),
+    );
+    if !(http_done && triggers_done) {
+        tracing::warn!(
+            "invocations were still running after the drain timeout ({:?}); they are cancelled, and their queue \
+             messages reappear after their visibility timeout. Raise --drain-timeout to wait longer",
+            options.drain_timeout
+        );
+    }
     state.set(Availability::Unavailable("the host is shutting down".into()));
-    // Stop taking timer and queue work first; messages in flight stay held and are released
-    // at the next start.
-    let Running { workers, _server, _triggers, _durable } = running;
-    drop(_triggers);
+    drop(triggers);
     drop(_durable);
     workers.shutdown().await;
-    http_task.abort();
     match gave_up {
         Some(reason) => Err(StartError::WorkersGaveUp(reason)),
         None => Ok(()),

@@ -96,6 +96,11 @@ impl Watched {
 
     /// Completes when the connection must close: evicted, or waiting past a timeout. Never
     /// while a request is in flight.
+    /// Whether a request's handler is running on this connection.
+    pub fn has_request_in_flight(&self) -> bool {
+        self.activity().in_flight > 0
+    }
+
     pub async fn closed(&self, limits: &ListenerLimits) -> CloseReason {
         loop {
             let notified = self.changed.notified();

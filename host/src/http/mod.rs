@@ -16,6 +16,7 @@ use http::header;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::invoke::{Invocation, Pipeline};
@@ -79,6 +80,8 @@ pub struct HttpState {
     unauthorized_log: RateLimitedLog,
     /// Connections closed for a limit.
     connection_log: RateLimitedLog,
+    /// What `/admin/host/ping` and `/admin/host/status` report.
+    pub health: crate::health::Health,
 }
 
 impl HttpState {
@@ -91,6 +94,7 @@ impl HttpState {
             limits,
             unauthorized_log: RateLimitedLog::new(LOG_INTERVAL),
             connection_log: RateLimitedLog::new(LOG_INTERVAL),
+            health: crate::health::Health::new(),
         }
     }
 
@@ -122,9 +126,17 @@ type Body = Full<Bytes>;
 /// Repeated warnings (refused keys, closed connections) are logged at most once per interval.
 const LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Accepts connections until the listener fails. Each connection is served on its own task,
-/// watched for the limits of [`listener`]; nothing a client sends can stop the loop.
-pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
+/// Accepts connections until `stop` completes (or the listener fails). Each connection is
+/// served on its own task, watched for the limits of [`listener`]; nothing a client sends can
+/// stop the loop. On `stop` the listener is closed (new connections are refused) and the
+/// returned [`GracefulShutdown`] still watches the open connections: its `shutdown()` lets their
+/// requests in flight finish, then closes them.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<HttpState>,
+    stop: crate::drain::StopSignal,
+) -> GracefulShutdown {
+    let graceful = GracefulShutdown::new();
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     // HTTP/1 deadlines are the connection watchdog's (it also covers the wait before hyper
     // knows the protocol); HTTP/2 needs the timer for its keep-alive pings.
@@ -138,7 +150,11 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
         .keep_alive_timeout(std::time::Duration::from_secs(20));
     let builder = Arc::new(builder);
     loop {
-        let (stream, _) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stop.stopped() => return graceful,
+        };
+        let (stream, _) = match accepted {
             Ok(s) => s,
             Err(e) => {
                 // Usually "too many open files": wait a little instead of spinning.
@@ -165,6 +181,8 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
         let _ = stream.set_nodelay(true);
         let state = state.clone();
         let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let stop = stop.clone();
         tokio::spawn(async move {
             let limits = state.limits.clone();
             let watched = slot.watched.clone();
@@ -178,7 +196,7 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
                 }
             });
             let io = TokioIo::new(WatchedIo::new(stream, slot.watched.clone()));
-            let connection = builder.serve_connection(io, service);
+            let connection = watcher.watch(builder.serve_connection(io, service));
             tokio::select! {
                 result = connection => {
                     if let Err(e) = result {
@@ -188,15 +206,32 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>) {
                 reason = slot.watched.closed(&limits) => {
                     tracing::debug!("closed an HTTP connection: {reason:?}");
                 }
+                // Draining: a connection with no request in flight (idle, or a head still arriving)
+                // closes now; one with a request is closed by the graceful shutdown after its
+                // response is written.
+                () = idle_at_stop(&stop, &slot.watched) => {
+                    tracing::debug!("closed an HTTP connection without a request in flight: the host is stopping");
+                }
             }
             drop(slot);
         });
     }
 }
 
+/// Completes when the host stops while `watched` has no request in flight; never otherwise.
+async fn idle_at_stop(stop: &crate::drain::StopSignal, watched: &listener::Watched) {
+    stop.stopped().await;
+    if watched.has_request_in_flight() {
+        std::future::pending::<()>().await;
+    }
+}
+
 /// Answers one request: route, authorize, read the body, run the function through the
 /// [`Pipeline`], map its response. Each way it can fail is a [`Rejection`].
 pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Response<Body> {
+    if let Some(health) = state.health.answer(req.method(), req.uri(), req.headers()).await {
+        return health;
+    }
     serve_request(req, state).await.unwrap_or_else(Rejection::into_response)
 }
 
@@ -216,7 +251,14 @@ async fn serve_request(
     // Checked before the body is read; the answer never says which keys exist.
     app.authorize(function, &parts, &state.unauthorized_log)?;
     // The reservation lives until the response is built: the invocation holds the bytes.
-    let held = state.bodies.read(&parts.headers, body).await?;
+    // A body still arriving when the host starts to drain is not waited for: the request has not
+    // run yet, and a stalled client must not hold the drain for its whole timeout.
+    let held = tokio::select! {
+        held = state.bodies.read(&parts.headers, body) => held?,
+        () = state.health.stopping() => {
+            return Err(Rejection::Unavailable("the host is stopping; send the request again".into()));
+        }
+    };
     let body = held.bytes;
     let _reservation = held.reservation;
     let invocation_id = uuid::Uuid::new_v4().to_string();

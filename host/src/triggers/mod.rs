@@ -92,15 +92,18 @@ impl TriggerPlan {
 
     /// Starts a task per function; they stop when the returned value is dropped. `bindings`
     /// tells a queue listener when this host added a message to its queue.
+    /// Starts a task per function. When `stop` is raised they take no new occurrence or
+    /// message and end once their invocations in flight have (see [`RunningTriggers::drain`]).
     pub fn start(
         self,
         store: Arc<dyn QueueStore>,
         pipeline: Pipeline,
         bindings: &AppBindings,
+        stop: &crate::drain::StopSignal,
     ) -> RunningTriggers {
         let mut tasks = Vec::new();
         for t in self.timers {
-            tasks.push(tokio::spawn(timer::run(t, store.clone(), pipeline.clone())));
+            tasks.push(tokio::spawn(timer::run(t, store.clone(), pipeline.clone(), stop.clone())));
         }
         for q in self.queues {
             let signal = bindings.signal(&q.queue);
@@ -110,6 +113,7 @@ impl TriggerPlan {
                 pipeline.clone(),
                 signal,
                 self.queue_options.clone(),
+                stop.clone(),
             )));
         }
         RunningTriggers { tasks }
@@ -120,6 +124,20 @@ impl TriggerPlan {
 #[derive(Debug, Default)]
 pub struct RunningTriggers {
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningTriggers {
+    /// Waits up to `timeout` for every trigger task to end after the stop signal was raised
+    /// (their invocations in flight finish first). Says whether all did; the rest are aborted
+    /// when this is dropped, and their messages reappear after their visibility timeout.
+    pub async fn drain(&mut self, timeout: std::time::Duration) -> bool {
+        crate::drain::within(timeout, async {
+            for task in &mut self.tasks {
+                let _ = task.await;
+            }
+        })
+        .await
+    }
 }
 
 impl Drop for RunningTriggers {

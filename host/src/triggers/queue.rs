@@ -124,6 +124,7 @@ pub(super) async fn run(
     pipeline: Pipeline,
     signal: Arc<Notify>,
     options: QueueOptions,
+    stop: crate::drain::StopSignal,
 ) {
     let function = Arc::new(function);
     let mut in_flight: JoinSet<()> = JoinSet::new();
@@ -131,6 +132,11 @@ pub(super) async fn run(
     loop {
         while in_flight.len() > options.new_batch_threshold {
             in_flight.join_next().await;
+        }
+        if stop.is_stopping() {
+            // Draining: take nothing new, let the messages already taken finish.
+            while in_flight.join_next().await.is_some() {}
+            return;
         }
         let (s, queue, batch) = (store.clone(), function.queue.clone(), options.batch_size);
         let lease = options.message_lease;
@@ -151,6 +157,7 @@ pub(super) async fn run(
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = signal.notified() => {}
+                () = stop.stopped() => {}
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             }
             delay = (delay * 2).min(options.max_polling_interval);

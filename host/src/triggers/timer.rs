@@ -214,7 +214,13 @@ impl TimerFunction {
 }
 
 /// Runs a timer function for as long as the task lives.
-pub(super) async fn run(timer: TimerFunction, store: Arc<dyn QueueStore>, pipeline: Pipeline) {
+/// Ends at the next wait after `stop` is raised; an occurrence already running finishes first.
+pub(super) async fn run(
+    timer: TimerFunction,
+    store: Arc<dyn QueueStore>,
+    pipeline: Pipeline,
+    stop: crate::drain::StopSignal,
+) {
     let timer = Arc::new(timer);
     let mut status = if timer.use_monitor { read_status(&timer, &store).await } else { None };
     let now = Utc::now();
@@ -245,7 +251,10 @@ pub(super) async fn run(timer: TimerFunction, store: Arc<dyn QueueStore>, pipeli
             save(&timer, &store, s.clone()).await;
         }
         let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = stop.stopped() => return,
+        }
         // Sleep may wake a hair early; never run before the occurrence.
         while Utc::now() < next {
             tokio::time::sleep(Duration::from_millis(2)).await;

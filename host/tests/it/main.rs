@@ -3,10 +3,12 @@
 
 mod auth_keys;
 mod cli;
+mod drain;
 mod e2e_cargo_app;
 mod e2e_hello_rust;
 mod e2e_test_worker;
 mod embedded_triggers;
+mod kube;
 mod listener_limits;
 mod pack;
 mod scale_out;

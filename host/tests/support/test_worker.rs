@@ -16,6 +16,9 @@
 //! * `hang` `hang`: the worker stops answering anything (also `WorkerStatusRequest`);
 //! * `restart` `restart`: the process exits with 200, the code that asks for a restart;
 //! * `slowqueue`: a queue trigger on `slowjobs` that, like `slow`, answers only when cancelled;
+//! * `gate` `gate`: prints `test worker: gate waiting`, then answers `gate passed` once the file
+//!   named by `TEST_WORKER_GATE` exists (a request a test holds in flight for as long as it wants);
+//! * `gatequeue`: a queue trigger on `gatejobs` that waits for the same file, then succeeds.
 //! * `stuck` `stuck`: never answers, not even `InvocationCancel` (a function stuck in a loop).
 //!
 //! The HTTP functions above `keyed` are anonymous.
@@ -85,6 +88,11 @@ fn functions() -> Vec<RpcFunctionMetadata> {
         function(
             "restart",
             r#"{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous"}"#,
+        ),
+        function("gate", r#"{"type":"httpTrigger","direction":"in","name":"req"}"#),
+        function(
+            "gatequeue",
+            r#"{"type":"queueTrigger","direction":"in","name":"msg","queueName":"gatejobs"}"#,
         ),
         function("stuck", r#"{"type":"httpTrigger","direction":"in","name":"req"}"#),
         function(
@@ -269,6 +277,28 @@ async fn main() {
                     ..Default::default()
                 }));
                 if req.function_id == "id-slow" || req.function_id == "id-slowqueue" {
+                    continue;
+                }
+                if req.function_id == "id-gate" || req.function_id == "id-gatequeue" {
+                    let reply = reply_tx.clone();
+                    println!("test worker: gate waiting");
+                    tokio::spawn(async move {
+                        let gate = std::env::var("TEST_WORKER_GATE").unwrap_or_default();
+                        while gate.is_empty() || !std::path::Path::new(&gate).exists() {
+                            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        }
+                        let response = InvocationResponse {
+                            invocation_id: req.invocation_id.clone(),
+                            return_value: (req.function_id == "id-gate")
+                                .then(|| http_response(200, "text/plain", Bytes::from("gate passed"))),
+                            result: success(),
+                            ..Default::default()
+                        };
+                        let _ = reply.send(StreamingMessage {
+                            request_id: String::new(),
+                            content: Some(Content::InvocationResponse(response)),
+                        });
+                    });
                     continue;
                 }
                 if req.function_id == "id-stuck" {
