@@ -179,7 +179,7 @@ pub fn provide_state<T: Send + Sync + 'static>(value: T) {
 }
 
 /// Shared application state given to [`provide_state`] in `main` (a connection pool, a
-/// configuration, a cache). Cloning is cheap: it is an `Arc`.
+/// configuration, a cache); it derefs to `T`. Cloning is cheap: it is an `Arc`.
 ///
 /// ```no_run
 /// use fnwire::{http_trigger, HttpRequest, HttpResponse, State};
@@ -197,8 +197,17 @@ pub fn provide_state<T: Send + Sync + 'static>(value: T) {
 ///     fnwire::run()
 /// }
 /// ```
+///
+/// The `Arc` is private so that `state.0` (and any field) reaches through to `T`.
 #[derive(Debug)]
-pub struct State<T>(pub Arc<T>);
+pub struct State<T>(Arc<T>);
+
+impl<T> State<T> {
+    /// The shared value itself, to keep beyond the invocation (e.g. in a spawned task).
+    pub fn arc(&self) -> Arc<T> {
+        Arc::clone(&self.0)
+    }
+}
 
 impl<T> Clone for State<T> {
     fn clone(&self) -> Self {

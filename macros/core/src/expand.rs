@@ -21,6 +21,7 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
 
     let mut extractions = Vec::new();
     let mut trigger_checks = Vec::new();
+    let mut invocation_params = 0;
     // The argument expressions, in order; the durable context parameter is made by the SDK.
     let mut call_args = Vec::new();
     for (index, param) in model.params.iter().enumerate() {
@@ -66,7 +67,15 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
                 let #arg = <#ty as ::fnwire::__private::FromInvocation>::from_invocation(&#invocation)?;
             },
         };
-        extractions.push(extraction);
+        // Parameters read from the invocation (extractors such as `Json<T>` that look at the
+        // HTTP request) go first, before a binding parameter takes its input out.
+        match &param.role {
+            ParamRole::Invocation => extractions.insert(invocation_params, extraction),
+            _ => extractions.push(extraction),
+        }
+        if matches!(param.role, ParamRole::Invocation) {
+            invocation_params += 1;
+        }
         // An entity function runs once per operation, so its other arguments are cloned each time.
         call_args.push(match durable {
             DurableRole::Entity => quote_spanned! {ty.span()=> ::core::clone::Clone::clone(&#arg)},
@@ -183,15 +192,18 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
         (_, false) => {
             let invoker = quote! {
                 fn __fnwire_invoke(
+                    #invocation: ::fnwire::__private::Invocation,
+                ) -> ::fnwire::__private::InvocationResult {
+                    ::fnwire::__private::answer_http_errors(__fnwire_run(#invocation), #http_output)
+                }
+
+                fn __fnwire_run(
                     #invocation_binding: ::fnwire::__private::Invocation,
                 ) -> ::fnwire::__private::InvocationResult {
-                    let __fnwire_result = (move || -> ::fnwire::__private::InvocationResult {
-                        #(#extractions)*
-                        let __fnwire_returned = #fn_ident(#(#call_args),*);
-                        #into_return
-                        ::fnwire::__private::finish(#invocation, __fnwire_value)
-                    })();
-                    ::fnwire::__private::answer_http_errors(__fnwire_result, #http_output)
+                    #(#extractions)*
+                    let __fnwire_returned = #fn_ident(#(#call_args),*);
+                    #into_return
+                    ::fnwire::__private::finish(#invocation, __fnwire_value)
                 }
             };
             (invoker, quote!(::fnwire::__private::Invoke::Blocking(__fnwire_invoke)))

@@ -11,16 +11,16 @@ use fnwire::protocol::rpc::{RpcHttp, TypedData};
 use fnwire::{Error, HttpRequest, HttpResponse, Json, Out, Path, Query, State, http_output, http_trigger};
 
 #[derive(serde::Deserialize)]
-struct NewTodo {
-    title: String,
+pub struct NewTodo {
+    pub title: String,
 }
 
 #[derive(serde::Deserialize)]
-struct Page {
-    limit: usize,
+pub struct Page {
+    pub limit: usize,
 }
 
-struct Todos(Mutex<Vec<String>>);
+pub struct Todos(Mutex<Vec<String>>);
 
 #[http_trigger(route = "todos", methods = "post", auth_level = "anonymous")]
 pub async fn create(_req: HttpRequest, body: Json<NewTodo>, todos: State<Todos>) -> HttpResponse {
@@ -92,4 +92,25 @@ fn main() {
     assert_eq!(answer(call("get_todo", request("http://h/api/todos/0", &[("id", "0")], ""))), ("200".into(), "milk".into()));
     let (status, body) = answer(call("get_todo", request("http://h/api/todos/9", &[("id", "9")], "")));
     assert_eq!((status.as_str(), body.as_str()), ("404", "no todo has id 9"));
+
+    let invocation = |body: &str| {
+        let http = RpcHttp {
+            method: "POST".into(),
+            url: "http://h/api/bodies".into(),
+            body: Some(Box::new(TypedData { data: Some(Data::String(body.into())) })),
+            ..RpcHttp::default()
+        };
+        Invocation::new("i", "f").with_input("body", TypedData { data: Some(Data::Http(Box::new(http))) })
+    };
+    let outcome = call("only_body", invocation(r#"{"title":"tea"}"#)).expect("answers");
+    assert!(format!("{:?}", outcome.return_value).contains("tea"), "{outcome:?}");
+    let (status, body) = answer(call("only_body", invocation("[]")));
+    assert_eq!(status, "400");
+    assert!(body.contains("NewTodo"), "{body}");
+}
+
+/// The trigger itself may be a `Json<T>`: its body.
+#[http_trigger(route = "bodies", methods = "post", auth_level = "anonymous")]
+pub fn only_body(body: Json<NewTodo>) -> String {
+    body.0.title
 }
