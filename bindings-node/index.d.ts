@@ -128,7 +128,19 @@ export interface HttpResponseInit {
   jsonBody?: unknown;
   cookies?: Cookie[];
 }
-export type HttpHandlerResult = HttpResponseInit | Response | string | Uint8Array | void;
+/**
+ * What an HTTP handler may return. An object with none of `HttpResponseInit`'s keys (and any
+ * array) is the JSON body of a 200, as `Response.json(value)` would send it; a `Map`, a `Set` or
+ * a class instance is an error (a 500 naming what was returned), never an empty 200.
+ */
+export type HttpHandlerResult =
+  | HttpResponseInit
+  | Response
+  | string
+  | Uint8Array
+  | Record<string, unknown>
+  | unknown[]
+  | void;
 
 export interface TraceContext {
   traceParent?: string;
@@ -194,7 +206,14 @@ export interface HttpFunctionOptions extends HttpTriggerOptions, FunctionOptions
   return?: OutputBinding;
 }
 export interface TimerFunctionOptions extends TimerTriggerOptions, FunctionOptions<Timer, void> {}
-export interface QueueFunctionOptions extends QueueOptions, FunctionOptions<unknown> {
+/**
+ * A queue message as the handler receives it: a message holding a JSON object or array arrives
+ * parsed (as in Azure's v4 model); any other text is a string; binary content is a Buffer.
+ */
+export type QueueMessage = string | Record<string, unknown> | unknown[] | Buffer;
+
+/** `T` narrows the message's type when the producer is known, e.g. `QueueFunctionOptions<Job>`. */
+export interface QueueFunctionOptions<T = QueueMessage> extends QueueOptions, FunctionOptions<T> {
   /** An output that receives the handler's return value, e.g. `output.queue({ queue: 'done' })`. */
   return?: OutputBinding;
 }
@@ -210,6 +229,6 @@ export interface GenericFunctionOptions extends FunctionOptions<unknown> {
 export declare const app: {
   httpTrigger(name: string, options: HttpFunctionOptions): void;
   timerTrigger(name: string, options: TimerFunctionOptions): void;
-  queueTrigger(name: string, options: QueueFunctionOptions): void;
+  queueTrigger<T = QueueMessage>(name: string, options: QueueFunctionOptions<T>): void;
   generic(name: string, options: GenericFunctionOptions): void;
 };

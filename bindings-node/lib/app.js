@@ -5,7 +5,7 @@
 const util = require('node:util');
 const native = require('./native');
 const { trigger, isBinding, defaultName, httpTriggerOptions } = require('./bindings');
-const { HttpRequest, httpResponseOut, isBinary, toBuffer } = require('./http');
+const { HttpRequest, httpResponseOut, isBinary, toBuffer, editDistance } = require('./http');
 
 /** Registered functions by the id the core gave them. */
 const functions = [];
@@ -28,6 +28,15 @@ function register(via, name, trig, options) {
   }
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`fnwire: ${site} needs an options object with a handler, got ${util.inspect(options)}`);
+  }
+  // A misspelled function option (`hander`, `extraOutput`) would otherwise reach the trigger's
+  // options and be reported as an unknown trigger option without the intended name.
+  for (const key of Object.keys(options)) {
+    if (FUNCTION_KEYS.has(key)) continue;
+    const near = [...FUNCTION_KEYS].find((k) => editDistance(key.toLowerCase(), k.toLowerCase()) <= 2);
+    if (near !== undefined && !(near in options)) {
+      throw new TypeError(`fnwire: ${site} has no option \`${key}\`; did you mean \`${near}\`?`);
+    }
   }
   if (typeof options.handler !== 'function') {
     throw new TypeError(
@@ -166,12 +175,23 @@ function fromData(data, binding) {
   }
 }
 
+const QUEUE_TRIGGERS = new Set(['queueTrigger', 'serviceBusTrigger', 'rabbitMQTrigger', 'eventHubTrigger', 'eventGridTrigger']);
+
 function triggerValue(fn, data, signal) {
   if (fn.trigger.type === 'httpTrigger' && data.kind !== 'http') {
     throw new TypeError(`binding '${fn.trigger.name}': expected an HTTP request, but the host sent ${data.kind} data`);
   }
   // Like a fetch Request, the request carries the invocation's signal.
   if (data.kind === 'http') return new HttpRequest({ ...data.http, signal });
+  // A queue message that is a JSON object or array arrives parsed, as in Azure's v4 model (whose
+  // host sends such messages as JSON); any other text stays a string.
+  if (QUEUE_TRIGGERS.has(fn.trigger.type) && data.kind === 'string' && /^\s*[[{]/.test(data.text)) {
+    try {
+      return JSON.parse(data.text);
+    } catch {
+      return data.text;
+    }
+  }
   const value = fromData(data, fn.trigger.name);
   // The timer's status arrives in .NET's PascalCase; JavaScript users expect camelCase.
   if (fn.trigger.type === 'timerTrigger' && value && typeof value === 'object') return camelDeep(value);

@@ -126,9 +126,43 @@ function cookieOut(cookie, where) {
   };
 }
 
+/** The keys of an `HttpResponseInit`, as Azure's `@azure/functions` v4 defines it. */
+const RESPONSE_INIT_KEYS = ['status', 'headers', 'body', 'jsonBody', 'cookies', 'enableContentNegotiation'];
+
+function isPlainObject(value) {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function describe(value) {
+  const name = value?.constructor?.name;
+  return name ? `${name} object` : 'object';
+}
+
+/** `; did you mean 'status'?` when a key is one edit or two from a response key. */
+function suggestion(key) {
+  const near = RESPONSE_INIT_KEYS.map((k) => [k, editDistance(key.toLowerCase(), k.toLowerCase())])
+    .filter(([, d]) => d <= 2)
+    .sort((a, b) => a[1] - b[1])[0];
+  return near ? ` (did you mean '${near[0]}'?)` : '';
+}
+
+function editDistance(a, b) {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
 /**
  * The HTTP response DTO for what a handler returned: a fetch `Response`, an init object
- * `{status, headers, body, jsonBody, cookies}`, a string, bytes, or nothing.
+ * `{status, headers, body, jsonBody, cookies}`, a plain object or array (its JSON is the body), a
+ * string, bytes, or nothing. Anything else is an error naming what was returned.
  */
 async function httpResponseOut(value, where) {
   if (value instanceof Response) {
@@ -148,6 +182,28 @@ async function httpResponseOut(value, where) {
     throw new TypeError(
       `${where}: an HTTP function returns a Response, an object like {status, headers, body, jsonBody, cookies}, ` +
         `a string or bytes; got ${typeof value}`,
+    );
+  }
+  if (!RESPONSE_INIT_KEYS.some((key) => key in value)) {
+    // No response key at all: the object is the data to answer with, as `Response.json(value)`
+    // would send it. Only plain objects and arrays turn into JSON; a Map, a Set or a class
+    // instance would serialize to something else than the caller expects (`{}` for a Map).
+    if (Array.isArray(value) || isPlainObject(value)) {
+      return httpResponseOut({ jsonBody: value }, where);
+    }
+    throw new TypeError(
+      `${where}: the function returned a ${describe(value)}, which is not an HTTP response. Return ` +
+        `a Response, an object like {status, headers, body, jsonBody, cookies}, a plain object or ` +
+        `array (sent as JSON), a string or bytes` +
+        (value instanceof Map ? `; for a Map, return {jsonBody: Object.fromEntries(map)}` : ''),
+    );
+  }
+  const unknown = Object.keys(value).filter((key) => !RESPONSE_INIT_KEYS.includes(key));
+  if (unknown.length > 0) {
+    throw new TypeError(
+      `${where}: the returned response has unknown key(s) ${unknown.map((k) => `'${k}'`).join(', ')}` +
+        unknown.map((k) => suggestion(k)).join('') +
+        `; a response object takes ${RESPONSE_INIT_KEYS.join(', ')} (wrap data in {jsonBody: ...})`,
     );
   }
   // The range (100-999) is the Rust core's rule, checked when the response is handed over.
@@ -175,4 +231,4 @@ async function httpResponseOut(value, where) {
   return { status, headers: headerPairs(value.headers, where), cookies, body, bodyKind };
 }
 
-module.exports = { HttpRequest, httpResponseOut, isBinary, toBuffer };
+module.exports = { HttpRequest, httpResponseOut, isBinary, toBuffer, editDistance };

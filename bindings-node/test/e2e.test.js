@@ -43,6 +43,74 @@ test('hello-node answers like hello-rust', async (t) => {
   assert.equal(code, 0, `the host did not exit cleanly:\n${host.log()}`);
 });
 
+test('a returned plain object is the JSON body; a Map is a 500 naming it, never an empty 200', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fnwire-returns-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'host.json'), JSON.stringify({ version: '2.0' }));
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ main: 'src/functions/*.js' }));
+  fs.mkdirSync(path.join(dir, 'src', 'functions'), { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, 'src', 'functions', 'todos.js'),
+    `const { app } = require(${JSON.stringify(root)});
+app.httpTrigger('todo', { route: 'todos/{id:int}', methods: ['GET'], handler: (req) => ({ id: Number(req.params.id), title: 'x' }) });
+app.httpTrigger('todos', { route: 'todos', methods: ['GET'], handler: () => [{ id: 1 }] });
+app.httpTrigger('map', { route: 'map', handler: () => new Map([['id', 1]]) });
+`,
+  );
+  const host = await startHost(dir);
+  t.after(() => host.stop());
+  const get = async (p) => {
+    const res = await fetch(host.base + p);
+    return { status: res.status, type: res.headers.get('content-type'), body: await res.text() };
+  };
+  assert.deepEqual(await get('/api/todos/7'), { status: 200, type: 'application/json', body: '{"id":7,"title":"x"}' });
+  assert.deepEqual(await get('/api/todos'), { status: 200, type: 'application/json', body: '[{"id":1}]' });
+  assert.equal((await get('/api/map')).status, 500);
+  assert.match(await host.logMatching(/returned a Map object/), /not an HTTP response/);
+  const { code } = await host.stop();
+  assert.equal(code, 0, `the host did not exit cleanly:\n${host.log()}`);
+});
+
+test('a queue message holding JSON arrives parsed; plain text stays a string', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fnwire-queue-json-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const seen = path.join(dir, 'seen.jsonl');
+  fs.writeFileSync(
+    path.join(dir, 'host.json'),
+    JSON.stringify({ version: '2.0', extensions: { queues: { maxPollingInterval: '00:00:00.200' } } }),
+  );
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ main: 'index.js' }));
+  fs.writeFileSync(
+    path.join(dir, 'index.js'),
+    `const fs = require('node:fs');
+const { app, output } = require(${JSON.stringify(root)});
+const jobs = output.queue({ queue: 'jobs' });
+app.httpTrigger('enqueue', { methods: ['POST'], extraOutputs: [jobs], handler: async (req, ctx) => {
+  ctx.extraOutputs.set(jobs, await req.text());
+  return { status: 202 };
+} });
+app.queueTrigger('work', { queue: 'jobs', handler: (message) => {
+  fs.appendFileSync(${JSON.stringify(seen)}, JSON.stringify({ type: Array.isArray(message) ? 'array' : typeof message, message }) + '\\n');
+} });
+`,
+  );
+  const host = await startHost(dir);
+  t.after(() => host.stop());
+  for (const body of ['{"id":7,"title":"x"}', '[1,2]', 'plain text']) {
+    assert.equal((await fetch(`${host.base}/api/enqueue`, { method: 'POST', body })).status, 202);
+  }
+  const lines = () => (fs.existsSync(seen) ? fs.readFileSync(seen, 'utf8').trim().split('\n').filter(Boolean) : []);
+  for (let i = 0; i < 200 && lines().length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+  const got = lines().map((l) => JSON.parse(l)).sort((a, b) => a.type.localeCompare(b.type));
+  assert.deepEqual(got, [
+    { type: 'array', message: [1, 2] },
+    { type: 'object', message: { id: 7, title: 'x' } },
+    { type: 'string', message: 'plain text' },
+  ], host.log());
+  const { code } = await host.stop();
+  assert.equal(code, 0, `the host did not exit cleanly:\n${host.log()}`);
+});
+
 test('hundreds of invocations are in flight at once on one event loop', async (t) => {
   const host = await startHost(path.join(repo, 'conformance', 'apps', 'node'));
   t.after(() => host.stop());

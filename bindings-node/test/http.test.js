@@ -107,3 +107,21 @@ test('cookies follow the shared rules (the Rust SDK decides)', async () => {
     }
   }
 });
+
+test('a returned plain object or array is the JSON body; a Map or a misspelled key says what was returned', async () => {
+  const todo = await httpResponseOut({ id: 1, title: 'x' }, 'the return value of f');
+  assert.equal(todo.status, 200);
+  assert.equal(todo.bodyKind, 'json');
+  assert.equal(todo.body.toString(), '{"id":1,"title":"x"}');
+  const list = await httpResponseOut([{ id: 1 }], 'the return value of f');
+  assert.equal(list.body.toString(), '[{"id":1}]');
+  await assert.rejects(httpResponseOut(new Map([['a', 1]]), 'the return value of f'), (e) => {
+    assert.match(e.message, /returned a Map object, which is not an HTTP response/);
+    assert.match(e.message, /Object\.fromEntries/);
+    return true;
+  });
+  await assert.rejects(httpResponseOut({ stauts: 201, jsonBody: {} }, 'the return value of f'), (e) => {
+    assert.match(e.message, /unknown key\(s\) 'stauts' \(did you mean 'status'\?\)/);
+    return true;
+  });
+});

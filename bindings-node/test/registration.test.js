@@ -60,6 +60,16 @@ function throwsNaming(fn, ...patterns) {
 test('mistakes throw at registration, naming the function and the problem', () => {
   throwsNaming(() => app.httpTrigger('bad_handler', { route: 'x' }), /app\.httpTrigger\("bad_handler"\)/, /handler/);
   throwsNaming(
+    () => app.httpTrigger('typo_handler', { route: 'x', hander: handler }),
+    /typo_handler/,
+    /has no option `hander`; did you mean `handler`\?/,
+  );
+  throwsNaming(
+    () => app.httpTrigger('typo_extra', { handler, extraOutput: [] }),
+    /typo_extra/,
+    /has no option `extraOutput`; did you mean `extraOutputs`\?/,
+  );
+  throwsNaming(
     () => app.queueTrigger('bad_key', { queueName: 'jobs', handler }),
     /app\.queueTrigger\('bad_key'\)/,
     /`trigger\.queue` has no option `queueName`; did you mean `queue`\?/,

@@ -114,13 +114,59 @@ pub struct IndexedFunction {
 
 fn exited(process: &WorkerProcess, stage: &'static str) -> StartupError {
     let status = process.exit_status().map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into());
-    let lines = process.last_stderr_lines();
-    let stderr = if lines.is_empty() {
-        String::new()
-    } else {
-        format!("; its last stderr lines: {}", lines.join(" | "))
-    };
-    StartupError::Exited { status, stage, stderr }
+    StartupError::Exited { status, stage, stderr: describe_stderr(&process.last_stderr_lines()) }
+}
+
+/// The worker's own error message out of its last stderr lines, then a hint when the cause is a
+/// known set-up mistake, then the lines themselves. Stack frames are skipped: Node prints the
+/// message above its frames and a version line below them, Python prints it below its traceback,
+/// Rust below `panicked at`.
+pub(crate) fn describe_stderr(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let message = lines.iter().rev().map(|l| l.trim_end()).find(|line| {
+        let trimmed = line.trim_start();
+        !trimmed.is_empty()
+            && !line.starts_with(char::is_whitespace)
+            && !trimmed.starts_with("Traceback (most recent call last)")
+            && !trimmed.starts_with("Node.js v")
+            && !trimmed.starts_with("note: run with `RUST_BACKTRACE")
+            && !trimmed.chars().all(|c| c == '^' || c == '~')
+    });
+    let mut out = String::new();
+    if let Some(message) = message {
+        out.push_str(&format!(": {message}"));
+        if let Some(hint) = setup_hint(message) {
+            out.push_str(&format!(". {hint}"));
+        }
+    }
+    let tail: Vec<&str> = lines.iter().rev().take(3).rev().map(String::as_str).collect();
+    out.push_str(&format!(" (its last stderr lines: {})", tail.join(" | ")));
+    out
+}
+
+/// What to do about a worker error that means the app's environment is not set up.
+fn setup_hint(message: &str) -> Option<String> {
+    let missing_fnwire =
+        message.contains("No module named fnwire") || message.contains("No module named 'fnwire'");
+    if !missing_fnwire {
+        return None;
+    }
+    // `python -m fnwire` prefixes the message with the interpreter's path.
+    let interpreter = message
+        .split_once(": No module named")
+        .map(|(program, _)| program.trim())
+        .filter(|program| !program.contains(' ') && !program.ends_with("Error"))
+        .map_or_else(
+            || "the Python interpreter the host ran".to_string(),
+            |p| format!("the Python interpreter `{p}`"),
+        );
+    Some(format!(
+        "{interpreter} does not have the fnwire package: install it into that interpreter, or choose the \
+         interpreter that has it with FNWIRE_PYTHON=/path/to/python or by activating its virtualenv \
+         (VIRTUAL_ENV); without either the host runs `python3` from PATH"
+    ))
 }
 
 /// Launches the worker, waits for its stream and initializes it.
@@ -449,6 +495,39 @@ fn normalize_lexically(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn startup_errors_quote_the_workers_message_not_its_stack_frames() {
+        let node = lines(
+            "/app/src/functions/todos.js:3\n    throw new Error('DATABASE_URL is not set');\n    ^\n\n\
+             Error: DATABASE_URL is not set\n    at Object.<anonymous> (/app/src/functions/todos.js:3:11)\n    \
+             at Module._compile (node:internal/modules/cjs/loader:1554:14)\n\nNode.js v22.14.0",
+        );
+        let described = describe_stderr(&node);
+        assert!(described.starts_with(": Error: DATABASE_URL is not set ("), "{described}");
+        let python = lines(
+            "Traceback (most recent call last):\n  File \"/app/function_app.py\", line 1, in <module>\n    \
+             import fnwire\nModuleNotFoundError: No module named 'fnwire'",
+        );
+        let described = describe_stderr(&python);
+        assert!(described.starts_with(": ModuleNotFoundError: No module named 'fnwire'. "), "{described}");
+        assert!(
+            described.contains("the Python interpreter the host ran does not have the fnwire package"),
+            "{described}"
+        );
+        let described = describe_stderr(&lines("/usr/bin/python3: No module named fnwire"));
+        assert!(described.contains("the Python interpreter `/usr/bin/python3` does not have"), "{described}");
+        assert!(described.contains("FNWIRE_PYTHON") && described.contains("VIRTUAL_ENV"), "{described}");
+        let rust = lines(
+            "thread 'main' panicked at src/main.rs:4:5:\nno config\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
+        );
+        assert!(describe_stderr(&rust).starts_with(": no config ("), "{}", describe_stderr(&rust));
+        assert_eq!(describe_stderr(&[]), "");
+    }
 
     #[test]
     fn the_secret_is_required_only_of_workers_on_fnwires_runtime() {

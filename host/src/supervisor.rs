@@ -567,9 +567,7 @@ enum Ended {
 fn exited(worker: &StartedWorker, status: Option<ExitStatus>) -> Ended {
     let code = status.and_then(|s| s.code());
     let status = status.map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into());
-    let lines = worker.process.last_stderr_lines();
-    let detail =
-        if lines.is_empty() { String::new() } else { format!("; last stderr lines: {}", lines.join(" | ")) };
+    let detail = crate::lifecycle::describe_stderr(&worker.process.last_stderr_lines());
     Ended::Died {
         reason: format!("the worker process exited unexpectedly ({status}){detail}"),
         counted: code != Some(INTENTIONAL_RESTART_EXIT_CODE),

@@ -15,7 +15,7 @@ use crate::app::{WorkerLaunch, host_env};
 const OUTPUT_DRAIN_BOUND: Duration = Duration::from_secs(1);
 
 /// How many stderr lines are kept to explain an early exit.
-const KEPT_STDERR_LINES: usize = 3;
+const KEPT_STDERR_LINES: usize = 40;
 
 /// The worker could not be started.
 #[derive(Debug, thiserror::Error)]

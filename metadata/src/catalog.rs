@@ -88,7 +88,13 @@ pub const CATALOG: &[BindingKind] = &[
         binding_type: "httpTrigger",
         direction: Direction::In,
         keys: &[
-            key("route", "route", ValueKind::Str),
+            KeySpec {
+                name: "route",
+                json_name: "route",
+                kind: ValueKind::Str,
+                required: false,
+                check: Some(check_route),
+            },
             KeySpec {
                 name: "methods",
                 json_name: "methods",
@@ -245,6 +251,13 @@ impl KeySpec {
 
 const HTTP_METHODS: &[&str] =
     &["get", "post", "put", "delete", "patch", "head", "options", "trace", "connect"];
+
+/// The host's own parser, so a template it would refuse at start-up is refused at declaration.
+fn check_route(value: &Value) -> Result<Value, String> {
+    let template = value.as_str().unwrap_or_default();
+    crate::route::RouteTemplate::parse(template).map_err(|e| e.message)?;
+    Ok(value.clone())
+}
 
 fn check_methods(value: &Value) -> Result<Value, String> {
     let mut out = Vec::new();

@@ -312,14 +312,24 @@ fn declare_known(
     declaration
 }
 
+/// Azure's option names that differ from fnwire's by more than spelling.
+const AZURE_ALIASES: &[(&str, &str)] = &[("arg_name", "name")];
+
 /// The accepted option a wrong one most likely meant: the one whose `function.json` or catalog
 /// spelling it is (`queueName` for `queue`), else the closest by edit distance.
+/// Azure's own option names (its Python decorators say `arg_name` for the parameter a binding
+/// fills) map to the option fnwire uses.
 fn suggestion(language: Language, kind: &BindingKind, key: &str, accepted: &[String]) -> Option<String> {
+    let fold = |text: &str| text.replace('_', "").to_ascii_lowercase();
+    let folded = fold(key);
+    let azure_name = AZURE_ALIASES.iter().find(|(azure, _)| fold(azure) == folded).map(|(_, ours)| *ours);
     let by_spelling = kind
         .keys
         .iter()
         .chain(COMMON_KEYS)
-        .find(|spec| spec.json_name.eq_ignore_ascii_case(key) || spec.name.eq_ignore_ascii_case(key))
+        .find(|spec| {
+            Some(spec.name) == azure_name || fold(spec.json_name) == folded || fold(spec.name) == folded
+        })
         .map(|spec| language.option(spec.name));
     let accepted: Vec<&str> = accepted.iter().map(String::as_str).collect();
     by_spelling.or_else(|| closest_key(key, &accepted).map(str::to_string))

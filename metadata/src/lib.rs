@@ -13,6 +13,7 @@ mod catalog;
 mod error;
 pub mod frontend;
 mod model;
+pub mod route;
 #[cfg(feature = "rpc")]
 pub mod rpc;
 

@@ -21,8 +21,41 @@ use crate::queue::QueueMessage;
     note = "a parameter named like an output binding must be `Out<T>`; `Context` needs no binding"
 )]
 pub trait FromInput: Sized {
+    /// Which triggers can provide this type, checked at compile time for trigger parameters.
+    #[doc(hidden)]
+    const INPUT_KIND: InputKind = InputKind::Data;
+
     /// Takes the binding's value out of the invocation and converts it.
     fn from_input(invocation: &mut Invocation, binding: &str) -> Result<Self, FunctionError>;
+}
+
+/// What kind of trigger data a parameter type reads, so that a trigger parameter of a type its
+/// trigger never sends (an `HttpRequest` on a timer) is a compile error rather than a failure at
+/// every run.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// Plain data (text, bytes, JSON): what queue, blob and most other triggers send.
+    Data,
+    /// An HTTP request: only an `httpTrigger` sends one.
+    Http,
+    /// Timer information: only a `timerTrigger` sends it.
+    Timer,
+    /// Anything (raw `TypedData`).
+    Any,
+}
+
+/// Whether a trigger of kind `trigger` can fill a parameter of kind `param` (a `const fn`, so the
+/// macros check it at compile time).
+#[doc(hidden)]
+pub const fn trigger_fills(trigger: InputKind, param: InputKind) -> bool {
+    match (trigger, param) {
+        (_, InputKind::Any) => true,
+        (InputKind::Http, param) => matches!(param, InputKind::Http),
+        // A timer's information arrives as JSON, which the data types can read too.
+        (InputKind::Timer, param) => !matches!(param, InputKind::Http),
+        (_, param) => matches!(param, InputKind::Data),
+    }
 }
 
 /// A parameter filled from the invocation itself rather than from a binding.
@@ -63,6 +96,8 @@ pub trait IntoReturn {
 }
 
 impl<T: FromTypedData> FromInput for T {
+    const INPUT_KIND: InputKind = T::INPUT_KIND;
+
     /// Takes the binding's value out of the invocation and converts it.
     fn from_input(invocation: &mut Invocation, binding: &str) -> Result<Self, FunctionError> {
         let data = invocation.take_input(binding).unwrap_or_default();
@@ -129,11 +164,21 @@ impl<T: IntoTypedData> IntoReturn for T {
 
 /// `Err` fails the invocation: the message is the error's `Display`, and its `Debug` becomes the
 /// stack trace when it says more (an error chain).
-impl<T: IntoReturn, E: fmt::Display + fmt::Debug> IntoReturn for Result<T, E> {
+/// An [`Error`](crate::Error) or [`FunctionError`] with an HTTP status keeps it, so that an
+/// HTTP-triggered function answers with that status.
+impl<T: IntoReturn, E: fmt::Display + fmt::Debug + 'static> IntoReturn for Result<T, E> {
     fn into_return(self) -> Result<Option<TypedData>, FunctionError> {
         match self {
             Ok(value) => value.into_return(),
-            Err(error) => Err(FunctionError::from_display(&error)),
+            Err(error) => {
+                let any: &dyn std::any::Any = &error;
+                let status = match (any.downcast_ref::<crate::Error>(), any.downcast_ref::<FunctionError>()) {
+                    (Some(e), _) => e.http_status(),
+                    (_, Some(e)) => e.http_status,
+                    _ => None,
+                };
+                Err(FunctionError { http_status: status, ..FunctionError::from_display(&error) })
+            }
         }
     }
 }

@@ -18,6 +18,10 @@ use crate::FunctionError;
             bool, HttpRequest, TimerInfo, TypedData, or Option<T> of these"
 )]
 pub trait FromTypedData: Sized {
+    /// Which triggers can provide this type, checked at compile time for trigger parameters.
+    #[doc(hidden)]
+    const INPUT_KIND: crate::bind::InputKind = crate::bind::InputKind::Data;
+
     /// Converts the value; the error says what was received and what was expected.
     fn from_typed_data(data: TypedData) -> Result<Self, FunctionError>;
 }
@@ -124,6 +128,7 @@ pub fn json_of(data: TypedData) -> Result<Value, FunctionError> {
 }
 
 impl FromTypedData for TypedData {
+    const INPUT_KIND: crate::bind::InputKind = crate::bind::InputKind::Any;
     fn from_typed_data(data: TypedData) -> Result<Self, FunctionError> {
         Ok(data)
     }
@@ -216,6 +221,7 @@ impl FromTypedData for bool {
 
 /// A missing or null value becomes `None`.
 impl<T: FromTypedData> FromTypedData for Option<T> {
+    const INPUT_KIND: crate::bind::InputKind = T::INPUT_KIND;
     fn from_typed_data(data: TypedData) -> Result<Self, FunctionError> {
         if data.data.is_none() { Ok(None) } else { T::from_typed_data(data).map(Some) }
     }

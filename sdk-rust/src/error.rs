@@ -4,6 +4,7 @@ use std::error::Error as StdError;
 use std::fmt;
 
 use fnwire_protocol::rpc::RpcException;
+use http::StatusCode;
 
 /// A general error for function code: build it from any error with `?`, or from a message with
 /// [`Error::msg`]. It keeps the error's `source()` chain.
@@ -15,6 +16,8 @@ use fnwire_protocol::rpc::RpcException;
 /// `impl<E: std::error::Error> From<E> for Error` can exist.
 pub struct Error {
     inner: Box<dyn StdError + Send + Sync + 'static>,
+    /// The HTTP status an HTTP-triggered function answers with when it returns this error.
+    status: Option<StatusCode>,
 }
 
 impl Error {
@@ -23,7 +26,75 @@ impl Error {
     where
         M: fmt::Display + fmt::Debug + Send + Sync + 'static,
     {
-        Error { inner: Box::new(MessageError(message)) }
+        Error { inner: Box::new(MessageError(message)), status: None }
+    }
+
+    /// An error that an HTTP-triggered function answers with `status` and the message as a
+    /// plain-text body, instead of failing the invocation (a 500). Other functions fail as usual.
+    pub fn with_status<M>(status: StatusCode, message: M) -> Self
+    where
+        M: fmt::Display + fmt::Debug + Send + Sync + 'static,
+    {
+        Error { inner: Box::new(MessageError(message)), status: Some(status) }
+    }
+
+    /// A `400 Bad Request` error: the request was malformed.
+    pub fn bad_request<M>(message: M) -> Self
+    where
+        M: fmt::Display + fmt::Debug + Send + Sync + 'static,
+    {
+        Error::with_status(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// A `401 Unauthorized` error: the caller did not say who they are.
+    pub fn unauthorized<M>(message: M) -> Self
+    where
+        M: fmt::Display + fmt::Debug + Send + Sync + 'static,
+    {
+        Error::with_status(StatusCode::UNAUTHORIZED, message)
+    }
+
+    /// A `403 Forbidden` error: the caller may not do this.
+    pub fn forbidden<M>(message: M) -> Self
+    where
+        M: fmt::Display + fmt::Debug + Send + Sync + 'static,
+    {
+        Error::with_status(StatusCode::FORBIDDEN, message)
+    }
+
+    /// A `404 Not Found` error: what the request names does not exist.
+    pub fn not_found<M>(message: M) -> Self
+    where
+        M: fmt::Display + fmt::Debug + Send + Sync + 'static,
+    {
+        Error::with_status(StatusCode::NOT_FOUND, message)
+    }
+
+    /// A `409 Conflict` error: the request clashes with the current state.
+    pub fn conflict<M>(message: M) -> Self
+    where
+        M: fmt::Display + fmt::Debug + Send + Sync + 'static,
+    {
+        Error::with_status(StatusCode::CONFLICT, message)
+    }
+
+    /// A `422 Unprocessable Content` error: the request is well-formed but its content is wrong.
+    pub fn unprocessable<M>(message: M) -> Self
+    where
+        M: fmt::Display + fmt::Debug + Send + Sync + 'static,
+    {
+        Error::with_status(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+
+    /// Gives this error an HTTP status (builder style), e.g. `Error::from(e).status(StatusCode::BAD_GATEWAY)`.
+    pub fn status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The HTTP status this error answers with, if it has one.
+    pub fn http_status(&self) -> Option<StatusCode> {
+        self.status
     }
 
     /// Wraps this error in a higher-level message; the current error becomes its source.
@@ -31,7 +102,10 @@ impl Error {
     where
         C: fmt::Display + Send + Sync + 'static,
     {
-        Error { inner: Box::new(ContextError { context: context.to_string(), source: self.inner }) }
+        Error {
+            inner: Box::new(ContextError { context: context.to_string(), source: self.inner }),
+            status: self.status,
+        }
     }
 
     /// The error and each of its sources, outermost first.
@@ -56,7 +130,7 @@ where
     E: StdError + Send + Sync + 'static,
 {
     fn from(error: E) -> Self {
-        Error { inner: Box::new(error) }
+        Error { inner: Box::new(error), status: None }
     }
 }
 
@@ -140,12 +214,16 @@ pub struct FunctionError {
     pub stack_trace: Option<String>,
     /// The kind of error, e.g. `panic` (`RpcException.type`).
     pub error_type: Option<String>,
+    /// Set for a failure the caller caused (a malformed request, a missing resource): an
+    /// HTTP-triggered function then answers with this status and the message as its body
+    /// instead of failing the invocation.
+    pub http_status: Option<StatusCode>,
 }
 
 impl FunctionError {
     /// A failure with just a message.
     pub fn new(message: impl Into<String>) -> Self {
-        FunctionError { message: message.into(), stack_trace: None, error_type: None }
+        FunctionError { message: message.into(), stack_trace: None, error_type: None, http_status: None }
     }
 
     /// Adds a stack trace (builder style).
@@ -157,6 +235,12 @@ impl FunctionError {
     /// Adds an error type (builder style).
     pub fn with_type(mut self, error_type: impl Into<String>) -> Self {
         self.error_type = Some(error_type.into());
+        self
+    }
+
+    /// Gives the failure an HTTP status (builder style); see [`FunctionError::http_status`].
+    pub fn with_http_status(mut self, status: StatusCode) -> Self {
+        self.http_status = Some(status);
         self
     }
 
@@ -177,6 +261,7 @@ impl FunctionError {
             message,
             stack_trace: adds_something.then_some(debug),
             error_type: Some(short_type_name::<E>()),
+            http_status: None,
         }
     }
 
@@ -203,7 +288,8 @@ fn short_type_name<E: ?Sized>() -> String {
 /// Lets handlers built on the dynamic API use `?` on [`Error`]s.
 impl From<Error> for FunctionError {
     fn from(error: Error) -> Self {
-        FunctionError::from_display(&error)
+        let status = error.status;
+        FunctionError { http_status: status, ..FunctionError::from_display(&error) }
     }
 }
 

@@ -176,15 +176,16 @@ impl HttpRequest {
     }
 
     /// The body parsed as JSON into `T`. The error says whether the body is not JSON at all or
-    /// does not fit `T`, and where (line and column).
+    /// does not fit `T`, and where (line and column); it is a `400 Bad Request`, so `req.json()?`
+    /// in an HTTP function answers the caller with it.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, crate::Error> {
         if self.body.is_empty() {
-            return Err(crate::Error::msg(format!(
+            return Err(crate::Error::bad_request(format!(
                 "the request body is empty, expected JSON for `{}` (send a body with Content-Type: application/json)",
                 std::any::type_name::<T>()
             )));
         }
-        parse_json(&self.body, "the request body").map_err(|e| crate::Error::msg(e.message))
+        parse_json(&self.body, "the request body").map_err(|e| crate::Error::bad_request(e.message))
     }
 
     /// Builds the request from what the host sends. Hosts fill either the plain maps or the
@@ -261,6 +262,7 @@ fn query_from_url(url: &str) -> BTreeMap<String, String> {
 }
 
 impl FromTypedData for HttpRequest {
+    const INPUT_KIND: crate::bind::InputKind = crate::bind::InputKind::Http;
     fn from_typed_data(data: TypedData) -> Result<Self, FunctionError> {
         match data.data {
             Some(Data::Http(http)) => HttpRequest::from_rpc(*http),

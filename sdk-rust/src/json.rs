@@ -40,9 +40,18 @@ impl<T> std::ops::DerefMut for Json<T> {
     }
 }
 
+/// On an HTTP trigger, `Json<T>` is the request's body (a body that does not fit is a 400).
 impl<T: DeserializeOwned> FromTypedData for Json<T> {
+    const INPUT_KIND: crate::bind::InputKind = crate::bind::InputKind::Any;
+
     fn from_typed_data(data: TypedData) -> Result<Self, FunctionError> {
         let what = format!("the data for `{}`", std::any::type_name::<T>());
+        if let Some(Data::Http(http)) = data.data {
+            let request = crate::HttpRequest::from_rpc(*http)?;
+            return request.json::<T>().map(Json).map_err(|e| {
+                FunctionError::new(e.to_string()).with_http_status(http::StatusCode::BAD_REQUEST)
+            });
+        }
         match &data.data {
             Some(Data::Json(text)) | Some(Data::String(text)) => parse_json(text.as_bytes(), &what).map(Json),
             Some(Data::Bytes(b)) | Some(Data::Stream(b)) => parse_json(b, &what).map(Json),

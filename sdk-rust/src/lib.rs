@@ -31,7 +31,10 @@
 //!
 //! * Parameters bind by name: the trigger's, other inputs' ([`FromTypedData`] types such as
 //!   [`HttpRequest`], [`TimerInfo`], [`QueueMessage`], `String`, [`Json<T>`]), outputs'
-//!   ([`Out<T>`]), or none ([`Context`]).
+//!   ([`Out<T>`]), or none ([`Context`]). In an HTTP function, a parameter matching no binding
+//!   may also be an extractor: [`Json<T>`] (the body), [`Query<T>`], [`Path<T>`] (route
+//!   parameters, `{id:int}` read as a number); a request that does not fit answers `400` saying
+//!   why. [`State<T>`] is the value given to [`provide_state`] in `main`.
 //! * Functions may be `async` or not. An `async fn` runs on the worker's async threads: one that
 //!   finishes without waiting (no I/O, no timer) is answered on the spot, with no task and no
 //!   thread hand-off, which makes it the cheapest kind. A plain `fn` may block (files, blocking
@@ -39,6 +42,9 @@
 //!   thread hand-off each way (see BENCHMARKS.md). Functions return `()`,
 //!   [`HttpResponse`], text, bytes, JSON, `Option` of those, or `Result<_, E>` where `E` prints
 //!   (e.g. [`Error`]). An `Err` or a panic fails that invocation only; the worker keeps serving.
+//!   In an HTTP function, an [`Error`] with a status ([`Error::bad_request`],
+//!   [`Error::not_found`], [`Error::with_status`]) answers with that status and its message, so
+//!   `?` gives the caller a 4xx.
 //! * Log with [`tracing`]: events inside a function go to the host, tagged with the invocation.
 //! * HTTP uses the [`http`] crate's types ([`http::Method`], [`http::StatusCode`],
 //!   [`http::HeaderMap`]). Builders consume `self` and are named `with_*`
@@ -57,6 +63,7 @@ mod context;
 mod convert;
 pub mod durable;
 mod error;
+mod extract;
 mod http_binding;
 mod invocation;
 mod json;
@@ -77,6 +84,7 @@ pub mod __bridge;
 pub use context::{Context, RetryContext, TraceContext};
 pub use convert::{FromTypedData, IntoTypedData};
 pub use error::{Error, FunctionError};
+pub use extract::{Path, Query, State, provide_state};
 pub use http_binding::{Cookie, HttpRequest, HttpResponse, InvalidHttpValue, SameSite};
 pub use invocation::{Invocation, InvocationOutcome, InvocationResult};
 pub use json::Json;

@@ -3,7 +3,7 @@
 
 pub use inventory;
 
-pub use crate::bind::{FromInput, FromInvocation, IntoReturn, OutputParam};
+pub use crate::bind::{FromInput, FromInvocation, InputKind, IntoReturn, OutputParam, trigger_fills};
 pub use crate::durable::{
     ActivityInput, ActivityReturn, EntityParam, OrchestrationParam, run_entity, run_entity_async,
     run_orchestrator,
@@ -70,4 +70,24 @@ where
 /// Ends an invocation: the values of its `Out<T>` parameters plus the return value.
 pub fn finish(invocation: Invocation, returned: Option<TypedData>) -> InvocationResult {
     invocation.finish(returned)
+}
+
+/// Ends an HTTP function's invocation that failed with an HTTP status (a rejected extractor, an
+/// [`crate::Error::bad_request`]): the caller gets that status with the message as a plain-text
+/// body, on the function's HTTP output. Other failures, and functions without an HTTP output, are
+/// left as they are.
+pub fn answer_http_errors(result: InvocationResult, http_output: Option<&str>) -> InvocationResult {
+    let (error, output) = match (result, http_output) {
+        (Err(error), Some(output)) if error.http_status.is_some() => (error, output),
+        (other, _) => return other,
+    };
+    let status = error.http_status.unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    tracing::info!("answered {status}: {}", error.message);
+    let response = crate::HttpResponse::new(status).with_text(error.message);
+    let data = crate::IntoTypedData::into_typed_data(response)?;
+    if output == "$return" {
+        Ok(InvocationOutcome { outputs: Vec::new(), return_value: Some(data) })
+    } else {
+        Ok(InvocationOutcome { outputs: vec![(output.to_string(), data)], return_value: None })
+    }
 }

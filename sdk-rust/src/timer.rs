@@ -50,6 +50,7 @@ impl TimerInfo {
 }
 
 impl FromTypedData for TimerInfo {
+    const INPUT_KIND: crate::bind::InputKind = crate::bind::InputKind::Timer;
     fn from_typed_data(data: TypedData) -> Result<Self, FunctionError> {
         match &data.data {
             Some(Data::Json(text)) | Some(Data::String(text)) => TimerInfo::from_json(text),

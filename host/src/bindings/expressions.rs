@@ -325,6 +325,9 @@ pub fn check_template(template: &str, trigger_names: Option<&[&str]>) -> Result<
 #[derive(Debug, Clone)]
 pub struct ExpressionValues {
     values: HashMap<String, String>,
+    /// Payload properties hidden by a trigger metadata field of the same name (lowercase name →
+    /// the payload's value), so a template naming one can say which was used.
+    shadowed: HashMap<String, String>,
     method_name: String,
     utc_now: DateTime<Utc>,
     rand_guid: uuid::Uuid,
@@ -334,6 +337,7 @@ impl Default for ExpressionValues {
     fn default() -> Self {
         ExpressionValues {
             values: HashMap::new(),
+            shadowed: HashMap::new(),
             method_name: String::new(),
             utc_now: Utc::now(),
             rand_guid: uuid::Uuid::new_v4(),
@@ -367,7 +371,16 @@ impl ExpressionValues {
                     serde_json::Value::String(s) => s,
                     other => other.to_string(),
                 };
-                self.values.entry(k.to_lowercase()).or_insert(text);
+                let name = k.to_lowercase();
+                match self.values.get(&name) {
+                    None => {
+                        self.values.insert(name, text);
+                    }
+                    Some(metadata) if *metadata != text => {
+                        self.shadowed.insert(name, text);
+                    }
+                    Some(_) => {}
+                }
             }
         }
     }
@@ -398,6 +411,31 @@ impl ExpressionValues {
         Ok(out)
     }
 
+    /// Logs once per function and name (the first invocation that hits it) that `{name}` took
+    /// the trigger metadata's value although the JSON payload has a property of that name too, as
+    /// Azure resolves it: a silent choice here sends a blob or message to an unexpected place.
+    fn warn_if_shadowed(&self, name: &str, used: &str, template: &str) {
+        let Some(payload_value) = self.shadowed.get(&name.to_lowercase()) else { return };
+        static WARNED: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+        let key = (self.method_name.clone(), name.to_lowercase());
+        let mut warned = WARNED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if warned.contains(&key) {
+            return;
+        }
+        warned.push(key);
+        tracing::warn!(
+            "function `{}`: `{{{name}}}` in `{template}` names both a trigger metadata field and a property of the \
+             message's JSON payload; the metadata value {used:?} was used, not the payload's {payload_value:?} \
+             (as on Azure). To use the payload's value, rename the property or bind the payload explicitly",
+            self.method_name
+        );
+    }
+
+    /// Whether `{name}` would resolve to trigger metadata hiding a payload property of that name.
+    pub fn is_shadowed(&self, name: &str) -> bool {
+        self.shadowed.contains_key(&name.to_lowercase())
+    }
+
     fn value_of(
         &self,
         expression: &Expression,
@@ -412,7 +450,10 @@ impl ExpressionValues {
             Expression::SysRandGuid => self.rand_guid.hyphenated().to_string(),
             Expression::SysMethodName => self.method_name.clone(),
             Expression::Name(name) => match self.get(name) {
-                Some(v) => v.to_string(),
+                Some(v) => {
+                    self.warn_if_shadowed(name, v, template);
+                    v.to_string()
+                }
                 None => {
                     let mut known: Vec<String> = self.values.keys().cloned().collect();
                     known.sort_unstable();
@@ -497,6 +538,21 @@ mod tests {
         for (template, expected) in cases {
             assert_eq!(values.resolve(template).unwrap(), expected, "{template}");
         }
+    }
+
+    #[test]
+    fn metadata_wins_over_a_payload_property_and_the_collision_is_known() {
+        let metadata = HashMap::from([("Id".to_string(), typed(typed_data::Data::String("msg-1".into())))]);
+        let mut values = ExpressionValues::from_trigger_metadata(&metadata);
+        values.set_method_name("copy");
+        values.add_json_properties(br#"{"id": "order-7", "id2": "x", "other": 1}"#);
+        assert_eq!(values.resolve("out/{id}.json").unwrap(), "out/msg-1.json");
+        assert!(values.is_shadowed("ID"));
+        assert!(!values.is_shadowed("other"), "no metadata of that name");
+        assert_eq!(values.get("other"), Some("1"));
+        let mut same = ExpressionValues::from_trigger_metadata(&metadata);
+        same.add_json_properties(br#"{"Id": "msg-1"}"#);
+        assert!(!same.is_shadowed("id"), "the same value is no collision");
     }
 
     #[test]

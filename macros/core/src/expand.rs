@@ -20,6 +20,8 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
     let durable = DurableRole::of(model);
 
     let mut extractions = Vec::new();
+    let mut trigger_checks = Vec::new();
+    let mut invocation_params = 0;
     // The argument expressions, in order; the durable context parameter is made by the SDK.
     let mut call_args = Vec::new();
     for (index, param) in model.params.iter().enumerate() {
@@ -47,6 +49,9 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
                 }
             }
             (ParamRole::Input { binding }, _) => {
+                if is_trigger {
+                    trigger_checks.push(trigger_param_check(model, &param.ident, ty));
+                }
                 let binding = LitStr::new(binding, Span::call_site());
                 quote_spanned! {ty.span()=>
                     let #arg = <#ty as ::fnwire::__private::FromInput>::from_input(&mut #invocation, #binding)?;
@@ -62,7 +67,15 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
                 let #arg = <#ty as ::fnwire::__private::FromInvocation>::from_invocation(&#invocation)?;
             },
         };
-        extractions.push(extraction);
+        // Parameters read from the invocation (extractors such as `Json<T>` that look at the
+        // HTTP request) go first, before a binding parameter takes its input out.
+        match &param.role {
+            ParamRole::Invocation => extractions.insert(invocation_params, extraction),
+            _ => extractions.push(extraction),
+        }
+        if matches!(param.role, ParamRole::Invocation) {
+            invocation_params += 1;
+        }
         // An entity function runs once per operation, so its other arguments are cloned each time.
         call_args.push(match durable {
             DurableRole::Entity => quote_spanned! {ty.span()=> ::core::clone::Clone::clone(&#arg)},
@@ -94,6 +107,19 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
     let line = quote_spanned! {fn_ident.span()=> ::core::line!()};
     let stacked_uses = mention_stacked_attributes(&model.stacked_paths);
     let context_binding = LitStr::new(model.trigger_name().unwrap_or_default(), Span::call_site());
+    // Where a failure with an HTTP status (a rejected extractor, `Error::bad_request`) is answered.
+    let http_output = match model
+        .metadata
+        .bindings
+        .iter()
+        .find(|b| b.binding_type == "http" && b.direction == fnwire_metadata::Direction::Out)
+    {
+        Some(binding) => {
+            let name = LitStr::new(&binding.name, Span::call_site());
+            quote!(::core::option::Option::Some(#name))
+        }
+        None => quote!(::core::option::Option::None),
+    };
 
     // An `async fn` is polled as a task; a plain `fn` may block, so the runtime runs its whole
     // invocation (inputs, call, outputs) on a blocking-pool thread. An orchestrator is replayed
@@ -151,10 +177,13 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
                     #invocation_binding: ::fnwire::__private::Invocation,
                 ) -> ::fnwire::__private::BoxFuture<'static, ::fnwire::__private::InvocationResult> {
                     ::std::boxed::Box::pin(async move {
-                        #(#extractions)*
-                        let __fnwire_returned = #fn_ident(#(#call_args),*).await;
-                        #into_return
-                        ::fnwire::__private::finish(#invocation, __fnwire_value)
+                        let __fnwire_result: ::fnwire::__private::InvocationResult = async move {
+                            #(#extractions)*
+                            let __fnwire_returned = #fn_ident(#(#call_args),*).await;
+                            #into_return
+                            ::fnwire::__private::finish(#invocation, __fnwire_value)
+                        }.await;
+                        ::fnwire::__private::answer_http_errors(__fnwire_result, #http_output)
                     })
                 }
             };
@@ -163,6 +192,12 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
         (_, false) => {
             let invoker = quote! {
                 fn __fnwire_invoke(
+                    #invocation: ::fnwire::__private::Invocation,
+                ) -> ::fnwire::__private::InvocationResult {
+                    ::fnwire::__private::answer_http_errors(__fnwire_run(#invocation), #http_output)
+                }
+
+                fn __fnwire_run(
                     #invocation_binding: ::fnwire::__private::Invocation,
                 ) -> ::fnwire::__private::InvocationResult {
                     #(#extractions)*
@@ -179,6 +214,7 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
 
         const _: () = {
             #stacked_uses
+            #(#trigger_checks)*
             #invoker
             ::fnwire::__private::inventory::submit! {
                 ::fnwire::__private::Registration {
@@ -188,6 +224,40 @@ pub fn expand(model: &FunctionModel) -> TokenStream {
                     location: ::core::concat!(::core::file!(), ":", #line),
                 }
             }
+        };
+    }
+}
+
+/// A compile-time check that the trigger can fill its parameter's type (an `HttpRequest` from a
+/// timer cannot be), reported at the type. The type's kind is a trait constant, so the check is a
+/// constant evaluated by the compiler; types that are no input at all are reported by `FromInput`.
+fn trigger_param_check(model: &FunctionModel, ident: &syn::Ident, ty: &syn::Type) -> TokenStream {
+    let trigger = model.metadata.bindings.first();
+    let binding_type = trigger.map(|b| b.binding_type.as_str()).unwrap_or_default();
+    let (kind, offers) = match binding_type {
+        "httpTrigger" => (
+            quote!(Http),
+            "an HTTP request: declare it as `HttpRequest` (read a JSON body with a `Json<T>` parameter, the query with `Query<T>`, route parameters with `Path<T>`)",
+        ),
+        "timerTrigger" => (quote!(Timer), "timer information: declare it as `TimerInfo`"),
+        _ => (
+            quote!(Data),
+            "data, not an HTTP request or timer information: declare it as `String`, `Vec<u8>`, `serde_json::Value`, `Json<T>` or the trigger's own type (e.g. `QueueMessage`)",
+        ),
+    };
+    let type_text = ty.to_token_stream().to_string().replace(' ', "");
+    let message = LitStr::new(
+        &format!(
+            "parameter `{ident}: {type_text}` cannot be filled by this function's `{binding_type}`, which sends {offers}"
+        ),
+        ty.span(),
+    );
+    quote_spanned! {ty.span()=>
+        const _: () = if !::fnwire::__private::trigger_fills(
+            ::fnwire::__private::InputKind::#kind,
+            <#ty as ::fnwire::__private::FromInput>::INPUT_KIND,
+        ) {
+            ::core::panic!(#message)
         };
     }
 }

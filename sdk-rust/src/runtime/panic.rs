@@ -68,6 +68,7 @@ fn panic_error(payload: Box<dyn Any + Send>) -> FunctionError {
         message: format!("the function panicked: {message}"),
         stack_trace: LAST_PANIC_TRACE.with(|t| t.borrow_mut().take()),
         error_type: Some("panic".to_string()),
+        http_status: None,
     }
 }
 
