@@ -193,6 +193,27 @@ async fn wait_all_finished(served: &Served, since: Instant) -> anyhow::Result<()
     Ok(())
 }
 
+/// How a start request carries the orchestration's input.
+#[derive(Debug, Clone, Copy)]
+enum Input {
+    /// The input's JSON as the body (what `curl -d '"Tokyo"'` sends).
+    Plain,
+    /// The input's JSON text as a JSON string, as `azure-functions-durable`'s client posts it
+    /// (`json.dumps`, then the HTTP client's JSON encoding): fnwire hands the Python library
+    /// the stored body parsed once, and its `get_input()` parses that again.
+    AsPythonClient,
+}
+
+impl Input {
+    fn body(self, value: &str) -> String {
+        let json = Value::from(value).to_string();
+        match self {
+            Input::Plain => json,
+            Input::AsPythonClient => Value::from(json).to_string(),
+        }
+    }
+}
+
 /// The instance id in a start's check-status answer.
 fn instance_id(answer: &[u8]) -> anyhow::Result<String> {
     let value: Value = serde_json::from_slice(answer)?;
@@ -201,10 +222,10 @@ fn instance_id(answer: &[u8]) -> anyhow::Result<String> {
 
 /// Starts `count` `chain5` orchestrations and waits for all of them; answers orchestrations/s.
 /// The output of one is checked: five steps appended five marks.
-async fn chain_round(served: &Served, count: usize) -> anyhow::Result<f64> {
+async fn chain_round(served: &Served, count: usize, input: Input) -> anyhow::Result<f64> {
     let started = Instant::now();
     let answers = post_many(served.addr, count, 202, move |n| {
-        (api("orchestrators/chain5"), serde_json::to_string(&format!("chain {n}")).unwrap_or_default())
+        (api("orchestrators/chain5"), input.body(&format!("chain {n}")))
     })
     .await?;
     wait_all_finished(served, started).await?;
@@ -292,7 +313,7 @@ pub async fn durable_chain(env: &Env) -> anyhow::Result<Vec<Row>> {
     let store = Store::open(&storage)?;
     let count = env.chains();
     // Warm up both paths (and check that both work) before anything is timed.
-    chain_round(&served, STARTERS).await?;
+    chain_round(&served, STARTERS, Input::Plain).await?;
     hops_round(&served, &store, STARTERS).await?;
     let results = std::sync::Mutex::new(Vec::new());
     alternate(
@@ -300,7 +321,7 @@ pub async fn durable_chain(env: &Env) -> anyhow::Result<Vec<Row>> {
         || {
             let (served, results) = (&served, &results);
             async move {
-                let rate = chain_round(served, count).await?;
+                let rate = chain_round(served, count, Input::Plain).await?;
                 results.lock().unwrap_or_else(|e| e.into_inner()).push((true, rate));
                 Ok(())
             }
@@ -443,15 +464,15 @@ pub async fn durable_python(env: &Env) -> anyhow::Result<Vec<Row>> {
     let microsoft =
         start_host(env, "durable-python-microsoft", &microsoft_app, &storage.join("microsoft"), &[]).await?;
     let count = env.chains() / 2;
-    chain_round(&fnwire, STARTERS).await?;
-    chain_round(&microsoft, STARTERS).await?;
+    chain_round(&fnwire, STARTERS, Input::AsPythonClient).await?;
+    chain_round(&microsoft, STARTERS, Input::AsPythonClient).await?;
     let results = std::sync::Mutex::new(Vec::new());
     alternate(
         env.rounds(),
         || {
             let (served, results) = (&fnwire, &results);
             async move {
-                let rate = chain_round(served, count).await?;
+                let rate = chain_round(served, count, Input::AsPythonClient).await?;
                 results.lock().unwrap_or_else(|e| e.into_inner()).push((true, rate));
                 Ok(())
             }
@@ -459,7 +480,7 @@ pub async fn durable_python(env: &Env) -> anyhow::Result<Vec<Row>> {
         || {
             let (served, results) = (&microsoft, &results);
             async move {
-                let rate = chain_round(served, count).await?;
+                let rate = chain_round(served, count, Input::AsPythonClient).await?;
                 results.lock().unwrap_or_else(|e| e.into_inner()).push((false, rate));
                 Ok(())
             }
