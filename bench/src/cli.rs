@@ -10,7 +10,8 @@ use crate::stats::{Row, render_table, to_json};
 
 const USAGE: &str = "usage: fnwire-bench [SCENARIO…] [--quick] [--json FILE]
 scenarios: hop (alias stream-limit), http-rust, http-python, http-python-async, http-python-azure, http-node, http-node-azure, queue,
-           cold-start-rust, cold-start-python, cold-start-node (default: all)";
+           cold-start-rust, cold-start-python, cold-start-node,
+           durable-chain, durable-fanout, durable-python (default: all)";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -130,6 +131,9 @@ async fn run(options: Options) -> anyhow::Result<()> {
             "cold-start-rust" => scenarios::cold_start_rust(&env).await,
             "cold-start-python" => scenarios::cold_start_python(&env).await,
             "cold-start-node" => scenarios::cold_start_node(&env).await,
+            "durable-chain" => crate::durable::durable_chain(&env).await,
+            "durable-fanout" => crate::durable::durable_fanout(&env).await,
+            "durable-python" => crate::durable::durable_python(&env).await,
             other => Err(anyhow::anyhow!("unknown scenario `{other}`")),
         };
         match result {

@@ -5,6 +5,7 @@
 pub mod azure_node;
 pub mod azure_python;
 pub mod cli;
+pub mod durable;
 pub mod load;
 pub mod peers;
 pub mod procs;

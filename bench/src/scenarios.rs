@@ -39,13 +39,16 @@ pub const ALL: &[&str] = &[
     "cold-start-rust",
     "cold-start-python",
     "cold-start-node",
+    "durable-chain",
+    "durable-fanout",
+    "durable-python",
 ];
 
 /// HTTP concurrency (connections) of the `http-*` scenarios.
 pub const HTTP_CONNECTIONS: usize = 64;
 
 impl Env {
-    fn rounds(&self) -> usize {
+    pub(crate) fn rounds(&self) -> usize {
         if self.quick { 3 } else { 5 }
     }
 
@@ -102,18 +105,18 @@ fn plain_hyper(env: &Env, name: &str, recorded: &Recorded) -> anyhow::Result<Ser
 
 /// Medians of one figure over rounds, for fnwire and its baseline.
 #[derive(Default)]
-struct Pairs {
+pub(crate) struct Pairs {
     fnwire: BTreeMap<&'static str, Vec<f64>>,
     baseline: BTreeMap<&'static str, Vec<f64>>,
 }
 
 impl Pairs {
-    fn push(&mut self, fnwire: bool, key: &'static str, value: f64) {
+    pub(crate) fn push(&mut self, fnwire: bool, key: &'static str, value: f64) {
         let side = if fnwire { &mut self.fnwire } else { &mut self.baseline };
         side.entry(key).or_default().push(value);
     }
 
-    fn row(&self, scenario: &str, key: &'static str, unit: &str, better: Better) -> Row {
+    pub(crate) fn row(&self, scenario: &str, key: &'static str, unit: &str, better: Better) -> Row {
         let m = |side: &BTreeMap<&str, Vec<f64>>| median(side.get(key).map(Vec::as_slice).unwrap_or(&[]));
         Row::measured(scenario, m(&self.fnwire), m(&self.baseline), unit, better)
     }
@@ -133,7 +136,7 @@ impl Pairs {
 }
 
 /// Runs `fnwire_side` and `baseline_side` alternately (fnwire first in even rounds).
-async fn alternate<A, B, FA, FB>(
+pub(crate) async fn alternate<A, B, FA, FB>(
     rounds: usize,
     mut fnwire_side: A,
     mut baseline_side: B,
@@ -466,11 +469,11 @@ pub async fn queue(env: &Env) -> anyhow::Result<Vec<Row>> {
 }
 
 /// Seconds since the Unix epoch, to name a run's folder.
-fn unix_seconds() -> u64 {
+pub(crate) fn unix_seconds() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn prune_older_than(root: &Path, age: Duration) {
+pub(crate) fn prune_older_than(root: &Path, age: Duration) {
     let Ok(entries) = std::fs::read_dir(root) else { return };
     for entry in entries.flatten() {
         let old =

@@ -83,3 +83,11 @@ fn arguments_select_scenarios_in_canonical_order() {
     assert!(e.contains("http-java"), "{e}");
     assert!(parse(&args(&["--json"])).unwrap_err().contains("FILE"));
 }
+
+#[test]
+fn the_durable_rows_are_selectable_by_name() {
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let o = parse(&args(&["durable-python", "durable-fanout", "durable-chain", "--quick"])).unwrap();
+    assert_eq!(o.scenarios, ["durable-chain", "durable-fanout", "durable-python"]);
+    assert!(parse(&args(&["durable-sequence"])).unwrap_err().contains("durable-sequence"));
+}
