@@ -306,6 +306,45 @@ fn packed_rust_app(env: &Env) -> anyhow::Result<PathBuf> {
     Ok(out)
 }
 
+/// Runs both sides alternately (as [`alternate`] does) and keeps each round's figure under `key`,
+/// on fnwire's side or the baseline's.
+async fn measure_alternately<A, B, FA, FB>(
+    rounds: usize,
+    key: &'static str,
+    mut fnwire_side: A,
+    mut baseline_side: B,
+) -> anyhow::Result<Pairs>
+where
+    A: FnMut() -> FA,
+    B: FnMut() -> FB,
+    FA: std::future::Future<Output = anyhow::Result<f64>>,
+    FB: std::future::Future<Output = anyhow::Result<f64>>,
+{
+    let pairs = std::sync::Mutex::new(Pairs::default());
+    let record = |is_fnwire: bool, value: f64| {
+        pairs.lock().unwrap_or_else(|e| e.into_inner()).push(is_fnwire, key, value);
+    };
+    alternate(
+        rounds,
+        || {
+            let (measured, record) = (fnwire_side(), &record);
+            async move {
+                record(true, measured.await?);
+                Ok(())
+            }
+        },
+        || {
+            let (measured, record) = (baseline_side(), &record);
+            async move {
+                record(false, measured.await?);
+                Ok(())
+            }
+        },
+    )
+    .await?;
+    Ok(pairs.into_inner().unwrap_or_else(|e| e.into_inner()))
+}
+
 pub async fn durable_chain(env: &Env) -> anyhow::Result<Vec<Row>> {
     let app = packed_rust_app(env)?;
     let storage = run_stores(env, "durable-stores");
@@ -315,31 +354,13 @@ pub async fn durable_chain(env: &Env) -> anyhow::Result<Vec<Row>> {
     // Warm up both paths (and check that both work) before anything is timed.
     chain_round(&served, STARTERS, Input::Plain).await?;
     hops_round(&served, &store, STARTERS).await?;
-    let results = std::sync::Mutex::new(Vec::new());
-    alternate(
+    let pairs = measure_alternately(
         env.rounds(),
-        || {
-            let (served, results) = (&served, &results);
-            async move {
-                let rate = chain_round(served, count, Input::Plain).await?;
-                results.lock().unwrap_or_else(|e| e.into_inner()).push((true, rate));
-                Ok(())
-            }
-        },
-        || {
-            let (served, store, results) = (&served, &store, &results);
-            async move {
-                let rate = hops_round(served, store, count).await?;
-                results.lock().unwrap_or_else(|e| e.into_inner()).push((false, rate));
-                Ok(())
-            }
-        },
+        "rate",
+        || chain_round(&served, count, Input::Plain),
+        || hops_round(&served, &store, count),
     )
     .await?;
-    let mut pairs = Pairs::default();
-    for (is_fnwire, rate) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        pairs.push(is_fnwire, "rate", rate);
-    }
     Ok(vec![pairs.row("durable-chain", "rate", "chains/s", Better::Higher).with_note(format!(
         "durable-chain: {count} orchestrations per round of 5 activities in a row (bench/apps/durable-rust `chain5`), \
          started over the durable HTTP API by {STARTERS} connections, timed until the API lists none running; \
@@ -355,31 +376,13 @@ pub async fn durable_fanout(env: &Env) -> anyhow::Result<Vec<Row>> {
     // Warm up both paths on a small fan.
     fan_out_once(&served, 10).await?;
     fan_queue_once(&served, &store, 10).await?;
-    let results = std::sync::Mutex::new(Vec::new());
-    alternate(
+    let pairs = measure_alternately(
         env.rounds(),
-        || {
-            let (served, results) = (&served, &results);
-            async move {
-                let seconds = fan_out_once(served, FAN_OUT).await?;
-                results.lock().unwrap_or_else(|e| e.into_inner()).push((true, seconds));
-                Ok(())
-            }
-        },
-        || {
-            let (served, store, results) = (&served, &store, &results);
-            async move {
-                let seconds = fan_queue_once(served, store, FAN_OUT).await?;
-                results.lock().unwrap_or_else(|e| e.into_inner()).push((false, seconds));
-                Ok(())
-            }
-        },
+        "s",
+        || fan_out_once(&served, FAN_OUT),
+        || fan_queue_once(&served, &store, FAN_OUT),
     )
     .await?;
-    let mut pairs = Pairs::default();
-    for (is_fnwire, seconds) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        pairs.push(is_fnwire, "s", seconds);
-    }
     Ok(vec![pairs.row("durable-fanout", "s", "s to completion", Better::Lower).with_note(format!(
         "durable-fanout: one orchestration (bench/apps/durable-rust `fan_out`) calling {FAN_OUT} activities at once and \
          summing them, from the API's start to its Completed status; baseline: the same {FAN_OUT} squares as queue \
@@ -466,31 +469,13 @@ pub async fn durable_python(env: &Env) -> anyhow::Result<Vec<Row>> {
     let count = env.chains() / 2;
     chain_round(&fnwire, STARTERS, Input::AsPythonClient).await?;
     chain_round(&microsoft, STARTERS, Input::AsPythonClient).await?;
-    let results = std::sync::Mutex::new(Vec::new());
-    alternate(
+    let pairs = measure_alternately(
         env.rounds(),
-        || {
-            let (served, results) = (&fnwire, &results);
-            async move {
-                let rate = chain_round(served, count, Input::AsPythonClient).await?;
-                results.lock().unwrap_or_else(|e| e.into_inner()).push((true, rate));
-                Ok(())
-            }
-        },
-        || {
-            let (served, results) = (&microsoft, &results);
-            async move {
-                let rate = chain_round(served, count, Input::AsPythonClient).await?;
-                results.lock().unwrap_or_else(|e| e.into_inner()).push((false, rate));
-                Ok(())
-            }
-        },
+        "rate",
+        || chain_round(&fnwire, count, Input::AsPythonClient),
+        || chain_round(&microsoft, count, Input::AsPythonClient),
     )
     .await?;
-    let mut pairs = Pairs::default();
-    for (is_fnwire, rate) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        pairs.push(is_fnwire, "rate", rate);
-    }
     Ok(vec![pairs.row("durable-python", "rate", "chains/s", Better::Higher).with_note(format!(
         "durable-python: {count} orchestrations per round of the 5-activity chain written with {AZURE_FUNCTIONS_DURABLE} \
          (bench/apps/durable-python), fnwire's Python worker vs azure-functions-runtime 1.3.0, same interpreter, both \
