@@ -312,6 +312,33 @@ fn insert_event(tx: &Transaction<'_>, message: &Message, now: i64) -> Result<(),
     Ok(())
 }
 
+/// Whether a message for `instance_id` has an instance to go to. An entity's instance is created
+/// by its first message (entities have no start call); any other missing instance is gone.
+fn instance_ready_for(tx: &Transaction<'_>, instance_id: &str, now: i64) -> Result<bool, TaskHubError> {
+    let exists: bool = tx
+        .query_row("SELECT 1 FROM instances WHERE instance_id = ?1", [instance_id], |_| Ok(true))
+        .optional()
+        .map_err(sql)?
+        .unwrap_or(false);
+    if exists {
+        return Ok(true);
+    }
+    let Some(entity) = crate::model::EntityId::from_scheduler_id(instance_id) else {
+        return Ok(false);
+    };
+    let new = NewInstance {
+        instance_id: instance_id.to_string(),
+        name: entity.name,
+        input: None,
+        parent: None,
+        start_at: None,
+    };
+    insert_instance(tx, &new, now, true)?;
+    tx.execute("UPDATE instances SET runtime_status = 'Running' WHERE instance_id = ?1", [instance_id])
+        .map_err(sql)?;
+    Ok(true)
+}
+
 fn create_with_start_event(
     tx: &Transaction<'_>,
     instance: &NewInstance,
@@ -343,30 +370,8 @@ impl TaskHub for SqliteTaskHub {
     fn send(&self, message: &Message) -> Result<(), TaskHubError> {
         let now = self.now_ms();
         self.write(|tx| {
-            let exists: bool = tx
-                .query_row("SELECT 1 FROM instances WHERE instance_id = ?1", [&message.instance_id], |_| {
-                    Ok(true)
-                })
-                .optional()
-                .map_err(sql)?
-                .unwrap_or(false);
-            if !exists {
-                let Some(entity) = crate::model::EntityId::from_scheduler_id(&message.instance_id) else {
-                    return Err(TaskHubError::NoInstance(message.instance_id.clone()));
-                };
-                let new = NewInstance {
-                    instance_id: message.instance_id.clone(),
-                    name: entity.name,
-                    input: None,
-                    parent: None,
-                    start_at: None,
-                };
-                insert_instance(tx, &new, now, true)?;
-                tx.execute(
-                    "UPDATE instances SET runtime_status = 'Running' WHERE instance_id = ?1",
-                    [&message.instance_id],
-                )
-                .map_err(sql)?;
+            if !instance_ready_for(tx, &message.instance_id, now)? {
+                return Err(TaskHubError::NoInstance(message.instance_id.clone()));
             }
             insert_event(tx, message, now)
         })
@@ -480,31 +485,9 @@ impl TaskHub for SqliteTaskHub {
                 create_with_start_event(tx, instance, now)?;
             }
             for message in &step.messages {
-                let exists: bool = tx
-                    .query_row("SELECT 1 FROM instances WHERE instance_id = ?1", [&message.instance_id], |_| Ok(true))
-                    .optional()
-                    .map_err(sql)?
-                    .unwrap_or(false);
-                if !exists {
-                    match crate::model::EntityId::from_scheduler_id(&message.instance_id) {
-                        Some(entity) => {
-                            let new = NewInstance {
-                                instance_id: message.instance_id.clone(),
-                                name: entity.name,
-                                input: None,
-                                parent: None,
-                                start_at: None,
-                            };
-                            insert_instance(tx, &new, now, true)?;
-                            tx.execute(
-                                "UPDATE instances SET runtime_status = 'Running' WHERE instance_id = ?1",
-                                [&message.instance_id],
-                            )
-                            .map_err(sql)?;
-                        }
-                        // An event for an instance that is gone (purged) has nobody to go to.
-                        None => continue,
-                    }
+                // An event for an instance that is gone (purged) has nobody to go to.
+                if !instance_ready_for(tx, &message.instance_id, now)? {
+                    continue;
                 }
                 insert_event(tx, message, now)?;
             }
