@@ -47,6 +47,25 @@ export interface BlobOptions extends BindingOptions {
   path: string;
   connection?: string;
 }
+export interface TableInputOptions extends BindingOptions {
+  tableName: string;
+  /** With `rowKey`: one entity (or null); without: the partition's entities, as an array. */
+  partitionKey?: string;
+  rowKey?: string;
+  /** An OData filter such as "Total gt 10 and Paid eq true". */
+  filter?: string;
+  /** At most this many entities. */
+  take?: number;
+  connection?: string;
+}
+export interface TableOutputOptions extends BindingOptions {
+  tableName: string;
+  /** For entities that carry no `PartitionKey` of their own. */
+  partitionKey?: string;
+  /** For entities that carry no `RowKey` of their own. */
+  rowKey?: string;
+  connection?: string;
+}
 /** Any Azure binding: `type` plus its own keys, passed to the host as written. */
 export interface GenericOptions {
   type: string;
@@ -64,12 +83,14 @@ export declare const trigger: {
 };
 export declare const input: {
   blob(options: BlobOptions): InputBinding<BlobOptions>;
+  table(options: TableInputOptions): InputBinding<TableInputOptions>;
   generic(options: GenericOptions): InputBinding<GenericOptions>;
 };
 export declare const output: {
   http(options?: BindingOptions): OutputBinding<BindingOptions>;
   queue(options: QueueOptions): OutputBinding<QueueOptions>;
   blob(options: BlobOptions): OutputBinding<BlobOptions>;
+  table(options: TableOutputOptions): OutputBinding<TableOutputOptions>;
   generic(options: GenericOptions): OutputBinding<GenericOptions>;
 };
 

@@ -34,6 +34,7 @@ const trigger = Object.freeze({
 
 const input = Object.freeze({
   blob: (options) => describe('blob_input', options, 'input.blob'),
+  table: (options) => describe('table_input', options, 'input.table'),
   generic: generic('in', 'input.generic'),
 });
 
@@ -41,6 +42,7 @@ const output = Object.freeze({
   http: (options) => describe('http_output', options, 'output.http'),
   queue: (options) => describe('queue_output', options, 'output.queue'),
   blob: (options) => describe('blob_output', options, 'output.blob'),
+  table: (options) => describe('table_output', options, 'output.table'),
   generic: generic('out', 'output.generic'),
 });
 

@@ -86,7 +86,7 @@ test('package.json main braces may span path segments, as in Azure templates', (
   assert.deepEqual(expandBraces('dist/**/*.js'), ['dist/**/*.js']);
 });
 
-test('examples/azure-node (ESM) serves HTTP, queue, blob and timer functions unchanged', async (t) => {
+test('examples/azure-node (ESM) serves HTTP, queue, blob, table and timer functions unchanged', async (t) => {
   const dir = project();
   const host = await startHost(dir);
   t.after(() => host.stop());
@@ -113,6 +113,17 @@ test('examples/azure-node (ESM) serves HTTP, queue, blob and timer functions unc
   for (let i = 0; i < 200 && !fs.existsSync(receipt); i++) await new Promise((r) => setTimeout(r, 50));
   assert.ok(fs.existsSync(receipt), `no receipt blob at ${receipt}:\n${host.log()}`);
   assert.equal(JSON.parse(fs.readFileSync(receipt, 'utf8')).orderId, order.orderId);
+
+  // Table output, then table input by key and by a filtered query.
+  for (const customer of [{ id: 'c-1', name: 'Ada' }, { id: 'c-2', name: 'Bob', visits: 0 }, { id: 'c-3', name: 'Cy' }]) {
+    const added = await get(host, '/api/customers', { method: 'POST', body: JSON.stringify(customer) });
+    assert.equal(added.status, 201, `${added.body}\n${host.log()}`);
+  }
+  const ada = await get(host, '/api/customers/c-1');
+  assert.equal(ada.status, 200, ada.body);
+  assert.deepEqual(JSON.parse(ada.body), { PartitionKey: 'web', RowKey: 'c-1', Name: 'Ada', Visits: 1 });
+  assert.equal((await get(host, '/api/customers/c-9')).status, 404);
+  assert.deepEqual(JSON.parse((await get(host, '/api/customers')).body), ['Ada', 'Cy']);
 
   // Hooks from src/index.js ran around the invocations; the timer fires every 5 s.
   assert.match(await host.logMatching(/hello done in [\d.]+ ms/), /hello done in [\d.]+ ms/);

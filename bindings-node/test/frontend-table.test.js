@@ -25,6 +25,8 @@ const HELPERS = {
   queue_output: output.queue,
   blob_input: input.blob,
   blob_output: output.blob,
+  table_input: input.table,
+  table_output: output.table,
 };
 
 function isTrigger(b) {

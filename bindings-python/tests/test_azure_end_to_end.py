@@ -133,6 +133,18 @@ def test_example_timer_writes_its_blob(example):
     assert eventually(beat, "a heartbeat")["pastDue"] in (True, False)
 
 
+def test_example_table_output_then_input_by_key_and_by_filter(example):
+    for customer in ({"id": "c-1", "name": "Ada"}, {"id": "c-2", "name": "Bob", "visits": 0}, {"id": "c-3", "name": "Cy"}):
+        status, _, _ = example.get("/api/customers", data=json.dumps(customer).encode())
+        assert status == 201
+    status, body, _ = example.get("/api/customers/c-1")
+    assert status == 200
+    assert json.loads(body) == {"PartitionKey": "web", "RowKey": "c-1", "Name": "Ada", "Visits": 1}
+    assert example.get("/api/customers/c-9")[0] == 404
+    status, body, _ = example.get("/api/customers")
+    assert (status, json.loads(body)) == (200, ["Ada", "Cy"])
+
+
 def test_example_exception_is_a_500_and_logged(example):
     status, body, _ = example.get("/api/boom")
     assert status == 500 and b"fails on purpose" not in body and b"Traceback" not in body

@@ -6,6 +6,10 @@ Run it on fnwire's worker (README.md), then:
     curl -i -d '{"id":"o-1","item":"tea","quantity":2}' localhost:7071/api/orders
     curl localhost:7071/api/receipts/o-1                # written by the queue function
     curl localhost:7071/api/heartbeat                   # written by the timer function
+    curl -d '{"id":"c-1","name":"Ada"}' localhost:7071/api/customers   # a table row
+    curl localhost:7071/api/customers/c-1               # that row (table input by key)
+    curl localhost:7071/api/customers                   # the partition, filtered (table input query)
+    fnwire table query Customers --filter "Visits ge 1"
 """
 
 import datetime
@@ -83,6 +87,41 @@ def last_heartbeat(req: func.HttpRequest, beat: str) -> func.HttpResponse:
     if beat is None:
         return func.HttpResponse("no heartbeat yet", status_code=404)
     return func.HttpResponse(beat, mimetype="application/json")
+
+
+@app.route(route="customers", methods=["POST"])
+@app.table_output(arg_name="row", table_name="Customers", partition_key="web", connection="AzureWebJobsStorage")
+def add_customer(req: func.HttpRequest, row: func.Out[str]) -> func.HttpResponse:
+    """Inserts or replaces a table row; the binding gives it its PartitionKey."""
+    customer = req.get_json()
+    row.set(json.dumps({"RowKey": customer["id"], "Name": customer["name"], "Visits": customer.get("visits", 1)}))
+    return func.HttpResponse(status_code=201)
+
+
+@app.route(route="customers/{id}", methods=["GET"])
+@app.table_input(
+    arg_name="customer", table_name="Customers", partition_key="web", row_key="{id}", connection="AzureWebJobsStorage"
+)
+def get_customer(req: func.HttpRequest, customer: str) -> func.HttpResponse:
+    """One row by its keys: the entity as JSON text, or None when there is none."""
+    if customer is None:
+        return func.HttpResponse("no such customer", status_code=404)
+    return func.HttpResponse(customer, mimetype="application/json")
+
+
+@app.route(route="customers", methods=["GET"])
+@app.table_input(
+    arg_name="customers",
+    table_name="Customers",
+    partition_key="web",
+    filter="Visits ge 1",
+    take=10,
+    connection="AzureWebJobsStorage",
+)
+def list_customers(req: func.HttpRequest, customers: str) -> func.HttpResponse:
+    """The partition's rows that pass the filter, as a JSON array."""
+    names = [c["Name"] for c in json.loads(customers)]
+    return func.HttpResponse(json.dumps(names), mimetype="application/json")
 
 
 @app.route(route="boom", methods=["GET"])

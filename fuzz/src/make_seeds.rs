@@ -121,6 +121,15 @@ fn main() {
             "0 0 0 31 4 *",
         ]),
     );
+    write_seeds(
+        "table_filter",
+        &text_seeds(&[
+            "PartitionKey eq 'orders' and (Total gt 50.0 or not Paid)",
+            "Placed lt datetime'2024-05-10T00:00:00Z' and Id ne guid'00000000-0000-0000-0000-000000000001'",
+            "Count ge 3L and Raw eq X'cafe' and Name eq 'O''Brien'",
+            "(((a eq 1)) or b",
+        ]),
+    );
     let mut configs = Vec::new();
     for (name, bytes) in
         files_named(&["host.json", "function.json", "worker.config.json", "local.settings.json"])

@@ -83,6 +83,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::triggers::queue_cli::QueueCommand,
     },
+    /// List, query, get, put and delete the app's table entities (works while the host runs).
+    Table {
+        #[command(subcommand)]
+        command: crate::table_cli::TableCommand,
+    },
     /// Write a Dockerfile and Kubernetes manifests (Secret, Deployment, Service, KEDA
     /// ScaledObject) for the app, from its worker's own indexing.
     Kube {
@@ -210,6 +215,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Queue { command } => {
             print_console(&crate::triggers::queue_cli::run(command)?);
+            Ok(())
+        }
+        Command::Table { command } => {
+            print_console(&crate::table_cli::run(command)?);
             Ok(())
         }
         Command::Store { command } => {

@@ -34,6 +34,7 @@ pub mod pack;
 pub mod routes;
 pub mod store_cli;
 pub mod supervisor;
+pub mod table_cli;
 pub mod timeout;
 pub mod triggers;
 pub mod worker_process;

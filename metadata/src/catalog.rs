@@ -17,6 +17,8 @@ pub enum ValueKind {
     Bool,
     /// A list of strings; also accepted as one comma-separated string.
     StrList,
+    /// A whole number, zero or more (a JSON number in `function.json`).
+    Int,
 }
 
 impl ValueKind {
@@ -26,6 +28,7 @@ impl ValueKind {
             ValueKind::Str => "a string",
             ValueKind::Bool => "a boolean (`true` or `false`)",
             ValueKind::StrList => "a string list such as \"get,post\" or [\"get\", \"post\"]",
+            ValueKind::Int => "a whole number such as 50",
         }
     }
 }
@@ -198,6 +201,40 @@ pub const CATALOG: &[BindingKind] = &[
         ],
         summary: "a client that starts, queries and signals durable orchestrations",
     },
+    // Azure Tables: the keys of Azure's `table` binding (`tableName`, `partitionKey`, `rowKey`,
+    // `filter`, `take`); binding expressions may appear in all but `take`.
+    BindingKind {
+        attribute: "table_input",
+        binding_type: "table",
+        direction: Direction::In,
+        keys: &[
+            required("table_name", "tableName", ValueKind::Str),
+            key("partition_key", "partitionKey", ValueKind::Str),
+            key("row_key", "rowKey", ValueKind::Str),
+            key("filter", "filter", ValueKind::Str),
+            KeySpec {
+                name: "take",
+                json_name: "take",
+                kind: ValueKind::Int,
+                required: false,
+                check: Some(check_take),
+            },
+            key("connection", "connection", ValueKind::Str),
+        ],
+        summary: "reads one table entity (partition and row key) or a query's entities before the function runs",
+    },
+    BindingKind {
+        attribute: "table_output",
+        binding_type: "table",
+        direction: Direction::Out,
+        keys: &[
+            required("table_name", "tableName", ValueKind::Str),
+            key("partition_key", "partitionKey", ValueKind::Str),
+            key("row_key", "rowKey", ValueKind::Str),
+            key("connection", "connection", ValueKind::Str),
+        ],
+        summary: "inserts or replaces table entities when the function succeeds",
+    },
 ];
 
 impl BindingKind {
@@ -237,6 +274,10 @@ impl KeySpec {
             ),
             (ValueKind::StrList, Value::Array(items)) if items.iter().all(Value::is_string) => {
                 Value::Array(items)
+            }
+            // JavaScript numbers arrive as doubles: a whole one is as good as an integer.
+            (ValueKind::Int, Value::Number(n)) if whole_number(&n).is_some() => {
+                Value::from(whole_number(&n).unwrap_or(0))
             }
             (kind, other) => {
                 return Err(format!("`{}` takes {}, found `{other}`", self.name, kind.describe()));
@@ -284,6 +325,18 @@ fn check_auth_level(value: &Value) -> Result<Value, String> {
     match level.as_str() {
         "anonymous" | "function" | "admin" => Ok(Value::String(level)),
         _ => Err(format!("`{level}` is not an auth level; expected anonymous, function or admin")),
+    }
+}
+
+fn whole_number(n: &serde_json::Number) -> Option<u64> {
+    n.as_u64()
+        .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 9.0e15).map(|f| f as u64))
+}
+
+fn check_take(value: &Value) -> Result<Value, String> {
+    match value.as_u64() {
+        Some(1..) => Ok(value.clone()),
+        _ => Err("take at least 1 entity, or leave `take` out to read every match".into()),
     }
 }
 

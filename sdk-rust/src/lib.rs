@@ -95,7 +95,8 @@ pub use timer::{ScheduleStatus, TimerInfo};
 
 pub use fnwire_macros::{
     activity_trigger, binding, blob_input, blob_output, durable_client_input, entity_trigger, http_output,
-    http_trigger, orchestration_trigger, queue_output, queue_trigger, timer_trigger,
+    http_trigger, orchestration_trigger, queue_output, queue_trigger, table_input, table_output,
+    timer_trigger,
 };
 
 /// The binding-metadata model.

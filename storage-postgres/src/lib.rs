@@ -31,6 +31,7 @@ use postgres::NoTls;
 
 mod keda;
 mod schema;
+mod table;
 
 pub use keda::visible_messages_query;
 pub use schema::SCHEMA_VERSION;
@@ -618,6 +619,10 @@ impl QueueStore for PgStore {
             .map_err(self.sql("claiming a timer occurrence"))?;
         Ok(n == 1)
             })
+    }
+
+    fn as_table_store(&self) -> Option<&dyn fnwire_storage::TableStore> {
+        Some(self)
     }
 
     fn finish_timer_occurrence(

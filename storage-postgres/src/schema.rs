@@ -4,7 +4,7 @@
 use tokio_postgres::Client;
 
 /// The schema version this fnwire writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Any number, the same for every fnwire host: the advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x666e_7769_7265;
@@ -21,7 +21,8 @@ impl From<tokio_postgres::Error> for MigrateError {
 }
 
 /// Migration `n` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE fnwire_queues (
     name TEXT PRIMARY KEY,
     created_ms BIGINT NOT NULL
@@ -63,7 +64,25 @@ CREATE TABLE fnwire_secrets (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-"];
+",
+    "
+-- Azure Tables (see `table.rs`). Keys sort byte-wise (COLLATE \"C\"), as in SQLite and Azure.
+CREATE TABLE fnwire_table_names (
+    key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+CREATE TABLE fnwire_table_entities (
+    table_key TEXT NOT NULL,
+    partition_key TEXT COLLATE \"C\" NOT NULL,
+    row_key TEXT COLLATE \"C\" NOT NULL,
+    properties TEXT NOT NULL,
+    timestamp_us BIGINT NOT NULL,
+    etag TEXT NOT NULL,
+    PRIMARY KEY (table_key, partition_key, row_key)
+);
+",
+];
 
 /// Creates the schema, or brings it to [`SCHEMA_VERSION`]; a newer one is refused untouched.
 pub(crate) async fn migrate(client: &mut Client) -> Result<(), MigrateError> {

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use fnwire_tables::{Entity, TableQuery};
 
 use crate::{
     BlobStore, LeasedMessage, MessageBody, PeekedMessage, QueueSummary, ScheduleStatus, StorageError, Store,
@@ -122,6 +123,12 @@ pub trait QueueStore: Send + Sync + std::fmt::Debug + 'static {
         due: DateTime<Utc>,
         owner: &str,
     ) -> Result<(), StorageError>;
+
+    /// The same store's tables (Azure Tables entities), when it keeps them; their writes can
+    /// then share a transaction with a trigger message's completion.
+    fn as_table_store(&self) -> Option<&dyn TableStore> {
+        None
+    }
 }
 
 impl QueueStore for Store {
@@ -232,6 +239,10 @@ impl QueueStore for Store {
     ) -> Result<(), StorageError> {
         Store::finish_timer_occurrence(self, function, due, owner)
     }
+
+    fn as_table_store(&self) -> Option<&dyn TableStore> {
+        Some(self)
+    }
 }
 
 /// Blobs behind one interface: files under a folder for one machine, rows of the shared
@@ -265,4 +276,63 @@ impl BlobBackend for BlobStore {
         paths.sort();
         Ok(paths)
     }
+}
+
+/// Azure Tables entities behind one interface (`table.rs` for SQLite; the PostgreSQL store has
+/// its own). Table names are case-insensitive, as in Azure; a write creates its table. Every
+/// call blocks, like the queue calls.
+pub trait TableStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Inserts or replaces entities (whole, as Azure's `InsertOrReplace`), all in one
+    /// transaction; each gets a new `Timestamp` and `ETag`.
+    fn upsert_entities(&self, table: &str, entities: &[Entity]) -> Result<(), StorageError> {
+        self.complete_with_entities(
+            None,
+            &[],
+            &[TableWrite { table: table.to_string(), entities: entities.to_vec() }],
+        )
+    }
+
+    /// Deletes a held trigger message (when `held` is `(queue, id, pop_receipt)`), adds queue
+    /// `outputs` and writes `tables`, in one transaction: all or none.
+    fn complete_with_entities(
+        &self,
+        held: Option<(&str, &str, &str)>,
+        outputs: &[MessageBody],
+        tables: &[TableWrite],
+    ) -> Result<(), StorageError>;
+
+    /// One entity, or `None`.
+    fn get_entity(
+        &self,
+        table: &str,
+        partition_key: &str,
+        row_key: &str,
+    ) -> Result<Option<Entity>, StorageError>;
+
+    /// The entities passing the query's filter, in `PartitionKey`, `RowKey` order, at most
+    /// `take`. A table that does not exist has none.
+    fn query_entities(&self, table: &str, query: &TableQuery) -> Result<Vec<Entity>, StorageError>;
+
+    /// Deletes one entity; whether it existed.
+    fn delete_entity(&self, table: &str, partition_key: &str, row_key: &str) -> Result<bool, StorageError>;
+
+    /// Deletes a table and its entities; whether it existed.
+    fn delete_table(&self, table: &str) -> Result<bool, StorageError>;
+
+    /// Every table, by name, with its entity count.
+    fn list_tables(&self) -> Result<Vec<TableSummary>, StorageError>;
+}
+
+/// Entities to insert or replace in one table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableWrite {
+    pub table: String,
+    pub entities: Vec<Entity>,
+}
+
+/// A table and how many entities it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSummary {
+    pub name: String,
+    pub entities: u64,
 }

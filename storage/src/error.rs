@@ -62,6 +62,15 @@ pub enum StorageError {
          fnwire wrote it. Nothing was changed; run the newer fnwire, or point AzureWebJobsStorage at another database"
     )]
     SchemaTooNew { store: String, found: i64, supported: i64 },
+    #[error("{0}")]
+    InvalidTableName(#[from] fnwire_tables::TableNameError),
+    #[error("table `{table}`, entity (PartitionKey `{partition_key}`, RowKey `{row_key}`): {error}")]
+    InvalidEntity {
+        table: String,
+        partition_key: String,
+        row_key: String,
+        error: Box<fnwire_tables::EntityError>,
+    },
 }
 
 fn code(e: &rusqlite::Error) -> Option<ErrorCode> {
@@ -137,6 +146,15 @@ impl StorageError {
                 StorageError::InvalidQueueName { name: name.clone(), why: why.clone() }
             }
             StorageError::CompletionBug => StorageError::CompletionBug,
+            StorageError::InvalidTableName(e) => StorageError::InvalidTableName(e.clone()),
+            StorageError::InvalidEntity { table, partition_key, row_key, error } => {
+                StorageError::InvalidEntity {
+                    table: table.clone(),
+                    partition_key: partition_key.clone(),
+                    row_key: row_key.clone(),
+                    error: error.clone(),
+                }
+            }
             StorageError::Empty { path } => StorageError::Empty { path: path.clone() },
             StorageError::Damaged { path, problems } => {
                 StorageError::Damaged { path: path.clone(), problems: problems.clone() }

@@ -17,6 +17,7 @@ mod group;
 mod host_lock;
 mod maintenance;
 mod queue;
+mod table;
 mod timer;
 
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-pub use backend::{BlobBackend, QueueStore};
+pub use backend::{BlobBackend, QueueStore, TableStore, TableSummary, TableWrite};
 pub use blob::{BlobPathError, BlobStore, normalize_blob_path};
 pub use error::StorageError;
 pub use host_lock::{HOST_LOCK_FILE, HostLock};
@@ -125,6 +126,22 @@ CREATE TABLE IF NOT EXISTS timer_occurrences (
     done INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (function, due_ms)
 );
+-- Azure Tables (see `table.rs`): names are case-insensitive, so a table is keyed by its name
+-- in lower case and keeps the spelling it was created with.
+CREATE TABLE IF NOT EXISTS table_names (
+    key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS table_entities (
+    table_key TEXT NOT NULL,
+    partition_key TEXT NOT NULL,
+    row_key TEXT NOT NULL,
+    properties TEXT NOT NULL,
+    timestamp_us INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    PRIMARY KEY (table_key, partition_key, row_key)
+) WITHOUT ROWID;
 ";
 
 impl Store {

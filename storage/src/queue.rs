@@ -107,7 +107,7 @@ fn new_receipt() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-fn insert(
+pub(crate) fn insert(
     tx: &Connection,
     queue: &str,
     body: &[u8],
@@ -135,7 +135,12 @@ fn insert(
 }
 
 /// Removes a held message; a receipt that does not match is an error.
-fn delete_held(tx: &Connection, queue: &str, id: &str, pop_receipt: &str) -> Result<bool, rusqlite::Error> {
+pub(crate) fn delete_held(
+    tx: &Connection,
+    queue: &str,
+    id: &str,
+    pop_receipt: &str,
+) -> Result<bool, rusqlite::Error> {
     let n = tx
         .prepare_cached("DELETE FROM messages WHERE queue = ?1 AND id = ?2 AND pop_receipt = ?3")?
         .execute(params![queue, id, pop_receipt])?;
@@ -143,7 +148,7 @@ fn delete_held(tx: &Connection, queue: &str, id: &str, pop_receipt: &str) -> Res
 }
 
 impl Store {
-    fn mismatch(queue: &str, id: &str, pop_receipt: &str) -> StorageError {
+    pub(crate) fn mismatch(queue: &str, id: &str, pop_receipt: &str) -> StorageError {
         StorageError::PopReceiptMismatch {
             queue: queue.to_string(),
             id: id.to_string(),

@@ -212,6 +212,54 @@ class App:
             "blob_output", name=name, path=path, connection=connection, data_type=data_type, **extra
         )
 
+    def table_input(
+        self,
+        name: Optional[str] = None,
+        table_name: Optional[str] = None,
+        *,
+        partition_key: Optional[str] = None,
+        row_key: Optional[str] = None,
+        filter: Optional[str] = None,
+        take: Optional[int] = None,
+        connection: Optional[str] = None,
+        **extra: Any,
+    ) -> Callable[[F], F]:
+        """Reads table entities into the parameter `name` before the function runs: with both keys
+        the one entity (a JSON object, or None), else the query's entities (a JSON array)."""
+        return self._decorator(
+            "table_input",
+            name=name,
+            table_name=table_name,
+            partition_key=partition_key,
+            row_key=row_key,
+            filter=filter,
+            take=take,
+            connection=connection,
+            **extra,
+        )
+
+    def table_output(
+        self,
+        name: Optional[str] = None,
+        table_name: Optional[str] = None,
+        *,
+        partition_key: Optional[str] = None,
+        row_key: Optional[str] = None,
+        connection: Optional[str] = None,
+        **extra: Any,
+    ) -> Callable[[F], F]:
+        """Inserts or replaces table entities (a JSON object or a list of them): set the `Out`
+        parameter `name`, or return them (no `name`)."""
+        return self._decorator(
+            "table_output",
+            name=name,
+            table_name=table_name,
+            partition_key=partition_key,
+            row_key=row_key,
+            connection=connection,
+            **extra,
+        )
+
     def http_output(self, name: Optional[str] = None) -> Callable[[F], F]:
         """Moves an HTTP function's response to the `Out[HttpResponse]` parameter `name`."""
         return self._decorator("http_output", name=name)

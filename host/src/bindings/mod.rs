@@ -4,6 +4,7 @@
 
 pub mod expressions;
 pub mod outputs;
+pub mod table;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,9 +22,9 @@ use expressions::{ExpressionError, ExpressionValues, check_template};
 use outputs::OutputValueError;
 
 /// Output and input binding types this host handles (besides the triggers).
-const HANDLED_OUTPUTS: &[&str] = &["http", "queue", "blob"];
+const HANDLED_OUTPUTS: &[&str] = &["http", "queue", "blob", "table"];
 // `durableClient` values are added by the durable extension (`crate::durable`).
-const HANDLED_INPUTS: &[&str] = &["blob", "durableClient"];
+const HANDLED_INPUTS: &[&str] = &["blob", "durableClient", "table"];
 
 /// A queue message the trigger holds: it is deleted in the same transaction that adds the
 /// invocation's queue outputs, so a message is never both processed and retried.
@@ -40,6 +41,8 @@ pub enum BindingRole {
     BlobInput,
     QueueOutput,
     BlobOutput,
+    TableInput,
+    TableOutput,
 }
 
 impl std::fmt::Display for BindingRole {
@@ -48,6 +51,8 @@ impl std::fmt::Display for BindingRole {
             BindingRole::BlobInput => "blob input",
             BindingRole::QueueOutput => "queue output",
             BindingRole::BlobOutput => "blob output",
+            BindingRole::TableInput => "table input",
+            BindingRole::TableOutput => "table output",
         })
     }
 }
@@ -62,6 +67,10 @@ pub enum BindingError {
     /// Reading or writing the blob file failed (the I/O error's text: it is not `Clone`).
     #[error("{role} `{binding}` ({path}): {error}")]
     Blob { role: BindingRole, binding: String, path: String, error: String },
+    /// A table input could not be read, or a table output value is not entities (the message
+    /// names the table, the entity or the filter position).
+    #[error("{role} `{binding}`: {error}")]
+    Table { role: BindingRole, binding: String, error: String },
     /// The transaction adding queue outputs (and deleting the trigger's message) failed.
     #[error("{0}")]
     Commit(String),
@@ -106,6 +115,23 @@ fn check_expressions(metadata: &FunctionMetadata) -> Vec<InvalidExpression> {
     let names: Option<Vec<&str>> = names.as_ref().map(|n| n.iter().map(String::as_str).collect());
     let mut problems = Vec::new();
     for b in metadata.bindings.iter().filter(|b| !b.is_trigger()) {
+        if b.binding_type.eq_ignore_ascii_case("table") {
+            let role =
+                if b.direction == Direction::In { BindingRole::TableInput } else { BindingRole::TableOutput };
+            for property in table::TEMPLATE_KEYS {
+                let Some(template) = b.str_property(property) else { continue };
+                if let Err(error) = check_template(template, names.as_deref()) {
+                    problems.push(InvalidExpression {
+                        function: metadata.name.clone(),
+                        role,
+                        binding: b.name.clone(),
+                        property,
+                        error,
+                    });
+                }
+            }
+            continue;
+        }
         let (role, property) = match (b.direction, b.binding_type.to_lowercase().as_str()) {
             (Direction::In, "blob") => (BindingRole::BlobInput, "path"),
             (Direction::Out | Direction::InOut, "blob") => (BindingRole::BlobOutput, "path"),
@@ -207,7 +233,8 @@ impl AppBindings {
             metadata.bindings.iter().any(|b| {
                 !b.is_trigger()
                     && (b.binding_type.eq_ignore_ascii_case("blob")
-                        || b.binding_type.eq_ignore_ascii_case("queue"))
+                        || b.binding_type.eq_ignore_ascii_case("queue")
+                        || b.binding_type.eq_ignore_ascii_case("table"))
             })
         })
     }
@@ -226,6 +253,14 @@ impl AppBindings {
         let mut values = AppBindings::expression_values(request);
         values.set_method_name(function);
         for b in metadata.bindings.iter().filter(|b| !b.is_trigger() && b.direction == Direction::In) {
+            if b.binding_type.eq_ignore_ascii_case("table") {
+                let value = table::read_input(self.tables(BindingRole::TableInput, &b.name)?, b, &values)?;
+                request.input_data.push(ParameterBinding {
+                    name: b.name.clone(),
+                    rpc_data: Some(parameter_binding::RpcData::Data(value)),
+                });
+                continue;
+            }
             if !b.binding_type.eq_ignore_ascii_case("blob") {
                 continue;
             }
@@ -318,15 +353,55 @@ impl AppBindings {
         held: Option<&HeldMessage>,
     ) -> Result<usize, BindingError> {
         let messages = self.collect_outputs(function, values, response)?;
-        if held.is_none() && messages.is_empty() {
+        let table_writes = self.collect_table_writes(function, values, response)?;
+        if held.is_none() && messages.is_empty() && table_writes.is_empty() {
             return Ok(0);
         }
         let held = held.map(|h| (h.queue.as_str(), h.id.as_str(), h.pop_receipt.as_str()));
-        self.store.complete_and_put(held, &messages).map_err(|e| BindingError::Commit(e.to_string()))?;
+        if table_writes.is_empty() {
+            self.store.complete_and_put(held, &messages).map_err(|e| BindingError::Commit(e.to_string()))?;
+        } else {
+            // Entities, queue outputs and the trigger's completion commit together.
+            self.tables(BindingRole::TableOutput, "")?
+                .complete_with_entities(held, &messages, &table_writes)
+                .map_err(|e| BindingError::Commit(e.to_string()))?;
+        }
         for m in &messages {
             self.signal(&m.queue).notify_one();
         }
         Ok(messages.len())
+    }
+
+    /// The entities the `table` outputs of a successful invocation write.
+    pub fn collect_table_writes(
+        &self,
+        function: &str,
+        values: &ExpressionValues,
+        response: &InvocationResponse,
+    ) -> Result<Vec<fnwire_storage::TableWrite>, BindingError> {
+        let Some(metadata) = self.functions.get(function) else { return Ok(Vec::new()) };
+        let has_return = metadata.bindings.iter().any(|b| b.name == outputs::RETURN);
+        let mut writes = Vec::new();
+        for b in metadata.bindings.iter().filter(|b| {
+            b.direction != Direction::In && !b.is_trigger() && b.binding_type.eq_ignore_ascii_case("table")
+        }) {
+            let Some(value) = outputs::output_value(response, &b.name, has_return) else { continue };
+            writes.push(table::output_write(b, &value, values)?);
+        }
+        Ok(writes)
+    }
+
+    /// The store's tables; every store fnwire has keeps them.
+    fn tables(
+        &self,
+        role: BindingRole,
+        binding: &str,
+    ) -> Result<&dyn fnwire_storage::TableStore, BindingError> {
+        self.store.as_table_store().ok_or_else(|| BindingError::Table {
+            role,
+            binding: binding.to_string(),
+            error: format!("the store at {} keeps no tables", self.store.describe()),
+        })
     }
 
     /// Woken whenever this host adds a message to `queue`, so its listener need not wait for

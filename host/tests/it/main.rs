@@ -15,3 +15,4 @@ mod scale_out;
 mod store;
 mod supervision;
 mod support;
+mod table_cli;

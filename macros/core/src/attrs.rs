@@ -27,6 +27,8 @@ pub const ATTRIBUTE_NAMES: &[&str] = &[
     "activity_trigger",
     "entity_trigger",
     "durable_client_input",
+    "table_input",
+    "table_output",
     "binding",
 ];
 

@@ -5,6 +5,7 @@
 
 mod backends;
 mod postgres_only;
+mod tables;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -81,6 +81,17 @@ fn blob_input_and_output() {
 }
 
 #[test]
+fn table_input_and_output() {
+    insta::assert_json_snapshot!(rendered(
+        r#"#[queue_trigger(queue = "orders")]
+        #[table_input(name = "customer", table_name = "Customers", partition_key = "web", row_key = "{customerId}")]
+        #[table_input(name = "recent", table_name = "Orders", partition_key = "{customerId}", filter = "Total gt 10", take = 5)]
+        #[table_output(table_name = "Orders", partition_key = "{customerId}", row_key = "{rand-guid}", connection = "Storage")]
+        pub fn record(msg: QueueMessage, customer: Option<Json<Value>>, recent: Json<Vec<Value>>) -> Json<Value> { todo!() }"#
+    ));
+}
+
+#[test]
 fn durable_triggers_and_client() {
     insta::assert_json_snapshot!(json!([
         rendered(

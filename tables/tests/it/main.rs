@@ -1,0 +1,4 @@
+//! The tables crate's one integration-test binary.
+
+mod entity;
+mod filter;
