@@ -4,7 +4,7 @@
 use tokio_postgres::Client;
 
 /// The schema version this fnwire writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Any number, the same for every fnwire host: the advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x666e_7769_7265;
@@ -21,7 +21,8 @@ impl From<tokio_postgres::Error> for MigrateError {
 }
 
 /// Migration `n` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE fnwire_queues (
     name TEXT PRIMARY KEY,
     created_ms BIGINT NOT NULL
@@ -63,7 +64,21 @@ CREATE TABLE fnwire_secrets (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-"];
+",
+    "
+-- Blob versions for blob triggers: an ETag per write, and the latest version each
+-- blob-trigger function has found.
+ALTER TABLE fnwire_blobs ADD COLUMN etag TEXT NOT NULL DEFAULT '';
+UPDATE fnwire_blobs SET etag = '0x' || upper(to_hex(modified_ms));
+CREATE TABLE fnwire_blob_receipts (
+    function TEXT NOT NULL,
+    blob_path TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    found_ms BIGINT NOT NULL,
+    PRIMARY KEY (function, blob_path)
+);
+",
+];
 
 /// Creates the schema, or brings it to [`SCHEMA_VERSION`]; a newer one is refused untouched.
 pub(crate) async fn migrate(client: &mut Client) -> Result<(), MigrateError> {

@@ -12,6 +12,8 @@
 
 mod backend;
 mod blob;
+mod blob_trigger;
+pub use blob_trigger::BLOB_WORK_TTL;
 mod error;
 mod group;
 mod host_lock;
@@ -27,7 +29,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 pub use backend::{BlobBackend, QueueStore};
-pub use blob::{BlobPathError, BlobStore, normalize_blob_path};
+pub use blob::{BlobPathError, BlobProperties, BlobStore, content_type_of, normalize_blob_path};
 pub use error::StorageError;
 pub use host_lock::{HOST_LOCK_FILE, HostLock};
 pub use maintenance::{CheckReport, IntegrityCheck, restore};
@@ -124,6 +126,14 @@ CREATE TABLE IF NOT EXISTS timer_occurrences (
     expires_ms INTEGER NOT NULL,
     done INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (function, due_ms)
+);
+-- The latest blob version each blob-trigger function has found (see `blob_trigger.rs`).
+CREATE TABLE IF NOT EXISTS blob_receipts (
+    function TEXT NOT NULL,
+    blob_path TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    found_ms INTEGER NOT NULL,
+    PRIMARY KEY (function, blob_path)
 );
 ";
 
