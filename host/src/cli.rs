@@ -83,6 +83,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::triggers::queue_cli::QueueCommand,
     },
+    /// Put, get, list and delete the app's blobs (works while the host runs).
+    Blob {
+        #[command(subcommand)]
+        command: crate::triggers::blob_cli::BlobCommand,
+    },
     /// Write a Dockerfile and Kubernetes manifests (Secret, Deployment, Service, KEDA
     /// ScaledObject) for the app, from its worker's own indexing.
     Kube {
@@ -210,6 +215,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Queue { command } => {
             print_console(&crate::triggers::queue_cli::run(command)?);
+            Ok(())
+        }
+        Command::Blob { command } => {
+            print_console(&crate::triggers::blob_cli::run(command)?);
             Ok(())
         }
         Command::Store { command } => {

@@ -94,6 +94,14 @@ pub struct InvalidExpressions(pub Vec<InvalidExpression>);
 /// payload, route or query can provide any name at run time (queue and HTTP triggers).
 fn closed_trigger_names(metadata: &FunctionMetadata) -> Option<Vec<String>> {
     let trigger = metadata.bindings.iter().find(|b| b.is_trigger())?;
+    // A blob trigger's names are its path's parameters and Azure's blob metadata.
+    if trigger.binding_type.eq_ignore_ascii_case("blobTrigger") {
+        let pattern =
+            fnwire_metadata::blob_path::BlobPathPattern::parse(trigger.str_property("path")?).ok()?;
+        let mut names: Vec<String> = pattern.parameters().map(str::to_lowercase).collect();
+        names.extend(["blobtrigger", "uri", "properties", "metadata"].map(String::from));
+        return Some(names);
+    }
     // A timer's trigger metadata is its own binding name; its payload the timer info.
     trigger.binding_type.eq_ignore_ascii_case("timerTrigger").then(|| {
         [trigger.name.to_lowercase(), "schedule".into(), "schedulestatus".into(), "ispastdue".into()].into()
@@ -303,6 +311,10 @@ impl AppBindings {
                     path: path.clone(),
                     error: e.to_string(),
                 })?;
+                // A blob trigger on that container finds the blob at once.
+                if let Some((container, _)) = path.trim_start_matches('/').split_once('/') {
+                    self.signal(&crate::triggers::blob::container_signal(container)).notify_one();
+                }
             }
         }
         Ok(messages)
