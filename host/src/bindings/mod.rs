@@ -494,6 +494,15 @@ mod tests {
             )
         };
         let blob_out = |path: &str| Binding::new("report", "blob", Direction::Out).with("path", path);
+        let on_blob = |out: Binding| {
+            function(
+                "thumb",
+                vec![
+                    Binding::new("img", "blobTrigger", Direction::In).with("path", "uploads/{name}.{ext}"),
+                    out,
+                ],
+            )
+        };
         let queue_out = |name: &str| Binding::new("next", "queue", Direction::Out).with("queueName", name);
         let blob_in = |path: &str| Binding::new("prior", "blob", Direction::In).with("path", path);
         // (function, whether the host starts, what the error names)
@@ -516,6 +525,12 @@ mod tests {
                 "function `archive`: blob input `prior` (path): `{DateTime:d}`",
             ),
             (queue(blob_in("in/{customer}/{sys.utcnow:yyyy}")), true, ""),
+            (on_blob(blob_out("thumbs/{name}-{EXT}/{BlobTrigger}/{sys.RandGuid}")), true, ""),
+            (
+                on_blob(blob_out("thumbs/{nmae}.{ext}")),
+                false,
+                "function `thumb`: blob output `report` (path): `{nmae}`",
+            ),
             (
                 queue(queue_out("q-{name")),
                 false,

@@ -131,7 +131,8 @@ impl TriggerPlan {
         }
         for b in self.blobs {
             let function = std::sync::Arc::new(b);
-            let work_found = Arc::new(tokio::sync::Notify::new());
+            // The work queue's signal: on PostgreSQL, another host queueing work wakes it too.
+            let work_found = bindings.signal(&function.work_queue);
             let wake_scan = bindings.signal(&blob::container_signal(&function.pattern.container));
             tasks.push(tokio::spawn(blob::scan(
                 function.clone(),
