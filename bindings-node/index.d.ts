@@ -66,6 +66,13 @@ export interface TableOutputOptions extends BindingOptions {
   rowKey?: string;
   connection?: string;
 }
+export interface BlobTriggerOptions extends BindingOptions {
+  /** `container/name pattern`, e.g. `uploads/{name}`: the pattern's parts reach `context.triggerMetadata`. */
+  path: string;
+  connection?: string;
+  /** How new blobs are found; fnwire scans the container for both. */
+  source?: 'LogsAndContainerScan' | 'EventGrid';
+}
 /** Any Azure binding: `type` plus its own keys, passed to the host as written. */
 export interface GenericOptions {
   type: string;
@@ -79,6 +86,7 @@ export declare const trigger: {
   http(options?: HttpTriggerOptions): TriggerBinding<HttpTriggerOptions>;
   timer(options: TimerTriggerOptions): TriggerBinding<TimerTriggerOptions>;
   queue(options: QueueOptions): TriggerBinding<QueueOptions>;
+  storageBlob(options: BlobTriggerOptions): TriggerBinding<BlobTriggerOptions>;
   generic(options: GenericOptions): TriggerBinding<GenericOptions>;
 };
 export declare const input: {
@@ -238,6 +246,10 @@ export interface QueueFunctionOptions<T = QueueMessage> extends QueueOptions, Fu
   /** An output that receives the handler's return value, e.g. `output.queue({ queue: 'done' })`. */
   return?: OutputBinding;
 }
+/** The blob's content arrives as a Buffer (a string with `dataType: 'string'`). */
+export interface BlobFunctionOptions extends BlobTriggerOptions, FunctionOptions<Buffer> {
+  return?: OutputBinding;
+}
 export interface GenericFunctionOptions extends FunctionOptions<unknown> {
   trigger: TriggerBinding;
   return?: OutputBinding;
@@ -251,5 +263,6 @@ export declare const app: {
   httpTrigger(name: string, options: HttpFunctionOptions): void;
   timerTrigger(name: string, options: TimerFunctionOptions): void;
   queueTrigger<T = QueueMessage>(name: string, options: QueueFunctionOptions<T>): void;
+  storageBlob(name: string, options: BlobFunctionOptions): void;
   generic(name: string, options: GenericFunctionOptions): void;
 };

@@ -4,6 +4,7 @@
 
 pub mod azure_node;
 pub mod azure_python;
+pub mod blob_trigger;
 pub mod cli;
 pub mod durable;
 pub mod load;

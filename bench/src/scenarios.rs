@@ -36,6 +36,7 @@ pub const ALL: &[&str] = &[
     "http-node",
     "http-node-azure",
     "queue",
+    "blob-trigger",
     "cold-start-rust",
     "cold-start-python",
     "cold-start-node",

@@ -19,7 +19,7 @@ function setCurrentScript(file) {
 const FUNCTION_KEYS = new Set(['handler', 'extraInputs', 'extraOutputs', 'return', 'trigger']);
 
 /** The trigger's name when its options give none: what the handler's first argument carries. */
-const TRIGGER_NAMES = { http_trigger: 'req', timer_trigger: 'timer', queue_trigger: 'msg' };
+const TRIGGER_NAMES = { http_trigger: 'req', timer_trigger: 'timer', queue_trigger: 'msg', blob_trigger: 'blob' };
 
 function register(via, name, trig, options) {
   const site = `${via}(${JSON.stringify(name)})`;
@@ -117,6 +117,11 @@ const app = Object.freeze({
   /** A function run for each message on a storage queue. */
   queueTrigger(name, options) {
     register('app.queueTrigger', name, { kind: 'queue_trigger', options: triggerOptions(options) }, options);
+  },
+  /** A function run once for each new or changed blob whose path fits `path` (`uploads/{name}`);
+   * the handler gets the content as a Buffer, and the path's parts in `context.triggerMetadata`. */
+  storageBlob(name, options) {
+    register('app.storageBlob', name, { kind: 'blob_trigger', options: triggerOptions(options) }, options);
   },
   /** Any trigger: `app.generic(name, { trigger: trigger.generic({ type, ... }), handler, return?, extraInputs?, extraOutputs? })`. */
   generic(name, options) {

@@ -29,6 +29,7 @@ const trigger = Object.freeze({
   http: (options) => describe('http_trigger', httpTriggerOptions(options ?? {}), 'trigger.http'),
   timer: (options) => describe('timer_trigger', options, 'trigger.timer'),
   queue: (options) => describe('queue_trigger', options, 'trigger.queue'),
+  storageBlob: (options) => describe('blob_trigger', options, 'trigger.storageBlob'),
   generic: generic('in', 'trigger.generic'),
 });
 

@@ -21,6 +21,7 @@ const HELPERS = {
   http_trigger: trigger.http,
   timer_trigger: trigger.timer,
   queue_trigger: trigger.queue,
+  blob_trigger: trigger.storageBlob,
   http_output: output.http,
   queue_output: output.queue,
   blob_input: input.blob,

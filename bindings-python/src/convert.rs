@@ -24,6 +24,7 @@ pub enum InputKind {
     Http,
     Timer,
     Queue,
+    Blob,
     Raw,
 }
 
@@ -33,6 +34,7 @@ impl InputKind {
             "http" => Some(InputKind::Http),
             "timer" => Some(InputKind::Timer),
             "queue" => Some(InputKind::Queue),
+            "blob" => Some(InputKind::Blob),
             "raw" => Some(InputKind::Raw),
             _ => None,
         }
@@ -45,6 +47,7 @@ pub enum Decoded {
     Http(HttpRequest),
     Timer(TimerInfo),
     Queue(QueueMessage),
+    Blob(fnwire::Blob),
     Raw(TypedData),
 }
 
@@ -57,6 +60,7 @@ pub fn decode(
         InputKind::Http => Decoded::Http(HttpRequest::from_typed_data(data)?),
         InputKind::Timer => Decoded::Timer(TimerInfo::from_typed_data(data)?),
         InputKind::Queue => Decoded::Queue(QueueMessage::from_trigger(data, trigger_metadata)?),
+        InputKind::Blob => Decoded::Blob(fnwire::Blob::from_trigger(data, trigger_metadata)?),
         InputKind::Raw => Decoded::Raw(data),
     })
 }
@@ -102,6 +106,22 @@ pub struct QueueMessageData {
     pub expiration_time: Option<String>,
     pub next_visible_time: Option<String>,
     pub pop_receipt: Option<String>,
+}
+
+/// A blob that triggered a function, with the blob trigger's metadata.
+#[derive(Debug)]
+#[pyclass(frozen, get_all, module = "fnwire._native")]
+pub struct BlobData {
+    /// `container/name` (`BlobTrigger`).
+    pub path: String,
+    pub content: Py<PyBytes>,
+    pub uri: Option<String>,
+    pub etag: Option<String>,
+    pub content_type: Option<String>,
+    pub last_modified: Option<String>,
+    pub metadata: HashMap<String, String>,
+    /// The trigger path's `{parameters}`.
+    pub parameters: HashMap<String, String>,
 }
 
 /// JSON text, in both directions: a host value of kind JSON, or a value for the host to send as
@@ -176,6 +196,19 @@ impl Decoded {
                     expiration_time: msg.expiration_time,
                     next_visible_time: msg.next_visible_time,
                     pop_receipt: msg.pop_receipt,
+                };
+                Bound::new(py, data)?.into_any().unbind()
+            }
+            Decoded::Blob(blob) => {
+                let data = BlobData {
+                    content: PyBytes::new(py, &blob.content).unbind(),
+                    path: blob.path,
+                    uri: blob.uri,
+                    etag: blob.etag,
+                    content_type: blob.content_type,
+                    last_modified: blob.last_modified,
+                    metadata: blob.metadata,
+                    parameters: blob.parameters,
                 };
                 Bound::new(py, data)?.into_any().unbind()
             }

@@ -202,3 +202,18 @@ def test_asgi_and_wsgi_apps(tmp_path, kind, status):
         assert headers[f"x-{kind}"] == "yes"
     finally:
         host.stop()
+
+
+def test_blob_trigger_app_gets_an_input_stream_with_the_blobs_properties(tmp_path):
+    host = Host(APPS / "blob_trigger", tmp_path)
+    try:
+        # A file copied into the embedded store's blob folder by hand is a new blob.
+        uploads = host.dir / ".fnwire" / "blobs" / "uploads"
+        uploads.mkdir(parents=True, exist_ok=True)
+        (uploads / "cat.txt").write_bytes(b"meow")
+        summary = host.dir / ".fnwire" / "blobs" / "summaries" / "cat.txt"
+        text = eventually(lambda: summary.read_text() if summary.exists() else None, "the summary of uploads/cat.txt")
+        assert text == "uploads/cat.txt 4 meow file"
+    finally:
+        log = host.stop()
+    assert "Blob Size: 4 bytes" in log, log

@@ -88,6 +88,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::table_cli::TableCommand,
     },
+    /// Put, get, list and delete the app's blobs (works while the host runs).
+    Blob {
+        #[command(subcommand)]
+        command: crate::triggers::blob_cli::BlobCommand,
+    },
     /// Write a Dockerfile and Kubernetes manifests (Secret, Deployment, Service, KEDA
     /// ScaledObject) for the app, from its worker's own indexing.
     Kube {
@@ -219,6 +224,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Table { command } => {
             print_console(&crate::table_cli::run(command)?);
+            Ok(())
+        }
+        Command::Blob { command } => {
+            print_console(&crate::triggers::blob_cli::run(command)?);
             Ok(())
         }
         Command::Store { command } => {

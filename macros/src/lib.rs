@@ -37,7 +37,7 @@
 //!
 //! Keys of each attribute come from `fnwire-metadata`'s catalog: `http_trigger(route, methods,
 //! auth_level)`, `timer_trigger(schedule, run_on_startup, use_monitor)`, `queue_trigger(queue,
-//! connection)`, `queue_output(queue, connection)`, `blob_input(path, connection)`,
+//! connection)`, `blob_trigger(path, connection, source)`, `queue_output(queue, connection)`, `blob_input(path, connection)`,
 //! `blob_output(path, connection)`, `http_output()`, the durable `orchestration_trigger(orchestration)`,
 //! `activity_trigger(activity)`, `entity_trigger(entity_name)` and
 //! `durable_client_input(task_hub, connection_name)`, and on every one `name` and `data_type`.
@@ -111,6 +111,9 @@ binding_attributes! {
     timer_trigger;
     /// A queue trigger: `#[queue_trigger(queue = "jobs", connection = "AzureWebJobsStorage")]`.
     queue_trigger;
+    /// A blob trigger: `#[blob_trigger(path = "uploads/{name}")]` on a function whose first
+    /// parameter is a `Blob` (or `Vec<u8>`, `String`, `bytes::Bytes`).
+    blob_trigger;
     /// The HTTP response of an HTTP-triggered function, on the return value or on `name = "..."`.
     http_output;
     /// A queue message written when the function succeeds: `#[queue_output(queue = "done", name = "done")]`.

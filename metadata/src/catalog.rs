@@ -137,6 +137,29 @@ pub const CATALOG: &[BindingKind] = &[
         summary: "runs the function for each message on a queue",
     },
     BindingKind {
+        attribute: "blob_trigger",
+        binding_type: "blobTrigger",
+        direction: Direction::In,
+        keys: &[
+            KeySpec {
+                name: "path",
+                json_name: "path",
+                kind: ValueKind::Str,
+                required: true,
+                check: Some(check_blob_trigger_path),
+            },
+            key("connection", "connection", ValueKind::Str),
+            KeySpec {
+                name: "source",
+                json_name: "source",
+                kind: ValueKind::Str,
+                required: false,
+                check: Some(check_blob_source),
+            },
+        ],
+        summary: "runs the function once for each new or changed blob whose path fits `path` (`uploads/{name}`)",
+    },
+    BindingKind {
         attribute: "http_output",
         binding_type: "http",
         direction: Direction::Out,
@@ -298,6 +321,24 @@ fn check_route(value: &Value) -> Result<Value, String> {
     let template = value.as_str().unwrap_or_default();
     crate::route::RouteTemplate::parse(template).map_err(|e| e.message)?;
     Ok(value.clone())
+}
+
+fn check_blob_trigger_path(value: &Value) -> Result<Value, String> {
+    crate::blob_path::BlobPathPattern::parse(value.as_str().unwrap_or_default())
+        .map_err(|e| e.to_string())?;
+    Ok(value.clone())
+}
+
+fn check_blob_source(value: &Value) -> Result<Value, String> {
+    match value.as_str().unwrap_or_default() {
+        s if s.eq_ignore_ascii_case("LogsAndContainerScan") => {
+            Ok(Value::String("LogsAndContainerScan".into()))
+        }
+        s if s.eq_ignore_ascii_case("EventGrid") => Ok(Value::String("EventGrid".into())),
+        other => {
+            Err(format!("`{other}` is not a blob trigger source; expected LogsAndContainerScan or EventGrid"))
+        }
+    }
 }
 
 fn check_methods(value: &Value) -> Result<Value, String> {

@@ -9,6 +9,7 @@
 //! Binding JSON uses Azure's `function.json` spelling (`type`, `direction`, `name`, camelCase
 //! keys), because that is what hosts parse.
 
+pub mod blob_path;
 mod catalog;
 mod error;
 pub mod frontend;

@@ -6,6 +6,7 @@ use std::fmt;
 use fnwire_protocol::rpc::TypedData;
 
 use crate::FunctionError;
+use crate::blob::Blob;
 use crate::context::{Context, RetryContext, TraceContext};
 use crate::convert::{FromTypedData, IntoTypedData};
 use crate::invocation::Invocation;
@@ -16,7 +17,7 @@ use crate::queue::QueueMessage;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be used as an input binding parameter",
     label = "not a type an input binding can fill",
-    note = "accepted: HttpRequest, TimerInfo, QueueMessage, String, Vec<u8>, bytes::Bytes, serde_json::Value, \
+    note = "accepted: HttpRequest, TimerInfo, QueueMessage, Blob, String, Vec<u8>, bytes::Bytes, serde_json::Value, \
             Json<T> (T: Deserialize), i64, f64, bool, or Option<T> of these",
     note = "a parameter named like an output binding must be `Out<T>`; `Context` needs no binding"
 )]
@@ -110,6 +111,14 @@ impl FromInput for QueueMessage {
     fn from_input(invocation: &mut Invocation, binding: &str) -> Result<Self, FunctionError> {
         let data = invocation.take_input(binding).unwrap_or_default();
         QueueMessage::from_trigger(data, invocation.trigger_metadata()).map_err(|e| e.in_binding(binding))
+    }
+}
+
+impl FromInput for Blob {
+    /// Takes the binding's value out of the invocation and converts it.
+    fn from_input(invocation: &mut Invocation, binding: &str) -> Result<Self, FunctionError> {
+        let data = invocation.take_input(binding).unwrap_or_default();
+        Blob::from_trigger(data, invocation.trigger_metadata()).map_err(|e| e.in_binding(binding))
     }
 }
 

@@ -59,6 +59,7 @@
 #![warn(missing_docs)]
 
 mod bind;
+mod blob;
 mod context;
 mod convert;
 pub mod durable;
@@ -81,6 +82,7 @@ pub mod __private;
 #[path = "bridge.rs"]
 pub mod __bridge;
 
+pub use blob::Blob;
 pub use context::{Context, RetryContext, TraceContext};
 pub use convert::{FromTypedData, IntoTypedData};
 pub use error::{Error, FunctionError};
@@ -94,8 +96,8 @@ pub use runtime::run;
 pub use timer::{ScheduleStatus, TimerInfo};
 
 pub use fnwire_macros::{
-    activity_trigger, binding, blob_input, blob_output, durable_client_input, entity_trigger, http_output,
-    http_trigger, orchestration_trigger, queue_output, queue_trigger, table_input, table_output,
+    activity_trigger, binding, blob_input, blob_output, blob_trigger, durable_client_input, entity_trigger,
+    http_output, http_trigger, orchestration_trigger, queue_output, queue_trigger, table_input, table_output,
     timer_trigger,
 };
 

@@ -29,6 +29,7 @@ use fnwire_storage::{
 };
 use postgres::NoTls;
 
+mod blob_trigger;
 mod keda;
 mod schema;
 mod table;
@@ -276,7 +277,7 @@ impl PgStore {
 
 /// Inserts one message and announces it; inside the caller's transaction, so the announcement
 /// goes out at commit.
-async fn insert(
+pub(crate) async fn insert(
     client: &impl GenericClient,
     queue: &str,
     body: &[u8],
@@ -647,6 +648,16 @@ impl QueueStore for PgStore {
         Ok(())
             })
     }
+
+    fn enqueue_blob_version(
+        &self,
+        function: &str,
+        blob_path: &str,
+        etag: &str,
+        work: &MessageBody,
+    ) -> Result<bool, StorageError> {
+        self.record_blob_version(function, blob_path, etag, work)
+    }
 }
 
 /// Blobs as rows of the shared database, so every host sees every blob: one row per blob,
@@ -677,12 +688,12 @@ impl BlobBackend for PgStore {
             conn.execute(
                 &conn
                     .prepare_cached(
-                        "INSERT INTO fnwire_blobs (path, body, modified_ms) VALUES ($1, $2, $3)
-                 ON CONFLICT (path) DO UPDATE SET body = $2, modified_ms = $3",
+                        "INSERT INTO fnwire_blobs (path, body, modified_ms, etag) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (path) DO UPDATE SET body = $2, modified_ms = $3, etag = $4",
                     )
                     .await
                     .map_err(self.sql("preparing a statement"))?,
-                &[&path, &bytes, &now],
+                &[&path, &bytes, &now, &blob_trigger::new_etag()],
             )
             .await
             .map_err(self.sql("writing a blob"))?;
@@ -704,6 +715,25 @@ impl BlobBackend for PgStore {
             Ok(rows.iter().map(|r| r.get(0)).collect())
         })
         .map_err(|e: StorageError| std::io::Error::other(format!("listing blobs under `{prefix}`: {e}")))
+    }
+
+    fn read_with_properties(
+        &self,
+        blob_path: &str,
+    ) -> Result<Option<(Vec<u8>, fnwire_storage::BlobProperties)>, std::io::Error> {
+        self.blob_with_properties(blob_path)
+    }
+
+    fn list_properties(&self, prefix: &str) -> Result<Vec<fnwire_storage::BlobProperties>, std::io::Error> {
+        self.blob_properties_under(prefix)
+    }
+
+    fn delete(&self, blob_path: &str) -> Result<bool, std::io::Error> {
+        self.delete_blob(blob_path)
+    }
+
+    fn uri(&self, blob_path: &str) -> String {
+        self.blob_uri(blob_path)
     }
 }
 

@@ -4,7 +4,7 @@
 use tokio_postgres::Client;
 
 /// The schema version this fnwire writes and reads.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Any number, the same for every fnwire host: the advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x666e_7769_7265;
@@ -80,6 +80,19 @@ CREATE TABLE fnwire_table_entities (
     timestamp_us BIGINT NOT NULL,
     etag TEXT NOT NULL,
     PRIMARY KEY (table_key, partition_key, row_key)
+);
+",
+    "
+-- Blob versions for blob triggers: an ETag per write, and the latest version each
+-- blob-trigger function has found.
+ALTER TABLE fnwire_blobs ADD COLUMN etag TEXT NOT NULL DEFAULT '';
+UPDATE fnwire_blobs SET etag = '0x' || upper(to_hex(modified_ms));
+CREATE TABLE fnwire_blob_receipts (
+    function TEXT NOT NULL,
+    blob_path TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    found_ms BIGINT NOT NULL,
+    PRIMARY KEY (function, blob_path)
 );
 ",
 ];

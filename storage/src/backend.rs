@@ -14,7 +14,8 @@ use chrono::{DateTime, Utc};
 use fnwire_tables::{Entity, TableQuery};
 
 use crate::{
-    BlobStore, LeasedMessage, MessageBody, PeekedMessage, QueueSummary, ScheduleStatus, StorageError, Store,
+    BlobProperties, BlobStore, LeasedMessage, MessageBody, PeekedMessage, QueueSummary, ScheduleStatus,
+    StorageError, Store, normalize_blob_path,
 };
 
 /// Queues and timer state behind one interface (see the module comment).
@@ -129,6 +130,18 @@ pub trait QueueStore: Send + Sync + std::fmt::Debug + 'static {
     fn as_table_store(&self) -> Option<&dyn TableStore> {
         None
     }
+    /// Records that blob-trigger `function` has found version `etag` of `blob_path` and, when
+    /// it had not found that version before, adds `work` (the message that runs the function
+    /// for it) in the same transaction. True for exactly one caller per version, however many
+    /// hosts scan at once: the receipt of Azure's blob trigger, kept as the latest version per
+    /// blob and function.
+    fn enqueue_blob_version(
+        &self,
+        function: &str,
+        blob_path: &str,
+        etag: &str,
+        work: &MessageBody,
+    ) -> Result<bool, StorageError>;
 }
 
 impl QueueStore for Store {
@@ -243,6 +256,16 @@ impl QueueStore for Store {
     fn as_table_store(&self) -> Option<&dyn TableStore> {
         Some(self)
     }
+
+    fn enqueue_blob_version(
+        &self,
+        function: &str,
+        blob_path: &str,
+        etag: &str,
+        work: &MessageBody,
+    ) -> Result<bool, StorageError> {
+        Store::enqueue_blob_version(self, function, blob_path, etag, work)
+    }
 }
 
 /// Blobs behind one interface: files under a folder for one machine, rows of the shared
@@ -256,6 +279,17 @@ pub trait BlobBackend: Send + Sync + std::fmt::Debug + 'static {
     fn write(&self, blob_path: &str, bytes: &[u8]) -> Result<(), std::io::Error>;
     /// The blob paths under `prefix` (a container, or a container and a folder), sorted.
     fn list(&self, prefix: &str) -> Result<Vec<String>, std::io::Error>;
+    /// Reads a blob with the properties of the version read; `Ok(None)` when it does not exist.
+    fn read_with_properties(
+        &self,
+        blob_path: &str,
+    ) -> Result<Option<(Vec<u8>, BlobProperties)>, std::io::Error>;
+    /// The blobs under `prefix` with their properties, sorted by path.
+    fn list_properties(&self, prefix: &str) -> Result<Vec<BlobProperties>, std::io::Error>;
+    /// Deletes a blob; false when there was none.
+    fn delete(&self, blob_path: &str) -> Result<bool, std::io::Error>;
+    /// The blob's address as the blob trigger's `Uri` gives it.
+    fn uri(&self, blob_path: &str) -> String;
 }
 
 impl BlobBackend for BlobStore {
@@ -275,6 +309,29 @@ impl BlobBackend for BlobStore {
         let mut paths = BlobStore::list(self, prefix)?;
         paths.sort();
         Ok(paths)
+    }
+
+    fn read_with_properties(
+        &self,
+        blob_path: &str,
+    ) -> Result<Option<(Vec<u8>, BlobProperties)>, std::io::Error> {
+        BlobStore::read_with_properties(self, blob_path)
+    }
+
+    fn list_properties(&self, prefix: &str) -> Result<Vec<BlobProperties>, std::io::Error> {
+        BlobStore::list_properties(self, prefix)
+    }
+
+    fn delete(&self, blob_path: &str) -> Result<bool, std::io::Error> {
+        BlobStore::delete(self, blob_path)
+    }
+
+    /// The file's `file://` URL: the blob is that file.
+    fn uri(&self, blob_path: &str) -> String {
+        let root = std::path::absolute(self.root()).unwrap_or_else(|_| self.root().to_path_buf());
+        let path = normalize_blob_path(blob_path).unwrap_or_else(|_| blob_path.to_string());
+        let root = root.to_string_lossy().replace('\\', "/");
+        format!("file://{}/{path}", root.trim_end_matches('/'))
     }
 }
 

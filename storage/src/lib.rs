@@ -12,6 +12,8 @@
 
 mod backend;
 mod blob;
+mod blob_trigger;
+pub use blob_trigger::BLOB_WORK_TTL;
 mod error;
 mod group;
 mod host_lock;
@@ -28,7 +30,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 pub use backend::{BlobBackend, QueueStore, TableStore, TableSummary, TableWrite};
-pub use blob::{BlobPathError, BlobStore, normalize_blob_path};
+pub use blob::{BlobPathError, BlobProperties, BlobStore, content_type_of, normalize_blob_path};
 pub use error::StorageError;
 pub use host_lock::{HOST_LOCK_FILE, HostLock};
 pub use maintenance::{CheckReport, IntegrityCheck, restore};
@@ -142,6 +144,14 @@ CREATE TABLE IF NOT EXISTS table_entities (
     etag TEXT NOT NULL,
     PRIMARY KEY (table_key, partition_key, row_key)
 ) WITHOUT ROWID;
+-- The latest blob version each blob-trigger function has found (see `blob_trigger.rs`).
+CREATE TABLE IF NOT EXISTS blob_receipts (
+    function TEXT NOT NULL,
+    blob_path TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    found_ms INTEGER NOT NULL,
+    PRIMARY KEY (function, blob_path)
+);
 ";
 
 impl Store {

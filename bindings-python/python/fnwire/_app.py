@@ -172,6 +172,29 @@ class App:
             **extra,
         )
 
+    def blob_trigger(
+        self,
+        path: Optional[str] = None,
+        *,
+        connection: Optional[str] = None,
+        source: Optional[str] = None,
+        name: Optional[str] = None,
+        function_name: Optional[str] = None,
+        data_type: Optional[str] = None,
+        **extra: Any,
+    ) -> Callable[[F], F]:
+        """Runs the function once for each new or changed blob whose path fits `path` (`uploads/{name}`)."""
+        return self._decorator(
+            "blob_trigger",
+            path=path,
+            connection=connection,
+            source=source,
+            name=name,
+            function_name=function_name,
+            data_type=data_type,
+            **extra,
+        )
+
     def queue_output(
         self,
         name: Optional[str] = None,

@@ -339,6 +339,21 @@ def _datum(param: Param, value: Any) -> Tuple[Optional[meta.Datum], Dict[str, me
             if text is not None:
                 metadata[key] = meta.Datum(text, "string")
         return meta.Datum(value.body, "bytes"), metadata
+    if param.kind == "blob":
+        # The blob trigger's metadata as Azure's host sends it, for `func.InputStream`.
+        properties = {"ContentLength": len(value.content), "Length": len(value.content)}
+        for key, text in (("ContentType", value.content_type), ("ETag", value.etag), ("LastModified", value.last_modified)):
+            if text is not None:
+                properties[key] = text
+        metadata = {
+            "BlobTrigger": meta.Datum(value.path, "string"),
+            "Properties": meta.Datum(json.dumps(properties), "json"),
+            "Metadata": meta.Datum(json.dumps(dict(value.metadata)), "json"),
+        }
+        if value.uri is not None:
+            metadata["Uri"] = meta.Datum(value.uri, "string")
+        metadata.update(_strings(value.parameters))
+        return meta.Datum(value.content, "bytes"), metadata
     if value is None:
         return None, {}
     if isinstance(value, _native.JsonText):

@@ -48,6 +48,16 @@ class QueueMessageData:
     next_visible_time: Optional[str]
     pop_receipt: Optional[str]
 
+class BlobData:
+    path: str
+    content: bytes
+    uri: Optional[str]
+    etag: Optional[str]
+    content_type: Optional[str]
+    last_modified: Optional[str]
+    metadata: Dict[str, str]
+    parameters: Dict[str, str]
+
 class JsonText:
     text: str
     def __init__(self, text: str) -> None: ...

@@ -103,6 +103,14 @@ pub struct InvalidExpressions(pub Vec<InvalidExpression>);
 /// payload, route or query can provide any name at run time (queue and HTTP triggers).
 fn closed_trigger_names(metadata: &FunctionMetadata) -> Option<Vec<String>> {
     let trigger = metadata.bindings.iter().find(|b| b.is_trigger())?;
+    // A blob trigger's names are its path's parameters and Azure's blob metadata.
+    if trigger.binding_type.eq_ignore_ascii_case("blobTrigger") {
+        let pattern =
+            fnwire_metadata::blob_path::BlobPathPattern::parse(trigger.str_property("path")?).ok()?;
+        let mut names: Vec<String> = pattern.parameters().map(str::to_lowercase).collect();
+        names.extend(["blobtrigger", "uri", "properties", "metadata"].map(String::from));
+        return Some(names);
+    }
     // A timer's trigger metadata is its own binding name; its payload the timer info.
     trigger.binding_type.eq_ignore_ascii_case("timerTrigger").then(|| {
         [trigger.name.to_lowercase(), "schedule".into(), "schedulestatus".into(), "ispastdue".into()].into()
@@ -338,6 +346,10 @@ impl AppBindings {
                     path: path.clone(),
                     error: e.to_string(),
                 })?;
+                // A blob trigger on that container finds the blob at once.
+                if let Some((container, _)) = path.trim_start_matches('/').split_once('/') {
+                    self.signal(&crate::triggers::blob::container_signal(container)).notify_one();
+                }
             }
         }
         Ok(messages)
@@ -557,6 +569,15 @@ mod tests {
             )
         };
         let blob_out = |path: &str| Binding::new("report", "blob", Direction::Out).with("path", path);
+        let on_blob = |out: Binding| {
+            function(
+                "thumb",
+                vec![
+                    Binding::new("img", "blobTrigger", Direction::In).with("path", "uploads/{name}.{ext}"),
+                    out,
+                ],
+            )
+        };
         let queue_out = |name: &str| Binding::new("next", "queue", Direction::Out).with("queueName", name);
         let blob_in = |path: &str| Binding::new("prior", "blob", Direction::In).with("path", path);
         // (function, whether the host starts, what the error names)
@@ -579,6 +600,12 @@ mod tests {
                 "function `archive`: blob input `prior` (path): `{DateTime:d}`",
             ),
             (queue(blob_in("in/{customer}/{sys.utcnow:yyyy}")), true, ""),
+            (on_blob(blob_out("thumbs/{name}-{EXT}/{BlobTrigger}/{sys.RandGuid}")), true, ""),
+            (
+                on_blob(blob_out("thumbs/{nmae}.{ext}")),
+                false,
+                "function `thumb`: blob output `report` (path): `{nmae}`",
+            ),
             (
                 queue(queue_out("q-{name")),
                 false,

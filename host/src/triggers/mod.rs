@@ -3,6 +3,8 @@
 //! prepares blob inputs and delivers outputs.
 
 pub mod backend;
+pub mod blob;
+pub mod blob_cli;
 pub mod config;
 pub mod queue;
 pub mod queue_cli;
@@ -17,6 +19,7 @@ use crate::bindings::AppBindings;
 use crate::config::ConfigError;
 use crate::invoke::Pipeline;
 use crate::lifecycle::IndexedFunction;
+use blob::BlobFunction;
 use config::QueueOptions;
 use queue::QueueFunction;
 use timer::TimerFunction;
@@ -26,6 +29,7 @@ use timer::TimerFunction;
 pub struct TriggerPlan {
     pub timers: Vec<TimerFunction>,
     pub queues: Vec<QueueFunction>,
+    pub blobs: Vec<BlobFunction>,
     pub queue_options: QueueOptions,
 }
 
@@ -36,6 +40,8 @@ pub enum TriggerError {
     Schedule { function: String, error: timer::ScheduleError },
     #[error("function `{function}`: {error}. Fix the queue trigger and start again")]
     Queue { function: String, error: queue::QueueTriggerError },
+    #[error("function `{function}`: {error}. Fix the blob trigger and start again")]
+    Blob { function: String, error: blob::BlobTriggerError },
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The embedded database cannot be opened (corrupt, locked by another program).
@@ -69,6 +75,10 @@ impl TriggerPlan {
                 let q = QueueFunction::from_binding(name, &f.function_id, trigger)
                     .map_err(|error| TriggerError::Queue { function: name.clone(), error })?;
                 plan.queues.push(q);
+            } else if trigger.binding_type.eq_ignore_ascii_case("blobTrigger") {
+                let b = BlobFunction::from_binding(name, &f.function_id, trigger)
+                    .map_err(|error| TriggerError::Blob { function: name.clone(), error })?;
+                plan.blobs.push(b);
             }
         }
         Ok(plan)
@@ -86,6 +96,9 @@ impl TriggerPlan {
         }
         for q in &self.queues {
             out.insert(q.name.clone(), format!("queue {}", q.queue));
+        }
+        for b in &self.blobs {
+            out.insert(b.name.clone(), format!("blobs in {}", b.pattern.container));
         }
         out
     }
@@ -112,6 +125,29 @@ impl TriggerPlan {
                 store.clone(),
                 pipeline.clone(),
                 signal,
+                self.queue_options.clone(),
+                stop.clone(),
+            )));
+        }
+        for b in self.blobs {
+            let function = std::sync::Arc::new(b);
+            // The work queue's signal: on PostgreSQL, another host queueing work wakes it too.
+            let work_found = bindings.signal(&function.work_queue);
+            let wake_scan = bindings.signal(&blob::container_signal(&function.pattern.container));
+            tasks.push(tokio::spawn(blob::scan(
+                function.clone(),
+                store.clone(),
+                bindings.blobs().clone(),
+                wake_scan,
+                work_found.clone(),
+                stop.clone(),
+            )));
+            tasks.push(tokio::spawn(blob::listen(
+                function,
+                store.clone(),
+                bindings.blobs().clone(),
+                pipeline.clone(),
+                work_found,
                 self.queue_options.clone(),
                 stop.clone(),
             )));

@@ -2,6 +2,7 @@
 //! real HTTP.
 
 mod auth_keys;
+mod blob_trigger;
 mod cli;
 mod drain;
 mod e2e_cargo_app;

@@ -21,13 +21,13 @@ fn server_url() -> String {
 }
 
 /// A database made for one test and dropped when it ends.
-struct TestDatabase {
-    url: String,
+pub(crate) struct TestDatabase {
+    pub(crate) url: String,
     name: String,
 }
 
 impl TestDatabase {
-    fn new() -> TestDatabase {
+    pub(crate) fn new() -> TestDatabase {
         // The blocking client cannot run inside an async test: a thread of its own.
         std::thread::spawn(|| {
             let server = server_url();

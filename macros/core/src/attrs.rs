@@ -19,6 +19,7 @@ pub const ATTRIBUTE_NAMES: &[&str] = &[
     "http_trigger",
     "timer_trigger",
     "queue_trigger",
+    "blob_trigger",
     "http_output",
     "queue_output",
     "blob_input",

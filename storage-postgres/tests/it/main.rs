@@ -4,6 +4,7 @@
 //! default (`scripts/postgres.sh` starts one when none answers).
 
 mod backends;
+mod blob_trigger;
 mod postgres_only;
 mod tables;
 

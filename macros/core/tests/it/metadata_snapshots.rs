@@ -113,3 +113,12 @@ fn durable_triggers_and_client() {
         ),
     ]));
 }
+
+#[test]
+fn blob_trigger_with_path_parameters_used_by_its_outputs() {
+    insta::assert_json_snapshot!(rendered(
+        r#"#[blob_trigger(path = "uploads/{name}.{ext}", connection = "AzureWebJobsStorage", source = "EventGrid")]
+        #[blob_output(name = "thumb", path = "thumbnails/{name}.{ext}")]
+        pub fn thumbnail(image: Blob, thumb: Out<Vec<u8>>) {}"#
+    ));
+}
