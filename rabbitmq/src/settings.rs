@@ -136,7 +136,7 @@ impl ExtensionOptions {
 }
 
 /// A broker to connect to. `Debug` and `Display` show the URI without its password.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     uri: String,
     shown: String,
