@@ -42,6 +42,13 @@ export interface QueueOptions extends BindingOptions {
   /** App setting naming the storage connection. */
   connection?: string;
 }
+/** Azure's RabbitMQ binding options (`rabbitMQTrigger`, `rabbitMQ` output). */
+export interface RabbitMQOptions extends BindingOptions {
+  queue: string;
+  /** App setting holding the broker's `amqp://` URI. */
+  connectionStringSetting?: string;
+  disableCertificateValidation?: boolean;
+}
 export interface BlobOptions extends BindingOptions {
   /** `container/path`, may hold binding expressions such as `{queueTrigger}`. */
   path: string;
@@ -60,6 +67,7 @@ export declare const trigger: {
   http(options?: HttpTriggerOptions): TriggerBinding<HttpTriggerOptions>;
   timer(options: TimerTriggerOptions): TriggerBinding<TimerTriggerOptions>;
   queue(options: QueueOptions): TriggerBinding<QueueOptions>;
+  rabbitMQ(options: RabbitMQOptions): TriggerBinding<RabbitMQOptions>;
   generic(options: GenericOptions): TriggerBinding<GenericOptions>;
 };
 export declare const input: {
@@ -69,6 +77,7 @@ export declare const input: {
 export declare const output: {
   http(options?: BindingOptions): OutputBinding<BindingOptions>;
   queue(options: QueueOptions): OutputBinding<QueueOptions>;
+  rabbitMQ(options: RabbitMQOptions): OutputBinding<RabbitMQOptions>;
   blob(options: BlobOptions): OutputBinding<BlobOptions>;
   generic(options: GenericOptions): OutputBinding<GenericOptions>;
 };
@@ -217,6 +226,10 @@ export interface QueueFunctionOptions<T = QueueMessage> extends QueueOptions, Fu
   /** An output that receives the handler's return value, e.g. `output.queue({ queue: 'done' })`. */
   return?: OutputBinding;
 }
+export interface RabbitMQFunctionOptions<T = QueueMessage> extends RabbitMQOptions, FunctionOptions<T> {
+  /** An output that receives the handler's return value, e.g. `output.rabbitMQ({ queue: 'done' })`. */
+  return?: OutputBinding;
+}
 export interface GenericFunctionOptions extends FunctionOptions<unknown> {
   trigger: TriggerBinding;
   return?: OutputBinding;
@@ -230,5 +243,6 @@ export declare const app: {
   httpTrigger(name: string, options: HttpFunctionOptions): void;
   timerTrigger(name: string, options: TimerFunctionOptions): void;
   queueTrigger<T = QueueMessage>(name: string, options: QueueFunctionOptions<T>): void;
+  rabbitMQTrigger<T = QueueMessage>(name: string, options: RabbitMQFunctionOptions<T>): void;
   generic(name: string, options: GenericFunctionOptions): void;
 };

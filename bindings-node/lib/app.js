@@ -118,6 +118,11 @@ const app = Object.freeze({
   queueTrigger(name, options) {
     register('app.queueTrigger', name, { kind: 'queue_trigger', options: triggerOptions(options) }, options);
   },
+  /** A function run for each message on a RabbitMQ queue (`rabbitMQTrigger`): `{ queue,
+   * connectionStringSetting, handler, return?: output.rabbitMQ({...}) }`. */
+  rabbitMQTrigger(name, options) {
+    register('app.rabbitMQTrigger', name, { kind: 'rabbitmq_trigger', options: triggerOptions(options) }, options);
+  },
   /** Any trigger: `app.generic(name, { trigger: trigger.generic({ type, ... }), handler, return?, extraInputs?, extraOutputs? })`. */
   generic(name, options) {
     const t = options?.trigger;

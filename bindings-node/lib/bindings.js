@@ -29,6 +29,7 @@ const trigger = Object.freeze({
   http: (options) => describe('http_trigger', httpTriggerOptions(options ?? {}), 'trigger.http'),
   timer: (options) => describe('timer_trigger', options, 'trigger.timer'),
   queue: (options) => describe('queue_trigger', options, 'trigger.queue'),
+  rabbitMQ: (options) => describe('rabbitmq_trigger', options, 'trigger.rabbitMQ'),
   generic: generic('in', 'trigger.generic'),
 });
 
@@ -41,6 +42,7 @@ const output = Object.freeze({
   http: (options) => describe('http_output', options, 'output.http'),
   queue: (options) => describe('queue_output', options, 'output.queue'),
   blob: (options) => describe('blob_output', options, 'output.blob'),
+  rabbitMQ: (options) => describe('rabbitmq_output', options, 'output.rabbitMQ'),
   generic: generic('out', 'output.generic'),
 });
 

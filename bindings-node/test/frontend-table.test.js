@@ -23,6 +23,8 @@ const HELPERS = {
   queue_trigger: trigger.queue,
   http_output: output.http,
   queue_output: output.queue,
+  rabbitmq_trigger: trigger.rabbitMQ,
+  rabbitmq_output: output.rabbitMQ,
   blob_input: input.blob,
   blob_output: output.blob,
 };

@@ -102,3 +102,12 @@ fn durable_triggers_and_client() {
         ),
     ]));
 }
+
+#[test]
+fn rabbitmq_trigger_with_output_to_the_return_value() {
+    insta::assert_json_snapshot!(rendered(
+        r#"#[rabbitmq_trigger(queue = "orders", connection_string_setting = "RabbitMQConnection")]
+        #[rabbitmq_output(queue = "shipped", connection_string_setting = "RabbitMQConnection")]
+        pub async fn ship(order: RabbitMqMessage) -> String { todo!() }"#
+    ));
+}
