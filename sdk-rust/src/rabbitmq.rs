@@ -20,9 +20,11 @@ pub struct RabbitMqMessage {
     pub body: Bytes,
     /// The broker's number for this delivery on its channel.
     pub delivery_tag: u64,
+    /// The tag of the host's consumer that received it.
     pub consumer_tag: String,
     /// The exchange it was published to (empty for the default exchange).
     pub exchange: String,
+    /// The routing key it was published with (the queue's name through the default exchange).
     pub routing_key: String,
     /// Whether the broker delivered it before (e.g. to a consumer whose connection was lost).
     pub redelivered: bool,
