@@ -186,3 +186,84 @@ fn invalid_connection_settings_stop_the_host_at_start_naming_the_setting() {
         assert!(!out.contains("topsecret"), "{out}");
     }
 }
+
+/// A vhost of the test's own, so closing its connections touches no other test. Deleted on drop.
+struct Vhost {
+    name: String,
+    url: String,
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let out = std::process::Command::new("rabbitmqctl").args(args).output().unwrap_or_else(|e| {
+        panic!("rabbitmqctl could not run ({e}); this test needs the local broker's CLI")
+    });
+    assert!(out.status.success(), "rabbitmqctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+impl Vhost {
+    fn new() -> Vhost {
+        let name = unique("vhost");
+        rabbitmqctl(&["add_vhost", &name]);
+        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+        let base = broker_url();
+        let base = base.rsplit_once('/').map_or(base.as_str(), |(b, _)| b).to_string();
+        Vhost { url: format!("{base}/{name}"), name }
+    }
+}
+
+impl Drop for Vhost {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rabbitmqctl").args(["delete_vhost", &self.name]).output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_broker_closing_every_connection_mid_load_loses_no_message() {
+    const N: usize = 1000;
+    let vhost = Vhost::new();
+    let connect = async || {
+        let connection = Connection::connect(&vhost.url, ConnectionProperties::default()).await.unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        (connection, channel)
+    };
+    let (_c, channel) = connect().await;
+    let (input, output) = ("in", "out");
+    declare(&channel, input).await;
+    declare(&channel, output).await;
+    for i in 0..N {
+        publish(&channel, input, &format!("order {i}")).await;
+    }
+    let app = app(
+        &[("relay", trigger_json(input, Some(output)))],
+        r#"{"version":"2.0","extensions":{"rabbitMQ":{"prefetchCount":8}}}"#,
+        &vhost.url,
+    );
+    let mut fnwire = start(app.path());
+    let mut got = Vec::new();
+    // Both the listener's and the output publisher's connections are closed, twice, mid-load.
+    for share in [N / 4, N / 2] {
+        let (_c, reader) = connect().await;
+        // Progress is read as the output queue's length (one round trip), so that the load is
+        // still running when the connections close.
+        poll_until(&fnwire, "progress before closing the connections", async || {
+            ready(&reader, output).await as usize >= share
+        })
+        .await;
+        // Mid-load: messages are still waiting on the input queue when the connections close.
+        assert!(ready(&reader, input).await > 0, "the load finished before the close; raise N");
+        rabbitmqctl(&["close_all_connections", "-p", &vhost.name, "closed by the test"]);
+    }
+    let (_c, reader) = connect().await;
+    let expected: std::collections::BTreeSet<String> = (0..N).map(|i| format!("ORDER {i}")).collect();
+    poll_until(&fnwire, "every message relayed after the connections were closed", async || {
+        take_all(&reader, output, &mut got).await;
+        expected.iter().all(|e| got.contains(e))
+    })
+    .await;
+    let out = fnwire.output();
+    assert!(out.contains("lost the RabbitMQ connection") || out.contains("ended the consumer"), "{out}");
+    assert!(fnwire.terminate().success(), "{}", fnwire.output());
+    assert_eq!(ready(&reader, input).await, 0, "every trigger message was acknowledged");
+    // At least once: a message whose acknowledgement the closed connection lost runs again.
+    assert!(got.len() >= N && got.iter().all(|g| expected.contains(g)), "{} relayed", got.len());
+}
