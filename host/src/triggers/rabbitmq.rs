@@ -67,14 +67,26 @@ pub struct RabbitPlan {
     pub options: ExtensionOptions,
 }
 
-fn queue_name(function: &str, role: &'static str, b: &Binding) -> Result<String, RabbitMqError> {
+fn queue_name(
+    function: &str,
+    role: &'static str,
+    b: &Binding,
+    setting: impl Fn(&str) -> Option<String>,
+) -> Result<String, RabbitMqError> {
     let error = |error: &str| RabbitMqError::Binding {
         function: function.to_string(),
         role,
         binding: b.name.clone(),
         error: error.to_string(),
     };
-    let queue = b.str_property("queueName").map(str::trim).unwrap_or_default();
+    let mut queue = b.str_property("queueName").map(str::trim).unwrap_or_default().to_string();
+    // `%Name%` is an app setting, as in Azure's binding expressions.
+    if let Some(name) = queue.strip_prefix('%').and_then(|q| q.strip_suffix('%')).filter(|n| !n.contains('%'))
+    {
+        queue = setting(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).ok_or_else(|| {
+            error(&format!("`queueName` names the setting `{name}` (`%{name}%`), which is not set"))
+        })?;
+    }
     if queue.is_empty() {
         return Err(error("`queueName` is missing; name the RabbitMQ queue"));
     }
@@ -84,10 +96,10 @@ fn queue_name(function: &str, role: &'static str, b: &Binding) -> Result<String,
     }
     if queue.contains('{') || queue.contains('%') {
         return Err(error(
-            "`queueName` must be a literal queue name (binding expressions are not supported here)",
+            "`queueName` must be a queue name or `%Setting%` (other binding expressions are not supported here)",
         ));
     }
-    Ok(queue.to_string())
+    Ok(queue)
 }
 
 impl RabbitPlan {
@@ -116,7 +128,7 @@ impl RabbitPlan {
                     continue;
                 }
                 let role = if trigger { "trigger" } else { "output" };
-                let queue = queue_name(name, role, b)?;
+                let queue = queue_name(name, role, b, lookup)?;
                 let endpoint = Endpoint::resolve(b.str_property("connectionStringSetting"), &options, lookup)
                     .map_err(|e| RabbitMqError::Binding {
                         function: name.clone(),
@@ -307,6 +319,15 @@ mod tests {
         let host_json = json!({"extensions": {"rabbitMQ": {"prefetchCount": -1}}});
         let e = RabbitPlan::new(&host_json, &settings, &indexed(vec![trigger()])).unwrap_err().to_string();
         assert!(e.contains("prefetchCount"), "{e}");
+        let from_setting = Binding::new("msg", TRIGGER_TYPE, Direction::In)
+            .with("queueName", "%OrdersQueue%")
+            .with("connectionStringSetting", "RabbitConn");
+        let mut with_queue = settings.clone();
+        with_queue.insert("OrdersQueue".into(), "orders-from-setting".into());
+        let plan = RabbitPlan::new(&json!({}), &with_queue, &indexed(vec![from_setting.clone()])).unwrap();
+        assert_eq!(plan.functions[0].queue, "orders-from-setting");
+        let e = RabbitPlan::new(&json!({}), &settings, &indexed(vec![from_setting])).unwrap_err().to_string();
+        assert!(e.contains("`OrdersQueue`") && e.contains("not set"), "{e}");
         let no_queue =
             Binding::new("msg", TRIGGER_TYPE, Direction::In).with("connectionStringSetting", "RabbitConn");
         let e = RabbitPlan::new(&json!({}), &settings, &indexed(vec![no_queue])).unwrap_err().to_string();
