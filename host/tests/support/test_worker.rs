@@ -328,7 +328,22 @@ async fn main() {
                     continue;
                 }
                 if relays.contains(&req.function_id) {
-                    send(Content::InvocationResponse(relay(&req)));
+                    // TEST_WORKER_RELAY_DELAY_MS paces a relay, so a load lasts a known minimum.
+                    let delay = std::env::var("TEST_WORKER_RELAY_DELAY_MS").ok().and_then(|v| v.parse().ok());
+                    let response = relay(&req);
+                    match delay {
+                        Some(ms) => {
+                            let reply = reply_tx.clone();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                                let _ = reply.send(StreamingMessage {
+                                    request_id: String::new(),
+                                    content: Some(Content::InvocationResponse(response)),
+                                });
+                            });
+                        }
+                        None => send(Content::InvocationResponse(response)),
+                    }
                     continue;
                 }
                 if req.function_id == "id-stuck" {
