@@ -42,6 +42,13 @@ export interface QueueOptions extends BindingOptions {
   /** App setting naming the storage connection. */
   connection?: string;
 }
+/** Azure's RabbitMQ binding options (`rabbitMQTrigger`, `rabbitMQ` output). */
+export interface RabbitMQOptions extends BindingOptions {
+  queue: string;
+  /** App setting holding the broker's `amqp://` URI. */
+  connectionStringSetting?: string;
+  disableCertificateValidation?: boolean;
+}
 export interface BlobOptions extends BindingOptions {
   /** `container/path`, may hold binding expressions such as `{queueTrigger}`. */
   path: string;
@@ -87,6 +94,7 @@ export declare const trigger: {
   timer(options: TimerTriggerOptions): TriggerBinding<TimerTriggerOptions>;
   queue(options: QueueOptions): TriggerBinding<QueueOptions>;
   storageBlob(options: BlobTriggerOptions): TriggerBinding<BlobTriggerOptions>;
+  rabbitMQ(options: RabbitMQOptions): TriggerBinding<RabbitMQOptions>;
   generic(options: GenericOptions): TriggerBinding<GenericOptions>;
 };
 export declare const input: {
@@ -97,6 +105,7 @@ export declare const input: {
 export declare const output: {
   http(options?: BindingOptions): OutputBinding<BindingOptions>;
   queue(options: QueueOptions): OutputBinding<QueueOptions>;
+  rabbitMQ(options: RabbitMQOptions): OutputBinding<RabbitMQOptions>;
   blob(options: BlobOptions): OutputBinding<BlobOptions>;
   table(options: TableOutputOptions): OutputBinding<TableOutputOptions>;
   generic(options: GenericOptions): OutputBinding<GenericOptions>;
@@ -250,6 +259,10 @@ export interface QueueFunctionOptions<T = QueueMessage> extends QueueOptions, Fu
 export interface BlobFunctionOptions extends BlobTriggerOptions, FunctionOptions<Buffer> {
   return?: OutputBinding;
 }
+export interface RabbitMQFunctionOptions<T = QueueMessage> extends RabbitMQOptions, FunctionOptions<T> {
+  /** An output that receives the handler's return value, e.g. `output.rabbitMQ({ queue: 'done' })`. */
+  return?: OutputBinding;
+}
 export interface GenericFunctionOptions extends FunctionOptions<unknown> {
   trigger: TriggerBinding;
   return?: OutputBinding;
@@ -264,5 +277,6 @@ export declare const app: {
   timerTrigger(name: string, options: TimerFunctionOptions): void;
   queueTrigger<T = QueueMessage>(name: string, options: QueueFunctionOptions<T>): void;
   storageBlob(name: string, options: BlobFunctionOptions): void;
+  rabbitMQTrigger<T = QueueMessage>(name: string, options: RabbitMQFunctionOptions<T>): void;
   generic(name: string, options: GenericFunctionOptions): void;
 };

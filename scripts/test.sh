@@ -27,6 +27,10 @@ step "PostgreSQL for the shared-store tests"
 eval "$(scripts/postgres.sh)"
 echo "FNWIRE_TEST_POSTGRES=$FNWIRE_TEST_POSTGRES"
 
+step "RabbitMQ for the AMQP trigger and output tests"
+eval "$(scripts/rabbitmq.sh)"
+echo "FNWIRE_TEST_AMQP=$FNWIRE_TEST_AMQP"
+
 step "Rust tests (workspace)"
 cargo nextest run --workspace --no-fail-fast
 # Doc tests are not run by nextest.

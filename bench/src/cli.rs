@@ -11,7 +11,7 @@ use crate::stats::{Row, render_table, to_json};
 const USAGE: &str = "usage: fnwire-bench [SCENARIO…] [--quick] [--json FILE]
 scenarios: hop (alias stream-limit), http-rust, http-python, http-python-async, http-python-azure, http-node, http-node-azure, queue,
            cold-start-rust, cold-start-python, cold-start-node,
-           durable-chain, durable-fanout, durable-python (default: all)";
+           durable-chain, durable-fanout, durable-python, rabbitmq (default: all)";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -135,6 +135,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             "durable-chain" => crate::durable::durable_chain(&env).await,
             "durable-fanout" => crate::durable::durable_fanout(&env).await,
             "durable-python" => crate::durable::durable_python(&env).await,
+            "rabbitmq" => crate::rabbitmq::rabbitmq(&env).await,
             other => Err(anyhow::anyhow!("unknown scenario `{other}`")),
         };
         match result {

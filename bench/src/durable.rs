@@ -308,7 +308,7 @@ fn packed_rust_app(env: &Env) -> anyhow::Result<PathBuf> {
 
 /// Runs both sides alternately (as [`alternate`] does) and keeps each round's figure under `key`,
 /// on fnwire's side or the baseline's.
-async fn measure_alternately<A, B, FA, FB>(
+pub(crate) async fn measure_alternately<A, B, FA, FB>(
     rounds: usize,
     key: &'static str,
     mut fnwire_side: A,

@@ -10,6 +10,7 @@ pub mod durable;
 pub mod load;
 pub mod peers;
 pub mod procs;
+pub mod rabbitmq;
 pub mod scenarios;
 pub mod setup;
 pub mod stats;

@@ -43,6 +43,7 @@ pub const ALL: &[&str] = &[
     "durable-chain",
     "durable-fanout",
     "durable-python",
+    "rabbitmq",
 ];
 
 /// HTTP concurrency (connections) of the `http-*` scenarios.

@@ -123,6 +123,11 @@ const app = Object.freeze({
   storageBlob(name, options) {
     register('app.storageBlob', name, { kind: 'blob_trigger', options: triggerOptions(options) }, options);
   },
+  /** A function run for each message on a RabbitMQ queue (`rabbitMQTrigger`): `{ queue,
+   * connectionStringSetting, handler, return?: output.rabbitMQ({...}) }`. */
+  rabbitMQTrigger(name, options) {
+    register('app.rabbitMQTrigger', name, { kind: 'rabbitmq_trigger', options: triggerOptions(options) }, options);
+  },
   /** Any trigger: `app.generic(name, { trigger: trigger.generic({ type, ... }), handler, return?, extraInputs?, extraOutputs? })`. */
   generic(name, options) {
     const t = options?.trigger;

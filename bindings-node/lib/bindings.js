@@ -30,6 +30,7 @@ const trigger = Object.freeze({
   timer: (options) => describe('timer_trigger', options, 'trigger.timer'),
   queue: (options) => describe('queue_trigger', options, 'trigger.queue'),
   storageBlob: (options) => describe('blob_trigger', options, 'trigger.storageBlob'),
+  rabbitMQ: (options) => describe('rabbitmq_trigger', options, 'trigger.rabbitMQ'),
   generic: generic('in', 'trigger.generic'),
 });
 
@@ -44,6 +45,7 @@ const output = Object.freeze({
   queue: (options) => describe('queue_output', options, 'output.queue'),
   blob: (options) => describe('blob_output', options, 'output.blob'),
   table: (options) => describe('table_output', options, 'output.table'),
+  rabbitMQ: (options) => describe('rabbitmq_output', options, 'output.rabbitMQ'),
   generic: generic('out', 'output.generic'),
 });
 

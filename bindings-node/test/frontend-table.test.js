@@ -24,6 +24,8 @@ const HELPERS = {
   blob_trigger: trigger.storageBlob,
   http_output: output.http,
   queue_output: output.queue,
+  rabbitmq_trigger: trigger.rabbitMQ,
+  rabbitmq_output: output.rabbitMQ,
   blob_input: input.blob,
   blob_output: output.blob,
   table_input: input.table,

@@ -247,10 +247,14 @@ async fn start_app(
     }
     let (routes, http_functions) = http_functions(&functions)?;
     let trigger_plan = crate::triggers::TriggerPlan::new(&functions, embedded.queue_options.clone())?;
+    let rabbitmq =
+        crate::triggers::rabbitmq::RabbitPlan::new(&read_host_json(&options.app_dir)?, &env, &functions)
+            .map_err(crate::triggers::TriggerError::from)?;
     let mut rows = function_rows(&functions, &routes, options.port, state.route_prefix());
     let durable_plan = crate::durable::DurablePlan::new(&functions);
     let mut descriptions = trigger_plan.descriptions();
     descriptions.extend(durable_plan.descriptions());
+    descriptions.extend(rabbitmq.descriptions());
     for row in &mut rows {
         if let Some(d) = descriptions.get(&row.name) {
             row.target = d.clone();
@@ -264,7 +268,8 @@ async fn start_app(
     crate::triggers::backend::wake_on_new_messages(&env, &bindings);
     crate::console::print_console(&format!("{}\n", function_table(&rows)));
     let capabilities = HttpCapabilities::from_capabilities(&workers.capabilities());
-    let mut pipeline = Pipeline::new(workers.clone(), Some(bindings.clone()));
+    let mut pipeline = Pipeline::new(workers.clone(), Some(bindings.clone()))
+        .with_rabbitmq_outputs(rabbitmq.outputs.clone());
     let durable = if durable_plan.is_empty() {
         None
     } else {
@@ -288,7 +293,9 @@ async fn start_app(
         capabilities,
         durable: durable.as_ref().map(crate::durable::RunningDurable::api),
     })));
-    let triggers = trigger_plan.start(embedded.store, pipeline, &bindings, stop);
+    let rabbitmq_listeners = rabbitmq.start(pipeline.clone(), stop);
+    let mut triggers = trigger_plan.start(embedded.store, pipeline, &bindings, stop);
+    triggers.add(rabbitmq_listeners);
     state.health.set_state(crate::health::HostState::Running);
     tracing::info!("Host started; press Ctrl-C to stop.");
     Ok(Running { workers, _server: server, triggers, _durable: durable })

@@ -84,16 +84,24 @@ pub struct Pipeline {
     bindings: Option<Arc<AppBindings>>,
     /// Inputs whose value the host makes once, by function (the `durableClient` binding).
     host_inputs: Option<Arc<HashMap<String, Vec<ParameterBinding>>>>,
+    /// `rabbitMQ` outputs, published after a Success before the storage outputs commit.
+    rabbitmq: Option<Arc<crate::triggers::rabbitmq::RabbitOutputs>>,
 }
 
 impl Pipeline {
     pub fn new(worker: Arc<dyn Worker>, bindings: Option<Arc<AppBindings>>) -> Self {
-        Pipeline { worker, bindings, host_inputs: None }
+        Pipeline { worker, bindings, host_inputs: None, rabbitmq: None }
     }
 
     /// Adds `inputs[function]` to every invocation of `function`.
     pub fn with_host_inputs(mut self, inputs: Arc<HashMap<String, Vec<ParameterBinding>>>) -> Self {
         self.host_inputs = Some(inputs);
+        self
+    }
+
+    /// Publishes the functions' `rabbitMQ` outputs after each Success.
+    pub fn with_rabbitmq_outputs(mut self, outputs: Arc<crate::triggers::rabbitmq::RabbitOutputs>) -> Self {
+        self.rabbitmq = Some(outputs).filter(|o| !o.is_empty());
         self
     }
 
@@ -158,6 +166,18 @@ impl Pipeline {
                 "Executed '{function}' ({outcome}, Id={id}, Duration={elapsed}ms): {message}{stack}"
             );
             return Err(InvocationError::Function { cancelled, message });
+        }
+        // Broker outputs first: if the store commit then fails, the trigger is retried and the
+        // messages may be sent twice, but none is lost with its trigger completed.
+        if let Some(rabbitmq) = self.rabbitmq.as_ref().filter(|r| r.has_outputs(&function)) {
+            if let Err(e) = rabbitmq.deliver(&function, &response).await {
+                let error = InvocationError::Outputs(e);
+                tracing::error!(
+                    category = format_args!("Function.{function}"),
+                    "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {error}"
+                );
+                return Err(error);
+            }
         }
         let response = match storage {
             Some(bindings) => match complete(bindings, &function, values, response, held).await {

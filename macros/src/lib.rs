@@ -122,6 +122,12 @@ binding_attributes! {
     blob_input;
     /// A blob written when the function succeeds: `#[blob_output(path = "out/{rand-guid}")]`.
     blob_output;
+    /// A RabbitMQ trigger: `#[rabbitmq_trigger(queue = "orders", connection_string_setting = "RabbitMQConnection")]`,
+    /// the setting holding an `amqp://` URI. The parameter is `RabbitMqMessage`, `String`, `Vec<u8>` or `Json<T>`.
+    rabbitmq_trigger;
+    /// A RabbitMQ message published when the function succeeds:
+    /// `#[rabbitmq_output(queue = "shipped", connection_string_setting = "RabbitMQConnection")]`.
+    rabbitmq_output;
     /// A durable orchestrator: `#[orchestration_trigger(orchestration = "Name")]` on an
     /// `async fn(ctx: fnwire::durable::OrchestrationContext) -> Result<T, E>`.
     orchestration_trigger;

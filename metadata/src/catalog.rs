@@ -190,6 +190,31 @@ pub const CATALOG: &[BindingKind] = &[
         keys: &[required("path", "path", ValueKind::Str), key("connection", "connection", ValueKind::Str)],
         summary: "writes a blob when the function succeeds",
     },
+    // RabbitMQ, with the binding types and keys of Azure's RabbitMQ extension: the queue, and
+    // the name of the setting holding the `amqp://` URI. Azure's output has no exchange or
+    // routing key: it publishes to the queue through the default exchange.
+    BindingKind {
+        attribute: "rabbitmq_trigger",
+        binding_type: "rabbitMQTrigger",
+        direction: Direction::In,
+        keys: &[
+            required("queue", "queueName", ValueKind::Str),
+            key("connection_string_setting", "connectionStringSetting", ValueKind::Str),
+            key("disable_certificate_validation", "disableCertificateValidation", ValueKind::Bool),
+        ],
+        summary: "runs the function for each message on a RabbitMQ queue",
+    },
+    BindingKind {
+        attribute: "rabbitmq_output",
+        binding_type: "rabbitMQ",
+        direction: Direction::Out,
+        keys: &[
+            required("queue", "queueName", ValueKind::Str),
+            key("connection_string_setting", "connectionStringSetting", ValueKind::Str),
+            key("disable_certificate_validation", "disableCertificateValidation", ValueKind::Bool),
+        ],
+        summary: "publishes a message to a RabbitMQ queue when the function succeeds",
+    },
     // Durable Functions: the keys and their `function.json` spellings are those the official
     // Python library's `DFApp` decorators render (`orchestration`, `activity`, `entityName`,
     // `taskHub`, `connectionName`); every key is optional, the function name is the default.

@@ -70,6 +70,7 @@ mod invocation;
 mod json;
 mod output;
 mod queue;
+mod rabbitmq;
 mod timer;
 
 pub mod runtime;
@@ -92,13 +93,14 @@ pub use invocation::{Invocation, InvocationOutcome, InvocationResult};
 pub use json::Json;
 pub use output::Out;
 pub use queue::QueueMessage;
+pub use rabbitmq::RabbitMqMessage;
 pub use runtime::run;
 pub use timer::{ScheduleStatus, TimerInfo};
 
 pub use fnwire_macros::{
     activity_trigger, binding, blob_input, blob_output, blob_trigger, durable_client_input, entity_trigger,
-    http_output, http_trigger, orchestration_trigger, queue_output, queue_trigger, table_input, table_output,
-    timer_trigger,
+    http_output, http_trigger, orchestration_trigger, queue_output, queue_trigger, rabbitmq_output,
+    rabbitmq_trigger, table_input, table_output, timer_trigger,
 };
 
 /// The binding-metadata model.

@@ -209,6 +209,56 @@ class App:
             "queue_output", name=name, queue=queue, connection=connection, data_type=data_type, **extra
         )
 
+    def rabbitmq_trigger(
+        self,
+        queue: Optional[str] = None,
+        *,
+        connection_string_setting: Optional[str] = None,
+        disable_certificate_validation: Optional[bool] = None,
+        name: Optional[str] = None,
+        function_name: Optional[str] = None,
+        data_type: Optional[str] = None,
+        **extra: Any,
+    ) -> Callable[[F], F]:
+        """Runs the function for each message on a RabbitMQ queue (Azure's `rabbitMQTrigger`).
+
+        `connection_string_setting` names the setting that holds the `amqp://` URI. The parameter
+        receives the body as `str` (`bytes` with `data_type="binary"`).
+        """
+        return self._decorator(
+            "rabbitmq_trigger",
+            queue=queue,
+            connection_string_setting=connection_string_setting,
+            disable_certificate_validation=disable_certificate_validation,
+            name=name,
+            function_name=function_name,
+            data_type=data_type,
+            **extra,
+        )
+
+    def rabbitmq_output(
+        self,
+        name: Optional[str] = None,
+        queue: Optional[str] = None,
+        *,
+        connection_string_setting: Optional[str] = None,
+        disable_certificate_validation: Optional[bool] = None,
+        data_type: Optional[str] = None,
+        **extra: Any,
+    ) -> Callable[[F], F]:
+        """Publishes a message to a RabbitMQ queue when the function succeeds (Azure's `rabbitMQ`
+        output): set the `Out` parameter `name`, or return it (no `name`); a list is one message
+        per item."""
+        return self._decorator(
+            "rabbitmq_output",
+            name=name,
+            queue=queue,
+            connection_string_setting=connection_string_setting,
+            disable_certificate_validation=disable_certificate_validation,
+            data_type=data_type,
+            **extra,
+        )
+
     def blob_input(
         self,
         name: Optional[str] = None,

@@ -22,7 +22,8 @@ use expressions::{ExpressionError, ExpressionValues, check_template};
 use outputs::OutputValueError;
 
 /// Output and input binding types this host handles (besides the triggers).
-const HANDLED_OUTPUTS: &[&str] = &["http", "queue", "blob", "table"];
+// `rabbitMQ` outputs are published by `crate::triggers::rabbitmq`.
+const HANDLED_OUTPUTS: &[&str] = &["http", "queue", "blob", "table", "rabbitMQ"];
 // `durableClient` values are added by the durable extension (`crate::durable`).
 const HANDLED_INPUTS: &[&str] = &["blob", "durableClient", "table"];
 
@@ -77,6 +78,9 @@ pub enum BindingError {
     /// The blocking task doing the work did not finish (the host is stopping).
     #[error("{0}")]
     Interrupted(String),
+    /// A `rabbitMQ` output was not confirmed by the broker.
+    #[error("rabbitMQ output `{binding}`: {error}")]
+    Publish { binding: String, error: String },
 }
 
 /// A binding expression that cannot work, found when the host starts.

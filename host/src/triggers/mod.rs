@@ -8,6 +8,7 @@ pub mod blob_cli;
 pub mod config;
 pub mod queue;
 pub mod queue_cli;
+pub mod rabbitmq;
 pub mod timer;
 
 use std::collections::HashMap;
@@ -44,6 +45,8 @@ pub enum TriggerError {
     Blob { function: String, error: blob::BlobTriggerError },
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    RabbitMq(#[from] rabbitmq::RabbitMqError),
     /// The embedded database cannot be opened (corrupt, locked by another program).
     // Boxed: a storage error is large, and every result of this module carries its room.
     #[error(transparent)]
@@ -163,6 +166,11 @@ pub struct RunningTriggers {
 }
 
 impl RunningTriggers {
+    /// Adds listener tasks started elsewhere (RabbitMQ), so they drain and stop with the rest.
+    pub fn add(&mut self, tasks: impl IntoIterator<Item = tokio::task::JoinHandle<()>>) {
+        self.tasks.extend(tasks);
+    }
+
     /// Waits up to `timeout` for every trigger task to end after the stop signal was raised
     /// (their invocations in flight finish first). Says whether all did; the rest are aborted
     /// when this is dropped, and their messages reappear after their visibility timeout.

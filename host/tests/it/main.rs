@@ -12,6 +12,7 @@ mod embedded_triggers;
 mod kube;
 mod listener_limits;
 mod pack;
+mod rabbitmq;
 mod scale_out;
 mod store;
 mod supervision;

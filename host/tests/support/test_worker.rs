@@ -186,6 +186,26 @@ fn failure(req: &InvocationRequest, message: &str) -> InvocationResponse {
     }
 }
 
+/// A function whose name starts with `relay` (host-indexed from function.json) succeeds with
+/// its trigger's string upper-cased as the return value: the RabbitMQ tests' message relay.
+fn relay(req: &InvocationRequest) -> InvocationResponse {
+    let text = req.input_data.first().and_then(|p| match &p.rpc_data {
+        Some(parameter_binding::RpcData::Data(TypedData { data: Some(typed_data::Data::String(s)) })) => {
+            Some(s.to_uppercase())
+        }
+        _ => None,
+    });
+    match text {
+        Some(text) => InvocationResponse {
+            invocation_id: req.invocation_id.clone(),
+            return_value: Some(typed(typed_data::Data::String(text))),
+            result: success(),
+            ..Default::default()
+        },
+        None => failure(req, "relay: the trigger input is not a string"),
+    }
+}
+
 fn load_response(req: &FunctionLoadRequest) -> FunctionLoadResponse {
     let result = if req.function_id == "id-broken" {
         Some(StatusResult {
@@ -234,6 +254,7 @@ async fn main() {
         .into_inner();
     let host_indexing = std::env::var("TEST_WORKER_HOST_INDEXING").is_ok_and(|v| v == "1");
     let mut stuck = std::collections::HashSet::new();
+    let mut relays = std::collections::HashSet::new();
     while let Ok(Some(msg)) = inbound.message().await {
         match msg.content {
             Some(Content::WorkerInitRequest(_)) => {
@@ -263,6 +284,11 @@ async fn main() {
                 }));
             }
             Some(Content::FunctionLoadRequestCollection(c)) => {
+                for r in &c.function_load_requests {
+                    if r.metadata.as_ref().is_some_and(|m| m.name.starts_with("relay")) {
+                        relays.insert(r.function_id.clone());
+                    }
+                }
                 send(Content::FunctionLoadResponseCollection(FunctionLoadResponseCollection {
                     function_load_responses: c.function_load_requests.iter().map(load_response).collect(),
                 }));
@@ -299,6 +325,25 @@ async fn main() {
                             content: Some(Content::InvocationResponse(response)),
                         });
                     });
+                    continue;
+                }
+                if relays.contains(&req.function_id) {
+                    // TEST_WORKER_RELAY_DELAY_MS paces a relay, so a load lasts a known minimum.
+                    let delay = std::env::var("TEST_WORKER_RELAY_DELAY_MS").ok().and_then(|v| v.parse().ok());
+                    let response = relay(&req);
+                    match delay {
+                        Some(ms) => {
+                            let reply = reply_tx.clone();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                                let _ = reply.send(StreamingMessage {
+                                    request_id: String::new(),
+                                    content: Some(Content::InvocationResponse(response)),
+                                });
+                            });
+                        }
+                        None => send(Content::InvocationResponse(response)),
+                    }
                     continue;
                 }
                 if req.function_id == "id-stuck" {

@@ -24,6 +24,8 @@ pub const ATTRIBUTE_NAMES: &[&str] = &[
     "queue_output",
     "blob_input",
     "blob_output",
+    "rabbitmq_trigger",
+    "rabbitmq_output",
     "orchestration_trigger",
     "activity_trigger",
     "entity_trigger",

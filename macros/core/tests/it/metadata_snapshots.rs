@@ -122,3 +122,12 @@ fn blob_trigger_with_path_parameters_used_by_its_outputs() {
         pub fn thumbnail(image: Blob, thumb: Out<Vec<u8>>) {}"#
     ));
 }
+
+#[test]
+fn rabbitmq_trigger_with_output_to_the_return_value() {
+    insta::assert_json_snapshot!(rendered(
+        r#"#[rabbitmq_trigger(queue = "orders", connection_string_setting = "RabbitMQConnection")]
+        #[rabbitmq_output(queue = "shipped", connection_string_setting = "RabbitMQConnection")]
+        pub async fn ship(order: RabbitMqMessage) -> String { todo!() }"#
+    ));
+}
