@@ -16,10 +16,14 @@ fn hello_rust_dir() -> PathBuf {
 }
 
 fn kube(out: &Path, storage: Option<&str>) -> std::process::Output {
+    kube_app(&hello_rust_dir(), out, storage)
+}
+
+fn kube_app(app: &Path, out: &Path, storage: Option<&str>) -> std::process::Output {
     let mut command = Command::new(fnwire_exe());
     command
         .arg("kube")
-        .arg(hello_rust_dir())
+        .arg(app)
         .args(["--image", "registry.example/hello:1", "--namespace", "apps", "--debug", "--out"])
         .arg(out)
         .env_remove("AzureWebJobsStorage");
@@ -149,4 +153,46 @@ fn kube_writes_valid_manifests_whose_scaler_query_counts_the_waiting_messages() 
     .join()
     .unwrap();
     assert_eq!(counted, (0, 3));
+}
+
+#[test]
+fn kube_scales_a_durable_app_on_the_pending_work_of_its_task_hub() {
+    let app = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/durable-rust"));
+    std::fs::create_dir_all(app.join(".fnwire")).unwrap();
+    let out_root = tempfile::Builder::new().prefix("kube-it-").tempdir_in(app.join(".fnwire")).unwrap();
+    let out = out_root.path();
+    let db = fnwire_storage_postgres::testing::TestDatabase::new();
+    let written = kube_app(&app, out, Some(&db.url));
+    let stdout = String::from_utf8_lossy(&written.stdout);
+    assert!(written.status.success(), "{stdout}{}", String::from_utf8_lossy(&written.stderr));
+    assert!(stdout.contains("KEDA on 1 postgresql trigger(s)"), "{stdout}");
+    let manifests = out.join("kubernetes.yaml");
+    let (ok, report) = validate(&manifests);
+    assert!(ok, "{report}");
+    let docs = fnwire_deploy::parse_manifests(&std::fs::read_to_string(&manifests).unwrap()).unwrap();
+    let scaled = docs.iter().find(|d| d["kind"] == "ScaledObject").unwrap();
+    assert_eq!(scaled["spec"]["minReplicaCount"], 1, "durable-rust's HTTP starters keep a replica");
+    let trigger = &scaled["spec"]["triggers"][0];
+    assert_eq!(trigger["name"], "durable-task-hub");
+    assert_eq!(trigger["metadata"]["connectionFromEnv"], "AzureWebJobsStorage");
+    assert_eq!(trigger["metadata"]["activationTargetQueryValue"], "0");
+    let query = trigger["metadata"]["query"].as_str().unwrap().to_string();
+
+    // The query as written, against a task hub holding work: started instances wait, a leased
+    // one is being worked on.
+    let hub = fnwire_durable::postgres::PgTaskHub::open(&db.url).unwrap();
+    use fnwire_durable::taskhub::{NewInstance, TaskHub};
+    let empty = hub.store().query_count(&query).unwrap();
+    for i in 0..4 {
+        let new = NewInstance {
+            instance_id: format!("i{i}"),
+            name: "chain".into(),
+            input: None,
+            parent: None,
+            start_at: None,
+        };
+        hub.create_instance(&new).unwrap();
+    }
+    let _held = hub.lock_next_instance("a-host", Duration::from_secs(300)).unwrap().unwrap();
+    assert_eq!((empty, hub.store().query_count(&query).unwrap()), (0, 3));
 }
