@@ -40,6 +40,8 @@ pub enum DurableError {
     SharedTaskHub { database: String, source: fnwire_durable::taskhub::TaskHubError },
     #[error("host.json `extensions.durableTask.storageProvider.{setting}`: {problem}")]
     Lease { setting: &'static str, problem: String },
+    #[error("host.json `extensions.durableTask.{setting}` is {found}: write a whole number from 1 to 1000")]
+    Concurrency { setting: &'static str, found: String },
     #[error("the durable API's loopback listener cannot start: {0}")]
     Listen(std::io::Error),
     #[error(transparent)]
@@ -278,7 +280,9 @@ fn open_task_hub(
     Ok((Arc::new(hub), system_key))
 }
 
-/// The engine's settings from host.json: the hub name, and how long a host holds an
+/// The engine's settings from host.json: the hub name, how many activities and orchestrator
+/// steps a host runs at once (`maxConcurrentActivityFunctions`,
+/// `maxConcurrentOrchestratorFunctions`), and how long a host holds an
 /// instance (`storageProvider.controlQueueVisibilityTimeout`) or an activity
 /// (`workItemQueueVisibilityTimeout`) before another host may take it if it died, as Azure's
 /// storage provider names them.
@@ -309,6 +313,21 @@ fn engine_options(app_dir: &Path) -> Result<EngineOptions, DurableError> {
     }
     if let Some(l) = lease("workItemQueueVisibilityTimeout")? {
         options.activity_lease = l;
+    }
+    let concurrency = |setting: &'static str| -> Result<Option<usize>, DurableError> {
+        match doc.pointer(&format!("/extensions/durableTask/{setting}")) {
+            None => Ok(None),
+            Some(v) => match v.as_u64().filter(|n| (1..=1000).contains(n)) {
+                Some(n) => Ok(Some(n as usize)),
+                None => Err(DurableError::Concurrency { setting, found: v.to_string() }),
+            },
+        }
+    };
+    if let Some(n) = concurrency("maxConcurrentActivityFunctions")? {
+        options.max_concurrent_activities = n;
+    }
+    if let Some(n) = concurrency("maxConcurrentOrchestratorFunctions")? {
+        options.max_concurrent_orchestrations = n;
     }
     Ok(options)
 }

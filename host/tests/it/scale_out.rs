@@ -9,52 +9,12 @@ use std::time::{Duration, Instant};
 
 use fnwire_storage::{BlobBackend, MessageBody, QueueStore};
 use fnwire_storage_postgres::PgStore;
+use fnwire_storage_postgres::testing::{TestDatabase, server_url};
 
 use crate::support::*;
 
 /// Bound for queue work to finish; never a timing assertion.
 const WORK_BOUND: Duration = Duration::from_secs(180);
-
-fn server_url() -> String {
-    std::env::var("FNWIRE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A database made for one test and dropped when it ends.
-struct TestDatabase {
-    url: String,
-    name: String,
-}
-
-impl TestDatabase {
-    fn new() -> TestDatabase {
-        // The blocking client cannot run inside an async test: a thread of its own.
-        std::thread::spawn(|| {
-            let server = server_url();
-            let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap_or_else(|e| {
-                panic!("no PostgreSQL server answers at {server} ({e}): start one with `scripts/postgres.sh`")
-            });
-            let name = format!("fnwire_test_{}", uuid::Uuid::new_v4().simple());
-            admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-            let base = server.rsplit_once('/').map(|(base, _)| base.to_string()).unwrap_or(server.clone());
-            TestDatabase { url: format!("{base}/{name}"), name }
-        })
-        .join()
-        .unwrap()
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            if let Ok(mut admin) = postgres::Client::connect(&server_url(), postgres::NoTls) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        })
-        .join();
-    }
-}
 
 fn hello_rust_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello-rust"))
@@ -268,4 +228,113 @@ async fn a_host_rides_out_the_database_dropping_its_connections() {
         store.peek("done", N * 2).unwrap().into_iter().map(|m| String::from_utf8(m.body).unwrap()).collect();
     assert_eq!(done.len(), N, "every message done, none lost");
     assert!(host.terminate().success(), "{}", host.output());
+}
+
+/// `examples/durable-rust` packed (debug build) into `dir`, with leases short enough that a
+/// dead host's work moves within the test's bounds, and `activities` at once per host.
+fn packed_durable_app(dir: &Path, activities: u32) -> PathBuf {
+    let app = dir.join("durable-app");
+    let out = std::process::Command::new(fnwire_exe())
+        .arg("pack")
+        .arg(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/durable-rust")))
+        .arg("--out")
+        .arg(&app)
+        .arg("--debug")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let host_json = serde_json::json!({
+        "version": "2.0",
+        "extensions": {
+            "http": { "routePrefix": "api" },
+            "durableTask": {
+                "maxConcurrentActivityFunctions": activities,
+                "storageProvider": {
+                    "controlQueueVisibilityTimeout": "00:00:04",
+                    "workItemQueueVisibilityTimeout": "00:00:04"
+                }
+            }
+        }
+    });
+    std::fs::write(app.join("host.json"), host_json.to_string()).unwrap();
+    app
+}
+
+/// Polls the durable status URL until the instance ends (bounded); returns the status body.
+async fn wait_for_instance(hosts: &[&Fnwire], status_url: &str, bound: Duration) -> serde_json::Value {
+    let deadline = Instant::now() + bound;
+    loop {
+        let reply = get(status_url).await;
+        if reply.status == 200 {
+            let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+            if matches!(body["runtimeStatus"].as_str(), Some("Completed" | "Failed" | "Terminated")) {
+                return body;
+            }
+        }
+        if Instant::now() > deadline {
+            let outputs: Vec<String> = hosts.iter().map(|h| h.output()).collect();
+            panic!(
+                "the instance did not end within {bound:?}; last status {} {}; outputs:\n{}",
+                reply.status,
+                reply.body,
+                outputs.join("\n-----\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_200_activity_fan_out_on_three_hosts_completes_when_one_is_killed() {
+    let db = TestDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    // Two activities at once per host, so the fan-out is still running when the host dies.
+    let app = packed_durable_app(dir.path(), 2);
+    let env = BTreeMap::from([("AzureWebJobsStorage", db.url.clone())]);
+    let mut hosts: Vec<Fnwire> = (0..3).map(|_| start_host(&app, &env)).collect();
+
+    let started = request("POST", &hosts[0].url("/api/orchestrators/fan_out_fan_in"), &[], "200").await;
+    assert_eq!(started.status, 202, "{}", started.body);
+    let status_url = serde_json::from_str::<serde_json::Value>(&started.body).unwrap()["statusQueryGetUri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let instance_id =
+        serde_json::from_str::<serde_json::Value>(&started.body).unwrap()["id"].as_str().unwrap().to_string();
+    wait_until(&[&hosts[1]], "the second host running activities", WORK_BOUND, || {
+        hosts[1].output().matches("Executing 'square'").count() >= 3
+    });
+    let mut victim = hosts.remove(1);
+    victim.child.kill().unwrap(); // SIGKILL: its leases stay until they expire
+    victim.child.wait().unwrap();
+    let hub = fnwire_durable::postgres::PgTaskHub::open(&db.url).unwrap();
+    let waiting_at_kill = hub.store().query_count("SELECT COUNT(*) FROM fnwire_durable_activities").unwrap();
+    eprintln!("killed one of 3 hosts with {waiting_at_kill} of 200 activities not yet done");
+
+    let survivors: Vec<&Fnwire> = hosts.iter().collect();
+    let status = wait_for_instance(&survivors, &status_url, WORK_BOUND).await;
+    assert_eq!(status["runtimeStatus"], "Completed", "{status}");
+    let expected: i64 = (0..200i64).map(|n| n * n).sum();
+    assert_eq!(status["output"], expected, "{status}");
+    // Each activity's result entered the history once: a result from a host whose lease was
+    // lost is refused, so a re-run never doubles one.
+    let history = fnwire_durable::taskhub::TaskHub::get_history(&hub, &instance_id).unwrap();
+    let completed: Vec<i64> = history
+        .iter()
+        .filter(|e| e.event_type == fnwire_durable::model::EventType::TaskCompleted)
+        .filter_map(|e| e.task_scheduled_id)
+        .collect();
+    let unique: std::collections::BTreeSet<&i64> = completed.iter().collect();
+    assert_eq!((completed.len(), unique.len()), (200, 200));
+    let runs: usize = std::iter::once(&victim)
+        .chain(hosts.iter())
+        .map(|h| h.output().matches("Executing 'square'").count())
+        .sum();
+    eprintln!("200 activities, {runs} runs: {} ran again after the host died", runs.saturating_sub(200));
+    for host in &hosts {
+        assert!(host.output().contains("Executing 'square'"), "every survivor took part:\n{}", host.output());
+    }
+    for host in &mut hosts {
+        assert!(host.terminate().success());
+    }
 }
