@@ -84,6 +84,14 @@ pub fn read_route_prefix(app_dir: &Path) -> Result<String, ConfigError> {
     }
 }
 
+/// Whether a function has bindings the app's store serves: anything besides its HTTP trigger
+/// and `http` output (blobs, queues, the durable client).
+fn needs_store(metadata: &fnwire_metadata::FunctionMetadata) -> bool {
+    metadata.bindings.iter().any(|b| {
+        !b.binding_type.eq_ignore_ascii_case("httpTrigger") && !b.binding_type.eq_ignore_ascii_case("http")
+    })
+}
+
 /// Builds the route table and HTTP function list. A bad route template or a route used twice
 /// is an error naming the function.
 pub fn http_functions(
@@ -123,6 +131,7 @@ pub fn http_functions(
                 http_output,
                 error: f.error.clone(),
                 auth_level,
+                needs_store: needs_store(&f.metadata),
             },
         );
     }

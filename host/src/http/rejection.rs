@@ -20,25 +20,49 @@ pub enum Rejection {
     /// An HTTP/1.1 request without `Host`.
     MissingHost,
     /// No route matches the path.
-    NotFound { path: String },
+    NotFound {
+        path: String,
+    },
     /// A route matches the path, but not the method.
-    MethodNotAllowed { path: String, method: Method, allow: Vec<Method> },
+    MethodNotAllowed {
+        path: String,
+        method: Method,
+        allow: Vec<Method>,
+    },
     /// The function needs a key that the request did not present.
     Unauthorized,
     /// The body is larger than `--max-request-body`.
-    TooLarge { limit: usize },
+    TooLarge {
+        limit: usize,
+    },
     /// Reading the body failed (the client went away, a malformed chunk).
     UnreadableBody(String),
     /// The body arrived slower than the minimum data rate.
-    BodyTooSlow { bytes_per_second: u64 },
+    BodyTooSlow {
+        bytes_per_second: u64,
+    },
     /// The host holds as many request bodies (or body bytes) as its limits allow; `what` says
     /// which limit.
-    Busy { what: String },
+    Busy {
+        what: String,
+    },
     /// The function failed to load when the host started.
-    NotLoaded { function: String, invocation_id: String },
+    NotLoaded {
+        function: String,
+        invocation_id: String,
+    },
     /// The invocation ran (or was tried) and did not succeed. Boxed: every step of a request
     /// returns a `Rejection`, and this one is large.
-    Invocation { function: String, invocation_id: String, error: Box<InvocationError> },
+    /// The function needs the app's store, which does not answer (the reason).
+    StoreUnavailable {
+        function: String,
+        reason: String,
+    },
+    Invocation {
+        function: String,
+        invocation_id: String,
+        error: Box<InvocationError>,
+    },
 }
 
 /// A response with a plain-text body.
@@ -53,9 +77,10 @@ impl Rejection {
     /// The status this rejection answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Rejection::Starting | Rejection::Unavailable(_) | Rejection::Busy { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Rejection::Starting
+            | Rejection::Unavailable(_)
+            | Rejection::Busy { .. }
+            | Rejection::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::BodyTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
             Rejection::NotFound { .. } => StatusCode::NOT_FOUND,
             Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -109,6 +134,10 @@ impl Rejection {
                 "fnwire: the host is busy: {what}; retry after the time in Retry-After (the limits are \
                  maxConcurrentRequestBodies and maxRequestBodyBytesInFlight in host.json's extensions.fnwire)\n"
             ),
+            Rejection::StoreUnavailable { function, reason } => format!(
+                "fnwire: function '{function}' needs the app's store, which does not answer ({reason}); nothing \
+                 was done. fnwire checks it again with back-off: retry after the time in Retry-After\n"
+            ),
             Rejection::NotLoaded { function, invocation_id } => format!(
                 "fnwire: function '{function}' is not available (it failed to load); invocation id {invocation_id}. \
                  See the fnwire console for the reason.\n"
@@ -152,6 +181,9 @@ impl Rejection {
         }
         if matches!(self, Rejection::Busy { .. }) {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if matches!(self, Rejection::StoreUnavailable { .. }) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }
