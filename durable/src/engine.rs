@@ -143,6 +143,9 @@ pub struct Engine {
     instance_work: Notify,
     activity_work: Notify,
     owner: String,
+    /// When a failure to take work was last logged, and how many were not logged since: every
+    /// dispatcher polls, so a store that is down would otherwise log many lines a second.
+    take_failures: std::sync::Mutex<(Option<std::time::Instant>, u64)>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -180,6 +183,7 @@ impl Engine {
             instance_work: Notify::new(),
             activity_work: Notify::new(),
             owner: format!("host-{}", uuid::Uuid::new_v4().simple()),
+            take_failures: std::sync::Mutex::new((None, 0)),
         })
     }
 
@@ -248,7 +252,7 @@ impl Engine {
                 }
                 Ok(None) => self.idle_wait(&self.instance_work, &mut backoff).await,
                 Err(e) => {
-                    tracing::error!("durable: could not take work from the task hub: {e}");
+                    self.log_take_failure("work", &e);
                     self.idle_wait(&self.instance_work, &mut backoff).await;
                 }
             }
@@ -267,11 +271,30 @@ impl Engine {
                 }
                 Ok(None) => self.idle_wait(&self.activity_work, &mut backoff).await,
                 Err(e) => {
-                    tracing::error!("durable: could not take an activity from the task hub: {e}");
+                    self.log_take_failure("an activity", &e);
                     self.idle_wait(&self.activity_work, &mut backoff).await;
                 }
             }
         }
+    }
+
+    /// Logs a failure to take work at most once every 10 s, with how many were not logged.
+    fn log_take_failure(&self, what: &str, e: &TaskHubError) {
+        let mut failures = self.take_failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (last, suppressed) = &mut *failures;
+        if last.is_some_and(|at| at.elapsed() < Duration::from_secs(10)) {
+            *suppressed += 1;
+            return;
+        }
+        let more = match *suppressed {
+            0 => String::new(),
+            n => format!(" ({n} more failures since the last report)"),
+        };
+        tracing::error!(
+            "durable: could not take {what} from the task hub: {e}{more}; retrying with back-off"
+        );
+        *last = Some(std::time::Instant::now());
+        *suppressed = 0;
     }
 
     /// Keeps a lease alive while `work` runs.
