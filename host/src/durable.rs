@@ -339,7 +339,7 @@ pub async fn prepare(
     app_dir: &Path,
     settings: &BTreeMap<String, String>,
     plan: &DurablePlan,
-    port: u16,
+    origin: &str,
     pipeline: Pipeline,
 ) -> Result<(Pipeline, Arc<dyn TaskHub>, Arc<ApiConfig>, tokio::net::TcpListener), DurableError> {
     let (dir, settings_owned) = (app_dir.to_path_buf(), settings.clone());
@@ -349,7 +349,7 @@ pub async fn prepare(
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(DurableError::Listen)?;
     let rpc_port = listener.local_addr().map_err(DurableError::Listen)?.port();
     let api = Arc::new(ApiConfig {
-        public_base: format!("http://127.0.0.1:{port}{}", fnwire_durable::http::WEBHOOK_PATH),
+        public_base: format!("{origin}{}", fnwire_durable::http::WEBHOOK_PATH),
         system_key,
         rpc_base: format!("http://127.0.0.1:{rpc_port}/durabletask/"),
     });

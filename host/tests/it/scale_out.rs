@@ -508,3 +508,27 @@ fn a_host_cut_off_from_the_database_answers_503_and_resumes_losing_and_doubling_
         assert!(host.terminate().success(), "{}", host.output());
     }
 }
+
+/// `--host` decides what the start-up table prints: the address listened on, or for every
+/// interface the loopback plus a line saying how other machines reach the host.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_start_up_urls_name_the_address_the_host_listens_on() {
+    let mut everywhere = Fnwire::spawn(&hello_rust_dir(), &["--debug", "--host", "0.0.0.0"]);
+    everywhere.wait_for_output("Host started", STARTUP_BOUND);
+    let port = everywhere.port;
+    let output = everywhere.output();
+    assert!(output.contains(&format!("Listening on every interface (0.0.0.0:{port})")), "{output}");
+    assert!(output.contains(&format!("http://127.0.0.1:{port}/api/hello/{{name?}}")), "{output}");
+    assert_eq!(get(&everywhere.url("/api/hello/there")).await.status, 200);
+    assert!(everywhere.terminate().success());
+
+    // Another loopback address: only it is listened on, and the table says so.
+    let mut one = Fnwire::spawn(&hello_rust_dir(), &["--debug", "--host", "127.0.0.2"]);
+    one.wait_for_output("Host started", STARTUP_BOUND);
+    let output = one.output();
+    let url = format!("http://127.0.0.2:{}/api/hello/{{name?}}", one.port);
+    assert!(output.contains(&url), "{output}");
+    assert!(!output.contains("Listening on every interface"), "{output}");
+    assert_eq!(get(&format!("http://127.0.0.2:{}/api/hello/there", one.port)).await.status, 200);
+    assert!(one.terminate().success());
+}
