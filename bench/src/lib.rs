@@ -9,6 +9,7 @@ pub mod durable;
 pub mod load;
 pub mod peers;
 pub mod procs;
+pub mod scale;
 pub mod scenarios;
 pub mod setup;
 pub mod stats;
