@@ -99,13 +99,15 @@ CREATE INDEX fnwire_durable_activities_by_instance ON fnwire_durable_activities 
 pub const TASK_HUB_SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Counts the durable work waiting in a database, for KEDA's `postgresql` scaler: events
-/// visible now whose instance no live lease holds, and activities no live lease holds.
+/// visible now whose instance no live lease holds (for a suspended instance, only a resume or
+/// a terminate), and activities no live lease holds.
 pub fn pending_work_query() -> String {
     let now = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint";
     format!(
         "SELECT (SELECT COUNT(*) FROM fnwire_durable_events e JOIN fnwire_durable_instances i \
          ON i.instance_id = e.instance_id WHERE e.visible_ms <= {now} \
-         AND (i.locked_by IS NULL OR i.lock_expires_ms <= {now})) \
+         AND (i.locked_by IS NULL OR i.lock_expires_ms <= {now}) \
+         AND (i.runtime_status <> 'Suspended' OR e.event_type IN (3, 20))) \
          + (SELECT COUNT(*) FROM fnwire_durable_activities WHERE lock_expires_ms <= {now})"
     )
 }

@@ -358,7 +358,13 @@ async fn serve_durable(
         headers: &parts.headers,
         body,
     };
-    Ok(fnwire_durable::http::handle(&durable.engine, &durable.api, request).await.map(Full::new))
+    let response = fnwire_durable::http::handle(&durable.engine, &durable.api, request).await;
+    // The task hub failed (the API answers 503): if the store does not answer, the functions
+    // that need it answer 503 at once until it is back.
+    if response.status() == http::StatusCode::SERVICE_UNAVAILABLE {
+        state.health.check_store().await;
+    }
+    Ok(response.map(Full::new))
 }
 
 impl HttpState {
