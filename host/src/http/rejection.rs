@@ -20,49 +20,27 @@ pub enum Rejection {
     /// An HTTP/1.1 request without `Host`.
     MissingHost,
     /// No route matches the path.
-    NotFound {
-        path: String,
-    },
+    NotFound { path: String },
     /// A route matches the path, but not the method.
-    MethodNotAllowed {
-        path: String,
-        method: Method,
-        allow: Vec<Method>,
-    },
+    MethodNotAllowed { path: String, method: Method, allow: Vec<Method> },
     /// The function needs a key that the request did not present.
     Unauthorized,
     /// The body is larger than `--max-request-body`.
-    TooLarge {
-        limit: usize,
-    },
+    TooLarge { limit: usize },
     /// Reading the body failed (the client went away, a malformed chunk).
     UnreadableBody(String),
     /// The body arrived slower than the minimum data rate.
-    BodyTooSlow {
-        bytes_per_second: u64,
-    },
+    BodyTooSlow { bytes_per_second: u64 },
     /// The host holds as many request bodies (or body bytes) as its limits allow; `what` says
     /// which limit.
-    Busy {
-        what: String,
-    },
+    Busy { what: String },
     /// The function failed to load when the host started.
-    NotLoaded {
-        function: String,
-        invocation_id: String,
-    },
+    NotLoaded { function: String, invocation_id: String },
     /// The invocation ran (or was tried) and did not succeed. Boxed: every step of a request
     /// returns a `Rejection`, and this one is large.
+    Invocation { function: String, invocation_id: String, error: Box<InvocationError> },
     /// The function needs the app's store, which does not answer (the reason).
-    StoreUnavailable {
-        function: String,
-        reason: String,
-    },
-    Invocation {
-        function: String,
-        invocation_id: String,
-        error: Box<InvocationError>,
-    },
+    StoreUnavailable { function: String, reason: String },
 }
 
 /// A response with a plain-text body.
