@@ -129,6 +129,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
             "http-node-azure" => crate::azure_node::http_node_azure(&env).await,
             "queue" => scenarios::queue(&env).await,
             "blob-trigger" => crate::blob_trigger::blob_trigger(&env).await,
+            "queue-postgres" => crate::scale::queue_postgres(&env).await,
+            "queue-postgres-scale" => crate::scale::queue_postgres_scale(&env).await,
             "cold-start-rust" => scenarios::cold_start_rust(&env).await,
             "cold-start-python" => scenarios::cold_start_python(&env).await,
             "cold-start-node" => scenarios::cold_start_node(&env).await,

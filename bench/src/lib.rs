@@ -11,6 +11,7 @@ pub mod load;
 pub mod peers;
 pub mod procs;
 pub mod rabbitmq;
+pub mod scale;
 pub mod scenarios;
 pub mod setup;
 pub mod stats;

@@ -78,6 +78,13 @@ impl Served {
         rss_mb(self.child.id())
     }
 
+    /// CPU time (user + system) the process and its direct children (a host's workers) have
+    /// used so far, in seconds.
+    pub fn cpu_seconds_with_children(&self) -> f64 {
+        let pid = self.child.id();
+        cpu_seconds(pid) + children(pid).into_iter().map(cpu_seconds).sum::<f64>()
+    }
+
     /// Resident memory of each direct child (the workers of a host), in MB.
     pub fn children_rss_mb(&self) -> Vec<f64> {
         children(self.child.id()).into_iter().filter_map(rss_mb).collect()
@@ -106,6 +113,18 @@ pub fn rss_mb(pid: u32) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// CPU time (user + system) a process has used, in seconds; 0 when it is gone. Linux counts
+/// it in clock ticks of 1/100 s (`USER_HZ`, the same on every architecture Linux runs on).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // The command name (field 2) may hold spaces: fields are counted after its closing paren.
+    let Some((_, after_name)) = stat.rsplit_once(')') else { return 0.0 };
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 11 and 12 after the name.
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Direct children of a process (from /proc/<pid>/task/*/children).

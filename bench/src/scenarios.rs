@@ -16,7 +16,7 @@ use fnwire_host::http::request::{HttpCapabilities, RequestParts, invocation_requ
 use fnwire_host::lifecycle::{LifecycleOptions, start_and_load};
 use fnwire_protocol::rpc::streaming_message::Content;
 use fnwire_protocol::rpc::{InvocationRequest, InvocationResponse, StreamingMessage};
-use fnwire_storage::{MessageBody, Store};
+use fnwire_storage::{MessageBody, QueueStore, Store};
 use prost::Message;
 use tokio::sync::oneshot;
 
@@ -37,6 +37,8 @@ pub const ALL: &[&str] = &[
     "http-node-azure",
     "queue",
     "blob-trigger",
+    "queue-postgres",
+    "queue-postgres-scale",
     "cold-start-rust",
     "cold-start-python",
     "cold-start-node",
@@ -496,72 +498,26 @@ async fn queue_in(env: &Env, n: usize, stores: &Path) -> anyhow::Result<Vec<Row>
     fnwire.wait_ready(HELLO, Instant::now(), START_BOUND).await?;
     let store = Store::open(&host_store)?;
     let raw = Store::open(&raw_store)?;
-    let messages = |round: usize| -> Vec<MessageBody> {
-        (0..n).map(|i| MessageBody::new("jobs", format!("round {round} message {i}"))).collect()
-    };
     let mut round_no = 0;
     let results: Mutex<Vec<(bool, f64)>> = Mutex::default();
-    let bound = Duration::from_secs(120);
     alternate(
         env.rounds(),
         || {
             round_no += 1;
-            let batch = messages(round_no);
-            let store = &store;
-            let results = &results;
-            let fnwire = &fnwire;
+            let batch = queue_batch(round_no, n);
+            let (store, results, fnwire) = (&store, &results, &fnwire);
             async move {
-                let before = store.message_count("done")? as usize;
-                let put_at = Instant::now();
-                store.put_many(&batch)?;
-                // Timed from the first finished message: the host finds messages another process
-                // put by polling (as Azure's listener does), and the wait for that poll is
-                // latency, not throughput.
-                let mut first: Option<(Instant, usize)> = None;
-                loop {
-                    let done = store.message_count("done")? as usize - before;
-                    if first.is_none() && done > 0 {
-                        first = Some((Instant::now(), done));
-                    }
-                    if done >= n {
-                        break;
-                    }
-                    if put_at.elapsed() > bound {
-                        anyhow::bail!(
-                            "queue: {n} messages not processed within {bound:?}; {}",
-                            fnwire.log_tail()
-                        );
-                    }
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-                let (since, counted) = first.unwrap_or((put_at, 0));
-                let rate = (n - counted) as f64 / since.elapsed().as_secs_f64();
+                let rate = host_queue_round(store, &batch, &[fnwire]).await?.per_second;
                 results.lock().unwrap_or_else(|e| e.into_inner()).push((true, rate));
                 Ok(())
             }
         },
         || {
-            let batch = messages(0);
-            let raw = &raw;
-            let results = &results;
+            let batch = queue_batch(0, n);
+            let (raw, results) = (&raw, &results);
             async move {
-                raw.put_many(&batch)?;
-                let started = Instant::now();
-                loop {
-                    let taken = raw.get_messages("jobs", 16, Duration::from_secs(60))?;
-                    if taken.is_empty() {
-                        break;
-                    }
-                    for m in taken {
-                        let output =
-                            MessageBody::new("done", String::from_utf8_lossy(&m.body).to_uppercase());
-                        raw.complete_and_put(Some(("jobs", &m.id, &m.pop_receipt)), &[output])?;
-                    }
-                }
-                results
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((false, n as f64 / started.elapsed().as_secs_f64()));
+                let rate = direct_queue_round(raw, &batch)?;
+                results.lock().unwrap_or_else(|e| e.into_inner()).push((false, rate));
                 Ok(())
             }
         },
@@ -574,6 +530,74 @@ async fn queue_in(env: &Env, n: usize, stores: &Path) -> anyhow::Result<Vec<Row>
     Ok(vec![pairs.row("queue", "mps", "messages/s", Better::Higher).with_note(format!(
         "queue: {n} messages per round through hello-rust `work` (queue trigger → queue + blob outputs), timed from the first one done, vs the same store calls in one process (take 16, delete + put output; no blob)"
     ))])
+}
+
+/// The messages of one queue round: `n` on `jobs`, named by round so rounds never mix.
+pub(crate) fn queue_batch(round: usize, n: usize) -> Vec<MessageBody> {
+    (0..n).map(|i| MessageBody::new("jobs", format!("round {round} message {i}"))).collect()
+}
+
+/// What a round through hosts measured.
+pub(crate) struct HostRound {
+    /// Messages per second, from the first one done to the last.
+    pub per_second: f64,
+    /// CPU seconds the hosts and their workers used from the put to the last message done.
+    pub cpu_seconds: f64,
+}
+
+/// Puts `batch` on `jobs` and waits until as many messages have reached `done` through
+/// hello-rust's `work` on `hosts`. Timed from the first finished message: a host finds messages
+/// another process put by polling (as Azure's listener does), and the wait for that poll is
+/// latency, not throughput.
+pub(crate) async fn host_queue_round(
+    store: &dyn QueueStore,
+    batch: &[MessageBody],
+    hosts: &[&Served],
+) -> anyhow::Result<HostRound> {
+    let n = batch.len();
+    let bound = Duration::from_secs(120);
+    let before = store.message_count("done")? as usize;
+    let cpu_before: f64 = hosts.iter().map(|h| h.cpu_seconds_with_children()).sum();
+    let put_at = Instant::now();
+    store.put_many(batch)?;
+    let mut first: Option<(Instant, usize)> = None;
+    loop {
+        let done = store.message_count("done")? as usize - before;
+        if first.is_none() && done > 0 {
+            first = Some((Instant::now(), done));
+        }
+        if done >= n {
+            break;
+        }
+        if put_at.elapsed() > bound {
+            let logs: Vec<String> = hosts.iter().map(|h| h.log_tail()).collect();
+            anyhow::bail!("{n} messages not processed within {bound:?}; {}", logs.join("; "));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let (since, counted) = first.unwrap_or((put_at, 0));
+    let per_second = (n - counted) as f64 / since.elapsed().as_secs_f64();
+    let cpu_seconds = hosts.iter().map(|h| h.cpu_seconds_with_children()).sum::<f64>() - cpu_before;
+    Ok(HostRound { per_second, cpu_seconds })
+}
+
+/// The same store calls as a host's round, in this process: put `batch`, then take 16 at a
+/// time and complete each with its output (delete + put in one transaction; no blob). Returns
+/// messages per second after the put.
+pub(crate) fn direct_queue_round(store: &dyn QueueStore, batch: &[MessageBody]) -> anyhow::Result<f64> {
+    store.put_many(batch)?;
+    let started = Instant::now();
+    loop {
+        let taken = store.get_messages("jobs", 16, Duration::from_secs(60))?;
+        if taken.is_empty() {
+            break;
+        }
+        for m in taken {
+            let output = MessageBody::new("done", String::from_utf8_lossy(&m.body).to_uppercase());
+            store.complete_and_put(Some(("jobs", &m.id, &m.pop_receipt)), &[output])?;
+        }
+    }
+    Ok(batch.len() as f64 / started.elapsed().as_secs_f64())
 }
 
 /// How one language's app and its baseline start.

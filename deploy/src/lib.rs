@@ -61,9 +61,8 @@ pub struct Function {
 pub struct ScalerQueries {
     /// Per queue trigger's queue: the messages visible now.
     pub visible_messages: BTreeMap<String, String>,
-    /// Orchestration events and activity work items waiting; `None` when the durable task hub
-    /// is not in the shared store (then durable apps are refused).
-    pub pending_durable_work: Option<String>,
+    /// Orchestration and entity events and activity work items waiting in the task hub.
+    pub pending_durable_work: String,
 }
 
 /// Everything the manifests are made from.
@@ -126,12 +125,6 @@ pub enum DeployError {
          postgres:// URL in local.settings.json Values (the embedded SQLite store lives on one pod's disk)"
     )]
     NoSharedStore { functions: String, found: String },
-    #[error(
-        "function(s) {functions} are durable, and their task hub lives in the embedded store of one host, \
-         which replicas cannot share: `fnwire kube` cannot deploy durable functions yet. Deploy them on one \
-         machine with `fnwire start`, or move them to an app of their own"
-    )]
-    DurableNotShared { functions: String },
     #[error("no scaler query for queue `{queue}` (function `{function}`)")]
     MissingQuery { queue: String, function: String },
     #[error("could not write YAML: {0}")]
@@ -216,17 +209,6 @@ pub fn render(app: &App, options: &Options, queries: &ScalerQueries) -> Result<R
             Some(_) => "not a postgres:// URL".to_string(),
         };
         return Err(DeployError::NoSharedStore { functions: needs_store.join(", "), found });
-    }
-    if queries.pending_durable_work.is_none() {
-        let durable: Vec<String> = app
-            .functions
-            .iter()
-            .filter(|f| f.trigger == Trigger::Durable)
-            .map(|f| format!("`{}`", f.name))
-            .collect();
-        if !durable.is_empty() {
-            return Err(DeployError::DurableNotShared { functions: durable.join(", ") });
-        }
     }
     let mut objects = vec![secret(app, options), deployment(app, options)];
     if app.has_http() {

@@ -137,8 +137,8 @@ pub fn scaled_object(
             _ => {}
         }
     }
-    if durable && let Some(query) = &queries.pending_durable_work {
-        triggers.push(trigger("durable-task-hub".into(), query));
+    if durable {
+        triggers.push(trigger("durable-task-hub".into(), &queries.pending_durable_work));
     }
     if triggers.is_empty() {
         return Ok(None);

@@ -23,7 +23,7 @@ use crate::model::{
 use crate::replay::{Completion, Decision, replay};
 use crate::taskhub::{
     ActivityWorkItem, InstanceStep, InstanceWorkItem, Message, NewActivity, NewInstance, ParentRef, TaskHub,
-    TaskHubError,
+    TaskHubError, WorkKind,
 };
 
 /// A .NET `TimeSpan` (`d.hh:mm:ss`) of 100 years: the longest timer the task hub stores as one.
@@ -106,8 +106,11 @@ impl DurableFunctions {
 /// Engine settings.
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
-    /// Lease on an instance or an activity; renewed while the work runs.
+    /// Lease on an instance (an orchestration or entity step); renewed while the step runs.
     pub lease: Duration,
+    /// Lease on an activity work item; renewed while the activity runs. A dead host's
+    /// activities run again elsewhere once it ends.
+    pub activity_lease: Duration,
     /// Activities run at once per host.
     pub max_concurrent_activities: usize,
     /// Orchestrator and entity steps run at once per host.
@@ -121,6 +124,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             lease: Duration::from_secs(60),
+            activity_lease: Duration::from_secs(60),
             max_concurrent_activities: 10,
             max_concurrent_orchestrations: 4,
             max_poll_interval: Duration::from_millis(500),
@@ -139,6 +143,9 @@ pub struct Engine {
     instance_work: Notify,
     activity_work: Notify,
     owner: String,
+    /// When a failure to take work was last logged, and how many were not logged since: every
+    /// dispatcher polls, so a store that is down would otherwise log many lines a second.
+    take_failures: std::sync::Mutex<(Option<std::time::Instant>, u64)>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -176,6 +183,7 @@ impl Engine {
             instance_work: Notify::new(),
             activity_work: Notify::new(),
             owner: format!("host-{}", uuid::Uuid::new_v4().simple()),
+            take_failures: std::sync::Mutex::new((None, 0)),
         })
     }
 
@@ -193,6 +201,20 @@ impl Engine {
 
     /// Starts the dispatcher tasks; they stop when the returned handles are aborted.
     pub fn start(self: &Arc<Engine>) -> Vec<tokio::task::JoinHandle<()>> {
+        // Work other hosts add to a shared hub wakes this host's dispatchers at once; they poll
+        // as well, so a hub that cannot watch only makes the wait longer.
+        let engine = Arc::downgrade(self);
+        let watched = self.hub.watch(Box::new(move |kind| {
+            let Some(engine) = engine.upgrade() else { return false };
+            match kind {
+                WorkKind::Events => engine.notify_events(),
+                WorkKind::Activities => engine.notify_activities(),
+            }
+            true
+        }));
+        if let Err(e) = watched {
+            tracing::warn!("durable: {e}; the task hub is polled instead");
+        }
         let mut tasks = Vec::new();
         for _ in 0..self.options.max_concurrent_orchestrations.max(1) {
             tasks.push(tokio::spawn(self.clone().instance_loop()));
@@ -230,7 +252,7 @@ impl Engine {
                 }
                 Ok(None) => self.idle_wait(&self.instance_work, &mut backoff).await,
                 Err(e) => {
-                    tracing::error!("durable: could not take work from the task hub: {e}");
+                    self.log_take_failure("work", &e);
                     self.idle_wait(&self.instance_work, &mut backoff).await;
                 }
             }
@@ -241,7 +263,7 @@ impl Engine {
         let mut backoff = Duration::from_millis(5);
         loop {
             let owner = self.owner.clone();
-            let lease = self.options.lease;
+            let lease = self.options.activity_lease;
             match blocking(&self.hub, move |hub| hub.lock_next_activity(&owner, lease)).await {
                 Ok(Some(item)) => {
                     backoff = Duration::from_millis(5);
@@ -249,20 +271,40 @@ impl Engine {
                 }
                 Ok(None) => self.idle_wait(&self.activity_work, &mut backoff).await,
                 Err(e) => {
-                    tracing::error!("durable: could not take an activity from the task hub: {e}");
+                    self.log_take_failure("an activity", &e);
                     self.idle_wait(&self.activity_work, &mut backoff).await;
                 }
             }
         }
     }
 
+    /// Logs a failure to take work at most once every 10 s, with how many were not logged.
+    fn log_take_failure(&self, what: &str, e: &TaskHubError) {
+        let mut failures = self.take_failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (last, suppressed) = &mut *failures;
+        if last.is_some_and(|at| at.elapsed() < Duration::from_secs(10)) {
+            *suppressed += 1;
+            return;
+        }
+        let more = match *suppressed {
+            0 => String::new(),
+            n => format!(" ({n} more failures since the last report)"),
+        };
+        tracing::error!(
+            "durable: could not take {what} from the task hub: {e}{more}; retrying with back-off"
+        );
+        *last = Some(std::time::Instant::now());
+        *suppressed = 0;
+    }
+
     /// Keeps a lease alive while `work` runs.
     async fn with_renewal<T>(
         &self,
+        lease: Duration,
         renew: impl Fn() -> BoxFuture<'static, Result<(), TaskHubError>>,
         work: impl std::future::Future<Output = T>,
     ) -> T {
-        let period = self.options.lease / 3;
+        let period = lease / 3;
         tokio::pin!(work);
         loop {
             tokio::select! {
@@ -295,13 +337,14 @@ impl Engine {
             None => TriggerValue::Json("null".into()),
         };
         let hub = self.hub.clone();
-        let (renew_item, lease) = (item.clone(), self.options.lease);
+        let (renew_item, lease) = (item.clone(), self.options.activity_lease);
         let renew = move || -> BoxFuture<'static, Result<(), TaskHubError>> {
             let (hub, item) = (hub.clone(), renew_item.clone());
             Box::pin(async move { blocking(&hub, move |h| h.renew_activity_lease(&item, lease)).await })
         };
-        let outcome =
-            self.with_renewal(renew, self.invoker.invoke(&function, DurableKind::Activity, trigger)).await;
+        let outcome = self
+            .with_renewal(lease, renew, self.invoker.invoke(&function, DurableKind::Activity, trigger))
+            .await;
         let mut event = match outcome {
             InvokeOutcome::Returned(value) => {
                 let mut e = HistoryEvent::new(EventType::TaskCompleted, Utc::now());
@@ -343,9 +386,9 @@ impl Engine {
             Box::pin(async move { blocking(&hub, move |h| h.renew_instance_lease(&item, lease)).await })
         };
         let step = if is_entity {
-            self.with_renewal(renew, self.entity_step(&item)).await
+            self.with_renewal(lease, renew, self.entity_step(&item)).await
         } else {
-            self.with_renewal(renew, self.orchestration_step(&item)).await
+            self.with_renewal(lease, renew, self.orchestration_step(&item)).await
         };
         let instance_id = item.instance.instance_id.clone();
         match step {

@@ -86,7 +86,8 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            // The store not answering is a fault that passes: the client may try again.
+            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

@@ -1,6 +1,6 @@
 //! The task hub: where instances, their history, their pending events and the activity work
 //! items live. [`TaskHub`] is the one interface the engine uses; `sqlite::SqliteTaskHub` is the
-//! embedded implementation, and a PostgreSQL one implements the same trait.
+//! embedded implementation, `postgres::PgTaskHub` the one many hosts share.
 //!
 //! The rules every implementation keeps:
 //! * an instance is worked on by one dispatcher at a time: [`TaskHub::lock_next_instance`]
@@ -213,4 +213,20 @@ pub trait TaskHub: Send + Sync + std::fmt::Debug + 'static {
 
     /// When the next event or activity becomes visible (for the dispatcher's sleep).
     fn next_wake(&self) -> Result<Option<DateTime<Utc>>, TaskHubError>;
+
+    /// Calls `wake` when other processes add work (a hub shared by many hosts), until it
+    /// returns false. A hub only this process writes has nothing to watch: the engine wakes
+    /// its own dispatchers.
+    fn watch(&self, wake: Box<dyn Fn(WorkKind) -> bool + Send>) -> Result<(), TaskHubError> {
+        drop(wake);
+        Ok(())
+    }
+}
+
+/// Which dispatchers new work is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkKind {
+    /// Events for instances (orchestrations and entities).
+    Events,
+    Activities,
 }

@@ -1,5 +1,6 @@
 //! Composes the durable extension (`fnwire-durable`) into the host: finds the app's durable
-//! functions and `durableClient` bindings, opens the task hub next to the embedded store,
+//! functions and `durableClient` bindings, opens the task hub (next to the embedded store, or in
+//! the app's PostgreSQL database, shared by every host),
 //! invokes durable functions through the host's one [`Pipeline`], and mounts the HTTP API.
 
 use std::collections::{BTreeMap, HashMap};
@@ -10,7 +11,9 @@ use fnwire_durable::engine::{
     DurableFunctions, DurableKind, Engine, EngineOptions, FunctionInvoker, InvokeOutcome, TriggerValue,
 };
 use fnwire_durable::http::ApiConfig;
+use fnwire_durable::postgres::PgTaskHub;
 use fnwire_durable::sqlite::SqliteTaskHub;
+use fnwire_durable::taskhub::TaskHub;
 use fnwire_protocol::rpc::{ParameterBinding, TypedData, parameter_binding, typed_data};
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -30,6 +33,15 @@ const SYSTEM_KEY_SETTING: &str = "durabletask_extension_system_key";
 pub enum DurableError {
     #[error("the durable task hub cannot be opened: {0}. Check that the storage folder is writable")]
     TaskHub(#[from] fnwire_durable::taskhub::TaskHubError),
+    #[error(
+        "the durable task hub in the app's database ({database}) cannot be opened: {source}. Check that the database \
+         answers and that AzureWebJobsStorage names the right one"
+    )]
+    SharedTaskHub { database: String, source: fnwire_durable::taskhub::TaskHubError },
+    #[error("host.json `extensions.durableTask.storageProvider.{setting}`: {problem}")]
+    Lease { setting: &'static str, problem: String },
+    #[error("host.json `extensions.durableTask.{setting}` is {found}: write a whole number from 1 to 1000")]
+    Concurrency { setting: &'static str, found: String },
     #[error("the durable API's loopback listener cannot start: {0}")]
     Listen(std::io::Error),
     #[error(transparent)]
@@ -225,6 +237,101 @@ fn task_hub_name(app_dir: &Path) -> Result<String, ConfigError> {
         .to_string())
 }
 
+/// The task hub the settings select, with the durable API's system key: on PostgreSQL when
+/// `AzureWebJobsStorage` names a database (one hub and one key for every host of the app),
+/// else `<storage dir>/durable.db`. Blocks; run it on the blocking pool.
+fn open_task_hub(
+    app_dir: &Path,
+    settings: &BTreeMap<String, String>,
+) -> Result<(Arc<dyn TaskHub>, String), DurableError> {
+    let new_key = || {
+        crate::keys::generate_key()
+            .map_err(|e| DurableError::Key(format!("the durable API's system key cannot be made: {e}")))
+    };
+    if let Some(url) = crate::triggers::backend::postgres_url(settings) {
+        let shared =
+            |source| DurableError::SharedTaskHub { database: fnwire_storage_postgres::redact(&url), source };
+        let hub = PgTaskHub::open(&url).map_err(shared)?;
+        // Other live hosts hold leases here: nothing is released at start; a dead host's
+        // leases expire.
+        let system_key = hub
+            .store()
+            .get_or_insert_secret(SYSTEM_KEY_SETTING, &new_key()?)
+            .map_err(|e| shared(fnwire_durable::taskhub::TaskHubError::Store(e.to_string())))?;
+        return Ok((Arc::new(hub), system_key));
+    }
+    let storage = crate::triggers::config::storage_paths(app_dir, settings)?;
+    let hub = SqliteTaskHub::open(&storage.storage_dir)?;
+    let released = hub.release_all_leases()?;
+    if released > 0 {
+        tracing::info!("durable: {released} lease(s) held when the host last stopped were released");
+    }
+    let mut key_error = None;
+    let system_key = hub.setting_or_insert(SYSTEM_KEY_SETTING, || match new_key() {
+        Ok(k) => k,
+        Err(e) => {
+            key_error = Some(e);
+            String::new()
+        }
+    })?;
+    if let Some(e) = key_error {
+        return Err(e);
+    }
+    Ok((Arc::new(hub), system_key))
+}
+
+/// The engine's settings from host.json: the hub name, how many activities and orchestrator
+/// steps a host runs at once (`maxConcurrentActivityFunctions`,
+/// `maxConcurrentOrchestratorFunctions`), and how long a host holds an
+/// instance (`storageProvider.controlQueueVisibilityTimeout`) or an activity
+/// (`workItemQueueVisibilityTimeout`) before another host may take it if it died, as Azure's
+/// storage provider names them.
+fn engine_options(app_dir: &Path) -> Result<EngineOptions, DurableError> {
+    let doc = read_host_json(app_dir)?;
+    let mut options = EngineOptions { task_hub_name: task_hub_name(app_dir)?, ..EngineOptions::default() };
+    let lease = |setting: &'static str| -> Result<Option<std::time::Duration>, DurableError> {
+        let Some(text) = doc
+            .pointer(&format!("/extensions/durableTask/storageProvider/{setting}"))
+            .and_then(Value::as_str)
+        else {
+            return Ok(None);
+        };
+        let lease = crate::triggers::config::parse_timespan(text)
+            .map_err(|problem| DurableError::Lease { setting, problem: problem.to_string() })?;
+        if lease < std::time::Duration::from_secs(1) {
+            return Err(DurableError::Lease {
+                setting,
+                problem: format!(
+                    "`{text}` is shorter than a second, too short for a host to renew it; write e.g. 00:00:30"
+                ),
+            });
+        }
+        Ok(Some(lease))
+    };
+    if let Some(l) = lease("controlQueueVisibilityTimeout")? {
+        options.lease = l;
+    }
+    if let Some(l) = lease("workItemQueueVisibilityTimeout")? {
+        options.activity_lease = l;
+    }
+    let concurrency = |setting: &'static str| -> Result<Option<usize>, DurableError> {
+        match doc.pointer(&format!("/extensions/durableTask/{setting}")) {
+            None => Ok(None),
+            Some(v) => match v.as_u64().filter(|n| (1..=1000).contains(n)) {
+                Some(n) => Ok(Some(n as usize)),
+                None => Err(DurableError::Concurrency { setting, found: v.to_string() }),
+            },
+        }
+    };
+    if let Some(n) = concurrency("maxConcurrentActivityFunctions")? {
+        options.max_concurrent_activities = n;
+    }
+    if let Some(n) = concurrency("maxConcurrentOrchestratorFunctions")? {
+        options.max_concurrent_orchestrations = n;
+    }
+    Ok(options)
+}
+
 /// Opens the task hub, starts the loopback API listener, and returns the pipeline that fills
 /// `durableClient` inputs. The engine's dispatchers start with [`start_engine`], once the
 /// pipeline is final.
@@ -232,32 +339,17 @@ pub async fn prepare(
     app_dir: &Path,
     settings: &BTreeMap<String, String>,
     plan: &DurablePlan,
-    port: u16,
+    origin: &str,
     pipeline: Pipeline,
-) -> Result<(Pipeline, Arc<SqliteTaskHub>, Arc<ApiConfig>, tokio::net::TcpListener), DurableError> {
-    let storage = crate::triggers::config::storage_paths(app_dir, settings)?;
-    let hub = tokio::task::spawn_blocking(move || SqliteTaskHub::open(&storage.storage_dir))
+) -> Result<(Pipeline, Arc<dyn TaskHub>, Arc<ApiConfig>, tokio::net::TcpListener), DurableError> {
+    let (dir, settings_owned) = (app_dir.to_path_buf(), settings.clone());
+    let (hub, system_key) = tokio::task::spawn_blocking(move || open_task_hub(&dir, &settings_owned))
         .await
         .map_err(|e| DurableError::Key(format!("opening the task hub stopped: {e}")))??;
-    let released = hub.release_all_leases()?;
-    if released > 0 {
-        tracing::info!("durable: {released} lease(s) held when the host last stopped were released");
-    }
-    let mut key_error = None;
-    let system_key = hub.setting_or_insert(SYSTEM_KEY_SETTING, || match crate::keys::generate_key() {
-        Ok(k) => k,
-        Err(e) => {
-            key_error = Some(e.to_string());
-            String::new()
-        }
-    })?;
-    if let Some(e) = key_error {
-        return Err(DurableError::Key(format!("the durable API's system key cannot be made: {e}")));
-    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(DurableError::Listen)?;
     let rpc_port = listener.local_addr().map_err(DurableError::Listen)?.port();
     let api = Arc::new(ApiConfig {
-        public_base: format!("http://127.0.0.1:{port}{}", fnwire_durable::http::WEBHOOK_PATH),
+        public_base: format!("{origin}{}", fnwire_durable::http::WEBHOOK_PATH),
         system_key,
         rpc_base: format!("http://127.0.0.1:{rpc_port}/durabletask/"),
     });
@@ -276,7 +368,7 @@ pub async fn prepare(
             .collect();
         inputs.insert(function.clone(), bindings);
     }
-    Ok((pipeline.with_host_inputs(Arc::new(inputs)), Arc::new(hub), api, listener))
+    Ok((pipeline.with_host_inputs(Arc::new(inputs)), hub, api, listener))
 }
 
 /// Starts the dispatchers and the loopback API.
@@ -284,11 +376,11 @@ pub fn start_engine(
     app_dir: &Path,
     plan: DurablePlan,
     pipeline: Pipeline,
-    hub: Arc<SqliteTaskHub>,
+    hub: Arc<dyn TaskHub>,
     api: Arc<ApiConfig>,
     listener: tokio::net::TcpListener,
 ) -> Result<RunningDurable, DurableError> {
-    let options = EngineOptions { task_hub_name: task_hub_name(app_dir)?, ..EngineOptions::default() };
+    let options = engine_options(app_dir)?;
     let invoker = Arc::new(PipelineInvoker { pipeline, targets: plan.targets });
     let engine = Engine::new(hub, plan.functions, invoker, options);
     let mut tasks = engine.start();

@@ -6,8 +6,8 @@
 //! Ping answers 200 only while the host is `Running` and 503 while it starts or drains, so it
 //! is the readiness probe: a draining pod leaves the Service before its listener closes.
 
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
@@ -52,6 +52,8 @@ pub struct Health {
     id: String,
     keys: OnceLock<Arc<Keys>>,
     store: OnceLock<(&'static str, StoreProbe)>,
+    /// Why the store does not answer, while it does not (see [`Health::check_store`]).
+    store_outage: Arc<Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for Health {
@@ -104,7 +106,36 @@ impl Health {
             id,
             keys: OnceLock::new(),
             store: OnceLock::new(),
+            store_outage: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Why the store does not answer, if the host found it down and it has not answered since.
+    /// Functions that need the store answer 503 meanwhile, without running.
+    pub fn store_outage(&self) -> Option<String> {
+        self.store_outage.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// After a call that needed the store failed: checks whether the store answers. If it does
+    /// not, the host reports the fault once, marks the store down (see [`Health::store_outage`])
+    /// and checks again with back-off until it answers, then reports that it is back. Returns
+    /// why it is down, or `None` when it answers (the failure was something else).
+    pub async fn check_store(&self) -> Option<String> {
+        let (kind, probe) = self.store.get()?;
+        if let Some(reason) = self.store_outage() {
+            return Some(reason);
+        }
+        let reason = run_probe(probe.clone()).await.err()?;
+        let mut outage = self.store_outage.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if outage.is_none() {
+            *outage = Some(reason.clone());
+            tracing::error!(
+                "the app's store ({kind}) does not answer: {reason}. Functions that need it answer 503 until it is \
+                 back; fnwire checks again with back-off, and queue and durable work waits"
+            );
+            tokio::spawn(watch_recovery(self.store_outage.clone(), probe.clone()));
+        }
+        Some(reason)
     }
 
     pub fn state(&self) -> HostState {
@@ -208,6 +239,36 @@ impl Health {
 }
 
 type Response = http::Response<Full<Bytes>>;
+
+/// Runs the store probe on the blocking pool.
+async fn run_probe(probe: StoreProbe) -> Result<(), String> {
+    tokio::task::spawn_blocking(move || probe())
+        .await
+        .unwrap_or_else(|e| Err(format!("the store check stopped: {e}")))
+}
+
+/// Probes a store found down, waiting longer each time (to 10 s), until it answers.
+async fn watch_recovery(outage: Arc<Mutex<Option<String>>>, probe: StoreProbe) {
+    let started = Instant::now();
+    let mut wait = Duration::from_millis(250);
+    loop {
+        tokio::time::sleep(wait).await;
+        let result = run_probe(probe.clone()).await;
+        let mut state = outage.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match result {
+            Ok(()) => {
+                *state = None;
+                tracing::info!(
+                    "the app's store answers again after {:.1} s; functions that need it run again",
+                    started.elapsed().as_secs_f64()
+                );
+                return;
+            }
+            Err(reason) => *state = Some(reason),
+        }
+        wait = (wait * 2).min(Duration::from_secs(10));
+    }
+}
 
 fn plain(status: StatusCode, text: &str) -> Response {
     let mut response = http::Response::new(Full::new(Bytes::from(text.to_string())));

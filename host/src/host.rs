@@ -84,6 +84,14 @@ pub fn read_route_prefix(app_dir: &Path) -> Result<String, ConfigError> {
     }
 }
 
+/// Whether a function has bindings the app's store serves: anything besides its HTTP trigger
+/// and `http` output (blobs, queues, the durable client).
+fn needs_store(metadata: &fnwire_metadata::FunctionMetadata) -> bool {
+    metadata.bindings.iter().any(|b| {
+        !b.binding_type.eq_ignore_ascii_case("httpTrigger") && !b.binding_type.eq_ignore_ascii_case("http")
+    })
+}
+
 /// Builds the route table and HTTP function list. A bad route template or a route used twice
 /// is an error naming the function.
 pub fn http_functions(
@@ -123,17 +131,59 @@ pub fn http_functions(
                 http_output,
                 error: f.error.clone(),
                 auth_level,
+                needs_store: needs_store(&f.metadata),
             },
         );
     }
     Ok((routes, by_name))
 }
 
-/// The rows of the start-up table.
+/// The origin (`http://address:port`) the start-up table and the durable API's URLs use: the
+/// address the host listens on, or, when it listens on every interface (`0.0.0.0`, `::`), the
+/// loopback, which reaches it from this machine (other machines use one of its addresses; see
+/// [`every_interface_note`]).
+pub fn public_origin(host: std::net::IpAddr, port: u16) -> String {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let shown = match host {
+        IpAddr::V4(a) if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(a) if a.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        other => other,
+    };
+    match shown {
+        IpAddr::V4(a) => format!("http://{a}:{port}"),
+        IpAddr::V6(a) => format!("http://[{a}]:{port}"),
+    }
+}
+
+/// For a host listening on every interface: a console line saying so, with how other machines
+/// reach it (the machine's name, which a container's or pod's network resolves).
+pub fn every_interface_note(host: std::net::IpAddr, port: u16) -> Option<String> {
+    if !host.is_unspecified() {
+        return None;
+    }
+    let name = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    let elsewhere = match name {
+        Some(name) => format!("http://{name}:{port}/… or any address of this machine"),
+        None => format!("any address of this machine on port {port}"),
+    };
+    let shown = match host {
+        std::net::IpAddr::V6(a) => format!("[{a}]:{port}"),
+        std::net::IpAddr::V4(a) => format!("{a}:{port}"),
+    };
+    Some(format!(
+        "Listening on every interface ({shown}): the URLs below work from this machine; from others use {elsewhere}"
+    ))
+}
+
+/// The rows of the start-up table; `origin` is [`public_origin`]'s.
 pub fn function_rows(
     functions: &[IndexedFunction],
     routes: &RouteTable,
-    port: u16,
+    origin: &str,
     prefix: &str,
 ) -> Vec<FunctionRow> {
     let mut rows = functions
@@ -160,7 +210,7 @@ pub fn function_rows(
                         Ok(l) => format!("  [{} key required]", l.as_str()),
                         Err(_) => String::new(),
                     };
-                    (methods, format!("http://127.0.0.1:{port}/{path}{key}"))
+                    (methods, format!("{origin}/{path}{key}"))
                 }
                 None => (String::new(), trigger.clone()),
             };
@@ -250,7 +300,8 @@ async fn start_app(
     let rabbitmq =
         crate::triggers::rabbitmq::RabbitPlan::new(&read_host_json(&options.app_dir)?, &env, &functions)
             .map_err(crate::triggers::TriggerError::from)?;
-    let mut rows = function_rows(&functions, &routes, options.port, state.route_prefix());
+    let origin = public_origin(options.host, options.port);
+    let mut rows = function_rows(&functions, &routes, &origin, state.route_prefix());
     let durable_plan = crate::durable::DurablePlan::new(&functions);
     let mut descriptions = trigger_plan.descriptions();
     descriptions.extend(durable_plan.descriptions());
@@ -266,6 +317,9 @@ async fn start_app(
         &functions,
     )?);
     crate::triggers::backend::wake_on_new_messages(&env, &bindings);
+    if let Some(note) = every_interface_note(options.host, options.port) {
+        crate::console::print_console(&format!("{note}\n"));
+    }
     crate::console::print_console(&format!("{}\n", function_table(&rows)));
     let capabilities = HttpCapabilities::from_capabilities(&workers.capabilities());
     let mut pipeline = Pipeline::new(workers.clone(), Some(bindings.clone()))
@@ -274,7 +328,7 @@ async fn start_app(
         None
     } else {
         let (with_client, hub, api, listener) =
-            crate::durable::prepare(&options.app_dir, &env, &durable_plan, options.port, pipeline).await?;
+            crate::durable::prepare(&options.app_dir, &env, &durable_plan, &origin, pipeline).await?;
         pipeline = with_client;
         Some(crate::durable::start_engine(
             &options.app_dir,

@@ -74,7 +74,7 @@ pub struct Written {
     pub scaled_triggers: usize,
 }
 
-/// The scaler queries of the PostgreSQL store for the app's queues.
+/// The scaler queries of the PostgreSQL store for the app's queues and its durable task hub.
 pub fn scaler_queries(functions: &[Function]) -> ScalerQueries {
     let visible_messages = functions
         .iter()
@@ -87,9 +87,9 @@ pub fn scaler_queries(functions: &[Function]) -> ScalerQueries {
         .collect();
     ScalerQueries {
         visible_messages,
-        // The durable task hub stays in the embedded store (see fnwire-durable): nothing to
-        // count in the shared database, so durable apps are refused.
-        pending_durable_work: None,
+        // The task hub shares the app's database with the queues (`fnwire-durable`'s
+        // `postgres` hub), so every replica takes durable work from it.
+        pending_durable_work: fnwire_durable::postgres::pending_work_query(),
     }
 }
 

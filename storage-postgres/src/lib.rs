@@ -33,9 +33,13 @@ mod blob_trigger;
 mod keda;
 mod schema;
 mod table;
+pub mod testing;
 
 pub use keda::visible_messages_query;
 pub use schema::SCHEMA_VERSION;
+/// The client crates, for code that runs its own SQL through [`PgStore::run`] (the durable task
+/// hub), so every part of fnwire links one version of them.
+pub use {deadpool_postgres, tokio_postgres};
 
 /// The channel new queue messages are announced on; the payload is the queue's name.
 pub const QUEUE_CHANNEL: &str = "fnwire_queue";
@@ -262,6 +266,42 @@ impl PgStore {
                 .await
                 .map_err(self.sql("reading the app's keys"))?;
             Ok(row.get(0))
+        })
+    }
+
+    /// Runs a call of the caller's own on this store's connections and I/O thread, blocking
+    /// until it ends (see `block`); for parts of fnwire that keep their own tables here.
+    pub fn run<T>(&self, call: impl std::future::Future<Output = T>) -> T {
+        self.block(call)
+    }
+
+    /// A pooled connection, for use inside [`PgStore::run`]; `what` names the call in errors.
+    pub async fn connection(&self, what: &'static str) -> Result<deadpool_postgres::Object, StorageError> {
+        self.conn_async(what).await
+    }
+
+    /// A client error as this store reports it (the server's message and SQLSTATE, the
+    /// database named without its password).
+    pub fn database_error(&self, what: &'static str, e: &tokio_postgres::Error) -> StorageError {
+        self.error(what, error_text(e))
+    }
+
+    /// Creates or migrates a set of tables with their own version table (see
+    /// `schema::migrate_tables`): a version newer than `migrations` knows is
+    /// [`StorageError::SchemaTooNew`], and nothing is changed.
+    pub fn migrate_tables(&self, version_table: &str, migrations: &[&str]) -> Result<(), StorageError> {
+        self.block(async {
+            let mut conn = self.conn_async("connecting").await?;
+            schema::migrate_tables(&mut conn, version_table, migrations).await.map_err(|e| match e {
+                schema::MigrateError::TooNew(found) => StorageError::SchemaTooNew {
+                    store: redact(&self.url),
+                    found,
+                    supported: i64::try_from(migrations.len()).unwrap_or(i64::MAX),
+                },
+                schema::MigrateError::Sql(e) => {
+                    self.error("creating or migrating the schema", error_text(&e))
+                }
+            })
         })
     }
 
@@ -781,16 +821,25 @@ pub fn listen_for_queues(
     url: &str,
     on_message: impl Fn(&str) -> bool + Send + 'static,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
+    listen_on(url, QUEUE_CHANNEL, "new queue messages", on_message)
+}
+
+/// Listens on `channel` (a plain identifier) as [`listen_for_queues`] does on the queue
+/// channel: `on_message` gets each payload, and `""` after a lost connection came back.
+/// `what` names the notifications in the warning about a lost connection.
+pub fn listen_on(
+    url: &str,
+    channel: &'static str,
+    what: &'static str,
+    on_message: impl Fn(&str) -> bool + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     let url = url.to_string();
     std::thread::Builder::new().name("fnwire-pg-listen".into()).spawn(move || {
         loop {
-            match listen_once(&url, &on_message) {
+            match listen_once(&url, channel, &on_message) {
                 Ok(()) => return,
                 Err(e) => {
-                    tracing::warn!(
-                        "listening for new queue messages on {}: {e}; polling until it is back",
-                        redact(&url)
-                    );
+                    tracing::warn!("listening for {what} on {}: {e}; polling until it is back", redact(&url));
                     std::thread::sleep(Duration::from_secs(2));
                     // Wake the pollers in case messages came while the connection was down.
                     if !on_message("") {
@@ -802,9 +851,9 @@ pub fn listen_for_queues(
     })
 }
 
-fn listen_once(url: &str, on_message: &impl Fn(&str) -> bool) -> Result<(), postgres::Error> {
+fn listen_once(url: &str, channel: &str, on_message: &impl Fn(&str) -> bool) -> Result<(), postgres::Error> {
     let mut client = postgres::Client::connect(url, NoTls)?;
-    client.batch_execute(&format!("LISTEN {QUEUE_CHANNEL}"))?;
+    client.batch_execute(&format!("LISTEN {channel}"))?;
     loop {
         let mut notifications = client.notifications();
         // The timeout bounds how long a stop request (on_message returning false on a wake-up)

@@ -99,23 +99,37 @@ CREATE TABLE fnwire_blob_receipts (
 
 /// Creates the schema, or brings it to [`SCHEMA_VERSION`]; a newer one is refused untouched.
 pub(crate) async fn migrate(client: &mut Client) -> Result<(), MigrateError> {
+    migrate_tables(client, "fnwire_schema", MIGRATIONS).await
+}
+
+/// The version rule for one set of tables: `version_table` holds how many of `migrations` ran
+/// (migration `n` takes it from `n` to `n + 1`); a higher number than there are migrations is
+/// refused untouched. Other parts of fnwire that keep tables in the database (the durable task
+/// hub) keep their own version table, so each set migrates on its own.
+pub(crate) async fn migrate_tables(
+    client: &mut Client,
+    version_table: &str,
+    migrations: &[&str],
+) -> Result<(), MigrateError> {
+    let supported = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
     // Checked first rather than `IF NOT EXISTS`, whose notice the client would log each start.
-    let exists: bool = tx.query_one("SELECT to_regclass('fnwire_schema') IS NOT NULL", &[]).await?.get(0);
+    let exists: bool = tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&version_table]).await?.get(0);
     if !exists {
-        tx.batch_execute("CREATE TABLE fnwire_schema (version BIGINT NOT NULL)").await?;
+        tx.batch_execute(&format!("CREATE TABLE {version_table} (version BIGINT NOT NULL)")).await?;
     }
-    let found: i64 = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM fnwire_schema", &[]).await?.get(0);
-    if found > SCHEMA_VERSION {
+    let found: i64 =
+        tx.query_one(&format!("SELECT COALESCE(MAX(version), 0) FROM {version_table}"), &[]).await?.get(0);
+    if found > supported {
         // Dropping the transaction rolls back: not even the version table is touched.
         return Err(MigrateError::TooNew(found));
     }
-    for (from, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+    for (from, sql) in migrations.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
         tx.batch_execute(sql).await?;
         let to = i64::try_from(from).unwrap_or(0) + 1;
-        tx.execute("DELETE FROM fnwire_schema", &[]).await?;
-        tx.execute("INSERT INTO fnwire_schema (version) VALUES ($1)", &[&to]).await?;
+        tx.execute(&format!("DELETE FROM {version_table}"), &[]).await?;
+        tx.execute(&format!("INSERT INTO {version_table} (version) VALUES ($1)"), &[&to]).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -173,16 +173,3 @@ fn each_language_gets_its_own_image_build() {
         );
     }
 }
-
-#[test]
-fn durable_functions_are_refused_while_their_task_hub_is_not_shared() {
-    let mut no_durable_query = queries(&["orders", "shipping"]);
-    no_durable_query.pending_durable_work = None;
-    let err = render(&mixed_app(), &options(), &no_durable_query).unwrap_err();
-    assert!(matches!(err, DeployError::DurableNotShared { .. }), "{err}");
-    assert!(err.to_string().contains("`orchestrate`"), "{err}");
-    // Without durable functions the same queries are enough.
-    let mut app = mixed_app();
-    app.functions.retain(|f| f.trigger != Trigger::Durable);
-    assert!(render(&app, &options(), &no_durable_query).is_ok());
-}

@@ -31,7 +31,7 @@ pub fn options() -> Options {
 pub fn queries(queues: &[&str]) -> ScalerQueries {
     ScalerQueries {
         visible_messages: queues.iter().map(|q| (q.to_string(), format!("SELECT count_of('{q}')"))).collect(),
-        pending_durable_work: Some("SELECT durable_count()".into()),
+        pending_durable_work: "SELECT durable_count()".into(),
     }
 }
 

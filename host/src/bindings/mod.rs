@@ -426,6 +426,15 @@ impl AppBindings {
         let mut signals = self.signals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         signals.entry(queue.to_string()).or_default().clone()
     }
+
+    /// Wakes every queue's listener: messages may have come while the store's notifications
+    /// were lost (the database was unreachable), and the listeners' polls had backed off.
+    pub fn signal_all(&self) {
+        let signals = self.signals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for signal in signals.values() {
+            signal.notify_one();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::invoke::{Invocation, Pipeline};
+use crate::invoke::{Invocation, InvocationError, Pipeline};
 use crate::keys::{AuthLevel, Keys, presented_key};
 use crate::log_limit::RateLimitedLog;
 use crate::routes::{RouteMatch, RouteTable, path_segments};
@@ -42,6 +42,9 @@ pub struct HttpFunction {
     pub error: Option<String>,
     /// The trigger's `authLevel` (absent means `function`, as in Azure).
     pub auth_level: AuthLevel,
+    /// Whether it has bindings the app's store serves (blobs, queues, the durable client): it
+    /// answers 503 while the store does not answer.
+    pub needs_store: bool,
 }
 
 /// Everything needed to serve requests once the worker is ready.
@@ -263,6 +266,13 @@ async fn serve_request(
     let _reservation = held.reservation;
     let invocation_id = uuid::Uuid::new_v4().to_string();
     function.loaded(&invocation_id)?;
+    let store_unavailable =
+        |reason: String| Rejection::StoreUnavailable { function: function.name.clone(), reason };
+    if function.needs_store
+        && let Some(reason) = state.health.store_outage()
+    {
+        return Err(store_unavailable(reason));
+    }
     let request_parts = request::RequestParts {
         method: &parts.method,
         uri: &parts.uri,
@@ -283,11 +293,24 @@ async fn serve_request(
         held: None,
     };
     // Dropping this future (the client went away) cancels the invocation on the worker.
-    let response = app.pipeline.run(invocation).await.map_err(|error| Rejection::Invocation {
-        function: function.name.clone(),
-        invocation_id: invocation_id.clone(),
-        error: Box::new(error),
-    })?;
+    let response = match app.pipeline.run(invocation).await {
+        Ok(response) => response,
+        Err(error) => {
+            // Inputs or outputs the store serves failed: if the store does not answer, that
+            // is the answer (503, retry later); nothing was delivered.
+            if function.needs_store
+                && matches!(error, InvocationError::Inputs(_) | InvocationError::Outputs(_))
+                && let Some(reason) = state.health.check_store().await
+            {
+                return Err(store_unavailable(reason));
+            }
+            return Err(Rejection::Invocation {
+                function: function.name.clone(),
+                invocation_id: invocation_id.clone(),
+                error: Box::new(error),
+            });
+        }
+    };
     let data = function.http_output.as_deref().and_then(|name| response::http_output(&response, name));
     let mapped = response::to_http_response(data);
     for w in &mapped.warnings {
@@ -335,7 +358,13 @@ async fn serve_durable(
         headers: &parts.headers,
         body,
     };
-    Ok(fnwire_durable::http::handle(&durable.engine, &durable.api, request).await.map(Full::new))
+    let response = fnwire_durable::http::handle(&durable.engine, &durable.api, request).await;
+    // The task hub failed (the API answers 503): if the store does not answer, the functions
+    // that need it answer 503 at once until it is back.
+    if response.status() == http::StatusCode::SERVICE_UNAVAILABLE {
+        state.health.check_store().await;
+    }
+    Ok(response.map(Full::new))
 }
 
 impl HttpState {

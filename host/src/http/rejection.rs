@@ -39,6 +39,8 @@ pub enum Rejection {
     /// The invocation ran (or was tried) and did not succeed. Boxed: every step of a request
     /// returns a `Rejection`, and this one is large.
     Invocation { function: String, invocation_id: String, error: Box<InvocationError> },
+    /// The function needs the app's store, which does not answer (the reason).
+    StoreUnavailable { function: String, reason: String },
 }
 
 /// A response with a plain-text body.
@@ -53,9 +55,10 @@ impl Rejection {
     /// The status this rejection answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Rejection::Starting | Rejection::Unavailable(_) | Rejection::Busy { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Rejection::Starting
+            | Rejection::Unavailable(_)
+            | Rejection::Busy { .. }
+            | Rejection::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::BodyTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
             Rejection::NotFound { .. } => StatusCode::NOT_FOUND,
             Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -109,6 +112,10 @@ impl Rejection {
                 "fnwire: the host is busy: {what}; retry after the time in Retry-After (the limits are \
                  maxConcurrentRequestBodies and maxRequestBodyBytesInFlight in host.json's extensions.fnwire)\n"
             ),
+            Rejection::StoreUnavailable { function, reason } => format!(
+                "fnwire: function '{function}' needs the app's store, which does not answer ({reason}); nothing \
+                 was done. fnwire checks it again with back-off: retry after the time in Retry-After\n"
+            ),
             Rejection::NotLoaded { function, invocation_id } => format!(
                 "fnwire: function '{function}' is not available (it failed to load); invocation id {invocation_id}. \
                  See the fnwire console for the reason.\n"
@@ -152,6 +159,9 @@ impl Rejection {
         }
         if matches!(self, Rejection::Busy { .. }) {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if matches!(self, Rejection::StoreUnavailable { .. }) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }

@@ -76,7 +76,10 @@ pub fn wake_on_new_messages(settings: &BTreeMap<String, String>, bindings: &Arc<
     let bindings: Weak<AppBindings> = Arc::downgrade(bindings);
     let started = listen_for_queues(&url, move |queue| {
         let Some(bindings) = bindings.upgrade() else { return false };
-        if !queue.is_empty() {
+        if queue.is_empty() {
+            // The notification connection came back after a loss: poll every queue now.
+            bindings.signal_all();
+        } else {
             bindings.signal(queue).notify_one();
         }
         true

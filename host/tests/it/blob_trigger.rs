@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use fnwire_storage::{BlobBackend, BlobStore, QueueStore, Store};
 use fnwire_storage_postgres::PgStore;
 
-use crate::scale_out::TestDatabase;
 use crate::support::*;
+use fnwire_storage_postgres::testing::TestDatabase;
 
 /// Bound for blob work to finish; never a timing assertion.
 const WORK_BOUND: Duration = Duration::from_secs(180);

@@ -189,7 +189,7 @@ async fn idle_connections_and_unfinished_bodies_do_not_hold_the_drain() {
 // A plain test: the database guard's blocking client must not be dropped inside a runtime.
 #[test]
 fn the_status_reports_the_shared_store_when_postgresql_is_selected() {
-    let db = crate::kube::TestDatabase::new();
+    let db = fnwire_storage_postgres::testing::TestDatabase::new();
     let app = test_worker_app();
     let env = [("AzureWebJobsStorage", db.url.as_str())];
     // With the shared store the keys live in the database: `fnwire keys` reads them there.

@@ -16,10 +16,14 @@ fn hello_rust_dir() -> PathBuf {
 }
 
 fn kube(out: &Path, storage: Option<&str>) -> std::process::Output {
+    kube_app(&hello_rust_dir(), out, storage)
+}
+
+fn kube_app(app: &Path, out: &Path, storage: Option<&str>) -> std::process::Output {
     let mut command = Command::new(fnwire_exe());
     command
         .arg("kube")
-        .arg(hello_rust_dir())
+        .arg(app)
         .args(["--image", "registry.example/hello:1", "--namespace", "apps", "--debug", "--out"])
         .arg(out)
         .env_remove("AzureWebJobsStorage");
@@ -29,37 +33,7 @@ fn kube(out: &Path, storage: Option<&str>) -> std::process::Output {
     command.output().unwrap()
 }
 
-fn server_url() -> String {
-    std::env::var("FNWIRE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A database of its own for the test, dropped at the end.
-pub(crate) struct TestDatabase {
-    pub(crate) url: String,
-    name: String,
-}
-
-impl TestDatabase {
-    pub(crate) fn new() -> TestDatabase {
-        let server = server_url();
-        let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap_or_else(|e| {
-            panic!("no PostgreSQL server answers at {server} ({e}); set FNWIRE_TEST_POSTGRES to one")
-        });
-        let name = format!("fnwire_kube_{}", uuid::Uuid::new_v4().simple());
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        let base = server.rsplit_once('/').map(|(base, _)| base).unwrap_or(&server);
-        TestDatabase { url: format!("{base}/{name}"), name }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&server_url(), postgres::NoTls) {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
-    }
-}
+use fnwire_storage_postgres::testing::TestDatabase;
 
 /// The validator of the deploy crate's tests (a virtualenv with kubernetes-validate).
 fn validate(manifests: &Path) -> (bool, String) {
@@ -92,7 +66,7 @@ fn kube_writes_valid_manifests_whose_scaler_query_counts_the_waiting_messages() 
     );
     assert!(!out.join("kubernetes.yaml").exists(), "nothing is written when refused");
 
-    let db = std::thread::spawn(TestDatabase::new).join().unwrap();
+    let db = TestDatabase::new();
     let written = kube(out, Some(&db.url));
     let stdout = String::from_utf8_lossy(&written.stdout);
     assert!(written.status.success(), "{stdout}{}", String::from_utf8_lossy(&written.stderr));
@@ -149,4 +123,46 @@ fn kube_writes_valid_manifests_whose_scaler_query_counts_the_waiting_messages() 
     .join()
     .unwrap();
     assert_eq!(counted, (0, 3));
+}
+
+#[test]
+fn kube_scales_a_durable_app_on_the_pending_work_of_its_task_hub() {
+    let app = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/durable-rust"));
+    std::fs::create_dir_all(app.join(".fnwire")).unwrap();
+    let out_root = tempfile::Builder::new().prefix("kube-it-").tempdir_in(app.join(".fnwire")).unwrap();
+    let out = out_root.path();
+    let db = TestDatabase::new();
+    let written = kube_app(&app, out, Some(&db.url));
+    let stdout = String::from_utf8_lossy(&written.stdout);
+    assert!(written.status.success(), "{stdout}{}", String::from_utf8_lossy(&written.stderr));
+    assert!(stdout.contains("KEDA on 1 postgresql trigger(s)"), "{stdout}");
+    let manifests = out.join("kubernetes.yaml");
+    let (ok, report) = validate(&manifests);
+    assert!(ok, "{report}");
+    let docs = fnwire_deploy::parse_manifests(&std::fs::read_to_string(&manifests).unwrap()).unwrap();
+    let scaled = docs.iter().find(|d| d["kind"] == "ScaledObject").unwrap();
+    assert_eq!(scaled["spec"]["minReplicaCount"], 1, "durable-rust's HTTP starters keep a replica");
+    let trigger = &scaled["spec"]["triggers"][0];
+    assert_eq!(trigger["name"], "durable-task-hub");
+    assert_eq!(trigger["metadata"]["connectionFromEnv"], "AzureWebJobsStorage");
+    assert_eq!(trigger["metadata"]["activationTargetQueryValue"], "0");
+    let query = trigger["metadata"]["query"].as_str().unwrap().to_string();
+
+    // The query as written, against a task hub holding work: started instances wait, a leased
+    // one is being worked on.
+    let hub = fnwire_durable::postgres::PgTaskHub::open(&db.url).unwrap();
+    use fnwire_durable::taskhub::{NewInstance, TaskHub};
+    let empty = hub.store().query_count(&query).unwrap();
+    for i in 0..4 {
+        let new = NewInstance {
+            instance_id: format!("i{i}"),
+            name: "chain".into(),
+            input: None,
+            parent: None,
+            start_at: None,
+        };
+        hub.create_instance(&new).unwrap();
+    }
+    let _held = hub.lock_next_instance("a-host", Duration::from_secs(300)).unwrap().unwrap();
+    assert_eq!((empty, hub.store().query_count(&query).unwrap()), (0, 3));
 }

@@ -77,7 +77,7 @@ fn table_commands_work_on_both_stores() {
     let sqlite = tempfile::tempdir().unwrap();
     exercise("sqlite", sqlite.path());
 
-    let db = crate::kube::TestDatabase::new();
+    let db = fnwire_storage_postgres::testing::TestDatabase::new();
     let pg = tempfile::tempdir().unwrap();
     std::fs::write(
         pg.path().join("local.settings.json"),

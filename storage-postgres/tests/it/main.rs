@@ -40,59 +40,7 @@ impl ManualClock {
     }
 }
 
-pub fn server_url() -> String {
-    std::env::var("FNWIRE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A database made for one test and dropped when it ends.
-#[derive(Debug)]
-pub struct TestDatabase {
-    pub url: String,
-    name: String,
-}
-
-impl Default for TestDatabase {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl TestDatabase {
-    pub fn new() -> TestDatabase {
-        // On a thread of its own: the blocking client cannot run inside an async test.
-        std::thread::spawn(TestDatabase::create).join().unwrap()
-    }
-
-    fn create() -> TestDatabase {
-        let server = server_url();
-        let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap_or_else(|e| {
-            panic!(
-                "no PostgreSQL server answers at {server} ({e}): start one with `scripts/postgres.sh`, or set \
-                 FNWIRE_TEST_POSTGRES to a server whose user may create databases"
-            )
-        });
-        let name = format!("fnwire_test_{}", uuid::Uuid::new_v4().simple());
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        let base = server.rsplit_once('/').map(|(base, _)| base).unwrap_or(&server);
-        TestDatabase { url: format!("{base}/{name}"), name }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || TestDatabase::drop_database(&name)).join();
-    }
-}
-
-impl TestDatabase {
-    fn drop_database(name: &str) {
-        if let Ok(mut admin) = postgres::Client::connect(&server_url(), postgres::NoTls) {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-        }
-    }
-}
+pub use fnwire_storage_postgres::testing::TestDatabase;
 
 pub fn pg_store(db: &TestDatabase, clock: &ManualClock) -> PgStore {
     PgStore::open_with(&db.url, PgStoreOptions { clock: clock.as_clock(), ..PgStoreOptions::default() })
