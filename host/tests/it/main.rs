@@ -11,6 +11,7 @@ mod embedded_triggers;
 mod http2;
 mod kube;
 mod listener_limits;
+mod log_file;
 mod memory;
 mod pack;
 mod scale_out;
