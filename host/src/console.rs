@@ -37,6 +37,57 @@ const CONSOLE_QUEUE_LINES: usize = 4096;
 pub struct ConsoleGuard {
     /// Held for its `Drop`, which flushes the queue and ends the writer thread.
     _writer: Option<WorkerGuard>,
+    /// The log file's writer, when `FNWIRE_LOG_DIR` asks for one.
+    _file_writer: Option<WorkerGuard>,
+}
+
+/// Where log files go, when set: the host also writes every console line (without colours) to
+/// `<dir>/fnwire.<yyyy-MM-dd>.log`, a new file each day (UTC).
+pub const LOG_DIR_ENV: &str = "FNWIRE_LOG_DIR";
+/// How many daily log files are kept (default [`DEFAULT_LOG_FILES_KEPT`]); older ones are deleted.
+pub const LOG_FILES_KEPT_ENV: &str = "FNWIRE_LOG_FILES_KEPT";
+/// Daily log files kept by default: a week.
+pub const DEFAULT_LOG_FILES_KEPT: usize = 7;
+
+/// The rotating log file `FNWIRE_LOG_DIR` asks for, with its writer thread; `None` without it.
+/// A directory that cannot be written is said on stderr, and the host logs to the console only.
+fn log_file_writer() -> Option<(NonBlocking, WorkerGuard)> {
+    let dir = std::env::var_os(LOG_DIR_ENV).filter(|d| !d.is_empty())?;
+    let kept = match std::env::var(LOG_FILES_KEPT_ENV) {
+        Err(_) => DEFAULT_LOG_FILES_KEPT,
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                eprintln!(
+                    "fnwire: {LOG_FILES_KEPT_ENV}={text:?} is not a positive whole number; keeping \
+                     {DEFAULT_LOG_FILES_KEPT} log files"
+                );
+                DEFAULT_LOG_FILES_KEPT
+            }
+        },
+    };
+    let appender = tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("fnwire")
+        .filename_suffix("log")
+        .max_log_files(kept)
+        .build(&dir);
+    match appender {
+        Ok(appender) => Some(
+            NonBlockingBuilder::default()
+                .lossy(false)
+                .buffered_lines_limit(CONSOLE_QUEUE_LINES)
+                .thread_name("fnwire-log-file")
+                .finish(appender),
+        ),
+        Err(e) => {
+            eprintln!(
+                "fnwire: cannot write log files to {} ({LOG_DIR_ENV}): {e}; logging to the console only",
+                std::path::Path::new(&dir).display()
+            );
+            None
+        }
+    }
 }
 
 /// Installs the console logger every `fnwire` front end uses (the binary, and the `fnwire`
@@ -73,19 +124,30 @@ pub fn install_console_logging() -> ConsoleGuard {
     let layer = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .fmt_fields(fields)
+        .fmt_fields(fields.clone())
         .with_writer(writer.clone());
+    // The log file gets the same lines as the console (same filter, host.json levels included).
+    let (file_writer, file_guard) = log_file_writer().unzip();
+    let file_layer = file_writer.map(|file| {
+        let layer = tracing_subscriber::fmt::layer()
+            .with_target(false)
+            .with_ansi(false)
+            .fmt_fields(fields)
+            .with_writer(file);
+        tracing_subscriber::Layer::with_filter(layer, ConsoleFilter { kind: kind.clone() })
+    });
     let installed = tracing_subscriber::registry()
         .with(tracing_subscriber::Layer::with_filter(layer, filter))
+        .with(file_layer)
         .try_init()
         .is_ok();
     if !installed || CONSOLE.set(writer).is_err() {
-        return ConsoleGuard { _writer: None };
+        return ConsoleGuard { _writer: None, _file_writer: None };
     }
     if !from_env {
         let _ = LEVELS.set(kind);
     }
-    ConsoleGuard { _writer: Some(guard) }
+    ConsoleGuard { _writer: Some(guard), _file_writer: file_guard }
 }
 
 /// Applies host.json `logging.logLevel` to the console, unless `FNWIRE_LOG` chose the levels.

@@ -4,10 +4,22 @@ use clap::Parser;
 use fnwire_host::cli::{Cli, install_console_logging, run};
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: fnwire_alloc::Allocator = fnwire_alloc::Allocator;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before the runtime starts its threads: memory freed after a burst of large request bodies
+    // goes back to the system at once (see `fnwire_alloc`).
+    fnwire_alloc::return_freed_memory_at_once();
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(start()),
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start() -> ExitCode {
     let cli = Cli::parse();
     let _console = install_console_logging();
     match run(cli).await {

@@ -10,9 +10,10 @@
 //! * a literal, matched case-insensitively;
 //! * `{name}`: one non-empty segment;
 //! * `{name?}`: optional; only trailing segments may be optional;
-//! * `{name:constraint}` / `{name:constraint?}`: with one of the constraints of [`Constraint`]:
-//!   `int`, `long`, `bool`, `alpha`, `guid`, `double`, `float`, `decimal`. Any other constraint
-//!   is a start-up error naming the function;
+//! * `{name:constraint}` / `{name:constraint?}`: with the constraints of [`Constraint`] (ASP.NET
+//!   Core's: `int`, `long`, `bool`, `alpha`, `guid`, `double`, `float`, `decimal`, `datetime`,
+//!   `minlength`, `maxlength`, `length`, `min`, `max`, `range`, `regex`, several in a row). Any
+//!   other constraint is a start-up error naming the function;
 //! * `{*name}`: catch-all, the rest of the path (possibly empty); only as the last segment.
 //!
 //! When several templates match, the most specific wins: compared segment by segment, a literal

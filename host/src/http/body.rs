@@ -21,6 +21,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::Rejection;
 use super::limits::{ListenerLimits, MinDataRate};
 
+/// Logged (at debug level) when a body has taken its place in the budget.
+pub const BODY_ADMITTED: &str = "receiving a request body within the budget";
+
 /// The shared body budget of one listener.
 #[derive(Debug)]
 pub struct BodyBudget {
@@ -117,6 +120,8 @@ impl BodyBudget {
         if !reservation.grow(expected, self.max_bytes) {
             return Err(self.over_budget());
         }
+        // Says when a body holds its place: what a stalled client is holding shows in the log.
+        tracing::debug!("{BODY_ADMITTED} ({expected} bytes announced)");
         let started = tokio::time::Instant::now();
         let mut first: Option<Bytes> = None;
         let mut buffer: Option<BytesMut> = None;

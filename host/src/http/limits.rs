@@ -40,6 +40,9 @@ pub struct ListenerLimits {
     pub worker_handshake_timeout: Duration,
     /// Worker connections that have not proven who they are yet, at most.
     pub max_pending_worker_connections: usize,
+    /// Refuse (400) HTTP/1 request heads whose lines end with a bare LF instead of CRLF, as
+    /// Kestrel's `DisableHttp1LineFeedTerminators` switch does. Off by default, as in Kestrel.
+    pub disable_http1_line_feed_terminators: bool,
 }
 
 /// Kestrel's `MinRequestBodyDataRate`.
@@ -77,6 +80,7 @@ impl Default for ListenerLimits {
             http2_max_header_list_size: 32 * 1024,
             worker_handshake_timeout: Duration::from_secs(30),
             max_pending_worker_connections: 16,
+            disable_http1_line_feed_terminators: false,
         }
     }
 }
@@ -207,6 +211,11 @@ impl ListenerLimits {
         if let Some(n) = count(section, "maxPendingWorkerConnections")? {
             limits.max_pending_worker_connections = as_usize(n);
         }
+        match section.get("disableHttp1LineFeedTerminators") {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(b)) => limits.disable_http1_line_feed_terminators = *b,
+            Some(v) => return Err(bad("disableHttp1LineFeedTerminators", "true or false", v)),
+        }
         Ok(limits)
     }
 
@@ -273,7 +282,8 @@ mod tests {
             "maxRequestBodyBytesInFlight": 4000,
             "http2MaxConcurrentStreams": 10,
             "workerHandshakeTimeout": "00:00:04",
-            "maxPendingWorkerConnections": 3
+            "maxPendingWorkerConnections": 3,
+            "disableHttp1LineFeedTerminators": true
         }}});
         let l = ListenerLimits::from_host_json(&doc).unwrap();
         assert_eq!(l.max_connections, 16);
@@ -290,6 +300,7 @@ mod tests {
         assert_eq!(l.http2_max_concurrent_streams, 10);
         assert_eq!(l.worker_handshake_timeout, Duration::from_secs(4));
         assert_eq!(l.max_pending_worker_connections, 3);
+        assert!(l.disable_http1_line_feed_terminators);
     }
 
     #[test]
@@ -306,6 +317,7 @@ mod tests {
             (json!({"maxConnections": "many"}), "maxConnections"),
             (json!({"keepAliveTimeout": "soon"}), "keepAliveTimeout"),
             (json!({"minRequestBodyDataRate": {"bytesPerSecond": 0}}), "minRequestBodyDataRate"),
+            (json!({"disableHttp1LineFeedTerminators": "yes"}), "disableHttp1LineFeedTerminators"),
         ] {
             let e = ListenerLimits::from_host_json(&json!({"extensions": {"fnwire": section}})).unwrap_err();
             let text = e.to_string();

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::limits::ListenerLimits;
+use super::line_endings::{HTTP2_PREFACE, LineEndingScanner};
 
 /// What a connection is doing, as its watchdog and the eviction rule see it.
 #[derive(Debug)]
@@ -44,6 +45,13 @@ pub struct Watched {
     activity: Mutex<Activity>,
     /// Woken whenever `activity` changes in a way that moves the deadline or closes.
     changed: Notify,
+    /// Requests whose handler has ended, for the line-ending scanner (a body is over then).
+    finished: AtomicU64,
+    /// A request head arrived with a bare LF line ending (only looked for when refused).
+    bare_line_feed: AtomicBool,
+    /// The connection speaks HTTP/2: bytes between requests are frames (pings, settings), not
+    /// the start of a request head, so only the keep-alive timeout applies while it has none.
+    http2: AtomicBool,
 }
 
 impl Watched {
@@ -56,7 +64,15 @@ impl Watched {
                 evicted: false,
             }),
             changed: Notify::new(),
+            finished: AtomicU64::new(0),
+            bare_line_feed: AtomicBool::new(false),
+            http2: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a request head on this connection ended a line with a bare LF.
+    pub fn saw_bare_line_feed(&self) -> bool {
+        self.bare_line_feed.load(Ordering::Acquire)
     }
 
     fn activity(&self) -> std::sync::MutexGuard<'_, Activity> {
@@ -65,12 +81,21 @@ impl Watched {
 
     /// Bytes arrived from the client.
     fn on_read(&self) {
+        if self.http2.load(Ordering::Acquire) {
+            return;
+        }
         let mut a = self.activity();
         if a.in_flight == 0 && a.head_started.is_none() {
             a.head_started = Some(Instant::now());
             drop(a);
             self.changed.notify_one();
         }
+    }
+
+    /// The bytes that looked like a request head's start were the HTTP/2 preface.
+    fn forget_head(&self) {
+        self.activity().head_started = None;
+        self.changed.notify_one();
     }
 
     /// A request's handler starts; until it ends, the connection is busy.
@@ -150,6 +175,7 @@ pub struct RequestInFlight(Arc<Watched>);
 
 impl Drop for RequestInFlight {
     fn drop(&mut self) {
+        self.0.finished.fetch_add(1, Ordering::AcqRel);
         let mut a = self.0.activity();
         a.in_flight = a.in_flight.saturating_sub(1);
         if a.in_flight == 0 {
@@ -226,16 +252,34 @@ impl Connections {
     }
 }
 
-/// A connection's socket that tells its [`Watched`] when bytes arrive.
+/// How much of the HTTP/2 preface the connection's first bytes match, after `matched` bytes
+/// matched before and `bytes` now: `Some(HTTP2_PREFACE.len())` when all of it, `None` when the
+/// connection is not HTTP/2 (or the preface is behind).
+fn match_http2_preface(matched: usize, bytes: &[u8]) -> Option<usize> {
+    let wanted = &HTTP2_PREFACE[matched..];
+    let n = wanted.len().min(bytes.len());
+    (wanted[..n] == bytes[..n]).then_some(matched + n)
+}
+
+/// A connection's socket that tells its [`Watched`] when bytes arrive, and whether a request
+/// head ended a line with a bare LF when `line_endings` looks for it.
 #[derive(Debug)]
 pub struct WatchedIo<T> {
     inner: T,
     watched: Arc<Watched>,
+    line_endings: Option<LineEndingScanner>,
+    /// Bytes of the HTTP/2 preface matched so far; `None` once decided.
+    preface_matched: Option<usize>,
 }
 
 impl<T> WatchedIo<T> {
-    pub fn new(inner: T, watched: Arc<Watched>) -> Self {
-        WatchedIo { inner, watched }
+    pub fn new(inner: T, watched: Arc<Watched>, refuse_bare_line_feeds: bool) -> Self {
+        WatchedIo {
+            inner,
+            watched,
+            line_endings: refuse_bare_line_feeds.then(LineEndingScanner::default),
+            preface_matched: Some(0),
+        }
     }
 }
 
@@ -245,7 +289,20 @@ impl<T: AsyncRead + Unpin> AsyncRead for WatchedIo<T> {
         let before = buf.filled().len();
         let result = Pin::new(&mut this.inner).poll_read(cx, buf);
         if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            if let Some(matched) = this.preface_matched {
+                this.preface_matched = match_http2_preface(matched, &buf.filled()[before..]);
+                if this.preface_matched == Some(HTTP2_PREFACE.len()) {
+                    this.preface_matched = None;
+                    this.watched.http2.store(true, Ordering::Release);
+                    this.watched.forget_head();
+                }
+            }
             this.watched.on_read();
+            if let Some(scanner) = &mut this.line_endings
+                && scanner.scan(&buf.filled()[before..], this.watched.finished.load(Ordering::Acquire))
+            {
+                this.watched.bare_line_feed.store(true, Ordering::Release);
+            }
         }
         result
     }

@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod limits;
+pub mod line_endings;
 pub mod listener;
 pub mod rejection;
 pub mod request;
@@ -189,16 +190,28 @@ pub async fn serve(
         tokio::spawn(async move {
             let limits = state.limits.clone();
             let watched = slot.watched.clone();
+            let refuse_bare_line_feeds = limits.disable_http1_line_feed_terminators;
             let service = hyper::service::service_fn(move |req| {
                 let state = state.clone();
                 let in_flight = watched.request_started();
+                let bare_line_feed = watched.saw_bare_line_feed();
                 async move {
-                    let response = handle(req, &state).await;
+                    let response = if bare_line_feed {
+                        // Answered, then the connection is closed: what follows the bad line
+                        // cannot be trusted to be where the next request starts.
+                        let mut response = Rejection::BareLineFeed.into_response();
+                        response
+                            .headers_mut()
+                            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+                        response
+                    } else {
+                        handle(req, &state).await
+                    };
                     drop(in_flight);
                     Ok::<_, Infallible>(response)
                 }
             });
-            let io = TokioIo::new(WatchedIo::new(stream, slot.watched.clone()));
+            let io = TokioIo::new(WatchedIo::new(stream, slot.watched.clone(), refuse_bare_line_feeds));
             let connection = watcher.watch(builder.serve_connection(io, service));
             tokio::select! {
                 result = connection => {

@@ -19,6 +19,8 @@ pub enum Rejection {
     Unavailable(String),
     /// An HTTP/1.1 request without `Host`.
     MissingHost,
+    /// A request head ended a line with a bare LF, and `disableHttp1LineFeedTerminators` is set.
+    BareLineFeed,
     /// No route matches the path.
     NotFound { path: String },
     /// A route matches the path, but not the method.
@@ -64,7 +66,9 @@ impl Rejection {
             Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Rejection::Unauthorized => StatusCode::UNAUTHORIZED,
             Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Rejection::UnreadableBody(_) | Rejection::MissingHost => StatusCode::BAD_REQUEST,
+            Rejection::UnreadableBody(_) | Rejection::MissingHost | Rejection::BareLineFeed => {
+                StatusCode::BAD_REQUEST
+            }
             Rejection::NotLoaded { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Rejection::Invocation { error, .. } => match error.as_ref() {
                 InvocationError::Worker(InvokeError::TimedOut(_)) => StatusCode::GATEWAY_TIMEOUT,
@@ -88,6 +92,10 @@ impl Rejection {
             Rejection::MissingHost => {
                 "fnwire: an HTTP/1.1 request must carry a Host header (RFC 9112); add one\n".into()
             }
+            Rejection::BareLineFeed => "fnwire: a line of the request head ends with a bare LF; HTTP/1.1 \
+                                          requires CRLF (RFC 9112 §2.2), and this host refuses bare LF \
+                                          (extensions.fnwire.disableHttp1LineFeedTerminators in host.json)\n"
+                .into(),
             Rejection::NotFound { path } => format!(
                 "fnwire: no function is routed at {} (the routes are listed on the fnwire console)\n",
                 shortened(path)
@@ -200,6 +208,7 @@ mod tests {
             (Rejection::NotFound { path: "/api/x".into() }, 404, "no function is routed at /api/x"),
             (Rejection::Unauthorized, 401, "requires a key"),
             (Rejection::MissingHost, 400, "must carry a Host header"),
+            (Rejection::BareLineFeed, 400, "ends with a bare LF"),
             (Rejection::TooLarge { limit: 10 }, 413, "limit of 10 bytes"),
             (Rejection::UnreadableBody("reset".into()), 400, "could not read the request body: reset"),
             (

@@ -143,26 +143,20 @@ async fn stalled_post(port: u16, length: usize, sent: usize) -> (TcpStream, Stri
     (s, body)
 }
 
-/// Posts `n` bytes until the host answers 503 (its budget is taken by a stalled request that
-/// the host may not have read yet); returns the 503. `stalled` is the stalled request, read
-/// for the failure message.
-async fn post_until_busy(fnwire: &Fnwire, n: usize, stalled: &mut TcpStream) -> Reply {
-    // Bounded generously: on a loaded machine the host may take a while to read the stalled
-    // request's head. Not a timing assertion.
+/// Waits until the host has logged that `n` request bodies took their place in the budget:
+/// a stalled request is known to hold its bytes before anything competes with it.
+fn wait_for_admitted_bodies(fnwire: &Fnwire, n: usize) {
+    let needle = fnwire_host::http::body::BODY_ADMITTED;
+    // Generous: on a loaded machine the host may take a while to read a head. Not a timing
+    // assertion.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while std::time::Instant::now() < deadline {
-        let r = request("POST", &fnwire.url("/api/echo"), &[], json_body(n)).await;
-        if r.status == 503 {
-            return r;
+        if fnwire.output().matches(needle).count() >= n {
+            return;
         }
-        assert_eq!(r.status, 200, "{}", r.body);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        std::thread::sleep(Duration::from_millis(20));
     }
-    let stalled_got = read_reply(stalled, Duration::from_secs(1)).await;
-    panic!(
-        "the host never answered 503 to a {n}-byte body; the stalled request got {stalled_got:?}; output:\n{}",
-        fnwire.output()
-    );
+    panic!("the host never admitted {n} request bodies; output:\n{}", fnwire.output());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -173,17 +167,25 @@ async fn request_bodies_stay_within_the_byte_budget_and_the_body_count() {
         "maxConcurrentRequestBodies": 2,
         "minRequestBodyDataRate": -1
     }));
-    let mut fnwire = Fnwire::start(app.path(), &[]);
+    // The body log line tells the test when a stalled body holds its place, so no request races
+    // it for the budget.
+    let mut fnwire =
+        Fnwire::spawn_with_env(app.path(), &[], &[("FNWIRE_LOG", "info,fnwire_host::http::body=debug")]);
+    fnwire.wait_for_output("Host started", STARTUP_BOUND);
     let (mut a, a_body) = stalled_post(fnwire.port, 800, 400).await;
-    let busy = post_until_busy(&fnwire, 800, &mut a).await;
+    wait_for_admitted_bodies(&fnwire, 1);
+    let busy = request("POST", &fnwire.url("/api/echo"), &[], json_body(800)).await;
+    assert_eq!(busy.status, 503, "{busy:?}");
     assert_eq!(busy.header("retry-after"), "1", "{busy:?}");
     assert!(busy.body.contains("1000 bytes"), "{}", busy.body);
     // The budget counts bytes, not requests: a small body still fits.
     let r = request("POST", &fnwire.url("/api/echo"), &[], json_body(100)).await;
     assert_eq!((r.status, r.body.len()), (200, 100), "{}", r.body);
     // A second stalled body takes the last body place.
-    let (mut d, _) = stalled_post(fnwire.port, 50, 10).await;
-    let busy = post_until_busy(&fnwire, 10, &mut d).await;
+    let (_d, _) = stalled_post(fnwire.port, 50, 10).await;
+    wait_for_admitted_bodies(&fnwire, 3);
+    let busy = request("POST", &fnwire.url("/api/echo"), &[], json_body(10)).await;
+    assert_eq!(busy.status, 503, "{busy:?}");
     assert!(busy.body.contains("2 request bodies"), "{}", busy.body);
     // The first body completes and is answered; its bytes return to the budget.
     a.write_all(&a_body.as_bytes()[400..]).await.unwrap();
@@ -224,5 +226,48 @@ async fn strict_parsing_missing_host_and_a_huge_method() {
     let reply = read_reply(&mut s, Duration::from_secs(30)).await;
     assert!(reply.starts_with("HTTP/1.1 405"), "{}", &reply[..reply.len().min(300)]);
     assert!(reply.len() < 1000, "the 405 answer is {} bytes", reply.len());
+    assert!(fnwire.terminate().success());
+}
+
+/// Kestrel (since .NET 7) accepts a bare LF as a line ending, as RFC 9112 §2.2 allows; so does
+/// the host by default.
+#[tokio::test(flavor = "multi_thread")]
+async fn bare_lf_line_endings_are_accepted_by_default_as_kestrel_does() {
+    let app = test_worker_app();
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    let mut s = connect(fnwire.port).await;
+    s.write_all(b"GET /api/hello/lf HTTP/1.1\nHost: x\n\n").await.unwrap();
+    let reply = read_reply(&mut s, Duration::from_secs(30)).await;
+    assert!(reply.starts_with("HTTP/1.1 200") && reply.ends_with("Hello, lf!"), "{reply}");
+    assert!(fnwire.terminate().success());
+}
+
+/// With Kestrel's `DisableHttp1LineFeedTerminators` switch as a setting, a head with a bare LF
+/// gets 400 and its connection is closed; CRLF heads, and bodies holding LFs, still pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn bare_lf_line_endings_are_refused_when_the_setting_says_so() {
+    let app = app_with_limits(serde_json::json!({"disableHttp1LineFeedTerminators": true}));
+    let mut fnwire = Fnwire::start(app.path(), &[]);
+    for head in [
+        &b"GET /api/hello HTTP/1.1\nHost: x\r\n\r\n"[..],
+        b"GET /api/hello HTTP/1.1\r\nHost: x\nX-Smuggled: y\r\n\r\n",
+        b"GET /api/hello HTTP/1.1\r\nHost: x\r\n\n",
+    ] {
+        let mut s = connect(fnwire.port).await;
+        s.write_all(head).await.unwrap();
+        let reply = read_reply(&mut s, Duration::from_secs(30)).await;
+        assert!(reply.starts_with("HTTP/1.1 400") && reply.contains("bare LF"), "{reply}");
+        assert!(closed_within(&mut s, Duration::from_secs(30)).await, "the connection stayed open");
+    }
+    // One keep-alive connection: a body full of LFs, then a second request.
+    let body = "\"a\\nb\"\n\n";
+    let mut s = connect(fnwire.port).await;
+    let first = format!("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    s.write_all(first.as_bytes()).await.unwrap();
+    let reply = read_reply(&mut s, Duration::from_secs(30)).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    s.write_all(b"GET /api/hello/again HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let reply = read_reply(&mut s, Duration::from_secs(30)).await;
+    assert!(reply.starts_with("HTTP/1.1 200") && reply.ends_with("Hello, again!"), "{reply}");
     assert!(fnwire.terminate().success());
 }

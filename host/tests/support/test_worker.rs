@@ -240,7 +240,12 @@ async fn main() {
         std::env::var("FUNCTIONS_WORKER_RUNTIME").ok(),
         std::env::var("TEST_WORKER_SETTING").ok()
     );
-    let mut client = FunctionRpcClient::connect(args.host_uri.clone()).await.expect("connect to the host");
+    // As Azure's workers do, take messages as large as the host sends (`--grpcMaxMessageLength`).
+    let mut client = FunctionRpcClient::connect(args.host_uri.clone())
+        .await
+        .expect("connect to the host")
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX);
     let (tx, rx) = mpsc::unbounded_channel::<StreamingMessage>();
     let reply_tx = tx.clone();
     let send = move |content: Content| {
