@@ -107,7 +107,7 @@ fn new_receipt() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-fn insert(
+pub(crate) fn insert(
     tx: &Connection,
     queue: &str,
     body: &[u8],
