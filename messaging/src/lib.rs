@@ -15,5 +15,7 @@ pub use entities::{
     DeclarationError, EntityDecl, EntityKind, QUEUE_SUBSCRIPTION, SubscriptionDecl, SubscriptionOptions,
     TopicOptions, parse_duration, read_declarations, validate_entity_name,
 };
-pub use message::{Message, SETTABLE_SYSTEM_PROPERTIES, SystemProperties, Value};
+pub use message::{
+    ENVELOPE_KEY, EnvelopeError, Message, SETTABLE_SYSTEM_PROPERTIES, SystemProperties, Value,
+};
 pub use rule::{CorrelationFilter, DEFAULT_RULE_NAME, FilterSpec, Rule, RuleError, RuleSpec, route};

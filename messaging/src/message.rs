@@ -199,3 +199,90 @@ impl Message {
         serde_json::Value::Object(self.properties.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
     }
 }
+
+/// The key of the JSON envelope an output uses to set a message's properties:
+/// `{"$serviceBus": {"body": …, "applicationProperties": {…}, "correlationId": "…", …}}`.
+/// Any other JSON value is the body itself.
+pub const ENVELOPE_KEY: &str = "$serviceBus";
+
+/// Why an output value is not a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {ENVELOPE_KEY} envelope is not valid: {0}")]
+pub struct EnvelopeError(pub String);
+
+impl Message {
+    /// The message an output value stands for: an envelope (see [`ENVELOPE_KEY`]) sets the
+    /// body and properties; any other JSON is the body (a string as its text, anything else
+    /// as JSON text).
+    pub fn from_output_json(value: &serde_json::Value) -> Result<Message, EnvelopeError> {
+        let Some(envelope) = value.as_object().filter(|o| o.len() == 1).and_then(|o| o.get(ENVELOPE_KEY))
+        else {
+            return Ok(Message::new(match value {
+                serde_json::Value::String(s) => s.clone().into_bytes(),
+                other => other.to_string().into_bytes(),
+            }));
+        };
+        let Some(fields) = envelope.as_object() else {
+            return Err(EnvelopeError(format!("`{ENVELOPE_KEY}` must hold an object, found `{envelope}`")));
+        };
+        let mut m = Message::default();
+        for (key, v) in fields {
+            let text = || match v {
+                serde_json::Value::String(s) => Ok(s.clone()),
+                other => Err(EnvelopeError(format!("`{key}` must be a string, found `{other}`"))),
+            };
+            match key.to_ascii_lowercase().as_str() {
+                "body" => {
+                    m.body = match v {
+                        serde_json::Value::String(s) => s.clone().into_bytes(),
+                        other => other.to_string().into_bytes(),
+                    }
+                }
+                "applicationproperties" | "userproperties" => {
+                    let Some(props) = v.as_object() else {
+                        return Err(EnvelopeError(format!("`{key}` must be an object, found `{v}`")));
+                    };
+                    for (name, value) in props {
+                        let value = Value::from_json(value).ok_or_else(|| {
+                            EnvelopeError(format!(
+                                "application property `{name}` must be a string, number, boolean or null, found `{value}`"
+                            ))
+                        })?;
+                        m.properties.insert(name.clone(), value);
+                    }
+                }
+                "timetolive" => {
+                    let ms = match v {
+                        serde_json::Value::Number(n) => n.as_u64(),
+                        serde_json::Value::String(s) => {
+                            crate::entities::parse_duration(s).map(|d| d.as_millis() as u64)
+                        }
+                        _ => None,
+                    };
+                    m.system.time_to_live_ms = Some(ms.filter(|ms| *ms > 0).ok_or_else(|| {
+                        EnvelopeError(format!(
+                            "`timeToLive` must be milliseconds or a time span (PT5M, 00:05:00), found `{v}`"
+                        ))
+                    })?);
+                }
+                "scheduledenqueuetimeutc" | "scheduledenqueuetime" => {
+                    let t = text()?;
+                    let when = DateTime::parse_from_rfc3339(&t)
+                        .map_err(|e| EnvelopeError(format!("`{key}` `{t}` is not an RFC 3339 time: {e}")))?;
+                    m.system.scheduled_enqueue_time_utc = Some(when.with_timezone(&Utc));
+                }
+                name => {
+                    let value = text()?;
+                    if !m.system.set(name, Some(value)) {
+                        return Err(EnvelopeError(format!(
+                            "`{key}` is not a message property (use body, applicationProperties, contentType, correlationId, \
+                             messageId, subject, to, replyTo, replyToSessionId, sessionId, partitionKey, timeToLive, \
+                             scheduledEnqueueTimeUtc)"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(m)
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod expressions;
 pub mod outputs;
+pub mod service_bus;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,17 +22,18 @@ use expressions::{ExpressionError, ExpressionValues, check_template};
 use outputs::OutputValueError;
 
 /// Output and input binding types this host handles (besides the triggers).
-const HANDLED_OUTPUTS: &[&str] = &["http", "queue", "blob"];
+const HANDLED_OUTPUTS: &[&str] = &["http", "queue", "blob", "serviceBus"];
 // `durableClient` values are added by the durable extension (`crate::durable`).
 const HANDLED_INPUTS: &[&str] = &["blob", "durableClient"];
 
-/// A queue message the trigger holds: it is deleted in the same transaction that adds the
-/// invocation's queue outputs, so a message is never both processed and retried.
+/// A message the trigger holds: it is completed in the same transaction that adds the
+/// invocation's queue and Service Bus outputs, so a message is never both processed and retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeldMessage {
-    pub queue: String,
-    pub id: String,
-    pub pop_receipt: String,
+pub enum HeldMessage {
+    /// A storage-queue message, deleted with its pop receipt.
+    Queue { queue: String, id: String, pop_receipt: String },
+    /// A Service Bus copy, completed with its lock token.
+    ServiceBus(fnwire_storage::MessageLock),
 }
 
 /// Which binding of a function an error is about.
@@ -40,6 +42,7 @@ pub enum BindingRole {
     BlobInput,
     QueueOutput,
     BlobOutput,
+    ServiceBusOutput,
 }
 
 impl std::fmt::Display for BindingRole {
@@ -48,6 +51,7 @@ impl std::fmt::Display for BindingRole {
             BindingRole::BlobInput => "blob input",
             BindingRole::QueueOutput => "queue output",
             BindingRole::BlobOutput => "blob output",
+            BindingRole::ServiceBusOutput => "service bus output",
         })
     }
 }
@@ -207,7 +211,8 @@ impl AppBindings {
             metadata.bindings.iter().any(|b| {
                 !b.is_trigger()
                     && (b.binding_type.eq_ignore_ascii_case("blob")
-                        || b.binding_type.eq_ignore_ascii_case("queue"))
+                        || b.binding_type.eq_ignore_ascii_case("queue")
+                        || b.binding_type.eq_ignore_ascii_case("serviceBus"))
             })
         })
     }
@@ -318,10 +323,22 @@ impl AppBindings {
         held: Option<&HeldMessage>,
     ) -> Result<usize, BindingError> {
         let messages = self.collect_outputs(function, values, response)?;
+        let sends = self
+            .functions
+            .get(function)
+            .map_or(Ok(Vec::new()), |metadata| service_bus::collect_sends(metadata, values, response))?;
+        if !sends.is_empty() || matches!(held, Some(HeldMessage::ServiceBus(_))) {
+            return service_bus::complete(self, held, &messages, &sends);
+        }
         if held.is_none() && messages.is_empty() {
             return Ok(0);
         }
-        let held = held.map(|h| (h.queue.as_str(), h.id.as_str(), h.pop_receipt.as_str()));
+        let held = held.and_then(|h| match h {
+            HeldMessage::Queue { queue, id, pop_receipt } => {
+                Some((queue.as_str(), id.as_str(), pop_receipt.as_str()))
+            }
+            HeldMessage::ServiceBus(_) => None,
+        });
         self.store.complete_and_put(held, &messages).map_err(|e| BindingError::Commit(e.to_string()))?;
         for m in &messages {
             self.signal(&m.queue).notify_one();

@@ -50,3 +50,28 @@ fn durations() {
         assert_eq!(parse_duration(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn output_envelopes_set_body_and_properties() {
+    use fnwire_messaging::{Message, Value};
+    let plain = Message::from_output_json(&serde_json::json!({"total": 5})).unwrap();
+    assert_eq!(plain.body, br#"{"total":5}"#);
+    let text = Message::from_output_json(&serde_json::json!("hello")).unwrap();
+    assert_eq!(text.body, b"hello");
+    let m = Message::from_output_json(&serde_json::json!({"$serviceBus": {
+        "body": {"total": 5}, "applicationProperties": {"type": "order", "total": 5},
+        "correlationId": "c-1", "subject": "sales", "timeToLive": "PT5M",
+        "scheduledEnqueueTimeUtc": "2027-01-02T03:04:05Z"}}))
+    .unwrap();
+    assert_eq!(m.body, br#"{"total":5}"#);
+    assert_eq!(m.properties["total"], Value::Long(5));
+    assert_eq!(m.system.correlation_id.as_deref(), Some("c-1"));
+    assert_eq!(m.system.subject.as_deref(), Some("sales"));
+    assert_eq!(m.system.time_to_live_ms, Some(300_000));
+    assert!(m.system.scheduled_enqueue_time_utc.is_some());
+    let bad = Message::from_output_json(&serde_json::json!({"$serviceBus": {"colour": "red"}})).unwrap_err();
+    assert!(bad.to_string().contains("`colour`"), "{bad}");
+    let bad =
+        Message::from_output_json(&serde_json::json!({"$serviceBus": {"applicationProperties": {"a": [1]}}}));
+    assert!(bad.unwrap_err().to_string().contains("`a`"));
+}
