@@ -69,6 +69,7 @@ mod invocation;
 mod json;
 mod output;
 mod queue;
+mod service_bus;
 mod timer;
 
 pub mod runtime;
@@ -91,11 +92,13 @@ pub use json::Json;
 pub use output::Out;
 pub use queue::QueueMessage;
 pub use runtime::run;
+pub use service_bus::ServiceBusMessage;
 pub use timer::{ScheduleStatus, TimerInfo};
 
 pub use fnwire_macros::{
     activity_trigger, binding, blob_input, blob_output, durable_client_input, entity_trigger, http_output,
-    http_trigger, orchestration_trigger, queue_output, queue_trigger, timer_trigger,
+    http_trigger, orchestration_trigger, queue_output, queue_trigger, service_bus_output,
+    service_bus_trigger, timer_trigger,
 };
 
 /// The binding-metadata model.

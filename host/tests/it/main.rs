@@ -12,6 +12,7 @@ mod kube;
 mod listener_limits;
 mod pack;
 mod scale_out;
+mod service_bus;
 mod store;
 mod supervision;
 mod support;

@@ -21,6 +21,8 @@ pub const ATTRIBUTE_NAMES: &[&str] = &[
     "queue_trigger",
     "http_output",
     "queue_output",
+    "service_bus_trigger",
+    "service_bus_output",
     "blob_input",
     "blob_output",
     "orchestration_trigger",

@@ -102,3 +102,13 @@ fn durable_triggers_and_client() {
         ),
     ]));
 }
+
+#[test]
+fn service_bus_topic_trigger_with_queue_and_topic_outputs() {
+    insta::assert_json_snapshot!(rendered(
+        r#"#[service_bus_trigger(topic = "sales", subscription = "orders", connection = "ServiceBusConnection")]
+        #[service_bus_output(name = "shipping", queue = "shipping")]
+        #[service_bus_output(topic = "audit")]
+        pub fn ship(msg: ServiceBusMessage, shipping: Out<ServiceBusMessage>) -> String { todo!() }"#
+    ));
+}
