@@ -39,7 +39,8 @@ pub use queue::{
 pub use timer::ScheduleStatus;
 pub use topic::{
     EntitySummary, LockedMessage as LockedCopy, MAX_DELIVERY_REASON, MessageLock, Outgoing, PeekedCopy,
-    SendOutcome, SubscriptionSummary, TTL_EXPIRED_REASON, check_rules,
+    RuleCache, SendOutcome, SubscriptionSummary, TTL_EXPIRED_REASON, check_rules, decode_message,
+    encode_properties,
 };
 
 /// Name of the database file inside the storage directory.

@@ -173,12 +173,14 @@ struct StoredProperties {
     properties: std::collections::BTreeMap<String, Value>,
 }
 
-pub(crate) fn encode_properties(m: &Message) -> String {
+/// The stored text of a copy's properties (both backends store this shape).
+pub fn encode_properties(m: &Message) -> String {
     serde_json::to_string(&StoredProperties { system: m.system.clone(), properties: m.properties.clone() })
         .unwrap_or_else(|_| "{}".into())
 }
 
-pub(crate) fn decode_message(body: Vec<u8>, props: &str) -> Message {
+/// A copy from its stored body and properties text.
+pub fn decode_message(body: Vec<u8>, props: &str) -> Message {
     let stored: StoredProperties = serde_json::from_str(props)
         .unwrap_or(StoredProperties { system: SystemProperties::default(), properties: Default::default() });
     Message { body, system: stored.system, properties: stored.properties }
@@ -199,10 +201,17 @@ fn kind_of(text: &str) -> EntityKind {
 /// Compiled rules by their stored JSON, so a send parses each subscription's rules once per
 /// store rather than once per message.
 #[derive(Default)]
-pub(crate) struct RuleCache(Mutex<HashMap<String, Arc<Vec<Rule>>>>);
+pub struct RuleCache(Mutex<HashMap<String, Arc<Vec<Rule>>>>);
+
+impl std::fmt::Debug for RuleCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleCache").finish_non_exhaustive()
+    }
+}
 
 impl RuleCache {
-    fn get(&self, json: &str) -> Result<Arc<Vec<Rule>>, StorageError> {
+    /// The compiled rules of a subscription's stored rules text.
+    pub fn get(&self, json: &str) -> Result<Arc<Vec<Rule>>, StorageError> {
         let mut cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(rules) = cache.get(json) {
             return Ok(rules.clone());

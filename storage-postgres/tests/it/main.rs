@@ -5,6 +5,9 @@
 
 mod backends;
 mod postgres_only;
+#[path = "../../../storage/tests/it/topic_behaviour.rs"]
+pub mod topic_behaviour;
+mod topics;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
