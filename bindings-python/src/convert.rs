@@ -25,6 +25,9 @@ pub enum InputKind {
     Timer,
     Queue,
     Raw,
+    /// The value with the trigger's metadata beside it (an azure.functions trigger whose
+    /// converter reads the metadata, e.g. `serviceBusTrigger`).
+    WithMetadata,
 }
 
 impl InputKind {
@@ -34,6 +37,7 @@ impl InputKind {
             "timer" => Some(InputKind::Timer),
             "queue" => Some(InputKind::Queue),
             "raw" => Some(InputKind::Raw),
+            "with_metadata" => Some(InputKind::WithMetadata),
             _ => None,
         }
     }
@@ -46,6 +50,7 @@ pub enum Decoded {
     Timer(TimerInfo),
     Queue(QueueMessage),
     Raw(TypedData),
+    WithMetadata(TypedData, Vec<(String, TypedData)>),
 }
 
 pub fn decode(
@@ -58,6 +63,12 @@ pub fn decode(
         InputKind::Timer => Decoded::Timer(TimerInfo::from_typed_data(data)?),
         InputKind::Queue => Decoded::Queue(QueueMessage::from_trigger(data, trigger_metadata)?),
         InputKind::Raw => Decoded::Raw(data),
+        InputKind::WithMetadata => {
+            let mut metadata: Vec<(String, TypedData)> =
+                trigger_metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            metadata.sort_by(|a, b| a.0.cmp(&b.0));
+            Decoded::WithMetadata(data, metadata)
+        }
     })
 }
 
@@ -120,6 +131,14 @@ impl JsonText {
     }
 }
 
+/// A trigger's value with its metadata, each as a raw host value (see `raw_into_py`).
+#[derive(Debug)]
+#[pyclass(frozen, get_all, module = "fnwire._native")]
+pub struct TriggerData {
+    pub value: Py<PyAny>,
+    pub metadata: Vec<(String, Py<PyAny>)>,
+}
+
 /// A host value no Python type stands for (e.g. a list of byte arrays); `kind` names it.
 #[derive(Debug)]
 #[pyclass(frozen, get_all, module = "fnwire._native")]
@@ -180,6 +199,13 @@ impl Decoded {
                 Bound::new(py, data)?.into_any().unbind()
             }
             Decoded::Raw(data) => raw_into_py(py, data)?,
+            Decoded::WithMetadata(data, metadata) => {
+                let metadata = metadata
+                    .into_iter()
+                    .map(|(k, v)| Ok((k, raw_into_py(py, v)?)))
+                    .collect::<PyResult<Vec<_>>>()?;
+                Bound::new(py, TriggerData { value: raw_into_py(py, data)?, metadata })?.into_any().unbind()
+            }
         })
     }
 }

@@ -134,19 +134,11 @@ fn json_time(t: DateTime<Utc>) -> TypedData {
     json(format!("\"{}\"", t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
 }
 
-/// A .NET TimeSpan as JSON writes it (`"14.00:00:00"`, `"00:05:00"`).
-fn json_timespan(d: Duration) -> TypedData {
-    let s = d.as_secs();
-    let (days, h, m, sec) = (s / 86_400, (s / 3600) % 24, (s / 60) % 60, s % 60);
-    let text =
-        if days > 0 { format!("{days}.{h:02}:{m:02}:{sec:02}") } else { format!("{h:02}:{m:02}:{sec:02}") };
-    json(format!("\"{text}\""))
-}
-
 /// The trigger metadata of one message, as the Azure host sends it for a `serviceBusTrigger`:
 /// strings as `string`, numbers, times and property bags as JSON; system properties that are
 /// not set are left out. `UserProperties` is the older name of `ApplicationProperties`, and
-/// `Label` of `Subject`; both are sent, as Azure does.
+/// `Label` of `Subject`; both are sent, as Azure does. `TimeToLive` is left out: Service Bus's
+/// default (14 days) is a .NET time span with days, which azure.functions' parser refuses.
 pub fn trigger_metadata(m: &LockedCopy) -> HashMap<String, TypedData> {
     let string = |s: &str| TypedData { data: Some(typed_data::Data::String(s.to_string())) };
     let sys = &m.message.system;
@@ -159,10 +151,6 @@ pub fn trigger_metadata(m: &LockedCopy) -> HashMap<String, TypedData> {
         ("ExpiresAtUtc".to_string(), json_time(m.expires_at)),
         ("LockedUntil".to_string(), json_time(m.locked_until)),
         ("LockToken".to_string(), string(&m.lock_token)),
-        (
-            "TimeToLive".to_string(),
-            json_timespan((m.expires_at - m.enqueued_time).to_std().unwrap_or_default()),
-        ),
         ("ApplicationProperties".to_string(), json(properties.clone())),
         ("UserProperties".to_string(), json(properties)),
     ]);
@@ -542,7 +530,7 @@ mod tests {
         assert_eq!(md("Label"), md("Subject"));
         assert_eq!(md("UserProperties"), Some(typed_data::Data::Json("{\"type\":\"order\"}".into())));
         assert_eq!(md("ApplicationProperties"), md("UserProperties"));
-        assert_eq!(md("TimeToLive"), Some(typed_data::Data::Json("\"14.00:00:00\"".into())));
+        assert!(md("TimeToLive").is_none());
         assert_eq!(md("LockToken"), Some(typed_data::Data::String("tok".into())));
         assert!(md("ReplyTo").is_none(), "unset system properties are left out");
         assert!(md("MessageId").is_some());
