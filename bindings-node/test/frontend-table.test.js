@@ -25,6 +25,8 @@ const HELPERS = {
   queue_output: output.queue,
   blob_input: input.blob,
   blob_output: output.blob,
+  service_bus_trigger: trigger.serviceBusTopic,
+  service_bus_output: output.serviceBusTopic,
 };
 
 function isTrigger(b) {
