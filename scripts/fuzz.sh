@@ -19,7 +19,7 @@ seconds=${FUZZ_SECONDS:-60}
 # on), a hang or runaway memory: libFuzzer catches those without AddressSanitizer, whose build
 # and runs are several times slower. FUZZ_SANITIZER=address turns it on.
 sanitizer=${FUZZ_SANITIZER:-none}
-all_targets=(streaming_message http_request routes binding_expressions ncrontab config_files table_filter)
+all_targets=(streaming_message http_request routes binding_expressions ncrontab config_files table_filter sql_filter)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 

@@ -4,7 +4,7 @@
 
 const util = require('node:util');
 const native = require('./native');
-const { trigger, isBinding, defaultName, httpTriggerOptions } = require('./bindings');
+const { trigger, isBinding, defaultName, httpTriggerOptions, serviceBusOptions } = require('./bindings');
 const { HttpRequest, httpResponseOut, isBinary, toBuffer, editDistance } = require('./http');
 
 /** Registered functions by the id the core gave them. */
@@ -19,7 +19,7 @@ function setCurrentScript(file) {
 const FUNCTION_KEYS = new Set(['handler', 'extraInputs', 'extraOutputs', 'return', 'trigger']);
 
 /** The trigger's name when its options give none: what the handler's first argument carries. */
-const TRIGGER_NAMES = { http_trigger: 'req', timer_trigger: 'timer', queue_trigger: 'msg', blob_trigger: 'blob' };
+const TRIGGER_NAMES = { http_trigger: 'req', timer_trigger: 'timer', queue_trigger: 'msg', blob_trigger: 'blob', service_bus_trigger: 'msg' };
 
 function register(via, name, trig, options) {
   const site = `${via}(${JSON.stringify(name)})`;
@@ -127,6 +127,14 @@ const app = Object.freeze({
    * connectionStringSetting, handler, return?: output.rabbitMQ({...}) }`. */
   rabbitMQTrigger(name, options) {
     register('app.rabbitMQTrigger', name, { kind: 'rabbitmq_trigger', options: triggerOptions(options) }, options);
+  },
+  /** A function run for each message on a Service Bus queue: `{ queueName, connection, handler }`. */
+  serviceBusQueue(name, options) {
+    register('app.serviceBusQueue', name, { kind: 'service_bus_trigger', options: serviceBusOptions(triggerOptions(options)) }, options);
+  },
+  /** A function run for each message of a topic's subscription: `{ topicName, subscriptionName, connection, handler }`. */
+  serviceBusTopic(name, options) {
+    register('app.serviceBusTopic', name, { kind: 'service_bus_trigger', options: serviceBusOptions(triggerOptions(options)) }, options);
   },
   /** Any trigger: `app.generic(name, { trigger: trigger.generic({ type, ... }), handler, return?, extraInputs?, extraOutputs? })`. */
   generic(name, options) {

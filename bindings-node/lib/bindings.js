@@ -25,12 +25,22 @@ function httpTriggerOptions(options) {
   return options.authLevel === undefined ? { ...options, authLevel: 'anonymous' } : options;
 }
 
+/** @azure/functions spells the Service Bus options `queueName`, `topicName` and
+ * `subscriptionName`; fnwire's catalog calls them `queue`, `topic` and `subscription`. */
+function serviceBusOptions(options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) return options;
+  const renamed = { queueName: 'queue', topicName: 'topic', subscriptionName: 'subscription' };
+  return Object.fromEntries(Object.entries(options).map(([k, v]) => [renamed[k] ?? k, v]));
+}
+
 const trigger = Object.freeze({
   http: (options) => describe('http_trigger', httpTriggerOptions(options ?? {}), 'trigger.http'),
   timer: (options) => describe('timer_trigger', options, 'trigger.timer'),
   queue: (options) => describe('queue_trigger', options, 'trigger.queue'),
   storageBlob: (options) => describe('blob_trigger', options, 'trigger.storageBlob'),
   rabbitMQ: (options) => describe('rabbitmq_trigger', options, 'trigger.rabbitMQ'),
+  serviceBusQueue: (options) => describe('service_bus_trigger', serviceBusOptions(options), 'trigger.serviceBusQueue'),
+  serviceBusTopic: (options) => describe('service_bus_trigger', serviceBusOptions(options), 'trigger.serviceBusTopic'),
   generic: generic('in', 'trigger.generic'),
 });
 
@@ -46,6 +56,8 @@ const output = Object.freeze({
   blob: (options) => describe('blob_output', options, 'output.blob'),
   table: (options) => describe('table_output', options, 'output.table'),
   rabbitMQ: (options) => describe('rabbitmq_output', options, 'output.rabbitMQ'),
+  serviceBusQueue: (options) => describe('service_bus_output', serviceBusOptions(options), 'output.serviceBusQueue'),
+  serviceBusTopic: (options) => describe('service_bus_output', serviceBusOptions(options), 'output.serviceBusTopic'),
   generic: generic('out', 'output.generic'),
 });
 
@@ -70,4 +82,4 @@ function defaultName(binding, role) {
   return `${stem}${base.endsWith(suffix) ? '' : suffix}${hash.toString(16).padStart(8, '0')}`;
 }
 
-module.exports = { trigger, input, output, isBinding, defaultName, httpTriggerOptions };
+module.exports = { trigger, input, output, isBinding, defaultName, httpTriggerOptions, serviceBusOptions };

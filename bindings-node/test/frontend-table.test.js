@@ -30,6 +30,8 @@ const HELPERS = {
   blob_output: output.blob,
   table_input: input.table,
   table_output: output.table,
+  service_bus_trigger: trigger.serviceBusTopic,
+  service_bus_output: output.serviceBusTopic,
 };
 
 function isTrigger(b) {

@@ -122,3 +122,21 @@ test('function names are unique, case-insensitively', () => {
   app.httpTrigger('reg_unique', { handler });
   throwsNaming(() => app.httpTrigger('REG_UNIQUE', { handler }), /another function, 'reg_unique', is also named `REG_UNIQUE`/);
 });
+
+test('Service Bus functions take @azure/functions option names and render Azure binding shapes', () => {
+  const shipping = output.serviceBusQueue({ queueName: 'shipping', connection: 'ServiceBusConnection' });
+  app.serviceBusTopic('reg_orders', {
+    topicName: 'sales',
+    subscriptionName: 'orders',
+    connection: 'ServiceBusConnection',
+    return: shipping,
+    handler,
+  });
+  assert.deepEqual(raw('reg_orders'), [
+    { type: 'serviceBusTrigger', direction: 'in', name: 'msg', topicName: 'sales', subscriptionName: 'orders', connection: 'ServiceBusConnection' },
+    { type: 'serviceBus', direction: 'out', name: '$return', queueName: 'shipping', connection: 'ServiceBusConnection' },
+  ]);
+  app.serviceBusQueue('reg_jobs', { queueName: 'jobs', return: output.serviceBusTopic({ topicName: 'sales' }), handler });
+  assert.deepEqual(raw('reg_jobs')[0], { type: 'serviceBusTrigger', direction: 'in', name: 'msg', queueName: 'jobs' });
+  assert.throws(() => app.serviceBusTopic('reg_nosub', { topicName: 'sales', handler }), /on a topic requires `subscription/);
+});

@@ -26,6 +26,9 @@ pub enum InputKind {
     Queue,
     Blob,
     Raw,
+    /// The value with the trigger's metadata beside it (an azure.functions trigger whose
+    /// converter reads the metadata, e.g. `serviceBusTrigger`).
+    WithMetadata,
 }
 
 impl InputKind {
@@ -36,6 +39,7 @@ impl InputKind {
             "queue" => Some(InputKind::Queue),
             "blob" => Some(InputKind::Blob),
             "raw" => Some(InputKind::Raw),
+            "with_metadata" => Some(InputKind::WithMetadata),
             _ => None,
         }
     }
@@ -49,6 +53,7 @@ pub enum Decoded {
     Queue(QueueMessage),
     Blob(fnwire::Blob),
     Raw(TypedData),
+    WithMetadata(TypedData, Vec<(String, TypedData)>),
 }
 
 pub fn decode(
@@ -62,6 +67,12 @@ pub fn decode(
         InputKind::Queue => Decoded::Queue(QueueMessage::from_trigger(data, trigger_metadata)?),
         InputKind::Blob => Decoded::Blob(fnwire::Blob::from_trigger(data, trigger_metadata)?),
         InputKind::Raw => Decoded::Raw(data),
+        InputKind::WithMetadata => {
+            let mut metadata: Vec<(String, TypedData)> =
+                trigger_metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            metadata.sort_by(|a, b| a.0.cmp(&b.0));
+            Decoded::WithMetadata(data, metadata)
+        }
     })
 }
 
@@ -140,6 +151,14 @@ impl JsonText {
     }
 }
 
+/// A trigger's value with its metadata, each as a raw host value (see `raw_into_py`).
+#[derive(Debug)]
+#[pyclass(frozen, get_all, module = "fnwire._native")]
+pub struct TriggerData {
+    pub value: Py<PyAny>,
+    pub metadata: Vec<(String, Py<PyAny>)>,
+}
+
 /// A host value no Python type stands for (e.g. a list of byte arrays); `kind` names it.
 #[derive(Debug)]
 #[pyclass(frozen, get_all, module = "fnwire._native")]
@@ -213,6 +232,13 @@ impl Decoded {
                 Bound::new(py, data)?.into_any().unbind()
             }
             Decoded::Raw(data) => raw_into_py(py, data)?,
+            Decoded::WithMetadata(data, metadata) => {
+                let metadata = metadata
+                    .into_iter()
+                    .map(|(k, v)| Ok((k, raw_into_py(py, v)?)))
+                    .collect::<PyResult<Vec<_>>>()?;
+                Bound::new(py, TriggerData { value: raw_into_py(py, data)?, metadata })?.into_any().unbind()
+            }
         })
     }
 }

@@ -217,3 +217,49 @@ def test_blob_trigger_app_gets_an_input_stream_with_the_blobs_properties(tmp_pat
     finally:
         log = host.stop()
     assert "Blob Size: 4 bytes" in log, log
+
+
+def test_service_bus_topic_and_queue_triggers(tmp_path):
+    """azure.functions' `service_bus_topic_trigger`, `service_bus_queue_trigger` and the Service Bus
+    outputs, unchanged: a message goes HTTP → topic → subscription trigger → queue → queue trigger."""
+    host = Host(APPS / "servicebus", tmp_path)
+    try:
+        assert host.get("/api/send", data=b'{"id": "s-1", "total": 5}', method="POST")[0] == 202
+
+        def seen():
+            status, body, _ = host.get("/api/seen/s-1")
+            return json.loads(body) if status == 200 else None
+
+        record = eventually(seen, "the message reaching the queue trigger")
+        assert record["id"] == "s-1"
+        assert record["deliveryCount"] == 1
+        assert record["enqueued"] is True
+        assert record["messageId"]
+    finally:
+        log = host.stop()
+    assert "sale s-1, delivery 1" in log
+
+
+def test_orders_python_example(tmp_path):
+    """examples/orders-python (fnwire's own decorators) as its docstring drives it: each sale
+    reaches the function of the subscription whose filter takes it, and only that one."""
+    host = Host(ROOT / "examples" / "orders-python", tmp_path)
+    try:
+        sales = [{"id": "o-1", "type": "order", "total": 150}, {"id": "o-2", "type": "order", "total": 50},
+                 {"id": "q-1", "type": "quote"}]
+        status, body, _ = host.get("/api/publish", data=json.dumps(sales).encode(), method="POST")
+        assert (status, json.loads(body)) == (202, {"published": 3})
+
+        def handled(sale_id):
+            def probe():
+                status, body, _ = host.get(f"/api/processed/{sale_id}")
+                return json.loads(body) if status == 200 else None
+            return probe
+
+        assert eventually(handled("o-1"), "o-1 handled")["handledBy"] == "orders"
+        assert eventually(handled("q-1"), "q-1 handled")["handledBy"] == "quotes"
+        assert host.get("/api/processed/o-2")[0] == 404
+        status, body, _ = host.get("/api/publish", data=b'{"id": "x", "type": "thing"}', method="POST")
+        assert status == 400 and b'"order" or "quote"' in body
+    finally:
+        host.stop()

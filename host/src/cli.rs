@@ -121,6 +121,16 @@ pub enum Command {
         #[arg(long)]
         debug: bool,
     },
+    /// Create, list, delete, send to and peek Service Bus queues and topics in the app's store.
+    Topic {
+        #[command(subcommand)]
+        command: crate::triggers::topic_cli::TopicCommand,
+    },
+    /// Create, list and delete a topic's subscriptions and their rules.
+    Subscription {
+        #[command(subcommand)]
+        command: crate::triggers::topic_cli::SubscriptionCommand,
+    },
     /// Check, back up or restore the app's embedded store.
     Store {
         #[command(subcommand)]
@@ -228,6 +238,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Blob { command } => {
             print_console(&crate::triggers::blob_cli::run(command)?);
+            Ok(())
+        }
+        Command::Topic { command } => {
+            print_console(&crate::triggers::topic_cli::run_topic(command)?);
+            Ok(())
+        }
+        Command::Subscription { command } => {
+            print_console(&crate::triggers::topic_cli::run_subscription(command)?);
             Ok(())
         }
         Command::Store { command } => {

@@ -296,7 +296,16 @@ async fn start_app(
         );
     }
     let (routes, http_functions) = http_functions(&functions)?;
-    let trigger_plan = crate::triggers::TriggerPlan::new(&functions, embedded.queue_options.clone())?;
+    let mut trigger_plan = crate::triggers::TriggerPlan::new(&functions, embedded.queue_options.clone())?;
+    trigger_plan.service_bus_options =
+        crate::triggers::service_bus::ServiceBusOptions::read(&options.app_dir)?;
+    crate::triggers::service_bus::apply_declarations(
+        &options.app_dir,
+        embedded.store.as_ref(),
+        &trigger_plan.service_bus,
+        &functions,
+    )
+    .map_err(TriggerError::from)?;
     let rabbitmq =
         crate::triggers::rabbitmq::RabbitPlan::new(&read_host_json(&options.app_dir)?, &env, &functions)
             .map_err(crate::triggers::TriggerError::from)?;

@@ -409,7 +409,8 @@ mod tests {
         let (p, _) = pipeline(dir.path(), vec![Ok(ok)]);
         // A held message that does not exist cannot be completed: the queue output is rolled back.
         let mut inv = invocation(Some("home"));
-        inv.held = Some(HeldMessage { queue: "jobs".into(), id: "gone".into(), pop_receipt: "r".into() });
+        inv.held =
+            Some(HeldMessage::Queue { queue: "jobs".into(), id: "gone".into(), pop_receipt: "r".into() });
         let e = p.run(inv).await.unwrap_err();
         assert!(matches!(e, InvocationError::Outputs(_)), "{e:?}");
         assert_eq!(queue_length(&p, "done"), 0);

@@ -37,7 +37,9 @@
 //!
 //! Keys of each attribute come from `fnwire-metadata`'s catalog: `http_trigger(route, methods,
 //! auth_level)`, `timer_trigger(schedule, run_on_startup, use_monitor)`, `queue_trigger(queue,
-//! connection)`, `blob_trigger(path, connection, source)`, `queue_output(queue, connection)`, `blob_input(path, connection)`,
+//! connection)`, `blob_trigger(path, connection, source)`, `queue_output(queue, connection)`,
+//! `service_bus_trigger(queue | topic, subscription, connection, is_sessions_enabled)`,
+//! `service_bus_output(queue | topic, connection)`, `blob_input(path, connection)`,
 //! `blob_output(path, connection)`, `http_output()`, the durable `orchestration_trigger(orchestration)`,
 //! `activity_trigger(activity)`, `entity_trigger(entity_name)` and
 //! `durable_client_input(task_hub, connection_name)`, and on every one `name` and `data_type`.
@@ -118,6 +120,12 @@ binding_attributes! {
     http_output;
     /// A queue message written when the function succeeds: `#[queue_output(queue = "done", name = "done")]`.
     queue_output;
+    /// A Service Bus trigger: `#[service_bus_trigger(topic = "sales", subscription = "orders")]`, or
+    /// `#[service_bus_trigger(queue = "jobs")]`, on a `fnwire::ServiceBusMessage` (or text/JSON) parameter.
+    service_bus_trigger;
+    /// A Service Bus message sent when the function succeeds: `#[service_bus_output(topic = "sales")]` or
+    /// `#[service_bus_output(queue = "jobs", name = "out")]`; send a `fnwire::ServiceBusMessage` to set properties.
+    service_bus_output;
     /// A blob read before the function runs: `#[blob_input(name = "doc", path = "docs/{id}")]`.
     blob_input;
     /// A blob written when the function succeeds: `#[blob_output(path = "out/{rand-guid}")]`.

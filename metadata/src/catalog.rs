@@ -176,6 +176,32 @@ pub const CATALOG: &[BindingKind] = &[
         ],
         summary: "puts a message on a queue when the function succeeds",
     },
+    // Service Bus: `queue` (queueName), or `topic` (topicName) with `subscription`
+    // (subscriptionName) on a trigger; one of them exactly (see `frontend::entity_choice`).
+    BindingKind {
+        attribute: "service_bus_trigger",
+        binding_type: "serviceBusTrigger",
+        direction: Direction::In,
+        keys: &[
+            key("queue", "queueName", ValueKind::Str),
+            key("topic", "topicName", ValueKind::Str),
+            key("subscription", "subscriptionName", ValueKind::Str),
+            key("connection", "connection", ValueKind::Str),
+            key("is_sessions_enabled", "isSessionsEnabled", ValueKind::Bool),
+        ],
+        summary: "runs the function for each message on a Service Bus queue or topic subscription",
+    },
+    BindingKind {
+        attribute: "service_bus_output",
+        binding_type: "serviceBus",
+        direction: Direction::Out,
+        keys: &[
+            key("queue", "queueName", ValueKind::Str),
+            key("topic", "topicName", ValueKind::Str),
+            key("connection", "connection", ValueKind::Str),
+        ],
+        summary: "sends a message to a Service Bus queue or topic when the function succeeds",
+    },
     BindingKind {
         attribute: "blob_input",
         binding_type: "blob",

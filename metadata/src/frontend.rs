@@ -309,7 +309,52 @@ fn declare_known(
             ));
         }
     }
+    entity_choice(language, kind, options, &shown, problems);
     declaration
+}
+
+/// Service Bus bindings name one entity: `queue`, or `topic` (with `subscription` on a
+/// trigger), never both.
+fn entity_choice(
+    language: Language,
+    kind: &BindingKind,
+    options: &[(&str, &Value)],
+    shown: &str,
+    problems: &mut Vec<Problem>,
+) {
+    let trigger = match kind.binding_type {
+        "serviceBusTrigger" => true,
+        "serviceBus" => false,
+        _ => return,
+    };
+    let has = |key: &str| options.iter().any(|(k, _)| *k == language.option(key));
+    let (queue, topic, subscription) = (has("queue"), has("topic"), has("subscription"));
+    let example = |k: &str| language.assign(k, "...");
+    let message = match (queue, topic) {
+        (true, true) => {
+            Some(format!("`{shown}` takes `{}` or `{}`, not both", example("queue"), example("topic")))
+        }
+        (false, false) if trigger => Some(format!(
+            "`{shown}` requires `{}`, or `{}` with `{}`",
+            example("queue"),
+            example("topic"),
+            example("subscription")
+        )),
+        (false, false) => {
+            Some(format!("`{shown}` requires `{}` or `{}`", example("queue"), example("topic")))
+        }
+        (false, true) if trigger && !subscription => {
+            Some(format!("`{shown}` on a topic requires `{}`", example("subscription")))
+        }
+        (true, false) if subscription => Some(format!(
+            "`{shown}`: `{}` belongs to a topic; a queue has no subscriptions",
+            example("subscription")
+        )),
+        _ => None,
+    };
+    if let Some(message) = message {
+        problems.push(Problem::at(Site::Declaration, message));
+    }
 }
 
 /// Azure's option names that differ from fnwire's by more than spelling.

@@ -13,12 +13,13 @@ use crate::invocation::Invocation;
 use crate::output::Out;
 use crate::queue::QueueMessage;
 use crate::rabbitmq::RabbitMqMessage;
+use crate::service_bus::ServiceBusMessage;
 
 /// A parameter filled from an input binding (the trigger or another input).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be used as an input binding parameter",
     label = "not a type an input binding can fill",
-    note = "accepted: HttpRequest, TimerInfo, QueueMessage, Blob, RabbitMqMessage, String, Vec<u8>, bytes::Bytes, serde_json::Value, \
+    note = "accepted: HttpRequest, TimerInfo, QueueMessage, Blob, RabbitMqMessage, ServiceBusMessage, String, Vec<u8>, bytes::Bytes, serde_json::Value, \
             Json<T> (T: Deserialize), i64, f64, bool, or Option<T> of these",
     note = "a parameter named like an output binding must be `Out<T>`; `Context` needs no binding"
 )]
@@ -128,6 +129,15 @@ impl FromInput for RabbitMqMessage {
     fn from_input(invocation: &mut Invocation, binding: &str) -> Result<Self, FunctionError> {
         let data = invocation.take_input(binding).unwrap_or_default();
         RabbitMqMessage::from_trigger(data, invocation.trigger_metadata()).map_err(|e| e.in_binding(binding))
+    }
+}
+
+impl FromInput for ServiceBusMessage {
+    /// Takes the binding's value out of the invocation and converts it.
+    fn from_input(invocation: &mut Invocation, binding: &str) -> Result<Self, FunctionError> {
+        let data = invocation.take_input(binding).unwrap_or_default();
+        ServiceBusMessage::from_trigger(data, invocation.trigger_metadata())
+            .map_err(|e| e.in_binding(binding))
     }
 }
 

@@ -71,6 +71,7 @@ mod json;
 mod output;
 mod queue;
 mod rabbitmq;
+mod service_bus;
 mod timer;
 
 pub mod runtime;
@@ -95,12 +96,13 @@ pub use output::Out;
 pub use queue::QueueMessage;
 pub use rabbitmq::RabbitMqMessage;
 pub use runtime::run;
+pub use service_bus::ServiceBusMessage;
 pub use timer::{ScheduleStatus, TimerInfo};
 
 pub use fnwire_macros::{
     activity_trigger, binding, blob_input, blob_output, blob_trigger, durable_client_input, entity_trigger,
     http_output, http_trigger, orchestration_trigger, queue_output, queue_trigger, rabbitmq_output,
-    rabbitmq_trigger, table_input, table_output, timer_trigger,
+    rabbitmq_trigger, service_bus_output, service_bus_trigger, table_input, table_output, timer_trigger,
 };
 
 /// The binding-metadata model.

@@ -34,6 +34,7 @@ mod keda;
 mod schema;
 mod table;
 pub mod testing;
+mod topic;
 
 pub use keda::visible_messages_query;
 pub use schema::SCHEMA_VERSION;
@@ -125,6 +126,8 @@ pub struct PgStore {
     runtime: IoRuntime,
     url: String,
     clock: Clock,
+    /// Compiled subscription rules, by their stored text.
+    rules: fnwire_storage::RuleCache,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -202,7 +205,13 @@ impl PgStore {
             .map_err(|e| fail("setting up the connection pool", e.to_string()))?;
         let runtime =
             IoRuntime::start().map_err(|e| fail("starting the database I/O thread", e.to_string()))?;
-        let store = PgStore { pool, runtime, url: url.to_string(), clock: options.clock };
+        let store = PgStore {
+            pool,
+            runtime,
+            url: url.to_string(),
+            clock: options.clock,
+            rules: fnwire_storage::RuleCache::default(),
+        };
         store.block(async {
             let mut conn = store.conn_async("connecting").await?;
             schema::migrate(&mut conn).await.map_err(|e| match e {
@@ -352,6 +361,10 @@ pub(crate) async fn insert(
 impl QueueStore for PgStore {
     fn describe(&self) -> String {
         redact(&self.url)
+    }
+
+    fn topics(&self) -> Option<&dyn fnwire_storage::TopicStore> {
+        Some(self)
     }
 
     fn put(&self, queue: &str, body: &[u8], ttl: Option<Duration>) -> Result<PeekedMessage, StorageError> {

@@ -4,7 +4,7 @@
 use tokio_postgres::Client;
 
 /// The schema version this fnwire writes and reads.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Any number, the same for every fnwire host: the advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x666e_7769_7265;
@@ -95,7 +95,48 @@ CREATE TABLE fnwire_blob_receipts (
     PRIMARY KEY (function, blob_path)
 );
 ",
-];
+    "
+CREATE TABLE fnwire_sb_entities (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    default_ttl_ms BIGINT NOT NULL,
+    duplicate_window_ms BIGINT,
+    created_ms BIGINT NOT NULL
+);
+CREATE TABLE fnwire_sb_subscriptions (
+    entity TEXT NOT NULL,
+    name TEXT NOT NULL,
+    lock_ms BIGINT NOT NULL,
+    max_delivery BIGINT NOT NULL,
+    default_ttl_ms BIGINT,
+    dead_letter_on_expiry BOOLEAN NOT NULL,
+    rules TEXT NOT NULL,
+    PRIMARY KEY (entity, name)
+);
+CREATE TABLE fnwire_sb_messages (
+    seq BIGSERIAL PRIMARY KEY,
+    entity TEXT NOT NULL,
+    subscription TEXT NOT NULL,
+    body BYTEA NOT NULL,
+    props TEXT NOT NULL,
+    enqueued_ms BIGINT NOT NULL,
+    visible_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    delivery_count BIGINT NOT NULL DEFAULT 0,
+    lock_token TEXT,
+    locked BOOLEAN NOT NULL DEFAULT FALSE,
+    dead_letter BOOLEAN NOT NULL DEFAULT FALSE,
+    dead_letter_reason TEXT,
+    dead_letter_description TEXT
+);
+CREATE INDEX fnwire_sb_messages_ready ON fnwire_sb_messages (entity, subscription, dead_letter, visible_ms, seq);
+CREATE TABLE fnwire_sb_duplicates (
+    entity TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    PRIMARY KEY (entity, message_id)
+);
+"];
 
 /// Creates the schema, or brings it to [`SCHEMA_VERSION`]; a newer one is refused untouched.
 pub(crate) async fn migrate(client: &mut Client) -> Result<(), MigrateError> {

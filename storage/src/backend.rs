@@ -13,10 +13,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use fnwire_tables::{Entity, TableQuery};
 
+use crate::topic::{
+    EntitySummary, LockedMessage as LockedCopy, MessageLock, Outgoing, PeekedCopy, SendOutcome,
+};
 use crate::{
     BlobProperties, BlobStore, LeasedMessage, MessageBody, PeekedMessage, QueueSummary, ScheduleStatus,
     StorageError, Store, normalize_blob_path,
 };
+use fnwire_messaging::{EntityDecl, SubscriptionDecl};
 
 /// Queues and timer state behind one interface (see the module comment).
 pub trait QueueStore: Send + Sync + std::fmt::Debug + 'static {
@@ -142,11 +146,20 @@ pub trait QueueStore: Send + Sync + std::fmt::Debug + 'static {
         etag: &str,
         work: &MessageBody,
     ) -> Result<bool, StorageError>;
+
+    /// The Service Bus queues and topics of this store, when it keeps them.
+    fn topics(&self) -> Option<&dyn TopicStore> {
+        None
+    }
 }
 
 impl QueueStore for Store {
     fn describe(&self) -> String {
         self.path().display().to_string()
+    }
+
+    fn topics(&self) -> Option<&dyn TopicStore> {
+        Some(self)
     }
 
     fn put(&self, queue: &str, body: &[u8], ttl: Option<Duration>) -> Result<PeekedMessage, StorageError> {
@@ -392,4 +405,95 @@ pub struct TableWrite {
 pub struct TableSummary {
     pub name: String,
     pub entities: u64,
+}
+
+/// Service Bus queues and topics behind one interface (see `topic.rs` for the semantics every
+/// implementation keeps: copies per matching subscription in one transaction, peek-lock with
+/// lock tokens, delivery counts, dead-letter queues, time to live, scheduled messages,
+/// duplicate detection).
+pub trait TopicStore: Send + Sync + std::fmt::Debug {
+    /// Creates or updates a queue or topic and the subscriptions it declares.
+    fn declare_entity(&self, decl: &EntityDecl) -> Result<(), StorageError>;
+    /// Adds or replaces a subscription of an existing topic (its rules checked first).
+    fn create_subscription(&self, topic: &str, subscription: &SubscriptionDecl) -> Result<(), StorageError>;
+    fn delete_subscription(&self, topic: &str, name: &str) -> Result<bool, StorageError>;
+    fn delete_entity(&self, name: &str) -> Result<bool, StorageError>;
+    fn list_entities(&self) -> Result<Vec<EntitySummary>, StorageError>;
+    /// Sends messages in one transaction.
+    fn send(&self, messages: &[Outgoing]) -> Result<Vec<SendOutcome>, StorageError>;
+    /// Locks up to `max` ready copies of a subscription (a queue's is `$queue`).
+    fn receive(&self, entity: &str, subscription: &str, max: usize) -> Result<Vec<LockedCopy>, StorageError>;
+    /// Completes a held copy with the invocation's queue outputs and sends, in one transaction.
+    fn complete_and_send(
+        &self,
+        held: Option<&MessageLock>,
+        queue_outputs: &[MessageBody],
+        sends: &[Outgoing],
+    ) -> Result<Vec<SendOutcome>, StorageError>;
+    fn abandon(&self, lock: &MessageLock, delay: Duration, counted: bool) -> Result<(), StorageError>;
+    fn renew_lock(&self, lock: &MessageLock) -> Result<DateTime<Utc>, StorageError>;
+    fn dead_letter(&self, lock: &MessageLock, reason: &str, description: &str) -> Result<(), StorageError>;
+    fn peek_subscription(
+        &self,
+        entity: &str,
+        subscription: &str,
+        max: usize,
+        dead_letters: bool,
+    ) -> Result<Vec<PeekedCopy>, StorageError>;
+    /// What a host does at start with copies a previous run held (as `QueueStore::recover_at_start`).
+    fn recover_locks_at_start(&self) -> Result<usize, StorageError>;
+}
+
+impl TopicStore for Store {
+    fn declare_entity(&self, decl: &EntityDecl) -> Result<(), StorageError> {
+        Store::declare_entity(self, decl)
+    }
+    fn create_subscription(&self, topic: &str, subscription: &SubscriptionDecl) -> Result<(), StorageError> {
+        Store::create_subscription(self, topic, subscription)
+    }
+    fn delete_subscription(&self, topic: &str, name: &str) -> Result<bool, StorageError> {
+        Store::delete_subscription(self, topic, name)
+    }
+    fn delete_entity(&self, name: &str) -> Result<bool, StorageError> {
+        Store::delete_entity(self, name)
+    }
+    fn list_entities(&self) -> Result<Vec<EntitySummary>, StorageError> {
+        Store::list_entities(self)
+    }
+    fn send(&self, messages: &[Outgoing]) -> Result<Vec<SendOutcome>, StorageError> {
+        Store::send(self, messages)
+    }
+    fn receive(&self, entity: &str, subscription: &str, max: usize) -> Result<Vec<LockedCopy>, StorageError> {
+        Store::receive(self, entity, subscription, max)
+    }
+    fn complete_and_send(
+        &self,
+        held: Option<&MessageLock>,
+        queue_outputs: &[MessageBody],
+        sends: &[Outgoing],
+    ) -> Result<Vec<SendOutcome>, StorageError> {
+        Store::complete_and_send(self, held, queue_outputs, sends)
+    }
+    fn abandon(&self, lock: &MessageLock, delay: Duration, counted: bool) -> Result<(), StorageError> {
+        Store::abandon(self, lock, delay, counted)
+    }
+    fn renew_lock(&self, lock: &MessageLock) -> Result<DateTime<Utc>, StorageError> {
+        Store::renew_lock(self, lock)
+    }
+    fn dead_letter(&self, lock: &MessageLock, reason: &str, description: &str) -> Result<(), StorageError> {
+        Store::dead_letter(self, lock, reason, description)
+    }
+    fn peek_subscription(
+        &self,
+        entity: &str,
+        subscription: &str,
+        max: usize,
+        dead_letters: bool,
+    ) -> Result<Vec<PeekedCopy>, StorageError> {
+        Store::peek_subscription(self, entity, subscription, max, dead_letters)
+    }
+    fn recover_locks_at_start(&self) -> Result<usize, StorageError> {
+        // One host per embedded store: whatever is locked was locked by a host that is gone.
+        Store::release_all_locks(self)
+    }
 }

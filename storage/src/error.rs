@@ -48,6 +48,23 @@ pub enum StorageError {
     #[error("`{name}` is not a valid queue name: {why}")]
     InvalidQueueName { name: String, why: String },
     #[error(
+        "Service Bus queue or topic `{name}` does not exist in the store: declare it in `servicebus.json` beside \
+         host.json, or create it with `fnwire topic create {name}`"
+    )]
+    EntityNotFound { name: String },
+    #[error(
+        "topic `{topic}` has no subscription `{subscription}`: declare it in `servicebus.json` beside host.json, or \
+         create it with `fnwire subscription create {subscription} --topic {topic}`"
+    )]
+    SubscriptionNotFound { topic: String, subscription: String },
+    #[error(
+        "message {sequence_number} of `{entity}/{subscription}` is not locked with token `{lock_token}`: it was \
+         completed, or its lock expired and it was delivered again (it will be processed again)"
+    )]
+    LockLost { entity: String, subscription: String, sequence_number: i64, lock_token: String },
+    #[error("{0}")]
+    InvalidServiceBusEntity(String),
+    #[error(
         "completing queue messages stopped unexpectedly (a bug in fnwire: please report it with the log above); \
          messages whose completion failed stay in their queue and may be processed again"
     )]
@@ -155,6 +172,22 @@ impl StorageError {
                     error: error.clone(),
                 }
             }
+            StorageError::EntityNotFound { name } => StorageError::EntityNotFound { name: name.clone() },
+            StorageError::SubscriptionNotFound { topic, subscription } => {
+                StorageError::SubscriptionNotFound {
+                    topic: topic.clone(),
+                    subscription: subscription.clone(),
+                }
+            }
+            StorageError::LockLost { entity, subscription, sequence_number, lock_token } => {
+                StorageError::LockLost {
+                    entity: entity.clone(),
+                    subscription: subscription.clone(),
+                    sequence_number: *sequence_number,
+                    lock_token: lock_token.clone(),
+                }
+            }
+            StorageError::InvalidServiceBusEntity(why) => StorageError::InvalidServiceBusEntity(why.clone()),
             StorageError::Empty { path } => StorageError::Empty { path: path.clone() },
             StorageError::Damaged { path, problems } => {
                 StorageError::Damaged { path: path.clone(), problems: problems.clone() }

@@ -21,6 +21,7 @@ mod maintenance;
 mod queue;
 mod table;
 mod timer;
+mod topic;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,7 +30,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-pub use backend::{BlobBackend, QueueStore, TableStore, TableSummary, TableWrite};
+pub use backend::{BlobBackend, QueueStore, TableStore, TableSummary, TableWrite, TopicStore};
 pub use blob::{BlobPathError, BlobProperties, BlobStore, content_type_of, normalize_blob_path};
 pub use error::StorageError;
 pub use host_lock::{HOST_LOCK_FILE, HostLock};
@@ -39,6 +40,11 @@ pub use queue::{
     poison_queue_name, validate_queue_name,
 };
 pub use timer::ScheduleStatus;
+pub use topic::{
+    EntitySummary, LockedMessage as LockedCopy, MAX_DELIVERY_REASON, MessageLock, Outgoing, PeekedCopy,
+    RuleCache, SendOutcome, SubscriptionSummary, TTL_EXPIRED_REASON, check_rules, decode_message,
+    encode_properties,
+};
 
 /// Name of the database file inside the storage directory.
 pub const DATABASE_FILE: &str = "fnwire.db";
@@ -84,6 +90,8 @@ pub struct Store {
     clock: Clock,
     /// Held by a host for as long as the store is open (see `host_lock.rs`).
     host_lock: Option<HostLock>,
+    /// Compiled subscription rules (see `topic.rs`).
+    rules: topic::RuleCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -205,7 +213,7 @@ impl Store {
             });
         }
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;")).map_err(|e| {
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} {} COMMIT;", topic::SCHEMA)).map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             fail(e)
         })?;
@@ -215,6 +223,7 @@ impl Store {
             path,
             clock: options.clock,
             host_lock: None,
+            rules: topic::RuleCache::default(),
         })
     }
 
@@ -256,7 +265,7 @@ fn create_database(path: &Path) -> Result<(), StorageError> {
     let fail = |e: rusqlite::Error| StorageError::from_open(&creating, e);
     let conn = Connection::open(&creating).map_err(fail)?;
     conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)).map_err(fail)?;
-    conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;")).map_err(fail)?;
+    conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} {} COMMIT;", topic::SCHEMA)).map_err(fail)?;
     // Closing the last connection checkpoints the WAL into the file and removes it.
     conn.close().map_err(|(_, e)| fail(e))?;
     std::fs::rename(&creating, path).map_err(|source| StorageError::File {

@@ -24,6 +24,7 @@ from ._types import (
     ScheduleStatus,
     TimerInfo,
     TraceContext,
+    service_bus_message,
 )
 
 __version__ = "0.1.0"
@@ -42,4 +43,5 @@ __all__ = [
     "ScheduleStatus",
     "TimerInfo",
     "TraceContext",
+    "service_bus_message",
 ]

@@ -209,6 +209,52 @@ class App:
             "queue_output", name=name, queue=queue, connection=connection, data_type=data_type, **extra
         )
 
+    def service_bus_trigger(
+        self,
+        queue: Optional[str] = None,
+        *,
+        topic: Optional[str] = None,
+        subscription: Optional[str] = None,
+        connection: Optional[str] = None,
+        is_sessions_enabled: Optional[bool] = None,
+        name: Optional[str] = None,
+        function_name: Optional[str] = None,
+        data_type: Optional[str] = None,
+        **extra: Any,
+    ) -> Callable[[F], F]:
+        """Runs the function for each message on a Service Bus queue, or on a topic's
+        subscription (`topic=` and `subscription=`)."""
+        return self._decorator(
+            "service_bus_trigger",
+            queue=queue,
+            topic=topic,
+            subscription=subscription,
+            connection=connection,
+            is_sessions_enabled=is_sessions_enabled,
+            name=name,
+            function_name=function_name,
+            data_type=data_type,
+            **extra,
+        )
+
+
+    def service_bus_output(
+        self,
+        name: Optional[str] = None,
+        queue: Optional[str] = None,
+        *,
+        topic: Optional[str] = None,
+        connection: Optional[str] = None,
+        data_type: Optional[str] = None,
+        **extra: Any,
+    ) -> Callable[[F], F]:
+        """Sends a message to a Service Bus queue or topic: set the `Out` parameter `name`, or
+        return it (no `name`). A `service_bus_message(...)` value also sets its properties."""
+        return self._decorator(
+            "service_bus_output", name=name, queue=queue, topic=topic, connection=connection, data_type=data_type, **extra
+        )
+
+
     def rabbitmq_trigger(
         self,
         queue: Optional[str] = None,

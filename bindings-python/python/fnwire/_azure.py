@@ -292,6 +292,8 @@ def bind(
             kind = "queue"
         elif bind_type == "blobTrigger":
             kind = "blob"
+        elif bind_type == "serviceBusTrigger":
+            kind = "with_metadata"  # the library's converter reads the message's properties from it
         else:
             kind = "raw"
         inputs.append(invoke.Param(param.name, bind_type, pytype, kind, has_default))

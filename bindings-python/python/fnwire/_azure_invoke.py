@@ -354,6 +354,14 @@ def _datum(param: Param, value: Any) -> Tuple[Optional[meta.Datum], Dict[str, me
             metadata["Uri"] = meta.Datum(value.uri, "string")
         metadata.update(_strings(value.parameters))
         return meta.Datum(value.content, "bytes"), metadata
+    if param.kind == "with_metadata":
+        datum, _ = _datum(Param(param.name, param.binding_type, param.pytype, "raw", param.has_default), value.value)
+        metadata = {}
+        for key, item in value.metadata:
+            item_datum, _ = _datum(Param(key, "generic", None, "raw", False), item)
+            if item_datum is not None:
+                metadata[key] = item_datum
+        return datum, metadata
     if value is None:
         return None, {}
     if isinstance(value, _native.JsonText):

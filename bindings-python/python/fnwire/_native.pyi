@@ -39,6 +39,10 @@ class TimerData:
     schedule: str
     schedule_status: Optional[ScheduleStatusData]
 
+class TriggerData:
+    value: Any
+    metadata: List[Tuple[str, Any]]
+
 class QueueMessageData:
     id: str
     body: bytes

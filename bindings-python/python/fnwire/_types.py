@@ -330,3 +330,32 @@ class Out(Generic[T]):
 
     def get(self) -> Optional[T]:
         return self._value
+
+
+def service_bus_message(
+    body: Any,
+    *,
+    properties: Optional[Mapping[str, Any]] = None,
+    message_id: Optional[str] = None,
+    correlation_id: Optional[str] = None,
+    subject: Optional[str] = None,
+    content_type: Optional[str] = None,
+    session_id: Optional[str] = None,
+    time_to_live_ms: Optional[int] = None,
+    scheduled_enqueue_time_utc: Optional[str] = None,
+) -> Dict[str, Any]:
+    """A Service Bus message with properties, for a `service_bus_output`: the host reads this
+    `{"$serviceBus": {...}}` envelope (and checks it); `body` is text, or any JSON value."""
+    fields: Dict[str, Any] = {"body": body}
+    optional = {
+        "applicationProperties": dict(properties) if properties else None,
+        "messageId": message_id,
+        "correlationId": correlation_id,
+        "subject": subject,
+        "contentType": content_type,
+        "sessionId": session_id,
+        "timeToLive": time_to_live_ms,
+        "scheduledEnqueueTimeUtc": scheduled_enqueue_time_utc,
+    }
+    fields.update({k: v for k, v in optional.items() if v is not None})
+    return {"$serviceBus": fields}

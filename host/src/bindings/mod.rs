@@ -4,6 +4,7 @@
 
 pub mod expressions;
 pub mod outputs;
+pub mod service_bus;
 pub mod table;
 
 use std::collections::HashMap;
@@ -23,17 +24,18 @@ use outputs::OutputValueError;
 
 /// Output and input binding types this host handles (besides the triggers).
 // `rabbitMQ` outputs are published by `crate::triggers::rabbitmq`.
-const HANDLED_OUTPUTS: &[&str] = &["http", "queue", "blob", "table", "rabbitMQ"];
+const HANDLED_OUTPUTS: &[&str] = &["http", "queue", "blob", "table", "rabbitMQ", "serviceBus"];
 // `durableClient` values are added by the durable extension (`crate::durable`).
 const HANDLED_INPUTS: &[&str] = &["blob", "durableClient", "table"];
 
-/// A queue message the trigger holds: it is deleted in the same transaction that adds the
-/// invocation's queue outputs, so a message is never both processed and retried.
+/// A message the trigger holds: it is completed in the same transaction that adds the
+/// invocation's queue and Service Bus outputs, so a message is never both processed and retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeldMessage {
-    pub queue: String,
-    pub id: String,
-    pub pop_receipt: String,
+pub enum HeldMessage {
+    /// A storage-queue message, deleted with its pop receipt.
+    Queue { queue: String, id: String, pop_receipt: String },
+    /// A Service Bus copy, completed with its lock token.
+    ServiceBus(fnwire_storage::MessageLock),
 }
 
 /// Which binding of a function an error is about.
@@ -44,6 +46,7 @@ pub enum BindingRole {
     BlobOutput,
     TableInput,
     TableOutput,
+    ServiceBusOutput,
 }
 
 impl std::fmt::Display for BindingRole {
@@ -54,6 +57,7 @@ impl std::fmt::Display for BindingRole {
             BindingRole::BlobOutput => "blob output",
             BindingRole::TableInput => "table input",
             BindingRole::TableOutput => "table output",
+            BindingRole::ServiceBusOutput => "service bus output",
         })
     }
 }
@@ -246,7 +250,8 @@ impl AppBindings {
                 !b.is_trigger()
                     && (b.binding_type.eq_ignore_ascii_case("blob")
                         || b.binding_type.eq_ignore_ascii_case("queue")
-                        || b.binding_type.eq_ignore_ascii_case("table"))
+                        || b.binding_type.eq_ignore_ascii_case("table")
+                        || b.binding_type.eq_ignore_ascii_case("serviceBus"))
             })
         })
     }
@@ -370,10 +375,29 @@ impl AppBindings {
     ) -> Result<usize, BindingError> {
         let messages = self.collect_outputs(function, values, response)?;
         let table_writes = self.collect_table_writes(function, values, response)?;
+        let sends = self
+            .functions
+            .get(function)
+            .map_or(Ok(Vec::new()), |metadata| service_bus::collect_sends(metadata, values, response))?;
+        if !sends.is_empty() || matches!(held, Some(HeldMessage::ServiceBus(_))) {
+            // The Service Bus completion is a transaction of its own, so entities are written
+            // just before it: a failure between the two runs the function again (at least once).
+            if !table_writes.is_empty() {
+                self.tables(BindingRole::TableOutput, "")?
+                    .complete_with_entities(None, &[], &table_writes)
+                    .map_err(|e| BindingError::Commit(e.to_string()))?;
+            }
+            return service_bus::complete(self, held, &messages, &sends);
+        }
         if held.is_none() && messages.is_empty() && table_writes.is_empty() {
             return Ok(0);
         }
-        let held = held.map(|h| (h.queue.as_str(), h.id.as_str(), h.pop_receipt.as_str()));
+        let held = held.and_then(|h| match h {
+            HeldMessage::Queue { queue, id, pop_receipt } => {
+                Some((queue.as_str(), id.as_str(), pop_receipt.as_str()))
+            }
+            HeldMessage::ServiceBus(_) => None,
+        });
         if table_writes.is_empty() {
             self.store.complete_and_put(held, &messages).map_err(|e| BindingError::Commit(e.to_string()))?;
         } else {

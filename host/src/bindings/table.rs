@@ -346,7 +346,7 @@ mod tests {
         let held = store.get_messages("jobs", 1, std::time::Duration::from_secs(60)).unwrap().remove(0);
         let mut request = queue_request(std::str::from_utf8(&held.body).unwrap());
         let values = bindings.prepare("record", &mut request).unwrap();
-        let held = HeldMessage { queue: "jobs".into(), id: held.id, pop_receipt: held.pop_receipt };
+        let held = HeldMessage::Queue { queue: "jobs".into(), id: held.id, pop_receipt: held.pop_receipt };
 
         // The second entity has no RowKey and the binding gives none: nothing at all is written.
         let bad = success(vec![

@@ -392,7 +392,7 @@ async fn process(
         function: function.name.clone(),
         reason: format!("New blob detected({}): {}", function.pattern.container, blob.path),
         request,
-        held: Some(HeldMessage {
+        held: Some(HeldMessage::Queue {
             queue: m.queue.clone(),
             id: m.id.clone(),
             pop_receipt: m.pop_receipt.clone(),

@@ -9,7 +9,9 @@ pub mod config;
 pub mod queue;
 pub mod queue_cli;
 pub mod rabbitmq;
+pub mod service_bus;
 pub mod timer;
+pub mod topic_cli;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +34,8 @@ pub struct TriggerPlan {
     pub queues: Vec<QueueFunction>,
     pub blobs: Vec<BlobFunction>,
     pub queue_options: QueueOptions,
+    pub service_bus: Vec<service_bus::ServiceBusFunction>,
+    pub service_bus_options: service_bus::ServiceBusOptions,
 }
 
 /// The embedded triggers cannot start.
@@ -43,6 +47,10 @@ pub enum TriggerError {
     Queue { function: String, error: queue::QueueTriggerError },
     #[error("function `{function}`: {error}. Fix the blob trigger and start again")]
     Blob { function: String, error: blob::BlobTriggerError },
+    #[error("function `{function}`: {error}. Fix the Service Bus trigger and start again")]
+    ServiceBus { function: String, error: service_bus::ServiceBusTriggerError },
+    #[error(transparent)]
+    ServiceBusEntities(#[from] service_bus::DeclarationsError),
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -82,6 +90,10 @@ impl TriggerPlan {
                 let b = BlobFunction::from_binding(name, &f.function_id, trigger)
                     .map_err(|error| TriggerError::Blob { function: name.clone(), error })?;
                 plan.blobs.push(b);
+            } else if trigger.binding_type.eq_ignore_ascii_case("serviceBusTrigger") {
+                let s = service_bus::ServiceBusFunction::from_binding(name, &f.function_id, trigger)
+                    .map_err(|error| TriggerError::ServiceBus { function: name.clone(), error })?;
+                plan.service_bus.push(s);
             }
         }
         Ok(plan)
@@ -102,6 +114,9 @@ impl TriggerPlan {
         }
         for b in &self.blobs {
             out.insert(b.name.clone(), format!("blobs in {}", b.pattern.container));
+        }
+        for s in &self.service_bus {
+            out.insert(s.name.clone(), s.describe());
         }
         out
     }
@@ -152,6 +167,17 @@ impl TriggerPlan {
                 pipeline.clone(),
                 work_found,
                 self.queue_options.clone(),
+                stop.clone(),
+            )));
+        }
+        for s in self.service_bus {
+            let signal = bindings.signal(&service_bus::signal_key(&s.entity));
+            tasks.push(tokio::spawn(service_bus::run(
+                s,
+                store.clone(),
+                pipeline.clone(),
+                signal,
+                self.service_bus_options.clone(),
                 stop.clone(),
             )));
         }
@@ -227,7 +253,8 @@ impl Embedded {
         // One host per store: a second one is refused here, before it starts a worker or
         // releases the first host's held messages.
         let (store, blobs) = backend::open_with_blobs(&paths.storage_dir, &paths.blob_dir, settings, true)?;
-        let released = store.recover_at_start()?;
+        let released = store.recover_at_start()?
+            + store.topics().map(|t| t.recover_locks_at_start()).transpose()?.unwrap_or(0);
         if released > 0 {
             tracing::info!("{released} queue message(s) held when the host last stopped are visible again");
         }

@@ -190,7 +190,7 @@ async fn process(
         function: function.name.clone(),
         reason: format!("New queue message detected on '{}'", function.queue),
         request: function.invocation(&invocation_id, &m),
-        held: Some(HeldMessage {
+        held: Some(HeldMessage::Queue {
             queue: m.queue.clone(),
             id: m.id.clone(),
             pop_receipt: m.pop_receipt.clone(),

@@ -17,6 +17,7 @@ mod memory;
 mod pack;
 mod rabbitmq;
 mod scale_out;
+mod service_bus;
 mod store;
 mod supervision;
 mod support;

@@ -16,6 +16,7 @@
 //! * `hang` `hang`: the worker stops answering anything (also `WorkerStatusRequest`);
 //! * `restart` `restart`: the process exits with 200, the code that asks for a restart;
 //! * `slowqueue`: a queue trigger on `slowjobs` that, like `slow`, answers only when cancelled;
+//! * `slowbus`: a Service Bus trigger on queue `slowbus` that, like `slow`, answers only when cancelled;
 //! * `gate` `gate`: prints `test worker: gate waiting`, then answers `gate passed` once the file
 //!   named by `TEST_WORKER_GATE` exists (a request a test holds in flight for as long as it wants);
 //! * `gatequeue`: a queue trigger on `gatejobs` that waits for the same file, then succeeds.
@@ -98,6 +99,10 @@ fn functions() -> Vec<RpcFunctionMetadata> {
         function(
             "slowqueue",
             r#"{"type":"queueTrigger","direction":"in","name":"msg","queueName":"slowjobs"}"#,
+        ),
+        function(
+            "slowbus",
+            r#"{"type":"serviceBusTrigger","direction":"in","name":"msg","queueName":"slowbus"}"#,
         ),
         function(
             "tick",
@@ -307,7 +312,10 @@ async fn main() {
                     log_category: rpc_log::RpcLogCategory::User as i32,
                     ..Default::default()
                 }));
-                if req.function_id == "id-slow" || req.function_id == "id-slowqueue" {
+                if req.function_id == "id-slow"
+                    || req.function_id == "id-slowqueue"
+                    || req.function_id == "id-slowbus"
+                {
                     continue;
                 }
                 if req.function_id == "id-gate" || req.function_id == "id-gatequeue" {

@@ -22,6 +22,8 @@ pub const ATTRIBUTE_NAMES: &[&str] = &[
     "blob_trigger",
     "http_output",
     "queue_output",
+    "service_bus_trigger",
+    "service_bus_output",
     "blob_input",
     "blob_output",
     "rabbitmq_trigger",

@@ -7,6 +7,9 @@ mod backends;
 mod blob_trigger;
 mod postgres_only;
 mod tables;
+#[path = "../../../storage/tests/it/topic_behaviour.rs"]
+pub mod topic_behaviour;
+mod topics;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

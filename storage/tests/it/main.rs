@@ -5,6 +5,8 @@ mod group_commit;
 mod open;
 mod queue;
 mod timer;
+mod topic;
+pub mod topic_behaviour;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +25,10 @@ impl Default for ManualClock {
 }
 
 impl ManualClock {
+    pub fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+
     pub fn advance(&self, d: Duration) {
         let mut t = self.0.lock().unwrap();
         *t += chrono::Duration::from_std(d).unwrap();

@@ -131,3 +131,13 @@ fn rabbitmq_trigger_with_output_to_the_return_value() {
         pub async fn ship(order: RabbitMqMessage) -> String { todo!() }"#
     ));
 }
+
+#[test]
+fn service_bus_topic_trigger_with_queue_and_topic_outputs() {
+    insta::assert_json_snapshot!(rendered(
+        r#"#[service_bus_trigger(topic = "sales", subscription = "orders", connection = "ServiceBusConnection")]
+        #[service_bus_output(name = "shipping", queue = "shipping")]
+        #[service_bus_output(topic = "audit")]
+        pub fn ship(msg: ServiceBusMessage, shipping: Out<ServiceBusMessage>) -> String { todo!() }"#
+    ));
+}

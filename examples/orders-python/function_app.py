@@ -1,0 +1,75 @@
+"""Topics with filtered subscriptions, in Python: the same app as examples/orders (Rust), with
+the same routes, topic and subscriptions (`servicebus.json`). Run it with
+`fnwire start examples/orders-python`, then:
+
+    curl -s -X POST localhost:7071/api/publish \\
+      -d '[{"id":"o-1","type":"order","total":150},{"id":"o-2","type":"order","total":50},{"id":"q-1","type":"quote"}]'
+    curl -s localhost:7071/api/processed/o-1     # handled by `orders`, priority high
+    curl -s localhost:7071/api/processed/q-1     # handled by `quotes`
+    curl -s localhost:7071/api/processed/o-2     # 404: no subscription took it
+"""
+
+import json
+import logging
+
+import fnwire
+
+app = fnwire.App()
+
+
+def _sale_message(sale):
+    if not isinstance(sale, dict) or not isinstance(sale.get("id"), str):
+        raise ValueError('send e.g. {"id": "o-1", "type": "order", "total": 150}')
+    if sale.get("type") not in ("order", "quote"):
+        raise ValueError(f'`type` is `{sale.get("type")}`; use "order" or "quote"')
+    # `type` and `total` are application properties: the subscriptions' filters read them.
+    return fnwire.service_bus_message(
+        json.dumps(sale),
+        properties={"type": sale["type"], "total": float(sale.get("total", 0)), "id": sale["id"]},
+        message_id=sale["id"],
+        content_type="application/json",
+    )
+
+
+@app.http_trigger(route="publish", methods=["POST"], auth_level="anonymous")
+@app.service_bus_output(name="sales", topic="sales", connection="ServiceBusConnection")
+def publish(req: fnwire.HttpRequest, sales: fnwire.Out[list]) -> fnwire.HttpResponse:
+    """Publishes one sale, or an array of them, to the topic `sales`."""
+    try:
+        body = req.get_json()
+    except ValueError as err:
+        return fnwire.HttpResponse(f"the body is not JSON: {err}", status_code=400)
+    items = body if isinstance(body, list) else [body]
+    messages = []
+    for i, sale in enumerate(items):
+        try:
+            messages.append(_sale_message(sale))
+        except ValueError as err:
+            return fnwire.HttpResponse(f"sale {i}: {err}", status_code=400)
+    sales.set(messages)
+    return fnwire.HttpResponse.json({"published": len(messages)}, status_code=202)
+
+
+@app.service_bus_trigger(topic="sales", subscription="orders", connection="ServiceBusConnection")
+@app.blob_output(path="processed/{id}")
+def handle_order(msg: dict) -> str:
+    """Big orders only: the subscription's filter chose them."""
+    logging.info("order %s for %s", msg["id"], msg["total"])
+    return json.dumps({"handledBy": "orders", "sale": msg})
+
+
+@app.service_bus_trigger(topic="sales", subscription="quotes", connection="ServiceBusConnection")
+@app.blob_output(path="processed/{id}")
+def handle_quote(msg: dict) -> str:
+    logging.info("quote %s requested", msg["id"])
+    return json.dumps({"handledBy": "quotes", "sale": msg})
+
+
+@app.http_trigger(route="processed/{id}", methods=["GET"], auth_level="anonymous")
+@app.blob_input(name="record", path="processed/{id}")
+def processed(req: fnwire.HttpRequest, record: str = None) -> fnwire.HttpResponse:
+    """What happened to a sale: 404 until a subscription's function handled it."""
+    if record is None:
+        sale = req.route_params.get("id")
+        return fnwire.HttpResponse(f"sale `{sale}` was not handled (yet): no subscription took it", status_code=404)
+    return fnwire.HttpResponse(record, headers={"content-type": "application/json"})

@@ -1,0 +1,107 @@
+//! `serviceBus` outputs (`queueName` or `topicName`) and the completion of a Service Bus
+//! trigger's copy: the copy, the storage-queue outputs and the Service Bus sends go to the
+//! store in one transaction.
+//!
+//! An output value is one message, or one per element of an array or collection; each is a
+//! body, or a `{"$serviceBus": {…}}` envelope that also sets the message's properties (see
+//! `fnwire_messaging::Message::from_output_json`).
+
+use fnwire_messaging::Message;
+use fnwire_metadata::{Direction, FunctionMetadata};
+use fnwire_protocol::rpc::{InvocationResponse, TypedData, typed_data};
+use fnwire_storage::{MessageBody, Outgoing};
+
+use super::expressions::ExpressionValues;
+use super::outputs::{self, OutputValueError};
+use super::{AppBindings, BindingError, BindingRole, HeldMessage};
+
+fn value_messages(value: &TypedData) -> Result<Vec<Message>, String> {
+    let json_items = |text: &str| -> Result<Vec<Message>, String> {
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Array(items)) => {
+                items.iter().map(|i| Message::from_output_json(i).map_err(|e| e.to_string())).collect()
+            }
+            Ok(v @ serde_json::Value::Object(_)) => {
+                Ok(vec![Message::from_output_json(&v).map_err(|e| e.to_string())?])
+            }
+            _ => Ok(vec![Message::new(text.as_bytes())]),
+        }
+    };
+    match value.data.as_ref() {
+        Some(typed_data::Data::Json(text)) => json_items(text),
+        // A string holding an envelope sets properties too (Python and Node return text).
+        Some(typed_data::Data::String(text)) if text.trim_start().starts_with("{\"$serviceBus\"") => {
+            json_items(text)
+        }
+        _ => outputs::queue_messages(value)
+            .map(|bodies| bodies.into_iter().map(|b| Message::new(b.to_vec())).collect())
+            .map_err(|e: OutputValueError| e.to_string()),
+    }
+}
+
+/// The Service Bus messages a successful invocation sends.
+pub fn collect_sends(
+    metadata: &FunctionMetadata,
+    values: &ExpressionValues,
+    response: &InvocationResponse,
+) -> Result<Vec<Outgoing>, BindingError> {
+    let has_return = metadata.bindings.iter().any(|b| b.name == outputs::RETURN);
+    let mut sends = Vec::new();
+    for b in metadata.bindings.iter().filter(|b| b.direction != Direction::In && !b.is_trigger()) {
+        if !b.binding_type.eq_ignore_ascii_case("serviceBus") {
+            continue;
+        }
+        let Some(value) = outputs::output_value(response, &b.name, has_return) else { continue };
+        let role = BindingRole::ServiceBusOutput;
+        let template =
+            b.str_property("queueName").or_else(|| b.str_property("topicName")).unwrap_or_default();
+        let entity = values.resolve(template).map_err(|error| BindingError::Expression {
+            role,
+            binding: b.name.clone(),
+            error,
+        })?;
+        let messages = value_messages(&value).map_err(|error| BindingError::Blob {
+            role,
+            binding: b.name.clone(),
+            path: entity.clone(),
+            error,
+        })?;
+        sends.extend(messages.into_iter().map(|m| Outgoing::new(entity.clone(), m)));
+    }
+    Ok(sends)
+}
+
+/// Completes a held message (a Service Bus copy, or a storage-queue message) with the queue
+/// outputs and Service Bus sends, in one transaction.
+pub fn complete(
+    bindings: &AppBindings,
+    held: Option<&HeldMessage>,
+    messages: &[MessageBody],
+    sends: &[Outgoing],
+) -> Result<usize, BindingError> {
+    let store = crate::triggers::service_bus::topics(bindings.store().as_ref())
+        .map_err(|e| BindingError::Commit(e.to_string()))?;
+    let commit = |e: fnwire_storage::StorageError| BindingError::Commit(e.to_string());
+    match held {
+        Some(HeldMessage::Queue { queue, id, pop_receipt }) => {
+            // A storage-queue trigger with Service Bus outputs: the store's queue completion
+            // carries no sends, so the sends go first and the queue message after; a failure
+            // between them delivers the message again (at least once).
+            store.complete_and_send(None, &[], sends).map_err(commit)?;
+            bindings.store().complete_and_put(Some((queue, id, pop_receipt)), messages).map_err(commit)?;
+        }
+        Some(HeldMessage::ServiceBus(lock)) => {
+            store.complete_and_send(Some(lock), messages, sends).map_err(commit)?;
+        }
+        None => {
+            store.complete_and_send(None, messages, sends).map_err(commit)?;
+        }
+    }
+    for m in messages {
+        bindings.signal(&m.queue).notify_one();
+    }
+    for s in sends {
+        bindings.signal(&crate::triggers::service_bus::signal_key(&s.entity)).notify_one();
+    }
+    Ok(messages.len() + sends.len())
+}
