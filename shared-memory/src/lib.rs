@@ -70,6 +70,12 @@ impl Settings {
         if !get(ENABLED_SETTING).is_some_and(|v| setting_is_on(&v)) {
             return None;
         }
+        Some(Settings::locations(get))
+    }
+
+    /// Where maps are, whether or not the transfer is on: a worker reads the maps a host sends
+    /// even when its own outputs go inline.
+    pub fn locations(get: impl Fn(&str) -> Option<String>) -> Settings {
         let configured = get(DIRECTORIES_SETTING).filter(|v| !v.trim().is_empty());
         let roots: Vec<PathBuf> = match configured {
             Some(list) => {
@@ -77,7 +83,7 @@ impl Settings {
             }
             None => vec![PathBuf::from(DEFAULT_DIRECTORY)],
         };
-        Some(Settings::in_roots(roots))
+        Settings::in_roots(roots)
     }
 
     /// The settings of this process's environment (a worker gets the app settings there).
