@@ -6,6 +6,7 @@ pub mod azure_node;
 pub mod azure_python;
 pub mod cli;
 pub mod durable;
+pub mod instructions;
 pub mod load;
 pub mod peers;
 pub mod procs;
