@@ -166,6 +166,21 @@ impl Drop for BlockingGuard {
 /// [`SLOW_POLLS_TO_DEMOTE`] times in a row starts its invocations as tasks from then on (the
 /// reader serves every other message meanwhile).
 const INLINE_POLL_BUDGET: Duration = Duration::from_micros(200);
+
+/// Replaces [`INLINE_POLL_BUDGET`] (in µs). For measuring under valgrind, which runs code some
+/// 50 times slower: with the native budget every function would be demoted there, and the
+/// instruction count would describe a path a native worker does not take.
+const INLINE_POLL_BUDGET_ENV: &str = "FNWIRE_INLINE_POLL_BUDGET_US";
+
+fn inline_poll_budget() -> Duration {
+    static BUDGET: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var(INLINE_POLL_BUDGET_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .map_or(INLINE_POLL_BUDGET, Duration::from_micros)
+    })
+}
 /// In a row, because one slow poll proves little: on a busy machine the thread can be preempted
 /// in the middle of a 2 µs poll. A function that computes for long is slow every time.
 const SLOW_POLLS_TO_DEMOTE: u8 = 3;
@@ -180,7 +195,7 @@ struct InlinePolls {
 impl InlinePolls {
     /// Records one first poll; true when this one demoted the function.
     fn record(&mut self, took: Duration) -> bool {
-        if took <= INLINE_POLL_BUDGET {
+        if took <= inline_poll_budget() {
             self.slow_in_a_row = 0;
             return false;
         }
