@@ -242,6 +242,9 @@ pub(crate) struct Session {
 /// (the host's `grpc.rs` defines the same two names).
 const WORKER_SECRET_ENV: &str = "FNWIRE_WORKER_SECRET";
 const WORKER_SECRET_HEADER: &str = "x-fnwire-worker-secret";
+/// HTTP/2 flow-control window of the stream, both directions' receive side (hyper's client
+/// default is 2 MiB per stream).
+const STREAM_WINDOW_BYTES: u32 = 16 * 1024 * 1024;
 
 pub(crate) async fn run(
     args: WorkerArgs,
@@ -254,7 +257,11 @@ pub(crate) async fn run(
     let connect_error = |message: String| WorkerError::Connect { uri: args.host_uri.clone(), message };
     let endpoint = Endpoint::from_shared(args.host_uri.clone())
         .map_err(|e| connect_error(format!("the address is not a valid URI: {e}")))?
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        // As fnwire's host sets its side (host/src/grpc.rs): one stream carries every invocation,
+        // so a large body should not wait for window updates every few hundred KiB.
+        .initial_stream_window_size(STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(STREAM_WINDOW_BYTES);
     let channel = endpoint.connect().await.map_err(|e| connect_error(error_chain(&e)))?;
     let limit = args.grpc_max_message_length.unwrap_or(usize::MAX);
     let mut client =
