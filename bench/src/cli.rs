@@ -9,7 +9,8 @@ use crate::setup::{self, Env};
 use crate::stats::{Row, render_table, to_json};
 
 const USAGE: &str = "usage: fnwire-bench [SCENARIO…] [--quick] [--json FILE]
-scenarios: hop (alias stream-limit), http-rust, http-python, http-python-async, http-python-azure, http-node, http-node-azure, queue,
+       fnwire-bench --instructions ROW [--requests N]   (instructions per request under callgrind; ROW: http-rust, http-large, queue)
+scenarios: hop (alias stream-limit), http-rust, http-large, http-python, http-python-async, http-python-azure, http-node, http-node-azure, queue,
            cold-start-rust, cold-start-python, cold-start-node,
            durable-chain, durable-fanout, durable-python, rabbitmq (default: all)";
 
@@ -19,11 +20,16 @@ pub struct Options {
     pub scenarios: Vec<String>,
     pub quick: bool,
     pub json: Option<PathBuf>,
+    /// `--instructions ROW`: count instructions per request of that row instead of timing.
+    pub instructions: Option<String>,
+    /// `--requests N`: how many requests an instruction count covers.
+    pub requests: Option<usize>,
 }
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Options, String> {
-    let mut options = Options { scenarios: Vec::new(), quick: false, json: None };
+    let mut options =
+        Options { scenarios: Vec::new(), quick: false, json: None, instructions: None, requests: None };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -31,6 +37,20 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--json" => {
                 let file = it.next().ok_or("--json needs a file name: --json FILE")?;
                 options.json = Some(PathBuf::from(file));
+            }
+            "--instructions" => {
+                let row = it.next().ok_or("--instructions needs a row: --instructions ROW")?;
+                if !crate::instructions::ROWS.contains(&row.as_str()) {
+                    return Err(format!(
+                        "no instruction count for `{row}`; rows with one: {}",
+                        crate::instructions::ROWS.join(", ")
+                    ));
+                }
+                options.instructions = Some(row.clone());
+            }
+            "--requests" => {
+                let n = it.next().and_then(|n| n.parse().ok()).filter(|&n: &usize| n > 0);
+                options.requests = Some(n.ok_or("--requests needs a positive count: --requests N")?);
             }
             "-h" | "--help" => return Err(USAGE.into()),
             name => {
@@ -68,6 +88,9 @@ pub fn main() -> ExitCode {
             return exit(
                 runtime.block_on(crate::peers::plain_http(args[1].parse().unwrap_or(0), args[2].as_ref())),
             );
+        }
+        Some("plain-echo") if args.len() == 2 => {
+            return exit(runtime.block_on(crate::peers::plain_echo(args[1].parse().unwrap_or(0))));
         }
         Some("echo-peer") if args.len() == 4 => {
             return exit(runtime.block_on(crate::peers::echo_peer(&args[1], &args[2], args[3].as_ref())));
@@ -116,12 +139,17 @@ async fn run(options: Options) -> anyhow::Result<()> {
     let started = Instant::now();
     let env = Env::new(options.quick)?;
     setup::prepare_rust(&env)?;
+    if let Some(row) = &options.instructions {
+        let requests = options.requests.unwrap_or(crate::instructions::DEFAULT_REQUESTS);
+        return crate::instructions::run(&env, row, requests).await;
+    }
     let mut rows: Vec<Row> = Vec::new();
     for name in &options.scenarios {
         eprintln!("running {name} ({:.0} s so far)", started.elapsed().as_secs_f64());
         let result = match name.as_str() {
             "hop" => scenarios::hop(&env).await,
             "http-rust" => scenarios::http_rust(&env).await,
+            "http-large" => scenarios::http_large(&env).await,
             "http-python" => scenarios::http_python(&env).await,
             "http-python-async" => scenarios::http_python_async(&env).await,
             "http-python-azure" => crate::azure_python::http_python_azure(&env).await,

@@ -7,6 +7,7 @@ pub mod azure_python;
 pub mod blob_trigger;
 pub mod cli;
 pub mod durable;
+pub mod instructions;
 pub mod load;
 pub mod peers;
 pub mod procs;

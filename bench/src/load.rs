@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::rt::TokioIo;
 
 use crate::stats::percentile;
@@ -118,6 +118,16 @@ where
 
 /// Sends `GET path` over `budget.concurrency` keep-alive connections; only 200 counts as done.
 pub async fn http_get(addr: SocketAddr, path: &str, budget: Budget) -> LoadResult {
+    http_load(addr, path, None, budget).await
+}
+
+/// Sends `POST path` with `body` over `budget.concurrency` keep-alive connections; only a 200
+/// whose body is as long as the one sent counts as done (the path must echo it).
+pub async fn http_post(addr: SocketAddr, path: &str, body: Bytes, budget: Budget) -> LoadResult {
+    http_load(addr, path, Some(body), budget).await
+}
+
+async fn http_load(addr: SocketAddr, path: &str, body: Option<Bytes>, budget: Budget) -> LoadResult {
     let issued = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let deadline = started + budget.max_time;
@@ -125,9 +135,10 @@ pub async fn http_get(addr: SocketAddr, path: &str, budget: Budget) -> LoadResul
         .map(|_| {
             let issued = issued.clone();
             let path = path.to_string();
+            let body = body.clone();
             tokio::spawn(async move {
                 let mut out = TaskOutcome::default();
-                if let Err(e) = one_connection(addr, &path, budget, deadline, &issued, &mut out).await {
+                if let Err(e) = one_connection(addr, &path, body, budget, deadline, &issued, &mut out).await {
                     out.errors += 1;
                     out.first_error.get_or_insert_with(|| format!("{e:#}"));
                 }
@@ -142,6 +153,7 @@ pub async fn http_get(addr: SocketAddr, path: &str, budget: Budget) -> LoadResul
 async fn one_connection(
     addr: SocketAddr,
     path: &str,
+    body: Option<Bytes>,
     budget: Budget,
     deadline: Instant,
     issued: &AtomicUsize,
@@ -158,21 +170,27 @@ async fn one_connection(
         if n >= budget.max_requests || Instant::now() >= deadline {
             break;
         }
-        let request = http::Request::get(path)
-            .header(http::header::HOST, &host)
-            .body(Empty::<Bytes>::new())
-            .context("building the request")?;
+        let request = match &body {
+            None => http::Request::get(path).header(http::header::HOST, &host).body(Body::Empty),
+            Some(bytes) => http::Request::post(path)
+                .header(http::header::HOST, &host)
+                .header(http::header::CONTENT_TYPE, "application/octet-stream")
+                .body(Body::Full(Full::new(bytes.clone()))),
+        }
+        .context("building the request")?;
         let t = Instant::now();
         sender.ready().await?;
         let response = sender.send_request(request).await?;
         let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
-        if status == http::StatusCode::OK {
+        let answer = response.into_body().collect().await?.to_bytes();
+        let echoed = body.as_ref().is_none_or(|sent| sent.len() == answer.len());
+        if status == http::StatusCode::OK && echoed {
             out.latencies.push(t.elapsed());
         } else {
             out.errors += 1;
             out.first_error.get_or_insert_with(|| {
-                format!("GET {path} answered {status}: {}", String::from_utf8_lossy(&body))
+                let shown = String::from_utf8_lossy(&answer[..answer.len().min(300)]).into_owned();
+                format!("{path} answered {status} with {} bytes: {shown}", answer.len())
             });
         }
     }
@@ -193,4 +211,32 @@ pub async fn get_once(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, Byte
     let body = response.into_body().collect().await?.to_bytes();
     driver.abort();
     Ok((status, body, headers))
+}
+
+/// A request body: none for GET, the same bytes every time for POST.
+enum Body {
+    Empty,
+    Full(Full<Bytes>),
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        match self.get_mut() {
+            Body::Empty => std::task::Poll::Ready(None),
+            Body::Full(full) => std::pin::Pin::new(full).poll_frame(cx),
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            Body::Empty => hyper::body::SizeHint::with_exact(0),
+            Body::Full(full) => full.size_hint(),
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The bench's own baseline processes (hidden subcommands of `fnwire-bench`):
 //! `plain-http PORT RESPONSE_FILE` is a plain hyper server answering every request with a
-//! recorded response; `echo-peer URI WORKER_ID RESPONSE_FILE` is a raw tonic FunctionRpc client
+//! recorded response; `plain-echo PORT` answers every request with its body; `echo-peer URI WORKER_ID RESPONSE_FILE` is a raw tonic FunctionRpc client
 //! that answers each `InvocationRequest` with a recorded `InvocationResponse`.
 
 use std::convert::Infallible;
@@ -42,6 +42,31 @@ pub async fn plain_http(port: u16, response_file: &Path) -> anyhow::Result<()> {
                 let response = response.body(Full::new(Bytes::from(recorded.body.clone())));
                 async move { Ok::<_, Infallible>(response.unwrap_or_default()) }
             });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// `plain-echo PORT`: a plain hyper server answering every request with its own body (the
+/// `http-large` baseline: the same bytes in and out, nothing else).
+pub async fn plain_echo(port: u16) -> anyhow::Result<()> {
+    use http_body_util::BodyExt;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    loop {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+                    let body = req.into_body().collect().await?.to_bytes();
+                    let response = http::Response::builder()
+                        .header(http::header::CONTENT_TYPE, "application/octet-stream")
+                        .body(Full::new(body))
+                        .unwrap_or_default();
+                    Ok::<_, hyper::Error>(response)
+                });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;

@@ -30,6 +30,7 @@ use crate::stats::{Better, Row, median};
 pub const ALL: &[&str] = &[
     "hop",
     "http-rust",
+    "http-large",
     "http-python",
     "http-python-async",
     "http-python-azure",
@@ -393,6 +394,66 @@ pub async fn http_rust(env: &Env) -> anyhow::Result<Vec<Row>> {
         "http-rust: fnwire start + hello-rust vs a plain hyper server sending the same response bytes",
     )
     .await
+}
+
+/// Connections of `http-large`: a few large bodies in flight keep both sides busy and memory
+/// bounded (4 × 16 MiB each way).
+const LARGE_CONNECTIONS: usize = 4;
+/// The body sizes `http-large` echoes, with their row names.
+const LARGE_SIZES: [(usize, &str); 2] = [(1024 * 1024, "http-large"), (16 * 1024 * 1024, "http-large:16MB")];
+const MIRROR: &str = "/api/mirror";
+
+/// `len` bytes that are not all alike (so nothing along the way can shortcut them).
+pub(crate) fn large_body(len: usize) -> Bytes {
+    (0..len).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into()
+}
+
+/// `http-large`: 1 MiB and 16 MiB bodies echoed by hello-rust's `mirror` under `fnwire start`,
+/// against a plain hyper server echoing them, in MB of body per second.
+pub async fn http_large(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let mut fnwire = fnwire_start(env, "http-large-fnwire", &env.rust_app(), &[])?;
+    fnwire.wait_ready(HELLO, Instant::now(), START_BOUND).await?;
+    let port = free_port()?;
+    let mut command = Command::new(std::env::current_exe()?);
+    command.arg("plain-echo").arg(port.to_string());
+    let mut plain = Served::spawn("http-large-plain", command, addr(port), &env.log("http-large-plain"))?;
+    plain.wait_ready(HELLO, Instant::now(), START_BOUND).await?;
+    let mut rows = Vec::new();
+    for (size, row) in LARGE_SIZES {
+        let body = large_body(size);
+        let (max_time, max_requests) =
+            if env.quick { (Duration::from_millis(1500), 2_000) } else { (Duration::from_secs(5), 20_000) };
+        let budget = Budget { concurrency: LARGE_CONNECTIONS, max_requests, max_time };
+        let warm =
+            Budget { concurrency: LARGE_CONNECTIONS, max_requests: 8, max_time: Duration::from_secs(60) };
+        crate::load::http_post(fnwire.addr, MIRROR, body.clone(), warm).await.check(row)?;
+        crate::load::http_post(plain.addr, MIRROR, body.clone(), warm).await.check(row)?;
+        let mb_per_s =
+            |r: &LoadResult| r.completed as f64 * size as f64 / 1e6 / r.elapsed.as_secs_f64().max(1e-9);
+        let pairs: Mutex<Pairs> = Mutex::default();
+        alternate(
+            env.rounds(),
+            || async {
+                let r = crate::load::http_post(fnwire.addr, MIRROR, body.clone(), budget).await.check(row)?;
+                pairs.lock().unwrap_or_else(|e| e.into_inner()).push(true, "mbps", mb_per_s(&r));
+                Ok(())
+            },
+            || async {
+                let r = crate::load::http_post(plain.addr, MIRROR, body.clone(), budget).await.check(row)?;
+                pairs.lock().unwrap_or_else(|e| e.into_inner()).push(false, "mbps", mb_per_s(&r));
+                Ok(())
+            },
+        )
+        .await?;
+        let pairs = pairs.into_inner().unwrap_or_else(|e| e.into_inner());
+        rows.push(pairs.row(row, "mbps", "MB/s echoed", Better::Higher));
+    }
+    if let Some(first) = rows.first_mut() {
+        *first = first.clone().with_note(
+            "http-large: 1 MiB and 16 MiB POST bodies echoed by hello-rust's `mirror` (fnwire start) vs a plain hyper server echoing them; 4 connections",
+        );
+    }
+    Ok(rows)
 }
 
 pub async fn http_python(env: &Env) -> anyhow::Result<Vec<Row>> {

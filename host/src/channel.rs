@@ -5,16 +5,20 @@
 //! the function name and invocation id they belong to.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use fnwire_protocol::rpc::streaming_message::Content;
+use fnwire_protocol::rpc::{
+    CloseSharedMemoryResourcesRequest, ParameterBinding, RpcException, parameter_binding,
+};
 use fnwire_protocol::rpc::{
     FunctionLoadRequest, FunctionLoadRequestCollection, FunctionLoadResponse, FunctionMetadataResponse,
     FunctionsMetadataRequest, InvocationCancel, InvocationRequest, InvocationResponse, RpcLog, StatusResult,
     StreamingMessage, WorkerInitRequest, WorkerInitResponse, WorkerStatusRequest, WorkerTerminate, rpc_log,
     status_result,
 };
+use fnwire_shared_memory::{Settings as SharedMemorySettings, SharedMemory};
 use tokio::sync::{oneshot, watch};
 
 use crate::grpc::WorkerConnection;
@@ -31,6 +35,7 @@ pub mod capability {
     pub const HANDLES_INVOCATION_CANCEL_MESSAGE: &str = "HandlesInvocationCancelMessage";
     pub const SUPPORTS_LOAD_RESPONSE_COLLECTION: &str = "SupportsLoadResponseCollection";
     pub const WORKER_STATUS: &str = "WorkerStatus";
+    pub const SHARED_MEMORY_DATA_TRANSFER: &str = fnwire_shared_memory::CAPABILITY;
 }
 
 /// What went wrong talking to a worker.
@@ -127,6 +132,8 @@ pub struct WorkerChannel {
     state: Arc<Mutex<State>>,
     closed_rx: watch::Receiver<Option<String>>,
     observer: Option<MessageObserver>,
+    /// Set when the app turned shared-memory transfer on and the worker declared it.
+    shared_memory: OnceLock<Arc<SharedMemory>>,
 }
 
 impl std::fmt::Debug for WorkerChannel {
@@ -163,6 +170,7 @@ impl WorkerChannel {
             state,
             closed_rx,
             observer,
+            shared_memory: OnceLock::new(),
         }
     }
 
@@ -197,6 +205,22 @@ impl WorkerChannel {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the maps half-updated in a harmful way.
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends large input values through shared memory from now on, if the worker declared
+    /// `SharedMemoryDataTransfer` (call after [`WorkerChannel::initialize`]); returns whether it
+    /// will. Azure's host needs both the app setting and the capability too.
+    pub fn enable_shared_memory(&self, settings: SharedMemorySettings) -> bool {
+        if !self.has_capability(capability::SHARED_MEMORY_DATA_TRANSFER) {
+            return false;
+        }
+        let _ = self.shared_memory.set(Arc::new(SharedMemory::new(settings)));
+        true
+    }
+
+    /// Whether large values go through shared memory with this worker.
+    pub fn uses_shared_memory(&self) -> bool {
+        self.shared_memory.get().is_some()
     }
 
     /// Sends a message without waiting for anything.
@@ -336,11 +360,23 @@ impl WorkerChannel {
     }
 
     /// Sends an invocation and waits for its response (no timeout: the caller decides).
+    ///
+    /// With shared memory on, large input values go in maps that are deleted when the response
+    /// arrives (or the invocation is abandoned), and output values the worker put in maps are
+    /// read into the response, after which the worker is told to free them.
     pub async fn invoke(
         &self,
         function_name: &str,
-        request: InvocationRequest,
+        mut request: InvocationRequest,
     ) -> Result<InvocationResponse, ChannelError> {
+        let _input_maps = match self.shared_memory.get() {
+            Some(shared) if request.input_data.iter().any(has_large_value) => {
+                let (offloaded, maps) = offload_inputs(shared.clone(), request).await?;
+                request = offloaded;
+                Some(maps)
+            }
+            _ => None,
+        };
         let invocation_id = request.invocation_id.clone();
         let (tx, rx) = oneshot::channel();
         {
@@ -357,8 +393,67 @@ impl WorkerChannel {
         self.send(Content::InvocationRequest(request))?;
         let result = rx.await;
         drop(guard);
-        result
-            .map_err(|_| ChannelError::Closed(self.closed_reason().unwrap_or_else(|| "stream closed".into())))
+        let response = result.map_err(|_| {
+            ChannelError::Closed(self.closed_reason().unwrap_or_else(|| "stream closed".into()))
+        })?;
+        if response.output_data.iter().any(is_shared_memory) {
+            return Ok(self.read_shared_outputs(response).await);
+        }
+        Ok(response)
+    }
+
+    /// Replaces the outputs the worker put in shared memory with their values, then asks the
+    /// worker to free those maps. An output that cannot be read fails the invocation: its value
+    /// is lost, and delivering the other outputs without it would be a partial result.
+    async fn read_shared_outputs(&self, mut response: InvocationResponse) -> InvocationResponse {
+        let names: Vec<String> = response
+            .output_data
+            .iter()
+            .filter_map(|b| match &b.rpc_data {
+                Some(parameter_binding::RpcData::RpcSharedMemory(m)) => Some(m.name.clone()),
+                _ => None,
+            })
+            .collect();
+        let read = match self.shared_memory.get() {
+            Some(shared) => {
+                let shared = shared.clone();
+                let mut outputs = std::mem::take(&mut response.output_data);
+                // Files, possibly large: off the runtime's threads.
+                tokio::task::spawn_blocking(move || {
+                    for binding in &mut outputs {
+                        shared.resolve(binding).map_err(|e| format!("output `{}`: {e}", binding.name))?;
+                    }
+                    Ok(outputs)
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("reading shared memory stopped: {e}")))
+            }
+            None => Err(format!(
+                "the worker sent output `{}` through shared memory, which this host did not offer: set {} to \
+                 true in the app settings to use it, or send values inline",
+                response.output_data.iter().find(|b| is_shared_memory(b)).map_or("", |b| b.name.as_str()),
+                fnwire_shared_memory::ENABLED_SETTING
+            )),
+        };
+        // Azure's host does not wait for the answer either.
+        let _ = self.send(Content::CloseSharedMemoryResourcesRequest(CloseSharedMemoryResourcesRequest {
+            map_names: names,
+        }));
+        match read {
+            Ok(outputs) => response.output_data = outputs,
+            Err(message) => {
+                tracing::error!(invocation_id = %response.invocation_id, "{message}");
+                response.output_data.clear();
+                response.return_value = None;
+                response.result = Some(StatusResult {
+                    status: status_result::Status::Failure as i32,
+                    exception: Some(RpcException { message: message.clone(), ..Default::default() }),
+                    result: message,
+                    ..Default::default()
+                });
+            }
+        }
+        response
     }
 
     /// Asks the worker to cancel an invocation (only if it declared it handles cancels).
@@ -392,6 +487,57 @@ impl WorkerChannel {
         };
         self.send(Content::WorkerTerminate(WorkerTerminate { grace_period: Some(grace) })).is_ok()
     }
+}
+
+fn has_large_value(binding: &ParameterBinding) -> bool {
+    matches!(&binding.rpc_data, Some(parameter_binding::RpcData::Data(d)) if fnwire_shared_memory::qualifies(d))
+}
+
+fn is_shared_memory(binding: &ParameterBinding) -> bool {
+    matches!(binding.rpc_data, Some(parameter_binding::RpcData::RpcSharedMemory(_)))
+}
+
+/// The maps holding one invocation's inputs; deleted when dropped, however the invocation ends.
+struct InputMaps {
+    shared: Arc<SharedMemory>,
+    names: Vec<String>,
+}
+
+impl Drop for InputMaps {
+    fn drop(&mut self) {
+        for name in &self.names {
+            self.shared.free(name);
+        }
+    }
+}
+
+/// Moves the large input values into maps, on the blocking pool. A value that cannot be written
+/// (a full tmpfs) stays inline: Azure's host sends it over the stream then too.
+async fn offload_inputs(
+    shared: Arc<SharedMemory>,
+    request: InvocationRequest,
+) -> Result<(InvocationRequest, InputMaps), ChannelError> {
+    let work = tokio::task::spawn_blocking(move || {
+        let mut request = request;
+        let mut maps = InputMaps { shared: shared.clone(), names: Vec::new() };
+        for binding in &mut request.input_data {
+            match shared.offload(binding) {
+                Ok(Some(name)) => maps.names.push(name),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(
+                    invocation_id = %request.invocation_id,
+                    "input `{}` goes over the stream instead of shared memory: {e}",
+                    binding.name
+                ),
+            }
+        }
+        (request, maps)
+    });
+    // The closure owns the request: if it panicked (a bug), there is nothing left to send.
+    work.await.map_err(|e| ChannelError::Failed {
+        what: "InvocationRequest",
+        message: format!("writing its inputs to shared memory stopped: {e}"),
+    })
 }
 
 /// Removes an invocation from the pending map however `invoke` ends (including being dropped
@@ -474,6 +620,9 @@ fn dispatch(msg: StreamingMessage, state: &Mutex<State>) {
             drop(s);
             print_log(&log, function.as_deref());
         }
+        // The host does not wait for the worker to confirm it freed shared memory (Azure's
+        // neither).
+        Some(Content::CloseSharedMemoryResourcesResponse(_)) => {}
         Some(Content::InvocationResponse(response)) => match s.invocations.remove(&response.invocation_id) {
             Some(pending) => {
                 let _ = pending.tx.send(response);
@@ -544,7 +693,10 @@ mod tests {
     use super::*;
     use crate::grpc::GrpcServer;
     use fnwire_protocol::rpc::function_rpc_client::FunctionRpcClient;
-    use fnwire_protocol::rpc::{FunctionLoadResponse, StartStream, WorkerStatusResponse};
+    use fnwire_protocol::rpc::{
+        FunctionLoadResponse, RpcDataType, RpcSharedMemory, StartStream, TypedData, WorkerStatusResponse,
+        typed_data,
+    };
     use tokio::sync::mpsc;
 
     /// A worker side made of a real tonic client: messages to send, and messages received.
@@ -571,7 +723,12 @@ mod tests {
             content: Some(Content::StartStream(StartStream { worker_id: "w".into() })),
         })
         .unwrap();
-        let mut client = FunctionRpcClient::connect(server.uri()).await.unwrap();
+        // Like real workers: no practical message size limit (the shared-memory tests send 16 MiB).
+        let mut client = FunctionRpcClient::connect(server.uri())
+            .await
+            .unwrap()
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX);
         let stream = client
             .event_stream(tokio_stream::wrappers::UnboundedReceiverStream::new(rx))
             .await
@@ -699,6 +856,177 @@ mod tests {
         let again =
             channel.invoke("f", InvocationRequest { invocation_id: "j".into(), ..Default::default() }).await;
         assert!(matches!(again, Err(ChannelError::Closed(_))));
+    }
+
+    const SIXTEEN_MIB: usize = 16 * 1024 * 1024;
+
+    /// Initializes the channel with a worker declaring `capabilities`.
+    async fn initialized(capabilities: &[&str]) -> (GrpcServer, Arc<WorkerChannel>, FakeWorker) {
+        let (server, channel, mut worker) = connected().await;
+        let c = channel.clone();
+        let init =
+            tokio::spawn(
+                async move { c.initialize(WorkerInitRequest::default(), Duration::from_secs(10)).await },
+            );
+        worker.next().await;
+        worker.send(
+            "",
+            Content::WorkerInitResponse(WorkerInitResponse {
+                capabilities: capabilities.iter().map(|c| (c.to_string(), "true".to_string())).collect(),
+                result: ok(),
+                ..Default::default()
+            }),
+        );
+        init.await.unwrap().unwrap();
+        (server, channel, worker)
+    }
+
+    fn binding(name: &str, data: typed_data::Data) -> ParameterBinding {
+        ParameterBinding {
+            name: name.into(),
+            rpc_data: Some(parameter_binding::RpcData::Data(TypedData { data: Some(data) })),
+        }
+    }
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8).collect()
+    }
+
+    fn map_path(root: &std::path::Path, name: &str) -> std::path::PathBuf {
+        root.join("AzureFunctions").join(name)
+    }
+
+    #[tokio::test]
+    async fn sixteen_mib_both_ways_go_through_shared_memory_and_every_map_is_freed() {
+        let root = tempfile::tempdir().unwrap();
+        let (_s, channel, mut worker) = initialized(&[capability::SHARED_MEMORY_DATA_TRANSFER]).await;
+        assert!(channel.enable_shared_memory(SharedMemorySettings::in_roots([root.path().to_path_buf()])));
+        let input = pattern(SIXTEEN_MIB);
+        let request = InvocationRequest {
+            invocation_id: "i".into(),
+            input_data: vec![
+                binding("blob", typed_data::Data::Bytes(input.clone().into())),
+                binding("small", typed_data::Data::String("inline".into())),
+            ],
+            ..Default::default()
+        };
+        let c = channel.clone();
+        let invoke = tokio::spawn(async move { c.invoke("f", request).await });
+
+        let Some(Content::InvocationRequest(sent)) = worker.next().await.content else {
+            panic!("expected the request")
+        };
+        let Some(parameter_binding::RpcData::RpcSharedMemory(map)) = &sent.input_data[0].rpc_data else {
+            panic!("a 16 MiB input goes through shared memory")
+        };
+        assert_eq!((map.offset, map.count, map.r#type), (0, SIXTEEN_MIB as i64, RpcDataType::Bytes as i32));
+        // Read by hand, in Azure's layout: flag, little-endian length, content.
+        let raw = std::fs::read(map_path(root.path(), &map.name)).unwrap();
+        assert_eq!((raw[0], &raw[1..9]), (1, &(SIXTEEN_MIB as i64).to_le_bytes()[..]));
+        assert!(raw[9..] == input[..]);
+        assert_eq!(sent.input_data[1], binding("small", typed_data::Data::String("inline".into())));
+
+        // The worker answers with a 16 MiB string output in a map of its own, written by hand.
+        let text = "é".repeat(SIXTEEN_MIB / 2);
+        let mut raw = vec![1u8];
+        raw.extend_from_slice(&(text.len() as i64).to_le_bytes());
+        raw.extend_from_slice(text.as_bytes());
+        std::fs::write(map_path(root.path(), "worker-output-1"), raw).unwrap();
+        worker.send(
+            "",
+            Content::InvocationResponse(InvocationResponse {
+                invocation_id: "i".into(),
+                result: ok(),
+                output_data: vec![ParameterBinding {
+                    name: "copy".into(),
+                    rpc_data: Some(parameter_binding::RpcData::RpcSharedMemory(RpcSharedMemory {
+                        name: "worker-output-1".into(),
+                        offset: 0,
+                        count: text.len() as i64,
+                        r#type: RpcDataType::String as i32,
+                    })),
+                }],
+                ..Default::default()
+            }),
+        );
+        let response = invoke.await.unwrap().unwrap();
+        assert_eq!(response.output_data, [binding("copy", typed_data::Data::String(text))]);
+        assert!(
+            !map_path(root.path(), &map.name).exists(),
+            "the input map is freed once the response arrives"
+        );
+        let Some(Content::CloseSharedMemoryResourcesRequest(close)) = worker.next().await.content else {
+            panic!("the host asks the worker to free the output map")
+        };
+        assert_eq!(close.map_names, ["worker-output-1"]);
+    }
+
+    #[tokio::test]
+    async fn a_worker_without_the_capability_gets_the_bytes_over_the_stream() {
+        let root = tempfile::tempdir().unwrap();
+        let (_s, channel, mut worker) = initialized(&[]).await;
+        assert!(!channel.enable_shared_memory(SharedMemorySettings::in_roots([root.path().to_path_buf()])));
+        let input = binding("blob", typed_data::Data::Bytes(pattern(SIXTEEN_MIB).into()));
+        let request = InvocationRequest {
+            invocation_id: "i".into(),
+            input_data: vec![input.clone()],
+            ..Default::default()
+        };
+        let c = channel.clone();
+        let invoke = tokio::spawn(async move { c.invoke("f", request).await });
+        let Some(Content::InvocationRequest(sent)) = worker.next().await.content else {
+            panic!("expected the request")
+        };
+        assert!(sent.input_data == [input]);
+        assert!(!root.path().join("AzureFunctions").exists(), "no map was written");
+        worker.send(
+            "",
+            Content::InvocationResponse(InvocationResponse {
+                invocation_id: "i".into(),
+                result: ok(),
+                ..Default::default()
+            }),
+        );
+        invoke.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_output_map_that_cannot_be_read_fails_the_invocation_naming_it() {
+        let root = tempfile::tempdir().unwrap();
+        let (_s, channel, mut worker) = initialized(&[capability::SHARED_MEMORY_DATA_TRANSFER]).await;
+        channel.enable_shared_memory(SharedMemorySettings::in_roots([root.path().to_path_buf()]));
+        let c = channel.clone();
+        let invoke = tokio::spawn(async move {
+            c.invoke("f", InvocationRequest { invocation_id: "i".into(), ..Default::default() }).await
+        });
+        worker.next().await;
+        worker.send(
+            "",
+            Content::InvocationResponse(InvocationResponse {
+                invocation_id: "i".into(),
+                result: ok(),
+                output_data: vec![ParameterBinding {
+                    name: "copy".into(),
+                    rpc_data: Some(parameter_binding::RpcData::RpcSharedMemory(RpcSharedMemory {
+                        name: "gone-map".into(),
+                        count: 5,
+                        r#type: RpcDataType::Bytes as i32,
+                        ..Default::default()
+                    })),
+                }],
+                ..Default::default()
+            }),
+        );
+        let response = invoke.await.unwrap().unwrap();
+        let result = response.result.unwrap();
+        assert_eq!(result.status, status_result::Status::Failure as i32);
+        let message = result.exception.unwrap().message;
+        assert!(message.contains("output `copy`") && message.contains("`gone-map`"), "{message}");
+        assert!(response.output_data.is_empty(), "no partial outputs");
+        let Some(Content::CloseSharedMemoryResourcesRequest(close)) = worker.next().await.content else {
+            panic!("the worker is still told to free its map")
+        };
+        assert_eq!(close.map_names, ["gone-map"]);
     }
 
     #[tokio::test]

@@ -32,6 +32,14 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::http::ListenerLimits;
 use crate::log_limit::RateLimitedLog;
 
+/// The host's HTTP/2 receive window on the worker stream and connection (hyper's server default
+/// is 1 MiB): one stream carries every invocation, so a 16 MiB response would otherwise stop for
+/// a `WINDOW_UPDATE` round trip at every MiB. A window is an allowance, not a buffer. The worker
+/// runtime sets the same for its side.
+pub const STREAM_WINDOW_BYTES: u32 = 16 * 1024 * 1024;
+/// Largest HTTP/2 frame the worker may send (the default is 16 KiB): fewer frames per large body.
+pub const MAX_FRAME_BYTES: u32 = 1024 * 1024;
+
 /// Refusals kept for [`GrpcServer::refusals`]; older ones are dropped.
 const KEPT_REFUSALS: usize = 32;
 /// Characters of a caller's worker id that a refusal quotes.
@@ -135,6 +143,9 @@ impl GrpcServer {
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
+                .initial_stream_window_size(STREAM_WINDOW_BYTES)
+                .initial_connection_window_size(STREAM_WINDOW_BYTES)
+                .max_frame_size(MAX_FRAME_BYTES)
                 .add_service(service)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = shutdown_rx.await;

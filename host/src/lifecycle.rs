@@ -214,6 +214,19 @@ pub async fn start_worker_observed(
         r = channel.initialize(request, launch.init_timeout) => r.map_err(StartupError::Init)?,
         _ = process.wait() => return Err(exited(&process, "answering WorkerInitRequest")),
     };
+    // The worker sees the same app settings (its environment), so both sides agree.
+    let setting = |key: &str| launch.env.get(key).cloned().or_else(|| std::env::var(key).ok());
+    if let Some(settings) = fnwire_shared_memory::Settings::from_app_settings(setting) {
+        if channel.enable_shared_memory(settings) {
+            tracing::debug!("values of 1 MiB and more go through shared memory");
+        } else {
+            tracing::info!(
+                "{} is on, but the worker does not declare {}: values go over the stream",
+                fnwire_shared_memory::ENABLED_SETTING,
+                fnwire_shared_memory::CAPABILITY
+            );
+        }
+    }
     Ok(StartedWorker { process, channel, init })
 }
 

@@ -85,6 +85,16 @@ fn arguments_select_scenarios_in_canonical_order() {
 }
 
 #[test]
+fn instruction_counts_take_a_row_and_a_request_count() {
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let o = parse(&args(&["--instructions", "http-rust", "--requests", "500"])).unwrap();
+    assert_eq!((o.instructions.as_deref(), o.requests), (Some("http-rust"), Some(500)));
+    assert!(parse(&args(&["--instructions", "cold-start-rust"])).unwrap_err().contains("rows with one"));
+    assert!(parse(&args(&["--instructions"])).unwrap_err().contains("ROW"));
+    assert!(parse(&args(&["--instructions", "queue", "--requests", "0"])).unwrap_err().contains("positive"));
+}
+
+#[test]
 fn the_durable_rows_are_selectable_by_name() {
     let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let o = parse(&args(&["durable-python", "durable-fanout", "durable-chain", "--quick"])).unwrap();

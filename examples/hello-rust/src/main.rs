@@ -40,6 +40,12 @@ pub async fn echo(req: HttpRequest) -> HttpResponse {
     }
 }
 
+/// Answers the request body as it came, whatever its bytes (the benchmark's large-body row).
+#[http_trigger(route = "mirror", methods = "post", auth_level = "anonymous")]
+pub async fn mirror(req: HttpRequest) -> HttpResponse {
+    HttpResponse::ok().with_header("content-type", "application/octet-stream").with_body(req.into_body())
+}
+
 /// Always fails: shows what a failing function looks like to clients (500) and in the log.
 #[http_trigger(route = "boom", auth_level = "anonymous")]
 pub fn boom(req: HttpRequest) -> Result<HttpResponse, fnwire::Error> {

@@ -302,6 +302,7 @@ pub struct Worker {
     shutdown_grace: Duration,
     reload: Option<AppReload>,
     runtime: LanguageRuntime,
+    shared_memory: Option<fnwire_shared_memory::Settings>,
 }
 
 impl Worker {
@@ -313,6 +314,7 @@ impl Worker {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             reload: None,
             runtime: LanguageRuntime::default(),
+            shared_memory: fnwire_shared_memory::Settings::from_env(),
         }
     }
 
@@ -344,6 +346,15 @@ impl Worker {
     /// `FunctionEnvironmentReloadRequest` (placeholder mode); they are added to the served ones.
     pub fn on_environment_reload(mut self, reload: AppReload) -> Self {
         self.reload = Some(reload);
+        self
+    }
+
+    /// Where this worker puts output values of 1 MiB and more (shared memory), or `None` to send
+    /// them inline. By default the app settings decide
+    /// (`FUNCTIONS_WORKER_SHARED_MEMORY_DATA_TRANSFER_ENABLED`, `FUNCTIONS_UNIX_SHARED_MEMORY_DIRECTORIES`);
+    /// the maps a host sends are read either way.
+    pub fn shared_memory(mut self, settings: Option<fnwire_shared_memory::Settings>) -> Self {
+        self.shared_memory = settings;
         self
     }
 
@@ -398,7 +409,15 @@ impl Worker {
         }
         install_default_subscriber();
         panic::install_hook();
-        session::run(self.args, self.functions, self.shutdown_grace, self.reload, self.runtime).await
+        session::run(
+            self.args,
+            self.functions,
+            self.shutdown_grace,
+            self.reload,
+            self.runtime,
+            self.shared_memory,
+        )
+        .await
     }
 }
 

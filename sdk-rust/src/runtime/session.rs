@@ -26,6 +26,7 @@ use fnwire_protocol::rpc::{
 };
 use fnwire_protocol::tonic::transport::Endpoint;
 use fnwire_protocol::tonic::{Request, Streaming};
+use fnwire_shared_memory::{Settings as SharedMemorySettings, SharedMemory};
 use futures::StreamExt;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::sync::{Notify, oneshot};
@@ -60,6 +61,9 @@ pub(crate) fn capabilities() -> HashMap<String, String> {
         "HandlesWorkerTerminateMessage",
         "HandlesInvocationCancelMessage",
         "SupportsLoadResponseCollection",
+        // Declared always, as Azure's Python worker does: the app setting decides whether the
+        // host sends maps, and whether this worker writes its outputs into maps.
+        fnwire_shared_memory::CAPABILITY,
     ]
     .into_iter()
     .map(|key| (key.to_string(), "true".to_string()))
@@ -162,6 +166,21 @@ impl Drop for BlockingGuard {
 /// [`SLOW_POLLS_TO_DEMOTE`] times in a row starts its invocations as tasks from then on (the
 /// reader serves every other message meanwhile).
 const INLINE_POLL_BUDGET: Duration = Duration::from_micros(200);
+
+/// Replaces [`INLINE_POLL_BUDGET`] (in µs). For measuring under valgrind, which runs code some
+/// 50 times slower: with the native budget every function would be demoted there, and the
+/// instruction count would describe a path a native worker does not take.
+const INLINE_POLL_BUDGET_ENV: &str = "FNWIRE_INLINE_POLL_BUDGET_US";
+
+fn inline_poll_budget() -> Duration {
+    static BUDGET: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var(INLINE_POLL_BUDGET_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .map_or(INLINE_POLL_BUDGET, Duration::from_micros)
+    })
+}
 /// In a row, because one slow poll proves little: on a busy machine the thread can be preempted
 /// in the middle of a 2 µs poll. A function that computes for long is slow every time.
 const SLOW_POLLS_TO_DEMOTE: u8 = 3;
@@ -176,7 +195,7 @@ struct InlinePolls {
 impl InlinePolls {
     /// Records one first poll; true when this one demoted the function.
     fn record(&mut self, took: Duration) -> bool {
-        if took <= INLINE_POLL_BUDGET {
+        if took <= inline_poll_budget() {
             self.slow_in_a_row = 0;
             return false;
         }
@@ -214,12 +233,18 @@ pub(crate) struct Session {
     default_grace: Duration,
     reload: Option<super::AppReload>,
     runtime: LanguageRuntime,
+    /// Reads the maps the host sends; writes outputs into maps only when `offload_outputs`.
+    shared_memory: Arc<SharedMemory>,
+    offload_outputs: bool,
 }
 
 /// Where fnwire's host gives a worker its per-launch secret, and the metadata key that proves it
 /// (the host's `grpc.rs` defines the same two names).
 const WORKER_SECRET_ENV: &str = "FNWIRE_WORKER_SECRET";
 const WORKER_SECRET_HEADER: &str = "x-fnwire-worker-secret";
+/// HTTP/2 flow-control window of the stream, both directions' receive side (hyper's client
+/// default is 2 MiB per stream).
+const STREAM_WINDOW_BYTES: u32 = 16 * 1024 * 1024;
 
 pub(crate) async fn run(
     args: WorkerArgs,
@@ -227,11 +252,16 @@ pub(crate) async fn run(
     default_grace: Duration,
     reload: Option<super::AppReload>,
     runtime: LanguageRuntime,
+    shared_memory: Option<SharedMemorySettings>,
 ) -> Result<(), WorkerError> {
     let connect_error = |message: String| WorkerError::Connect { uri: args.host_uri.clone(), message };
     let endpoint = Endpoint::from_shared(args.host_uri.clone())
         .map_err(|e| connect_error(format!("the address is not a valid URI: {e}")))?
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        // As fnwire's host sets its side (host/src/grpc.rs): one stream carries every invocation,
+        // so a large body should not wait for window updates every few hundred KiB.
+        .initial_stream_window_size(STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(STREAM_WINDOW_BYTES);
     let channel = endpoint.connect().await.map_err(|e| connect_error(error_chain(&e)))?;
     let limit = args.grpc_max_message_length.unwrap_or(usize::MAX);
     let mut client =
@@ -290,6 +320,10 @@ pub(crate) async fn run(
         default_grace,
         reload,
         runtime,
+        offload_outputs: shared_memory.is_some(),
+        shared_memory: Arc::new(SharedMemory::new(
+            shared_memory.unwrap_or_else(|| SharedMemorySettings::locations(|key| std::env::var(key).ok())),
+        )),
     };
     session.serve(inbound, written_rx).await
 }
@@ -478,8 +512,16 @@ impl Session {
                 );
             }
             Content::CloseSharedMemoryResourcesRequest(request) => {
-                // This worker never allocates shared memory: nothing of it is open.
-                let results = request.map_names.into_iter().map(|name| (name, false)).collect();
+                // The host has read these outputs: delete them. False for a map this worker
+                // does not hold.
+                let results = request
+                    .map_names
+                    .into_iter()
+                    .map(|name| {
+                        let freed = self.shared_memory.free(&name);
+                        (name, freed)
+                    })
+                    .collect();
                 self.send(
                     &request_id,
                     Content::CloseSharedMemoryResourcesResponse(CloseSharedMemoryResourcesResponse {
@@ -509,7 +551,7 @@ impl Session {
                 let _ = cancel.send(());
             }
             Running::Blocking { request_id, function_name, .. } => {
-                let response = response_for(invocation_id, &function_name, Outcome::Cancelled);
+                let response = response_for(invocation_id, &function_name, Outcome::Cancelled, None);
                 self.send(&request_id, Content::InvocationResponse(response));
             }
         }
@@ -564,9 +606,24 @@ impl Session {
         Ok(())
     }
 
-    fn invoke(&mut self, request_id: String, request: InvocationRequest) {
+    /// Where outputs go into maps, if they do.
+    fn output_maps(&self) -> Option<Arc<SharedMemory>> {
+        self.offload_outputs.then(|| self.shared_memory.clone())
+    }
+
+    fn invoke(&mut self, request_id: String, mut request: InvocationRequest) {
         let function_id = request.function_id.clone();
         let invocation_id = request.invocation_id.clone();
+        // Reading a map here costs what decoding the same bytes from the stream would have.
+        if let Err(message) = read_shared_inputs(&self.shared_memory, &mut request) {
+            let response = InvocationResponse {
+                invocation_id,
+                result: failure(&FunctionError::new(message), "invocation"),
+                ..InvocationResponse::default()
+            };
+            self.send(&request_id, Content::InvocationResponse(response));
+            return;
+        }
         let Some(&index) = self.loaded.get(&function_id).or_else(|| self.by_id.get(&function_id)) else {
             let error = FunctionError::new(format!(
                 "no function with id {function_id} is loaded in this worker (it defines: {}); the host \
@@ -610,14 +667,15 @@ impl Session {
                 );
             }
             if let Poll::Ready(result) = first {
-                let response = response_for(invocation_id, &name, Outcome::Finished(result));
+                let maps = self.output_maps();
+                let response = response_for(invocation_id, &name, Outcome::Finished(result), maps.as_deref());
                 self.send(&request_id, Content::InvocationResponse(response));
                 return;
             }
         }
         let (cancel, cancelled) = oneshot::channel();
         lock(&self.in_flight).insert(invocation_id.clone(), Running::Task(cancel));
-        let (in_flight, out) = (self.in_flight.clone(), self.out.clone());
+        let (in_flight, out, maps) = (self.in_flight.clone(), self.out.clone(), self.output_maps());
         self.tasks.spawn(async move {
             let outcome = tokio::select! {
                 biased;
@@ -626,7 +684,7 @@ impl Session {
                 result = work => Outcome::Finished(result),
             };
             lock(&in_flight).remove(&invocation_id);
-            send_response(&out, request_id, response_for(invocation_id, &name, outcome));
+            send_response(&out, request_id, response_for(invocation_id, &name, outcome, maps.as_deref()));
         });
     }
 }
@@ -653,6 +711,7 @@ impl Session {
             },
         );
         let (in_flight, out, counted) = (self.in_flight.clone(), self.out.clone(), self.blocking.start());
+        let maps = self.output_maps();
         tokio::task::spawn_blocking(move || {
             let _counted = counted;
             let invocation = Invocation::from_request(request, function_name.clone());
@@ -665,7 +724,8 @@ impl Session {
                 Some(_) => Outcome::Finished(result),
                 None => return,
             };
-            send_response(&out, request_id, response_for(invocation_id, &function_name, outcome));
+            let response = response_for(invocation_id, &function_name, outcome, maps.as_deref());
+            send_response(&out, request_id, response);
         });
     }
 }
@@ -707,7 +767,27 @@ enum Outcome {
     Cancelled,
 }
 
-fn response_for(invocation_id: String, function_name: &str, outcome: Outcome) -> InvocationResponse {
+/// Replaces the inputs the host put in maps with their values; the host frees those maps.
+fn read_shared_inputs(shared: &SharedMemory, request: &mut InvocationRequest) -> Result<(), String> {
+    for binding in &mut request.input_data {
+        if matches!(binding.rpc_data, Some(parameter_binding::RpcData::RpcSharedMemory(_))) {
+            shared
+                .resolve(binding)
+                .map_err(|e| format!("input `{}` could not be read: {e}", binding.name))?;
+        }
+    }
+    Ok(())
+}
+
+/// The response to an invocation. With `maps`, output values of 1 MiB and more go into shared
+/// memory (kept until the host's `CloseSharedMemoryResourcesRequest`); a value that cannot be
+/// written there goes inline.
+fn response_for(
+    invocation_id: String,
+    function_name: &str,
+    outcome: Outcome,
+    maps: Option<&SharedMemory>,
+) -> InvocationResponse {
     let mut response = InvocationResponse { invocation_id, ..InvocationResponse::default() };
     match outcome {
         Outcome::Finished(Ok(outcome)) => {
@@ -715,9 +795,18 @@ fn response_for(invocation_id: String, function_name: &str, outcome: Outcome) ->
             response.output_data = outcome
                 .outputs
                 .into_iter()
-                .map(|(name, data)| ParameterBinding {
-                    name,
-                    rpc_data: Some(parameter_binding::RpcData::Data(data)),
+                .map(|(name, data)| {
+                    let mut binding =
+                        ParameterBinding { name, rpc_data: Some(parameter_binding::RpcData::Data(data)) };
+                    if let Some(maps) = maps
+                        && let Err(e) = maps.offload(&mut binding)
+                    {
+                        tracing::warn!(
+                            "output `{}` goes over the stream instead of shared memory: {e}",
+                            binding.name
+                        );
+                    }
+                    binding
                 })
                 .collect();
             response.return_value = outcome.return_value.filter(|d: &TypedData| d.data.is_some());

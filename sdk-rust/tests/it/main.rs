@@ -10,6 +10,7 @@ mod lifecycle;
 mod logs;
 mod macros;
 mod response_rules;
+mod shared_memory;
 
 mod invocations_support {
     use fnwire::protocol::rpc::typed_data::Data;
