@@ -49,7 +49,8 @@ def call(function, inputs, context=CONTEXT):
 def test_v2_app_is_indexed_from_the_app_object():
     functions = load(EXAMPLE)
     assert sorted(functions) == [
-        "boom", "fulfil_order", "get_receipt", "heartbeat", "hello", "last_heartbeat", "place_order",
+        "add_customer", "boom", "fulfil_order", "get_customer", "get_receipt", "heartbeat", "hello",
+        "last_heartbeat", "list_customers", "place_order",
     ]
     hello = functions["hello"]
     bindings = [json.loads(b) for b in hello.raw_bindings]
