@@ -19,7 +19,7 @@ function setCurrentScript(file) {
 const FUNCTION_KEYS = new Set(['handler', 'extraInputs', 'extraOutputs', 'return', 'trigger']);
 
 /** The trigger's name when its options give none: what the handler's first argument carries. */
-const TRIGGER_NAMES = { http_trigger: 'req', timer_trigger: 'timer', queue_trigger: 'msg', blob_trigger: 'blob', service_bus_trigger: 'msg' };
+const TRIGGER_NAMES = { http_trigger: 'req', timer_trigger: 'timer', queue_trigger: 'msg', blob_trigger: 'blob', service_bus_trigger: 'msg', rabbitmq_trigger: 'msg' };
 
 function register(via, name, trig, options) {
   const site = `${via}(${JSON.stringify(name)})`;
