@@ -462,12 +462,13 @@ impl AppBindings {
 }
 
 #[cfg(test)]
+/// The helpers are shared with the tests of `table.rs`.
 mod tests {
     use super::*;
     use fnwire_metadata::Binding;
     use fnwire_protocol::rpc::{StatusResult, status_result};
 
-    fn function(name: &str, bindings: Vec<Binding>) -> IndexedFunction {
+    pub(super) fn function(name: &str, bindings: Vec<Binding>) -> IndexedFunction {
         let mut metadata = FunctionMetadata::new(name);
         metadata.bindings = bindings;
         IndexedFunction {
@@ -478,11 +479,11 @@ mod tests {
         }
     }
 
-    fn data(d: typed_data::Data) -> Option<parameter_binding::RpcData> {
+    pub(super) fn data(d: typed_data::Data) -> Option<parameter_binding::RpcData> {
         Some(parameter_binding::RpcData::Data(TypedData { data: Some(d) }))
     }
 
-    fn queue_request(body: &str, id: &str) -> InvocationRequest {
+    pub(super) fn queue_request(body: &str, id: &str) -> InvocationRequest {
         InvocationRequest {
             input_data: vec![ParameterBinding {
                 name: "msg".into(),
@@ -497,7 +498,10 @@ mod tests {
         }
     }
 
-    fn success(outputs: Vec<(&str, typed_data::Data)>, ret: Option<typed_data::Data>) -> InvocationResponse {
+    pub(super) fn success(
+        outputs: Vec<(&str, typed_data::Data)>,
+        ret: Option<typed_data::Data>,
+    ) -> InvocationResponse {
         InvocationResponse {
             output_data: outputs
                 .into_iter()
@@ -512,7 +516,7 @@ mod tests {
         }
     }
 
-    fn app(dir: &std::path::Path, functions: &[IndexedFunction]) -> AppBindings {
+    pub(super) fn app(dir: &std::path::Path, functions: &[IndexedFunction]) -> AppBindings {
         let store = Arc::new(fnwire_storage::Store::open(&dir.join("store")).unwrap());
         AppBindings::new(store, Arc::new(fnwire_storage::BlobStore::new(dir.join("blobs"))), functions)
             .unwrap()

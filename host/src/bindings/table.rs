@@ -173,49 +173,17 @@ pub fn output_write(
 mod tests {
     use std::sync::Arc;
 
-    use fnwire_metadata::{Binding, Direction, FunctionMetadata};
-    use fnwire_protocol::rpc::{
-        InvocationRequest, InvocationResponse, ParameterBinding, StatusResult, TypedData, parameter_binding,
-        status_result, typed_data,
-    };
+    use fnwire_metadata::{Binding, Direction};
+    use fnwire_protocol::rpc::{InvocationRequest, TypedData, parameter_binding, typed_data};
     use fnwire_storage::TableStore;
     use fnwire_tables::{EdmValue, Entity, TableQuery};
     use serde_json::{Value, json};
 
+    use crate::bindings::tests::{app, function, queue_request, success};
     use crate::bindings::{AppBindings, HeldMessage};
-    use crate::lifecycle::IndexedFunction;
-
-    fn function(name: &str, bindings: Vec<Binding>) -> IndexedFunction {
-        let mut metadata = FunctionMetadata::new(name);
-        metadata.bindings = bindings;
-        IndexedFunction {
-            function_id: metadata.function_id(),
-            metadata,
-            rpc: Default::default(),
-            error: None,
-        }
-    }
-
-    fn app(dir: &std::path::Path, functions: &[IndexedFunction]) -> AppBindings {
-        let store = Arc::new(fnwire_storage::Store::open(&dir.join("store")).unwrap());
-        AppBindings::new(store, Arc::new(fnwire_storage::BlobStore::new(dir.join("blobs"))), functions)
-            .unwrap()
-    }
 
     fn tables(bindings: &AppBindings) -> &dyn TableStore {
         bindings.store().as_table_store().unwrap()
-    }
-
-    fn queue_request(body: &str) -> InvocationRequest {
-        InvocationRequest {
-            input_data: vec![ParameterBinding {
-                name: "msg".into(),
-                rpc_data: Some(parameter_binding::RpcData::Data(TypedData {
-                    data: Some(typed_data::Data::String(body.into())),
-                })),
-            }],
-            ..Default::default()
-        }
     }
 
     fn input_json(request: &InvocationRequest, name: &str) -> Value {
@@ -226,23 +194,6 @@ mod tests {
             })) => serde_json::from_str(text).unwrap(),
             Some(parameter_binding::RpcData::Data(TypedData { data: None })) => Value::Null,
             other => panic!("{name}: not JSON: {other:?}"),
-        }
-    }
-
-    fn success(outputs: Vec<(&str, typed_data::Data)>) -> InvocationResponse {
-        InvocationResponse {
-            output_data: outputs
-                .into_iter()
-                .map(|(n, d)| ParameterBinding {
-                    name: n.into(),
-                    rpc_data: Some(parameter_binding::RpcData::Data(TypedData { data: Some(d) })),
-                })
-                .collect(),
-            result: Some(StatusResult {
-                status: status_result::Status::Success as i32,
-                ..Default::default()
-            }),
-            ..Default::default()
         }
     }
 
@@ -286,7 +237,7 @@ mod tests {
                 ],
             )
             .unwrap();
-        let mut request = queue_request(r#"{"customer":"ada","order":"o2","min":10}"#);
+        let mut request = queue_request(r#"{"customer":"ada","order":"o2","min":10}"#, "m1");
         bindings.prepare("lookup", &mut request).unwrap();
         assert_eq!(
             input_json(&request, "one"),
@@ -316,12 +267,12 @@ mod tests {
             ],
         );
         let bindings = app(dir.path(), &[f]);
-        let e = bindings.prepare("lookup", &mut queue_request(r#"{"min":3}"#)).unwrap_err().to_string();
+        let e = bindings.prepare("lookup", &mut queue_request(r#"{"min":3}"#, "m1")).unwrap_err().to_string();
         assert!(
             e.contains("table input `rows`") && e.contains("Total gt 3 and") && e.contains("character 15"),
             "{e}"
         );
-        let e = bindings.prepare("lookup", &mut queue_request("{}")).unwrap_err().to_string();
+        let e = bindings.prepare("lookup", &mut queue_request("{}", "m1")).unwrap_err().to_string();
         assert!(e.contains("table input `rows`") && e.contains("{min}"), "{e}");
     }
 
@@ -344,21 +295,24 @@ mod tests {
         let store = bindings.store().clone();
         store.put("jobs", br#"{"customer":"ada"}"#, None).unwrap();
         let held = store.get_messages("jobs", 1, std::time::Duration::from_secs(60)).unwrap().remove(0);
-        let mut request = queue_request(std::str::from_utf8(&held.body).unwrap());
+        let mut request = queue_request(std::str::from_utf8(&held.body).unwrap(), &held.id);
         let values = bindings.prepare("record", &mut request).unwrap();
         let held = HeldMessage::Queue { queue: "jobs".into(), id: held.id, pop_receipt: held.pop_receipt };
 
         // The second entity has no RowKey and the binding gives none: nothing at all is written.
-        let bad = success(vec![
-            ("one", typed_data::Data::String(r#"{"Seen":true}"#.into())),
-            (
-                "many",
-                typed_data::Data::Json(
-                    r#"[{"PartitionKey":"ada","RowKey":"o1","Total":5},{"PartitionKey":"ada"}]"#.into(),
+        let bad = success(
+            vec![
+                ("one", typed_data::Data::String(r#"{"Seen":true}"#.into())),
+                (
+                    "many",
+                    typed_data::Data::Json(
+                        r#"[{"PartitionKey":"ada","RowKey":"o1","Total":5},{"PartitionKey":"ada"}]"#.into(),
+                    ),
                 ),
-            ),
-            ("done", typed_data::Data::String("ok".into())),
-        ]);
+                ("done", typed_data::Data::String("ok".into())),
+            ],
+            None,
+        );
         let e = bindings.complete("record", &values, &bad, Some(&held)).unwrap_err().to_string();
         assert!(e.contains("table output `many`") && e.contains("entity 2") && e.contains("RowKey"), "{e}");
         assert!(tables(&bindings).list_tables().unwrap().is_empty());
@@ -369,7 +323,7 @@ mod tests {
             ("one", typed_data::Data::String(r#"{"Seen":true}"#.into())),
             ("many", typed_data::Data::Json(r#"[{"PartitionKey":"ada","RowKey":"o1","Total":5},{"PartitionKey":"ada","RowKey":"o2","Items":[1,2]}]"#.into())),
             ("done", typed_data::Data::String("ok".into())),
-        ]);
+        ], None);
         bindings.complete("record", &values, &good, Some(&held)).unwrap();
         assert_eq!(store.message_count("jobs").unwrap(), 0);
         assert_eq!(store.message_count("done").unwrap(), 1);
