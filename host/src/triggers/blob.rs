@@ -23,8 +23,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::config::QueueOptions;
-use crate::bindings::HeldMessage;
-use crate::invoke::{Invocation, Pipeline};
+use super::queue::blocking;
+use crate::invoke::Pipeline;
 
 /// The queue poison blob messages go to, as in Azure.
 pub const POISON_QUEUE: &str = "webjobs-blobtrigger-poison";
@@ -172,10 +172,6 @@ impl BlobFunction {
 pub fn container_signal(container: &str) -> String {
     // Queue names hold no `/`, so this never wakes a queue listener.
     format!("blobs/{container}")
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    tokio::task::spawn_blocking(f).await.ok()
 }
 
 /// Scans the function's container for new blob versions for as long as the task lives.
@@ -388,33 +384,18 @@ async fn process(
     };
     let invocation_id = uuid::Uuid::new_v4().to_string();
     let request = function.invocation(&invocation_id, content, &blob, &uri, parameters);
-    let invocation = Invocation {
-        function: function.name.clone(),
-        reason: format!("New blob detected({}): {}", function.pattern.container, blob.path),
+    let reason = format!("New blob detected({}): {}", function.pattern.container, blob.path);
+    let outcome = super::queue::run_holding(
+        pipeline,
+        store,
+        &m,
+        options.message_lease,
+        &function.name,
+        reason,
         request,
-        held: Some(HeldMessage::Queue {
-            queue: m.queue.clone(),
-            id: m.id.clone(),
-            pop_receipt: m.pop_receipt.clone(),
-        }),
-    };
-    let run = pipeline.run(invocation);
-    tokio::pin!(run);
-    let mut renew = tokio::time::interval_at(
-        tokio::time::Instant::now() + options.message_lease / 2,
-        options.message_lease / 2,
-    );
-    let outcome = loop {
-        tokio::select! {
-            outcome = &mut run => break outcome,
-            _ = renew.tick() => {
-                let (s, m2, lease) = (store.clone(), m.clone(), options.message_lease);
-                if let Some(Err(e)) = blocking(move || s.renew(&m2.queue, &m2.id, &m2.pop_receipt, lease)).await {
-                    tracing::warn!("blob `{}`: could not renew the hold on its work: {e}", blob.path);
-                }
-            }
-        }
-    };
+        |e| tracing::warn!("blob `{}`: could not renew the hold on its work: {e}", blob.path),
+    )
+    .await;
     match outcome {
         Ok(_) => {}
         Err(e) if e.never_ran() => release(store, &m, NO_WORKER_RETRY_DELAY, false).await,

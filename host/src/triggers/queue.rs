@@ -113,8 +113,48 @@ pub fn trigger_metadata(m: &LeasedMessage) -> HashMap<String, TypedData> {
     ])
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     tokio::task::spawn_blocking(f).await.ok()
+}
+
+/// Runs `function` for the held message `m`, which the invocation deletes with its outputs, and
+/// renews the hold every half `lease` until the run ends, so a long invocation keeps its message
+/// hidden (Azure renews the same way). `renew_failed` reports a renewal that did not take.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn run_holding(
+    pipeline: &Pipeline,
+    store: &Arc<dyn QueueStore>,
+    m: &LeasedMessage,
+    lease: Duration,
+    function: &str,
+    reason: String,
+    request: InvocationRequest,
+    renew_failed: impl Fn(fnwire_storage::StorageError),
+) -> Result<fnwire_protocol::rpc::InvocationResponse, crate::invoke::InvocationError> {
+    let invocation = Invocation {
+        function: function.to_string(),
+        reason,
+        request,
+        held: Some(HeldMessage::Queue {
+            queue: m.queue.clone(),
+            id: m.id.clone(),
+            pop_receipt: m.pop_receipt.clone(),
+        }),
+    };
+    let run = pipeline.run(invocation);
+    tokio::pin!(run);
+    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + lease / 2, lease / 2);
+    loop {
+        tokio::select! {
+            outcome = &mut run => break outcome,
+            _ = renew.tick() => {
+                let (s, m2) = (store.clone(), m.clone());
+                if let Some(Err(e)) = blocking(move || s.renew(&m2.queue, &m2.id, &m2.pop_receipt, lease)).await {
+                    renew_failed(e);
+                }
+            }
+        }
+    }
 }
 
 /// Listens on the function's queue for as long as the task lives.
@@ -186,36 +226,13 @@ async fn process(
         return;
     }
     let invocation_id = uuid::Uuid::new_v4().to_string();
-    let invocation = Invocation {
-        function: function.name.clone(),
-        reason: format!("New queue message detected on '{}'", function.queue),
-        request: function.invocation(&invocation_id, &m),
-        held: Some(HeldMessage::Queue {
-            queue: m.queue.clone(),
-            id: m.id.clone(),
-            pop_receipt: m.pop_receipt.clone(),
-        }),
-    };
-    let run = pipeline.run(invocation);
-    tokio::pin!(run);
-    // Long invocations keep their message hidden (Azure renews the same way).
-    let mut renew = tokio::time::interval_at(
-        tokio::time::Instant::now() + options.message_lease / 2,
-        options.message_lease / 2,
-    );
-    let outcome = loop {
-        tokio::select! {
-            outcome = &mut run => break outcome,
-            _ = renew.tick() => {
-                let (s, m2, lease) = (store.clone(), m.clone(), options.message_lease);
-                if let Some(Err(e)) =
-                    blocking(move || s.renew(&m2.queue, &m2.id, &m2.pop_receipt, lease)).await
-                {
-                    tracing::warn!("message {} on `{}`: could not renew its visibility timeout: {e}", m.id, m.queue);
-                }
-            }
-        }
-    };
+    let reason = format!("New queue message detected on '{}'", function.queue);
+    let request = function.invocation(&invocation_id, &m);
+    let outcome =
+        run_holding(pipeline, store, &m, options.message_lease, &function.name, reason, request, |e| {
+            tracing::warn!("message {} on `{}`: could not renew its visibility timeout: {e}", m.id, m.queue)
+        })
+        .await;
     match outcome {
         Ok(_) => {}
         Err(e) if e.never_ran() => {

@@ -22,6 +22,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use super::queue::blocking;
 use crate::bindings::HeldMessage;
 use crate::config::{ConfigError, read_host_json};
 use crate::invoke::{Invocation, Pipeline};
@@ -342,10 +343,6 @@ pub fn apply_declarations(
 /// The key under which a listener is woken when this host sends to `entity`.
 pub fn signal_key(entity: &str) -> String {
     format!("servicebus:{entity}")
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    tokio::task::spawn_blocking(f).await.ok()
 }
 
 /// Listens on the function's queue or subscription for as long as the task lives.
