@@ -163,7 +163,13 @@ impl WorkerChannel {
         let state: Arc<Mutex<State>> = Arc::default();
         let (closed_tx, closed_rx) = watch::channel(None);
         let worker_id = connection.start.worker_id.clone();
-        tokio::spawn(pump_inbound(connection.inbound, state.clone(), closed_tx, observer.clone()));
+        tokio::spawn(pump_inbound(
+            connection.inbound,
+            worker_id.clone(),
+            state.clone(),
+            closed_tx,
+            observer.clone(),
+        ));
         WorkerChannel {
             worker_id,
             outbound: Mutex::new(Some(connection.outbound)),
@@ -585,6 +591,7 @@ pub fn status_name(status: i32) -> &'static str {
 
 async fn pump_inbound(
     mut inbound: tonic::Streaming<StreamingMessage>,
+    worker_id: String,
     state: Arc<Mutex<State>>,
     closed_tx: watch::Sender<Option<String>>,
     observer: Option<MessageObserver>,
@@ -595,7 +602,7 @@ async fn pump_inbound(
                 if let Some(observer) = &observer {
                     observer(MessageDirection::WorkerToHost, &msg);
                 }
-                dispatch(msg, &state)
+                dispatch(msg, &worker_id, &state)
             }
             Ok(None) => break "the worker ended its stream".to_string(),
             Err(status) => break format!("the worker's stream failed: {}", status.message()),
@@ -612,13 +619,14 @@ async fn pump_inbound(
     let _ = closed_tx.send(Some(reason));
 }
 
-fn dispatch(msg: StreamingMessage, state: &Mutex<State>) {
+fn dispatch(msg: StreamingMessage, worker_id: &str, state: &Mutex<State>) {
     let mut s = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     match msg.content {
         Some(Content::RpcLog(log)) => {
             let function = s.invocations.get(&log.invocation_id).map(|p| p.function_name.clone());
             drop(s);
             print_log(&log, function.as_deref());
+            publish_log(&log, function, worker_id);
         }
         // The host does not wait for the worker to confirm it freed shared memory (Azure's
         // neither).
@@ -642,6 +650,31 @@ fn dispatch(msg: StreamingMessage, state: &Mutex<State>) {
         }
         None => tracing::debug!("ignored a message without content from the worker"),
     }
+}
+
+/// Hands a worker log to the process-wide feed (the dashboard's), when anyone listens.
+fn publish_log(log: &RpcLog, function: Option<String>, worker_id: &str) {
+    fnwire_observe::publish_worker_log(|| fnwire_observe::WorkerLog {
+        invocation_id: log.invocation_id.clone(),
+        function,
+        worker_id: worker_id.to_string(),
+        level: match rpc_log::Level::try_from(log.level).unwrap_or(rpc_log::Level::Information) {
+            rpc_log::Level::Trace | rpc_log::Level::None => fnwire_observe::LogLevel::Trace,
+            rpc_log::Level::Debug => fnwire_observe::LogLevel::Debug,
+            rpc_log::Level::Information => fnwire_observe::LogLevel::Information,
+            rpc_log::Level::Warning => fnwire_observe::LogLevel::Warning,
+            rpc_log::Level::Error => fnwire_observe::LogLevel::Error,
+            rpc_log::Level::Critical => fnwire_observe::LogLevel::Critical,
+        },
+        user: log.log_category == rpc_log::RpcLogCategory::User as i32,
+        message: match &log.exception {
+            Some(e) if !e.message.is_empty() && !log.message.contains(&e.message) => {
+                format!("{}: {}", log.message, e.message)
+            }
+            _ => log.message.clone(),
+        },
+        at: std::time::SystemTime::now(),
+    });
 }
 
 /// Prints a worker log: user logs with the function name and invocation id.

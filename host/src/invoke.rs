@@ -9,8 +9,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
+use fnwire_observe::{InvocationFinished, InvocationStarted, Observers, Outcome};
 use fnwire_protocol::rpc::{InvocationRequest, InvocationResponse, ParameterBinding, status_result};
 use futures::future::BoxFuture;
 
@@ -86,11 +87,13 @@ pub struct Pipeline {
     host_inputs: Option<Arc<HashMap<String, Vec<ParameterBinding>>>>,
     /// `rabbitMQ` outputs, published after a Success before the storage outputs commit.
     rabbitmq: Option<Arc<crate::triggers::rabbitmq::RabbitOutputs>>,
+    /// Told of every invocation's start and end (the dashboard, metrics).
+    observers: Observers,
 }
 
 impl Pipeline {
     pub fn new(worker: Arc<dyn Worker>, bindings: Option<Arc<AppBindings>>) -> Self {
-        Pipeline { worker, bindings, host_inputs: None, rabbitmq: None }
+        Pipeline { worker, bindings, host_inputs: None, rabbitmq: None, observers: Observers::default() }
     }
 
     /// Adds `inputs[function]` to every invocation of `function`.
@@ -105,6 +108,16 @@ impl Pipeline {
         self
     }
 
+    /// Reports every invocation's start and end to `observers` too.
+    pub fn with_observers(mut self, observers: Observers) -> Self {
+        self.observers = observers;
+        self
+    }
+
+    pub fn observers(&self) -> &Observers {
+        &self.observers
+    }
+
     pub fn bindings(&self) -> Option<&Arc<AppBindings>> {
         self.bindings.as_ref()
     }
@@ -117,13 +130,44 @@ impl Pipeline {
             request.input_data.extend(inputs.iter().cloned());
         }
         let id = request.invocation_id.clone();
+        let observers = &self.observers;
+        let started = |request: &InvocationRequest| {
+            if !observers.is_empty() {
+                observers.started(&InvocationStarted {
+                    function: &function,
+                    invocation_id: &id,
+                    reason: &reason,
+                    at: SystemTime::now(),
+                    request,
+                });
+            }
+        };
+        let finished = |outcome: Outcome,
+                        error: Option<&dyn std::fmt::Display>,
+                        duration: Duration,
+                        response: Option<&InvocationResponse>| {
+            if !observers.is_empty() {
+                let error = error.map(ToString::to_string);
+                observers.finished(&InvocationFinished {
+                    function: &function,
+                    invocation_id: &id,
+                    outcome,
+                    error: error.as_deref(),
+                    duration,
+                    response,
+                });
+            }
+        };
         // Functions without storage bindings skip the blocking pool: the HTTP hot path stays on
         // its own thread.
         let storage = self.bindings.clone().filter(|b| held.is_some() || b.uses_storage(&function));
         let (request, values) = match &storage {
             Some(bindings) => match prepare(bindings.clone(), &function, request).await {
                 Ok(prepared) => prepared,
-                Err(e) => {
+                Err((e, request)) => {
+                    started(&request.map(|r| *r).unwrap_or_default());
+                    let error = InvocationError::Inputs(e.clone());
+                    finished(Outcome::Failed, Some(&error), Duration::ZERO, None);
                     tracing::error!(
                         category = format_args!("Function.{function}"),
                         "Executed '{function}' (Failed, Id={id}): its inputs could not be prepared: {e}"
@@ -137,9 +181,10 @@ impl Pipeline {
             category = format_args!("Function.{function}"),
             "Executing '{function}' (Reason='{reason}', Id={id})"
         );
-        let started = Instant::now();
+        started(&request);
+        let clock = Instant::now();
         let outcome = self.worker.invoke(&function, request).await;
-        let elapsed = started.elapsed().as_millis();
+        let elapsed = clock.elapsed().as_millis();
         let response = match outcome {
             Ok(response) => response,
             Err(e @ InvokeError::Unavailable(_)) => {
@@ -147,6 +192,7 @@ impl Pipeline {
                     category = format_args!("Function.{function}"),
                     "'{function}' (Id={id}) did not run: {e}"
                 );
+                finished(Outcome::NotRun, Some(&e), Duration::ZERO, None);
                 return Err(e.into());
             }
             Err(e) => {
@@ -154,17 +200,19 @@ impl Pipeline {
                     category = format_args!("Function.{function}"),
                     "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {e}"
                 );
+                finished(Outcome::Failed, Some(&e), clock.elapsed(), None);
                 return Err(e.into());
             }
         };
         if let Some(Failure { cancelled, message, stack }) = failure(&response) {
-            let outcome = if cancelled { "Cancelled" } else { "Failed" };
+            let outcome = if cancelled { Outcome::Cancelled } else { Outcome::Failed };
             let stack = if stack.is_empty() { String::new() } else { format!("\n{stack}") };
             // The stack trace stays in the log; callers get the message only.
             tracing::error!(
                 category = format_args!("Function.{function}"),
                 "Executed '{function}' ({outcome}, Id={id}, Duration={elapsed}ms): {message}{stack}"
             );
+            finished(outcome, Some(&message), clock.elapsed(), Some(&response));
             return Err(InvocationError::Function { cancelled, message });
         }
         // Broker outputs first: if the store commit then fails, the trigger is retried and the
@@ -176,9 +224,13 @@ impl Pipeline {
                     category = format_args!("Function.{function}"),
                     "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {error}"
                 );
+                finished(Outcome::Failed, Some(&error), clock.elapsed(), Some(&response));
                 return Err(error);
             }
         }
+        // The response goes to the blocking pool and back; observers see the outputs only if a
+        // failure here would otherwise lose them.
+        let kept_for_observers = (!observers.is_empty() && storage.is_some()).then(|| response.clone());
         let response = match storage {
             Some(bindings) => match complete(bindings, &function, values, response, held).await {
                 Ok(response) => response,
@@ -188,6 +240,7 @@ impl Pipeline {
                         category = format_args!("Function.{function}"),
                         "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {error}"
                     );
+                    finished(Outcome::Failed, Some(&error), clock.elapsed(), kept_for_observers.as_ref());
                     return Err(error);
                 }
             },
@@ -197,6 +250,7 @@ impl Pipeline {
             category = format_args!("Function.{function}"),
             "Executed '{function}' (Succeeded, Id={id}, Duration={elapsed}ms)"
         );
+        finished(Outcome::Succeeded, None, clock.elapsed(), Some(&response));
         Ok(response)
     }
 }
@@ -225,19 +279,20 @@ fn failure(response: &InvocationResponse) -> Option<Failure> {
     })
 }
 
-/// Adds the blob inputs (file reads) on the blocking pool.
+/// Adds the blob inputs (file reads) on the blocking pool. A failure hands the request back
+/// (for the observers) unless the blocking task itself was lost.
 async fn prepare(
     bindings: Arc<AppBindings>,
     function: &str,
     mut request: InvocationRequest,
-) -> Result<(InvocationRequest, ExpressionValues), BindingError> {
+) -> Result<(InvocationRequest, ExpressionValues), (BindingError, Option<Box<InvocationRequest>>)> {
     let function = function.to_string();
-    tokio::task::spawn_blocking(move || {
-        let values = bindings.prepare(&function, &mut request)?;
-        Ok((request, values))
+    tokio::task::spawn_blocking(move || match bindings.prepare(&function, &mut request) {
+        Ok(values) => Ok((request, values)),
+        Err(e) => Err((e, Some(Box::new(request)))),
     })
     .await
-    .unwrap_or_else(|e| Err(BindingError::Interrupted(format!("preparing the inputs stopped: {e}"))))
+    .unwrap_or_else(|e| Err((BindingError::Interrupted(format!("preparing the inputs stopped: {e}")), None)))
 }
 
 /// Writes the blob outputs and commits the queue outputs (with the held message) on the
@@ -400,6 +455,63 @@ mod tests {
         assert!(e.never_ran(), "{e:?}");
         let e = p.run(invocation(Some("home"))).await.unwrap_err();
         assert!(!e.never_ran() && matches!(e, InvocationError::Worker(InvokeError::WorkerDied(_))), "{e:?}");
+    }
+
+    /// Writes down what the pipeline reports.
+    #[derive(Debug, Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl fnwire_observe::InvocationObserver for Recorder {
+        fn started(&self, e: &InvocationStarted<'_>) {
+            let trigger_name = e.request.trigger_metadata.get("name").and_then(|d| d.data.clone());
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("started {} {} {trigger_name:?}", e.function, e.invocation_id));
+        }
+        fn finished(&self, e: &InvocationFinished<'_>) {
+            let outputs = e.response.map_or(0, |r| r.output_data.len());
+            self.0.lock().unwrap().push(format!(
+                "finished {} {} error={:?} outputs={outputs}",
+                e.function,
+                e.outcome,
+                e.error.map(|m| m.split(':').next().unwrap_or_default().to_string())
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn observers_hear_every_start_and_end_with_its_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let (p, _) = pipeline(
+            dir.path(),
+            vec![
+                Ok(response(status_result::Status::Success, "", &[("done", "x")])),
+                Ok(response(status_result::Status::Failure, "boom", &[])),
+                Err(InvokeError::Unavailable("restarting".into())),
+            ],
+        );
+        let recorder = Arc::new(Recorder::default());
+        let p = p.with_observers(Observers::default().with(recorder.clone()));
+        p.run(invocation(Some("home"))).await.unwrap();
+        p.run(invocation(None)).await.unwrap_err();
+        p.run(invocation(Some("home"))).await.unwrap_err();
+        p.run(invocation(Some("home"))).await.unwrap_err();
+        let name = r#"Some(String("home"))"#;
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            [
+                format!("started work inv-1 {name}"),
+                "finished work Succeeded error=None outputs=1".to_string(),
+                "started work inv-1 None".to_string(),
+                r#"finished work Failed error=Some("its inputs could not be prepared") outputs=0"#
+                    .to_string(),
+                format!("started work inv-1 {name}"),
+                r#"finished work Failed error=Some("boom") outputs=0"#.to_string(),
+                format!("started work inv-1 {name}"),
+                "finished work NotRun error=Some(\"no worker is available\") outputs=0".to_string(),
+            ]
+        );
     }
 
     #[tokio::test]
