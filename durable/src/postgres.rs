@@ -35,7 +35,7 @@ use crate::model::{EventType, HistoryEvent, RuntimeStatus};
 use crate::sqlite::Clock;
 use crate::taskhub::{
     ActivityWorkItem, InstancePage, InstanceQuery, InstanceRecord, InstanceStep, InstanceWorkItem, Message,
-    NewInstance, ParentRef, TaskHub, TaskHubError, WorkKind,
+    NewInstance, ParentRef, TaskHub, TaskHubError, WorkKind, from_ms, instance_lease_lost, lease_ms, ms,
 };
 
 /// The channel new durable work is announced on; the payload is `events` or `activities`.
@@ -130,18 +130,6 @@ fn sql(e: tokio_postgres::Error) -> TaskHubError {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         None => e.to_string(),
     })
-}
-
-fn ms(time: DateTime<Utc>) -> i64 {
-    time.timestamp_millis()
-}
-
-fn from_ms(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
-fn lease_ms(lease: Duration) -> i64 {
-    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
 fn event_json(event: &HistoryEvent) -> String {
@@ -321,19 +309,7 @@ async fn create_with_start_event(
     now: i64,
 ) -> Result<(), TaskHubError> {
     let execution_id = insert_instance(client, instance, now).await?;
-    let mut started = HistoryEvent::new(EventType::ExecutionStarted, from_ms(now));
-    started.name = Some(instance.name.clone());
-    started.version = Some(String::new());
-    started.input = instance.input.clone();
-    if let Some(parent) = &instance.parent {
-        started.instance_id = Some(parent.instance_id.clone());
-    }
-    let message = Message {
-        instance_id: instance.instance_id.clone(),
-        execution_id: Some(execution_id),
-        event: started,
-        visible_at: instance.start_at,
-    };
+    let message = instance.start_message(execution_id, from_ms(now));
     insert_event(client, &message, now).await
 }
 
@@ -507,7 +483,7 @@ impl TaskHub for PgTaskHub {
                 .await
                 .map_err(sql)?;
             if held == 0 {
-                return Err(TaskHubError::LeaseLost { what: format!("instance '{instance_id}'") });
+                return Err(instance_lease_lost(instance_id));
             }
             if !step.consumed.is_empty() {
                 tx.execute("DELETE FROM fnwire_durable_events WHERE id = ANY($1)", &[&step.consumed])
@@ -662,16 +638,9 @@ impl TaskHub for PgTaskHub {
                 .await
                 .map_err(sql)?;
             if held == 0 {
-                return Err(TaskHubError::LeaseLost {
-                    what: format!("activity '{}' (task {})", item.name, item.task_id),
-                });
+                return Err(item.lease_lost());
             }
-            let message = Message {
-                instance_id: item.instance_id.clone(),
-                execution_id: Some(item.execution_id.clone()),
-                event: result,
-                visible_at: None,
-            };
+            let message = item.result_message(result);
             insert_event(tx, &message, now).await?;
             notify(tx, WorkKind::Events).await
         })
@@ -706,7 +675,7 @@ impl TaskHub for PgTaskHub {
                 .await
                 .map_err(sql)?;
             if n == 0 {
-                return Err(TaskHubError::LeaseLost { what: format!("instance '{}'", item.instance.instance_id) });
+                return Err(instance_lease_lost(&item.instance.instance_id));
             }
             Ok(())
         })
@@ -724,9 +693,7 @@ impl TaskHub for PgTaskHub {
                 .await
                 .map_err(sql)?;
             if n == 0 {
-                return Err(TaskHubError::LeaseLost {
-                    what: format!("activity '{}' (task {})", item.name, item.task_id),
-                });
+                return Err(item.lease_lost());
             }
             Ok(())
         })

@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::model::{EventType, HistoryEvent, RuntimeStatus};
 use crate::taskhub::{
     ActivityWorkItem, InstancePage, InstanceQuery, InstanceRecord, InstanceStep, InstanceWorkItem, Message,
-    NewInstance, ParentRef, TaskHub, TaskHubError,
+    NewInstance, ParentRef, TaskHub, TaskHubError, from_ms, instance_lease_lost, lease_ms, ms,
 };
 
 /// Name of the task hub file inside the storage directory.
@@ -100,18 +100,6 @@ fn store_error(path: &Path) -> impl Fn(rusqlite::Error) -> TaskHubError + '_ {
 
 fn sql(e: rusqlite::Error) -> TaskHubError {
     TaskHubError::Store(e.to_string())
-}
-
-fn ms(time: DateTime<Utc>) -> i64 {
-    time.timestamp_millis()
-}
-
-fn from_ms(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
-
-fn lease_ms(lease: Duration) -> i64 {
-    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
 fn event_json(event: &HistoryEvent) -> String {
@@ -345,19 +333,7 @@ fn create_with_start_event(
     now: i64,
 ) -> Result<(), TaskHubError> {
     let execution_id = insert_instance(tx, instance, now, false)?;
-    let mut started = HistoryEvent::new(EventType::ExecutionStarted, from_ms(now));
-    started.name = Some(instance.name.clone());
-    started.version = Some(String::new());
-    started.input = instance.input.clone();
-    if let Some(parent) = &instance.parent {
-        started.instance_id = Some(parent.instance_id.clone());
-    }
-    let message = Message {
-        instance_id: instance.instance_id.clone(),
-        execution_id: Some(execution_id),
-        event: started,
-        visible_at: instance.start_at,
-    };
+    let message = instance.start_message(execution_id, from_ms(now));
     insert_event(tx, &message, now)
 }
 
@@ -435,7 +411,7 @@ impl TaskHub for SqliteTaskHub {
                 )
                 .map_err(sql)?;
             if held == 0 {
-                return Err(TaskHubError::LeaseLost { what: format!("instance '{instance_id}'") });
+                return Err(instance_lease_lost(instance_id));
             }
             let mut delete = tx.prepare_cached("DELETE FROM new_events WHERE id = ?1").map_err(sql)?;
             for id in &step.consumed {
@@ -561,16 +537,9 @@ impl TaskHub for SqliteTaskHub {
                 )
                 .map_err(sql)?;
             if held == 0 {
-                return Err(TaskHubError::LeaseLost {
-                    what: format!("activity '{}' (task {})", item.name, item.task_id),
-                });
+                return Err(item.lease_lost());
             }
-            let message = Message {
-                instance_id: item.instance_id.clone(),
-                execution_id: Some(item.execution_id.clone()),
-                event: result,
-                visible_at: None,
-            };
+            let message = item.result_message(result);
             insert_event(tx, &message, now)
         })
     }
@@ -596,9 +565,7 @@ impl TaskHub for SqliteTaskHub {
                 )
                 .map_err(sql)?;
             if n == 0 {
-                return Err(TaskHubError::LeaseLost {
-                    what: format!("instance '{}'", item.instance.instance_id),
-                });
+                return Err(instance_lease_lost(&item.instance.instance_id));
             }
             Ok(())
         })
@@ -614,9 +581,7 @@ impl TaskHub for SqliteTaskHub {
                 )
                 .map_err(sql)?;
             if n == 0 {
-                return Err(TaskHubError::LeaseLost {
-                    what: format!("activity '{}' (task {})", item.name, item.task_id),
-                });
+                return Err(item.lease_lost());
             }
             Ok(())
         })

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{HistoryEvent, RuntimeStatus};
+use crate::model::{EventType, HistoryEvent, RuntimeStatus};
 
 /// A task hub call failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,40 @@ pub struct NewInstance {
     pub parent: Option<ParentRef>,
     /// When it starts (a scheduled start); now if `None`.
     pub start_at: Option<DateTime<Utc>>,
+}
+
+impl NewInstance {
+    /// The `ExecutionStarted` event that begins the instance's first execution, as both hubs
+    /// write it: the orchestration's name and input, and the parent of a sub-orchestration.
+    pub(crate) fn start_message(&self, execution_id: String, now: DateTime<Utc>) -> Message {
+        let mut started = HistoryEvent::new(EventType::ExecutionStarted, now);
+        started.name = Some(self.name.clone());
+        started.version = Some(String::new());
+        started.input = self.input.clone();
+        if let Some(parent) = &self.parent {
+            started.instance_id = Some(parent.instance_id.clone());
+        }
+        Message {
+            instance_id: self.instance_id.clone(),
+            execution_id: Some(execution_id),
+            event: started,
+            visible_at: self.start_at,
+        }
+    }
+}
+
+/// Milliseconds since the epoch, as both hubs store times.
+pub(crate) fn ms(time: DateTime<Utc>) -> i64 {
+    time.timestamp_millis()
+}
+
+pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// A lease as milliseconds, saturating far below overflow so `now + lease` stays valid.
+pub(crate) fn lease_ms(lease: Duration) -> i64 {
+    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
 /// Where a sub-orchestration reports its end.
@@ -131,6 +165,28 @@ pub struct ActivityWorkItem {
     pub name: String,
     pub input: Option<String>,
     pub lock_token: String,
+}
+
+impl ActivityWorkItem {
+    /// The message that brings the activity's result back to its orchestration.
+    pub(crate) fn result_message(&self, result: HistoryEvent) -> Message {
+        Message {
+            instance_id: self.instance_id.clone(),
+            execution_id: Some(self.execution_id.clone()),
+            event: result,
+            visible_at: None,
+        }
+    }
+
+    /// The error when another worker took this item over (its lease ran out).
+    pub(crate) fn lease_lost(&self) -> TaskHubError {
+        TaskHubError::LeaseLost { what: format!("activity '{}' (task {})", self.name, self.task_id) }
+    }
+}
+
+/// The error when another worker took over the instance `instance_id` (its lease ran out).
+pub(crate) fn instance_lease_lost(instance_id: &str) -> TaskHubError {
+    TaskHubError::LeaseLost { what: format!("instance '{instance_id}'") }
 }
 
 /// Filters of the HTTP API's instance list.
