@@ -1,9 +1,9 @@
 //! The `blob-trigger` row: 4 KB blobs written into the embedded store's blob folder until every
-//! one has run examples/thumbnails `thumbnail` (blob trigger → blob + queue outputs), against
-//! the queue trigger on the same kind of store in the same run: 4 KB messages through
-//! hello-rust `work` (queue trigger → queue + blob outputs). Both sides do the same outputs per
-//! item; each is timed from its first finished item, since both hosts find new work by polling
-//! (that wait is latency, not throughput).
+//! one has run examples/thumbnails `thumbnail` (blob trigger → blob + table + queue outputs),
+//! against the queue trigger on the same kind of store in the same run: 4 KB messages through
+//! hello-rust `work` (queue trigger → queue + blob outputs). The blob side writes one table row
+//! per item more than the queue side; each is timed from its first finished item, since both
+//! hosts find new work by polling (that wait is latency, not throughput).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -130,6 +130,6 @@ async fn measure(env: &Env, n: usize, app: &Path, stores: &Path) -> anyhow::Resu
         pairs.push(is_blob, "ips", v);
     }
     Ok(vec![pairs.row("blob-trigger", "ips", "blobs/s", Better::Higher).with_note(format!(
-        "blob-trigger: {n} blobs of 4 KB per round written into the embedded blob folder, through examples/thumbnails `thumbnail` (blob trigger → blob + queue outputs), vs {n} 4 KB messages through hello-rust `work` (queue trigger → queue + blob outputs) on the same kind of store; each timed from its first finished item"
+        "blob-trigger: {n} blobs of 4 KB per round written into the embedded blob folder, through examples/thumbnails `thumbnail` (blob trigger → blob + table + queue outputs), vs {n} 4 KB messages through hello-rust `work` (queue trigger → queue + blob outputs) on the same kind of store; each timed from its first finished item"
     ))])
 }

@@ -178,6 +178,49 @@ def test_wrong_annotation_for_trigger():
         app.functions()
 
 
+def test_a_blob_trigger_parameter_is_a_blob_when_annotated_so_else_its_content():
+    app = fnwire.App()
+
+    @app.blob_trigger(path="uploads/{name}")
+    def typed(upload: fnwire.Blob):
+        pass
+
+    @app.blob_trigger(path="uploads/{name}")
+    def content(upload: bytes):
+        pass
+
+    kinds = {f.name: [kind for _, _, kind, _ in f.inputs] for f in app.functions()}
+    assert kinds == {"typed": ["blob"], "content": ["raw"]}
+
+    other = fnwire.App()
+
+    @other.queue_trigger(queue="q")
+    def f(msg: fnwire.Blob):
+        pass
+
+    with pytest.raises(FunctionDefinitionError, match="parameter `msg` is annotated `Blob`, which only a `blobTrigger`"):
+        other.functions()
+
+
+def test_blob_gives_what_the_rust_sdk_blob_gives():
+    blob = fnwire.Blob(
+        "uploads/2024/cat.txt",
+        b'{"a": 1}',
+        uri="file:///b/uploads/2024/cat.txt",
+        etag='"0x1"',
+        content_type="application/json",
+        metadata={"owner": "ada"},
+        parameters={"name": "2024/cat.txt"},
+    )
+    assert (blob.container, blob.name, blob.length) == ("uploads", "2024/cat.txt", 8)
+    assert blob.read() == b'{"a": 1}' and blob.get_text() == '{"a": 1}' and blob.get_json() == {"a": 1}
+    assert (blob.uri, blob.etag, blob.content_type) == ("file:///b/uploads/2024/cat.txt", '"0x1"', "application/json")
+    assert blob.metadata == {"owner": "ada"} and blob.parameters == {"name": "2024/cat.txt"}
+    assert blob.last_modified is None
+    with pytest.raises(ValueError, match="the blob"):
+        fnwire.Blob("c/bad", b"{").get_json()
+
+
 def test_output_without_parameter_and_invalid_binding_name():
     app = fnwire.App()
 

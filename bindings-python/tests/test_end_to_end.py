@@ -108,3 +108,45 @@ def test_ctrl_c_stops_host_and_worker(host):
     assert proc.returncode == 0, text
     assert "RuntimeError: boom: GET /api/boom fails on purpose" in text
     assert "Traceback" in text
+
+
+def test_thumbnails_example_writes_a_card_and_a_table_row_per_upload(tmp_path):
+    """examples/thumbnails/python as its README runs it: a file dropped into the blob folder (in
+    a sub-folder, so the name holds a `/`) runs the blob trigger, whose `fnwire.Blob` carries
+    the trigger's metadata; the card and the table row are there to read with the CLI."""
+    from test_azure_end_to_end import Host, eventually
+
+    host = Host(ROOT / "examples" / "thumbnails" / "python", tmp_path)
+    try:
+        uploads = host.dir / ".fnwire" / "blobs" / "uploads" / "2024"
+        uploads.mkdir(parents=True)
+        (uploads / "cat.txt").write_bytes(b"a picture of a cat")
+
+        def card():
+            got = subprocess.run(
+                [str(FNWIRE), "blob", "get", "thumbnails/2024/cat.txt.json", "--app", str(host.dir)],
+                capture_output=True,
+            )
+            return json.loads(got.stdout) if got.returncode == 0 else None
+
+        made = eventually(card, "the card of uploads/2024/cat.txt")
+        assert made["blob"] == "uploads/2024/cat.txt"
+        assert made["name"] == "2024/cat.txt"
+        assert (made["bytes"], made["preview"], made["contentType"]) == (18, "a picture of a cat", "text/plain")
+        assert made["etag"] and made["lastModified"], made
+
+        rows = subprocess.run(
+            [str(FNWIRE), "table", "query", "Thumbnails", "--app", str(host.dir)], capture_output=True, check=True
+        ).stdout.decode()
+        entities = [json.loads(line) for line in rows.splitlines() if line.strip()]
+        assert len(entities) == 1, rows
+        row = entities[0]
+        assert (row["PartitionKey"], row["RowKey"]) == ("uploads", "2024_cat.txt")
+        assert (row["Blob"], row["Bytes"], row["Thumbnail"]) == (
+            "uploads/2024/cat.txt",
+            "18",
+            "thumbnails/2024/cat.txt.json",
+        )
+    finally:
+        log = host.stop()
+    assert "made a thumbnail card for uploads/2024/cat.txt (18 bytes)" in log, log

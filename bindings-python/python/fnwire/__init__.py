@@ -14,6 +14,7 @@ Run it with `fnwire start <app dir>`; a host starts the worker as `python -m fnw
 
 from ._app import App, FunctionDefinitionError, FunctionInfo
 from ._types import (
+    Blob,
     Context,
     HttpHeaders,
     HttpRequest,
@@ -31,6 +32,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "Blob",
     "Context",
     "FunctionDefinitionError",
     "FunctionInfo",

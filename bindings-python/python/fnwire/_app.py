@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from . import _native
 from ._types import (
+    Blob,
     Context,
     HttpRequest,
     Out,
@@ -83,8 +84,13 @@ class FunctionInfo:
         return f"<FunctionInfo {self.name}>"
 
 
-_KIND_FOR_TYPE = {"httpTrigger": "http", "timerTrigger": "timer", "queueTrigger": "queue"}
-_TYPE_FOR_CLASS = {HttpRequest: "httpTrigger", TimerInfo: "timerTrigger", QueueMessage: "queueTrigger"}
+_KIND_FOR_TYPE = {"httpTrigger": "http", "timerTrigger": "timer", "queueTrigger": "queue", "blobTrigger": "blob"}
+_TYPE_FOR_CLASS = {
+    HttpRequest: "httpTrigger",
+    TimerInfo: "timerTrigger",
+    QueueMessage: "queueTrigger",
+    Blob: "blobTrigger",
+}
 
 
 class App:
@@ -513,6 +519,9 @@ def _build_function(func: Callable[..., Any], declarations: List[Any]) -> Functi
             )
         kind = _KIND_FOR_TYPE.get(binding.type, "raw")
         if kind == "queue" and ann in (str, bytes, dict, list):
+            kind = "raw"
+        elif kind == "blob" and ann is not Blob:
+            # The content alone (bytes, str, or parsed JSON), as before `fnwire.Blob` existed.
             kind = "raw"
         elif kind in ("http", "timer") and ann not in (inspect.Parameter.empty, Any, _CLASS_FOR_KIND[kind]):
             raise fail(

@@ -317,6 +317,78 @@ class QueueMessage:
         return f"<QueueMessage {self.id!r}, {len(self._body)} bytes>"
 
 
+class Blob:
+    """A blob that triggered the function, with the blob trigger's metadata: what the Rust SDK's
+    `fnwire::Blob` gives (the core builds both from the same trigger metadata). Annotate a blob
+    trigger's parameter `fnwire.Blob` to get it; `bytes` or `str` get the content alone."""
+
+    __slots__ = (
+        "path",
+        "_content",
+        "uri",
+        "etag",
+        "content_type",
+        "last_modified",
+        "metadata",
+        "parameters",
+    )
+
+    def __init__(
+        self,
+        path: str,
+        content: Union[str, bytes] = b"",
+        *,
+        uri: Optional[str] = None,
+        etag: Optional[str] = None,
+        content_type: Optional[str] = None,
+        last_modified: Optional[str] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+        parameters: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        # `container/name` (`BlobTrigger`).
+        self.path = path
+        self._content = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        # Where the blob lives (`Uri`).
+        self.uri = uri
+        # The version that triggered (`Properties.ETag`).
+        self.etag = etag
+        # As the store gave it, e.g. `image/png` (`Properties.ContentType`).
+        self.content_type = content_type
+        # When this version was written (`Properties.LastModified`).
+        self.last_modified = last_modified
+        # User metadata (`Metadata`).
+        self.metadata: Dict[str, str] = dict(metadata or {})
+        # The values of the trigger path's `{parameters}`, e.g. `{"name": "cat.png"}`.
+        self.parameters: Dict[str, str] = dict(parameters or {})
+
+    @property
+    def name(self) -> str:
+        """The blob's name inside its container (`path` without the container)."""
+        return self.path.partition("/")[2]
+
+    @property
+    def container(self) -> str:
+        return self.path.partition("/")[0]
+
+    @property
+    def length(self) -> int:
+        """The content's size in bytes."""
+        return len(self._content)
+
+    def read(self) -> bytes:
+        return self._content
+
+    def get_text(self) -> str:
+        """The content as text (invalid UTF-8 replaced by U+FFFD)."""
+        return self._content.decode("utf-8", errors="replace")
+
+    def get_json(self) -> Any:
+        return _native.parse_json(self._content, "the blob")
+
+    def __repr__(self) -> str:
+        return f"<Blob {self.path!r}, {len(self._content)} bytes>"
+
+
 class Out(Generic[T]):
     """An output binding: `set()` its value; it is sent when the function returns."""
 

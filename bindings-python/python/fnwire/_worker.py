@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from . import _native
 from ._app import FunctionInfo
 from ._types import (
+    Blob,
     Context,
     HttpRequest,
     HttpResponse,
@@ -132,6 +133,17 @@ def _wrap_input(kind: str, value: Any, annotation: Any) -> Any:
             expiration_time=value.expiration_time,
             time_next_visible=value.next_visible_time,
             pop_receipt=value.pop_receipt,
+        )
+    if kind == "blob":
+        return Blob(
+            value.path,
+            value.content,
+            uri=value.uri,
+            etag=value.etag,
+            content_type=value.content_type,
+            last_modified=value.last_modified,
+            metadata=value.metadata,
+            parameters=value.parameters,
         )
     if value is None:
         return None

@@ -9,8 +9,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fnwire_storage::{BlobBackend, BlobStore, QueueStore, Store};
+use fnwire_storage::{BlobBackend, BlobStore, QueueStore, Store, TableStore};
 use fnwire_storage_postgres::PgStore;
+use fnwire_tables::{EdmValue, TableQuery};
 
 use crate::support::*;
 use fnwire_storage_postgres::testing::TestDatabase;
@@ -30,6 +31,7 @@ struct Backend {
     env: BTreeMap<&'static str, String>,
     store: Arc<dyn QueueStore>,
     blobs: Arc<dyn BlobBackend>,
+    tables: Arc<dyn TableStore>,
     /// The blob folder of the embedded store (none on PostgreSQL).
     blob_dir: Option<PathBuf>,
     _keep: Box<dyn std::any::Any>,
@@ -43,6 +45,7 @@ impl Backend {
         Backend {
             name: "sqlite",
             env: BTreeMap::from([("FNWIRE_STORAGE_DIR", dir.path().display().to_string())]),
+            tables: store.clone(),
             store,
             blobs: Arc::new(BlobStore::new(&blob_dir)),
             blob_dir: Some(blob_dir),
@@ -65,6 +68,7 @@ impl Backend {
                 ("FNWIRE_QUEUE_MESSAGE_LEASE", "00:00:02".to_string()),
             ]),
             store: pg.clone(),
+            tables: pg.clone(),
             blobs: pg,
             blob_dir: None,
             _keep: Box::new((db, dir)),
@@ -95,6 +99,16 @@ impl Backend {
     fn card(&self, name: &str) -> Option<serde_json::Value> {
         let bytes = self.blobs.read(&format!("thumbnails/{name}.json")).unwrap()?;
         Some(serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// The example's table row for upload `name`: its `Bytes` and `Thumbnail` path.
+    fn row(&self, name: &str) -> Option<(EdmValue, EdmValue)> {
+        let entity = self.tables.get_entity("Thumbnails", "uploads", name).unwrap()?;
+        Some((entity.property("Bytes")?, entity.property("Thumbnail")?))
+    }
+
+    fn row_count(&self) -> usize {
+        self.tables.query_entities("Thumbnails", &TableQuery::default()).unwrap().len()
     }
 }
 
@@ -133,6 +147,13 @@ fn each_blob_version_runs_once_across_restarts_and_an_overwrite_runs_again() {
         assert_eq!((card["bytes"].as_u64(), card["preview"].as_str()), (Some(6), Some("file 3")), "{b}");
         assert_eq!(card["contentType"], "text/plain", "{b}");
         assert_eq!(card["name"], "f03.txt", "{b}: the path's {{name}} reaches the function");
+        // The table row is written with the card, in the same completion.
+        assert_eq!(
+            backend.row("f03.txt"),
+            Some((EdmValue::Int64(6), EdmValue::String("thumbnails/f03.txt.json".into()))),
+            "{b}"
+        );
+        assert_eq!(backend.row_count(), N, "{b}: a row per upload");
         assert!(first.terminate().success(), "{b}");
 
         // A restart runs nothing again: the new blob sorts after the others, so by the time its
@@ -155,6 +176,9 @@ fn each_blob_version_runs_once_across_restarts_and_an_overwrite_runs_again() {
         let distinct: BTreeSet<&String> = announced.iter().collect();
         assert_eq!(distinct.len(), announced.len(), "{b}: each (blob, ETag) once: {announced:?}");
         assert_eq!(announced.iter().filter(|a| a.starts_with("uploads/f03.txt ")).count(), 2, "{b}");
+        // The overwrite replaced its row; a file is one row however often it changes.
+        assert_eq!(backend.row("f03.txt").map(|(bytes, _)| bytes), Some(EdmValue::Int64(15)), "{b}");
+        assert_eq!(backend.row_count(), N + 1, "{b}");
         assert!(second.terminate().success(), "{b}");
     }
 }
@@ -287,6 +311,30 @@ fn a_file_dropped_into_the_blob_folder_runs_the_function_and_the_cli_reads_the_r
     wait_until(&[&fnwire], "the card of the dropped file", || got().status.success());
     let card: serde_json::Value = serde_json::from_slice(&got().stdout).unwrap();
     assert_eq!(card["preview"], "a picture of a cat");
+    // The README's next step: the file's row in table `Thumbnails`.
+    let query = Command::new(fnwire_exe())
+        .args(["table", "query", "Thumbnails", "--filter", "RowKey eq 'photo.txt'", "--app"])
+        .arg(&app)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    assert!(query.status.success(), "{}", String::from_utf8_lossy(&query.stderr));
+    let rows: Vec<serde_json::Value> = query
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (&rows[0]["PartitionKey"], &rows[0]["Blob"], &rows[0]["Thumbnail"]),
+        (
+            &serde_json::json!("uploads"),
+            &serde_json::json!("uploads/photo.txt"),
+            &serde_json::json!("thumbnails/photo.txt.json")
+        )
+    );
+    assert_eq!(rows[0]["Bytes"], "18", "Edm.Int64 prints as text: {rows:?}");
 
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), "from the cli").unwrap();
