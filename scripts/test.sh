@@ -73,4 +73,7 @@ bindings-python/scripts/test.sh
 step "Node: addon, npm pack, node --test, conformance (bindings-node)"
 bash bindings-node/scripts/test.sh
 
+step "prebuilt packages: wheel, npm packages, release tarball and crates, installed as users do"
+scripts/test-dist.sh
+
 printf '\nall fnwire tests passed\n'

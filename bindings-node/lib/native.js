@@ -1,32 +1,8 @@
 'use strict';
-// Loads the native addon built by `npm install` (napi build) for this platform.
+// Loads the native addon for this platform (addon-location.js says where it is looked for).
 
-const fs = require('node:fs');
-const path = require('node:path');
+const { locate, missingMessage } = require('./addon-location');
 
-function platformTag() {
-  const { platform, arch } = process;
-  if (platform === 'linux') {
-    const glibc = process.report?.getReport?.().header?.glibcVersionRuntime;
-    return `${platform}-${arch}-${glibc ? 'gnu' : 'musl'}`;
-  }
-  if (platform === 'win32') return `${platform}-${arch}-msvc`;
-  return `${platform}-${arch}`;
-}
-
-function load() {
-  const root = path.join(__dirname, '..');
-  const tag = platformTag();
-  const candidates = [`fnwire.${tag}.node`, 'fnwire.node'];
-  for (const file of candidates) {
-    const full = path.join(root, file);
-    if (fs.existsSync(full)) return require(full);
-  }
-  throw new Error(
-    `fnwire: the native addon for ${tag} is not built (looked for ${candidates.join(', ')} in ${root}). ` +
-      'Build it with `npm install` in the fnwire package directory (needs a Rust toolchain), ' +
-      'or install a package that was packed after building it.',
-  );
-}
-
-module.exports = load();
+const found = locate();
+if (!found.file) throw new Error(missingMessage(found));
+module.exports = require(found.file);

@@ -1,23 +1,26 @@
 #!/usr/bin/env node
 'use strict';
-// `npm install` hook: builds the native addon with the napi-rs CLI when it is missing (a checkout
-// of the repository), and does nothing when it is already there (an installed package).
+// `npm install` hook: does nothing when a prebuilt addon is there (the platform package npm
+// installed as an optional dependency, or an addon built before); otherwise builds it from source
+// with the napi-rs CLI, which only a checkout of the repository can (it needs the Rust sources and
+// cargo).
 
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { locate, missingMessage } = require('../lib/addon-location');
+
 const root = path.join(__dirname, '..');
 const force = process.argv.includes('--force');
-const built = fs.readdirSync(root).filter((f) => /^fnwire\..+\.node$/.test(f));
-if (built.length > 0 && !force) {
+// A prebuilt addon (the platform package npm installed, or one built before) needs no build.
+const found = locate();
+if (found.file && !force) {
   process.exit(0);
 }
 if (!fs.existsSync(path.join(root, 'Cargo.toml'))) {
-  console.error(
-    `fnwire: no native addon for ${process.platform}-${process.arch} in ${root}, and no Rust sources to build one. ` +
-      'Install a package that was packed after building the addon on this platform.',
-  );
+  // An installed package without a prebuilt addon for this platform: no Rust sources to build from.
+  console.error(missingMessage(found));
   process.exit(1);
 }
 const cli = path.join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js');
