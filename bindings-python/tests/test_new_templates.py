@@ -159,6 +159,7 @@ def test_watch_restarts_the_worker_on_save_and_requests_during_it_all_succeed(tm
         deadline = time.monotonic() + BOUND
         while not stop.is_set() and time.monotonic() < deadline:
             replies.append(request(url))
+            time.sleep(0.01)
 
     looping = threading.Thread(target=loop)
     looping.start()

@@ -39,14 +39,14 @@ pub struct WatchError {
 }
 
 /// Whether a changed path is one of the app's sources (not under an ignored folder, not an
-/// editor's swap or backup file).
+/// editor's swap or backup file, not `Cargo.lock`, which the build itself may rewrite).
 pub fn is_source(app_dir: &Path, path: &Path) -> bool {
     let relative = path.strip_prefix(app_dir).unwrap_or(path);
     let in_ignored = relative.components().any(|c| IGNORED_FOLDERS.iter().any(|i| c.as_os_str() == *i));
     let name = relative.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     let editor_file =
         name.ends_with('~') || name.ends_with(".swp") || name.ends_with(".swx") || name.starts_with(".#");
-    !in_ignored && !editor_file && !name.is_empty()
+    !in_ignored && !editor_file && !name.is_empty() && name != "Cargo.lock"
 }
 
 /// A running watch; dropping it stops watching.
@@ -154,6 +154,7 @@ mod tests {
             ".git/index",
             "src/.main.rs.swp",
             "function_app.py~",
+            "Cargo.lock",
         ] {
             assert!(!is_source(app, &app.join(ignored)), "{ignored}");
         }

@@ -198,6 +198,8 @@ async fn request_in_a_loop(
     while !stop.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < deadline {
         let r = get(&url).await;
         replies.push((r.status, r.body));
+        // A steady stream, not a flood: the reload's build shares the machine.
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     replies
 }
