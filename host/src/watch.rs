@@ -118,7 +118,8 @@ pub fn watch_app(
                     }
                 }
             }
-            let Some(first) = paths.iter().find(|p| is_source(&app_dir, p)) else { continue };
+            // A folder's own event (its times change with its files) is no change of a source.
+            let Some(first) = paths.iter().find(|p| is_source(&app_dir, p) && !p.is_dir()) else { continue };
             let shown = first.strip_prefix(&app_dir).unwrap_or(first).display().to_string();
             crate::console::print_console(&format!("{shown} changed; reloading the worker\n"));
             if kind == AppKind::Cargo {
