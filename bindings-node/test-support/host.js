@@ -20,12 +20,11 @@ function freePort() {
 
 /**
  * Starts `node <bin> start <appDir>` on a free port and resolves once the host serves.
- * `env` is added to this process's environment; `args` are more `fnwire start` flags (e.g. `--watch`);
- * `logWaitSteps` bounds `logMatching` in 50 ms steps.
+ * `env` is added to this process's environment; `logWaitSteps` bounds `logMatching` in 50 ms steps.
  */
-async function startHost(bin, appDir, { cwd, env = {}, args = [], logWaitSteps = 100 } = {}) {
+async function startHost(bin, appDir, { cwd, env = {}, logWaitSteps = 100 } = {}) {
   const port = await freePort();
-  const child = spawn(process.execPath, [bin, 'start', appDir, '--port', String(port), ...args], {
+  const child = spawn(process.execPath, [bin, 'start', appDir, '--port', String(port)], {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
