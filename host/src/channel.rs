@@ -185,6 +185,11 @@ impl WorkerChannel {
     }
 
     /// Why the stream closed, if it has.
+    /// How many invocations sent to this worker have no response yet.
+    pub fn invocations_in_flight(&self) -> usize {
+        self.lock().invocations.len()
+    }
+
     pub fn closed_reason(&self) -> Option<String> {
         self.closed_rx.borrow().clone()
     }

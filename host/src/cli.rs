@@ -58,6 +58,30 @@ pub enum Command {
         /// [default: 30, or extensions.fnwire.requestHeadersTimeout].
         #[arg(long, value_name = "SECONDS")]
         request_headers_timeout: Option<u64>,
+        /// Rebuild (Rust) or restart (Python, Node) the worker when the app's sources change,
+        /// keeping the host, its port, its queues and the requests in flight.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Create a function app in a new folder, ready for `fnwire start`.
+    New {
+        /// The folder to create; its name names the app.
+        name: PathBuf,
+        /// The app's language.
+        #[arg(long = "lang", value_name = "LANG")]
+        language: fnwire_scaffold::Language,
+        /// What its functions show (`azure`: an unchanged Azure Functions app, Python or Node).
+        #[arg(long, value_name = "TEMPLATE", default_value = "http")]
+        template: fnwire_scaffold::Template,
+        /// A local fnwire checkout for a Rust app's `fnwire` dependency instead of the crates.io
+        /// release.
+        #[arg(long, value_name = "DIR", env = "FNWIRE_SDK_PATH")]
+        fnwire_path: Option<PathBuf>,
+    },
+    /// Print a completion script for a shell (e.g. `fnwire completions bash > ~/.local/share/bash-completion/completions/fnwire`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
     /// Build a Rust function app and write an Azure Functions app folder (host.json,
     /// worker.config.json, the worker binary, a function.json per function).
@@ -160,6 +184,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             max_body_bytes_in_flight,
             keep_alive_timeout,
             request_headers_timeout,
+            watch,
         } => {
             let limits = LimitOverrides {
                 max_connections,
@@ -175,8 +200,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 drain_timeout: std::time::Duration::from_secs_f64(drain_timeout),
                 release: !debug,
                 limits,
+                watch,
             })
             .await?)
+        }
+        Command::New { name, language, template, fnwire_path } => {
+            let sdk = fnwire_path.map(fnwire_scaffold::SdkSource::Path).unwrap_or_default();
+            let written =
+                fnwire_scaffold::write_app(&fnwire_scaffold::NewApp { dir: name, language, template, sdk })?;
+            print_console(&format!(
+                "created {} ({language}, {template} template): {}
+run it:
+{}
+",
+                written.dir.display(),
+                written.files.join(", "),
+                written.next_steps,
+            ));
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "fnwire", &mut script);
+            print_console(&String::from_utf8_lossy(&script));
+            Ok(())
         }
         Command::Kube { app_dir, image, out, namespace, name, drain_timeout, max_replicas, debug } => {
             let written = crate::kube::run_kube(crate::kube::KubeOptions {

@@ -50,6 +50,8 @@ pub enum StartError {
     Durable(#[from] crate::durable::DurableError),
     #[error(transparent)]
     Expressions(#[from] crate::bindings::InvalidExpressions),
+    #[error(transparent)]
+    Watch(#[from] crate::watch::WatchError),
     /// The supervisor stopped restarting the worker; the host exits so that whatever runs it
     /// (systemd, Kubernetes, a shell loop) notices and starts it again.
     #[error("fnwire is exiting because its worker kept failing: {0}")]
@@ -69,6 +71,8 @@ pub struct StartOptions {
     pub release: bool,
     /// Listener limits from the command line (over `host.json`'s `extensions.fnwire`).
     pub limits: crate::http::limits::LimitOverrides,
+    /// Rebuild and reload the worker when the app's sources change (`--watch`).
+    pub watch: bool,
 }
 
 /// Reads `extensions.http.routePrefix` from `host.json` (default `api`).
@@ -256,6 +260,8 @@ struct Running {
     triggers: crate::triggers::RunningTriggers,
     // The durable dispatchers and API listener; they stop when this is dropped.
     _durable: Option<crate::durable::RunningDurable>,
+    // `--watch`: stops watching when dropped.
+    _watch: Option<crate::watch::AppWatch>,
 }
 
 async fn start_app(
@@ -264,7 +270,7 @@ async fn start_app(
     stop: &crate::drain::StopSignal,
 ) -> Result<Running, StartError> {
     let detected = app::detect(&options.app_dir, DetectOptions { release: options.release }).await?;
-    let launch = detected.launch;
+    let (launch, kind) = (detected.launch, detected.kind);
     let server = Arc::new(GrpcServer::start_with_limits(state.limits()).await.map_err(StartError::Grpc)?);
     // Workers on fnwire's runtime prove the per-launch secret; others (Microsoft's among them)
     // are accepted on their worker id alone.
@@ -359,9 +365,13 @@ async fn start_app(
     let rabbitmq_listeners = rabbitmq.start(pipeline.clone(), stop);
     let mut triggers = trigger_plan.start(embedded.store, pipeline, &bindings, stop);
     triggers.add(rabbitmq_listeners);
+    let watch = match options.watch {
+        true => Some(crate::watch::watch_app(&options.app_dir, kind, options.release, workers.clone())?),
+        false => None,
+    };
     state.health.set_state(crate::health::HostState::Running);
     tracing::info!("Host started; press Ctrl-C to stop.");
-    Ok(Running { workers, _server: server, triggers, _durable: durable })
+    Ok(Running { workers, _server: server, triggers, _durable: durable, _watch: watch })
 }
 
 /// Runs `fnwire start` until Ctrl-C or SIGTERM, then drains (see [`crate::drain`]).
@@ -408,7 +418,8 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     );
     state.health.set_state(crate::health::HostState::Stopping);
     stop_trigger.stop();
-    let Running { workers, _server, mut triggers, _durable } = running;
+    let Running { workers, _server, mut triggers, _durable, _watch } = running;
+    drop(_watch);
     let http_drained = async {
         match http_task.await {
             Ok(graceful) => graceful.shutdown().await,

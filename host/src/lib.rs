@@ -11,7 +11,8 @@
 //! * [`routes`], [`http`]: route templates and the HTTP ↔ `RpcHttp` mapping;
 //! * [`triggers`], [`bindings`]: timers and queues, and the storage bindings;
 //! * [`config`]: `host.json` and app settings;
-//! * [`host::run_start`]: the whole `fnwire start` command.
+//! * [`host::run_start`]: the whole `fnwire start` command;
+//! * [`watch`]: `fnwire start --watch`, rebuilding and reloading the worker on save.
 
 pub mod app;
 pub mod bindings;
@@ -37,4 +38,5 @@ pub mod supervisor;
 pub mod table_cli;
 pub mod timeout;
 pub mod triggers;
+pub mod watch;
 pub mod worker_process;

@@ -28,6 +28,10 @@
 //!   because a function stuck in a loop or a blocking call holds a worker thread for good. That
 //!   restart is logged with the function's name and is not counted as a failure (a slow function
 //!   is not a broken worker); the worker's other in-flight invocations fail as for a crash.
+//! * **Reload** (`fnwire start --watch`): [`WorkerPool::reload`] starts a new worker per slot
+//!   while the old one keeps serving; once the new one has loaded its functions it takes new
+//!   invocations, and the old one finishes those it holds, then stops. A new worker that fails
+//!   to start is logged and the old one keeps serving.
 //! * **Events**: [`WorkerPool::subscribe`] reports every abandoned invocation (worker death or
 //!   timeout) with its id, so trigger engines (queues) can make the message visible again.
 //!   Callers of [`WorkerPool::invoke`] also get the error directly.
@@ -265,6 +269,8 @@ pub struct WorkerPool {
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// What the first worker declared (all workers run the same program).
     capabilities: std::collections::HashMap<String, String>,
+    /// Bumped by [`WorkerPool::reload`]: each slot's supervisor replaces its worker.
+    reload: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for WorkerPool {
@@ -298,6 +304,7 @@ impl WorkerPool {
             next: AtomicUsize::new(0),
             tasks: Mutex::default(),
             capabilities: first.channel.capabilities(),
+            reload: watch::channel(0).0,
         });
         // Serving starts as soon as this returns, before the supervision tasks first run.
         let (restart, restart_rx) = mpsc::unbounded_channel();
@@ -528,6 +535,12 @@ impl WorkerPool {
         Some(reason)
     }
 
+    /// Replaces every worker with a fresh process of the same launch (the app's code changed):
+    /// the old worker serves until the new one has loaded its functions (see the module docs).
+    pub fn reload(&self) {
+        self.reload.send_modify(|n| *n += 1);
+    }
+
     /// Stops every worker (`WorkerTerminate`, grace period, then kill) and the supervision.
     pub async fn shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
@@ -561,7 +574,12 @@ impl Drop for InFlight<'_> {
 
 enum Ended {
     Shutdown,
-    Died { reason: String, counted: bool },
+    /// [`WorkerPool::reload`] asked for a new worker.
+    Reload,
+    Died {
+        reason: String,
+        counted: bool,
+    },
 }
 
 fn exited(worker: &StartedWorker, status: Option<ExitStatus>) -> Ended {
@@ -579,6 +597,7 @@ async fn watch_worker(
     pool: &WorkerPool,
     worker: &mut StartedWorker,
     restart: &mut mpsc::UnboundedReceiver<String>,
+    reload: &mut watch::Receiver<u64>,
 ) -> Ended {
     let mut shutdown = pool.shutdown_tx.subscribe();
     let probe = worker.channel.has_capability(capability::WORKER_STATUS);
@@ -603,6 +622,7 @@ async fn watch_worker(
     };
     tokio::select! {
         _ = stopping(&mut shutdown) => Ended::Shutdown,
+        Ok(()) = reload.changed() => Ended::Reload,
         status = worker.process.wait() => exited(worker, status),
         reason = worker.channel.closed() => {
             // A dying process usually drops its stream first: give it a moment so the log
@@ -633,6 +653,7 @@ async fn supervise(
     let slot = pool.slots[index].clone();
     let mut backoff = pool.options.first_backoff;
     let mut shutdown = pool.shutdown_tx.subscribe();
+    let mut reload = pool.reload.subscribe();
     loop {
         let started = match first.take() {
             Some((worker, restart_rx)) => Ok((worker, Some(restart_rx))),
@@ -663,7 +684,12 @@ async fn supervise(
                 let _ = pool.events.send(WorkerEvent::WorkerReady { slot: index, pid });
                 tracing::info!(target: "fnwire::worker", "worker {index} ready (pid {})", pid.unwrap_or_default());
                 let ran_from = Instant::now();
-                let ended = watch_worker(&pool, &mut worker, &mut restart_rx).await;
+                let ended = watch_worker(&pool, &mut worker, &mut restart_rx, &mut reload).await;
+                if let Ended::Reload = ended {
+                    first =
+                        Some(replace_worker(&pool, &slot, index, &server, &launch, worker, restart_rx).await);
+                    continue;
+                }
                 slot.set_live(None);
                 if let Ended::Shutdown = ended {
                     worker.stop().await;
@@ -716,6 +742,54 @@ async fn supervise(
     }
 }
 
+/// Starts a new worker for `slot` while `old` keeps serving. When it is up it becomes the
+/// slot's live worker and `old` retires in the background (it finishes what it holds, then
+/// stops); the new one is returned. When it fails to start, `old` is returned and keeps serving.
+async fn replace_worker(
+    pool: &WorkerPool,
+    slot: &Slot,
+    index: usize,
+    server: &GrpcServer,
+    launch: &WorkerLaunch,
+    old: StartedWorker,
+    old_restart: mpsc::UnboundedReceiver<String>,
+) -> (StartedWorker, mpsc::UnboundedReceiver<String>) {
+    tracing::info!(target: "fnwire::worker", "reloading worker {index}: starting a new process");
+    match start_loaded(server, launch, &pool.options.lifecycle).await {
+        Ok(new) => {
+            let (restart, restart_rx) = mpsc::unbounded_channel();
+            slot.set_live(Some(LiveWorker {
+                channel: new.channel.clone(),
+                exit: new.process.exit_watch(),
+                pid: new.process.pid(),
+                restart,
+            }));
+            tokio::spawn(retire(old, pool.options.function_timeout));
+            (new, restart_rx)
+        }
+        Err(e) => {
+            tracing::error!(
+                "the reloaded worker did not start ({e}); the previous worker keeps serving. Fix the app and save \
+                 again"
+            );
+            (old, old_restart)
+        }
+    }
+}
+
+/// Lets a replaced worker finish the invocations it holds (up to `functionTimeout`, or 10
+/// minutes without one), then stops it.
+async fn retire(mut worker: StartedWorker, function_timeout: Option<Duration>) {
+    let bound = tokio::time::Instant::now() + function_timeout.unwrap_or(Duration::from_secs(600));
+    while worker.channel.invocations_in_flight() > 0
+        && worker.process.exit_status().is_none()
+        && tokio::time::Instant::now() < bound
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker.stop().await;
+}
+
 async fn start_loaded(
     server: &GrpcServer,
     launch: &WorkerLaunch,
@@ -748,6 +822,7 @@ mod tests {
             next: AtomicUsize::new(0),
             tasks: Mutex::default(),
             capabilities: Default::default(),
+            reload: watch::channel(0).0,
         }
     }
 

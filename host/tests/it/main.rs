@@ -14,6 +14,7 @@ mod kube;
 mod listener_limits;
 mod log_file;
 mod memory;
+mod new_app;
 mod pack;
 mod rabbitmq;
 mod scale_out;
