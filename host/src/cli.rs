@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 // The language packages install the console through the CLI module they already call.
 use crate::console::print_console;
-pub use crate::console::{ConsoleGuard, install_console_logging};
+pub use crate::console::{ConsoleGuard, LogFormat, install_console_logging, install_console_logging_as};
 use crate::host::{StartOptions, run_start};
 use crate::http::limits::LimitOverrides;
 
@@ -58,6 +58,10 @@ pub enum Command {
         /// [default: 30, or extensions.fnwire.requestHeadersTimeout].
         #[arg(long, value_name = "SECONDS")]
         request_headers_timeout: Option<u64>,
+        /// How log lines are written: `human` (the default) or `json`, one object per line with
+        /// time, level, function, invocation_id, trace_id and message.
+        #[arg(long, value_name = "FORMAT", env = "FNWIRE_LOG_FORMAT")]
+        log_format: Option<LogFormat>,
     },
     /// Build a Rust function app and write an Azure Functions app folder (host.json,
     /// worker.config.json, the worker binary, a function.json per function).
@@ -138,6 +142,16 @@ pub enum Command {
     },
 }
 
+impl Cli {
+    /// The console format the command asks for, if it asks (`fnwire start --log-format`).
+    pub fn log_format(&self) -> Option<LogFormat> {
+        match &self.command {
+            Command::Start { log_format, .. } => *log_format,
+            _ => None,
+        }
+    }
+}
+
 /// A non-negative, finite number of seconds.
 fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
@@ -160,6 +174,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             max_body_bytes_in_flight,
             keep_alive_timeout,
             request_headers_timeout,
+            log_format: _,
         } => {
             let limits = LimitOverrides {
                 max_connections,
