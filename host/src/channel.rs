@@ -709,10 +709,15 @@ fn print_log(log: &RpcLog, function: Option<&str>) {
                 tracing::$lvl!(
                     target: "fnwire::function",
                     category = format_args!("Function.{function}.User"),
+                    invocation_id = log.invocation_id.as_str(),
                     "[{origin}] {text}"
                 )
             } else {
-                tracing::$lvl!(target: "fnwire::worker", "[{origin}] {text}")
+                tracing::$lvl!(
+                    target: "fnwire::worker",
+                    invocation_id = log.invocation_id.as_str(),
+                    "[{origin}] {text}"
+                )
             }
         };
     }

@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 // The language packages install the console through the CLI module they already call.
 use crate::console::print_console;
-pub use crate::console::{ConsoleGuard, install_console_logging};
+pub use crate::console::{ConsoleGuard, LogFormat, install_console_logging, install_console_logging_as};
 use crate::host::{StartOptions, run_start};
 use crate::http::limits::LimitOverrides;
 
@@ -62,6 +62,10 @@ pub enum Command {
         /// keeping the host, its port, its queues and the requests in flight.
         #[arg(long)]
         watch: bool,
+        /// How log lines are written: `human` (the default) or `json`, one object per line with
+        /// time, level, function, invocation_id, trace_id and message.
+        #[arg(long, value_name = "FORMAT", env = "FNWIRE_LOG_FORMAT")]
+        log_format: Option<LogFormat>,
     },
     /// Create a function app in a new folder, ready for `fnwire start`.
     New {
@@ -162,6 +166,16 @@ pub enum Command {
     },
 }
 
+impl Cli {
+    /// The console format the command asks for, if it asks (`fnwire start --log-format`).
+    pub fn log_format(&self) -> Option<LogFormat> {
+        match &self.command {
+            Command::Start { log_format, .. } => *log_format,
+            _ => None,
+        }
+    }
+}
+
 /// A non-negative, finite number of seconds.
 fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
@@ -185,6 +199,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             keep_alive_timeout,
             request_headers_timeout,
             watch,
+            log_format: _,
         } => {
             let limits = LimitOverrides {
                 max_connections,

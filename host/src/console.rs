@@ -11,7 +11,14 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::{Context, Filter, SubscriberExt as _};
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+pub use fnwire_telemetry::log_format::LogFormat;
+use fnwire_telemetry::log_format::{INVOCATION_ID_FIELD, JsonLines, LOG_FORMAT_ENV, TRACE_ID_FIELD};
+use tracing_subscriber::Layer as _;
+
 use crate::config::{LogLevel, LogLevels};
+
+/// A console or log-file layer in either format.
+type BoxedLayer = Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
 use crate::lifecycle::IndexedFunction;
 
 /// The field that names a log line's host.json category (`Function.<name>`,
@@ -26,6 +33,9 @@ static LEVELS: OnceLock<Arc<RwLock<FilterKind>>> = OnceLock::new();
 /// The console writer, once installed: log lines and [`print_console`] text share it, so they
 /// appear in the order they were written.
 static CONSOLE: OnceLock<NonBlocking> = OnceLock::new();
+
+/// Whether the console writes JSON lines: [`print_console`]'s text becomes one too.
+static JSON_CONSOLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Lines the console writer queues before a logging thread waits for it.
 const CONSOLE_QUEUE_LINES: usize = 4096;
@@ -101,8 +111,25 @@ fn log_file_writer() -> Option<(NonBlocking, WorkerGuard)> {
 /// moment after it is logged (typically microseconds), not before the HTTP response leaves. It also
 /// keeps a slow terminal from slowing requests down.
 ///
+/// The format is `FNWIRE_LOG_FORMAT`'s (`human`, the default, or `json`); see
+/// [`install_console_logging_as`].
+///
 /// When a logger was already installed, nothing changes and the guard is empty.
 pub fn install_console_logging() -> ConsoleGuard {
+    let format = match std::env::var(LOG_FORMAT_ENV) {
+        Err(_) => LogFormat::Human,
+        Ok(text) => text.parse().unwrap_or_else(|e| {
+            eprintln!("fnwire: {LOG_FORMAT_ENV}: {e}; logging in the human format");
+            LogFormat::Human
+        }),
+    };
+    install_console_logging_as(format)
+}
+
+/// [`install_console_logging`] in the given format: `json` writes one object per line (time,
+/// level, function, invocation id, trace id, message; see [`fnwire_telemetry::log_format`]) to
+/// the console and the log file alike.
+pub fn install_console_logging_as(format: LogFormat) -> ConsoleGuard {
     let (kind, from_env) = match EnvFilter::try_from_env("FNWIRE_LOG") {
         Ok(filter) => (FilterKind::Env(Box::new(filter)), true),
         Err(_) => (FilterKind::Levels(LogLevels::default()), false),
@@ -115,40 +142,40 @@ pub fn install_console_logging() -> ConsoleGuard {
         .buffered_lines_limit(CONSOLE_QUEUE_LINES)
         .thread_name("fnwire-console")
         .finish(std::io::BufWriter::new(std::io::stdout()));
-    // The category field chooses the level; it is not part of what the line says.
+    // The category field chooses the level; the invocation and trace ids are for the JSON
+    // format (the human lines say the id in their text). None is part of what the line says.
     let fields = tracing_subscriber::fmt::format::debug_fn(|writer, field, value| match field.name() {
-        CATEGORY_FIELD => Ok(()),
+        CATEGORY_FIELD | INVOCATION_ID_FIELD | TRACE_ID_FIELD => Ok(()),
         "message" => write!(writer, "{value:?}"),
         name => write!(writer, " {name}={value:?}"),
     });
-    let layer = tracing_subscriber::fmt::layer()
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .fmt_fields(fields.clone())
-        .with_timer(ConsoleTime)
-        .with_writer(writer.clone());
+    let layer = |writer: NonBlocking, ansi: bool| -> BoxedLayer {
+        let layer = tracing_subscriber::fmt::layer().with_writer(writer);
+        match format {
+            LogFormat::Human => layer
+                .with_target(false)
+                .with_ansi(ansi)
+                .fmt_fields(fields.clone())
+                .with_timer(ConsoleTime)
+                .boxed(),
+            LogFormat::Json => layer.event_format(JsonLines).boxed(),
+        }
+    };
+    let console_layer = layer(writer.clone(), std::io::IsTerminal::is_terminal(&std::io::stdout()));
     // The log file gets the same lines as the console (same filter, host.json levels included).
     let (file_writer, file_guard) = log_file_writer().unzip();
-    let file_layer = file_writer.map(|file| {
-        let layer = tracing_subscriber::fmt::layer()
-            .with_target(false)
-            .with_ansi(false)
-            .fmt_fields(fields)
-            .with_timer(ConsoleTime)
-            .with_writer(file);
-        tracing_subscriber::Layer::with_filter(layer, ConsoleFilter { kind: kind.clone() })
-    });
-    let installed = tracing_subscriber::registry()
-        .with(tracing_subscriber::Layer::with_filter(layer, filter))
-        .with(file_layer)
-        .try_init()
-        .is_ok();
+    let mut layers = vec![console_layer.with_filter(filter).boxed()];
+    if let Some(file) = file_writer {
+        layers.push(layer(file, false).with_filter(ConsoleFilter { kind: kind.clone() }).boxed());
+    }
+    let installed = tracing_subscriber::registry().with(layers).try_init().is_ok();
     if !installed || CONSOLE.set(writer).is_err() {
         return ConsoleGuard { _writer: None, _file_writer: None };
     }
     if !from_env {
         let _ = LEVELS.set(kind);
     }
+    JSON_CONSOLE.store(format == LogFormat::Json, std::sync::atomic::Ordering::Relaxed);
     ConsoleGuard { _writer: Some(guard), _file_writer: file_guard }
 }
 
@@ -332,6 +359,13 @@ impl<S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'
 /// Prints `text` on the console, in order with the log lines (plain stdout when no console
 /// logger is installed, e.g. in tests).
 pub fn print_console(text: &str) {
+    let json;
+    let text = if JSON_CONSOLE.load(std::sync::atomic::Ordering::Relaxed) {
+        json = fnwire_telemetry::log_format::console_text_line(text);
+        json.as_str()
+    } else {
+        text
+    };
     match CONSOLE.get() {
         Some(writer) => {
             let _ = writer.clone().write_all(text.as_bytes());

@@ -264,6 +264,22 @@ struct Running {
     _watch: Option<crate::watch::AppWatch>,
 }
 
+/// Counts every worker that stopped unexpectedly in `metrics`, for as long as the pool runs.
+fn count_worker_restarts(workers: &WorkerPool, metrics: &Arc<fnwire_telemetry::metrics::Metrics>) {
+    let mut events = workers.subscribe();
+    let metrics = metrics.clone();
+    tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match events.recv().await {
+                Ok(crate::supervisor::WorkerEvent::WorkerExited { .. }) => metrics.worker_restarted(),
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
 async fn start_app(
     options: &StartOptions,
     state: &HttpState,
@@ -337,8 +353,16 @@ async fn start_app(
     }
     crate::console::print_console(&format!("{}\n", function_table(&rows)));
     let capabilities = HttpCapabilities::from_capabilities(&workers.capabilities());
+    let metrics = Arc::new(fnwire_telemetry::metrics::Metrics::new());
+    count_worker_restarts(&workers, &metrics);
+    state.metrics.set(crate::http::admin_metrics::MetricsSource {
+        metrics: metrics.clone(),
+        keys: keys.clone(),
+        store: embedded.store.clone(),
+    });
     let mut pipeline = Pipeline::new(workers.clone(), Some(bindings.clone()))
-        .with_rabbitmq_outputs(rabbitmq.outputs.clone());
+        .with_rabbitmq_outputs(rabbitmq.outputs.clone())
+        .with_observers(fnwire_observe::Observers::default().with(metrics));
     let durable = if durable_plan.is_empty() {
         None
     } else {

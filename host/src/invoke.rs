@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use fnwire_observe::{InvocationFinished, InvocationStarted, Observers, Outcome};
 use fnwire_protocol::rpc::{InvocationRequest, InvocationResponse, ParameterBinding, status_result};
+use fnwire_telemetry::trace_id::TraceId;
 use futures::future::BoxFuture;
 
 use crate::bindings::expressions::ExpressionValues;
@@ -130,6 +131,11 @@ impl Pipeline {
             request.input_data.extend(inputs.iter().cloned());
         }
         let id = request.invocation_id.clone();
+        // For the JSON console's lines; the human lines say the id only.
+        let trace_id = request
+            .trace_context
+            .as_ref()
+            .map_or(TraceId::NONE, |context| TraceId::of_traceparent(&context.trace_parent));
         let observers = &self.observers;
         let started = |request: &InvocationRequest| {
             if !observers.is_empty() {
@@ -170,6 +176,8 @@ impl Pipeline {
                     finished(Outcome::Failed, Some(&error), Duration::ZERO, None);
                     tracing::error!(
                         category = format_args!("Function.{function}"),
+                        invocation_id = %id,
+                        trace_id = %trace_id,
                         "Executed '{function}' (Failed, Id={id}): its inputs could not be prepared: {e}"
                     );
                     return Err(InvocationError::Inputs(e));
@@ -179,6 +187,8 @@ impl Pipeline {
         };
         tracing::info!(
             category = format_args!("Function.{function}"),
+                        invocation_id = %id,
+                        trace_id = %trace_id,
             "Executing '{function}' (Reason='{reason}', Id={id})"
         );
         started(&request);
@@ -190,6 +200,8 @@ impl Pipeline {
             Err(e @ InvokeError::Unavailable(_)) => {
                 tracing::warn!(
                     category = format_args!("Function.{function}"),
+                        invocation_id = %id,
+                        trace_id = %trace_id,
                     "'{function}' (Id={id}) did not run: {e}"
                 );
                 finished(Outcome::NotRun, Some(&e), Duration::ZERO, None);
@@ -198,6 +210,8 @@ impl Pipeline {
             Err(e) => {
                 tracing::error!(
                     category = format_args!("Function.{function}"),
+                        invocation_id = %id,
+                        trace_id = %trace_id,
                     "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {e}"
                 );
                 finished(Outcome::Failed, Some(&e), clock.elapsed(), None);
@@ -210,6 +224,8 @@ impl Pipeline {
             // The stack trace stays in the log; callers get the message only.
             tracing::error!(
                 category = format_args!("Function.{function}"),
+                        invocation_id = %id,
+                        trace_id = %trace_id,
                 "Executed '{function}' ({outcome}, Id={id}, Duration={elapsed}ms): {message}{stack}"
             );
             finished(outcome, Some(&message), clock.elapsed(), Some(&response));
@@ -222,6 +238,8 @@ impl Pipeline {
                 let error = InvocationError::Outputs(e);
                 tracing::error!(
                     category = format_args!("Function.{function}"),
+                        invocation_id = %id,
+                        trace_id = %trace_id,
                     "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {error}"
                 );
                 finished(Outcome::Failed, Some(&error), clock.elapsed(), Some(&response));
@@ -238,6 +256,8 @@ impl Pipeline {
                     let error = InvocationError::Outputs(e);
                     tracing::error!(
                         category = format_args!("Function.{function}"),
+                        invocation_id = %id,
+                        trace_id = %trace_id,
                         "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {error}"
                     );
                     finished(Outcome::Failed, Some(&error), clock.elapsed(), kept_for_observers.as_ref());
@@ -248,6 +268,8 @@ impl Pipeline {
         };
         tracing::info!(
             category = format_args!("Function.{function}"),
+                        invocation_id = %id,
+                        trace_id = %trace_id,
             "Executed '{function}' (Succeeded, Id={id}, Duration={elapsed}ms)"
         );
         finished(Outcome::Succeeded, None, clock.elapsed(), Some(&response));

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use fnwire_host::cli::{Cli, install_console_logging, run};
+use fnwire_host::cli::{Cli, install_console_logging, install_console_logging_as, run};
 
 #[global_allocator]
 static ALLOCATOR: fnwire_alloc::Allocator = fnwire_alloc::Allocator;
@@ -21,7 +21,10 @@ fn main() -> ExitCode {
 
 async fn start() -> ExitCode {
     let cli = Cli::parse();
-    let _console = install_console_logging();
+    let _console = match cli.log_format() {
+        Some(format) => install_console_logging_as(format),
+        None => install_console_logging(),
+    };
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

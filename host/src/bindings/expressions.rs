@@ -331,6 +331,8 @@ pub struct ExpressionValues {
     method_name: String,
     utc_now: DateTime<Utc>,
     rand_guid: uuid::Uuid,
+    /// The invocation's W3C trace context, which its Service Bus sends carry on.
+    traceparent: Option<String>,
 }
 
 impl Default for ExpressionValues {
@@ -341,6 +343,7 @@ impl Default for ExpressionValues {
             method_name: String::new(),
             utc_now: Utc::now(),
             rand_guid: uuid::Uuid::new_v4(),
+            traceparent: None,
         }
     }
 }
@@ -356,6 +359,15 @@ impl ExpressionValues {
             }
         }
         out
+    }
+
+    /// Sets the invocation's trace context, which the messages it sends carry on.
+    pub fn set_traceparent(&mut self, traceparent: Option<String>) {
+        self.traceparent = traceparent.filter(|t| !t.is_empty());
+    }
+
+    pub fn traceparent(&self) -> Option<&str> {
+        self.traceparent.as_deref()
     }
 
     /// Sets the function's name, the value of `{sys.MethodName}`.

@@ -269,6 +269,7 @@ impl AppBindings {
         };
         let mut values = AppBindings::expression_values(request);
         values.set_method_name(function);
+        values.set_traceparent(request.trace_context.as_ref().map(|t| t.trace_parent.clone()));
         for b in metadata.bindings.iter().filter(|b| !b.is_trigger() && b.direction == Direction::In) {
             if b.binding_type.eq_ignore_ascii_case("table") {
                 let value = table::read_input(self.tables(BindingRole::TableInput, &b.name)?, b, &values)?;

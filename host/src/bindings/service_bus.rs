@@ -39,6 +39,22 @@ fn value_messages(value: &TypedData) -> Result<Vec<Message>, String> {
     }
 }
 
+/// `message` with the sending invocation's trace context, as Azure's Service Bus SDKs send it
+/// (`Diagnostic-Id` and `traceparent`), so the function it triggers continues the same trace.
+fn with_trace(mut message: Message, values: &ExpressionValues) -> Message {
+    use crate::triggers::service_bus::{DIAGNOSTIC_ID_PROPERTY, TRACEPARENT_PROPERTY};
+    let Some(traceparent) = values.traceparent() else { return message };
+    if message.properties.contains_key(TRACEPARENT_PROPERTY)
+        || message.properties.contains_key(DIAGNOSTIC_ID_PROPERTY)
+    {
+        return message;
+    }
+    for name in [DIAGNOSTIC_ID_PROPERTY, TRACEPARENT_PROPERTY] {
+        message.properties.insert(name.to_string(), fnwire_messaging::Value::Str(traceparent.to_string()));
+    }
+    message
+}
+
 /// The Service Bus messages a successful invocation sends.
 pub fn collect_sends(
     metadata: &FunctionMetadata,
@@ -66,7 +82,7 @@ pub fn collect_sends(
             path: entity.clone(),
             error,
         })?;
-        sends.extend(messages.into_iter().map(|m| Outgoing::new(entity.clone(), m)));
+        sends.extend(messages.into_iter().map(|m| Outgoing::new(entity.clone(), with_trace(m, values))));
     }
     Ok(sends)
 }
@@ -104,4 +120,58 @@ pub fn complete(
         bindings.signal(&crate::triggers::service_bus::signal_key(&s.entity)).notify_one();
     }
     Ok(messages.len() + sends.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fnwire_metadata::Binding;
+    use fnwire_protocol::rpc::ParameterBinding;
+    use fnwire_protocol::rpc::parameter_binding::RpcData;
+
+    fn sends_of(returned: &str, traceparent: Option<&str>) -> Vec<Outgoing> {
+        let mut metadata = FunctionMetadata::new("enqueue");
+        metadata.bindings = vec![
+            Binding::new("req", "httpTrigger", Direction::In),
+            Binding::new("out", "serviceBus", Direction::Out).with("queueName", "orders"),
+        ];
+        let response = InvocationResponse {
+            output_data: vec![ParameterBinding {
+                name: "out".into(),
+                rpc_data: Some(RpcData::Data(TypedData {
+                    data: Some(typed_data::Data::Json(returned.into())),
+                })),
+            }],
+            ..Default::default()
+        };
+        let mut values = ExpressionValues::default();
+        values.set_traceparent(traceparent.map(String::from));
+        collect_sends(&metadata, &values, &response).unwrap()
+    }
+
+    #[test]
+    fn sends_carry_the_invocations_trace_unless_they_set_their_own() {
+        let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let sends = sends_of(r#"["a", "b"]"#, Some(traceparent));
+        assert_eq!(sends.len(), 2);
+        for send in &sends {
+            for name in ["Diagnostic-Id", "traceparent"] {
+                assert_eq!(
+                    send.message.properties.get(name),
+                    Some(&fnwire_messaging::Value::Str(traceparent.into()))
+                );
+            }
+        }
+        let own = r#"{"$serviceBus": {"body": "c", "applicationProperties": {"Diagnostic-Id": "00-11111111111111111111111111111111-2222222222222222-01"}}}"#;
+        let sends = sends_of(own, Some(traceparent));
+        let kept = sends[0].message.properties.get("Diagnostic-Id");
+        assert_eq!(
+            kept,
+            Some(&fnwire_messaging::Value::Str(
+                "00-11111111111111111111111111111111-2222222222222222-01".into()
+            ))
+        );
+        assert!(!sends[0].message.properties.contains_key("traceparent"));
+        assert!(sends_of(r#""d""#, None)[0].message.properties.is_empty(), "no trace, no properties");
+    }
 }

@@ -1,5 +1,6 @@
 //! The HTTP front door: routes requests to HTTP-triggered functions through the worker.
 
+pub mod admin_metrics;
 pub mod body;
 pub mod limits;
 pub mod line_endings;
@@ -86,6 +87,8 @@ pub struct HttpState {
     connection_log: RateLimitedLog,
     /// What `/admin/host/ping` and `/admin/host/status` report.
     pub health: crate::health::Health,
+    /// What `/admin/metrics` reports, once the app has started.
+    pub metrics: admin_metrics::AdminMetrics,
 }
 
 impl HttpState {
@@ -99,6 +102,7 @@ impl HttpState {
             unauthorized_log: RateLimitedLog::new(LOG_INTERVAL),
             connection_log: RateLimitedLog::new(LOG_INTERVAL),
             health: crate::health::Health::new(),
+            metrics: admin_metrics::AdminMetrics::default(),
         }
     }
 
@@ -247,6 +251,9 @@ async fn idle_at_stop(stop: &crate::drain::StopSignal, watched: &listener::Watch
 pub async fn handle(req: http::Request<Incoming>, state: &HttpState) -> http::Response<Body> {
     if let Some(health) = state.health.answer(req.method(), req.uri(), req.headers()).await {
         return health;
+    }
+    if let Some(metrics) = state.metrics.answer(req.method(), req.uri(), req.headers()).await {
+        return metrics;
     }
     serve_request(req, state).await.unwrap_or_else(Rejection::into_response)
 }

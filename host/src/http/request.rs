@@ -163,18 +163,22 @@ pub fn to_rpc_http(req: &RequestParts<'_>, caps: HttpCapabilities) -> RpcHttp {
 
 /// The trace context for an invocation: a child of an incoming W3C `traceparent`, or a new trace.
 pub fn trace_context(headers: &HeaderMap) -> RpcTraceContext {
-    let incoming = headers.get("traceparent").and_then(|v| v.to_str().ok()).and_then(parse_traceparent);
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    continue_trace(header("traceparent"), header("tracestate"))
+}
+
+/// The trace context of an invocation that continues `traceparent` (the same trace, a span id
+/// of its own) with its `tracestate`, or that starts a new trace when `traceparent` is missing
+/// or malformed (its `tracestate` is then dropped, as W3C asks).
+pub fn continue_trace(traceparent: Option<&str>, tracestate: Option<&str>) -> RpcTraceContext {
+    let incoming = traceparent.and_then(parse_traceparent);
     let span_id = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    let trace_state =
+        if incoming.is_some() { tracestate.unwrap_or_default().to_string() } else { String::new() };
     let (trace_id, flags) = match incoming {
         Some((trace_id, flags)) => (trace_id, flags),
         None => (uuid::Uuid::new_v4().simple().to_string(), "01".to_string()),
     };
-    let trace_state = headers
-        .get("tracestate")
-        .and_then(|v| v.to_str().ok())
-        .filter(|_| headers.contains_key("traceparent"))
-        .unwrap_or_default()
-        .to_string();
     RpcTraceContext {
         trace_parent: format!("00-{trace_id}-{span_id}-{flags}"),
         trace_state,

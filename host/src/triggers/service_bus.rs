@@ -121,10 +121,27 @@ impl ServiceBusFunction {
                 rpc_data: Some(parameter_binding::RpcData::Data(TypedData { data: Some(body) })),
             }],
             trigger_metadata: trigger_metadata(m),
-            trace_context: None,
+            trace_context: Some(message_trace_context(&m.message)),
             retry_context: None,
         }
     }
+}
+
+/// The application properties a Service Bus message carries its sender's W3C trace context in:
+/// `Diagnostic-Id` (the Azure SDKs' name, a `traceparent` value) and `traceparent`/`tracestate`.
+pub const DIAGNOSTIC_ID_PROPERTY: &str = "Diagnostic-Id";
+pub const TRACEPARENT_PROPERTY: &str = "traceparent";
+pub const TRACESTATE_PROPERTY: &str = "tracestate";
+
+/// The trace context of an invocation for `message`: it continues the sender's trace, read as
+/// Azure's Service Bus SDKs read it (`traceparent` first, then `Diagnostic-Id`), or starts one.
+pub fn message_trace_context(message: &fnwire_messaging::Message) -> fnwire_protocol::rpc::RpcTraceContext {
+    let text = |name: &str| match message.properties.get(name) {
+        Some(fnwire_messaging::Value::Str(text)) => Some(text.as_str()),
+        _ => None,
+    };
+    let traceparent = text(TRACEPARENT_PROPERTY).or_else(|| text(DIAGNOSTIC_ID_PROPERTY));
+    crate::http::request::continue_trace(traceparent, text(TRACESTATE_PROPERTY))
 }
 
 fn json(text: String) -> TypedData {
@@ -531,6 +548,26 @@ mod tests {
         assert_eq!(md("LockToken"), Some(typed_data::Data::String("tok".into())));
         assert!(md("ReplyTo").is_none(), "unset system properties are left out");
         assert!(md("MessageId").is_some());
+    }
+
+    #[test]
+    fn a_message_continues_its_senders_trace_or_starts_one() {
+        let sender = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let trace_of = |m: &Message| message_trace_context(m).trace_parent;
+        let by_diagnostic_id = trace_of(&Message::new(&b"x"[..]).with_property("Diagnostic-Id", sender));
+        assert!(by_diagnostic_id.starts_with("00-0af7651916cd43dd8448eb211c80319c-"), "{by_diagnostic_id}");
+        assert!(!by_diagnostic_id.contains("b7ad6b7169203331"), "the invocation has a span of its own");
+        let other = "00-11111111111111111111111111111111-2222222222222222-01";
+        let both = Message::new(&b"x"[..])
+            .with_property("Diagnostic-Id", other)
+            .with_property("traceparent", sender)
+            .with_property("tracestate", "k=v");
+        let context = message_trace_context(&both);
+        assert!(context.trace_parent.contains("0af7651916cd43dd8448eb211c80319c"), "traceparent wins");
+        assert_eq!(context.trace_state, "k=v");
+        let fresh = trace_of(&Message::new(&b"x"[..]));
+        let again = trace_of(&Message::new(&b"x"[..]).with_property("Diagnostic-Id", "not a traceparent"));
+        assert_ne!(fresh[3..35], again[3..35], "each message without a trace starts its own");
     }
 
     #[test]

@@ -115,3 +115,81 @@ fn an_undeclared_topic_subscription_refuses_start_naming_it() {
     let out = fnwire.output();
     assert!(out.contains("servicebus.json") && out.contains("at character 8"), "{out}");
 }
+
+/// A function.json relay (the test worker returns its message upper-cased) from one Service Bus
+/// queue to another.
+fn relay_json(from: &str, to: &str) -> String {
+    serde_json::json!({"bindings": [
+        {"type": "serviceBusTrigger", "direction": "in", "name": "msg", "queueName": from},
+        {"type": "serviceBus", "direction": "out", "name": "$return", "queueName": to},
+    ]})
+    .to_string()
+}
+
+/// The trace id of the `Executed '<function>'` line of a JSON console.
+fn executed_trace_id(output: &str, function: &str) -> Option<String> {
+    output.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find_map(|line| {
+        let executed = line["message"].as_str()?.starts_with(&format!("Executed '{function}' (Succeeded"));
+        executed.then(|| line["trace_id"].as_str().map(String::from)).flatten()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_carries_its_senders_trace_through_every_relay() {
+    const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+    const SENDER_SPAN: &str = "b7ad6b7169203331";
+    let app = test_worker_app();
+    std::fs::write(app.path().join("local.settings.json"), r#"{"Values":{"TEST_WORKER_HOST_INDEXING":"1"}}"#)
+        .unwrap();
+    std::fs::write(app.path().join("host.json"), r#"{"version":"2.0"}"#).unwrap();
+    for (name, from, to) in [("relayfirst", "traced", "relayed"), ("relaysecond", "relayed", "done")] {
+        std::fs::create_dir(app.path().join(name)).unwrap();
+        std::fs::write(app.path().join(name).join("function.json"), relay_json(from, to)).unwrap();
+    }
+    // Sent as Azure's Service Bus SDKs send within a trace: its traceparent in `Diagnostic-Id`.
+    let store = Store::open(&app.path().join(".fnwire")).unwrap();
+    for queue in ["traced", "relayed", "done"] {
+        store
+            .declare_entity(&EntityDecl::queue(
+                queue,
+                TopicOptions::default(),
+                SubscriptionOptions::default(),
+            ))
+            .unwrap();
+    }
+    let sender = format!("00-{TRACE}-{SENDER_SPAN}-01");
+    store
+        .send(&[Outgoing::new(
+            "traced",
+            Message::new(&b"hi"[..]).with_property("Diagnostic-Id", sender.as_str()),
+        )])
+        .unwrap();
+    let mut fnwire = Fnwire::start(app.path(), &["--log-format", "json"]);
+    wait_until(&fnwire, "the message relayed twice", || {
+        !store.peek_subscription("done", "$queue", 10, false).unwrap().is_empty()
+    });
+    let done = store.peek_subscription("done", "$queue", 10, false).unwrap();
+    assert_eq!(done[0].message.body, b"HI");
+    let carried = match done[0].message.properties.get("Diagnostic-Id") {
+        Some(fnwire_messaging::Value::Str(text)) => text.clone(),
+        other => panic!("the relayed message has no Diagnostic-Id: {other:?}"),
+    };
+    assert!(carried.starts_with(&format!("00-{TRACE}-")), "the same trace: {carried}");
+    assert!(!carried.contains(SENDER_SPAN), "parented by the relay's own span, not the sender's: {carried}");
+    assert_eq!(
+        done[0].message.properties.get("traceparent"),
+        done[0].message.properties.get("Diagnostic-Id")
+    );
+    wait_until(&fnwire, "both relays' Executed lines", || {
+        executed_trace_id(&fnwire.output(), "relaysecond").is_some()
+    });
+    let out = fnwire.output();
+    for function in ["relayfirst", "relaysecond"] {
+        assert_eq!(
+            executed_trace_id(&out, function).as_deref(),
+            Some(TRACE),
+            "{function}'s invocation:\n{out}"
+        );
+    }
+    assert!(fnwire.terminate().success());
+}
