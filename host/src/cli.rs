@@ -58,6 +58,13 @@ pub enum Command {
         /// [default: 30, or extensions.fnwire.requestHeadersTimeout].
         #[arg(long, value_name = "SECONDS")]
         request_headers_timeout: Option<u64>,
+        /// Do not serve the dashboard (`/admin/ui` and its API under `/admin/api`).
+        #[arg(long)]
+        no_dashboard: bool,
+        /// Invocations the dashboard keeps per function
+        /// [default: 100, or host.json extensions.fnwire.dashboard.historyPerFunction].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=fnwire_dashboard::MAX_HISTORY_PER_FUNCTION as i64))]
+        dashboard_history: Option<u32>,
     },
     /// Build a Rust function app and write an Azure Functions app folder (host.json,
     /// worker.config.json, the worker binary, a function.json per function).
@@ -160,6 +167,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             max_body_bytes_in_flight,
             keep_alive_timeout,
             request_headers_timeout,
+            no_dashboard,
+            dashboard_history,
         } => {
             let limits = LimitOverrides {
                 max_connections,
@@ -175,6 +184,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 drain_timeout: std::time::Duration::from_secs_f64(drain_timeout),
                 release: !debug,
                 limits,
+                dashboard: (!no_dashboard).then_some(crate::host::DashboardOptions {
+                    history_per_function: dashboard_history.map(|n| n as usize),
+                }),
             })
             .await?)
         }
