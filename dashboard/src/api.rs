@@ -49,11 +49,13 @@ pub fn is_dashboard_path(path: &str) -> bool {
 struct ApiError {
     status: StatusCode,
     message: String,
+    /// The methods the path takes, for a 405 (RFC 9110 requires `Allow` with it).
+    allow: Option<&'static str>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError { status, message: message.into(), allow: None }
     }
     fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
@@ -83,7 +85,11 @@ fn json_response(status: StatusCode, value: &Value) -> Response<DashboardBody> {
 }
 
 fn error_response(error: ApiError) -> Response<DashboardBody> {
-    json_response(error.status, &json!({ "error": error.message }))
+    let mut response = json_response(error.status, &json!({ "error": error.message }));
+    if let Some(allow) = error.allow.and_then(|a| HeaderValue::from_str(&a.replace(" or ", ", ")).ok()) {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
 }
 
 /// The query string as pairs, later ones winning.
@@ -360,7 +366,7 @@ impl Dashboard {
 
     async fn requeue(&self, queue: &str, id: &str) -> Result<Response<DashboardBody>, ApiError> {
         let Some(target) = queue.strip_suffix("-poison").filter(|t| !t.is_empty()) else {
-            return Err(ApiError::bad_request(format!(
+            return Err(ApiError::not_found(format!(
                 "`{queue}` is not a poison queue; only messages of a `<queue>-poison` queue can be requeued"
             )));
         };
@@ -384,6 +390,17 @@ impl Dashboard {
         rest: &[&str],
         body: Bytes,
     ) -> Result<Response<DashboardBody>, ApiError> {
+        let allow = match (method, rest) {
+            (&Method::GET, [] | [_]) | (&Method::DELETE, [_]) => None,
+            (&Method::POST, [_, "terminate"] | [_, "raiseEvent", _]) => None,
+            (_, []) => Some("GET"),
+            (_, [_]) => Some("GET or DELETE"),
+            (_, [_, "terminate"] | [_, "raiseEvent", _]) => Some("POST"),
+            _ => None,
+        };
+        if let Some(allow) = allow {
+            return Err(method_not_allowed(method, uri.path(), allow));
+        }
         let Some(DurableSource { engine, api }) = &self.durable else {
             return Err(ApiError::not_found(
                 "this app has no durable functions, so no orchestrations; add an orchestrator to see them here",
@@ -439,7 +456,12 @@ fn allowed(segments: &[&str]) -> &'static str {
 }
 
 fn method_not_allowed(method: &Method, path: &str, allow: &'static str) -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed on {path}; use {allow}"))
+    let mut error = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {path}; use {allow}"),
+    );
+    error.allow = Some(allow);
+    error
 }
 
 fn queue_error(queue: &str, error: fnwire_storage::StorageError) -> ApiError {

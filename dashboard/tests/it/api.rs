@@ -66,6 +66,15 @@ async fn bad_requests_say_what_was_wrong() {
     assert!(body["error"].as_str().unwrap().contains("historyPerFunction"), "{body}");
     let (status, _) = call(&f.dashboard, "POST", "/admin/api/functions").await;
     assert_eq!(status, 405);
+    let uri: http::Uri = "/admin/api/queues".parse().unwrap();
+    let response =
+        f.dashboard.handle(&http::Method::TRACE, &uri, &http::HeaderMap::new(), bytes::Bytes::new()).await;
+    assert_eq!(
+        (response.status().as_u16(), &response.headers()["allow"]),
+        (405, &"GET".parse::<http::HeaderValue>().unwrap())
+    );
+    let (status, _) = call(&f.dashboard, "PUT", "/admin/api/orchestrations").await;
+    assert_eq!(status, 405, "a wrong method is 405 even without durable functions");
     let (status, body) = call(&f.dashboard, "GET", "/admin/api/orchestrations").await;
     assert_eq!(status, 404);
     assert!(body["error"].as_str().unwrap().contains("no durable functions"), "{body}");
@@ -105,7 +114,7 @@ async fn queues_show_depth_and_poison_and_a_poison_message_goes_back_to_its_queu
     let (status, body) = call(&f.dashboard, "POST", &uri).await;
     assert_eq!(status, 404, "{body}");
     let (status, body) = call(&f.dashboard, "POST", "/admin/api/queues/jobs/messages/x/requeue").await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 404);
     assert!(body["error"].as_str().unwrap().contains("not a poison queue"), "{body}");
 
     let uri = format!("/admin/api/queues/jobs-poison/messages/{}", left[0].id);
