@@ -66,6 +66,13 @@ pub enum Command {
         /// time, level, function, invocation_id, trace_id and message.
         #[arg(long, value_name = "FORMAT", env = "FNWIRE_LOG_FORMAT")]
         log_format: Option<LogFormat>,
+        /// Do not serve the dashboard (`/admin/ui` and its API under `/admin/api`).
+        #[arg(long)]
+        no_dashboard: bool,
+        /// Invocations the dashboard keeps per function
+        /// [default: 100, or host.json extensions.fnwire.dashboard.historyPerFunction].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=fnwire_dashboard::MAX_HISTORY_PER_FUNCTION as i64))]
+        dashboard_history: Option<u32>,
     },
     /// Create a function app in a new folder, ready for `fnwire start`.
     New {
@@ -200,6 +207,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             request_headers_timeout,
             watch,
             log_format: _,
+            no_dashboard,
+            dashboard_history,
         } => {
             let limits = LimitOverrides {
                 max_connections,
@@ -216,6 +225,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 release: !debug,
                 limits,
                 watch,
+                dashboard: (!no_dashboard).then_some(crate::host::DashboardOptions {
+                    history_per_function: dashboard_history.map(|n| n as usize),
+                }),
             })
             .await?)
         }

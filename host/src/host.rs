@@ -73,6 +73,26 @@ pub struct StartOptions {
     pub limits: crate::http::limits::LimitOverrides,
     /// Rebuild and reload the worker when the app's sources change (`--watch`).
     pub watch: bool,
+    /// The dashboard's settings from the command line; `None` serves no dashboard
+    /// (`--no-dashboard`).
+    pub dashboard: Option<DashboardOptions>,
+}
+
+/// Command-line settings of the dashboard (over `host.json`'s `extensions.fnwire.dashboard`).
+#[derive(Debug, Clone, Default)]
+pub struct DashboardOptions {
+    /// `--dashboard-history`: invocations kept per function.
+    pub history_per_function: Option<usize>,
+}
+
+/// The dashboard's history size: the flag, else `host.json`, else the default.
+fn dashboard_history(app_dir: &Path, options: &DashboardOptions) -> Result<usize, StartError> {
+    if let Some(n) = options.history_per_function {
+        return Ok(n);
+    }
+    let setting = fnwire_dashboard::history_setting(&read_host_json(app_dir)?)
+        .map_err(|message| ConfigError::HostJsonValue { path: app_dir.join("host.json"), message })?;
+    Ok(setting.unwrap_or(fnwire_dashboard::DEFAULT_HISTORY_PER_FUNCTION))
 }
 
 /// Reads `extensions.http.routePrefix` from `host.json` (default `api`).
@@ -262,6 +282,8 @@ struct Running {
     _durable: Option<crate::durable::RunningDurable>,
     // `--watch`: stops watching when dropped.
     _watch: Option<crate::watch::AppWatch>,
+    /// Its live feeds end when the host stops, so the HTTP drain does not wait for them.
+    dashboard: Option<Arc<fnwire_dashboard::Dashboard>>,
 }
 
 /// Counts every worker that stopped unexpectedly in `metrics`, for as long as the pool runs.
@@ -360,9 +382,19 @@ async fn start_app(
         keys: keys.clone(),
         store: embedded.store.clone(),
     });
+    let history = match &options.dashboard {
+        Some(dashboard) => {
+            Some(fnwire_dashboard::History::new(dashboard_history(&options.app_dir, dashboard)?))
+        }
+        None => None,
+    };
+    let mut observers = fnwire_observe::Observers::default().with(metrics);
+    if let Some(history) = &history {
+        observers = observers.with(history.clone());
+    }
     let mut pipeline = Pipeline::new(workers.clone(), Some(bindings.clone()))
         .with_rabbitmq_outputs(rabbitmq.outputs.clone())
-        .with_observers(fnwire_observe::Observers::default().with(metrics));
+        .with_observers(observers);
     let durable = if durable_plan.is_empty() {
         None
     } else {
@@ -378,6 +410,30 @@ async fn start_app(
             listener,
         )?)
     };
+    let dashboard = history.map(|history| {
+        let timers = trigger_plan.timers.iter().map(|t| (t.name.clone(), t.schedule.clone())).collect();
+        let sources = crate::dashboard::HostSources::new(&rows, &functions, timers, &workers);
+        let durable = durable
+            .as_ref()
+            .map(|d| fnwire_dashboard::DurableSource { engine: d.engine.clone(), api: d.api.clone() });
+        Arc::new(fnwire_dashboard::Dashboard::new(
+            history,
+            Arc::new(sources),
+            Some(embedded.store.clone()),
+            durable,
+        ))
+    });
+    if dashboard.is_some() {
+        let key_note = if options.host.is_loopback() {
+            String::new()
+        } else {
+            " (add ?code=<master key>; `fnwire keys` prints it)".to_string()
+        };
+        crate::console::print_console(&format!(
+            "Dashboard: {origin}{}{key_note}\n\n",
+            fnwire_dashboard::UI_PATH
+        ));
+    }
     state.set(Availability::Ready(Arc::new(ReadyApp {
         pipeline: pipeline.clone(),
         keys,
@@ -385,6 +441,10 @@ async fn start_app(
         functions: http_functions,
         capabilities,
         durable: durable.as_ref().map(crate::durable::RunningDurable::api),
+        dashboard: dashboard.clone().map(|dashboard| crate::http::DashboardRoutes {
+            dashboard,
+            requires_key: !options.host.is_loopback(),
+        }),
     })));
     let rabbitmq_listeners = rabbitmq.start(pipeline.clone(), stop);
     let mut triggers = trigger_plan.start(embedded.store, pipeline, &bindings, stop);
@@ -395,7 +455,7 @@ async fn start_app(
     };
     state.health.set_state(crate::health::HostState::Running);
     tracing::info!("Host started; press Ctrl-C to stop.");
-    Ok(Running { workers, _server: server, triggers, _durable: durable, _watch: watch })
+    Ok(Running { workers, _server: server, triggers, _durable: durable, _watch: watch, dashboard })
 }
 
 /// Runs `fnwire start` until Ctrl-C or SIGTERM, then drains (see [`crate::drain`]).
@@ -442,8 +502,11 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     );
     state.health.set_state(crate::health::HostState::Stopping);
     stop_trigger.stop();
-    let Running { workers, _server, mut triggers, _durable, _watch } = running;
+    let Running { workers, _server, mut triggers, _durable, _watch, dashboard } = running;
     drop(_watch);
+    if let Some(dashboard) = &dashboard {
+        dashboard.close();
+    }
     let http_drained = async {
         match http_task.await {
             Ok(graceful) => graceful.shutdown().await,

@@ -20,6 +20,7 @@ pub mod channel;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod dashboard;
 pub mod drain;
 pub mod durable;
 pub mod grpc;

@@ -252,6 +252,16 @@ impl Slot {
     }
 }
 
+/// One process slot of the pool, as [`WorkerPool::slot_states`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotState {
+    pub pid: Option<u32>,
+    /// Whether a process serves invocations in the slot (false while it restarts).
+    pub live: bool,
+    /// Invocations running on it.
+    pub in_flight: usize,
+}
+
 /// The app's worker processes.
 pub struct WorkerPool {
     slots: Vec<Arc<Slot>>,
@@ -337,6 +347,21 @@ impl WorkerPool {
     /// The pids of the live workers.
     pub fn pids(&self) -> Vec<u32> {
         self.slots.iter().filter_map(|s| s.live().and_then(|l| l.pid)).collect()
+    }
+
+    /// Each process slot's state now (for the dashboard's workers page).
+    pub fn slot_states(&self) -> Vec<SlotState> {
+        self.slots
+            .iter()
+            .map(|slot| {
+                let live = slot.live();
+                SlotState {
+                    pid: live.as_ref().and_then(|l| l.pid),
+                    live: live.is_some(),
+                    in_flight: slot.in_flight().len(),
+                }
+            })
+            .collect()
     }
 
     /// `functionTimeout`, if any.

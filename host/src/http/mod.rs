@@ -62,6 +62,16 @@ pub struct ReadyApp {
     pub capabilities: HttpCapabilities,
     /// The durable extension's HTTP API, when the app has durable functions or clients.
     pub durable: Option<crate::durable::DurableApi>,
+    /// The dashboard, unless `--no-dashboard`.
+    pub dashboard: Option<DashboardRoutes>,
+}
+
+/// The dashboard's routes (`/admin/ui`, `/admin/api/…`) and who may call them.
+#[derive(Debug, Clone)]
+pub struct DashboardRoutes {
+    pub dashboard: Arc<fnwire_dashboard::Dashboard>,
+    /// The master key is required: the host listens beyond the loopback.
+    pub requires_key: bool,
 }
 
 /// Whether requests can be served right now.
@@ -130,6 +140,10 @@ impl HttpState {
 }
 
 type Body = Full<Bytes>;
+
+/// What the listener sends: a whole body (functions, health, the durable API), or the
+/// dashboard's, which may be a live feed.
+pub type ResponseBody = http_body_util::Either<Body, fnwire_dashboard::DashboardBody>;
 
 /// Repeated warnings (refused keys, closed connections) are logged at most once per interval.
 const LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
@@ -207,9 +221,9 @@ pub async fn serve(
                         response
                             .headers_mut()
                             .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
-                        response
+                        response.map(http_body_util::Either::Left)
                     } else {
-                        handle(req, &state).await
+                        respond(req, &state).await
                     };
                     drop(in_flight);
                     Ok::<_, Infallible>(response)
@@ -244,6 +258,44 @@ async fn idle_at_stop(stop: &crate::drain::StopSignal, watched: &listener::Watch
     if watched.has_request_in_flight() {
         std::future::pending::<()>().await;
     }
+}
+
+/// Answers one request: the dashboard's routes, or [`handle`]'s.
+async fn respond(req: http::Request<Incoming>, state: &HttpState) -> http::Response<ResponseBody> {
+    if fnwire_dashboard::is_dashboard_path(req.uri().path()) {
+        return serve_dashboard(req, state)
+            .await
+            .unwrap_or_else(|rejection| rejection.into_response().map(http_body_util::Either::Left));
+    }
+    handle(req, state).await.map(http_body_util::Either::Left)
+}
+
+/// The dashboard: the master key is required when the host listens beyond the loopback.
+async fn serve_dashboard(
+    req: http::Request<Incoming>,
+    state: &HttpState,
+) -> Result<http::Response<ResponseBody>, Rejection> {
+    let app = state.ready()?;
+    let (parts, body) = req.into_parts();
+    let Some(routes) = &app.dashboard else {
+        return Err(Rejection::NotFound { path: parts.uri.path().to_string() });
+    };
+    require_host(&parts)?;
+    if routes.requires_key
+        && !app.keys.allows(AuthLevel::Admin, presented_key(&parts.headers, &parts.uri).as_deref())
+    {
+        state.unauthorized_log.warn(|suppressed| {
+            format!(
+                "refused a request to the dashboard ({}): missing or wrong master key{suppressed}",
+                rejection::shortened(parts.uri.path())
+            )
+        });
+        return Err(Rejection::Unauthorized);
+    }
+    let held = state.bodies.read(&parts.headers, body).await?;
+    let _reservation = held.reservation;
+    let response = routes.dashboard.handle(&parts.method, &parts.uri, &parts.headers, held.bytes).await;
+    Ok(response.map(http_body_util::Either::Right))
 }
 
 /// Answers one request: route, authorize, read the body, run the function through the
