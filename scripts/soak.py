@@ -23,7 +23,7 @@ import time
 from collections import Counter
 
 FNWIRE = sys.argv[1]
-APP = sys.argv[2]
+SOURCE_APP = sys.argv[2]
 SECONDS = int(os.environ.get("SOAK_SECONDS", "600"))
 CLIENTS = int(os.environ.get("SOAK_CLIENTS", "8"))
 PORT = int(os.environ.get("SOAK_PORT", "7391"))
@@ -35,6 +35,27 @@ env = dict(os.environ, FNWIRE_STORAGE_DIR=os.path.join(storage, "store"),
            FNWIRE_BLOB_DIR=os.path.join(storage, "blobs"), NO_COLOR="1", RUST_LOG="warn")
 log_path = os.path.join(storage, "fnwire.log")
 log = open(log_path, "ab")
+
+
+def packed_app():
+    """The app packed into the soak's folder, its host.json letting the worker fail as often as
+    the soak kills it: by default fnwire gives up (and exits) after 3 worker failures in 30
+    minutes, which a 10-minute soak with a kill every minute passes on purpose. Giving up is
+    tested in the host's suite; the soak measures what happens across the restarts."""
+    app = os.path.join(storage, "app")
+    extra = os.environ.get("SOAK_FNWIRE_ARGS", "").split()
+    subprocess.run([FNWIRE, "pack", SOURCE_APP, "--out", app, *extra], check=True, stdout=log,
+                   stderr=subprocess.STDOUT)
+    host_json_path = os.path.join(app, "host.json")
+    with open(host_json_path) as f:
+        host_json = json.load(f)
+    host_json.setdefault("extensions", {}).setdefault("fnwire", {})["maxWorkerFailures"] = 1000
+    with open(host_json_path, "w") as f:
+        json.dump(host_json, f, indent=2)
+    return app
+
+
+APP = packed_app()
 stop = threading.Event()
 lock = threading.Lock()
 statuses = Counter()
@@ -196,6 +217,7 @@ def main():
             break
         time.sleep(1)
     time.sleep(10)
+    exited = host.poll()
     end_rss, end_fds = rss_kib(host.pid), open_files(host.pid)
     host.send_signal(signal.SIGTERM)
     host.wait(timeout=30)
@@ -216,6 +238,8 @@ def main():
     }
     print(json.dumps(figures, indent=2))
     failures = []
+    if exited is not None:
+        failures.append(f"the host exited during the soak (status {exited}); see {log_path}")
     if lost:
         failures.append(f"{len(lost)} accepted queue messages never processed, e.g. {lost[:3]}")
     if hung:

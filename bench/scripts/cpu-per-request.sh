@@ -20,7 +20,9 @@ bench="$root/target/release/fnwire-bench"
 
 "$fnwire" start "$app" --port "$port" >"/tmp/cpu-per-request-$port.log" 2>&1 &
 host=$!
-trap 'kill $host 2>/dev/null || true' EXIT
+# Wait for the host to exit, so a run right after this one (an A/B pair on the same packed app)
+# does not find the app's store still held.
+trap 'kill $host 2>/dev/null || true; wait $host 2>/dev/null || true' EXIT
 for _ in $(seq 1 200); do
   curl -sf "http://127.0.0.1:$port$path" >/dev/null && break
   sleep 0.1

@@ -14,7 +14,8 @@ use fnwire_storage_postgres::testing::{TestDatabase, server_url};
 
 use crate::procs::Served;
 use crate::scenarios::{
-    HELLO, Pairs, START_BOUND, alternate, direct_queue_round, fnwire_start, host_queue_round, queue_batch,
+    HELLO, Pairs, START_BOUND, alternate, fnwire_start, host_queue_round, host_vs_direct_queue_rounds,
+    queue_batch,
 };
 use crate::setup::Env;
 use crate::stats::{Better, Row};
@@ -50,35 +51,7 @@ pub async fn queue_postgres(env: &Env) -> anyhow::Result<Vec<Row>> {
     let hosts = start_hosts(env, "queue-postgres", 1, &host_db).await?;
     let store = PgStore::open(&host_db.url)?;
     let direct = PgStore::open(&direct_db.url)?;
-    let results: Mutex<Vec<(bool, f64)>> = Mutex::default();
-    let mut round_no = 0;
-    alternate(
-        env.rounds(),
-        || {
-            round_no += 1;
-            let batch = queue_batch(round_no, n);
-            let (store, results, host) = (&store, &results, &hosts[0]);
-            async move {
-                let rate = host_queue_round(store, &batch, &[host]).await?.per_second;
-                results.lock().unwrap_or_else(|e| e.into_inner()).push((true, rate));
-                Ok(())
-            }
-        },
-        || {
-            let batch = queue_batch(0, n);
-            let (direct, results) = (&direct, &results);
-            async move {
-                let rate = direct_queue_round(direct, &batch)?;
-                results.lock().unwrap_or_else(|e| e.into_inner()).push((false, rate));
-                Ok(())
-            }
-        },
-    )
-    .await?;
-    let mut pairs = Pairs::default();
-    for (is_fnwire, v) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        pairs.push(is_fnwire, "mps", v);
-    }
+    let pairs = host_vs_direct_queue_rounds(env, n, &hosts[0], &store, &direct).await?;
     Ok(vec![pairs.row("queue-postgres", "mps", "messages/s", Better::Higher).with_note(format!(
         "queue-postgres: {n} messages per round through hello-rust `work` on one host with AzureWebJobsStorage=postgres:// (blob output in the database too), timed from the first one done, vs the same store calls in one process on another database of the same server (take 16, delete + put output; no blob)"
     ))])

@@ -559,6 +559,21 @@ async fn queue_in(env: &Env, n: usize, stores: &Path) -> anyhow::Result<Vec<Row>
     fnwire.wait_ready(HELLO, Instant::now(), START_BOUND).await?;
     let store = Store::open(&host_store)?;
     let raw = Store::open(&raw_store)?;
+    let pairs = host_vs_direct_queue_rounds(env, n, &fnwire, &store, &raw).await?;
+    Ok(vec![pairs.row("queue", "mps", "messages/s", Better::Higher).with_note(format!(
+        "queue: {n} messages per round through hello-rust `work` (queue trigger → queue + blob outputs), timed from the first one done, vs the same store calls in one process (take 16, delete + put output; no blob)"
+    ))])
+}
+
+/// Rounds of `n` messages through `host` (whose store `host_store` is) alternated with the same
+/// store calls made by this process on `direct`: messages/s of each round under "mps".
+pub(crate) async fn host_vs_direct_queue_rounds(
+    env: &Env,
+    n: usize,
+    host: &Served,
+    host_store: &dyn QueueStore,
+    direct: &dyn QueueStore,
+) -> anyhow::Result<Pairs> {
     let mut round_no = 0;
     let results: Mutex<Vec<(bool, f64)>> = Mutex::default();
     alternate(
@@ -566,18 +581,18 @@ async fn queue_in(env: &Env, n: usize, stores: &Path) -> anyhow::Result<Vec<Row>
         || {
             round_no += 1;
             let batch = queue_batch(round_no, n);
-            let (store, results, fnwire) = (&store, &results, &fnwire);
+            let results = &results;
             async move {
-                let rate = host_queue_round(store, &batch, &[fnwire]).await?.per_second;
+                let rate = host_queue_round(host_store, &batch, &[host]).await?.per_second;
                 results.lock().unwrap_or_else(|e| e.into_inner()).push((true, rate));
                 Ok(())
             }
         },
         || {
             let batch = queue_batch(0, n);
-            let (raw, results) = (&raw, &results);
+            let results = &results;
             async move {
-                let rate = direct_queue_round(raw, &batch)?;
+                let rate = direct_queue_round(direct, &batch)?;
                 results.lock().unwrap_or_else(|e| e.into_inner()).push((false, rate));
                 Ok(())
             }
@@ -585,12 +600,10 @@ async fn queue_in(env: &Env, n: usize, stores: &Path) -> anyhow::Result<Vec<Row>
     )
     .await?;
     let mut pairs = Pairs::default();
-    for (is_fnwire, v) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        pairs.push(is_fnwire, "mps", v);
+    for (is_host, rate) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        pairs.push(is_host, "mps", rate);
     }
-    Ok(vec![pairs.row("queue", "mps", "messages/s", Better::Higher).with_note(format!(
-        "queue: {n} messages per round through hello-rust `work` (queue trigger → queue + blob outputs), timed from the first one done, vs the same store calls in one process (take 16, delete + put output; no blob)"
-    ))])
+    Ok(pairs)
 }
 
 /// The messages of one queue round: `n` on `jobs`, named by round so rounds never mix.

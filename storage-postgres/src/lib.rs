@@ -246,10 +246,24 @@ impl PgStore {
     /// Runs one call's future to its end on the calling thread. The connections' sockets are
     /// driven by the store's own I/O runtime (entered here, so new connections register with
     /// it); waiting is a plain thread block, so this works on the blocking pool, on a plain
-    /// thread, and even in async code that must call the store once (at start, in the CLI).
+    /// thread, and in async code on any runtime.
+    ///
+    /// The call's future uses tokio resources (the pool's semaphore, its timeouts), and tokio
+    /// charges every use to the budget of the task running on the current thread. Polled from
+    /// inside a task, the call would spend that task's budget, and once it is spent each
+    /// resource answers "not yet" and wakes itself at once: a plain `block_on` would poll it
+    /// again for ever, because the budget is only refilled when the task yields, which a
+    /// blocked task never does. So the call runs unconstrained by that budget, and on a worker
+    /// of a multi-thread runtime it also hands the worker's other tasks to another thread
+    /// while it blocks (`block_in_place`), so they do not wait for the database.
     fn block<T>(&self, call: impl std::future::Future<Output = T>) -> T {
-        let _inside = self.runtime.handle.enter();
-        futures::executor::block_on(call)
+        let on_multi_thread_runtime = tokio::runtime::Handle::try_current()
+            .is_ok_and(|caller| caller.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let run = || {
+            let _inside = self.runtime.handle.enter();
+            futures::executor::block_on(tokio::task::unconstrained(call))
+        };
+        if on_multi_thread_runtime { tokio::task::block_in_place(run) } else { run() }
     }
 
     fn error(&self, what: &'static str, detail: String) -> StorageError {

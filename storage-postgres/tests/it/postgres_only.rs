@@ -82,6 +82,31 @@ fn two_stores_on_one_database_share_queues() {
     assert_eq!(again[0].dequeue_count, 2);
 }
 
+/// Tokio gives each task a budget of resource operations per turn; a synchronous store call
+/// made from inside a task spends that task's budget, and once it is spent every later call in
+/// the same turn must still finish (it used to spin on a spent budget for ever).
+#[test]
+fn store_calls_from_inside_an_async_task_on_a_multi_thread_runtime_finish() {
+    let db = TestDatabase::new();
+    let store = std::sync::Arc::new(PgStore::open(&db.url).unwrap());
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (done, finished) = mpsc::channel();
+    let calls = 300;
+    let in_task = store.clone();
+    runtime.spawn(async move {
+        // No await between calls: one turn of the task makes all of them.
+        for i in 0..calls {
+            in_task.put("in-task", format!("{i}").as_bytes(), None).unwrap();
+        }
+        let _ = done.send(in_task.peek("in-task", 32).unwrap().len());
+    });
+    let outcome = finished.recv_timeout(Duration::from_secs(60));
+    // A task still spinning would keep a dropped runtime waiting: leave it behind instead.
+    runtime.shutdown_background();
+    assert_eq!(outcome, Ok(32), "{calls} store calls in one turn of an async task did not finish");
+    assert_eq!(store.peek("in-task", calls + 1).unwrap().len(), calls);
+}
+
 #[test]
 fn a_put_wakes_a_listener() {
     let db = TestDatabase::new();
