@@ -229,7 +229,7 @@ impl Broker {
             .await
             .unwrap_or_else(|e| panic!("no RabbitMQ broker answers at {url} ({e}); run scripts/rabbitmq.sh"));
         let channel = connection.create_channel().await.unwrap();
-        Broker { connection: connection, channel }
+        Broker { connection, channel }
     }
 
     async fn declare(&self, queue: &str) {
