@@ -12,7 +12,7 @@ const USAGE: &str = "usage: fnwire-bench [SCENARIO…] [--quick] [--json FILE]
        fnwire-bench --instructions ROW [--requests N]   (instructions per request under callgrind; ROW: http-rust, http-large, queue)
 scenarios: hop (alias stream-limit), http-rust, http-large, http-python, http-python-async, http-python-azure, http-node, http-node-azure, queue,
            cold-start-rust, cold-start-python, cold-start-node,
-           durable-chain, durable-fanout, durable-python, rabbitmq (default: all)";
+           durable-chain, durable-fanout, durable-python, topic-fanout, rabbitmq (default: all)";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -165,6 +165,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             "durable-chain" => crate::durable::durable_chain(&env).await,
             "durable-fanout" => crate::durable::durable_fanout(&env).await,
             "durable-python" => crate::durable::durable_python(&env).await,
+            "topic-fanout" => crate::topic_fanout::topic_fanout(&env).await,
             "rabbitmq" => crate::rabbitmq::rabbitmq(&env).await,
             other => Err(anyhow::anyhow!("unknown scenario `{other}`")),
         };

@@ -16,3 +16,4 @@ pub mod scale;
 pub mod scenarios;
 pub mod setup;
 pub mod stats;
+pub mod topic_fanout;

@@ -46,6 +46,7 @@ pub const ALL: &[&str] = &[
     "durable-chain",
     "durable-fanout",
     "durable-python",
+    "topic-fanout",
     "rabbitmq",
 ];
 

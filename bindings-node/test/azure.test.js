@@ -86,7 +86,7 @@ test('package.json main braces may span path segments, as in Azure templates', (
   assert.deepEqual(expandBraces('dist/**/*.js'), ['dist/**/*.js']);
 });
 
-test('examples/azure-node (ESM) serves HTTP, queue, blob, table and timer functions unchanged', async (t) => {
+test('examples/azure-node (ESM) serves HTTP, queue, blob, table, timer and Service Bus functions unchanged', async (t) => {
   const dir = project();
   const host = await startHost(dir);
   t.after(() => host.stop());
@@ -124,6 +124,14 @@ test('examples/azure-node (ESM) serves HTTP, queue, blob, table and timer functi
   assert.deepEqual(JSON.parse(ada.body), { PartitionKey: 'web', RowKey: 'c-1', Name: 'Ada', Visits: 1 });
   assert.equal((await get(host, '/api/customers/c-9')).status, 404);
   assert.deepEqual(JSON.parse((await get(host, '/api/customers')).body), ['Ada', 'Cy']);
+
+  // Service Bus: a topic output, the subscription's trigger with a queue output, the queue's trigger.
+  const sale = await get(host, '/api/sales', { method: 'POST', body: JSON.stringify({ id: 's-1', item: 'tea', total: 120 }) });
+  assert.equal(sale.status, 202, sale.body);
+  assert.deepEqual(JSON.parse(sale.body), { published: 's-1' });
+  assert.equal((await get(host, '/api/sales', { method: 'POST', body: '{"id": 1}' })).status, 400);
+  assert.match(await host.logMatching(/invoiced sale s-1: 120/), /billing sale s-1 \(message [^,]*, delivery 1\)/);
+  assert.match(host.log(), /invoiced sale s-1: 120/);
 
   // Hooks from src/index.js ran around the invocations; the timer fires every 5 s.
   assert.match(await host.logMatching(/hello done in [\d.]+ ms/), /hello done in [\d.]+ ms/);

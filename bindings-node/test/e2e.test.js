@@ -111,6 +111,79 @@ app.queueTrigger('work', { queue: 'jobs', handler: (message) => {
   assert.equal(code, 0, `the host did not exit cleanly:\n${host.log()}`);
 });
 
+/** A topic `sales` whose subscription `big` keeps orders over 100 (and marks them) and `quotes` keeps quotes. */
+const SALES_TOPIC = {
+  UserConfig: {
+    Namespaces: [{
+      Name: 'sales',
+      Topics: [{
+        Name: 'sales',
+        Subscriptions: [
+          { Name: 'big', Rules: [{ Name: 'big', Properties: { FilterType: 'Sql', SqlFilter: { SqlExpression: "type = 'order' AND total > 100" }, Action: { SqlExpression: "SET priority = 'high'" } } }] },
+          { Name: 'quotes', Rules: [{ Name: 'quotes', Properties: { FilterType: 'Sql', SqlFilter: { SqlExpression: "type = 'quote'" } } }] },
+        ],
+      }],
+    }],
+  },
+};
+
+test('Service Bus: a topic output reaches the subscriptions whose filters take it, and a queue output a queue trigger', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fnwire-service-bus-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const seen = path.join(dir, 'seen.jsonl');
+  fs.writeFileSync(path.join(dir, 'host.json'), JSON.stringify({ version: '2.0' }));
+  fs.writeFileSync(path.join(dir, 'servicebus.json'), JSON.stringify(SALES_TOPIC));
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ main: 'index.js' }));
+  fs.writeFileSync(
+    path.join(dir, 'index.js'),
+    `const fs = require('node:fs');
+const { app, output } = require(${JSON.stringify(root)});
+const sales = output.serviceBusTopic({ topicName: 'sales', connection: 'ServiceBusConnection' });
+app.httpTrigger('publish', { methods: ['POST'], extraOutputs: [sales], handler: async (req, ctx) => {
+  const items = await req.json();
+  // The envelope sets what the subscriptions' filters read: application properties.
+  ctx.extraOutputs.set(sales, items.map((sale) => ({ $serviceBus: {
+    body: sale, messageId: sale.id, applicationProperties: { type: sale.type, total: sale.total ?? 0 },
+  } })));
+  return { status: 202 };
+} });
+const record = (what) => fs.appendFileSync(${JSON.stringify(seen)}, JSON.stringify(what) + '\\n');
+app.serviceBusTopic('bigOrder', {
+  topicName: 'sales', subscriptionName: 'big', connection: 'ServiceBusConnection',
+  return: output.serviceBusQueue({ queueName: 'shipping', connection: 'ServiceBusConnection' }),
+  handler: (sale, ctx) => {
+    const m = ctx.triggerMetadata;
+    record({ by: 'bigOrder', sale, messageId: m.messageId, deliveryCount: m.deliveryCount, priority: m.applicationProperties.priority });
+    return { ship: sale.id };
+  },
+});
+app.serviceBusTopic('quote', {
+  topicName: 'sales', subscriptionName: 'quotes', connection: 'ServiceBusConnection',
+  handler: (sale) => record({ by: 'quote', sale }),
+});
+app.serviceBusQueue('ship', {
+  queueName: 'shipping', connection: 'ServiceBusConnection',
+  handler: (job, ctx) => record({ by: 'ship', job, messageId: typeof ctx.triggerMetadata.messageId }),
+});
+`,
+  );
+  const host = await startHost(dir);
+  t.after(() => host.stop());
+  const sales = [{ id: 'o-1', type: 'order', total: 150 }, { id: 'o-2', type: 'order', total: 50 }, { id: 'q-1', type: 'quote' }];
+  const res = await fetch(`${host.base}/api/publish`, { method: 'POST', body: JSON.stringify(sales) });
+  assert.equal(res.status, 202, await res.text());
+  const lines = () => (fs.existsSync(seen) ? fs.readFileSync(seen, 'utf8').trim().split('\n').filter(Boolean) : []);
+  for (let i = 0; i < 400 && lines().length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+  const got = lines().map((l) => JSON.parse(l)).sort((a, b) => a.by.localeCompare(b.by));
+  assert.deepEqual(got, [
+    { by: 'bigOrder', sale: sales[0], messageId: 'o-1', deliveryCount: 1, priority: 'high' },
+    { by: 'quote', sale: sales[2] },
+    { by: 'ship', job: { ship: 'o-1' }, messageId: 'string' },
+  ], host.log());
+  const { code } = await host.stop();
+  assert.equal(code, 0, `the host did not exit cleanly:\n${host.log()}`);
+});
+
 test('hundreds of invocations are in flight at once on one event loop', async (t) => {
   const host = await startHost(path.join(repo, 'conformance', 'apps', 'node'));
   t.after(() => host.stop());

@@ -2,13 +2,15 @@
 //! `sales`, with `type` and `total` as application properties; the subscription `orders` keeps
 //! `type = 'order' AND total > 100` (its rule's action adds `priority = 'high'`), `quotes`
 //! keeps `type = 'quote'`, and each triggers its own function. The sender knows only the topic,
-//! the receivers only their subscriptions; the filters live in `servicebus.json`.
+//! the receivers only their subscriptions; the filters live in `servicebus.json`. Sales that
+//! arrive on a RabbitMQ queue (the setting `OrdersInboxQueue` names it, `RabbitMQConnection` the
+//! broker) are forwarded into the same topic.
 
 use fnwire::http::StatusCode;
 use fnwire::tracing;
 use fnwire::{
-    HttpRequest, HttpResponse, Out, ServiceBusMessage, blob_input, blob_output, http_trigger,
-    service_bus_output, service_bus_trigger,
+    HttpRequest, HttpResponse, Out, RabbitMqMessage, ServiceBusMessage, blob_input, blob_output,
+    http_trigger, rabbitmq_trigger, service_bus_output, service_bus_trigger,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -60,6 +62,20 @@ pub fn publish(req: HttpRequest, sales: Out<Vec<ServiceBusMessage>>) -> HttpResp
     let count = messages.len();
     sales.set(messages);
     HttpResponse::new(StatusCode::ACCEPTED).with_json(&json!({ "published": count }))
+}
+
+// Forwards each sale from a RabbitMQ queue into the topic, as `publish` sends one. A message
+// that is not a sale fails; the host redelivers it and, after `maxDeliveryCount` attempts,
+// moves it to the queue `<OrdersInboxQueue>-poison`.
+#[rabbitmq_trigger(queue = "%OrdersInboxQueue%", connection_string_setting = "RabbitMQConnection")]
+#[service_bus_output(topic = "sales", connection = "ServiceBusConnection")]
+pub fn forward(msg: RabbitMqMessage) -> Result<ServiceBusMessage, fnwire::Error> {
+    let sale: Value = msg.json()?;
+    let message = sale_message(&sale).map_err(|why| {
+        fnwire::Error::msg(format!("RabbitMQ message {} is not a sale: {why}", msg.delivery_tag))
+    })?;
+    tracing::info!("forwarding sale {} from RabbitMQ queue {}", sale["id"], msg.routing_key);
+    Ok(message)
 }
 
 // Big orders only: the subscription's filter chose them, its action marked them.

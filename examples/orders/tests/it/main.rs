@@ -1,6 +1,7 @@
 //! End to end: `fnwire start examples/orders`, then the README's requests: orders and quotes
 //! published to the topic reach the function of the subscription whose filter takes them, and
-//! only those.
+//! only those; sales published to a RabbitMQ queue (the broker of `FNWIRE_TEST_AMQP`, set by
+//! `scripts/rabbitmq.sh`; else guest@127.0.0.1:5672) are forwarded into the topic the same way.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -13,6 +14,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use serde_json::{Value, json};
 
 fn workspace() -> PathBuf {
@@ -41,7 +45,7 @@ struct Host {
 }
 
 impl Host {
-    fn start(exe: &Path, storage: &Path) -> Host {
+    fn start(exe: &Path, storage: &Path, settings: &[(&str, &str)]) -> Host {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut child = Command::new(exe)
             .arg("start")
@@ -49,6 +53,7 @@ impl Host {
             .args(["--debug", "--port", &port.to_string()])
             .env("NO_COLOR", "1")
             .env("FNWIRE_STORAGE_DIR", storage)
+            .envs(settings.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -107,7 +112,11 @@ async fn call(
 async fn orders_and_quotes_reach_the_function_of_the_subscription_that_takes_them() {
     let exe = fnwire_exe();
     let storage = tempfile_dir();
-    let host = Host::start(&exe, &storage);
+    let broker = Broker::connect().await;
+    let inbox = format!("fnwire-orders-test-{}", std::process::id());
+    broker.declare(&inbox).await;
+    let url = broker_url();
+    let host = Host::start(&exe, &storage, &[("RabbitMQConnection", &url), ("OrdersInboxQueue", &inbox)]);
     let client = Client::builder(TokioExecutor::new()).build_http();
     let base = host.base.clone();
 
@@ -159,8 +168,106 @@ async fn orders_and_quotes_reach_the_function_of_the_subscription_that_takes_the
         call(&client, "POST", &format!("{base}/api/publish"), r#"[{"id":"x","type":"thing"}]"#).await;
     assert_eq!(status, 400);
     assert!(body.contains("sale 0") && body.contains("\"order\" or \"quote\""), "{body}");
+
+    // Sales from the RabbitMQ queue take the same way through the topic.
+    broker.publish(&inbox, r#"{"id":"r-1","type":"order","total":250}"#).await;
+    broker.publish(&inbox, r#"{"id":"r-2","type":"quote"}"#).await;
+    broker.publish(&inbox, r#"{"id":"r-3","type":"order","total":20}"#).await;
+    let mut forwarded = serde_json::Map::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while forwarded.len() < 2 && Instant::now() < deadline {
+        for id in ["r-1", "r-2"] {
+            if forwarded.contains_key(id) {
+                continue;
+            }
+            let (status, body) = call(&client, "GET", &format!("{base}/api/processed/{id}"), "").await;
+            if status == 200 {
+                forwarded.insert(id.into(), serde_json::from_str::<Value>(&body).unwrap());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(forwarded.len(), 2, "not every forwarded sale was handled:\n{}", host.output.lock().unwrap());
+    assert_eq!(forwarded["r-1"]["handledBy"], "orders");
+    assert_eq!(forwarded["r-1"]["priority"], "high");
+    assert_eq!(forwarded["r-1"]["sale"]["total"], 250);
+    assert_eq!(forwarded["r-2"]["handledBy"], "quotes");
+
+    // A message that is not a sale fails each attempt and ends on the inbox's poison queue.
+    let poison = format!("{inbox}-poison");
+    broker.publish(&inbox, r#"{"id":"r-4","type":"refund"}"#).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while broker.ready(&poison).await != Some(1) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(broker.ready(&poison).await, Some(1), "{}", host.output.lock().unwrap());
+    assert!(host.output.lock().unwrap().contains("is not a sale: `type` is `refund`"));
+    // Everything the broker delivered was acknowledged, and the small order went nowhere.
+    assert_eq!(broker.ready(&inbox).await, Some(0));
+    let (status, _) = call(&client, "GET", &format!("{base}/api/processed/r-3"), "").await;
+    assert_eq!(status, 404);
+
     drop(host);
+    broker.delete(&[&inbox, &poison]).await;
     std::fs::remove_dir_all(&storage).ok();
+}
+
+fn broker_url() -> String {
+    std::env::var("FNWIRE_TEST_AMQP").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// The test's side of the broker: queues of its own, deleted at the end.
+struct Broker {
+    connection: Connection,
+    channel: Channel,
+}
+
+impl Broker {
+    async fn connect() -> Broker {
+        let url = broker_url();
+        let connection = Connection::connect(&url, ConnectionProperties::default())
+            .await
+            .unwrap_or_else(|e| panic!("no RabbitMQ broker answers at {url} ({e}); run scripts/rabbitmq.sh"));
+        let channel = connection.create_channel().await.unwrap();
+        Broker { connection, channel }
+    }
+
+    async fn declare(&self, queue: &str) {
+        let options = QueueDeclareOptions { durable: true, ..Default::default() };
+        self.channel.queue_declare(queue.into(), options, FieldTable::default()).await.unwrap();
+    }
+
+    async fn publish(&self, queue: &str, body: &str) {
+        let confirm = self
+            .channel
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions::default(),
+                body.as_bytes(),
+                BasicProperties::default(),
+            )
+            .await
+            .unwrap();
+        confirm.await.unwrap();
+    }
+
+    /// Ready messages of `queue`, or `None` while it does not exist.
+    async fn ready(&self, queue: &str) -> Option<u32> {
+        // A passive declare of a missing queue closes the channel; ask on a channel of its own.
+        let channel = self.connection.create_channel().await.unwrap();
+        let options = QueueDeclareOptions { passive: true, ..Default::default() };
+        let count =
+            channel.queue_declare(queue.into(), options, FieldTable::default()).await.ok()?.message_count();
+        let _ = channel.close(200, "done".into()).await;
+        Some(count)
+    }
+
+    async fn delete(&self, queues: &[&str]) {
+        for queue in queues {
+            let _ = self.channel.queue_delete((*queue).into(), QueueDeleteOptions::default()).await;
+        }
+    }
 }
 
 /// A fresh storage directory under the target dir (this crate has no tempfile dependency).
