@@ -246,13 +246,10 @@ impl Pipeline {
                 return Err(error);
             }
         }
-        // The response goes to the blocking pool and back; observers see the outputs only if a
-        // failure here would otherwise lose them.
-        let kept_for_observers = (!observers.is_empty() && storage.is_some()).then(|| response.clone());
         let response = match storage {
             Some(bindings) => match complete(bindings, &function, values, response, held).await {
                 Ok(response) => response,
-                Err(e) => {
+                Err((e, response)) => {
                     let error = InvocationError::Outputs(e);
                     tracing::error!(
                         category = format_args!("Function.{function}"),
@@ -260,7 +257,7 @@ impl Pipeline {
                         trace_id = %trace_id,
                         "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {error}"
                     );
-                    finished(Outcome::Failed, Some(&error), clock.elapsed(), kept_for_observers.as_ref());
+                    finished(Outcome::Failed, Some(&error), clock.elapsed(), response.as_deref());
                     return Err(error);
                 }
             },
@@ -319,20 +316,23 @@ async fn prepare(
 
 /// Writes the blob outputs and commits the queue outputs (with the held message) on the
 /// blocking pool. The response goes there and back rather than being copied: an HTTP body can
-/// be large.
+/// be large. A failure hands it back too (for the observers), unless the blocking task was lost.
 async fn complete(
     bindings: Arc<AppBindings>,
     function: &str,
     values: ExpressionValues,
     response: InvocationResponse,
     held: Option<HeldMessage>,
-) -> Result<InvocationResponse, BindingError> {
+) -> Result<InvocationResponse, (BindingError, Option<Box<InvocationResponse>>)> {
     let function = function.to_string();
     tokio::task::spawn_blocking(move || {
-        bindings.complete(&function, &values, &response, held.as_ref()).map(|_| response)
+        match bindings.complete(&function, &values, &response, held.as_ref()) {
+            Ok(_) => Ok(response),
+            Err(e) => Err((e, Some(Box::new(response)))),
+        }
     })
     .await
-    .unwrap_or_else(|e| Err(BindingError::Interrupted(format!("delivering outputs stopped: {e}"))))
+    .unwrap_or_else(|e| Err((BindingError::Interrupted(format!("delivering outputs stopped: {e}")), None)))
 }
 
 #[cfg(test)]
