@@ -46,6 +46,12 @@ pub enum ServiceBusTriggerError {
     Both,
     #[error("{0}")]
     InvalidName(String),
+    #[error(
+        "the serviceBusTrigger has `isSessionsEnabled: true`, and fnwire does not support Service Bus sessions yet \
+         (messages of one SessionId would not be kept to one receiver, in order); remove `isSessionsEnabled` or set \
+         it to false"
+    )]
+    SessionsNotSupported,
 }
 
 /// A Service Bus-triggered function as the host runs it.
@@ -72,6 +78,11 @@ impl ServiceBusFunction {
         function_id: &str,
         trigger: &fnwire_metadata::Binding,
     ) -> Result<Self, ServiceBusTriggerError> {
+        // Refused rather than ignored: an app that relies on per-session order must not run
+        // without it.
+        if trigger.bool_property("isSessionsEnabled") == Some(true) {
+            return Err(ServiceBusTriggerError::SessionsNotSupported);
+        }
         let queue = non_empty(trigger, "queueName");
         let topic = non_empty(trigger, "topicName");
         let (kind, entity, subscription) = match (queue, topic) {
@@ -516,6 +527,11 @@ mod tests {
                 .to_string()
                 .contains("subscriptionName")
         );
+        let sessions = queue.clone().with("isSessionsEnabled", true);
+        let refused = ServiceBusFunction::from_binding("f", "id", &sessions).unwrap_err().to_string();
+        assert!(refused.contains("isSessionsEnabled") && refused.contains("not support"), "{refused}");
+        let no_sessions = queue.clone().with("isSessionsEnabled", false);
+        assert!(ServiceBusFunction::from_binding("f", "id", &no_sessions).is_ok());
 
         let t = Utc.with_ymd_and_hms(2027, 1, 2, 3, 4, 5).unwrap();
         let copy = LockedCopy {
