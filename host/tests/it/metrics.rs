@@ -8,16 +8,6 @@ use prometheus_parse::{Scrape, Value};
 
 use crate::support::*;
 
-fn master_key(dir: &std::path::Path) -> String {
-    let out = Command::new(fnwire_exe()).arg("keys").arg(dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("master key:"))
-        .map(|k| k.trim().to_string())
-        .unwrap_or_else(|| panic!("no master key in:\n{text}"))
-}
-
 fn put_message(app: &std::path::Path, queue: &str) {
     let out = Command::new(fnwire_exe())
         .args(["queue", "put", queue, "payload", "--app"])

@@ -16,6 +16,17 @@ pub const STARTUP_BOUND: Duration = Duration::from_secs(600);
 /// Bound for the host to exit after SIGTERM (the issue allows 10 s).
 pub const EXIT_BOUND: Duration = Duration::from_secs(10);
 
+/// The app's master key, as `fnwire keys` prints it.
+pub fn master_key(dir: &std::path::Path) -> String {
+    let out = std::process::Command::new(fnwire_exe()).arg("keys").arg(dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("master key:"))
+        .map(|k| k.trim().to_string())
+        .unwrap_or_else(|| panic!("no master key in:\n{text}"))
+}
+
 pub fn fnwire_exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_fnwire"))
 }
