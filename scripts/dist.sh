@@ -141,7 +141,15 @@ build_crates() {
     [ "${FNWIRE_DIST_ALLOW_DIRTY:-0}" = 1 ] && dirty=(--allow-dirty)
     cargo publish --dry-run "${dirty[@]}" "${crates[@]}"
     mkdir -p "$out/crates"
-    cp "$CARGO_TARGET_DIR"/package/fnwire-*"$version".crate "$out/crates/"
+    # A dry run of several crates leaves their .crate files in package/tmp-crate (a single
+    # `cargo package` leaves them in package/); take each crate from wherever this cargo put it.
+    local name file
+    for name in fnwire-protocol fnwire-metadata fnwire-macros-core fnwire-shared-memory fnwire-macros fnwire; do
+        file="$CARGO_TARGET_DIR/package/tmp-crate/$name-$version.crate"
+        [ -f "$file" ] || file="$CARGO_TARGET_DIR/package/$name-$version.crate"
+        [ -f "$file" ] || { echo "dist.sh: cargo left no $name-$version.crate under $CARGO_TARGET_DIR/package" >&2; exit 1; }
+        cp "$file" "$out/crates/"
+    done
 }
 
 for command in "${commands[@]}"; do
