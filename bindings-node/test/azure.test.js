@@ -86,7 +86,7 @@ test('package.json main braces may span path segments, as in Azure templates', (
   assert.deepEqual(expandBraces('dist/**/*.js'), ['dist/**/*.js']);
 });
 
-test('examples/azure-node (ESM) serves HTTP, queue, blob, table, timer and Service Bus functions unchanged', async (t) => {
+test('examples/azure-node (ESM) serves HTTP, queue, blob, blob trigger, table, timer and Service Bus functions unchanged', async (t) => {
   const dir = project();
   const host = await startHost(dir);
   t.after(() => host.stop());
@@ -132,6 +132,29 @@ test('examples/azure-node (ESM) serves HTTP, queue, blob, table, timer and Servi
   assert.equal((await get(host, '/api/sales', { method: 'POST', body: '{"id": 1}' })).status, 400);
   assert.match(await host.logMatching(/invoiced sale s-1: 120/), /billing sale s-1 \(message [^,]*, delivery 1\)/);
   assert.match(host.log(), /invoiced sale s-1: 120/);
+  // A file dropped into the blob folder runs the blob trigger with Azure's metadata, camelCased
+  // by the library: the path, the `{name}` it matched, the URI and the blob's properties.
+  const uploads = path.join(dir, '.fnwire', 'blobs', 'uploads');
+  fs.mkdirSync(uploads, { recursive: true });
+  fs.writeFileSync(path.join(uploads, 'photo.txt'), 'a picture of a cat');
+  const described = path.join(dir, '.fnwire', 'blobs', 'descriptions', 'photo.txt.json');
+  for (let i = 0; i < 600 && !fs.existsSync(described); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(fs.existsSync(described), `no description blob at ${described}:\n${host.log()}`);
+  const upload = JSON.parse(fs.readFileSync(described, 'utf8'));
+  assert.deepEqual(
+    { path: upload.path, name: upload.name, bytes: upload.bytes, isBuffer: upload.isBuffer, length: upload.length },
+    { path: 'uploads/photo.txt', name: 'photo.txt', bytes: 18, isBuffer: true, length: 18 },
+  );
+  assert.match(upload.uri, /uploads\/photo\.txt$/);
+  assert.equal(upload.contentType, 'text/plain');
+  assert.equal(typeof upload.etag, 'string');
+  assert.ok(upload.etag.length > 0, upload.etag);
+  assert.ok(!Number.isNaN(Date.parse(upload.lastModified)), upload.lastModified);
+  assert.deepEqual(upload.metadata, {});
+  assert.match(
+    await host.logMatching(/processed blob "uploads\/photo\.txt" with size 18 bytes/),
+    /processed blob "uploads\/photo\.txt" with size 18 bytes/,
+  );
 
   // Hooks from src/index.js ran around the invocations; the timer fires every 5 s.
   assert.match(await host.logMatching(/hello done in [\d.]+ ms/), /hello done in [\d.]+ ms/);
