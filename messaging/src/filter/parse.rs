@@ -402,8 +402,9 @@ fn followed_by_operator(i: &In<'_>) -> bool {
     let rest = i.trim_start();
     rest.starts_with(['=', '<', '>', '!', '+', '-', '*', '/', '%'])
         || ["IS", "IN", "LIKE", "NOT"].iter().any(|k| {
-            rest.len() >= k.len()
-                && rest[..k.len()].eq_ignore_ascii_case(k)
+            // `get`, not slicing: the text after the parenthesis may start with a multi-byte
+            // character, and a keyword's length may end inside it.
+            rest.get(..k.len()).is_some_and(|head| head.eq_ignore_ascii_case(k))
                 && !rest[k.len()..].starts_with(is_ident_char)
         })
 }

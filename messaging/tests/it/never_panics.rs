@@ -80,3 +80,16 @@ proptest! {
         let _ = Rule::compile(&RuleSpec::sql("1=1").with_action(&text));
     }
 }
+
+/// Found by the `sql_filter` fuzz target: a parenthesis followed by a multi-byte character, where
+/// the look for a keyword after `)` sliced the text inside that character.
+#[test]
+fn a_multi_byte_character_after_a_parenthesis_is_an_error_not_a_panic() {
+    let crash = [40u8, 40, 39, 43, 40, 8, 39, 13, 62, 39, 40, 104, 40, 8, 45, 39, 13, 41, 184];
+    let text = String::from_utf8_lossy(&crash);
+    for filter in [text.as_ref(), "(a) é", "(a)\u{e9}=1", "(1)é"] {
+        if let Ok(rule) = Rule::compile(&RuleSpec::sql(filter)) {
+            let _ = rule.matches(&message());
+        }
+    }
+}
