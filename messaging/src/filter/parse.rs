@@ -451,8 +451,12 @@ fn run<'i, O>(
     mut parser: impl Parser<In<'i>, O, ErrMode<ContextError>>,
 ) -> Result<O, SyntaxError> {
     let fail = |offset: usize, expected: String| {
-        // Point at what stands there, not at the blanks before it.
-        let offset = offset.min(text.len());
+        // Point at what stands there, not at the blanks before it; an offset inside a multi-byte
+        // character (the length limit's) moves back to where that character starts.
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let offset = offset + (text[offset..].len() - text[offset..].trim_start().len());
         let position = text[..offset.min(text.len())].chars().count() + 1;
         let rest = &text[offset.min(text.len())..];

@@ -93,3 +93,14 @@ fn a_multi_byte_character_after_a_parenthesis_is_an_error_not_a_panic() {
         }
     }
 }
+
+/// Found by the `sql_filter` fuzz target: a text over the length limit whose limit falls inside a
+/// multi-byte character, where the error pointed into that character.
+#[test]
+fn a_text_over_the_limit_is_refused_wherever_the_limit_falls() {
+    for prefix in ["", "a", "aa"] {
+        let text = format!("{prefix}{}", "é".repeat(600));
+        let error = Rule::compile(&RuleSpec::sql(&text)).unwrap_err().to_string();
+        assert!(error.contains("at most"), "{error}");
+    }
+}
