@@ -15,6 +15,7 @@
 //! * [`watch`]: `fnwire start --watch`, rebuilding and reloading the worker on save.
 
 pub mod app;
+pub mod app_store;
 pub mod bindings;
 pub mod channel;
 pub mod cli;

@@ -3,12 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::app_store::{AppStorage, AppStoreError};
 use clap::Subcommand;
 use fnwire_storage::{IntegrityCheck, StorageError, Store, StoreOptions};
-
-use crate::app::AppError;
-use crate::config::ConfigError;
-use crate::triggers::config::storage_paths;
 
 #[derive(Debug, Subcommand)]
 pub enum StoreCommand {
@@ -43,12 +40,8 @@ pub enum StoreCommand {
 /// Why a `fnwire store` command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreCliError {
-    #[error("`{}` is not a directory: pass the function app's directory with --app", .0.display())]
-    NotADirectory(PathBuf),
     #[error(transparent)]
-    Settings(#[from] AppError),
-    #[error(transparent)]
-    Config(#[from] ConfigError),
+    App(#[from] AppStoreError),
     // Boxed: a storage error is large.
     #[error(transparent)]
     Storage(Box<StorageError>),
@@ -61,11 +54,7 @@ impl From<StorageError> for StoreCliError {
 }
 
 fn storage_dir(app: &Path) -> Result<PathBuf, StoreCliError> {
-    if !app.is_dir() {
-        return Err(StoreCliError::NotADirectory(app.to_path_buf()));
-    }
-    let settings = crate::app::read_local_settings(app)?;
-    Ok(storage_paths(app, &settings)?.storage_dir)
+    Ok(AppStorage::locate(app)?.paths.storage_dir)
 }
 
 /// Runs a `fnwire store` command and returns what it prints.

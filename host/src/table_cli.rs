@@ -9,12 +9,9 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 
+use crate::app_store::AppStoreError;
 use fnwire_storage::{QueueStore, StorageError, TableStore};
 use fnwire_tables::{Entity, EntityError, Filter, FilterError, TableQuery};
-
-use crate::app::AppError;
-use crate::config::ConfigError;
-use crate::triggers::config::storage_paths;
 
 #[derive(Debug, Subcommand)]
 pub enum TableCommand {
@@ -64,18 +61,8 @@ pub enum TableCommand {
 /// Why a `fnwire table` command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TableCliError {
-    #[error("`{}` is not a directory: pass the function app's directory with --app", .0.display())]
-    NotADirectory(PathBuf),
     #[error(transparent)]
-    Settings(#[from] AppError),
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("opening the tables of the app in `{}`", app.display())]
-    Open {
-        app: PathBuf,
-        #[source]
-        source: Box<StorageError>,
-    },
+    App(#[from] AppStoreError),
     #[error("the store at {0} keeps no tables")]
     NoTables(String),
     #[error(transparent)]
@@ -102,13 +89,7 @@ impl From<StorageError> for TableCliError {
 }
 
 fn open(app: &Path) -> Result<Arc<dyn QueueStore>, TableCliError> {
-    if !app.is_dir() {
-        return Err(TableCliError::NotADirectory(app.to_path_buf()));
-    }
-    let settings = crate::app::read_local_settings(app)?;
-    let paths = storage_paths(app, &settings)?;
-    crate::triggers::backend::open(&paths.storage_dir, &settings, false)
-        .map_err(|source| TableCliError::Open { app: app.to_path_buf(), source: Box::new(source) })
+    Ok(crate::app_store::open(app)?)
 }
 
 fn tables(store: &dyn QueueStore) -> Result<&dyn TableStore, TableCliError> {

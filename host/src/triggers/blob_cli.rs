@@ -7,12 +7,9 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use fnwire_storage::StorageError;
 
 use super::backend::SharedBlobs;
-use super::config::storage_paths;
-use crate::app::AppError;
-use crate::config::ConfigError;
+use crate::app_store::{AppStorage, AppStoreError};
 
 #[derive(Debug, Subcommand)]
 pub enum BlobCommand {
@@ -51,18 +48,8 @@ pub enum BlobCommand {
 /// Why a `fnwire blob` command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobCliError {
-    #[error("`{}` is not a directory: pass the function app's directory with --app", .0.display())]
-    NotADirectory(PathBuf),
     #[error(transparent)]
-    Settings(#[from] AppError),
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("opening the blobs of the app in `{}`", app.display())]
-    Open {
-        app: PathBuf,
-        #[source]
-        source: Box<StorageError>,
-    },
+    App(#[from] AppStoreError),
     #[error("blob `{0}` does not exist; `fnwire blob list CONTAINER` shows the blobs there")]
     NotFound(String),
     #[error("{what}: {source}")]
@@ -79,18 +66,15 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BlobCliError {
 }
 
 fn open(app: &Path) -> Result<SharedBlobs, BlobCliError> {
-    if !app.is_dir() {
-        return Err(BlobCliError::NotADirectory(app.to_path_buf()));
-    }
-    let settings = crate::app::read_local_settings(app)?;
-    let paths = storage_paths(app, &settings)?;
-    if super::backend::postgres_url(&settings).is_some() {
+    let storage = AppStorage::locate(app)?;
+    let paths = &storage.paths;
+    if super::backend::postgres_url(&storage.settings).is_some() {
         let (_, blobs) =
-            super::backend::open_with_blobs(&paths.storage_dir, &paths.blob_dir, &settings, false)
-                .map_err(|source| BlobCliError::Open { app: app.to_path_buf(), source: Box::new(source) })?;
+            super::backend::open_with_blobs(&paths.storage_dir, &paths.blob_dir, &storage.settings, false)
+                .map_err(|e| storage.open_error(e))?;
         return Ok(blobs);
     }
-    Ok(std::sync::Arc::new(fnwire_storage::BlobStore::new(paths.blob_dir)))
+    Ok(std::sync::Arc::new(fnwire_storage::BlobStore::new(paths.blob_dir.clone())))
 }
 
 fn is_stdio(file: &Option<PathBuf>) -> bool {

@@ -7,11 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use std::sync::Arc;
 
+use crate::app_store::AppStoreError;
 use fnwire_storage::{QueueStore, StorageError};
-
-use super::config::storage_paths;
-use crate::app::AppError;
-use crate::config::ConfigError;
 
 /// Azure's largest peek.
 pub const DEFAULT_PEEK: usize = 32;
@@ -45,18 +42,8 @@ pub enum QueueCommand {
 /// Why a `fnwire queue` command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueCliError {
-    #[error("`{}` is not a directory: pass the function app's directory with --app", .0.display())]
-    NotADirectory(PathBuf),
     #[error(transparent)]
-    Settings(#[from] AppError),
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("opening the queues of the app in `{}`", app.display())]
-    Open {
-        app: PathBuf,
-        #[source]
-        source: Box<StorageError>,
-    },
+    App(#[from] AppStoreError),
     // Boxed: a storage error is large, and every result of this module carries its room.
     #[error(transparent)]
     Storage(Box<StorageError>),
@@ -69,13 +56,7 @@ impl From<StorageError> for QueueCliError {
 }
 
 fn open(app: &Path) -> Result<Arc<dyn QueueStore>, QueueCliError> {
-    if !app.is_dir() {
-        return Err(QueueCliError::NotADirectory(app.to_path_buf()));
-    }
-    let settings = crate::app::read_local_settings(app)?;
-    let paths = storage_paths(app, &settings)?;
-    super::backend::open(&paths.storage_dir, &settings, false)
-        .map_err(|source| QueueCliError::Open { app: app.to_path_buf(), source: Box::new(source) })
+    Ok(crate::app_store::open(app)?)
 }
 
 /// Runs a `fnwire queue` command and returns what it prints.

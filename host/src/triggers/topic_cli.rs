@@ -13,10 +13,8 @@ use fnwire_messaging::{
 };
 use fnwire_storage::{Outgoing, QueueStore, StorageError};
 
-use super::config::storage_paths;
 use super::service_bus::topics;
-use crate::app::AppError;
-use crate::config::ConfigError;
+use crate::app_store::AppStoreError;
 
 #[derive(Debug, Subcommand)]
 pub enum TopicCommand {
@@ -129,12 +127,8 @@ pub enum SubscriptionCommand {
 /// Why a `fnwire topic` or `fnwire subscription` command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TopicCliError {
-    #[error("`{}` is not a directory: pass the function app's directory with --app", .0.display())]
-    NotADirectory(PathBuf),
     #[error(transparent)]
-    Settings(#[from] AppError),
-    #[error(transparent)]
-    Config(#[from] ConfigError),
+    App(#[from] AppStoreError),
     #[error("`{value}` is not valid for {option}: {why}")]
     Argument { option: &'static str, value: String, why: String },
     // Boxed: a storage error is large.
@@ -149,12 +143,7 @@ impl From<StorageError> for TopicCliError {
 }
 
 fn open(app: &Path) -> Result<Arc<dyn QueueStore>, TopicCliError> {
-    if !app.is_dir() {
-        return Err(TopicCliError::NotADirectory(app.to_path_buf()));
-    }
-    let settings = crate::app::read_local_settings(app)?;
-    let paths = storage_paths(app, &settings)?;
-    Ok(super::backend::open(&paths.storage_dir, &settings, false)?)
+    Ok(crate::app_store::open(app)?)
 }
 
 fn span(option: &'static str, value: Option<String>) -> Result<Option<std::time::Duration>, TopicCliError> {
