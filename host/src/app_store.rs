@@ -76,7 +76,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("host.json");
         std::fs::write(&file, "{}").unwrap();
-        let message = open(&file).err().expect("a file is not an app").to_string();
+        let Err(error) = open(&file) else { panic!("a file opened as an app") };
+        let message = error.to_string();
         assert!(message.contains(&file.display().to_string()), "{message}");
         assert!(message.contains("--app"), "{message}");
     }
