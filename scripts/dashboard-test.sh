@@ -70,10 +70,11 @@ grep -q "Host started" "$log" || { cat "$log"; echo "fnwire start did not start 
 grep -q "Dashboard: $origin/admin/ui" "$log" || { cat "$log"; echo "fnwire start did not print the dashboard's address" >&2; exit 1; }
 
 step "dashboard: schemathesis against $origin/admin/api/openapi.json"
-# The live feed never ends by design; its own tests are in dashboard/tests.
-"$venv/bin/schemathesis" run "$origin/admin/api/openapi.json" \
+# The live feed never ends by design; its own tests are in dashboard/tests. Run from the work
+# directory: schemathesis keeps its cache in `.schemathesis/` under the current directory.
+(cd "$work" && "$venv/bin/schemathesis" run "$origin/admin/api/openapi.json" \
   --checks all --exclude-path /admin/api/invocations/stream \
-  --max-examples 40 --seed 1 --no-color
+  --max-examples 40 --seed 1 --no-color)
 
 step "dashboard: headless Chromium"
 node "$work/node/browser.mjs" "$origin" "$root/docs/screenshots" "$chromium_bin"
