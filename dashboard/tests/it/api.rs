@@ -205,6 +205,27 @@ async fn the_page_and_the_openapi_document_are_served() {
     let (status, doc) = call(&f.dashboard, "GET", "/admin/api/openapi.json").await;
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    // Links (which a schema-driven tester follows from a list to one item) name operations that exist.
+    let operations: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+    let links: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .flat_map(|operation| operation["responses"].as_object().into_iter().flat_map(|r| r.values()))
+        .flat_map(|response| response["links"].as_object().into_iter().flat_map(|l| l.values()))
+        .map(|link| link["operationId"].as_str().unwrap())
+        .collect();
+    assert!(!links.is_empty());
+    for target in links {
+        assert!(operations.contains(&target), "a link names `{target}`, which no operation has");
+    }
     // The API takes an empty query value as a value left out; the document must say so, or a
     // schema-driven tester rightly reports the empty value as accepted against the schema.
     for (path, item) in doc["paths"].as_object().unwrap() {
