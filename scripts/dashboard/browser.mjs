@@ -17,6 +17,9 @@ mkdirSync(shots, { recursive: true });
 // Bounded waits: a step that does not happen fails the test with what was expected.
 const BOUND = 20_000;
 
+// `launch` (not `launchPersistentContext`) gives Chromium a fresh temporary --user-data-dir and
+// removes it on close; `headless: true` adds --headless. The flags keep Chromium off the network
+// (no updates, sync or QUIC probes) and working as root in a container (--no-sandbox).
 const browser = await chromium.launch({
   executablePath,
   headless: true,
