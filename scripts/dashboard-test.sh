@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The dashboard of a running app (examples/hello-rust under `fnwire start`):
-#  1. its JSON API checked against its own OpenAPI document by schemathesis (PyPI, in a venv);
-#  2. the page in headless Chromium (Debian's `chromium`, installed with apt-get when missing),
+#  1. the page in headless Chromium (Debian's `chromium`, installed with apt-get when missing),
 #     driven by playwright-core (npm): functions run and appear live; the screenshots it takes
-#     go to docs/screenshots/, which the README shows.
+#     go to docs/screenshots/, which the README shows;
+#  2. its JSON API checked against its own OpenAPI document by schemathesis (PyPI, in a venv).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -51,6 +51,9 @@ cargo build --quiet --bin fnwire
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 storage="$(mktemp -d)"
 log="$work/fnwire.log"
+# Emptied here, not by the background command's redirect: that one may run after the first wait
+# below has already read the last run's "Host started".
+: >"$log"
 FNWIRE_STORAGE_DIR="$storage" target/debug/fnwire start examples/hello-rust --debug --port "$port" >"$log" 2>&1 &
 host_pid=$!
 cleanup() {
@@ -69,11 +72,17 @@ done
 grep -q "Host started" "$log" || { cat "$log"; echo "fnwire start did not start within 5 minutes" >&2; exit 1; }
 grep -q "Dashboard: $origin/admin/ui" "$log" || { cat "$log"; echo "fnwire start did not print the dashboard's address" >&2; exit 1; }
 
-step "dashboard: schemathesis against $origin/admin/api/openapi.json"
-# The live feed never ends by design; its own tests are in dashboard/tests.
-"$venv/bin/schemathesis" run "$origin/admin/api/openapi.json" \
-  --checks all --exclude-path /admin/api/invocations/stream \
-  --max-examples 40 --seed 1 --no-color
-
 step "dashboard: headless Chromium"
 node "$work/node/browser.mjs" "$origin" "$root/docs/screenshots" "$chromium_bin"
+
+step "dashboard: schemathesis against $origin/admin/api/openapi.json"
+# After the browser test, so the API has data to follow its links to: invocations, a queue with
+# a message, and a poison message that a requeue can move back.
+FNWIRE_STORAGE_DIR="$storage" target/debug/fnwire queue put jobs-poison "job from the poison queue" \
+  --app examples/hello-rust >/dev/null
+# The live feed never ends by design; its own tests are in dashboard/tests. Run from the work
+# directory: schemathesis keeps its cache in `.schemathesis/` under the current directory.
+(cd "$work" && "$venv/bin/schemathesis" run "$origin/admin/api/openapi.json" \
+  --checks all --exclude-path /admin/api/invocations/stream \
+  --max-examples 40 --seed 1 --no-color)
+kill -0 "$host_pid" 2>/dev/null || { cat "$log"; echo "fnwire start exited during the API tests" >&2; exit 1; }

@@ -73,6 +73,9 @@ bindings-python/scripts/test.sh
 step "Node: addon, npm pack, node --test, conformance (bindings-node)"
 bash bindings-node/scripts/test.sh
 
+step "dashboard: its API against its OpenAPI document (schemathesis), the page in headless Chromium"
+scripts/dashboard-test.sh
+
 step "prebuilt packages: wheel, npm packages, release tarball and crates, installed as users do"
 scripts/test-dist.sh
 

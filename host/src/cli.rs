@@ -73,6 +73,10 @@ pub enum Command {
         /// [default: 100, or host.json extensions.fnwire.dashboard.historyPerFunction].
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=fnwire_dashboard::MAX_HISTORY_PER_FUNCTION as i64))]
         dashboard_history: Option<u32>,
+        /// Serve the dashboard and its API on this port (on the --host address) instead of the
+        /// app's, e.g. to publish the app's port and keep the dashboard's private.
+        #[arg(long, value_name = "PORT", conflicts_with = "no_dashboard", value_parser = clap::value_parser!(u16).range(1..))]
+        dashboard_port: Option<u16>,
     },
     /// Create a function app in a new folder, ready for `fnwire start`.
     New {
@@ -209,6 +213,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             log_format: _,
             no_dashboard,
             dashboard_history,
+            dashboard_port,
         } => {
             let limits = LimitOverrides {
                 max_connections,
@@ -227,6 +232,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 watch,
                 dashboard: (!no_dashboard).then_some(crate::host::DashboardOptions {
                     history_per_function: dashboard_history.map(|n| n as usize),
+                    port: dashboard_port,
                 }),
             })
             .await?)

@@ -32,6 +32,21 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "could not listen on {host}:{port} for the dashboard (--dashboard-port); is another program using it? \
+         Pass another port with --dashboard-port, or leave it out to serve the dashboard on the app's port"
+    )]
+    DashboardListen {
+        host: std::net::IpAddr,
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "--dashboard-port {0} is also the app's port (--port); pass another port, or leave --dashboard-port out \
+         to serve the dashboard on the app's port at /admin/ui"
+    )]
+    DashboardPortIsAppPort(u16),
     #[error("could not start the gRPC server for the worker on 127.0.0.1")]
     Grpc(#[source] std::io::Error),
     #[error(transparent)]
@@ -83,6 +98,8 @@ pub struct StartOptions {
 pub struct DashboardOptions {
     /// `--dashboard-history`: invocations kept per function.
     pub history_per_function: Option<usize>,
+    /// `--dashboard-port`: serve the dashboard on this port (same address) instead of the app's.
+    pub port: Option<u16>,
 }
 
 /// The dashboard's history size: the flag, else `host.json`, else the default.
@@ -423,7 +440,12 @@ async fn start_app(
             durable,
         ))
     });
+    let dashboard_port = options.dashboard.as_ref().and_then(|d| d.port);
     if dashboard.is_some() {
+        let origin = match dashboard_port {
+            Some(port) => public_origin(options.host, port),
+            None => origin.clone(),
+        };
         let key_note = if options.host.is_loopback() {
             String::new()
         } else {
@@ -444,6 +466,8 @@ async fn start_app(
         dashboard: dashboard.clone().map(|dashboard| crate::http::DashboardRoutes {
             dashboard,
             requires_key: !options.host.is_loopback(),
+            own_port: dashboard_port
+                .map(|dashboard| crate::http::DashboardPorts { dashboard, app: options.port }),
         }),
     })));
     let rabbitmq_listeners = rabbitmq.start(pipeline.clone(), stop);
@@ -470,9 +494,25 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     let listener = tokio::net::TcpListener::bind((options.host, options.port))
         .await
         .map_err(|source| StartError::Listen { host: options.host, port: options.port, source })?;
+    // Bound before the app starts, like the app's port, so that a taken port fails at once.
+    let dashboard_listener = match options.dashboard.as_ref().and_then(|d| d.port) {
+        Some(port) if port == options.port => return Err(StartError::DashboardPortIsAppPort(port)),
+        Some(port) => Some(
+            tokio::net::TcpListener::bind((options.host, port))
+                .await
+                .map_err(|source| StartError::DashboardListen { host: options.host, port, source })?,
+        ),
+        None => None,
+    };
+    let dashboard_state =
+        dashboard_listener.as_ref().map(|_| Arc::new(HttpState::dashboard_only(&prefix, limits.clone())));
     let state = Arc::new(HttpState::new(&prefix, limits));
     let (stop_trigger, stop) = crate::drain::stop_signal();
     let http_task = tokio::spawn(http_front::serve(listener, state.clone(), stop.clone()));
+    let dashboard_task =
+        dashboard_listener.zip(dashboard_state.clone()).map(|(listener, dashboard_state)| {
+            tokio::spawn(http_front::serve(listener, dashboard_state, stop.clone()))
+        });
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let started = tokio::select! {
@@ -480,6 +520,9 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
         _ = &mut shutdown => {
             tracing::info!("stopping before the app finished starting");
             http_task.abort();
+            if let Some(task) = dashboard_task {
+                task.abort();
+            }
             return Ok(());
         }
     };
@@ -490,6 +533,10 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
             return Err(e);
         }
     };
+    // The dashboard's listener serves the same app (it answers 503 until now).
+    if let Some(dashboard_state) = &dashboard_state {
+        dashboard_state.set(state.get());
+    }
     // The supervisor restarts workers that die; the host runs until asked to stop, or until the
     // supervisor gives up.
     let gave_up = tokio::select! {
@@ -512,6 +559,12 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
             Ok(graceful) => graceful.shutdown().await,
             Err(e) => tracing::warn!("the HTTP listener ended early: {e}"),
         }
+        if let Some(task) = dashboard_task {
+            match task.await {
+                Ok(graceful) => graceful.shutdown().await,
+                Err(e) => tracing::warn!("the dashboard's listener ended early: {e}"),
+            }
+        }
     };
     let (http_done, triggers_done) = tokio::join!(
         crate::drain::within(options.drain_timeout, http_drained),
@@ -525,6 +578,9 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
         );
     }
     state.set(Availability::Unavailable("the host is shutting down".into()));
+    if let Some(dashboard_state) = &dashboard_state {
+        dashboard_state.set(Availability::Unavailable("the host is shutting down".into()));
+    }
     drop(triggers);
     drop(_durable);
     workers.shutdown().await;

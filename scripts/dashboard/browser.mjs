@@ -17,6 +17,9 @@ mkdirSync(shots, { recursive: true });
 // Bounded waits: a step that does not happen fails the test with what was expected.
 const BOUND = 20_000;
 
+// `launch` (not `launchPersistentContext`) gives Chromium a fresh temporary --user-data-dir and
+// removes it on close; `headless: true` adds --headless. The flags keep Chromium off the network
+// (no updates, sync or QUIC probes) and working as root in a container (--no-sandbox).
 const browser = await chromium.launch({
   executablePath,
   headless: true,
@@ -27,12 +30,21 @@ const browser = await chromium.launch({
 });
 let failed = false;
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+  // A short viewport and full-page shots: each image is as tall as its page's content, so the
+  // PNGs the README carries stay small.
+  const page = await browser.newPage({ viewport: { width: 1200, height: 300 } });
+  const shot = async name => {
+    // The pointer stays where the last click was; moved away, no row shows its hover colour.
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  };
   const problems = [];
   page.on("pageerror", e => problems.push(`page error: ${e.message}`));
-  page.on("console", m => { if (m.type() === "error") problems.push(`console error: ${m.text()}`); });
+  page.on("console", m => { if (m.type() === "error") problems.push(`console error: ${m.text()} (${m.location().url})`); });
   // Nothing may load from outside the host: the page works offline.
   page.on("request", r => { if (!r.url().startsWith(origin)) problems.push(`request outside the host: ${r.url()}`); });
+  // The console names no URL when a resource fails to load; this does.
+  page.on("response", r => { if (r.status() >= 400) problems.push(`${r.status()} from ${r.request().method()} ${r.url()}`); });
 
   const call = async (method, path, body) => {
     const r = await fetch(origin + path, { method, body });
@@ -62,7 +74,7 @@ try {
   await page.waitForFunction(
     () => [...document.querySelectorAll("#invocations tbody tr")].some(tr => tr.children[1]?.textContent === "work" && tr.dataset.outcome === "Succeeded"),
     null, { timeout: BOUND });
-  await page.screenshot({ path: join(shots, "invocations.png") });
+  await shot("invocations");
 
   // Filter by text: only the invocation that carried the marker stays.
   await page.fill("#f-text", marker);
@@ -78,7 +90,7 @@ try {
   const trigger = await page.textContent("#inv-trigger");
   if (!trigger.includes(marker)) throw new Error(`the work invocation's trigger data lacks the message: ${trigger}`);
   await page.waitForSelector("#inv-logs tr td", { timeout: BOUND });
-  await page.screenshot({ path: join(shots, "invocation.png"), fullPage: true });
+  await shot("invocation");
 
   await page.goto(`${origin}/admin/ui#invocations?function=boom`);
   await page.click("#invocations tbody tr[data-outcome='Failed']");
@@ -89,17 +101,21 @@ try {
   await page.waitForFunction(
     () => { const row = document.querySelector("#functions tr[data-function='boom']"); return row && row.children[5].textContent !== "0"; },
     null, { timeout: BOUND });
-  await page.screenshot({ path: join(shots, "functions.png") });
+  await shot("functions");
 
-  // Queues: the queues the app wrote to, with their messages.
+  // Queues: the queues the app wrote to; opening one peeks at its messages (the work function
+  // wrote the upper-cased job to `done`).
   await page.goto(`${origin}/admin/ui#queues`);
   await page.waitForSelector("#queues tr[data-queue='jobs']", { timeout: BOUND });
-  await page.screenshot({ path: join(shots, "queues.png") });
+  await page.click("#queues tr[data-queue='done']");
+  await page.waitForFunction(
+    text => document.querySelector("#messages")?.textContent.includes(text),
+    `JOB ${marker.toUpperCase()}`, { timeout: BOUND });
+  await shot("queues");
 
-  // Workers: the worker process is live.
+  // Workers: the worker process is live (no screenshot: one row says little).
   await page.goto(`${origin}/admin/ui#workers`);
   await page.waitForFunction(() => document.querySelector("#workers")?.textContent.includes("live"), null, { timeout: BOUND });
-  await page.screenshot({ path: join(shots, "workers.png") });
 
   if (problems.length) throw new Error(problems.join("\n"));
   console.log("dashboard browser test passed; screenshots in " + shots);

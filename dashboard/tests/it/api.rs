@@ -46,6 +46,12 @@ async fn invocations_are_filtered_by_function_outcome_and_text() {
     assert_eq!(ids(list), ["h1", "w1"]);
     let (_, list) = call(&f.dashboard, "GET", "/admin/api/invocations?limit=1").await;
     assert_eq!(list.as_array().unwrap().len(), 1);
+    // An empty value is no filter, as the OpenAPI document says (`allowEmptyValue`): an HTML form
+    // sends its unset fields that way.
+    let (status, list) =
+        call(&f.dashboard, "GET", "/admin/api/invocations?function=&outcome=&text=&limit=").await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(list), ["h1", "h2", "w1"]);
     let (status, detail) = call(&f.dashboard, "GET", "/admin/api/invocations/h2").await;
     assert_eq!(status, 200);
     assert_eq!(detail["trigger"]["inputs"]["req"], "banana");
@@ -199,6 +205,39 @@ async fn the_page_and_the_openapi_document_are_served() {
     let (status, doc) = call(&f.dashboard, "GET", "/admin/api/openapi.json").await;
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    // Links (which a schema-driven tester follows from a list to one item) name operations that exist.
+    let operations: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+    let links: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .flat_map(|operation| operation["responses"].as_object().into_iter().flat_map(|r| r.values()))
+        .flat_map(|response| response["links"].as_object().into_iter().flat_map(|l| l.values()))
+        .map(|link| link["operationId"].as_str().unwrap())
+        .collect();
+    assert!(!links.is_empty());
+    for target in links {
+        assert!(operations.contains(&target), "a link names `{target}`, which no operation has");
+    }
+    // The API takes an empty query value as a value left out; the document must say so, or a
+    // schema-driven tester rightly reports the empty value as accepted against the schema.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/admin/api/invocations") && !path.starts_with("/admin/api/queues") {
+            continue;
+        }
+        for parameter in item["get"]["parameters"].as_array().into_iter().flatten() {
+            if parameter["in"] == "query" {
+                assert_eq!(parameter["allowEmptyValue"], true, "GET {path} query parameter {parameter}");
+            }
+        }
+    }
     // Every documented GET without path parameters answers (the others are tested above).
     for (path, item) in doc["paths"].as_object().unwrap() {
         if path.contains('{') || item.get("get").is_none() || path.ends_with("/stream") {

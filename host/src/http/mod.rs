@@ -66,12 +66,22 @@ pub struct ReadyApp {
     pub dashboard: Option<DashboardRoutes>,
 }
 
-/// The dashboard's routes (`/admin/ui`, `/admin/api/…`) and who may call them.
+/// The dashboard's routes (`/admin/ui`, `/admin/api/…`), who may call them, and where.
 #[derive(Debug, Clone)]
 pub struct DashboardRoutes {
     pub dashboard: Arc<fnwire_dashboard::Dashboard>,
     /// The master key is required: the host listens beyond the loopback.
     pub requires_key: bool,
+    /// `--dashboard-port`: the dashboard is served only on its own listener.
+    pub own_port: Option<DashboardPorts>,
+}
+
+/// The two ports when the dashboard has its own (`--dashboard-port`), so that a request on the
+/// wrong one is told where to go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DashboardPorts {
+    pub dashboard: u16,
+    pub app: u16,
 }
 
 /// Whether requests can be served right now.
@@ -99,6 +109,8 @@ pub struct HttpState {
     pub health: crate::health::Health,
     /// What `/admin/metrics` reports, once the app has started.
     pub metrics: admin_metrics::AdminMetrics,
+    /// The `--dashboard-port` listener: it serves the dashboard and nothing else.
+    dashboard_only: bool,
 }
 
 impl HttpState {
@@ -113,7 +125,14 @@ impl HttpState {
             connection_log: RateLimitedLog::new(LOG_INTERVAL),
             health: crate::health::Health::new(),
             metrics: admin_metrics::AdminMetrics::default(),
+            dashboard_only: false,
         }
+    }
+
+    /// The state of the `--dashboard-port` listener: the dashboard's routes only, with limits
+    /// (connections, bodies in flight) of its own, so the dashboard never takes the app's.
+    pub fn dashboard_only(route_prefix: &str, limits: ListenerLimits) -> Self {
+        HttpState { dashboard_only: true, ..HttpState::new(route_prefix, limits) }
     }
 
     /// The listener's limits.
@@ -262,7 +281,7 @@ async fn idle_at_stop(stop: &crate::drain::StopSignal, watched: &listener::Watch
 
 /// Answers one request: the dashboard's routes, or [`handle`]'s.
 async fn respond(req: http::Request<Incoming>, state: &HttpState) -> http::Response<ResponseBody> {
-    if fnwire_dashboard::is_dashboard_path(req.uri().path()) {
+    if state.dashboard_only || fnwire_dashboard::is_dashboard_path(req.uri().path()) {
         return serve_dashboard(req, state)
             .await
             .unwrap_or_else(|rejection| rejection.into_response().map(http_body_util::Either::Left));
@@ -280,6 +299,23 @@ async fn serve_dashboard(
     let Some(routes) = &app.dashboard else {
         return Err(Rejection::NotFound { path: parts.uri.path().to_string() });
     };
+    if let Some(ports) = routes.own_port {
+        let path = parts.uri.path();
+        if !state.dashboard_only {
+            return Err(Rejection::WrongPort {
+                path: path.to_string(),
+                port: ports.dashboard,
+                what: "the dashboard",
+            });
+        }
+        if !fnwire_dashboard::is_dashboard_path(path) {
+            return Err(Rejection::WrongPort {
+                path: path.to_string(),
+                port: ports.app,
+                what: "the app (its functions and the host's /admin routes)",
+            });
+        }
+    }
     require_host(&parts)?;
     if routes.requires_key
         && !app.keys.allows(AuthLevel::Admin, presented_key(&parts.headers, &parts.uri).as_deref())

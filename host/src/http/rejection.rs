@@ -23,6 +23,9 @@ pub enum Rejection {
     BareLineFeed,
     /// No route matches the path.
     NotFound { path: String },
+    /// The dashboard has its own port (`--dashboard-port`) and the request came to the other
+    /// one: `what` is served on `port`.
+    WrongPort { path: String, port: u16, what: &'static str },
     /// A route matches the path, but not the method.
     MethodNotAllowed { path: String, method: Method, allow: Vec<Method> },
     /// The function needs a key that the request did not present.
@@ -62,7 +65,7 @@ impl Rejection {
             | Rejection::Busy { .. }
             | Rejection::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::BodyTooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
-            Rejection::NotFound { .. } => StatusCode::NOT_FOUND,
+            Rejection::NotFound { .. } | Rejection::WrongPort { .. } => StatusCode::NOT_FOUND,
             Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Rejection::Unauthorized => StatusCode::UNAUTHORIZED,
             Rejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -100,6 +103,9 @@ impl Rejection {
                 "fnwire: no function is routed at {} (the routes are listed on the fnwire console)\n",
                 shortened(path)
             ),
+            Rejection::WrongPort { path, port, what } => {
+                format!("fnwire: {} is not served on this port: {what} is on port {port}\n", shortened(path))
+            }
             Rejection::MethodNotAllowed { path, method, allow } => {
                 let (path, method) = (shortened(path), shortened(method.as_str()));
                 format!("fnwire: {path} does not accept {method}; allowed: {}\n", allow_list(allow))
@@ -206,6 +212,11 @@ mod tests {
             (Rejection::Starting, 503, "still starting"),
             (Rejection::Unavailable("stopping".into()), 503, "no worker is available: stopping"),
             (Rejection::NotFound { path: "/api/x".into() }, 404, "no function is routed at /api/x"),
+            (
+                Rejection::WrongPort { path: "/admin/ui".into(), port: 7072, what: "the dashboard" },
+                404,
+                "/admin/ui is not served on this port: the dashboard is on port 7072",
+            ),
             (Rejection::Unauthorized, 401, "requires a key"),
             (Rejection::MissingHost, 400, "must carry a Host header"),
             (Rejection::BareLineFeed, 400, "ends with a bare LF"),

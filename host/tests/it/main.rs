@@ -4,6 +4,7 @@
 mod auth_keys;
 mod blob_trigger;
 mod cli;
+mod dashboard;
 mod drain;
 mod e2e_cargo_app;
 mod e2e_hello_rust;
