@@ -2,7 +2,8 @@
 # The dashboard of a running app (examples/hello-rust under `fnwire start`):
 #  1. the page in headless Chromium (Debian's `chromium`, installed with apt-get when missing),
 #     driven by playwright-core (npm): functions run and appear live; the screenshots it takes
-#     go to docs/screenshots/, which the README shows;
+#     go to target/dashboard-test/screenshots/, or with FNWIRE_UPDATE_SCREENSHOTS=1 to
+#     docs/screenshots/, which the README shows;
 #  2. its JSON API checked against its own OpenAPI document by schemathesis (PyPI, in a venv).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -73,7 +74,12 @@ grep -q "Host started" "$log" || { cat "$log"; echo "fnwire start did not start 
 grep -q "Dashboard: $origin/admin/ui" "$log" || { cat "$log"; echo "fnwire start did not print the dashboard's address" >&2; exit 1; }
 
 step "dashboard: headless Chromium"
-node "$work/node/browser.mjs" "$origin" "$root/docs/screenshots" "$chromium_bin"
+# The README's screenshots change only when asked for, so a test run leaves the tree as it was.
+shots="$work/screenshots"
+if [ "${FNWIRE_UPDATE_SCREENSHOTS:-}" = 1 ]; then shots="$root/docs/screenshots"; fi
+mkdir -p "$shots"
+node "$work/node/browser.mjs" "$origin" "$shots" "$chromium_bin"
+echo "screenshots: $shots"
 
 step "dashboard: schemathesis against $origin/admin/api/openapi.json"
 # After the browser test, so the API has data to follow its links to: invocations, a queue with
