@@ -313,7 +313,8 @@ pub const CATALOG: &[BindingKind] = &[
             key("row_key", "rowKey", ValueKind::Str),
             key("connection", "connection", ValueKind::Str),
         ],
-        summary: "inserts or replaces table entities when the function succeeds",
+        summary: "writes table entities when the function succeeds: inserted, or by their ETag (`*` inserts or \
+                  replaces, another replaces only that version)",
     },
 ];
 
