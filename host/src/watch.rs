@@ -192,13 +192,8 @@ pub fn follow_routes(
                 }
             };
             let changes = route_changes(ready.routes.routes(), routes.routes(), state.route_prefix());
-            let unchanged = changes.is_empty()
-                && http
-                    .iter()
-                    .all(|(name, f)| ready.functions.get(name).is_some_and(|old| old.error == f.error));
-            if !unchanged {
-                state.set(Availability::Ready(Arc::new(ready.with_http_functions(routes, http))));
-            }
+            // Swapped whatever changed: an auth level or a function that now loads matters too.
+            state.set(Availability::Ready(Arc::new(ready.with_http_functions(routes, http))));
             if !changes.is_empty() {
                 crate::console::print_console(&format!(
                     "HTTP routes changed with the reload:\n{}\n",
