@@ -136,7 +136,7 @@ build_crates() {
     # Packaged together: cargo builds each against the others through a local registry overlay,
     # since none of them is on crates.io yet. FNWIRE_DIST_ALLOW_DIRTY=1 packages uncommitted
     # changes too (the test script, on a work tree); a release packages a clean checkout.
-    local crates=(-p fnwire-protocol -p fnwire-metadata -p fnwire-macros-core -p fnwire-shared-memory -p fnwire-macros -p fnwire)
+    local crates=(-p fnwire-protocol -p fnwire-tables -p fnwire-metadata -p fnwire-macros-core -p fnwire-shared-memory -p fnwire-macros -p fnwire)
     local dirty=()
     [ "${FNWIRE_DIST_ALLOW_DIRTY:-0}" = 1 ] && dirty=(--allow-dirty)
     cargo publish --dry-run "${dirty[@]}" "${crates[@]}"

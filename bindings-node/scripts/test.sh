@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tests of the fnwire npm package: install (builds the addon), pack and install the tarball into an
-# empty project, node --test (JS layer and end to end through the host; the @azure/functions tests
+# empty project, node --test (JS layer and end to end through the host; `fnwire new --lang node` for
+# every template, each generated app installed from the tarball and run; the @azure/functions tests
 # install that tarball and @azure/functions from npm into an app of their own), and the conformance
 # suite against conformance/apps/node and conformance/apps/azure-node. Exits non-zero on the first
 # failure.

@@ -20,11 +20,12 @@ function freePort() {
 
 /**
  * Starts `node <bin> start <appDir>` on a free port and resolves once the host serves.
- * `env` is added to this process's environment; `logWaitSteps` bounds `logMatching` in 50 ms steps.
+ * `env` is added to this process's environment; `logWaitSteps` bounds `logMatching` in 50 ms steps;
+ * `args` go after the port (e.g. `--watch`).
  */
-async function startHost(bin, appDir, { cwd, env = {}, logWaitSteps = 100 } = {}) {
+async function startHost(bin, appDir, { cwd, env = {}, logWaitSteps = 100, args = [] } = {}) {
   const port = await freePort();
-  const child = spawn(process.execPath, [bin, 'start', appDir, '--port', String(port)], {
+  const child = spawn(process.execPath, [bin, 'start', appDir, '--port', String(port), ...args], {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

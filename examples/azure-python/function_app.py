@@ -92,7 +92,8 @@ def last_heartbeat(req: func.HttpRequest, beat: str) -> func.HttpResponse:
 @app.route(route="customers", methods=["POST"])
 @app.table_output(arg_name="row", table_name="Customers", partition_key="web", connection="AzureWebJobsStorage")
 def add_customer(req: func.HttpRequest, row: func.Out[str]) -> func.HttpResponse:
-    """Inserts or replaces a table row; the binding gives it its PartitionKey."""
+    """Inserts a table row; the binding gives it its PartitionKey. As on Azure, a row without an
+    ETag is only inserted: adding an existing customer again fails the function."""
     customer = req.get_json()
     row.set(json.dumps({"RowKey": customer["id"], "Name": customer["name"], "Visits": customer.get("visits", 1)}))
     return func.HttpResponse(status_code=201)

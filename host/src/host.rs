@@ -299,6 +299,8 @@ struct Running {
     _durable: Option<crate::durable::RunningDurable>,
     // `--watch`: stops watching when dropped.
     _watch: Option<crate::watch::AppWatch>,
+    // `--watch`: the HTTP routes follow reloads until dropped.
+    _routes: Option<crate::watch::RouteFollower>,
     /// Its live feeds end when the host stops, so the HTTP drain does not wait for them.
     dashboard: Option<Arc<fnwire_dashboard::Dashboard>>,
 }
@@ -321,7 +323,7 @@ fn count_worker_restarts(workers: &WorkerPool, metrics: &Arc<fnwire_telemetry::m
 
 async fn start_app(
     options: &StartOptions,
-    state: &HttpState,
+    state: &Arc<HttpState>,
     stop: &crate::drain::StopSignal,
 ) -> Result<Running, StartError> {
     let detected = app::detect(&options.app_dir, DetectOptions { release: options.release }).await?;
@@ -473,13 +475,24 @@ async fn start_app(
     let rabbitmq_listeners = rabbitmq.start(pipeline.clone(), stop);
     let mut triggers = trigger_plan.start(embedded.store, pipeline, &bindings, stop);
     triggers.add(rabbitmq_listeners);
-    let watch = match options.watch {
-        true => Some(crate::watch::watch_app(&options.app_dir, kind, options.release, workers.clone())?),
-        false => None,
+    let (watch, routes) = match options.watch {
+        true => (
+            Some(crate::watch::watch_app(&options.app_dir, kind, options.release, workers.clone())?),
+            Some(crate::watch::follow_routes(state.clone(), functions, workers.reloaded_functions())),
+        ),
+        false => (None, None),
     };
     state.health.set_state(crate::health::HostState::Running);
     tracing::info!("Host started; press Ctrl-C to stop.");
-    Ok(Running { workers, _server: server, triggers, _durable: durable, _watch: watch, dashboard })
+    Ok(Running {
+        workers,
+        _server: server,
+        triggers,
+        _durable: durable,
+        _watch: watch,
+        _routes: routes,
+        dashboard,
+    })
 }
 
 /// Runs `fnwire start` until Ctrl-C or SIGTERM, then drains (see [`crate::drain`]).
@@ -549,8 +562,9 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     );
     state.health.set_state(crate::health::HostState::Stopping);
     stop_trigger.stop();
-    let Running { workers, _server, mut triggers, _durable, _watch, dashboard } = running;
+    let Running { workers, _server, mut triggers, _durable, _watch, _routes, dashboard } = running;
     drop(_watch);
+    drop(_routes);
     if let Some(dashboard) = &dashboard {
         dashboard.close();
     }

@@ -31,7 +31,8 @@
 //! * **Reload** (`fnwire start --watch`): [`WorkerPool::reload`] starts a new worker per slot
 //!   while the old one keeps serving; once the new one has loaded its functions it takes new
 //!   invocations, and the old one finishes those it holds, then stops. A new worker that fails
-//!   to start is logged and the old one keeps serving.
+//!   to start is logged and the old one keeps serving. The functions the new worker indexed are
+//!   published through [`WorkerPool::reloaded_functions`], which the HTTP route table follows.
 //! * **Events**: [`WorkerPool::subscribe`] reports every abandoned invocation (worker death or
 //!   timeout) with its id, so trigger engines (queues) can make the message visible again.
 //!   Callers of [`WorkerPool::invoke`] also get the error directly.
@@ -281,6 +282,9 @@ pub struct WorkerPool {
     capabilities: std::collections::HashMap<String, String>,
     /// Bumped by [`WorkerPool::reload`]: each slot's supervisor replaces its worker.
     reload: watch::Sender<u64>,
+    /// The functions the latest reloaded worker indexed (at first, those of the first start),
+    /// for the HTTP route table to follow (see [`WorkerPool::reloaded_functions`]).
+    functions: watch::Sender<Arc<Vec<IndexedFunction>>>,
 }
 
 impl std::fmt::Debug for WorkerPool {
@@ -315,6 +319,7 @@ impl WorkerPool {
             tasks: Mutex::default(),
             capabilities: first.channel.capabilities(),
             reload: watch::channel(0).0,
+            functions: watch::channel(Arc::new(functions.clone())).0,
         });
         // Serving starts as soon as this returns, before the supervision tasks first run.
         let (restart, restart_rx) = mpsc::unbounded_channel();
@@ -566,6 +571,13 @@ impl WorkerPool {
         self.reload.send_modify(|n| *n += 1);
     }
 
+    /// The functions of the app as the latest reloaded worker indexed them; it changes each
+    /// time a reload's new worker has loaded (one change per worker process). Workers
+    /// restarted after a crash run the code they were started with and change nothing here.
+    pub fn reloaded_functions(&self) -> watch::Receiver<Arc<Vec<IndexedFunction>>> {
+        self.functions.subscribe()
+    }
+
     /// Stops every worker (`WorkerTerminate`, grace period, then kill) and the supervision.
     pub async fn shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
@@ -780,8 +792,9 @@ async fn replace_worker(
     old_restart: mpsc::UnboundedReceiver<String>,
 ) -> (StartedWorker, mpsc::UnboundedReceiver<String>) {
     tracing::info!(target: "fnwire::worker", "reloading worker {index}: starting a new process");
-    match start_loaded(server, launch, &pool.options.lifecycle).await {
-        Ok(new) => {
+    match lifecycle::start_and_load(server, launch, &pool.options.lifecycle).await {
+        Ok((new, functions)) => {
+            pool.functions.send_replace(Arc::new(functions));
             let (restart, restart_rx) = mpsc::unbounded_channel();
             slot.set_live(Some(LiveWorker {
                 channel: new.channel.clone(),
@@ -820,7 +833,8 @@ async fn start_loaded(
     launch: &WorkerLaunch,
     options: &LifecycleOptions,
 ) -> Result<StartedWorker, StartupError> {
-    // A restarted worker is indexed and loaded again; the routes stay those of the first start.
+    // A restarted worker is indexed and loaded again; the routes stay those of the latest start
+    // or reload.
     let (worker, _) = lifecycle::start_and_load(server, launch, options).await?;
     Ok(worker)
 }
@@ -848,6 +862,7 @@ mod tests {
             tasks: Mutex::default(),
             capabilities: Default::default(),
             reload: watch::channel(0).0,
+            functions: watch::channel(Arc::default()).0,
         }
     }
 

@@ -151,8 +151,9 @@ binding_attributes! {
     /// Table entities read before the function runs: one with `partition_key` and `row_key`,
     /// else a query's: `#[table_input(name = "orders", table_name = "Orders", partition_key = "{id}", filter = "Total gt 10", take = 50)]`.
     table_input;
-    /// Table entities inserted or replaced when the function succeeds (one JSON object, or an
-    /// array of them): `#[table_output(table_name = "Orders", partition_key = "web")]`.
+    /// Table entities written when the function succeeds (one JSON object, or an array of
+    /// them), by each entity's `ETag` as on Azure: none inserts, `"*"` inserts or replaces, any
+    /// other replaces only that version: `#[table_output(table_name = "Orders", partition_key = "web")]`.
     table_output;
     /// Any Azure binding: `#[binding(type = "sql", direction = "in", name = "items", command_text = "...")]`.
     binding;

@@ -285,7 +285,13 @@ pub const CATALOG: &[BindingKind] = &[
             required("table_name", "tableName", ValueKind::Str),
             key("partition_key", "partitionKey", ValueKind::Str),
             key("row_key", "rowKey", ValueKind::Str),
-            key("filter", "filter", ValueKind::Str),
+            KeySpec {
+                name: "filter",
+                json_name: "filter",
+                kind: ValueKind::Str,
+                required: false,
+                check: Some(check_table_filter),
+            },
             KeySpec {
                 name: "take",
                 json_name: "take",
@@ -307,7 +313,8 @@ pub const CATALOG: &[BindingKind] = &[
             key("row_key", "rowKey", ValueKind::Str),
             key("connection", "connection", ValueKind::Str),
         ],
-        summary: "inserts or replaces table entities when the function succeeds",
+        summary: "writes table entities when the function succeeds: inserted, or by their ETag (`*` inserts or \
+                  replaces, another replaces only that version)",
     },
 ];
 
@@ -423,6 +430,14 @@ fn check_auth_level(value: &Value) -> Result<Value, String> {
 fn whole_number(n: &serde_json::Number) -> Option<u64> {
     n.as_u64()
         .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 9.0e15).map(|f| f as u64))
+}
+
+/// The host's filter parser, with binding expressions inside quoted strings replaced by
+/// placeholders (see [`fnwire_tables::check_filter_template`]).
+fn check_table_filter(value: &Value) -> Result<Value, String> {
+    fnwire_tables::check_filter_template(value.as_str().unwrap_or_default())
+        .map_err(|e| format!("{e}; {}", fnwire_tables::FILTER_HELP))?;
+    Ok(value.clone())
 }
 
 fn check_take(value: &Value) -> Result<Value, String> {

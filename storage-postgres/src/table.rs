@@ -1,12 +1,16 @@
 //! Azure Tables entities in the shared database, as the SQLite store keeps them (one row per
 //! entity, properties in the service's JSON form, keyset-paged queries in key order). An
 //! upsert is `INSERT … ON CONFLICT DO UPDATE`, so hosts writing the same entity at once each
-//! replace it whole and the last commit wins, as with Azure's `InsertOrReplace`.
+//! replace it whole and the last commit wins, as with Azure's `InsertOrReplace`; an insert is
+//! `ON CONFLICT DO NOTHING` and a conditional replace an `UPDATE … WHERE etag = …`, so of hosts
+//! inserting one entity, or replacing one version, only the first to commit succeeds.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use fnwire_storage::{MessageBody, StorageError, TableStore, TableSummary, TableWrite, validate_queue_name};
-use fnwire_tables::{Entity, TableQuery, etag_for, validate_table_name};
+use fnwire_storage::{
+    MessageBody, StorageError, TableStore, TableSummary, TableWrite, TableWriteMode, validate_queue_name,
+};
+use fnwire_tables::{Entity, OutputWrite, TableQuery, etag_for, validate_table_name};
 
 use crate::{DEFAULT_MESSAGE_TTL, PgStore, insert, millis, mismatch};
 
@@ -22,11 +26,13 @@ fn from_micros(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or_default()
 }
 
-async fn upsert(
+/// Writes one [`TableWrite`]: the outer error is the database's, the inner one an entity the
+/// write's mode refuses (which rolls the whole transaction back).
+async fn write_entities(
     client: &impl GenericClient,
     write: &TableWrite,
     now: DateTime<Utc>,
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<Result<(), StorageError>, tokio_postgres::Error> {
     let key = write.table.to_ascii_lowercase();
     client
         .execute(
@@ -35,30 +41,73 @@ async fn upsert(
         )
         .await?;
     let etag = etag_for(&now);
-    let statement = client
-        .prepare_cached(
-            "INSERT INTO fnwire_table_entities (table_key, partition_key, row_key, properties, timestamp_us, etag)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (table_key, partition_key, row_key)
-             DO UPDATE SET properties = EXCLUDED.properties, timestamp_us = EXCLUDED.timestamp_us, etag = EXCLUDED.etag",
-        )
-        .await?;
+    let micros = now.timestamp_micros();
     for e in &write.entities {
-        client
-            .execute(
-                &statement,
-                &[
-                    &key,
-                    &e.partition_key,
-                    &e.row_key,
-                    &e.properties_odata_json(),
-                    &now.timestamp_micros(),
-                    &etag,
-                ],
-            )
-            .await?;
+        let condition = match write.mode {
+            TableWriteMode::Upsert => OutputWrite::InsertOrReplace,
+            TableWriteMode::OutputBinding => e.output_write(),
+        };
+        let properties = e.properties_odata_json();
+        let written = match condition {
+            OutputWrite::InsertOrReplace => {
+                let statement = client
+                    .prepare_cached(
+                        "INSERT INTO fnwire_table_entities
+                             (table_key, partition_key, row_key, properties, timestamp_us, etag)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (table_key, partition_key, row_key)
+                         DO UPDATE SET properties = EXCLUDED.properties, timestamp_us = EXCLUDED.timestamp_us,
+                                       etag = EXCLUDED.etag",
+                    )
+                    .await?;
+                client
+                    .execute(&statement, &[&key, &e.partition_key, &e.row_key, &properties, &micros, &etag])
+                    .await?
+            }
+            OutputWrite::Insert => {
+                // A concurrent insert of the same entity waits for the other to commit, then
+                // inserts nothing: the later writer gets the conflict, as with the service.
+                let statement = client
+                    .prepare_cached(
+                        "INSERT INTO fnwire_table_entities
+                             (table_key, partition_key, row_key, properties, timestamp_us, etag)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (table_key, partition_key, row_key) DO NOTHING",
+                    )
+                    .await?;
+                client
+                    .execute(&statement, &[&key, &e.partition_key, &e.row_key, &properties, &micros, &etag])
+                    .await?
+            }
+            OutputWrite::ReplaceIfMatch(expected) => {
+                // Read committed re-checks the ETag after a concurrent update commits: only one
+                // writer of a version wins.
+                let statement = client
+                    .prepare_cached(
+                        "UPDATE fnwire_table_entities SET properties = $4, timestamp_us = $5, etag = $6
+                         WHERE table_key = $1 AND partition_key = $2 AND row_key = $3 AND etag = $7",
+                    )
+                    .await?;
+                client
+                    .execute(
+                        &statement,
+                        &[&key, &e.partition_key, &e.row_key, &properties, &micros, &etag, &expected],
+                    )
+                    .await?
+            }
+        };
+        if written == 0 {
+            let (table, partition_key, row_key) =
+                (write.table.clone(), e.partition_key.clone(), e.row_key.clone());
+            return Ok(Err(match condition {
+                OutputWrite::ReplaceIfMatch(expected) => {
+                    StorageError::EtagMismatch { table, partition_key, row_key, etag: expected.to_string() }
+                }
+                _ => StorageError::EntityExists { table, partition_key, row_key },
+            }));
+        }
     }
-    Ok(())
+    Ok(Ok(()))
 }
 
 fn read_row(table: &str, row: &tokio_postgres::Row) -> Result<Entity, StorageError> {
@@ -116,7 +165,8 @@ impl TableStore for PgStore {
                     .map_err(self.sql("adding a message"))?;
             }
             for t in tables {
-                upsert(&tx, t, now).await.map_err(self.sql("writing table entities"))?;
+                // Dropping the transaction on a refused entity rolls back everything it did.
+                write_entities(&tx, t, now).await.map_err(self.sql("writing table entities"))??;
             }
             tx.commit().await.map_err(self.sql("committing table entities"))
         })

@@ -352,13 +352,17 @@ impl BlobBackend for BlobStore {
 /// its own). Table names are case-insensitive, as in Azure; a write creates its table. Every
 /// call blocks, like the queue calls.
 pub trait TableStore: Send + Sync + std::fmt::Debug + 'static {
-    /// Inserts or replaces entities (whole, as Azure's `InsertOrReplace`), all in one
-    /// transaction; each gets a new `Timestamp` and `ETag`.
+    /// Inserts or replaces entities (whole, as Azure's `InsertOrReplace`, whatever their ETag),
+    /// all in one transaction; each gets a new `Timestamp` and `ETag`.
     fn upsert_entities(&self, table: &str, entities: &[Entity]) -> Result<(), StorageError> {
         self.complete_with_entities(
             None,
             &[],
-            &[TableWrite { table: table.to_string(), entities: entities.to_vec() }],
+            &[TableWrite {
+                table: table.to_string(),
+                entities: entities.to_vec(),
+                mode: TableWriteMode::Upsert,
+            }],
         )
     }
 
@@ -393,11 +397,26 @@ pub trait TableStore: Send + Sync + std::fmt::Debug + 'static {
     fn list_tables(&self) -> Result<Vec<TableSummary>, StorageError>;
 }
 
-/// Entities to insert or replace in one table.
+/// Entities to write to one table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TableWrite {
     pub table: String,
     pub entities: Vec<Entity>,
+    pub mode: TableWriteMode,
+}
+
+/// What a [`TableWrite`] does with entities that exist already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableWriteMode {
+    /// Every entity is inserted or replaced, whatever its ETag (`fnwire table put`).
+    Upsert,
+    /// As Azure's `table` output binding: each entity's ETag decides
+    /// ([`fnwire_tables::Entity::output_write`]). An entity that exists when it is to be
+    /// inserted ([`StorageError::EntityExists`](crate::StorageError::EntityExists)), or that is
+    /// gone or changed when it is to be replaced
+    /// ([`StorageError::EtagMismatch`](crate::StorageError::EtagMismatch)), fails the whole
+    /// transaction.
+    OutputBinding,
 }
 
 /// A table and how many entities it holds.

@@ -81,6 +81,20 @@ pub enum StorageError {
     SchemaTooNew { store: String, found: i64, supported: i64 },
     #[error("{0}")]
     InvalidTableName(#[from] fnwire_tables::TableNameError),
+    #[error(
+        "table `{table}` already has an entity with PartitionKey `{partition_key}` and RowKey `{row_key}`: a table \
+         output entity without an ETag is only inserted, as Azure's table output binding does (the service answers \
+         409 Conflict). Give the entity \"ETag\": \"*\" to insert or replace it, or its current ETag to replace \
+         only that version"
+    )]
+    EntityExists { table: String, partition_key: String, row_key: String },
+    #[error(
+        "table `{table}` has no entity with PartitionKey `{partition_key}` and RowKey `{row_key}` at ETag `{etag}`: it \
+         was changed or deleted since that ETag was read (the service answers 412 Precondition Failed, or 404). \
+         Read the entity again and write it with its current ETag, or give \"ETag\": \"*\" to replace whatever is \
+         there"
+    )]
+    EtagMismatch { table: String, partition_key: String, row_key: String, etag: String },
     #[error("table `{table}`, entity (PartitionKey `{partition_key}`, RowKey `{row_key}`): {error}")]
     InvalidEntity {
         table: String,
@@ -173,6 +187,19 @@ impl StorageError {
                 }
             }
             StorageError::EntityNotFound { name } => StorageError::EntityNotFound { name: name.clone() },
+            StorageError::EntityExists { table, partition_key, row_key } => StorageError::EntityExists {
+                table: table.clone(),
+                partition_key: partition_key.clone(),
+                row_key: row_key.clone(),
+            },
+            StorageError::EtagMismatch { table, partition_key, row_key, etag } => {
+                StorageError::EtagMismatch {
+                    table: table.clone(),
+                    partition_key: partition_key.clone(),
+                    row_key: row_key.clone(),
+                    etag: etag.clone(),
+                }
+            }
             StorageError::SubscriptionNotFound { topic, subscription } => {
                 StorageError::SubscriptionNotFound {
                     topic: topic.clone(),

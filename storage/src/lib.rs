@@ -30,7 +30,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-pub use backend::{BlobBackend, QueueStore, TableStore, TableSummary, TableWrite, TopicStore};
+pub use backend::{
+    BlobBackend, QueueStore, TableStore, TableSummary, TableWrite, TableWriteMode, TopicStore,
+};
 pub use blob::{BlobPathError, BlobProperties, BlobStore, content_type_of, normalize_blob_path};
 pub use error::StorageError;
 pub use host_lock::{HOST_LOCK_FILE, HostLock};

@@ -4,10 +4,10 @@
 //! large table is never read whole and the connection is not held for a whole query.
 
 use chrono::{DateTime, Utc};
-use fnwire_tables::{Entity, TableQuery, etag_for, validate_table_name};
+use fnwire_tables::{Entity, OutputWrite, TableQuery, etag_for, validate_table_name};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use crate::backend::{TableStore, TableSummary, TableWrite};
+use crate::backend::{TableStore, TableSummary, TableWrite, TableWriteMode};
 use crate::queue::{DEFAULT_MESSAGE_TTL, delete_held, insert, validate_queue_name};
 use crate::{MessageBody, StorageError, Store, millis};
 
@@ -28,28 +28,59 @@ fn from_micros(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or_default()
 }
 
-fn upsert(conn: &Connection, write: &TableWrite, now: DateTime<Utc>) -> rusqlite::Result<()> {
+/// Writes one [`TableWrite`]: the outer error is SQLite's, the inner one an entity the write's
+/// mode refuses (which rolls the whole transaction back).
+fn write_entities(
+    conn: &Connection,
+    write: &TableWrite,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Result<(), StorageError>> {
     let key = write.table.to_ascii_lowercase();
     conn.prepare_cached("INSERT OR IGNORE INTO table_names (key, name, created_ms) VALUES (?1, ?2, ?3)")?
         .execute(params![key, write.table, millis(now)])?;
     let etag = etag_for(&now);
-    let mut statement = conn.prepare_cached(
-        "INSERT INTO table_entities (table_key, partition_key, row_key, properties, timestamp_us, etag)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (table_key, partition_key, row_key)
-         DO UPDATE SET properties = excluded.properties, timestamp_us = excluded.timestamp_us, etag = excluded.etag",
-    )?;
     for e in &write.entities {
-        statement.execute(params![
-            key,
-            e.partition_key,
-            e.row_key,
-            e.properties_odata_json(),
-            micros(now),
-            etag
-        ])?;
+        let condition = match write.mode {
+            TableWriteMode::Upsert => OutputWrite::InsertOrReplace,
+            TableWriteMode::OutputBinding => e.output_write(),
+        };
+        let properties = e.properties_odata_json();
+        let written = match condition {
+            OutputWrite::InsertOrReplace => conn
+                .prepare_cached(
+                    "INSERT INTO table_entities (table_key, partition_key, row_key, properties, timestamp_us, etag)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (table_key, partition_key, row_key)
+                     DO UPDATE SET properties = excluded.properties, timestamp_us = excluded.timestamp_us,
+                                   etag = excluded.etag",
+                )?
+                .execute(params![key, e.partition_key, e.row_key, properties, micros(now), etag])?,
+            OutputWrite::Insert => conn
+                .prepare_cached(
+                    "INSERT INTO table_entities (table_key, partition_key, row_key, properties, timestamp_us, etag)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (table_key, partition_key, row_key) DO NOTHING",
+                )?
+                .execute(params![key, e.partition_key, e.row_key, properties, micros(now), etag])?,
+            OutputWrite::ReplaceIfMatch(expected) => conn
+                .prepare_cached(
+                    "UPDATE table_entities SET properties = ?4, timestamp_us = ?5, etag = ?6
+                     WHERE table_key = ?1 AND partition_key = ?2 AND row_key = ?3 AND etag = ?7",
+                )?
+                .execute(params![key, e.partition_key, e.row_key, properties, micros(now), etag, expected])?,
+        };
+        if written == 0 {
+            let (table, partition_key, row_key) =
+                (write.table.clone(), e.partition_key.clone(), e.row_key.clone());
+            return Ok(Err(match condition {
+                OutputWrite::ReplaceIfMatch(expected) => {
+                    StorageError::EtagMismatch { table, partition_key, row_key, etag: expected.to_string() }
+                }
+                _ => StorageError::EntityExists { table, partition_key, row_key },
+            }));
+        }
     }
-    Ok(())
+    Ok(Ok(()))
 }
 
 fn read_row(table: &str, row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Entity, StorageError>> {
@@ -96,7 +127,8 @@ impl TableStore for Store {
                 .map_err(|e| self.sql_error("adding a message", e))?;
         }
         for t in tables {
-            upsert(&tx, t, now).map_err(|e| self.sql_error("writing table entities", e))?;
+            // Dropping the transaction on a refused entity rolls back everything it did.
+            write_entities(&tx, t, now).map_err(|e| self.sql_error("writing table entities", e))??;
         }
         tx.commit().map_err(|e| self.sql_error("committing", e))
     }

@@ -10,7 +10,8 @@
 //!   input ([`Entity::to_binding_json`]): plain JSON values, without `odata.etag` and
 //!   `Timestamp` (the extension drops both "for V4 compatibility"), dates as ISO 8601 strings;
 //! * what such a worker hands a `table` output ([`Entity::from_binding_json`]): a JSON object
-//!   whose `PartitionKey`, `RowKey` and `ETag` are recognised in any letter case, whose
+//!   whose `PartitionKey`, `RowKey` and `ETag` are recognised in any letter case (the `ETag`
+//!   decides how the entity is written, [`Entity::output_write`]), whose
 //!   integers are `Edm.Int64` and whose nested objects and arrays are stored as JSON text, as
 //!   the extension converts them. Annotations are honoured too, so a value can be typed.
 
@@ -244,6 +245,18 @@ pub enum EntityError {
     TooManyProperties(usize),
 }
 
+/// How a `table` output writes one entity: Azure's table transaction action for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputWrite<'a> {
+    /// No ETag: `Add`. The write fails when the entity exists (the service's 409 Conflict).
+    Insert,
+    /// ETag `*`: `UpsertReplace`.
+    InsertOrReplace,
+    /// Any other ETag: `UpdateReplace` with `If-Match`. The write fails when the entity is
+    /// gone or has another ETag (the service's 404 and 412).
+    ReplaceIfMatch(&'a str),
+}
+
 /// One entity of a table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entity {
@@ -372,6 +385,17 @@ impl Entity {
         })
     }
 
+    /// How Azure's `table` output binding writes this entity, by the ETag the function gave it
+    /// (`TableEntityWriter` of Microsoft.Azure.WebJobs.Extensions.Tables): none inserts, `*`
+    /// inserts or replaces, any other replaces only the stored entity with that ETag.
+    pub fn output_write(&self) -> OutputWrite<'_> {
+        match self.etag.as_deref() {
+            None | Some("") => OutputWrite::Insert,
+            Some("*") => OutputWrite::InsertOrReplace,
+            Some(etag) => OutputWrite::ReplaceIfMatch(etag),
+        }
+    }
+
     /// What Azure's Tables extension hands a non-.NET worker (see the module comment).
     pub fn to_binding_json(&self) -> Value {
         let mut out = Map::new();
@@ -392,6 +416,7 @@ impl Entity {
         let object = value.as_object().ok_or_else(|| EntityError::NotAnObject(truncate(value)))?;
         let mut partition_key = None;
         let mut row_key = None;
+        let mut etag = None;
         let mut plain = Map::new();
         for (name, value) in object {
             if name.eq_ignore_ascii_case(PARTITION_KEY) || name.eq_ignore_ascii_case(ROW_KEY) {
@@ -417,11 +442,25 @@ impl Entity {
                 } else {
                     row_key = Some(text);
                 }
-            } else if name.eq_ignore_ascii_case("ETag")
-                || name.eq_ignore_ascii_case(ODATA_ETAG)
-                || name.eq_ignore_ascii_case(TIMESTAMP)
-                || name.eq_ignore_ascii_case("odata.metadata")
-            {
+            } else if name.eq_ignore_ascii_case("ETag") || name.eq_ignore_ascii_case(ODATA_ETAG) {
+                // The write's condition (see [`Entity::output_write`]), as Azure's extension
+                // reads it; never stored as a property.
+                etag = match value {
+                    Value::Null => None,
+                    Value::String(s) if s.is_empty() => None,
+                    Value::String(s) => Some(s.clone()),
+                    other => {
+                        return Err(EntityError::InvalidProperty {
+                            name: name.clone(),
+                            why: format!(
+                                "the ETag is `{}`; give the string `*` to insert or replace, the entity's current \
+                                 ETag to replace only that version, or leave it out to insert",
+                                truncate(other)
+                            ),
+                        });
+                    }
+                };
+            } else if name.eq_ignore_ascii_case(TIMESTAMP) || name.eq_ignore_ascii_case("odata.metadata") {
                 // Set by the store, never by a writer: the service ignores them too.
             } else {
                 plain.insert(name.clone(), value.clone());
@@ -435,6 +474,7 @@ impl Entity {
             .ok_or(EntityError::MissingKey(ROW_KEY, "rowKey"))?;
         let mut entity = Entity::new(partition_key, row_key)?;
         entity.properties = annotated_properties(&plain, EdmValue::from_plain)?;
+        entity.etag = etag;
         Ok(entity)
     }
 }

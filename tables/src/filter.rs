@@ -163,6 +163,63 @@ impl Filter {
     }
 }
 
+/// What to do about a filter that does not parse, for messages that show a [`FilterError`].
+pub const FILTER_HELP: &str = "write it in the OData subset fnwire reads: comparisons with eq, ne, gt, ge, lt, le \
+     (`Total gt 10`, `Name eq 'Ada'`), joined with and, or, not and parentheses; quote text with ' and double a \
+     quote inside it ('')";
+
+/// Checks a binding's `filter`, which may hold binding expressions (`{id}`), before any
+/// invocation resolves them.
+///
+/// An expression inside a quoted string (`RowKey eq '{id}'`) only ever becomes text inside
+/// that string, so it is replaced by placeholder letters of the same length (error positions
+/// stay those of the filter as written) and the filter is parsed. An expression outside quotes
+/// can stand for any part of the filter (a number, a clause, or all of it), so such a filter
+/// cannot be judged until its values are known: it is accepted here and parsed at invocation.
+/// Unbalanced braces are left to the binding-expression checks.
+pub fn check_filter_template(text: &str) -> Result<(), FilterError> {
+    let mut checked = String::with_capacity(text.len());
+    let mut in_quotes = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_quotes = !in_quotes;
+                checked.push(c);
+            }
+            '{' => {
+                let mut expression = String::from('{');
+                let mut closed = false;
+                for next in chars.by_ref() {
+                    expression.push(next);
+                    if next == '}' {
+                        closed = true;
+                        break;
+                    }
+                }
+                if !closed {
+                    checked.push_str(&expression);
+                    continue;
+                }
+                if !in_quotes {
+                    return Ok(());
+                }
+                checked.extend(std::iter::repeat_n('x', expression.chars().count()));
+            }
+            other => checked.push(other),
+        }
+    }
+    Filter::parse(&checked).map(drop).map_err(|mut error| {
+        // Shown as written, with the user's own text at the position, not the placeholders.
+        error.filter = shorten(text, 200);
+        let rest: String = text.chars().skip(error.position.saturating_sub(1)).collect();
+        if !rest.is_empty() {
+            error.found = format!("at `{}`", shorten(&rest, 24));
+        }
+        error
+    })
+}
+
 fn value_of(operand: &Operand, entity: &Entity) -> Option<EdmValue> {
     match operand {
         Operand::Property(name) => entity.property(name),
@@ -458,4 +515,32 @@ fn hex(text: &str) -> Option<Vec<u8>> {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    #[test]
+    fn filters_with_expressions_are_checked_where_the_expressions_are_text() {
+        for accepted in [
+            "Total gt 10",
+            "RowKey eq '{id}' and Total gt 10",
+            "Name eq 'it''s {name}'",
+            // Outside quotes an expression may be a number, a clause or the whole filter.
+            "Total gt {min}",
+            "{query.filter}",
+            "Total gt {min} and and",
+        ] {
+            assert_eq!(check_filter_template(accepted), Ok(()), "{accepted}");
+        }
+        let error = check_filter_template("RowKey eq '{id}' and and Total gt 1").unwrap_err();
+        assert_eq!(error.position, 22, "{error}");
+        assert_eq!(error.filter, "RowKey eq '{id}' and and Total gt 1");
+        assert!(error.found.starts_with("at `and Total"), "{error}");
+        let error = check_filter_template("Total gt").unwrap_err();
+        assert_eq!((error.position, error.found.as_str()), (9, "at the end"), "{error}");
+        let error = check_filter_template("Name eq '{name}").unwrap_err();
+        assert!(error.to_string().contains("'{name}"), "the filter is shown as written: {error}");
+    }
 }

@@ -7,8 +7,8 @@
 pub mod entity;
 pub mod filter;
 
-pub use entity::{EdmValue, Entity, EntityError, TableNameError, etag_for, validate_table_name};
-pub use filter::{CompareOp, Filter, FilterError, Operand};
+pub use entity::{EdmValue, Entity, EntityError, OutputWrite, TableNameError, etag_for, validate_table_name};
+pub use filter::{CompareOp, FILTER_HELP, Filter, FilterError, Operand, check_filter_template};
 
 /// What a table query asks for: entities passing `filter`, at most `take` of them, in
 /// `PartitionKey`, `RowKey` order (the service's order).

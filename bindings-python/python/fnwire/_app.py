@@ -373,8 +373,10 @@ class App:
         connection: Optional[str] = None,
         **extra: Any,
     ) -> Callable[[F], F]:
-        """Inserts or replaces table entities (a JSON object or a list of them): set the `Out`
-        parameter `name`, or return them (no `name`)."""
+        """Writes table entities (a JSON object or a list of them) as Azure's table output does, by
+        each entity's `ETag`: none inserts (an existing entity fails the function), `"*"` inserts
+        or replaces, any other replaces only that version. Set the `Out` parameter `name`, or
+        return them (no `name`)."""
         return self._decorator(
             "table_output",
             name=name,

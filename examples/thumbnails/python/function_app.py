@@ -53,6 +53,9 @@ def thumbnail(upload: fnwire.Blob, card: fnwire.Out[str], row: fnwire.Out[str], 
             {
                 "PartitionKey": CONTAINER,
                 "RowKey": row_key(name),
+                # `*` inserts or replaces: an overwritten upload updates its row. Without an ETag a
+                # table output only inserts (as on Azure), and the second write of a name would fail.
+                "ETag": "*",
                 "Blob": upload.path,
                 "Bytes": upload.length,
                 "Thumbnail": f"thumbnails/{name}.json",

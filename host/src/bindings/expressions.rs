@@ -495,6 +495,10 @@ pub enum ExpressionError {
         known.iter().map(|k| format!(", {k}")).collect::<String>()
     )]
     NoValue { name: String, template: String, known: Vec<String> },
+    /// A table input's `filter` that does not parse (checked at start with the expressions
+    /// inside quoted strings replaced by placeholders).
+    #[error("{error}; {}", fnwire_tables::FILTER_HELP)]
+    Filter { error: fnwire_tables::FilterError },
 }
 
 /// A TypedData as expression text, if it is a scalar.

@@ -136,7 +136,14 @@ fn check_expressions(metadata: &FunctionMetadata) -> Vec<InvalidExpression> {
                 if b.direction == Direction::In { BindingRole::TableInput } else { BindingRole::TableOutput };
             for property in table::TEMPLATE_KEYS {
                 let Some(template) = b.str_property(property) else { continue };
-                if let Err(error) = check_template(template, names.as_deref()) {
+                let checked = check_template(template, names.as_deref()).and_then(|()| match *property {
+                    "filter" if b.direction == Direction::In => {
+                        fnwire_tables::check_filter_template(template)
+                            .map_err(|error| ExpressionError::Filter { error })
+                    }
+                    _ => Ok(()),
+                });
+                if let Err(error) = checked {
                     problems.push(InvalidExpression {
                         function: metadata.name.clone(),
                         role,
@@ -622,6 +629,9 @@ mod tests {
         };
         let queue_out = |name: &str| Binding::new("next", "queue", Direction::Out).with("queueName", name);
         let blob_in = |path: &str| Binding::new("prior", "blob", Direction::In).with("path", path);
+        let table_in = |filter: &str| {
+            Binding::new("orders", "table", Direction::In).with("tableName", "Orders").with("filter", filter)
+        };
         // (function, whether the host starts, what the error names)
         let cases = [
             (timer(blob_out("r/{DateTime:yyyy-MM-dd}/{sys.MethodName}")), true, ""),
@@ -652,6 +662,15 @@ mod tests {
                 queue(queue_out("q-{name")),
                 false,
                 "function `archive`: queue output `next` (queueName): `q-{name`",
+            ),
+            (queue(table_in("RowKey eq '{id}' and Total gt 10")), true, ""),
+            // Outside quotes an expression may be any part of the filter: parsed at invocation.
+            (queue(table_in("Total gt {min} and and")), true, ""),
+            (
+                queue(table_in("Owner eq '{id}' and and Total gt 10")),
+                false,
+                "function `archive`: table input `orders` (filter): filter `Owner eq '{id}' and and Total gt 10` \
+                 does not parse at character 21",
             ),
         ];
         for (f, starts, named) in cases {

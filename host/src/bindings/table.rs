@@ -7,15 +7,18 @@
 //!   (Azure's current extension has a known bug that returns the whole partition even when
 //!   `rowKey` is set, for non-.NET languages; fnwire follows the documented behaviour.)
 //! * output: a JSON object or an array of them (a JSON string, as Python's `func.Out[str]`
-//!   sends, or JSON), each inserted or replaced; an entity without `PartitionKey`/`RowKey`
-//!   takes the binding's `partitionKey`/`rowKey`. The writes are committed with the
-//!   invocation's other outputs (see `AppBindings::complete`).
+//!   sends, or JSON); an entity without `PartitionKey`/`RowKey` takes the binding's
+//!   `partitionKey`/`rowKey`. Each is written as Azure's extension writes it (its
+//!   `TableEntityWriter`), by the entity's `ETag`: none inserts and fails if the entity exists,
+//!   `*` inserts or replaces, any other replaces only the entity stored with that ETag. The
+//!   writes are committed with the invocation's other outputs (see `AppBindings::complete`),
+//!   all or none: a refused entity fails the invocation and writes nothing.
 //!
 //! Every value may hold binding expressions (`{id}`, `{rand-guid}`…) except `take`.
 
 use fnwire_metadata::Binding;
 use fnwire_protocol::rpc::{TypedData, typed_data};
-use fnwire_storage::{TableStore, TableWrite};
+use fnwire_storage::{TableStore, TableWrite, TableWriteMode};
 use fnwire_tables::{Entity, Filter, TableQuery};
 
 use super::expressions::ExpressionValues;
@@ -166,7 +169,7 @@ pub fn output_write(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(TableWrite { table, entities })
+    Ok(TableWrite { table, entities, mode: TableWriteMode::OutputBinding })
 }
 
 #[cfg(test)]
@@ -333,6 +336,49 @@ mod tests {
         assert!(uuid::Uuid::parse_str(&audit[0].row_key).is_ok(), "{{rand-guid}} as the row key");
         let o2 = tables(&bindings).get_entity("Orders", "ada", "o2").unwrap().unwrap();
         assert_eq!(o2.properties["Items"], EdmValue::String("[1,2]".into()), "nested JSON is stored as text");
+    }
+
+    #[test]
+    fn an_existing_row_key_fails_the_invocation_unless_the_entity_says_etag_star_as_on_azure() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = function(
+            "record",
+            vec![
+                Binding::new("msg", "queueTrigger", Direction::In).with("queueName", "jobs"),
+                Binding::new("row", "table", Direction::Out)
+                    .with("tableName", "Orders")
+                    .with("partitionKey", "ada"),
+            ],
+        );
+        let bindings = app(dir.path(), &[f]);
+        tables(&bindings).upsert_entities("Orders", &[order("ada", "o1", 5.0)]).unwrap();
+        let store = bindings.store().clone();
+        store.put("jobs", b"{}", None).unwrap();
+        let held = store.get_messages("jobs", 1, std::time::Duration::from_secs(60)).unwrap().remove(0);
+        let mut request = queue_request("{}", &held.id);
+        let values = bindings.prepare("record", &mut request).unwrap();
+        let held = HeldMessage::Queue { queue: "jobs".into(), id: held.id, pop_receipt: held.pop_receipt };
+        let write = |row: &str| success(vec![("row", typed_data::Data::Json(row.into()))], None);
+
+        let e = bindings
+            .complete("record", &values, &write(r#"{"RowKey":"o1","Total":7}"#), Some(&held))
+            .unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.contains("already has an entity") && e.contains("`o1`") && e.contains("\"ETag\": \"*\""),
+            "{e}"
+        );
+        assert_eq!(store.message_count("jobs").unwrap(), 1, "the trigger message stays, to be tried again");
+        let stored = tables(&bindings).get_entity("Orders", "ada", "o1").unwrap().unwrap();
+        assert_eq!(stored.properties["Total"], EdmValue::Double(5.0), "unchanged");
+
+        bindings
+            .complete("record", &values, &write(r#"{"RowKey":"o1","Total":7,"etag":"*"}"#), Some(&held))
+            .unwrap();
+        assert_eq!(store.message_count("jobs").unwrap(), 0);
+        let replaced = tables(&bindings).get_entity("Orders", "ada", "o1").unwrap().unwrap();
+        assert_eq!(replaced.properties["Total"], EdmValue::Int64(7));
+        assert!(!replaced.properties.contains_key("etag"), "the ETag is the condition, not a property");
     }
 
     #[test]

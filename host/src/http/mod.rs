@@ -66,6 +66,25 @@ pub struct ReadyApp {
     pub dashboard: Option<DashboardRoutes>,
 }
 
+impl ReadyApp {
+    /// The same app serving another route table and HTTP function list (after a reload).
+    pub fn with_http_functions(
+        &self,
+        routes: RouteTable,
+        functions: HashMap<String, HttpFunction>,
+    ) -> ReadyApp {
+        ReadyApp {
+            pipeline: self.pipeline.clone(),
+            keys: self.keys.clone(),
+            routes,
+            functions,
+            capabilities: self.capabilities,
+            durable: self.durable.clone(),
+            dashboard: self.dashboard.clone(),
+        }
+    }
+}
+
 /// The dashboard's routes (`/admin/ui`, `/admin/api/…`), who may call them, and where.
 #[derive(Debug, Clone)]
 pub struct DashboardRoutes {

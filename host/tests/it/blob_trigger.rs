@@ -380,3 +380,21 @@ fn a_bad_blob_trigger_path_refuses_start_naming_function_and_path() {
         "{out}"
     );
 }
+
+#[test]
+fn a_table_filter_that_does_not_parse_refuses_start_naming_function_filter_and_position() {
+    let app = failing_blob_app();
+    std::fs::write(
+        app.path().join("fail").join("function.json"),
+        r#"{"bindings":[{"type":"blobTrigger","direction":"in","name":"blob","path":"inbox/{name}"},
+            {"type":"table","direction":"in","name":"seen","tableName":"Seen","filter":"RowKey eq '{name}' and and"}]}"#,
+    )
+    .unwrap();
+    let mut fnwire = Fnwire::spawn(app.path(), &[]);
+    let status = fnwire.wait_exit(STARTUP_BOUND);
+    let out = fnwire.output();
+    assert!(!status.success(), "{out}");
+    for named in ["function `fail`", "RowKey eq '{name}' and and", "at character 24", "OData subset"] {
+        assert!(out.contains(named), "the error names {named}: {out}");
+    }
+}

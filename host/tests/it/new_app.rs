@@ -1,5 +1,6 @@
 //! `fnwire new`: each Rust template is generated, then run through `fnwire start` and driven the
-//! way its README says; `fnwire completions`; `fnwire start --watch` on a generated app.
+//! way its README says; `fnwire completions`; `fnwire start --watch` on a generated app (its
+//! worker rebuilt on save, its HTTP routes following the reloaded functions).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -23,9 +24,14 @@ fn text(out: &Output) -> String {
 /// gets the workspace's Cargo.lock (the same dependency versions, so nothing to download) and
 /// builds into the workspace's target dir, reusing what the workspace compiled.
 fn new_rust_app(template: &str) -> (tempfile::TempDir, PathBuf) {
-    let parent = tempfile::tempdir().unwrap();
     // One binary name per template: the apps share a target dir and may build at once.
-    let dir = parent.path().join(format!("new-{template}"));
+    new_rust_app_named(template, &format!("new-{template}"))
+}
+
+/// [`new_rust_app`] under another name: a test that edits its app builds a binary of its own.
+fn new_rust_app_named(template: &str, name: &str) -> (tempfile::TempDir, PathBuf) {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join(name);
     let root = repo_root();
     let out = fnwire(&[
         "new",
@@ -237,5 +243,54 @@ async fn watch_rebuilds_on_save_and_keeps_serving_through_reloads_and_broken_bui
     assert!(host.output().contains("error"), "the compiler's error is shown: {}", host.output());
     let r = get(&url).await;
     assert_eq!((r.status, r.body.as_str()), (200, "Hi, Ada!"), "the old worker keeps serving");
+    assert!(host.terminate().success(), "{}", host.output());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_serves_the_routes_of_the_reloaded_app_added_moved_and_removed() {
+    let (_parent, dir) = new_rust_app_named("http", "routes-http");
+    let mut host = start_app(&dir, &["--watch"]);
+    host.wait_for_output("Watching", Duration::from_secs(10));
+    assert_eq!(get(&host.url("/api/hello/Ada")).await.body, "Hello, Ada!");
+    assert_eq!(get(&host.url("/api/bye/Ada")).await.status, 404);
+
+    // `hello` moves to `greet/…` and `bye` is added.
+    let main_rs = dir.join("src/main.rs");
+    let source = std::fs::read_to_string(&main_rs).unwrap();
+    let moved = source.replace("route = \"hello/{name?}\"", "route = \"greet/{name?}\"");
+    assert_ne!(moved, source, "the template's route is where this test expects it");
+    let added = moved.replace(
+        "fn main()",
+        "#[http_trigger(route = \"bye/{name}\", methods = \"get\", auth_level = \"anonymous\")]\n\
+         pub async fn bye(req: HttpRequest) -> HttpResponse {\n    \
+             HttpResponse::ok().with_text(format!(\"Bye, {}!\", req.param(\"name\").unwrap_or_default()))\n}\n\n\
+         fn main()",
+    );
+    std::fs::write(&main_rs, added).unwrap();
+    let deadline = Instant::now() + STARTUP_BOUND;
+    while get(&host.url("/api/bye/Ada")).await.body != "Bye, Ada!" {
+        assert!(Instant::now() < deadline, "the added route never answered:\n{}", host.output());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = get(&host.url("/api/greet/Ada")).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "Hello, Ada!"), "{}", host.output());
+    assert_eq!(get(&host.url("/api/hello/Ada")).await.status, 404, "the old route is gone");
+    host.wait_for_output("HTTP routes changed with the reload", Duration::from_secs(10));
+    let said = host.output();
+    assert!(said.contains("+ bye: GET /api/bye/{name}"), "{said}");
+    assert!(
+        said.contains("~ hello: GET,POST /api/greet/{name?} (was GET,POST /api/hello/{name?})"),
+        "{said}"
+    );
+
+    // `bye` is removed again: its route answers 404 once the reload is served.
+    std::fs::write(&main_rs, &moved).unwrap();
+    let deadline = Instant::now() + STARTUP_BOUND;
+    while get(&host.url("/api/bye/Ada")).await.status != 404 {
+        assert!(Instant::now() < deadline, "the removed route still answers:\n{}", host.output());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    host.wait_for_output("- bye: GET /api/bye/{name} (now 404)", Duration::from_secs(10));
+    assert_eq!(get(&host.url("/api/greet/Bob")).await.body, "Hello, Bob!");
     assert!(host.terminate().success(), "{}", host.output());
 }

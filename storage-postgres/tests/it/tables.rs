@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use fnwire_storage::{MessageBody, QueueStore, StorageError, TableStore, TableWrite};
+use fnwire_storage::{MessageBody, QueueStore, StorageError, TableStore, TableWrite, TableWriteMode};
 use fnwire_tables::{EdmValue, Entity, Filter, TableQuery};
 
 use crate::on_both;
@@ -96,6 +96,7 @@ fn entities_commit_with_the_trigger_message_and_outputs_or_not_at_all() {
         let writes = [TableWrite {
             table: "results".into(),
             entities: vec![entity("p", "1", 1), entity("p", "2", 2)],
+            mode: TableWriteMode::OutputBinding,
         }];
         let outputs = [MessageBody::new("done", b"ok".to_vec())];
         // A stale pop receipt: nothing is written.
@@ -106,7 +107,11 @@ fn entities_commit_with_the_trigger_message_and_outputs_or_not_at_all() {
         // A bad table name among the writes: nothing is written either.
         let bad = [
             writes[0].clone(),
-            TableWrite { table: "no-dashes".into(), entities: vec![entity("p", "1", 1)] },
+            TableWrite {
+                table: "no-dashes".into(),
+                entities: vec![entity("p", "1", 1)],
+                mode: TableWriteMode::OutputBinding,
+            },
         ];
         let e = t
             .complete_with_entities(Some(("jobs", &held.id, &held.pop_receipt)), &outputs, &bad)
@@ -119,6 +124,76 @@ fn entities_commit_with_the_trigger_message_and_outputs_or_not_at_all() {
         let stored = t.query_entities("results", &query(None, None)).unwrap();
         assert_eq!(keys(&stored).len(), 2, "{backend}");
         assert!(stored.iter().all(|e| e.timestamp == Some(clock.now())), "{backend}");
+    });
+}
+
+/// Azure's table output binding (`TableEntityWriter`): no ETag inserts, `*` inserts or
+/// replaces, another ETag replaces only that version; a refused entity writes nothing of its
+/// transaction, not even the trigger message's completion.
+#[test]
+fn output_binding_writes_follow_each_entitys_etag_as_azures_do() {
+    on_both(|backend, store, clock| {
+        let t = tables(store);
+        let output = |entities: Vec<Entity>| {
+            [TableWrite { table: "Orders".into(), entities, mode: TableWriteMode::OutputBinding }]
+        };
+        let with_etag = |e: Entity, etag: &str| Entity { etag: Some(etag.into()), ..e };
+        t.complete_with_entities(None, &[], &output(vec![entity("p", "1", 1)])).unwrap();
+        let first = t.get_entity("Orders", "p", "1").unwrap().unwrap();
+
+        // The same RowKey again without an ETag: Azure's `Add` answers 409; nothing is written.
+        store.put("jobs", b"job", None).unwrap();
+        let held = store.get_messages("jobs", 1, Duration::from_secs(60)).unwrap().remove(0);
+        let completion = Some(("jobs", held.id.as_str(), held.pop_receipt.as_str()));
+        let again = output(vec![entity("p", "2", 2), entity("p", "1", 9)]);
+        let e = t
+            .complete_with_entities(completion, &[MessageBody::new("done", b"ok".to_vec())], &again)
+            .unwrap_err();
+        assert!(
+            matches!(&e, StorageError::EntityExists { row_key, .. } if row_key == "1"),
+            "{backend}: {e:?}"
+        );
+        assert!(e.to_string().contains("\"ETag\": \"*\""), "{backend}: the message says what to do: {e}");
+        assert_eq!(t.get_entity("Orders", "p", "1").unwrap(), Some(first.clone()), "{backend}: unchanged");
+        assert_eq!(t.get_entity("Orders", "p", "2").unwrap(), None, "{backend}: rolled back with it");
+        assert_eq!(store.message_count("jobs").unwrap(), 1, "{backend}: the trigger message stays");
+        assert_eq!(store.message_count("done").unwrap(), 0, "{backend}");
+
+        // `*`: inserted or replaced whole.
+        clock.advance(Duration::from_secs(1));
+        let starred = output(vec![with_etag(entity("p", "1", 3), "*"), with_etag(entity("p", "3", 3), "*")]);
+        t.complete_with_entities(None, &[], &starred).unwrap();
+        let second = t.get_entity("Orders", "p", "1").unwrap().unwrap();
+        assert_eq!(second.properties["N"], EdmValue::Int64(3), "{backend}");
+        assert_ne!(second.etag, first.etag, "{backend}");
+        assert!(t.get_entity("Orders", "p", "3").unwrap().is_some(), "{backend}");
+
+        // A stale ETag (Azure: 412) or one of an entity that is not there (404): refused.
+        let stale = output(vec![with_etag(entity("p", "1", 4), first.etag.as_deref().unwrap())]);
+        let e = t.complete_with_entities(None, &[], &stale).unwrap_err();
+        assert!(matches!(e, StorageError::EtagMismatch { .. }), "{backend}: {e:?}");
+        let missing = output(vec![with_etag(entity("p", "9", 4), second.etag.as_deref().unwrap())]);
+        let e = t.complete_with_entities(None, &[], &missing).unwrap_err();
+        assert!(matches!(e, StorageError::EtagMismatch { .. }), "{backend}: {e:?}");
+        assert_eq!(t.get_entity("Orders", "p", "9").unwrap(), None, "{backend}");
+
+        // The current ETag: replaced.
+        clock.advance(Duration::from_secs(1));
+        let current = output(vec![with_etag(entity("p", "1", 5), second.etag.as_deref().unwrap())]);
+        t.complete_with_entities(None, &[], &current).unwrap();
+        assert_eq!(
+            t.get_entity("Orders", "p", "1").unwrap().unwrap().properties["N"],
+            EdmValue::Int64(5),
+            "{backend}"
+        );
+
+        // `fnwire table put` and `upsert_entities` replace whatever the ETag.
+        t.upsert_entities("Orders", &[with_etag(entity("p", "1", 6), "W/\"stale\"")]).unwrap();
+        assert_eq!(
+            t.get_entity("Orders", "p", "1").unwrap().unwrap().properties["N"],
+            EdmValue::Int64(6),
+            "{backend}"
+        );
     });
 }
 

@@ -2,7 +2,7 @@
 //! extension gives a worker, and what a worker hands a `table` output.
 
 use chrono::TimeZone as _;
-use fnwire_tables::{EdmValue, Entity, EntityError, validate_table_name};
+use fnwire_tables::{EdmValue, Entity, EntityError, OutputWrite, validate_table_name};
 use serde_json::json;
 
 #[test]
@@ -53,7 +53,7 @@ fn a_worker_gets_plain_json_without_timestamp_and_etag_as_azure_sends_it() {
 #[test]
 fn a_worker_output_is_read_as_the_tables_extension_reads_it() {
     let out = json!({
-        "partitionkey": "p", "ROWKEY": 42, "ETag": "ignored", "Timestamp": "ignored",
+        "partitionkey": "p", "ROWKEY": 42, "ETag": "W/\"v1\"", "Timestamp": "ignored",
         "Count": 3, "Ratio": 0.5, "Text": "2024-05-01T00:00:00Z", "Nested": {"a": [1]}, "Gone": null,
         "Typed": "2024-05-01T00:00:00Z", "Typed@odata.type": "Edm.DateTime"
     });
@@ -70,6 +70,7 @@ fn a_worker_output_is_read_as_the_tables_extension_reads_it() {
     assert!(matches!(entity.properties["Typed"], EdmValue::DateTime(_)));
     assert!(!entity.properties.contains_key("Gone") && !entity.properties.contains_key("ETag"));
     assert_eq!(entity.properties.len(), 5);
+    assert_eq!(entity.output_write(), OutputWrite::ReplaceIfMatch("W/\"v1\""), "the ETag is the condition");
 
     let keyless = json!({"Count": 1});
     let entity = Entity::from_binding_json(&keyless, (Some("fromBinding"), Some("row"))).unwrap();
@@ -77,6 +78,26 @@ fn a_worker_output_is_read_as_the_tables_extension_reads_it() {
     let e = Entity::from_binding_json(&keyless, (Some("p"), None)).unwrap_err();
     assert_eq!(e, EntityError::MissingKey("RowKey", "rowKey"));
     assert!(e.to_string().contains("set `rowKey` on the binding"), "{e}");
+}
+
+#[test]
+fn the_etag_a_worker_gives_decides_the_write_as_in_azures_table_entity_writer() {
+    let write = |etag: serde_json::Value| {
+        let entity = Entity::from_binding_json(
+            &json!({"PartitionKey": "p", "RowKey": "r", "etag": etag}),
+            (None, None),
+        );
+        entity.map(|e| format!("{:?}", e.output_write()))
+    };
+    assert_eq!(write(json!(null)).unwrap(), "Insert");
+    assert_eq!(write(json!("")).unwrap(), "Insert");
+    assert_eq!(write(json!("*")).unwrap(), "InsertOrReplace");
+    assert_eq!(write(json!("W/\"datetime'x'\"")).unwrap(), r#"ReplaceIfMatch("W/\"datetime'x'\"")"#);
+    let e = write(json!(7)).unwrap_err();
+    assert!(e.to_string().contains("the string `*`"), "{e}");
+    let entity =
+        Entity::from_binding_json(&json!({"PartitionKey": "p", "RowKey": "r"}), (None, None)).unwrap();
+    assert_eq!(entity.output_write(), OutputWrite::Insert);
 }
 
 #[test]

@@ -40,6 +40,9 @@ pub fn thumbnail(upload: Blob, card: Out<String>, row: Out<Value>, done: Out<Str
     row.set(json!({
         "PartitionKey": CONTAINER,
         "RowKey": row_key(&name),
+        // `*` inserts or replaces: an overwritten upload updates its row. Without an ETag a
+        // table output only inserts (as on Azure), and the second write of a name would fail.
+        "ETag": "*",
         "Blob": upload.path,
         "Bytes": upload.content.len(),
         "Thumbnail": format!("thumbnails/{name}.json"),
@@ -80,7 +83,7 @@ mod tests {
         };
         assert_eq!(
             row,
-            json!({"PartitionKey": "uploads", "RowKey": "notes.txt", "Blob": "uploads/notes.txt", "Bytes": 16,
+            json!({"PartitionKey": "uploads", "RowKey": "notes.txt", "ETag": "*", "Blob": "uploads/notes.txt", "Bytes": 16,
                    "Thumbnail": "thumbnails/notes.txt.json"})
         );
     }
