@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS sb_messages (
     dead_letter_description TEXT
 );
 CREATE INDEX IF NOT EXISTS sb_messages_ready ON sb_messages (entity, subscription, dead_letter, visible_ms, seq);
+-- Each receive sweeps its subscription for expired copies and for copies past MaxDeliveryCount:
+-- these keep both sweeps to the copies they change instead of every copy of the subscription.
+CREATE INDEX IF NOT EXISTS sb_messages_by_expiry ON sb_messages (entity, subscription, dead_letter, expires_ms);
+CREATE INDEX IF NOT EXISTS sb_messages_by_delivery ON sb_messages (entity, subscription, dead_letter, delivery_count);
 CREATE TABLE IF NOT EXISTS sb_duplicates (
     entity TEXT NOT NULL,
     message_id TEXT NOT NULL,
