@@ -1,12 +1,6 @@
 """Topics with filtered subscriptions, in Python: the same app as examples/orders (Rust), with
-the same routes, topic and subscriptions (`servicebus.json`). Run it with
-`fnwire start examples/orders-python`, then:
-
-    curl -s -X POST localhost:7071/api/publish \\
-      -d '[{"id":"o-1","type":"order","total":150},{"id":"o-2","type":"order","total":50},{"id":"q-1","type":"quote"}]'
-    curl -s localhost:7071/api/processed/o-1     # handled by `orders`, priority high
-    curl -s localhost:7071/api/processed/q-1     # handled by `quotes`
-    curl -s localhost:7071/api/processed/o-2     # 404: no subscription took it
+the same routes, topic and subscriptions (`servicebus.json`), and the same RabbitMQ forwarder.
+README.md says how to run it.
 """
 
 import json
@@ -22,10 +16,13 @@ def _sale_message(sale):
         raise ValueError('send e.g. {"id": "o-1", "type": "order", "total": 150}')
     if sale.get("type") not in ("order", "quote"):
         raise ValueError(f'`type` is `{sale.get("type")}`; use "order" or "quote"')
+    total = sale.get("total", 0)
+    if isinstance(total, bool) or not isinstance(total, (int, float)):
+        raise ValueError(f"`total` is {json.dumps(total)}; send a number")
     # `type` and `total` are application properties: the subscriptions' filters read them.
     return fnwire.service_bus_message(
         json.dumps(sale),
-        properties={"type": sale["type"], "total": float(sale.get("total", 0)), "id": sale["id"]},
+        properties={"type": sale["type"], "total": float(total), "id": sale["id"]},
         message_id=sale["id"],
         content_type="application/json",
     )
@@ -50,6 +47,21 @@ def publish(req: fnwire.HttpRequest, sales: fnwire.Out[list]) -> fnwire.HttpResp
     return fnwire.HttpResponse.json({"published": len(messages)}, status_code=202)
 
 
+@app.rabbitmq_trigger(queue="%OrdersInboxQueue%", connection_string_setting="RabbitMQConnection")
+@app.service_bus_output(topic="sales", connection="ServiceBusConnection")
+def forward(msg: str) -> dict:
+    """Forwards each sale from a RabbitMQ queue into the topic, as `publish` sends one. A message
+    that is not a sale fails; the host redelivers it and, after `maxDeliveryCount` attempts,
+    moves it to the queue `<OrdersInboxQueue>-poison`."""
+    try:
+        sale = json.loads(msg)
+        message = _sale_message(sale)
+    except ValueError as err:
+        raise ValueError(f"RabbitMQ message {msg!r} is not a sale: {err}") from None
+    logging.info("forwarding sale %s from RabbitMQ", sale["id"])
+    return message
+
+
 @app.service_bus_trigger(topic="sales", subscription="orders", connection="ServiceBusConnection")
 @app.blob_output(path="processed/{id}")
 def handle_order(msg: dict) -> str:
@@ -71,5 +83,7 @@ def processed(req: fnwire.HttpRequest, record: str = None) -> fnwire.HttpRespons
     """What happened to a sale: 404 until a subscription's function handled it."""
     if record is None:
         sale = req.route_params.get("id")
-        return fnwire.HttpResponse(f"sale `{sale}` was not handled (yet): no subscription took it", status_code=404)
+        return fnwire.HttpResponse(
+            f"sale `{sale}` was not handled (yet): no subscription took it, or it is on its way", status_code=404
+        )
     return fnwire.HttpResponse(record, headers={"content-type": "application/json"})

@@ -2,6 +2,9 @@
 //!
 //! The output holds:
 //! * `host.json`: the app's, or a default one (`version` 2.0 and the extension bundle);
+//! * `servicebus.json`, when the app has one: its Service Bus queues, topics and subscriptions,
+//!   which the host applies at start (without it, a packed app's topic triggers have no
+//!   subscription to listen on);
 //! * `<binary>.fnwire`: the release-built worker. The `.fnwire` extension is how a host that
 //!   indexes `function.json` files finds the language of a function: every function's
 //!   `scriptFile` points at this file, and `worker.config.json` claims the extension;
@@ -23,6 +26,7 @@ use serde_json::json;
 use crate::app::{self, AppError, WorkerLaunch};
 use crate::grpc::GrpcServer;
 use crate::lifecycle::{self, LifecycleOptions, StartupError};
+use crate::triggers::service_bus::DECLARATIONS_FILE;
 
 /// The language name the packed worker registers as (`FUNCTIONS_WORKER_RUNTIME`).
 pub const PACKED_LANGUAGE: &str = "rust";
@@ -73,6 +77,8 @@ pub enum PackError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("`{}` is not a valid Service Bus declaration file: {error}; fix it before packing", path.display())]
+    ServiceBusDeclarations { path: PathBuf, error: fnwire_messaging::DeclarationError },
     #[error("the worker reported functions that cannot run: {0}; fix them and pack again")]
     BrokenFunctions(String),
     #[error("the worker reported no functions; there is nothing to pack")]
@@ -203,6 +209,20 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), PackError> {
     std::fs::write(path, text).map_err(io_failed(format!("write `{}`", path.display())))
 }
 
+/// The text of the app's `servicebus.json`, checked the way `fnwire start` reads it; `None`
+/// when the app has none.
+fn read_service_bus_declarations(app_dir: &Path) -> Result<Option<String>, PackError> {
+    let path = app_dir.join(DECLARATIONS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_failed(format!("read `{}`", path.display()))(e)),
+    };
+    fnwire_messaging::read_declarations(&text)
+        .map_err(|error| PackError::ServiceBusDeclarations { path, error })?;
+    Ok(Some(text))
+}
+
 /// Runs `fnwire pack`.
 pub async fn run_pack(options: PackOptions) -> Result<Packed, PackError> {
     let app_dir = &options.app_dir;
@@ -214,6 +234,8 @@ pub async fn run_pack(options: PackOptions) -> Result<Packed, PackError> {
         return Err(PackError::NotACargoApp(app_dir));
     }
     check_out_dir(&options.out_dir, &app_dir)?;
+    // Checked before the build, so a broken file fails fast and leaves `--out` untouched.
+    let declarations = read_service_bus_declarations(&app_dir)?;
     let executable = app::cargo_build(&app_dir, options.release).await?;
     let settings = app::read_local_settings(&app_dir)?;
     let mut launch = WorkerLaunch::new(&executable, &app_dir, PACKED_LANGUAGE);
@@ -251,6 +273,15 @@ pub async fn run_pack(options: PackOptions) -> Result<Packed, PackError> {
     } else {
         write_json(&out.join("host.json"), &default_host_json())?;
     }
+    let declarations_copy = out.join(DECLARATIONS_FILE);
+    match declarations {
+        Some(text) => std::fs::write(&declarations_copy, text)
+            .map_err(io_failed(format!("write `{}`", declarations_copy.display())))?,
+        // An earlier pack's copy would declare entities the app no longer has.
+        None if declarations_copy.is_file() => std::fs::remove_file(&declarations_copy)
+            .map_err(io_failed(format!("remove the old `{}`", declarations_copy.display())))?,
+        None => {}
+    }
     write_json(&out.join("worker.config.json"), &worker_config(&binary_file))?;
     let mut names = Vec::new();
     for f in &functions {
@@ -275,6 +306,15 @@ mod tests {
         assert!(config.worker_indexing);
         let launch = config.to_launch(dir.path(), dir.path(), Default::default()).unwrap();
         assert_eq!(launch.program, dir.path().join("app.fnwire"));
+    }
+
+    #[test]
+    fn a_broken_servicebus_json_stops_the_pack_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_service_bus_declarations(dir.path()).unwrap().is_none());
+        std::fs::write(dir.path().join(DECLARATIONS_FILE), r#"{"UserConfig": {"Namespaces": 3}}"#).unwrap();
+        let e = read_service_bus_declarations(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("servicebus.json") && e.contains("fix it before packing"), "{e}");
     }
 
     #[test]

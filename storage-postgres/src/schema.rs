@@ -4,7 +4,7 @@
 use tokio_postgres::Client;
 
 /// The schema version this fnwire writes and reads.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Any number, the same for every fnwire host: the advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x666e_7769_7265;
@@ -136,6 +136,13 @@ CREATE TABLE fnwire_sb_duplicates (
     expires_ms BIGINT NOT NULL,
     PRIMARY KEY (entity, message_id)
 );
+",
+    // Each receive sweeps its subscription for expired copies and for copies past
+    // MaxDeliveryCount; with only the ready index, both read every copy of the subscription,
+    // so a backlog made each receive cost as much as the backlog.
+    "
+CREATE INDEX fnwire_sb_messages_by_expiry ON fnwire_sb_messages (entity, subscription, dead_letter, expires_ms);
+CREATE INDEX fnwire_sb_messages_by_delivery ON fnwire_sb_messages (entity, subscription, dead_letter, delivery_count);
 "];
 
 /// Creates the schema, or brings it to [`SCHEMA_VERSION`]; a newer one is refused untouched.

@@ -443,6 +443,45 @@ impl TopicStore for PgStore {
         })
     }
 
+    fn complete_queue_message_and_send(
+        &self,
+        held: (&str, &str, &str),
+        queue_outputs: &[MessageBody],
+        sends: &[Outgoing],
+    ) -> Result<Vec<SendOutcome>, StorageError> {
+        for m in queue_outputs {
+            validate_queue_name(&m.queue)?;
+        }
+        let (queue, id, pop_receipt) = held;
+        let now = self.now();
+        self.block(async {
+            let mut conn = self.conn_async("completing a message").await?;
+            let tx = conn.transaction().await.map_err(self.db("completing a message"))?;
+            let deleted = tx
+                .execute(
+                    "DELETE FROM fnwire_messages WHERE queue = $1 AND id = $2 AND pop_receipt = $3",
+                    &[&queue, &id, &pop_receipt],
+                )
+                .await
+                .map_err(self.db("deleting a message"))?;
+            if deleted != 1 {
+                // Dropping the transaction rolls it back: nothing of this completion stays.
+                return Err(crate::mismatch(queue, id, pop_receipt));
+            }
+            for m in queue_outputs {
+                crate::insert(&tx, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
+                    .await
+                    .map_err(self.db("adding a queue message"))?;
+            }
+            let mut outcomes = Vec::with_capacity(sends.len());
+            for m in sends {
+                outcomes.push(self.send_in(&tx, m, now).await?);
+            }
+            tx.commit().await.map_err(self.db("completing a message"))?;
+            Ok(outcomes)
+        })
+    }
+
     fn abandon(&self, lock: &MessageLock, delay: Duration, counted: bool) -> Result<(), StorageError> {
         let visible = self.now().saturating_add(ms(delay));
         let uncount = i64::from(!counted);

@@ -449,6 +449,15 @@ pub trait TopicStore: Send + Sync + std::fmt::Debug {
         queue_outputs: &[MessageBody],
         sends: &[Outgoing],
     ) -> Result<Vec<SendOutcome>, StorageError>;
+    /// Deletes a held storage-queue message (`queue`, `id`, `pop_receipt`) with the
+    /// invocation's queue outputs and sends, in one transaction: a stale pop receipt or a failed
+    /// send leaves the message held and nothing added or sent.
+    fn complete_queue_message_and_send(
+        &self,
+        held: (&str, &str, &str),
+        queue_outputs: &[MessageBody],
+        sends: &[Outgoing],
+    ) -> Result<Vec<SendOutcome>, StorageError>;
     fn abandon(&self, lock: &MessageLock, delay: Duration, counted: bool) -> Result<(), StorageError>;
     fn renew_lock(&self, lock: &MessageLock) -> Result<DateTime<Utc>, StorageError>;
     fn dead_letter(&self, lock: &MessageLock, reason: &str, description: &str) -> Result<(), StorageError>;
@@ -492,6 +501,14 @@ impl TopicStore for Store {
         sends: &[Outgoing],
     ) -> Result<Vec<SendOutcome>, StorageError> {
         Store::complete_and_send(self, held, queue_outputs, sends)
+    }
+    fn complete_queue_message_and_send(
+        &self,
+        held: (&str, &str, &str),
+        queue_outputs: &[MessageBody],
+        sends: &[Outgoing],
+    ) -> Result<Vec<SendOutcome>, StorageError> {
+        Store::complete_queue_message_and_send(self, held, queue_outputs, sends)
     }
     fn abandon(&self, lock: &MessageLock, delay: Duration, counted: bool) -> Result<(), StorageError> {
         Store::abandon(self, lock, delay, counted)

@@ -22,7 +22,7 @@ use fnwire_messaging::{
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::queue::{DEFAULT_MESSAGE_TTL, MessageBody, insert as insert_queue_message};
+use crate::queue::{DEFAULT_MESSAGE_TTL, MessageBody, delete_held, insert as insert_queue_message};
 use crate::{StorageError, Store, duration_ms, from_millis, millis};
 
 /// Tables of the Service Bus entities, created with the rest of the schema.
@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS sb_messages (
     dead_letter_description TEXT
 );
 CREATE INDEX IF NOT EXISTS sb_messages_ready ON sb_messages (entity, subscription, dead_letter, visible_ms, seq);
+-- Each receive sweeps its subscription for expired copies and for copies past MaxDeliveryCount:
+-- these keep both sweeps to the copies they change instead of every copy of the subscription.
+CREATE INDEX IF NOT EXISTS sb_messages_by_expiry ON sb_messages (entity, subscription, dead_letter, expires_ms);
+CREATE INDEX IF NOT EXISTS sb_messages_by_delivery ON sb_messages (entity, subscription, dead_letter, delivery_count);
 CREATE TABLE IF NOT EXISTS sb_duplicates (
     entity TEXT NOT NULL,
     message_id TEXT NOT NULL,
@@ -648,6 +652,35 @@ impl Store {
                 if n != 1 {
                     return Err(Store::lost(lock));
                 }
+            }
+            for m in queue_outputs {
+                insert_queue_message(tx, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
+                    .map_err(|e| self.sql_error("adding a queue message", e))?;
+            }
+            sends.iter().map(|m| self.send_in(tx, m, now)).collect()
+        })
+    }
+
+    /// Deletes a held storage-queue message (`queue`, `id`, `pop_receipt`), adds storage-queue
+    /// messages and sends Service Bus messages, in one transaction: a stale pop receipt or a
+    /// failed send leaves the message held and nothing added or sent.
+    pub fn complete_queue_message_and_send(
+        &self,
+        held: (&str, &str, &str),
+        queue_outputs: &[MessageBody],
+        sends: &[Outgoing],
+    ) -> Result<Vec<SendOutcome>, StorageError> {
+        for m in queue_outputs {
+            crate::validate_queue_name(&m.queue)?;
+        }
+        let (queue, id, pop_receipt) = held;
+        let now = millis(self.now());
+        self.sb_tx("completing a message", |tx| {
+            // Dropping the transaction on an error rolls back whatever it wrote.
+            if !delete_held(tx, queue, id, pop_receipt)
+                .map_err(|e| self.sql_error("deleting a message", e))?
+            {
+                return Err(Store::mismatch(queue, id, pop_receipt));
             }
             for m in queue_outputs {
                 insert_queue_message(tx, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)

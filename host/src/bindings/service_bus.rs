@@ -1,6 +1,6 @@
-//! `serviceBus` outputs (`queueName` or `topicName`) and the completion of a Service Bus
-//! trigger's copy: the copy, the storage-queue outputs and the Service Bus sends go to the
-//! store in one transaction.
+//! `serviceBus` outputs (`queueName` or `topicName`) and the completion of the message that
+//! triggered the invocation (a Service Bus copy, or a storage-queue message): that message, the
+//! storage-queue outputs and the Service Bus sends go to the store in one transaction.
 //!
 //! An output value is one message, or one per element of an array or collection; each is a
 //! body, or a `{"$serviceBus": {…}}` envelope that also sets the message's properties (see
@@ -100,11 +100,9 @@ pub fn complete(
     let commit = |e: fnwire_storage::StorageError| BindingError::Commit(e.to_string());
     match held {
         Some(HeldMessage::Queue { queue, id, pop_receipt }) => {
-            // A storage-queue trigger with Service Bus outputs: the store's queue completion
-            // carries no sends, so the sends go first and the queue message after; a failure
-            // between them delivers the message again (at least once).
-            store.complete_and_send(None, &[], sends).map_err(commit)?;
-            bindings.store().complete_and_put(Some((queue, id, pop_receipt)), messages).map_err(commit)?;
+            store
+                .complete_queue_message_and_send((queue, id, pop_receipt), messages, sends)
+                .map_err(commit)?;
         }
         Some(HeldMessage::ServiceBus(lock)) => {
             store.complete_and_send(Some(lock), messages, sends).map_err(commit)?;

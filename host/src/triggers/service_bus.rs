@@ -385,8 +385,12 @@ pub(super) async fn run(
     let function = Arc::new(function);
     let mut in_flight: JoinSet<()> = JoinSet::new();
     let mut delay = MIN_POLL_DELAY;
+    // Each receive is a store write transaction: topping up one slot at a time cost a receive
+    // per delivery under load, so the listener receives again once half the slots are free (as
+    // the queue trigger's `newBatchThreshold` does).
+    let refill_at = (options.max_concurrent_calls / 2).max(1);
     loop {
-        while in_flight.len() >= options.max_concurrent_calls {
+        while options.max_concurrent_calls.saturating_sub(in_flight.len()) < refill_at {
             in_flight.join_next().await;
         }
         if stop.is_stopping() {

@@ -1,8 +1,10 @@
 //! `fnwire pack` on examples/hello-rust: the output validates and runs under `fnwire start`,
-//! with worker indexing and with function.json indexing.
+//! with worker indexing and with function.json indexing; on examples/orders: the package
+//! carries `servicebus.json`, and the packed app starts with its topic subscriptions.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use crate::support::*;
 
@@ -119,4 +121,70 @@ fn pack_refuses_a_non_cargo_app() {
     let result = pack(app.path(), &out.path().join("o"));
     assert!(!result.status.success());
     assert!(String::from_utf8_lossy(&result.stderr).contains("no Cargo.toml"));
+}
+
+fn orders_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/orders"))
+}
+
+/// examples/orders declares its topic and subscriptions in `servicebus.json`: the package carries
+/// the file, and the packed app starts with them, so its subscription-triggered functions run.
+#[tokio::test(flavor = "multi_thread")]
+async fn packed_orders_carries_servicebus_json_and_starts_with_its_subscriptions() {
+    let out_root = tempfile::tempdir().unwrap();
+    let out = out_root.path().join("app");
+    let result = pack(&orders_dir(), &out);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let packed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("servicebus.json")).expect("servicebus.json packed"),
+    )
+    .unwrap();
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(orders_dir().join("servicebus.json")).unwrap())
+            .unwrap();
+    assert_eq!(packed, original);
+    for name in ["handle_order", "handle_quote"] {
+        check_function_json(&out, name);
+    }
+
+    // The app's RabbitMQ forwarder needs its two settings and a queue; the queue is the test's own.
+    let broker =
+        std::env::var("FNWIRE_TEST_AMQP").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    let inbox = format!("fnwire-pack-test-{}", std::process::id());
+    let connection = lapin::Connection::connect(&broker, lapin::ConnectionProperties::default())
+        .await
+        .unwrap_or_else(|e| panic!("no RabbitMQ broker answers at {broker} ({e}); run scripts/rabbitmq.sh"));
+    let channel = connection.create_channel().await.unwrap();
+    let durable = lapin::options::QueueDeclareOptions { durable: true, ..Default::default() };
+    channel.queue_declare(inbox.as_str().into(), durable, lapin::types::FieldTable::default()).await.unwrap();
+
+    let mut fnwire = Fnwire::spawn_with_env(
+        &out,
+        &[],
+        &[("RabbitMQConnection", broker.as_str()), ("OrdersInboxQueue", &inbox)],
+    );
+    fnwire.wait_for_output("Host started", Duration::from_secs(120));
+    let listed = Command::new(fnwire_exe()).args(["topic", "list", "--app"]).arg(&out).output().unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(listed.contains("orders: 0 active") && listed.contains("quotes: 0 active"), "{listed}");
+
+    let sales = r#"[{"id":"o-1","type":"order","total":150},{"id":"q-1","type":"quote"}]"#;
+    let r = request("POST", &fnwire.url("/api/publish"), &[], sales).await;
+    assert_eq!(r.status, 202, "{}\n{}", r.body, fnwire.output());
+    let mut handled = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while handled.len() < 2 && std::time::Instant::now() < deadline {
+        handled.clear();
+        for id in ["o-1", "q-1"] {
+            let r = get(&fnwire.url(&format!("/api/processed/{id}"))).await;
+            if r.status == 200 {
+                handled
+                    .push(serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["handledBy"].clone());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(handled, ["orders", "quotes"], "{}", fnwire.output());
+    assert!(fnwire.terminate().success());
+    channel.queue_delete(inbox.as_str().into(), lapin::options::QueueDeleteOptions::default()).await.unwrap();
 }

@@ -47,6 +47,15 @@ fn completion_adds_outputs_in_the_same_transaction() {
 }
 
 #[test]
+fn a_queue_message_completes_with_its_sends_all_or_nothing() {
+    let db = TestDatabase::new();
+    let store = pg_store(&db, &ManualClock::default());
+    b::a_queue_message_completes_with_its_sends_all_or_nothing(&store, &|q: &str| {
+        store.message_count(q).unwrap()
+    });
+}
+
+#[test]
 fn competing_hosts_receive_each_copy_once() {
     let (db, clock) = (TestDatabase::new(), ManualClock::default());
     let first = pg_store(&db, &clock);

@@ -7,6 +7,7 @@ mod queue;
 mod timer;
 mod topic;
 pub mod topic_behaviour;
+mod topic_delivery_cost;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -43,6 +43,15 @@ fn completion_adds_outputs_in_the_same_transaction() {
 }
 
 #[test]
+fn a_queue_message_completes_with_its_sends_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = store_with_clock(dir.path());
+    b::a_queue_message_completes_with_its_sends_all_or_nothing(&store, &|q: &str| {
+        store.message_count(q).unwrap()
+    });
+}
+
+#[test]
 fn a_restarted_host_redelivers_locked_copies_with_their_count() {
     let dir = tempfile::tempdir().unwrap();
     {

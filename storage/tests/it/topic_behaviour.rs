@@ -9,7 +9,7 @@ use fnwire_messaging::{
     SubscriptionOptions, TopicOptions,
 };
 use fnwire_storage::{
-    MAX_DELIVERY_REASON, MessageBody, Outgoing, StorageError, TTL_EXPIRED_REASON, TopicStore,
+    MAX_DELIVERY_REASON, MessageBody, Outgoing, QueueStore, StorageError, TTL_EXPIRED_REASON, TopicStore,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -234,4 +234,51 @@ pub fn completion_adds_outputs_in_the_same_transaction(
     assert!(!store.delete_entity("audit").unwrap());
     let names: Vec<String> = store.list_entities().unwrap().into_iter().map(|e| e.name).collect();
     assert_eq!(names, ["sales"]);
+}
+
+/// A storage-queue message that triggered an invocation completes with the invocation's queue
+/// outputs and Service Bus sends in one transaction: a stale pop receipt adds and sends nothing,
+/// and a send that fails (no such entity) leaves the message held and adds nothing.
+pub fn a_queue_message_completes_with_its_sends_all_or_nothing(
+    store: &dyn QueueStore,
+    queue_count: &dyn Fn(&str) -> u64,
+) {
+    let topics = store.topics().expect("the store keeps Service Bus entities");
+    topics.declare_entity(&sales(TopicOptions::default())).unwrap();
+    store.put("jobs", b"job", None).unwrap();
+    let held = store.get_messages("jobs", 1, 30 * SECOND).unwrap().remove(0);
+    let outputs = [MessageBody::new("shipping", b"ship it".to_vec())];
+    let sends = [Outgoing::new("sales", order(150))];
+    let nothing_done = || {
+        assert_eq!(queue_count("jobs"), 1, "the trigger message is still there");
+        assert_eq!(queue_count("shipping"), 0, "no queue output");
+        assert!(topics.peek_subscription("sales", "orders", 10, false).unwrap().is_empty(), "no send");
+    };
+
+    let e =
+        topics.complete_queue_message_and_send(("jobs", &held.id, "stale"), &outputs, &sends).unwrap_err();
+    assert!(matches!(e, StorageError::PopReceiptMismatch { .. }), "{e}");
+    nothing_done();
+
+    let to_nowhere = [sends[0].clone(), Outgoing::new("no-such-topic", order(1))];
+    let e = topics
+        .complete_queue_message_and_send(("jobs", &held.id, &held.pop_receipt), &outputs, &to_nowhere)
+        .unwrap_err();
+    assert!(matches!(e, StorageError::EntityNotFound { .. }), "{e}");
+    nothing_done();
+
+    let outcomes = topics
+        .complete_queue_message_and_send(("jobs", &held.id, &held.pop_receipt), &outputs, &sends)
+        .unwrap();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(queue_count("jobs"), 0);
+    assert_eq!(queue_count("shipping"), 1);
+    assert_eq!(topics.peek_subscription("sales", "orders", 10, false).unwrap().len(), 1);
+    // Completed once: the same receipt again is stale, and nothing is sent twice.
+    let e = topics
+        .complete_queue_message_and_send(("jobs", &held.id, &held.pop_receipt), &outputs, &sends)
+        .unwrap_err();
+    assert!(matches!(e, StorageError::PopReceiptMismatch { .. }), "{e}");
+    assert_eq!(queue_count("shipping"), 1);
+    assert_eq!(topics.peek_subscription("sales", "orders", 10, false).unwrap().len(), 1);
 }
