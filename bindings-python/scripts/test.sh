@@ -34,8 +34,9 @@ wheel="$(ls "$work"/wheels/fnwire-*.whl)"
 echo "== fnwire-python: fresh virtualenv with $python"
 rm -rf "$work/venv"
 "$python" -m venv "$work/venv"
-# azure-functions-durable: the official Durable Functions library, for the durable end-to-end tests.
-"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel[azure]" pytest "azure-functions-durable==1.7.0"
+# azure-functions-durable: the official Durable Functions library, for the durable end-to-end tests;
+# pika: the orders test publishes to and reads from RabbitMQ as a client of the broker would.
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel[azure]" pytest "azure-functions-durable==1.7.0" "pika==1.4.4"
 
 echo "== fnwire-python: pytest"
 set +e
