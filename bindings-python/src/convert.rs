@@ -11,7 +11,8 @@ use fnwire::__bridge::{CookieFields, ResponseFields};
 use fnwire::protocol::rpc::TypedData;
 use fnwire::protocol::rpc::typed_data::Data;
 use fnwire::{
-    FromTypedData, FunctionError, HttpRequest, HttpResponse, IntoTypedData, QueueMessage, TimerInfo,
+    FromTypedData, FunctionError, HttpRequest, HttpResponse, IntoTypedData, QueueMessage, ServiceBusMessage,
+    TimerInfo,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -25,6 +26,7 @@ pub enum InputKind {
     Timer,
     Queue,
     Blob,
+    ServiceBus,
     Raw,
     /// The value with the trigger's metadata beside it (an azure.functions trigger whose
     /// converter reads the metadata, e.g. `serviceBusTrigger`).
@@ -38,6 +40,7 @@ impl InputKind {
             "timer" => Some(InputKind::Timer),
             "queue" => Some(InputKind::Queue),
             "blob" => Some(InputKind::Blob),
+            "service_bus" => Some(InputKind::ServiceBus),
             "raw" => Some(InputKind::Raw),
             "with_metadata" => Some(InputKind::WithMetadata),
             _ => None,
@@ -52,6 +55,7 @@ pub enum Decoded {
     Timer(TimerInfo),
     Queue(QueueMessage),
     Blob(fnwire::Blob),
+    ServiceBus(Box<ServiceBusMessage>),
     Raw(TypedData),
     WithMetadata(TypedData, Vec<(String, TypedData)>),
 }
@@ -66,6 +70,9 @@ pub fn decode(
         InputKind::Timer => Decoded::Timer(TimerInfo::from_typed_data(data)?),
         InputKind::Queue => Decoded::Queue(QueueMessage::from_trigger(data, trigger_metadata)?),
         InputKind::Blob => Decoded::Blob(fnwire::Blob::from_trigger(data, trigger_metadata)?),
+        InputKind::ServiceBus => {
+            Decoded::ServiceBus(Box::new(ServiceBusMessage::from_trigger(data, trigger_metadata)?))
+        }
         InputKind::Raw => Decoded::Raw(data),
         InputKind::WithMetadata => {
             let mut metadata: Vec<(String, TypedData)> =
@@ -133,6 +140,28 @@ pub struct BlobData {
     pub metadata: HashMap<String, String>,
     /// The trigger path's `{parameters}`.
     pub parameters: HashMap<String, String>,
+}
+
+/// A Service Bus message that triggered a function, with what the host sends beside it.
+/// `application_properties` is JSON text (an object).
+#[derive(Debug)]
+#[pyclass(frozen, get_all, module = "fnwire._native")]
+pub struct ServiceBusMessageData {
+    pub body: Py<PyBytes>,
+    pub application_properties: String,
+    pub message_id: Option<String>,
+    pub content_type: Option<String>,
+    pub correlation_id: Option<String>,
+    pub subject: Option<String>,
+    pub to: Option<String>,
+    pub reply_to: Option<String>,
+    pub session_id: Option<String>,
+    pub partition_key: Option<String>,
+    pub delivery_count: i64,
+    pub sequence_number: i64,
+    pub enqueued_time_utc: Option<String>,
+    pub expires_at_utc: Option<String>,
+    pub lock_token: Option<String>,
 }
 
 /// JSON text, in both directions: a host value of kind JSON, or a value for the host to send as
@@ -228,6 +257,29 @@ impl Decoded {
                     last_modified: blob.last_modified,
                     metadata: blob.metadata,
                     parameters: blob.parameters,
+                };
+                Bound::new(py, data)?.into_any().unbind()
+            }
+            Decoded::ServiceBus(msg) => {
+                let msg = *msg;
+                let application_properties = serde_json::to_string(&msg.application_properties)
+                    .map_err(|e| PyValueError::new_err(format!("application properties: {e}")))?;
+                let data = ServiceBusMessageData {
+                    body: PyBytes::new(py, &msg.body).unbind(),
+                    application_properties,
+                    message_id: msg.message_id,
+                    content_type: msg.content_type,
+                    correlation_id: msg.correlation_id,
+                    subject: msg.subject,
+                    to: msg.to,
+                    reply_to: msg.reply_to,
+                    session_id: msg.session_id,
+                    partition_key: msg.partition_key,
+                    delivery_count: msg.delivery_count,
+                    sequence_number: msg.sequence_number,
+                    enqueued_time_utc: msg.enqueued_time_utc,
+                    expires_at_utc: msg.expires_at_utc,
+                    lock_token: msg.lock_token,
                 };
                 Bound::new(py, data)?.into_any().unbind()
             }

@@ -31,6 +31,7 @@ fn native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<convert::ScheduleStatusData>()?;
     module.add_class::<convert::QueueMessageData>()?;
     module.add_class::<convert::BlobData>()?;
+    module.add_class::<convert::ServiceBusMessageData>()?;
     module.add_class::<convert::TriggerData>()?;
     module.add_class::<convert::JsonText>()?;
     module.add_class::<convert::UnsupportedData>()?;

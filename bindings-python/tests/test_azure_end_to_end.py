@@ -239,27 +239,3 @@ def test_service_bus_topic_and_queue_triggers(tmp_path):
         log = host.stop()
     assert "sale s-1, delivery 1" in log
 
-
-def test_orders_python_example(tmp_path):
-    """examples/orders-python (fnwire's own decorators) as its docstring drives it: each sale
-    reaches the function of the subscription whose filter takes it, and only that one."""
-    host = Host(ROOT / "examples" / "orders-python", tmp_path)
-    try:
-        sales = [{"id": "o-1", "type": "order", "total": 150}, {"id": "o-2", "type": "order", "total": 50},
-                 {"id": "q-1", "type": "quote"}]
-        status, body, _ = host.get("/api/publish", data=json.dumps(sales).encode(), method="POST")
-        assert (status, json.loads(body)) == (202, {"published": 3})
-
-        def handled(sale_id):
-            def probe():
-                status, body, _ = host.get(f"/api/processed/{sale_id}")
-                return json.loads(body) if status == 200 else None
-            return probe
-
-        assert eventually(handled("o-1"), "o-1 handled")["handledBy"] == "orders"
-        assert eventually(handled("q-1"), "q-1 handled")["handledBy"] == "quotes"
-        assert host.get("/api/processed/o-2")[0] == 404
-        status, body, _ = host.get("/api/publish", data=b'{"id": "x", "type": "thing"}', method="POST")
-        assert status == 400 and b'"order" or "quote"' in body
-    finally:
-        host.stop()

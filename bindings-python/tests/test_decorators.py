@@ -221,6 +221,50 @@ def test_blob_gives_what_the_rust_sdk_blob_gives():
         fnwire.Blob("c/bad", b"{").get_json()
 
 
+def test_a_service_bus_trigger_parameter_is_a_message_when_annotated_so_else_its_body():
+    app = fnwire.App()
+
+    @app.service_bus_trigger(topic="sales", subscription="orders")
+    def typed(msg: fnwire.ServiceBusMessage):
+        pass
+
+    @app.service_bus_trigger(queue="jobs")
+    def body(msg: dict):
+        pass
+
+    kinds = {f.name: [kind for _, _, kind, _ in f.inputs] for f in app.functions()}
+    assert kinds == {"typed": ["service_bus"], "body": ["raw"]}
+
+    other = fnwire.App()
+
+    @other.queue_trigger(queue="q")
+    def f(msg: fnwire.ServiceBusMessage):
+        pass
+
+    with pytest.raises(
+        FunctionDefinitionError, match="parameter `msg` is annotated `ServiceBusMessage`, which only a `serviceBusTrigger`"
+    ):
+        other.functions()
+
+
+def test_service_bus_message_gives_what_the_rust_sdk_message_gives():
+    msg = fnwire.ServiceBusMessage(
+        b'{"id": "o-1"}',
+        application_properties={"type": "order", "priority": "high"},
+        message_id="o-1",
+        subject="sales",
+        delivery_count=2,
+        sequence_number=7,
+    )
+    assert msg.get_body() == b'{"id": "o-1"}' and msg.get_text() == '{"id": "o-1"}'
+    assert msg.get_json() == {"id": "o-1"}
+    assert msg.user_properties == {"type": "order", "priority": "high"} and msg.label == "sales"
+    assert (msg.message_id, msg.delivery_count, msg.sequence_number) == ("o-1", 2, 7)
+    assert msg.lock_token is None
+    with pytest.raises(ValueError, match="the Service Bus message"):
+        fnwire.ServiceBusMessage(b"{").get_json()
+
+
 def test_output_without_parameter_and_invalid_binding_name():
     app = fnwire.App()
 

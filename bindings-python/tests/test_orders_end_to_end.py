@@ -97,9 +97,10 @@ def test_orders_python_routes_sales_by_subscription_and_forwards_from_rabbitmq(t
         for sale_id in ["o-1", "q-1", "o-3"]:
             handled[sale_id] = until(lambda: processed(host, sale_id), f"sale {sale_id}")
         assert all(handled.values()), f"not every sale was handled: {handled}\n{host.stop()}"
-        assert handled["o-1"] == {"handledBy": "orders", "sale": sales[0]}
-        assert handled["o-3"] == {"handledBy": "orders", "sale": sales[3]}
-        assert handled["q-1"] == {"handledBy": "quotes", "sale": sales[2]}
+        # The subscription's action marked the orders it took; each went through on its first delivery.
+        assert handled["o-1"] == {"handledBy": "orders", "sale": sales[0], "priority": "high", "deliveryCount": 1}
+        assert handled["o-3"] == {"handledBy": "orders", "sale": sales[3], "priority": "high", "deliveryCount": 1}
+        assert handled["q-1"] == {"handledBy": "quotes", "sale": sales[2], "deliveryCount": 1}
 
         # The small order was sent in the same transaction as the others, but no subscription
         # took it: nothing of it waits anywhere.
@@ -120,8 +121,13 @@ def test_orders_python_routes_sales_by_subscription_and_forwards_from_rabbitmq(t
             broker.publish(inbox, sale)
         forwarded = {sale_id: until(lambda: processed(host, sale_id), sale_id) for sale_id in ["r-1", "r-2"]}
         assert all(forwarded.values()), f"not every forwarded sale was handled: {forwarded}\n{host.stop()}"
-        assert forwarded["r-1"] == {"handledBy": "orders", "sale": {"id": "r-1", "type": "order", "total": 250}}
-        assert forwarded["r-2"] == {"handledBy": "quotes", "sale": {"id": "r-2", "type": "quote"}}
+        assert forwarded["r-1"] == {
+            "handledBy": "orders",
+            "sale": {"id": "r-1", "type": "order", "total": 250},
+            "priority": "high",
+            "deliveryCount": 1,
+        }
+        assert forwarded["r-2"] == {"handledBy": "quotes", "sale": {"id": "r-2", "type": "quote"}, "deliveryCount": 1}
 
         # A message that is not a sale fails each attempt and ends on the inbox's poison queue.
         broker.publish(inbox, '{"id":"r-4","type":"refund"}')

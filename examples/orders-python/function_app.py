@@ -64,17 +64,22 @@ def forward(msg: str) -> dict:
 
 @app.service_bus_trigger(topic="sales", subscription="orders", connection="ServiceBusConnection")
 @app.blob_output(path="processed/{id}")
-def handle_order(msg: dict) -> str:
-    """Big orders only: the subscription's filter chose them."""
-    logging.info("order %s for %s", msg["id"], msg["total"])
-    return json.dumps({"handledBy": "orders", "sale": msg})
+def handle_order(msg: fnwire.ServiceBusMessage) -> str:
+    """Big orders only: the subscription's filter chose them, its action marked them."""
+    sale = msg.get_json()
+    priority = msg.application_properties.get("priority", "normal")
+    logging.info("order %s for %s (%s priority)", sale["id"], sale["total"], priority)
+    return json.dumps(
+        {"handledBy": "orders", "sale": sale, "priority": priority, "deliveryCount": msg.delivery_count}
+    )
 
 
 @app.service_bus_trigger(topic="sales", subscription="quotes", connection="ServiceBusConnection")
 @app.blob_output(path="processed/{id}")
-def handle_quote(msg: dict) -> str:
-    logging.info("quote %s requested", msg["id"])
-    return json.dumps({"handledBy": "quotes", "sale": msg})
+def handle_quote(msg: fnwire.ServiceBusMessage) -> str:
+    sale = msg.get_json()
+    logging.info("quote %s requested", sale["id"])
+    return json.dumps({"handledBy": "quotes", "sale": sale, "deliveryCount": msg.delivery_count})
 
 
 @app.http_trigger(route="processed/{id}", methods=["GET"], auth_level="anonymous")

@@ -21,6 +21,7 @@ from ._types import (
     HttpRequest,
     Out,
     QueueMessage,
+    ServiceBusMessage,
     TimerInfo,
 )
 
@@ -84,12 +85,19 @@ class FunctionInfo:
         return f"<FunctionInfo {self.name}>"
 
 
-_KIND_FOR_TYPE = {"httpTrigger": "http", "timerTrigger": "timer", "queueTrigger": "queue", "blobTrigger": "blob"}
+_KIND_FOR_TYPE = {
+    "httpTrigger": "http",
+    "timerTrigger": "timer",
+    "queueTrigger": "queue",
+    "blobTrigger": "blob",
+    "serviceBusTrigger": "service_bus",
+}
 _TYPE_FOR_CLASS = {
     HttpRequest: "httpTrigger",
     TimerInfo: "timerTrigger",
     QueueMessage: "queueTrigger",
     Blob: "blobTrigger",
+    ServiceBusMessage: "serviceBusTrigger",
 }
 
 
@@ -524,6 +532,9 @@ def _build_function(func: Callable[..., Any], declarations: List[Any]) -> Functi
             kind = "raw"
         elif kind == "blob" and ann is not Blob:
             # The content alone (bytes, str, or parsed JSON), as before `fnwire.Blob` existed.
+            kind = "raw"
+        elif kind == "service_bus" and ann is not ServiceBusMessage:
+            # The body alone (bytes, str, or parsed JSON).
             kind = "raw"
         elif kind in ("http", "timer") and ann not in (inspect.Parameter.empty, Any, _CLASS_FOR_KIND[kind]):
             raise fail(

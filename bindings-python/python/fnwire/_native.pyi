@@ -62,6 +62,23 @@ class BlobData:
     metadata: Dict[str, str]
     parameters: Dict[str, str]
 
+class ServiceBusMessageData:
+    body: bytes
+    application_properties: str
+    message_id: Optional[str]
+    content_type: Optional[str]
+    correlation_id: Optional[str]
+    subject: Optional[str]
+    to: Optional[str]
+    reply_to: Optional[str]
+    session_id: Optional[str]
+    partition_key: Optional[str]
+    delivery_count: int
+    sequence_number: int
+    enqueued_time_utc: Optional[str]
+    expires_at_utc: Optional[str]
+    lock_token: Optional[str]
+
 class JsonText:
     text: str
     def __init__(self, text: str) -> None: ...

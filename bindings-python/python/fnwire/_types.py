@@ -389,6 +389,93 @@ class Blob:
         return f"<Blob {self.path!r}, {len(self._content)} bytes>"
 
 
+class ServiceBusMessage:
+    """A Service Bus message that triggered the function, with what the host sends beside it:
+    what the Rust SDK's `fnwire::ServiceBusMessage` gives (the core builds both from the same
+    trigger metadata). Annotate a `service_bus_trigger`'s parameter `fnwire.ServiceBusMessage` to
+    get it; `str`, `bytes`, `dict` or no annotation get the body alone."""
+
+    __slots__ = (
+        "_body",
+        "application_properties",
+        "message_id",
+        "content_type",
+        "correlation_id",
+        "subject",
+        "to",
+        "reply_to",
+        "session_id",
+        "partition_key",
+        "delivery_count",
+        "sequence_number",
+        "enqueued_time_utc",
+        "expires_at_utc",
+        "lock_token",
+    )
+
+    def __init__(
+        self,
+        body: Union[str, bytes] = b"",
+        *,
+        application_properties: Optional[Mapping[str, Any]] = None,
+        message_id: Optional[str] = None,
+        content_type: Optional[str] = None,
+        correlation_id: Optional[str] = None,
+        subject: Optional[str] = None,
+        to: Optional[str] = None,
+        reply_to: Optional[str] = None,
+        session_id: Optional[str] = None,
+        partition_key: Optional[str] = None,
+        delivery_count: int = 0,
+        sequence_number: int = 0,
+        enqueued_time_utc: Optional[str] = None,
+        expires_at_utc: Optional[str] = None,
+        lock_token: Optional[str] = None,
+    ) -> None:
+        self._body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        # What the sender set, and what a subscription's action set or removed on this copy.
+        self.application_properties: Dict[str, Any] = dict(application_properties or {})
+        self.message_id = message_id
+        self.content_type = content_type
+        self.correlation_id = correlation_id
+        # `Subject` (`Label` in older SDKs).
+        self.subject = subject
+        self.to = to
+        self.reply_to = reply_to
+        self.session_id = session_id
+        self.partition_key = partition_key
+        # Deliveries so far, this one included.
+        self.delivery_count = delivery_count
+        self.sequence_number = sequence_number
+        # RFC 3339 times.
+        self.enqueued_time_utc = enqueued_time_utc
+        self.expires_at_utc = expires_at_utc
+        self.lock_token = lock_token
+
+    @property
+    def user_properties(self) -> Dict[str, Any]:
+        """`application_properties` under the name azure.functions gives them."""
+        return self.application_properties
+
+    @property
+    def label(self) -> Optional[str]:
+        """`subject` under its older name."""
+        return self.subject
+
+    def get_body(self) -> bytes:
+        return self._body
+
+    def get_text(self) -> str:
+        """The body as text (invalid UTF-8 replaced by U+FFFD)."""
+        return self._body.decode("utf-8", errors="replace")
+
+    def get_json(self) -> Any:
+        return _native.parse_json(self._body, "the Service Bus message")
+
+    def __repr__(self) -> str:
+        return f"<ServiceBusMessage {self.message_id!r}, delivery {self.delivery_count}, {len(self._body)} bytes>"
+
+
 class Out(Generic[T]):
     """An output binding: `set()` its value; it is sent when the function returns."""
 

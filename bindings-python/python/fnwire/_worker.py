@@ -33,6 +33,7 @@ from ._types import (
     QueueMessage,
     RetryContext,
     ScheduleStatus,
+    ServiceBusMessage,
     TimerInfo,
     TraceContext,
 )
@@ -144,6 +145,26 @@ def _wrap_input(kind: str, value: Any, annotation: Any) -> Any:
             last_modified=value.last_modified,
             metadata=value.metadata,
             parameters=value.parameters,
+        )
+    if kind == "service_bus":
+        return ServiceBusMessage(
+            value.body,
+            application_properties=_native.parse_json(
+                value.application_properties.encode("utf-8"), "the application properties"
+            ),
+            message_id=value.message_id,
+            content_type=value.content_type,
+            correlation_id=value.correlation_id,
+            subject=value.subject,
+            to=value.to,
+            reply_to=value.reply_to,
+            session_id=value.session_id,
+            partition_key=value.partition_key,
+            delivery_count=value.delivery_count,
+            sequence_number=value.sequence_number,
+            enqueued_time_utc=value.enqueued_time_utc,
+            expires_at_utc=value.expires_at_utc,
+            lock_token=value.lock_token,
         )
     if value is None:
         return None
