@@ -602,7 +602,8 @@ impl QueueStore for PgStore {
                 .query(
                     "SELECT q.name,
                         COUNT(m.seq) FILTER (WHERE m.visible_ms <= $1),
-                        COUNT(m.seq) FILTER (WHERE m.visible_ms > $1)
+                        COUNT(m.seq) FILTER (WHERE m.visible_ms > $1),
+                        MIN(m.inserted_ms)
                  FROM fnwire_queues q LEFT JOIN fnwire_messages m ON m.queue = q.name AND m.expires_ms > $1
                  GROUP BY q.name ORDER BY q.name",
                     &[&now],
@@ -615,6 +616,7 @@ impl QueueStore for PgStore {
                     name: r.get(0),
                     visible: r.get::<_, i64>(1).max(0) as u64,
                     invisible: r.get::<_, i64>(2).max(0) as u64,
+                    oldest_age: fnwire_storage::queue_age_since(r.get(3), now),
                 })
                 .collect())
         })

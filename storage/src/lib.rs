@@ -39,7 +39,7 @@ pub use host_lock::{HOST_LOCK_FILE, HostLock};
 pub use maintenance::{CheckReport, IntegrityCheck, restore};
 pub use queue::{
     Completion, DEFAULT_MESSAGE_TTL, LeasedMessage, MessageBody, PeekedMessage, QueueSummary,
-    poison_queue_name, validate_queue_name,
+    poison_queue_name, queue_age_since, validate_queue_name,
 };
 pub use timer::ScheduleStatus;
 pub use topic::{

@@ -78,6 +78,14 @@ pub struct QueueSummary {
     pub visible: u64,
     /// Messages held by a reader or waiting out a retry delay.
     pub invisible: u64,
+    /// How long the oldest live message (visible or not) has been on the queue; `None` when the
+    /// queue is empty. A growing age says the queue's readers are not keeping up.
+    pub oldest_age: Option<Duration>,
+}
+
+/// The age of the oldest message, from its insertion time and the store's clock (both in ms).
+pub fn queue_age_since(inserted_ms: Option<i64>, now_ms: i64) -> Option<Duration> {
+    inserted_ms.map(|at| Duration::from_millis(now_ms.saturating_sub(at).max(0) as u64))
 }
 
 /// The queue that takes messages which failed `maxDequeueCount` times.
@@ -490,7 +498,8 @@ impl Store {
             let mut stmt = conn.prepare_cached(
                 "SELECT q.name,
                         COALESCE(SUM(m.visible_ms <= ?1), 0),
-                        COALESCE(SUM(m.visible_ms > ?1), 0)
+                        COALESCE(SUM(m.visible_ms > ?1), 0),
+                        MIN(m.inserted_ms)
                  FROM queues q LEFT JOIN messages m ON m.queue = q.name AND m.expires_ms > ?1
                  GROUP BY q.name ORDER BY q.name",
             )?;
@@ -499,6 +508,7 @@ impl Store {
                     name: r.get(0)?,
                     visible: r.get::<_, i64>(1)?.max(0) as u64,
                     invisible: r.get::<_, i64>(2)?.max(0) as u64,
+                    oldest_age: queue_age_since(r.get(3)?, now),
                 })
             })?;
             rows.collect()
