@@ -54,6 +54,8 @@ pub enum StartError {
     Watch(#[from] crate::watch::WatchError),
     /// The supervisor stopped restarting the worker; the host exits so that whatever runs it
     /// (systemd, Kubernetes, a shell loop) notices and starts it again.
+    #[error(transparent)]
+    Traces(#[from] fnwire_telemetry::traces::TraceExportError),
     #[error("fnwire is exiting because its worker kept failing: {0}")]
     WorkersGaveUp(String),
 }
@@ -306,6 +308,7 @@ async fn start_app(
     options: &StartOptions,
     state: &HttpState,
     stop: &crate::drain::StopSignal,
+    traces: Option<&fnwire_telemetry::traces::TraceExport>,
 ) -> Result<Running, StartError> {
     let detected = app::detect(&options.app_dir, DetectOptions { release: options.release }).await?;
     let (launch, kind) = (detected.launch, detected.kind);
@@ -389,6 +392,11 @@ async fn start_app(
         None => None,
     };
     let mut observers = fnwire_observe::Observers::default().with(metrics);
+    if let Some(traces) = traces {
+        let triggers =
+            functions.iter().map(|f| (f.metadata.name.clone(), crate::console::trigger_type(f))).collect();
+        observers = observers.with(traces.observer(triggers));
+    }
     if let Some(history) = &history {
         observers = observers.with(history.clone());
     }
@@ -458,6 +466,28 @@ async fn start_app(
     Ok(Running { workers, _server: server, triggers, _durable: durable, _watch: watch, dashboard })
 }
 
+/// How long the host waits at exit for the last spans to be exported.
+const TRACE_FLUSH_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The OTLP trace export the `OTEL_*` environment variables ask for; `None` (and nothing set up)
+/// without an endpoint. Spans are named after the app's directory unless `OTEL_SERVICE_NAME` says.
+fn start_trace_export(
+    app_dir: &std::path::Path,
+) -> Result<Option<fnwire_telemetry::traces::TraceExport>, StartError> {
+    let app_name = std::fs::canonicalize(app_dir)
+        .ok()
+        .and_then(|dir| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "fnwire".into());
+    let Some(settings) =
+        fnwire_telemetry::traces::TraceSettings::read(|name| std::env::var(name).ok(), &app_name)?
+    else {
+        return Ok(None);
+    };
+    let export = fnwire_telemetry::traces::TraceExport::start(&settings)?;
+    tracing::info!("exporting a span of every invocation over OTLP (OTEL_* environment variables)");
+    Ok(Some(export))
+}
+
 /// Runs `fnwire start` until Ctrl-C or SIGTERM, then drains (see [`crate::drain`]).
 pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     let app_dir = &options.app_dir;
@@ -470,13 +500,14 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     let listener = tokio::net::TcpListener::bind((options.host, options.port))
         .await
         .map_err(|source| StartError::Listen { host: options.host, port: options.port, source })?;
+    let traces = start_trace_export(app_dir)?;
     let state = Arc::new(HttpState::new(&prefix, limits));
     let (stop_trigger, stop) = crate::drain::stop_signal();
     let http_task = tokio::spawn(http_front::serve(listener, state.clone(), stop.clone()));
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let started = tokio::select! {
-        r = start_app(&options, &state, &stop) => r,
+        r = start_app(&options, &state, &stop, traces.as_ref()) => r,
         _ = &mut shutdown => {
             tracing::info!("stopping before the app finished starting");
             http_task.abort();
@@ -528,6 +559,9 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     drop(triggers);
     drop(_durable);
     workers.shutdown().await;
+    if let Some(traces) = traces {
+        traces.shutdown(TRACE_FLUSH_BOUND).await;
+    }
     match gave_up {
         Some(reason) => Err(StartError::WorkersGaveUp(reason)),
         None => Ok(()),
