@@ -488,6 +488,14 @@ fn start_trace_export(
     Ok(Some(export))
 }
 
+/// Sends the spans still batched. Every way out of `run_start` goes through here: the SDK's
+/// provider, merely dropped, would block the runtime thread dropping it until the export ends.
+async fn stop_trace_export(traces: Option<fnwire_telemetry::traces::TraceExport>) {
+    if let Some(traces) = traces {
+        traces.shutdown(TRACE_FLUSH_BOUND).await;
+    }
+}
+
 /// Runs `fnwire start` until Ctrl-C or SIGTERM, then drains (see [`crate::drain`]).
 pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     let app_dir = &options.app_dir;
@@ -511,6 +519,7 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
         _ = &mut shutdown => {
             tracing::info!("stopping before the app finished starting");
             http_task.abort();
+            stop_trace_export(traces).await;
             return Ok(());
         }
     };
@@ -518,6 +527,7 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
         Ok(running) => running,
         Err(e) => {
             state.health.set_state(crate::health::HostState::Error);
+            stop_trace_export(traces).await;
             return Err(e);
         }
     };
@@ -559,9 +569,7 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     drop(triggers);
     drop(_durable);
     workers.shutdown().await;
-    if let Some(traces) = traces {
-        traces.shutdown(TRACE_FLUSH_BOUND).await;
-    }
+    stop_trace_export(traces).await;
     match gave_up {
         Some(reason) => Err(StartError::WorkersGaveUp(reason)),
         None => Ok(()),

@@ -301,3 +301,68 @@ async fn an_exporter_fnwire_does_not_have_is_refused_at_start_with_what_to_set()
     let out = fnwire.output();
     assert!(out.contains("OTEL_TRACES_EXPORTER=\"zipkin\"") && out.contains("otlp"), "{out}");
 }
+
+/// Every span received so far named `name`.
+fn named(received: &Received, name: &str) -> Vec<(String, Span)> {
+    received.0.lock().unwrap().iter().filter(|(_, s)| s.name == name).cloned().collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rust_workers_span_of_each_invocation_hangs_beneath_the_hosts() {
+    let (received, address) = grpc_receiver().await;
+    // A store of its own: other tests run hello-rust at the same time, and a store takes one host.
+    let storage = tempfile::tempdir().unwrap();
+    let storage_dir = storage.path().display().to_string();
+    let endpoint = format!("http://{address}");
+    let hello_rust = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello-rust"));
+    let fnwire = Fnwire::spawn_with_env(
+        &hello_rust,
+        // --debug reuses the workspace's debug build instead of a second, release build.
+        &["--debug"],
+        &[
+            ("FNWIRE_STORAGE_DIR", storage_dir.as_str()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_SERVICE_NAME", "hello"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+        ],
+    );
+    fnwire.wait_for_output("Host started", STARTUP_BOUND);
+    let traceparent = format!("00-{TRACE}-{CALLER_SPAN}-01");
+    let headers = [("traceparent", traceparent.as_str())];
+    let reply = request("GET", &fnwire.url("/api/hello?name=Ada"), &headers, "").await;
+    assert_eq!(reply.status, 200, "{}", fnwire.output());
+    assert_eq!(request("GET", &fnwire.url("/api/boom"), &headers, "").await.status, 500);
+
+    let deadline = Instant::now() + SPANS_BOUND;
+    let (mut hello, mut boom) = (named(&received, "hello"), named(&received, "boom"));
+    while hello.len() < 2 || boom.len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the host's and the worker's spans did not arrive within {SPANS_BOUND:?}: hello {hello:?}, boom {boom:?}; \
+             output:\n{}",
+            fnwire.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        (hello, boom) = (named(&received, "hello"), named(&received, "boom"));
+    }
+    for (function, spans) in [("hello", &hello), ("boom", &boom)] {
+        let host = spans.iter().map(|(_, s)| s).find(|s| s.kind == SpanKind::Server as i32);
+        let worker = spans.iter().map(|(_, s)| s).find(|s| s.kind == SpanKind::Internal as i32);
+        let (Some(host), Some(worker)) = (host, worker) else { panic!("{function}: {spans:?}") };
+        assert_eq!(hex(&host.trace_id), TRACE);
+        assert_eq!(hex(&host.parent_span_id), CALLER_SPAN);
+        assert_eq!(worker.trace_id, host.trace_id, "{function}: the worker's span is in the caller's trace");
+        assert_eq!(
+            worker.parent_span_id, host.span_id,
+            "{function}: the worker's span is beneath the host's"
+        );
+        assert_eq!(
+            string_attribute(worker, "faas.invocation_id"),
+            string_attribute(host, "faas.invocation_id")
+        );
+        assert!(spans.iter().all(|(service, _)| service == "hello"), "{spans:?}");
+        let failed = |span: &Span| span.status.as_ref().is_some_and(|s| s.code == 2);
+        assert_eq!((failed(host), failed(worker)), (function == "boom", function == "boom"), "{spans:?}");
+    }
+}
