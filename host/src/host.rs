@@ -69,6 +69,8 @@ pub enum StartError {
     Watch(#[from] crate::watch::WatchError),
     /// The supervisor stopped restarting the worker; the host exits so that whatever runs it
     /// (systemd, Kubernetes, a shell loop) notices and starts it again.
+    #[error(transparent)]
+    Traces(#[from] fnwire_telemetry::traces::TraceExportError),
     #[error("fnwire is exiting because its worker kept failing: {0}")]
     WorkersGaveUp(String),
 }
@@ -325,6 +327,7 @@ async fn start_app(
     options: &StartOptions,
     state: &Arc<HttpState>,
     stop: &crate::drain::StopSignal,
+    traces: Option<&fnwire_telemetry::traces::TraceExport>,
 ) -> Result<Running, StartError> {
     let detected = app::detect(&options.app_dir, DetectOptions { release: options.release }).await?;
     let (launch, kind) = (detected.launch, detected.kind);
@@ -408,6 +411,11 @@ async fn start_app(
         None => None,
     };
     let mut observers = fnwire_observe::Observers::default().with(metrics);
+    if let Some(traces) = traces {
+        let triggers =
+            functions.iter().map(|f| (f.metadata.name.clone(), crate::console::trigger_type(f))).collect();
+        observers = observers.with(traces.observer(triggers));
+    }
     if let Some(history) = &history {
         observers = observers.with(history.clone());
     }
@@ -495,6 +503,36 @@ async fn start_app(
     })
 }
 
+/// How long the host waits at exit for the last spans to be exported.
+const TRACE_FLUSH_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The OTLP trace export the `OTEL_*` environment variables ask for; `None` (and nothing set up)
+/// without an endpoint. Spans are named after the app's directory unless `OTEL_SERVICE_NAME` says.
+fn start_trace_export(
+    app_dir: &std::path::Path,
+) -> Result<Option<fnwire_telemetry::traces::TraceExport>, StartError> {
+    let app_name = std::fs::canonicalize(app_dir)
+        .ok()
+        .and_then(|dir| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "fnwire".into());
+    let Some(settings) =
+        fnwire_telemetry::traces::TraceSettings::read(|name| std::env::var(name).ok(), &app_name)?
+    else {
+        return Ok(None);
+    };
+    let export = fnwire_telemetry::traces::TraceExport::start(&settings)?;
+    tracing::info!("exporting a span of every invocation over OTLP (OTEL_* environment variables)");
+    Ok(Some(export))
+}
+
+/// Sends the spans still batched. Every way out of `run_start` goes through here: the SDK's
+/// provider, merely dropped, would block the runtime thread dropping it until the export ends.
+async fn stop_trace_export(traces: Option<fnwire_telemetry::traces::TraceExport>) {
+    if let Some(traces) = traces {
+        traces.shutdown(TRACE_FLUSH_BOUND).await;
+    }
+}
+
 /// Runs `fnwire start` until Ctrl-C or SIGTERM, then drains (see [`crate::drain`]).
 pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     let app_dir = &options.app_dir;
@@ -519,6 +557,7 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     };
     let dashboard_state =
         dashboard_listener.as_ref().map(|_| Arc::new(HttpState::dashboard_only(&prefix, limits.clone())));
+    let traces = start_trace_export(app_dir)?;
     let state = Arc::new(HttpState::new(&prefix, limits));
     let (stop_trigger, stop) = crate::drain::stop_signal();
     let http_task = tokio::spawn(http_front::serve(listener, state.clone(), stop.clone()));
@@ -529,13 +568,14 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let started = tokio::select! {
-        r = start_app(&options, &state, &stop) => r,
+        r = start_app(&options, &state, &stop, traces.as_ref()) => r,
         _ = &mut shutdown => {
             tracing::info!("stopping before the app finished starting");
             http_task.abort();
             if let Some(task) = dashboard_task {
                 task.abort();
             }
+            stop_trace_export(traces).await;
             return Ok(());
         }
     };
@@ -543,6 +583,7 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
         Ok(running) => running,
         Err(e) => {
             state.health.set_state(crate::health::HostState::Error);
+            stop_trace_export(traces).await;
             return Err(e);
         }
     };
@@ -598,6 +639,7 @@ pub async fn run_start(options: StartOptions) -> Result<(), StartError> {
     drop(triggers);
     drop(_durable);
     workers.shutdown().await;
+    stop_trace_export(traces).await;
     match gave_up {
         Some(reason) => Err(StartError::WorkersGaveUp(reason)),
         None => Ok(()),

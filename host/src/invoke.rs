@@ -11,9 +11,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use fnwire_observe::{InvocationFinished, InvocationStarted, Observers, Outcome};
+use fnwire_observe::{
+    InvocationFinished, InvocationStarted, Observers, Outcome, WorkerDispatch, following_dispatch,
+};
 use fnwire_protocol::rpc::{InvocationRequest, InvocationResponse, ParameterBinding, status_result};
-use fnwire_telemetry::trace_id::TraceId;
+use fnwire_telemetry::trace_id::{PARENT_SPAN_ID_ATTRIBUTE, TraceId};
 use futures::future::BoxFuture;
 
 use crate::bindings::expressions::ExpressionValues;
@@ -148,10 +150,12 @@ impl Pipeline {
                 });
             }
         };
+        let mut dispatch: Option<(WorkerDispatch, Duration)> = None;
         let finished = |outcome: Outcome,
                         error: Option<&dyn std::fmt::Display>,
                         duration: Duration,
-                        response: Option<&InvocationResponse>| {
+                        response: Option<&InvocationResponse>,
+                        dispatch: &Option<(WorkerDispatch, Duration)>| {
             if !observers.is_empty() {
                 let error = error.map(ToString::to_string);
                 observers.finished(&InvocationFinished {
@@ -161,19 +165,21 @@ impl Pipeline {
                     error: error.as_deref(),
                     duration,
                     response,
+                    worker: dispatch.as_ref().map(|(worker, _)| worker),
+                    queued: dispatch.as_ref().map_or(Duration::ZERO, |(_, queued)| *queued),
                 });
             }
         };
         // Functions without storage bindings skip the blocking pool: the HTTP hot path stays on
         // its own thread.
         let storage = self.bindings.clone().filter(|b| held.is_some() || b.uses_storage(&function));
-        let (request, values) = match &storage {
+        let (mut request, values) = match &storage {
             Some(bindings) => match prepare(bindings.clone(), &function, request).await {
                 Ok(prepared) => prepared,
                 Err((e, request)) => {
                     started(&request.map(|r| *r).unwrap_or_default());
                     let error = InvocationError::Inputs(e.clone());
-                    finished(Outcome::Failed, Some(&error), Duration::ZERO, None);
+                    finished(Outcome::Failed, Some(&error), Duration::ZERO, None, &None);
                     tracing::error!(
                         category = format_args!("Function.{function}"),
                         invocation_id = %id,
@@ -192,8 +198,22 @@ impl Pipeline {
             "Executing '{function}' (Reason='{reason}', Id={id})"
         );
         started(&request);
+        // The invocation's parent span was for the observers only; the worker gets the
+        // trace context as it always has.
+        if let Some(context) = request.trace_context.as_mut().filter(|c| !c.attributes.is_empty()) {
+            context.attributes.remove(PARENT_SPAN_ID_ATTRIBUTE);
+        }
         let clock = Instant::now();
-        let outcome = self.worker.invoke(&function, request).await;
+        let outcome = if observers.follow_workers() {
+            let (outcome, worker) = following_dispatch(self.worker.invoke(&function, request)).await;
+            dispatch = worker.map(|w| {
+                let queued = w.at.saturating_duration_since(clock);
+                (w, queued)
+            });
+            outcome
+        } else {
+            self.worker.invoke(&function, request).await
+        };
         let elapsed = clock.elapsed().as_millis();
         let response = match outcome {
             Ok(response) => response,
@@ -204,7 +224,7 @@ impl Pipeline {
                         trace_id = %trace_id,
                     "'{function}' (Id={id}) did not run: {e}"
                 );
-                finished(Outcome::NotRun, Some(&e), Duration::ZERO, None);
+                finished(Outcome::NotRun, Some(&e), Duration::ZERO, None, &dispatch);
                 return Err(e.into());
             }
             Err(e) => {
@@ -214,7 +234,7 @@ impl Pipeline {
                         trace_id = %trace_id,
                     "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {e}"
                 );
-                finished(Outcome::Failed, Some(&e), clock.elapsed(), None);
+                finished(Outcome::Failed, Some(&e), clock.elapsed(), None, &dispatch);
                 return Err(e.into());
             }
         };
@@ -228,7 +248,7 @@ impl Pipeline {
                         trace_id = %trace_id,
                 "Executed '{function}' ({outcome}, Id={id}, Duration={elapsed}ms): {message}{stack}"
             );
-            finished(outcome, Some(&message), clock.elapsed(), Some(&response));
+            finished(outcome, Some(&message), clock.elapsed(), Some(&response), &dispatch);
             return Err(InvocationError::Function { cancelled, message });
         }
         // Broker outputs first: if the store commit then fails, the trigger is retried and the
@@ -242,7 +262,7 @@ impl Pipeline {
                         trace_id = %trace_id,
                     "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {error}"
                 );
-                finished(Outcome::Failed, Some(&error), clock.elapsed(), Some(&response));
+                finished(Outcome::Failed, Some(&error), clock.elapsed(), Some(&response), &dispatch);
                 return Err(error);
             }
         }
@@ -257,7 +277,7 @@ impl Pipeline {
                         trace_id = %trace_id,
                         "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {error}"
                     );
-                    finished(Outcome::Failed, Some(&error), clock.elapsed(), response.as_deref());
+                    finished(Outcome::Failed, Some(&error), clock.elapsed(), response.as_deref(), &dispatch);
                     return Err(error);
                 }
             },
@@ -269,7 +289,7 @@ impl Pipeline {
                         trace_id = %trace_id,
             "Executed '{function}' (Succeeded, Id={id}, Duration={elapsed}ms)"
         );
-        finished(Outcome::Succeeded, None, clock.elapsed(), Some(&response));
+        finished(Outcome::Succeeded, None, clock.elapsed(), Some(&response), &dispatch);
         Ok(response)
     }
 }
@@ -534,6 +554,82 @@ mod tests {
                 "finished work NotRun error=Some(\"no worker is available\") outputs=0".to_string(),
             ]
         );
+    }
+
+    /// Reports which worker took each invocation, as the pool does, and keeps its requests.
+    #[derive(Debug, Default)]
+    struct DispatchingWorker(Mutex<Vec<InvocationRequest>>);
+
+    impl Worker for DispatchingWorker {
+        fn invoke<'a>(
+            &'a self,
+            _function: &'a str,
+            request: InvocationRequest,
+        ) -> BoxFuture<'a, Result<InvocationResponse, InvokeError>> {
+            Box::pin(async move {
+                self.0.lock().unwrap().push(request);
+                fnwire_observe::report_dispatch(|| WorkerDispatch {
+                    worker_id: "w-1".into(),
+                    pid: Some(42),
+                    at: Instant::now(),
+                });
+                Ok(response(status_result::Status::Success, "", &[]))
+            })
+        }
+    }
+
+    /// Keeps the worker and parent span each finished invocation was reported with.
+    #[derive(Debug, Default)]
+    struct WorkerRecorder {
+        follows: bool,
+        seen: Mutex<Vec<(Option<String>, Option<String>)>>,
+    }
+
+    impl fnwire_observe::InvocationObserver for WorkerRecorder {
+        fn started(&self, e: &InvocationStarted<'_>) {
+            let parent =
+                e.request.trace_context.as_ref().and_then(|c| c.attributes.get(PARENT_SPAN_ID_ATTRIBUTE));
+            self.seen.lock().unwrap().push((None, parent.cloned()));
+        }
+        fn finished(&self, e: &InvocationFinished<'_>) {
+            let last = self.seen.lock().unwrap().len() - 1;
+            self.seen.lock().unwrap()[last].0 = e.worker.map(|w| format!("{} {:?}", w.worker_id, w.pid));
+        }
+        fn follows_workers(&self) -> bool {
+            self.follows
+        }
+    }
+
+    #[tokio::test]
+    async fn observers_that_follow_workers_hear_which_worker_ran_it_and_the_worker_never_sees_the_parent() {
+        let mut request = InvocationRequest { invocation_id: "inv-1".into(), ..Default::default() };
+        request.trace_context = Some(fnwire_protocol::rpc::RpcTraceContext {
+            trace_parent: "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01".into(),
+            attributes: [(PARENT_SPAN_ID_ATTRIBUTE.to_string(), "b7ad6b7169203331".to_string())].into(),
+            ..Default::default()
+        });
+        let invocation = || Invocation {
+            function: "work".into(),
+            reason: "test".into(),
+            request: request.clone(),
+            held: None,
+        };
+        for follows in [true, false] {
+            let worker = Arc::new(DispatchingWorker::default());
+            let recorder = Arc::new(WorkerRecorder { follows, ..Default::default() });
+            let p = Pipeline::new(worker.clone(), None)
+                .with_observers(Observers::default().with(recorder.clone()));
+            p.run(invocation()).await.unwrap();
+            let expected_worker = follows.then(|| "w-1 Some(42)".to_string());
+            assert_eq!(
+                *recorder.seen.lock().unwrap(),
+                [(expected_worker, Some("b7ad6b7169203331".to_string()))],
+                "follows_workers={follows}"
+            );
+            let sent = worker.0.lock().unwrap().remove(0).trace_context.unwrap();
+            assert!(sent.attributes.is_empty(), "the worker got {:?}", sent.attributes);
+            assert_eq!(sent.trace_parent, request.trace_context.as_ref().unwrap().trace_parent);
+        }
     }
 
     #[tokio::test]

@@ -458,6 +458,11 @@ impl WorkerPool {
         request: InvocationRequest,
     ) -> Result<InvocationResponse, InvokeError> {
         let (slot, live) = self.pick_or_wait().await?;
+        fnwire_observe::report_dispatch(|| fnwire_observe::WorkerDispatch {
+            worker_id: live.channel.worker_id().to_string(),
+            pid: live.pid,
+            at: Instant::now(),
+        });
         let invocation_id = request.invocation_id.clone();
         slot.in_flight().insert(invocation_id.clone());
         let mut guard = InFlight {

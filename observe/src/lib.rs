@@ -7,9 +7,11 @@
 //! anything itself, and it never blocks: an observer that needs to do slow work hands the event
 //! to a task of its own.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use fnwire_protocol::rpc::{InvocationRequest, InvocationResponse};
 use tokio::sync::broadcast;
@@ -66,6 +68,45 @@ pub struct InvocationFinished<'a> {
     pub duration: Duration,
     /// What the worker answered, when it answered.
     pub response: Option<&'a InvocationResponse>,
+    /// The worker process that took it, when one did and an observer asked
+    /// ([`InvocationObserver::follows_workers`]).
+    pub worker: Option<&'a WorkerDispatch>,
+    /// The part of `duration` spent waiting for a worker (all live workers busy or restarting);
+    /// zero unless `worker` is known.
+    pub queued: Duration,
+}
+
+/// The worker process an invocation was handed to, as the worker pool reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerDispatch {
+    /// The id the host gave the worker (`--workerId`).
+    pub worker_id: String,
+    pub pid: Option<u32>,
+    /// When the pool handed the invocation to it.
+    pub at: Instant,
+}
+
+tokio::task_local! {
+    static DISPATCH: RefCell<Option<WorkerDispatch>>;
+}
+
+/// Runs `invocation` (the worker pool's call) and returns what the pool reported through
+/// [`report_dispatch`] while it ran. A task-local, so the pool's signature stays the same for
+/// the callers that do not care.
+pub async fn following_dispatch<F: Future>(invocation: F) -> (F::Output, Option<WorkerDispatch>) {
+    DISPATCH
+        .scope(RefCell::new(None), async {
+            let output = invocation.await;
+            let dispatch = DISPATCH.with(|d| d.borrow_mut().take());
+            (output, dispatch)
+        })
+        .await
+}
+
+/// Tells the [`following_dispatch`] around the current invocation, if any, which worker took it;
+/// `make` is not called otherwise.
+pub fn report_dispatch(make: impl FnOnce() -> WorkerDispatch) {
+    let _ = DISPATCH.try_with(|d| *d.borrow_mut() = Some(make()));
 }
 
 /// Something that wants to hear about invocations. Calls come from the pipeline's tasks, so they
@@ -73,6 +114,11 @@ pub struct InvocationFinished<'a> {
 pub trait InvocationObserver: Send + Sync + fmt::Debug {
     fn started(&self, _event: &InvocationStarted<'_>) {}
     fn finished(&self, _event: &InvocationFinished<'_>) {}
+    /// True when this observer uses [`InvocationFinished::worker`]; finding it out costs the
+    /// pipeline a little, so it does only when an observer asks.
+    fn follows_workers(&self) -> bool {
+        false
+    }
 }
 
 /// The observers one host reports to; cheap to clone, and free when empty.
@@ -99,6 +145,11 @@ impl Observers {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Whether any observer wants to know which worker ran each invocation.
+    pub fn follow_workers(&self) -> bool {
+        self.0.iter().any(|o| o.follows_workers())
     }
 
     pub fn started(&self, event: &InvocationStarted<'_>) {
@@ -214,10 +265,27 @@ mod tests {
             error: Some("boom"),
             duration: Duration::from_millis(3),
             response: None,
+            worker: None,
+            queued: Duration::ZERO,
         });
         for recorder in [first, second] {
             assert_eq!(*recorder.0.lock().unwrap(), ["started hello 1", "finished hello Failed"]);
         }
+    }
+
+    #[tokio::test]
+    async fn a_dispatch_reaches_the_invocation_that_follows_it_and_nothing_else() {
+        let dispatch = || WorkerDispatch { worker_id: "w1".into(), pid: Some(7), at: Instant::now() };
+        let mut made = false;
+        report_dispatch(|| {
+            made = true;
+            dispatch()
+        });
+        assert!(!made, "a dispatch was made with no invocation following it");
+        let ((), followed) = following_dispatch(async { report_dispatch(dispatch) }).await;
+        assert_eq!(followed.map(|d| (d.worker_id, d.pid)), Some(("w1".to_string(), Some(7))));
+        let ((), unreported) = following_dispatch(async {}).await;
+        assert_eq!(unreported, None);
     }
 
     #[test]

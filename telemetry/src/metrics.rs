@@ -247,6 +247,8 @@ mod tests {
             error,
             duration,
             response: None,
+            worker: None,
+            queued: Duration::ZERO,
         });
     }
 

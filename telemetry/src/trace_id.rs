@@ -3,6 +3,11 @@
 
 use std::fmt;
 
+/// The `RpcTraceContext` attribute where the host keeps the span id of an invocation's incoming
+/// parent (the caller's `traceparent`), for the host's own span of the invocation
+/// ([`crate::traces`]). It never reaches a worker: the pipeline removes it first.
+pub const PARENT_SPAN_ID_ATTRIBUTE: &str = "fnwire.parent_span_id";
+
 /// 32 lowercase hex digits, or nothing when the `traceparent` was missing or malformed.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TraceId {

@@ -43,6 +43,8 @@ pub fn run(history: &History, function: &str, id: &str, input: &str, outcome: Ou
         error: (outcome == Outcome::Failed).then_some("it broke"),
         duration,
         response: Some(&response),
+        worker: None,
+        queued: Duration::ZERO,
     });
 }
 

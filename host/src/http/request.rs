@@ -175,20 +175,27 @@ pub fn continue_trace(traceparent: Option<&str>, tracestate: Option<&str>) -> Rp
     let span_id = &uuid::Uuid::new_v4().simple().to_string()[..16];
     let trace_state =
         if incoming.is_some() { tracestate.unwrap_or_default().to_string() } else { String::new() };
+    let mut attributes = HashMap::new();
     let (trace_id, flags) = match incoming {
-        Some((trace_id, flags)) => (trace_id, flags),
+        Some((trace_id, parent_id, flags)) => {
+            // For the host's span of the invocation (its parent); the pipeline removes it before
+            // the worker sees the context.
+            attributes.insert(fnwire_telemetry::trace_id::PARENT_SPAN_ID_ATTRIBUTE.to_string(), parent_id);
+            (trace_id, flags)
+        }
         None => (uuid::Uuid::new_v4().simple().to_string(), "01".to_string()),
     };
     RpcTraceContext {
         trace_parent: format!("00-{trace_id}-{span_id}-{flags}"),
         trace_state,
-        attributes: HashMap::new(),
+        attributes,
         baggage: HashMap::new(),
     }
 }
 
-/// Parses `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; returns trace id and flags.
-fn parse_traceparent(value: &str) -> Option<(String, String)> {
+/// Parses `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; returns trace id, parent id
+/// and flags.
+fn parse_traceparent(value: &str) -> Option<(String, String, String)> {
     let parts: Vec<&str> = value.trim().split('-').collect();
     let [version, trace_id, parent_id, flags] = parts.as_slice() else { return None };
     let hex = |s: &str, n: usize| {
@@ -201,7 +208,7 @@ fn parse_traceparent(value: &str) -> Option<(String, String)> {
     if all_zero(trace_id) || all_zero(parent_id) {
         return None;
     }
-    Some((trace_id.to_string(), flags.to_string()))
+    Some((trace_id.to_string(), parent_id.to_string(), flags.to_string()))
 }
 
 /// Builds the `InvocationRequest` for an HTTP-triggered function.
@@ -401,6 +408,11 @@ mod tests {
         assert!(!tc.trace_parent.contains("b7ad6b7169203331"), "the invocation gets its own span id");
         assert!(tc.trace_parent.ends_with("-01"));
         assert_eq!(tc.trace_state, "k=v");
+        assert_eq!(
+            tc.attributes.get(fnwire_telemetry::trace_id::PARENT_SPAN_ID_ATTRIBUTE).map(String::as_str),
+            Some("b7ad6b7169203331"),
+            "the caller's span, for the host's span of the invocation"
+        );
         let legacy = invocation_request("i", "f", "req", &o.parts(), HttpCapabilities::default());
         assert!(
             legacy.trigger_metadata.contains_key("$request") && legacy.trigger_metadata.contains_key("req")
@@ -414,6 +426,7 @@ mod tests {
             let tc = trace_context(o.parts().headers);
             assert!(parse_traceparent(&tc.trace_parent).is_some(), "{}", tc.trace_parent);
             assert!(tc.trace_state.is_empty());
+            assert!(tc.attributes.is_empty(), "no caller: {:?}", tc.attributes);
         }
     }
 }

@@ -18,6 +18,7 @@ mod log_format;
 mod memory;
 mod metrics;
 mod new_app;
+mod otel;
 mod pack;
 mod rabbitmq;
 mod scale_out;

@@ -192,11 +192,19 @@ fn failure(req: &InvocationRequest, message: &str) -> InvocationResponse {
 }
 
 /// A function whose name starts with `relay` (host-indexed from function.json) succeeds with
-/// its trigger's string upper-cased as the return value: the RabbitMQ tests' message relay.
+/// its trigger's string (or an HTTP trigger's body) upper-cased as the return value: the
+/// message relays of the RabbitMQ, Service Bus and trace tests.
 fn relay(req: &InvocationRequest) -> InvocationResponse {
     let text = req.input_data.first().and_then(|p| match &p.rpc_data {
         Some(parameter_binding::RpcData::Data(TypedData { data: Some(typed_data::Data::String(s)) })) => {
             Some(s.to_uppercase())
+        }
+        Some(parameter_binding::RpcData::Data(TypedData { data: Some(typed_data::Data::Http(http)) })) => {
+            match http.body.as_ref().and_then(|b| b.data.as_ref()) {
+                Some(typed_data::Data::Bytes(b)) => Some(String::from_utf8_lossy(b).to_uppercase()),
+                Some(typed_data::Data::String(s)) => Some(s.to_uppercase()),
+                _ => None,
+            }
         }
         _ => None,
     });

@@ -26,6 +26,7 @@ mod logging;
 mod panic;
 mod reload;
 mod session;
+mod traces;
 
 use std::fmt;
 use std::future::Future;

@@ -35,6 +35,7 @@ use tracing::Instrument;
 
 use super::logging::{self, INVOCATION_SPAN_TARGET, LogSink};
 use super::panic::CatchPanic;
+use super::traces::{InvocationSpan, WorkerTraces};
 use super::{BlockingHandler, FunctionDefinition, FunctionHandler, LanguageRuntime, WorkerError};
 use crate::FunctionError;
 use crate::invocation::{Invocation, InvocationResult, lock};
@@ -236,6 +237,8 @@ pub(crate) struct Session {
     /// Reads the maps the host sends; writes outputs into maps only when `offload_outputs`.
     shared_memory: Arc<SharedMemory>,
     offload_outputs: bool,
+    /// Exports a span of each invocation, when the `OTEL_*` variables ask for it.
+    traces: Option<Arc<WorkerTraces>>,
 }
 
 /// Where fnwire's host gives a worker its per-launch secret, and the metadata key that proves it
@@ -307,7 +310,9 @@ pub(crate) async fn run(
         by_name.insert(function.metadata.name.to_ascii_lowercase(), index);
         by_id.insert(function.metadata.function_id(), index);
     }
+    let traces = WorkerTraces::from_env().map(Arc::new);
     let session = Session {
+        traces: traces.clone(),
         inline: vec![InlinePolls::default(); functions.len()],
         functions: functions.into_iter().map(Arc::new).collect(),
         by_name,
@@ -325,7 +330,11 @@ pub(crate) async fn run(
             shared_memory.unwrap_or_else(|| SharedMemorySettings::locations(|key| std::env::var(key).ok())),
         )),
     };
-    session.serve(inbound, written_rx).await
+    let served = session.serve(inbound, written_rx).await;
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
+    served
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -649,6 +658,7 @@ impl Session {
         };
         let name = function.metadata.name.clone();
         let invocation = Invocation::from_request(request, name.clone());
+        let traced = self.traces.as_ref().map(|t| t.start(&name, &invocation_id, invocation.trace_context()));
         let span = invocation_span(&function, &invocation, self.out.clone());
         let mut work =
             Box::pin(CatchPanic::new(async move { handler.call(invocation).await }).instrument(span));
@@ -669,6 +679,7 @@ impl Session {
             if let Poll::Ready(result) = first {
                 let maps = self.output_maps();
                 let response = response_for(invocation_id, &name, Outcome::Finished(result), maps.as_deref());
+                end_span(traced, &response);
                 self.send(&request_id, Content::InvocationResponse(response));
                 return;
             }
@@ -684,7 +695,9 @@ impl Session {
                 result = work => Outcome::Finished(result),
             };
             lock(&in_flight).remove(&invocation_id);
-            send_response(&out, request_id, response_for(invocation_id, &name, outcome, maps.as_deref()));
+            let response = response_for(invocation_id, &name, outcome, maps.as_deref());
+            end_span(traced, &response);
+            send_response(&out, request_id, response);
         });
     }
 }
@@ -712,9 +725,12 @@ impl Session {
         );
         let (in_flight, out, counted) = (self.in_flight.clone(), self.out.clone(), self.blocking.start());
         let maps = self.output_maps();
+        let traces = self.traces.clone();
         tokio::task::spawn_blocking(move || {
             let _counted = counted;
             let invocation = Invocation::from_request(request, function_name.clone());
+            let traced =
+                traces.as_ref().map(|t| t.start(&function_name, &invocation_id, invocation.trace_context()));
             let span = invocation_span(&function, &invocation, out.clone());
             let result = span.in_scope(|| catch_panic(|| handler.call(invocation))).and_then(|result| result);
             drop(span);
@@ -725,8 +741,21 @@ impl Session {
                 None => return,
             };
             let response = response_for(invocation_id, &function_name, outcome, maps.as_deref());
+            end_span(traced, &response);
             send_response(&out, request_id, response);
         });
+    }
+}
+
+/// Ends an invocation's exported span, if it has one, with the outcome its response reports.
+fn end_span(span: Option<InvocationSpan>, response: &InvocationResponse) {
+    let Some(span) = span else { return };
+    let result = response.result.as_ref();
+    if result.is_some_and(|r| r.status == status_result::Status::Success as i32) {
+        span.end(None);
+    } else {
+        let message = result.and_then(|r| r.exception.as_ref()).map_or("", |e| e.message.as_str());
+        span.end(Some(if message.is_empty() { "the function did not succeed" } else { message }));
     }
 }
 
