@@ -155,7 +155,8 @@ impl Pipeline {
                         error: Option<&dyn std::fmt::Display>,
                         duration: Duration,
                         response: Option<&InvocationResponse>,
-                        dispatch: &Option<(WorkerDispatch, Duration)>| {
+                        dispatch: &Option<(WorkerDispatch, Duration)>,
+                        commit: Option<Duration>| {
             if !observers.is_empty() {
                 let error = error.map(ToString::to_string);
                 observers.finished(&InvocationFinished {
@@ -167,6 +168,7 @@ impl Pipeline {
                     response,
                     worker: dispatch.as_ref().map(|(worker, _)| worker),
                     queued: dispatch.as_ref().map_or(Duration::ZERO, |(_, queued)| *queued),
+                    commit,
                 });
             }
         };
@@ -179,7 +181,7 @@ impl Pipeline {
                 Err((e, request)) => {
                     started(&request.map(|r| *r).unwrap_or_default());
                     let error = InvocationError::Inputs(e.clone());
-                    finished(Outcome::Failed, Some(&error), Duration::ZERO, None, &None);
+                    finished(Outcome::Failed, Some(&error), Duration::ZERO, None, &None, None);
                     tracing::error!(
                         category = format_args!("Function.{function}"),
                         invocation_id = %id,
@@ -224,7 +226,7 @@ impl Pipeline {
                         trace_id = %trace_id,
                     "'{function}' (Id={id}) did not run: {e}"
                 );
-                finished(Outcome::NotRun, Some(&e), Duration::ZERO, None, &dispatch);
+                finished(Outcome::NotRun, Some(&e), Duration::ZERO, None, &dispatch, None);
                 return Err(e.into());
             }
             Err(e) => {
@@ -234,7 +236,7 @@ impl Pipeline {
                         trace_id = %trace_id,
                     "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {e}"
                 );
-                finished(Outcome::Failed, Some(&e), clock.elapsed(), None, &dispatch);
+                finished(Outcome::Failed, Some(&e), clock.elapsed(), None, &dispatch, None);
                 return Err(e.into());
             }
         };
@@ -248,7 +250,7 @@ impl Pipeline {
                         trace_id = %trace_id,
                 "Executed '{function}' ({outcome}, Id={id}, Duration={elapsed}ms): {message}{stack}"
             );
-            finished(outcome, Some(&message), clock.elapsed(), Some(&response), &dispatch);
+            finished(outcome, Some(&message), clock.elapsed(), Some(&response), &dispatch, None);
             return Err(InvocationError::Function { cancelled, message });
         }
         // Broker outputs first: if the store commit then fails, the trigger is retried and the
@@ -262,13 +264,17 @@ impl Pipeline {
                         trace_id = %trace_id,
                     "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {error}"
                 );
-                finished(Outcome::Failed, Some(&error), clock.elapsed(), Some(&response), &dispatch);
+                finished(Outcome::Failed, Some(&error), clock.elapsed(), Some(&response), &dispatch, None);
                 return Err(error);
             }
         }
+        let mut commit = None;
         let response = match storage {
             Some(bindings) => match complete(bindings, &function, values, response, held).await {
-                Ok(response) => response,
+                Ok((response, took)) => {
+                    commit = Some(took);
+                    response
+                }
                 Err((e, response)) => {
                     let error = InvocationError::Outputs(e);
                     tracing::error!(
@@ -277,7 +283,14 @@ impl Pipeline {
                         trace_id = %trace_id,
                         "Executed '{function}' (Failed, Id={id}, Duration={elapsed}ms): {error}"
                     );
-                    finished(Outcome::Failed, Some(&error), clock.elapsed(), response.as_deref(), &dispatch);
+                    finished(
+                        Outcome::Failed,
+                        Some(&error),
+                        clock.elapsed(),
+                        response.as_deref(),
+                        &dispatch,
+                        None,
+                    );
                     return Err(error);
                 }
             },
@@ -289,7 +302,7 @@ impl Pipeline {
                         trace_id = %trace_id,
             "Executed '{function}' (Succeeded, Id={id}, Duration={elapsed}ms)"
         );
-        finished(Outcome::Succeeded, None, clock.elapsed(), Some(&response), &dispatch);
+        finished(Outcome::Succeeded, None, clock.elapsed(), Some(&response), &dispatch, commit);
         Ok(response)
     }
 }
@@ -335,19 +348,21 @@ async fn prepare(
 }
 
 /// Writes the blob outputs and commits the queue outputs (with the held message) on the
-/// blocking pool. The response goes there and back rather than being copied: an HTTP body can
-/// be large. A failure hands it back too (for the observers), unless the blocking task was lost.
+/// blocking pool, and says how long that took. The response goes there and back rather than
+/// being copied: an HTTP body can be large. A failure hands it back too (for the observers),
+/// unless the blocking task was lost.
 async fn complete(
     bindings: Arc<AppBindings>,
     function: &str,
     values: ExpressionValues,
     response: InvocationResponse,
     held: Option<HeldMessage>,
-) -> Result<InvocationResponse, (BindingError, Option<Box<InvocationResponse>>)> {
+) -> Result<(InvocationResponse, Duration), (BindingError, Option<Box<InvocationResponse>>)> {
     let function = function.to_string();
     tokio::task::spawn_blocking(move || {
+        let clock = Instant::now();
         match bindings.complete(&function, &values, &response, held.as_ref()) {
-            Ok(_) => Ok(response),
+            Ok(_) => Ok((response, clock.elapsed())),
             Err(e) => Err((e, Some(Box::new(response)))),
         }
     })

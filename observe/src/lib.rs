@@ -74,6 +74,10 @@ pub struct InvocationFinished<'a> {
     /// The part of `duration` spent waiting for a worker (all live workers busy or restarting);
     /// zero unless `worker` is known.
     pub queued: Duration,
+    /// How long the store took to commit the outputs with the trigger message's completion (one
+    /// transaction); `None` when the invocation came to no commit (no storage bindings, or it
+    /// failed first).
+    pub commit: Option<Duration>,
 }
 
 /// The worker process an invocation was handed to, as the worker pool reports it.
@@ -267,6 +271,7 @@ mod tests {
             response: None,
             worker: None,
             queued: Duration::ZERO,
+            commit: None,
         });
         for recorder in [first, second] {
             assert_eq!(*recorder.0.lock().unwrap(), ["started hello 1", "finished hello Failed"]);

@@ -377,6 +377,7 @@ mod tests {
             response: None,
             worker: Some(&worker),
             queued: Duration::from_millis(10),
+            commit: None,
         });
     }
 

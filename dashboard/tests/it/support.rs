@@ -45,6 +45,7 @@ pub fn run(history: &History, function: &str, id: &str, input: &str, outcome: Ou
         response: Some(&response),
         worker: None,
         queued: Duration::ZERO,
+        commit: None,
     });
 }
 

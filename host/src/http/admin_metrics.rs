@@ -66,7 +66,12 @@ impl AdminMetrics {
         let queues = match queues {
             Ok(Ok(queues)) => queues
                 .into_iter()
-                .map(|q| QueueDepth { queue: q.name, visible: q.visible, invisible: q.invisible })
+                .map(|q| QueueDepth {
+                    queue: q.name,
+                    visible: q.visible,
+                    invisible: q.invisible,
+                    oldest_age: q.oldest_age,
+                })
                 .collect(),
             Ok(Err(e)) => {
                 // The other metrics still answer; the queue gauges are left out of this scrape.

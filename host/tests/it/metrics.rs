@@ -1,5 +1,6 @@
 //! `GET /admin/metrics` through the real `fnwire` binary: the master key is required, and a
-//! scrape after some invocations, a worker crash and a few queued messages counts them all.
+//! scrape after some invocations, a worker crash and a few queued messages counts them all, with
+//! the age of each queue's oldest message and how long the store took to commit.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -47,6 +48,11 @@ fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_need_the_master_key_and_count_invocations_failures_restarts_and_queues() {
     let app = test_worker_app();
+    // `gatequeue` (on `gatejobs`) succeeds at once: its message's completion is a store commit.
+    let gate = app.path().join("gate-open");
+    std::fs::write(&gate, "").unwrap();
+    let settings = serde_json::json!({ "Values": { "TEST_WORKER_GATE": gate } });
+    std::fs::write(app.path().join("local.settings.json"), settings.to_string()).unwrap();
     let master = master_key(app.path());
     let fnwire = Fnwire::start(app.path(), &[]);
 
@@ -100,6 +106,38 @@ async fn metrics_need_the_master_key_and_count_invocations_failures_restarts_and
     assert_eq!(value(&scraped, "fnwire_queue_messages", &[("queue", "backlog")]), 2.0);
     assert_eq!(value(&scraped, "fnwire_queue_poison_messages", &[("queue", "backlog")]), 1.0);
     assert_eq!(value(&scraped, "fnwire_worker_restarts_total", &[]), 0.0);
+    // Its oldest message has waited since it was put (how long depends on the machine); the
+    // poison queue is not a backlog and has no age of its own.
+    let has_age = |scraped: &Scrape, queue: &str| {
+        scraped.samples.iter().any(|s| {
+            s.metric == "fnwire_queue_oldest_message_age_seconds" && s.labels.get("queue") == Some(queue)
+        })
+    };
+    assert!(has_age(&scraped, "backlog"), "a queue with messages has an age series");
+    let age = value(&scraped, "fnwire_queue_oldest_message_age_seconds", &[("queue", "backlog")]);
+    assert!(age.is_finite() && age >= 0.0, "{age}");
+    assert!(!has_age(&scraped, "backlog-poison"), "a poison queue has no age series");
+    let later = scrape(&fnwire, &master).await;
+    assert!(value(&later, "fnwire_queue_oldest_message_age_seconds", &[("queue", "backlog")]) >= age);
+    // HTTP functions without storage bindings commit nothing.
+    assert_eq!(value(&scraped, "fnwire_store_commit_duration_seconds_count", &[]), 0.0);
+
+    // A queue message's completion is one commit, timed.
+    put_message(app.path(), "gatejobs");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let scraped = scrape(&fnwire, &master).await;
+        if value(&scraped, "fnwire_store_commit_duration_seconds_count", &[]) == 1.0 {
+            assert!(value(&scraped, "fnwire_store_commit_duration_seconds_sum", &[]) > 0.0);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the queue message's commit was never counted:\n{}",
+            fnwire.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // A crash is counted once the supervisor has seen it.
     assert_eq!(get(&fnwire.url("/api/die")).await.status, 503);
