@@ -97,14 +97,7 @@ async fn write_entities(
             }
         };
         if written == 0 {
-            let (table, partition_key, row_key) =
-                (write.table.clone(), e.partition_key.clone(), e.row_key.clone());
-            return Ok(Err(match condition {
-                OutputWrite::ReplaceIfMatch(expected) => {
-                    StorageError::EtagMismatch { table, partition_key, row_key, etag: expected.to_string() }
-                }
-                _ => StorageError::EntityExists { table, partition_key, row_key },
-            }));
+            return Ok(Err(StorageError::refused_table_write(&write.table, e, &condition)));
         }
     }
     Ok(Ok(()))

@@ -112,6 +112,23 @@ fn code(e: &rusqlite::Error) -> Option<ErrorCode> {
 }
 
 impl StorageError {
+    /// Why a table output's conditional write changed no row, as Azure's service would answer it:
+    /// a replace at an ETag that no longer matches, else an insert of a key that exists.
+    pub fn refused_table_write(
+        table: &str,
+        entity: &fnwire_tables::Entity,
+        condition: &fnwire_tables::OutputWrite,
+    ) -> StorageError {
+        let (table, partition_key, row_key) =
+            (table.to_string(), entity.partition_key.clone(), entity.row_key.clone());
+        match condition {
+            fnwire_tables::OutputWrite::ReplaceIfMatch(expected) => {
+                StorageError::EtagMismatch { table, partition_key, row_key, etag: expected.to_string() }
+            }
+            _ => StorageError::EntityExists { table, partition_key, row_key },
+        }
+    }
+
     pub(crate) fn from_open(path: &Path, e: rusqlite::Error) -> StorageError {
         match code(&e) {
             Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => {
