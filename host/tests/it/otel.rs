@@ -1,8 +1,8 @@
 //! OpenTelemetry export through the real `fnwire` binary and the test worker, to an OTLP receiver
 //! of the test's own (the collector's gRPC service from `opentelemetry-proto`, or its
 //! HTTP/protobuf form): an HTTP request with a `traceparent` runs a function whose Service Bus
-//! output triggers a second function, and both invocations' spans arrive in the caller's trace,
-//! the second beneath the first.
+//! output (or storage-queue output) triggers a second function, and both invocations' spans
+//! arrive in the caller's trace, the second beneath the first.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -258,6 +258,74 @@ async fn an_http_request_and_the_queue_invocation_it_causes_are_one_trace_over_g
         assert!(span.end_time_unix_nano >= span.start_time_unix_nano);
     }
     assert_ne!(string_attribute(&http, "faas.invocation_id"), string_attribute(&queue, "faas.invocation_id"));
+}
+
+/// An app of two host-indexed relays over storage queues: an HTTP function whose return value
+/// goes to the queue `traced-work`, and the function that queue triggers, which puts the
+/// message on (upper-cased again) to `traced-done`.
+fn storage_queue_relay_app() -> (tempfile::TempDir, Store) {
+    let app = test_worker_app();
+    std::fs::write(app.path().join("local.settings.json"), r#"{"Values":{"TEST_WORKER_HOST_INDEXING":"1"}}"#)
+        .unwrap();
+    std::fs::write(app.path().join("host.json"), r#"{"version":"2.0"}"#).unwrap();
+    let functions = [
+        (
+            "relayenqueue",
+            serde_json::json!({"bindings": [
+                {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous", "methods": ["post"]},
+                {"type": "queue", "direction": "out", "name": "$return", "queueName": "traced-work"},
+            ]}),
+        ),
+        (
+            "relayqueuework",
+            serde_json::json!({"bindings": [
+                {"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "traced-work"},
+                {"type": "queue", "direction": "out", "name": "$return", "queueName": "traced-done"},
+            ]}),
+        ),
+    ];
+    for (name, function) in functions {
+        std::fs::create_dir(app.path().join(name)).unwrap();
+        std::fs::write(app.path().join(name).join("function.json"), function.to_string()).unwrap();
+    }
+    let store = Store::open(&app.path().join(".fnwire")).unwrap();
+    (app, store)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_storage_queue_message_carries_the_trace_from_the_http_invocation_to_the_one_it_triggers() {
+    let (received, address) = grpc_receiver().await;
+    let (app, store) = storage_queue_relay_app();
+    let endpoint = format!("http://{address}");
+    let fnwire = Fnwire::spawn_with_env(
+        app.path(),
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+        ],
+    );
+    fnwire.wait_for_output("Host started", STARTUP_BOUND);
+    let traceparent = format!("00-{TRACE}-{CALLER_SPAN}-01");
+    let headers = [("traceparent", traceparent.as_str()), ("tracestate", "vendor=1")];
+    let reply = request("POST", &fnwire.url("/api/relayenqueue"), &headers, "hi").await;
+    assert!(reply.status < 300, "the HTTP function failed: {reply:?}\n{}", fnwire.output());
+    let [(_, http), (_, queue)] = received.wait_for(["relayenqueue", "relayqueuework"], &fnwire).await;
+
+    // The queue function saw the body exactly as the HTTP function wrote it ("HI"), not a
+    // wrapper around it, and upper-cased it once more.
+    let done = store.peek("traced-done", 10).unwrap();
+    assert_eq!(done.iter().map(|m| m.body.as_slice()).collect::<Vec<_>>(), [&b"HI"[..]], "the relays ran");
+    assert_eq!(hex(&http.trace_id), TRACE);
+    assert_eq!(hex(&queue.trace_id), TRACE, "the queue invocation continues the HTTP request's trace");
+    assert_eq!(queue.parent_span_id, http.span_id, "the queue invocation hangs beneath the HTTP one");
+    assert_ne!(queue.span_id, http.span_id);
+    assert_eq!(queue.trace_state, http.trace_state, "the tracestate travels with the message");
+    assert_eq!(http.trace_state, "vendor=1");
+    assert_eq!(queue.kind, SpanKind::Consumer as i32);
+    assert_eq!(string_attribute(&queue, "fnwire.trigger"), "queueTrigger");
+    assert_eq!(string_attribute(&queue, "fnwire.outcome"), "Succeeded");
 }
 
 #[tokio::test(flavor = "multi_thread")]
