@@ -401,25 +401,41 @@ async fn a_rust_workers_span_of_each_invocation_hangs_beneath_the_hosts() {
     let reply = request("GET", &fnwire.url("/api/hello?name=Ada"), &headers, "").await;
     assert_eq!(reply.status, 200, "{}", fnwire.output());
     assert_eq!(request("GET", &fnwire.url("/api/boom"), &headers, "").await.status, 500);
+    // HTTP → worker → storage queue `jobs` → worker: `work` continues the trace of `enqueue`.
+    assert_eq!(request("POST", &fnwire.url("/api/enqueue"), &headers, "job").await.status, 202);
 
     let deadline = Instant::now() + SPANS_BOUND;
-    let (mut hello, mut boom) = (named(&received, "hello"), named(&received, "boom"));
-    while hello.len() < 2 || boom.len() < 2 {
+    let functions = ["hello", "boom", "enqueue", "work"];
+    let mut spans = functions.map(|f| named(&received, f));
+    while spans.iter().any(|s| s.len() < 2) {
         assert!(
             Instant::now() < deadline,
-            "the host's and the worker's spans did not arrive within {SPANS_BOUND:?}: hello {hello:?}, boom {boom:?}; \
-             output:\n{}",
+            "the host's and the worker's spans did not arrive within {SPANS_BOUND:?}: {spans:?}; output:\n{}",
             fnwire.output()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-        (hello, boom) = (named(&received, "hello"), named(&received, "boom"));
+        spans = functions.map(|f| named(&received, f));
     }
-    for (function, spans) in [("hello", &hello), ("boom", &boom)] {
-        let host = spans.iter().map(|(_, s)| s).find(|s| s.kind == SpanKind::Server as i32);
+    // The host's span of each invocation is the one that is not the worker's (Internal).
+    let host_span = |spans: &[(String, Span)]| {
+        spans.iter().map(|(_, s)| s).find(|s| s.kind != SpanKind::Internal as i32).cloned()
+    };
+    let enqueue_span = host_span(&spans[2]).expect("the host's span of enqueue");
+    for (function, spans) in functions.iter().zip(&spans) {
+        let host = host_span(spans);
         let worker = spans.iter().map(|(_, s)| s).find(|s| s.kind == SpanKind::Internal as i32);
-        let (Some(host), Some(worker)) = (host, worker) else { panic!("{function}: {spans:?}") };
-        assert_eq!(hex(&host.trace_id), TRACE);
-        assert_eq!(hex(&host.parent_span_id), CALLER_SPAN);
+        let (Some(host), Some(worker)) = (host.as_ref(), worker) else { panic!("{function}: {spans:?}") };
+        assert_eq!(hex(&host.trace_id), TRACE, "{function}: in the caller's trace");
+        if *function == "work" {
+            assert_eq!(host.kind, SpanKind::Consumer as i32);
+            assert_eq!(
+                host.parent_span_id, enqueue_span.span_id,
+                "work: its invocation hangs beneath the one that put its message"
+            );
+        } else {
+            assert_eq!(host.kind, SpanKind::Server as i32);
+            assert_eq!(hex(&host.parent_span_id), CALLER_SPAN, "{function}");
+        }
         assert_eq!(worker.trace_id, host.trace_id, "{function}: the worker's span is in the caller's trace");
         assert_eq!(
             worker.parent_span_id, host.span_id,
@@ -431,6 +447,7 @@ async fn a_rust_workers_span_of_each_invocation_hangs_beneath_the_hosts() {
         );
         assert!(spans.iter().all(|(service, _)| service == "hello"), "{spans:?}");
         let failed = |span: &Span| span.status.as_ref().is_some_and(|s| s.code == 2);
-        assert_eq!((failed(host), failed(worker)), (function == "boom", function == "boom"), "{spans:?}");
+        let boom = *function == "boom";
+        assert_eq!((failed(host), failed(worker)), (boom, boom), "{spans:?}");
     }
 }
