@@ -113,7 +113,7 @@ impl PgStore {
                 .await
                 .map_err(self.sql("recording a blob version"))?;
             if found == 1 {
-                insert(&tx, &work.queue, &work.body, now, BLOB_WORK_TTL)
+                insert(&tx, &work.queue, &work.body, work.trace.as_ref(), now, BLOB_WORK_TTL)
                     .await
                     .map_err(self.sql("recording a blob version"))?;
             }

@@ -24,8 +24,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use fnwire_storage::{
-    BlobBackend, Clock, DEFAULT_MESSAGE_TTL, LeasedMessage, MessageBody, PeekedMessage, QueueStore,
-    QueueSummary, ScheduleStatus, StorageError, normalize_blob_path, poison_queue_name, validate_queue_name,
+    BlobBackend, Clock, DEFAULT_MESSAGE_TTL, LeasedMessage, MessageBody, MessageTrace, PeekedMessage,
+    QueueStore, QueueSummary, ScheduleStatus, StorageError, normalize_blob_path, poison_queue_name,
+    validate_queue_name,
 };
 use postgres::NoTls;
 
@@ -344,6 +345,7 @@ pub(crate) async fn insert(
     client: &impl GenericClient,
     queue: &str,
     body: &[u8],
+    trace: Option<&MessageTrace>,
     now: i64,
     ttl: Duration,
 ) -> Result<PeekedMessage, tokio_postgres::Error> {
@@ -355,10 +357,19 @@ pub(crate) async fn insert(
             &[&queue, &now],
         )
         .await?;
-    client.execute(&client.prepare_cached("INSERT INTO fnwire_messages (id, queue, body, inserted_ms, expires_ms, visible_ms) VALUES ($1, $2, $3, $4, $5, $4)").await?,
-        &[&id, &queue, &body, &now, &expires],
-    )
-    .await?;
+    let traceparent = trace.map(|t| t.traceparent.as_str());
+    let tracestate = trace.and_then(|t| Some(t.tracestate.as_str()).filter(|s| !s.is_empty()));
+    client
+        .execute(
+            &client
+                .prepare_cached(
+                    "INSERT INTO fnwire_messages (id, queue, body, inserted_ms, expires_ms, visible_ms, traceparent, tracestate)
+                     VALUES ($1, $2, $3, $4, $5, $4, $6, $7)",
+                )
+                .await?,
+            &[&id, &queue, &body, &now, &expires, &traceparent, &tracestate],
+        )
+        .await?;
     client
         .execute(&client.prepare_cached("SELECT pg_notify($1, $2)").await?, &[&QUEUE_CHANNEL, &queue])
         .await?;
@@ -387,7 +398,7 @@ impl QueueStore for PgStore {
             let now = self.now();
             let mut conn = self.conn_async("adding a message").await?;
             let tx = conn.transaction().await.map_err(self.sql("adding a message"))?;
-            let m = insert(&tx, queue, body, now, ttl.unwrap_or(DEFAULT_MESSAGE_TTL))
+            let m = insert(&tx, queue, body, None, now, ttl.unwrap_or(DEFAULT_MESSAGE_TTL))
                 .await
                 .map_err(self.sql("adding a message"))?;
             tx.commit().await.map_err(self.sql("adding a message"))?;
@@ -421,7 +432,7 @@ impl QueueStore for PgStore {
                 }
             }
             for m in outputs {
-                insert(&tx, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
+                insert(&tx, &m.queue, &m.body, m.trace.as_ref(), now, DEFAULT_MESSAGE_TTL)
                     .await
                     .map_err(self.sql("adding a message"))?;
             }
@@ -463,7 +474,8 @@ impl QueueStore for PgStore {
                  SET dequeue_count = m.dequeue_count + 1, pop_receipt = gen_random_uuid()::text,
                      visible_ms = $4, leased = TRUE
                  FROM picked WHERE m.seq = picked.seq
-                 RETURNING m.seq, m.id, m.body, m.dequeue_count, m.inserted_ms, m.expires_ms, m.pop_receipt",
+                 RETURNING m.seq, m.id, m.body, m.dequeue_count, m.inserted_ms, m.expires_ms, m.pop_receipt,
+                     m.traceparent, m.tracestate",
                     &[&queue, &now, &limit, &visible_at],
                 )
                 .await
@@ -482,6 +494,9 @@ impl QueueStore for PgStore {
                             expiration_time: from_millis(r.get(5)),
                             next_visible_time: from_millis(visible_at),
                             pop_receipt: r.get(6),
+                            trace: r.get::<_, Option<String>>(7).and_then(|tp| {
+                                MessageTrace::new(tp, r.get::<_, Option<String>>(8).unwrap_or_default())
+                            }),
                         },
                     )
                 })

@@ -4,7 +4,7 @@
 use tokio_postgres::Client;
 
 /// The schema version this fnwire writes and reads.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Any number, the same for every fnwire host: the advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x666e_7769_7265;
@@ -143,6 +143,13 @@ CREATE TABLE fnwire_sb_duplicates (
     "
 CREATE INDEX fnwire_sb_messages_by_expiry ON fnwire_sb_messages (entity, subscription, dead_letter, expires_ms);
 CREATE INDEX fnwire_sb_messages_by_delivery ON fnwire_sb_messages (entity, subscription, dead_letter, delivery_count);
+",
+    // The W3C trace context of the invocation that put a queue message, beside its body, so
+    // the invocation it triggers continues the trace; NULL for messages put from outside an
+    // invocation and for those stored before this version.
+    "
+ALTER TABLE fnwire_messages ADD COLUMN traceparent TEXT;
+ALTER TABLE fnwire_messages ADD COLUMN tracestate TEXT;
 "];
 
 /// Creates the schema, or brings it to [`SCHEMA_VERSION`]; a newer one is refused untouched.

@@ -153,7 +153,7 @@ impl TableStore for PgStore {
                 }
             }
             for m in outputs {
-                insert(&tx, &m.queue, &m.body, millis(now), DEFAULT_MESSAGE_TTL)
+                insert(&tx, &m.queue, &m.body, m.trace.as_ref(), millis(now), DEFAULT_MESSAGE_TTL)
                     .await
                     .map_err(self.sql("adding a message"))?;
             }

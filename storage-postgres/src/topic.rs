@@ -430,7 +430,7 @@ impl TopicStore for PgStore {
                 .await?;
             }
             for m in queue_outputs {
-                crate::insert(&tx, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
+                crate::insert(&tx, &m.queue, &m.body, m.trace.as_ref(), now, DEFAULT_MESSAGE_TTL)
                     .await
                     .map_err(self.db("adding a queue message"))?;
             }
@@ -469,7 +469,7 @@ impl TopicStore for PgStore {
                 return Err(crate::mismatch(queue, id, pop_receipt));
             }
             for m in queue_outputs {
-                crate::insert(&tx, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
+                crate::insert(&tx, &m.queue, &m.body, m.trace.as_ref(), now, DEFAULT_MESSAGE_TTL)
                     .await
                     .map_err(self.db("adding a queue message"))?;
             }

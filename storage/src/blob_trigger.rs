@@ -35,7 +35,7 @@ impl Store {
                 )?
                 .execute(params![function, blob_path, etag, now])?;
             if found == 1 {
-                insert(&tx, &work.queue, &work.body, now, BLOB_WORK_TTL)?;
+                insert(&tx, &work.queue, &work.body, work.trace.as_ref(), now, BLOB_WORK_TTL)?;
             }
             tx.commit()?;
             Ok(found == 1)

@@ -38,7 +38,7 @@ pub use error::StorageError;
 pub use host_lock::{HOST_LOCK_FILE, HostLock};
 pub use maintenance::{CheckReport, IntegrityCheck, restore};
 pub use queue::{
-    Completion, DEFAULT_MESSAGE_TTL, LeasedMessage, MessageBody, PeekedMessage, QueueSummary,
+    Completion, DEFAULT_MESSAGE_TTL, LeasedMessage, MessageBody, MessageTrace, PeekedMessage, QueueSummary,
     poison_queue_name, queue_age_since, validate_queue_name,
 };
 pub use timer::ScheduleStatus;
@@ -117,7 +117,11 @@ CREATE TABLE IF NOT EXISTS messages (
     visible_ms INTEGER NOT NULL,
     dequeue_count INTEGER NOT NULL DEFAULT 0,
     pop_receipt TEXT,
-    leased INTEGER NOT NULL DEFAULT 0
+    leased INTEGER NOT NULL DEFAULT 0,
+    -- The W3C trace context of the invocation that put the message (see `MessageTrace`);
+    -- NULL when none. Databases made before these columns get them at open.
+    traceparent TEXT,
+    tracestate TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue, visible_ms, seq);
 -- Purging expired messages and counting live ones read this index alone, never every row
@@ -215,7 +219,12 @@ impl Store {
             });
         }
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} {} COMMIT;", topic::SCHEMA)).map_err(|e| {
+        let upgrade = || -> rusqlite::Result<()> {
+            conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} {}", topic::SCHEMA))?;
+            add_missing_columns(&conn)?;
+            conn.execute_batch("COMMIT")
+        };
+        upgrade().map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
             fail(e)
         })?;
@@ -250,6 +259,28 @@ impl Store {
     pub(crate) fn sql_error(&self, what: &'static str, e: rusqlite::Error) -> StorageError {
         StorageError::from_sql(&self.path, what, e)
     }
+}
+
+/// Columns added to tables after their first release: `CREATE TABLE IF NOT EXISTS` leaves an
+/// older database's table as it was, so each is added here when it is missing. Adding a
+/// nullable column rewrites no row, and an older fnwire still reads and writes the table.
+const ADDED_COLUMNS: &[(&str, &str, &str)] =
+    &[("messages", "traceparent", "TEXT"), ("messages", "tracestate", "TEXT")];
+
+/// Adds [`ADDED_COLUMNS`] that `conn`'s tables lack; run inside the opening transaction, so two
+/// processes opening an older database at once add each column once.
+fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
+    for (table, column, kind) in ADDED_COLUMNS {
+        let present: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+            rusqlite::params![table, column],
+            |r| r.get(0),
+        )?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates a new database under a temporary name and moves it into place once it has its

@@ -15,16 +15,53 @@ use crate::{StorageError, Store, duration_ms, from_millis, millis};
 /// Azure's default message time-to-live: 7 days.
 pub const DEFAULT_MESSAGE_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
+/// The W3C trace context a message carries from the invocation that put it, kept beside the
+/// body (never in it: apps read the body as they wrote it), so the invocation the message
+/// triggers continues the same trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageTrace {
+    /// A W3C `traceparent` value: the putting invocation's span is the parent.
+    pub traceparent: String,
+    /// Its W3C `tracestate` value; empty when there was none.
+    pub tracestate: String,
+}
+
+impl MessageTrace {
+    /// The trace context of `traceparent`; none when it is empty.
+    pub fn new(traceparent: impl Into<String>, tracestate: impl Into<String>) -> Option<Self> {
+        let traceparent = traceparent.into();
+        (!traceparent.is_empty()).then(|| MessageTrace { traceparent, tracestate: tracestate.into() })
+    }
+
+    /// The stored pair back: a message without a `traceparent` carries no trace.
+    pub(crate) fn from_columns(traceparent: Option<String>, tracestate: Option<String>) -> Option<Self> {
+        MessageTrace::new(traceparent?, tracestate.unwrap_or_default())
+    }
+
+    /// The `tracestate` column: NULL for none, so an absent state stays absent.
+    pub(crate) fn tracestate_column(&self) -> Option<&str> {
+        Some(self.tracestate.as_str()).filter(|s| !s.is_empty())
+    }
+}
+
 /// A message body with the queue it goes to (an output of an invocation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageBody {
     pub queue: String,
     pub body: Vec<u8>,
+    /// The trace context of the invocation that puts it, if any.
+    pub trace: Option<MessageTrace>,
 }
 
 impl MessageBody {
     pub fn new(queue: impl Into<String>, body: impl Into<Vec<u8>>) -> Self {
-        MessageBody { queue: queue.into(), body: body.into() }
+        MessageBody { queue: queue.into(), body: body.into(), trace: None }
+    }
+
+    /// The message, carrying `trace` on to the invocation it triggers.
+    pub fn with_trace(mut self, trace: Option<MessageTrace>) -> Self {
+        self.trace = trace;
+        self
     }
 }
 
@@ -57,6 +94,9 @@ pub struct LeasedMessage {
     /// When it becomes visible again unless deleted.
     pub next_visible_time: DateTime<Utc>,
     pub pop_receipt: String,
+    /// The trace context it was put with; none for messages put from outside an invocation
+    /// (`fnwire queue put`) or stored before messages carried one.
+    pub trace: Option<MessageTrace>,
 }
 
 /// A message seen without taking it.
@@ -119,6 +159,7 @@ pub(crate) fn insert(
     tx: &Connection,
     queue: &str,
     body: &[u8],
+    trace: Option<&MessageTrace>,
     now_ms: i64,
     ttl: Duration,
 ) -> rusqlite::Result<PeekedMessage> {
@@ -129,9 +170,18 @@ pub(crate) fn insert(
     tx.prepare_cached("INSERT OR IGNORE INTO queues (name, created_ms) VALUES (?1, ?2)")?
         .execute(params![queue, now_ms])?;
     tx.prepare_cached(
-        "INSERT INTO messages (id, queue, body, inserted_ms, expires_ms, visible_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?4)",
+        "INSERT INTO messages (id, queue, body, inserted_ms, expires_ms, visible_ms, traceparent, tracestate)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7)",
     )?
-    .execute(params![id, queue, body, now_ms, expires])?;
+    .execute(params![
+        id,
+        queue,
+        body,
+        now_ms,
+        expires,
+        trace.map(|t| t.traceparent.as_str()),
+        trace.and_then(MessageTrace::tracestate_column)
+    ])?;
     Ok(PeekedMessage {
         queue: queue.to_string(),
         id,
@@ -176,7 +226,7 @@ impl Store {
         let mut conn = self.lock();
         let mut run = || -> rusqlite::Result<PeekedMessage> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let m = insert(&tx, queue, body, now, ttl.unwrap_or(DEFAULT_MESSAGE_TTL))?;
+            let m = insert(&tx, queue, body, None, now, ttl.unwrap_or(DEFAULT_MESSAGE_TTL))?;
             tx.commit()?;
             Ok(m)
         };
@@ -270,7 +320,7 @@ impl Store {
                     }
                 }
                 for m in &c.outputs {
-                    insert(conn, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
+                    insert(conn, &m.queue, &m.body, m.trace.as_ref(), now, DEFAULT_MESSAGE_TTL)
                         .map_err(statement("adding a message"))?;
                 }
                 results.push(Ok(()));
@@ -309,7 +359,8 @@ impl Store {
             let mut taken = Vec::new();
             {
                 let mut select = tx.prepare_cached(
-                    "SELECT id, body, dequeue_count, inserted_ms, expires_ms FROM messages
+                    "SELECT id, body, dequeue_count, inserted_ms, expires_ms, traceparent, tracestate
+                     FROM messages
                      WHERE queue = ?1 AND visible_ms <= ?2 ORDER BY visible_ms, seq LIMIT ?3",
                 )?;
                 let rows = select.query_map(params![queue, now, max as i64], |r| {
@@ -319,10 +370,11 @@ impl Store {
                         r.get::<_, i64>(2)?,
                         r.get::<_, i64>(3)?,
                         r.get::<_, i64>(4)?,
+                        MessageTrace::from_columns(r.get(5)?, r.get(6)?),
                     ))
                 })?;
                 for row in rows {
-                    let (id, body, count, inserted, expires) = row?;
+                    let (id, body, count, inserted, expires, trace) = row?;
                     taken.push(LeasedMessage {
                         queue: queue.to_string(),
                         id,
@@ -332,6 +384,7 @@ impl Store {
                         expiration_time: from_millis(expires),
                         next_visible_time: from_millis(visible_at),
                         pop_receipt: new_receipt(),
+                        trace,
                     });
                 }
             }

@@ -116,7 +116,7 @@ impl TableStore for Store {
             return Err(Store::mismatch(queue, id, receipt));
         }
         for m in outputs {
-            insert(&tx, &m.queue, &m.body, millis(now), DEFAULT_MESSAGE_TTL)
+            insert(&tx, &m.queue, &m.body, m.trace.as_ref(), millis(now), DEFAULT_MESSAGE_TTL)
                 .map_err(|e| self.sql_error("adding a message", e))?;
         }
         for t in tables {

@@ -654,7 +654,7 @@ impl Store {
                 }
             }
             for m in queue_outputs {
-                insert_queue_message(tx, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
+                insert_queue_message(tx, &m.queue, &m.body, m.trace.as_ref(), now, DEFAULT_MESSAGE_TTL)
                     .map_err(|e| self.sql_error("adding a queue message", e))?;
             }
             sends.iter().map(|m| self.send_in(tx, m, now)).collect()
@@ -683,7 +683,7 @@ impl Store {
                 return Err(Store::mismatch(queue, id, pop_receipt));
             }
             for m in queue_outputs {
-                insert_queue_message(tx, &m.queue, &m.body, now, DEFAULT_MESSAGE_TTL)
+                insert_queue_message(tx, &m.queue, &m.body, m.trace.as_ref(), now, DEFAULT_MESSAGE_TTL)
                     .map_err(|e| self.sql_error("adding a queue message", e))?;
             }
             sends.iter().map(|m| self.send_in(tx, m, now)).collect()

@@ -331,8 +331,10 @@ pub struct ExpressionValues {
     method_name: String,
     utc_now: DateTime<Utc>,
     rand_guid: uuid::Uuid,
-    /// The invocation's W3C trace context, which its Service Bus sends carry on.
+    /// The invocation's W3C trace context, which its Service Bus sends and queue messages
+    /// carry on.
     traceparent: Option<String>,
+    tracestate: String,
 }
 
 impl Default for ExpressionValues {
@@ -344,6 +346,7 @@ impl Default for ExpressionValues {
             utc_now: Utc::now(),
             rand_guid: uuid::Uuid::new_v4(),
             traceparent: None,
+            tracestate: String::new(),
         }
     }
 }
@@ -368,6 +371,18 @@ impl ExpressionValues {
 
     pub fn traceparent(&self) -> Option<&str> {
         self.traceparent.as_deref()
+    }
+
+    /// Sets the invocation's W3C `tracestate`, which its queue messages carry on with the
+    /// `traceparent`.
+    pub fn set_tracestate(&mut self, tracestate: &str) {
+        self.tracestate = tracestate.to_string();
+    }
+
+    /// The trace context a queue message put by the invocation carries; none when the
+    /// invocation has none.
+    pub fn message_trace(&self) -> Option<fnwire_storage::MessageTrace> {
+        fnwire_storage::MessageTrace::new(self.traceparent.clone()?, self.tracestate.clone())
     }
 
     /// Sets the function's name, the value of `{sys.MethodName}`.

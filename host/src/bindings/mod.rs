@@ -277,6 +277,7 @@ impl AppBindings {
         let mut values = AppBindings::expression_values(request);
         values.set_method_name(function);
         values.set_traceparent(request.trace_context.as_ref().map(|t| t.trace_parent.clone()));
+        values.set_tracestate(request.trace_context.as_ref().map_or("", |t| t.trace_state.as_str()));
         for b in metadata.bindings.iter().filter(|b| !b.is_trigger() && b.direction == Direction::In) {
             if b.binding_type.eq_ignore_ascii_case("table") {
                 let value = table::read_input(self.tables(BindingRole::TableInput, &b.name)?, b, &values)?;
@@ -340,8 +341,10 @@ impl AppBindings {
                     binding: binding(),
                     error,
                 })?;
+                // The trace goes beside the body, which stays exactly what the function wrote.
+                let trace = values.message_trace();
                 for body in bodies {
-                    messages.push(MessageBody::new(queue.clone(), body.to_vec()));
+                    messages.push(MessageBody::new(queue.clone(), body.to_vec()).with_trace(trace.clone()));
                 }
             } else if b.binding_type.eq_ignore_ascii_case("blob") {
                 let template = b.str_property("path").unwrap_or_default();

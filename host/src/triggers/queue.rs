@@ -67,7 +67,8 @@ impl QueueFunction {
     }
 
     /// The invocation for a message: the body as `string` (or `bytes` with dataType binary)
-    /// and the trigger metadata Azure sends.
+    /// and the trigger metadata Azure sends. A message put by an invocation continues that
+    /// invocation's trace; one put from outside (`fnwire queue put`) starts a new one.
     pub fn invocation(&self, invocation_id: &str, m: &LeasedMessage) -> InvocationRequest {
         let body = if self.binary {
             typed_data::Data::Bytes(m.body.clone().into())
@@ -82,7 +83,10 @@ impl QueueFunction {
                 rpc_data: Some(parameter_binding::RpcData::Data(TypedData { data: Some(body) })),
             }],
             trigger_metadata: trigger_metadata(m),
-            trace_context: None,
+            trace_context: m
+                .trace
+                .as_ref()
+                .map(|t| crate::http::request::continue_trace(Some(&t.traceparent), Some(&t.tracestate))),
             retry_context: None,
         }
     }
@@ -366,6 +370,7 @@ mod tests {
             expiration_time: t,
             next_visible_time: t,
             pop_receipt: "r1".into(),
+            trace: None,
         }
     }
 
@@ -428,6 +433,7 @@ mod tests {
             expiration_time: t,
             next_visible_time: t,
             pop_receipt: "r1".into(),
+            trace: None,
         };
         let mut trigger =
             fnwire_metadata::Binding::new("msg", "queueTrigger", fnwire_metadata::Direction::In)
@@ -450,6 +456,20 @@ mod tests {
         trigger.data_type = Some(fnwire_metadata::DataType::Binary);
         let binary = QueueFunction::from_binding("work", "fid", &trigger).unwrap();
         assert_eq!(body(&binary.invocation("inv", &m)), typed_data::Data::Bytes(b"hello".to_vec().into()));
+        assert!(req.trace_context.is_none(), "a message put from outside an invocation starts a new trace");
+        let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let traced =
+            LeasedMessage { trace: fnwire_storage::MessageTrace::new(parent, "vendor=1"), ..m.clone() };
+        let context = f.invocation("inv", &traced).trace_context.expect("a trace context");
+        let parts: Vec<&str> = context.trace_parent.split('-').collect();
+        assert_eq!(parts[1], "0af7651916cd43dd8448eb211c80319c", "the same trace");
+        assert_ne!(parts[2], "b7ad6b7169203331", "a span of its own");
+        assert_eq!(context.trace_state, "vendor=1");
+        assert_eq!(
+            context.attributes[fnwire_telemetry::trace_id::PARENT_SPAN_ID_ATTRIBUTE],
+            "b7ad6b7169203331",
+            "the putting invocation's span is the parent"
+        );
         let bad = fnwire_metadata::Binding::new("msg", "queueTrigger", fnwire_metadata::Direction::In)
             .with("queueName", "Bad_Name");
         assert!(

@@ -1,8 +1,8 @@
 //! OpenTelemetry export through the real `fnwire` binary and the test worker, to an OTLP receiver
 //! of the test's own (the collector's gRPC service from `opentelemetry-proto`, or its
 //! HTTP/protobuf form): an HTTP request with a `traceparent` runs a function whose Service Bus
-//! output triggers a second function, and both invocations' spans arrive in the caller's trace,
-//! the second beneath the first.
+//! output (or storage-queue output) triggers a second function, and both invocations' spans
+//! arrive in the caller's trace, the second beneath the first.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -260,6 +260,74 @@ async fn an_http_request_and_the_queue_invocation_it_causes_are_one_trace_over_g
     assert_ne!(string_attribute(&http, "faas.invocation_id"), string_attribute(&queue, "faas.invocation_id"));
 }
 
+/// An app of two host-indexed relays over storage queues: an HTTP function whose return value
+/// goes to the queue `traced-work`, and the function that queue triggers, which puts the
+/// message on (upper-cased again) to `traced-done`.
+fn storage_queue_relay_app() -> (tempfile::TempDir, Store) {
+    let app = test_worker_app();
+    std::fs::write(app.path().join("local.settings.json"), r#"{"Values":{"TEST_WORKER_HOST_INDEXING":"1"}}"#)
+        .unwrap();
+    std::fs::write(app.path().join("host.json"), r#"{"version":"2.0"}"#).unwrap();
+    let functions = [
+        (
+            "relayenqueue",
+            serde_json::json!({"bindings": [
+                {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous", "methods": ["post"]},
+                {"type": "queue", "direction": "out", "name": "$return", "queueName": "traced-work"},
+            ]}),
+        ),
+        (
+            "relayqueuework",
+            serde_json::json!({"bindings": [
+                {"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "traced-work"},
+                {"type": "queue", "direction": "out", "name": "$return", "queueName": "traced-done"},
+            ]}),
+        ),
+    ];
+    for (name, function) in functions {
+        std::fs::create_dir(app.path().join(name)).unwrap();
+        std::fs::write(app.path().join(name).join("function.json"), function.to_string()).unwrap();
+    }
+    let store = Store::open(&app.path().join(".fnwire")).unwrap();
+    (app, store)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_storage_queue_message_carries_the_trace_from_the_http_invocation_to_the_one_it_triggers() {
+    let (received, address) = grpc_receiver().await;
+    let (app, store) = storage_queue_relay_app();
+    let endpoint = format!("http://{address}");
+    let fnwire = Fnwire::spawn_with_env(
+        app.path(),
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+        ],
+    );
+    fnwire.wait_for_output("Host started", STARTUP_BOUND);
+    let traceparent = format!("00-{TRACE}-{CALLER_SPAN}-01");
+    let headers = [("traceparent", traceparent.as_str()), ("tracestate", "vendor=1")];
+    let reply = request("POST", &fnwire.url("/api/relayenqueue"), &headers, "hi").await;
+    assert!(reply.status < 300, "the HTTP function failed: {reply:?}\n{}", fnwire.output());
+    let [(_, http), (_, queue)] = received.wait_for(["relayenqueue", "relayqueuework"], &fnwire).await;
+
+    // The queue function saw the body exactly as the HTTP function wrote it ("HI"), not a
+    // wrapper around it, and upper-cased it once more.
+    let done = store.peek("traced-done", 10).unwrap();
+    assert_eq!(done.iter().map(|m| m.body.as_slice()).collect::<Vec<_>>(), [&b"HI"[..]], "the relays ran");
+    assert_eq!(hex(&http.trace_id), TRACE);
+    assert_eq!(hex(&queue.trace_id), TRACE, "the queue invocation continues the HTTP request's trace");
+    assert_eq!(queue.parent_span_id, http.span_id, "the queue invocation hangs beneath the HTTP one");
+    assert_ne!(queue.span_id, http.span_id);
+    assert_eq!(queue.trace_state, http.trace_state, "the tracestate travels with the message");
+    assert_eq!(http.trace_state, "vendor=1");
+    assert_eq!(queue.kind, SpanKind::Consumer as i32);
+    assert_eq!(string_attribute(&queue, "fnwire.trigger"), "queueTrigger");
+    assert_eq!(string_attribute(&queue, "fnwire.outcome"), "Succeeded");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn spans_still_waiting_for_their_batch_are_exported_over_http_when_the_host_stops() {
     let (received, address) = http_receiver().await;
@@ -333,25 +401,41 @@ async fn a_rust_workers_span_of_each_invocation_hangs_beneath_the_hosts() {
     let reply = request("GET", &fnwire.url("/api/hello?name=Ada"), &headers, "").await;
     assert_eq!(reply.status, 200, "{}", fnwire.output());
     assert_eq!(request("GET", &fnwire.url("/api/boom"), &headers, "").await.status, 500);
+    // HTTP → worker → storage queue `jobs` → worker: `work` continues the trace of `enqueue`.
+    assert_eq!(request("POST", &fnwire.url("/api/enqueue"), &headers, "job").await.status, 202);
 
     let deadline = Instant::now() + SPANS_BOUND;
-    let (mut hello, mut boom) = (named(&received, "hello"), named(&received, "boom"));
-    while hello.len() < 2 || boom.len() < 2 {
+    let functions = ["hello", "boom", "enqueue", "work"];
+    let mut spans = functions.map(|f| named(&received, f));
+    while spans.iter().any(|s| s.len() < 2) {
         assert!(
             Instant::now() < deadline,
-            "the host's and the worker's spans did not arrive within {SPANS_BOUND:?}: hello {hello:?}, boom {boom:?}; \
-             output:\n{}",
+            "the host's and the worker's spans did not arrive within {SPANS_BOUND:?}: {spans:?}; output:\n{}",
             fnwire.output()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-        (hello, boom) = (named(&received, "hello"), named(&received, "boom"));
+        spans = functions.map(|f| named(&received, f));
     }
-    for (function, spans) in [("hello", &hello), ("boom", &boom)] {
-        let host = spans.iter().map(|(_, s)| s).find(|s| s.kind == SpanKind::Server as i32);
+    // The host's span of each invocation is the one that is not the worker's (Internal).
+    let host_span = |spans: &[(String, Span)]| {
+        spans.iter().map(|(_, s)| s).find(|s| s.kind != SpanKind::Internal as i32).cloned()
+    };
+    let enqueue_span = host_span(&spans[2]).expect("the host's span of enqueue");
+    for (function, spans) in functions.iter().zip(&spans) {
+        let host = host_span(spans);
         let worker = spans.iter().map(|(_, s)| s).find(|s| s.kind == SpanKind::Internal as i32);
-        let (Some(host), Some(worker)) = (host, worker) else { panic!("{function}: {spans:?}") };
-        assert_eq!(hex(&host.trace_id), TRACE);
-        assert_eq!(hex(&host.parent_span_id), CALLER_SPAN);
+        let (Some(host), Some(worker)) = (host.as_ref(), worker) else { panic!("{function}: {spans:?}") };
+        assert_eq!(hex(&host.trace_id), TRACE, "{function}: in the caller's trace");
+        if *function == "work" {
+            assert_eq!(host.kind, SpanKind::Consumer as i32);
+            assert_eq!(
+                host.parent_span_id, enqueue_span.span_id,
+                "work: its invocation hangs beneath the one that put its message"
+            );
+        } else {
+            assert_eq!(host.kind, SpanKind::Server as i32);
+            assert_eq!(hex(&host.parent_span_id), CALLER_SPAN, "{function}");
+        }
         assert_eq!(worker.trace_id, host.trace_id, "{function}: the worker's span is in the caller's trace");
         assert_eq!(
             worker.parent_span_id, host.span_id,
@@ -363,6 +447,7 @@ async fn a_rust_workers_span_of_each_invocation_hangs_beneath_the_hosts() {
         );
         assert!(spans.iter().all(|(service, _)| service == "hello"), "{spans:?}");
         let failed = |span: &Span| span.status.as_ref().is_some_and(|s| s.code == 2);
-        assert_eq!((failed(host), failed(worker)), (function == "boom", function == "boom"), "{spans:?}");
+        let boom = *function == "boom";
+        assert_eq!((failed(host), failed(worker)), (boom, boom), "{spans:?}");
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use fnwire_storage::{MessageBody, ScheduleStatus, StorageError};
+use fnwire_storage::{MessageBody, MessageTrace, ScheduleStatus, StorageError};
 
 use crate::{on_both, on_both_blob_stores};
 
@@ -203,5 +203,45 @@ fn blobs_are_written_whole_read_back_and_listed_by_container() {
             let err = blobs.write(bad, b"x").unwrap_err().to_string();
             assert!(err.contains("is not valid"), "{backend}: {bad}: {err}");
         }
+    });
+}
+
+#[test]
+fn a_message_keeps_the_trace_context_it_was_put_with_and_one_without_has_none() {
+    on_both(|backend, store, clock| {
+        let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let traced = MessageTrace::new(parent, "vendor=1,other=2");
+        let no_state = MessageTrace::new(parent, "");
+        store
+            .put_many(&[
+                MessageBody::new("work", b"traced".to_vec()).with_trace(traced.clone()),
+                MessageBody::new("work", b"no state".to_vec()).with_trace(no_state.clone()),
+                MessageBody::new("work", b"plain".to_vec()),
+            ])
+            .unwrap();
+        store.put("work", b"from outside", None).unwrap();
+        let taken = store.get_messages("work", 10, MINUTE).unwrap();
+        let by_body: Vec<(&[u8], Option<MessageTrace>)> =
+            taken.iter().map(|m| (m.body.as_slice(), m.trace.clone())).collect();
+        assert_eq!(
+            by_body,
+            vec![
+                (&b"traced"[..], traced.clone()),
+                (&b"no state"[..], no_state),
+                (&b"plain"[..], None),
+                (&b"from outside"[..], None),
+            ],
+            "{backend}: the body stays as written, the trace beside it"
+        );
+        // A completion's outputs carry theirs, and a message given back keeps its own.
+        let held = &taken[0];
+        let output = MessageBody::new("next", b"onward".to_vec()).with_trace(traced.clone());
+        store.complete_and_put(Some(("work", &held.id, &held.pop_receipt)), &[output]).unwrap();
+        let onward = store.get_messages("next", 1, MINUTE).unwrap().remove(0);
+        assert_eq!(onward.trace, traced, "{backend}");
+        store.release("next", &onward.id, &onward.pop_receipt, Duration::ZERO).unwrap();
+        clock.advance(Duration::from_secs(1));
+        let again = store.get_messages("next", 1, MINUTE).unwrap().remove(0);
+        assert_eq!((again.dequeue_count, again.trace), (2, traced), "{backend}");
     });
 }

@@ -164,3 +164,29 @@ async fn a_store_opens_works_and_drops_inside_async_code() {
     assert_eq!(store.message_count("async-queue").unwrap(), 1);
     drop(store);
 }
+
+#[test]
+fn messages_stored_before_schema_6_come_back_without_a_trace_context() {
+    let db = TestDatabase::new();
+    let clock = ManualClock::default();
+    let store = pg_store(&db, &clock);
+    store.put("work", b"old", None).unwrap();
+    drop(store);
+    // The database as schema 5 left it: no trace columns.
+    let mut client = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "ALTER TABLE fnwire_messages DROP COLUMN traceparent, DROP COLUMN tracestate;
+             UPDATE fnwire_schema SET version = 5;",
+        )
+        .unwrap();
+    let store = pg_store(&db, &clock);
+    let version: i64 = client.query_one("SELECT version FROM fnwire_schema", &[]).unwrap().get(0);
+    assert_eq!(version, SCHEMA_VERSION);
+    let trace =
+        fnwire_storage::MessageTrace::new("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "");
+    store.put_many(&[MessageBody::new("work", b"new".to_vec()).with_trace(trace.clone())]).unwrap();
+    let taken = store.get_messages("work", 10, Duration::from_secs(30)).unwrap();
+    let got: Vec<_> = taken.iter().map(|m| (m.body.as_slice(), m.trace.clone())).collect();
+    assert_eq!(got, vec![(&b"old"[..], None), (&b"new"[..], trace)]);
+}

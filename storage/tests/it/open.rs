@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use fnwire_storage::{DATABASE_FILE, StorageError, Store, StoreOptions};
+use fnwire_storage::{DATABASE_FILE, MessageBody, MessageTrace, StorageError, Store, StoreOptions};
 
 #[test]
 fn a_file_that_is_not_a_database_is_an_error_and_is_left_untouched() {
@@ -179,4 +179,28 @@ fn restore_replaces_an_empty_store() {
     }
     fnwire_storage::restore(dir.path(), &copy).unwrap();
     assert_eq!(count_messages(&Store::open(dir.path()).unwrap()), 1);
+}
+
+#[test]
+fn a_database_from_before_trace_columns_gets_them_at_open_and_its_messages_carry_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.put("work", b"old", None).unwrap();
+    drop(store);
+    // The messages table as fnwire created it before messages carried a trace context.
+    let old = rusqlite_connection(&dir.path().join(DATABASE_FILE));
+    old.execute_batch(
+        "ALTER TABLE messages DROP COLUMN traceparent; ALTER TABLE messages DROP COLUMN tracestate;",
+    )
+    .unwrap();
+    drop(old);
+    let store = Store::open(dir.path()).unwrap();
+    let trace = MessageTrace::new("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "vendor=1");
+    store.put_many(&[MessageBody::new("work", b"new".to_vec()).with_trace(trace.clone())]).unwrap();
+    let taken = store.get_messages("work", 10, Duration::from_secs(30)).unwrap();
+    let got: Vec<_> = taken.iter().map(|m| (m.body.as_slice(), m.trace.clone())).collect();
+    assert_eq!(got, vec![(&b"old"[..], None), (&b"new"[..], trace)]);
+    drop(store);
+    // Opening again finds the columns there and adds nothing.
+    drop(Store::open(dir.path()).unwrap());
 }
