@@ -53,14 +53,17 @@ mkdir -p target
 # Debian's wrapper runs the broker (and rabbitmqctl) as the rabbitmq user when called as root.
 rabbitmq-server -detached >&2
 touch "$marker"
-# await_startup waits for the node to boot; bounded so a broken install fails the run.
-timeout 120 rabbitmqctl await_startup >&2
-deadline=$((SECONDS + 60))
-until answers "$default_url"; do
+# `-detached` returns before the node has registered, and `rabbitmqctl await_startup` fails at
+# once ("node 'rabbit' not running at all") until it has: ask again until the node has booted and
+# the port answers. Bounded, so a broken install fails the run.
+deadline=$((SECONDS + 120))
+until rabbitmqctl -q await_startup >/dev/null 2>&1 && answers "$default_url"; do
   if [ "$SECONDS" -ge "$deadline" ]; then
-    echo "RabbitMQ started but does not accept connections on 127.0.0.1:5672" >&2
+    rabbitmqctl await_startup >&2 || true
+    echo "RabbitMQ was started but did not accept connections on 127.0.0.1:5672 within 120 s" >&2
     exit 1
   fi
   sleep 1
 done
+echo "RabbitMQ started" >&2
 echo "export FNWIRE_TEST_AMQP='$default_url'"
