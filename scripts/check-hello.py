@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -96,7 +97,9 @@ def main():
     if failures:
         with open(log_path, encoding="utf-8", errors="replace") as log:
             sys.stderr.write(log.read()[-6000:])
+        shutil.rmtree(storage, ignore_errors=True)
         raise SystemExit("hello contract failed under " + " ".join(command) + ":\n  " + "\n  ".join(failures))
+    shutil.rmtree(storage, ignore_errors=True)
     print(f"hello contract passed under {' '.join(command)} ({app})")
 
 

@@ -211,6 +211,7 @@ test('a registration mistake stops the worker at load time, naming the function'
     encoding: 'utf8',
     timeout: 30000,
   });
+  fs.rmSync(dir, { recursive: true, force: true });
   assert.equal(result.status, 1);
   assert.match(result.stderr, /app\.queueTrigger\('broken'\) is not a valid function/);
   assert.match(result.stderr, /did you mean `queue`\?/);

@@ -8,8 +8,15 @@ const os = require('node:os');
 const path = require('node:path');
 const { entryFiles } = require('../lib/entry-files');
 
+// Every app folder a test makes is removed when the file's tests end.
+const made = [];
+test.after(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 function app(files, main) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fnwire-entry-'));
+  made.push(dir);
   for (const f of files) {
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
     fs.writeFileSync(path.join(dir, f), '');
