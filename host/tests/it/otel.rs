@@ -161,11 +161,7 @@ fn hex(bytes: &[u8]) -> String {
 /// HTTP function whose return value goes to the Service Bus queue `relayed`, and the function
 /// that queue triggers, which sends on to `done`.
 fn relay_app() -> (tempfile::TempDir, Store) {
-    let app = test_worker_app();
-    std::fs::write(app.path().join("local.settings.json"), r#"{"Values":{"TEST_WORKER_HOST_INDEXING":"1"}}"#)
-        .unwrap();
-    std::fs::write(app.path().join("host.json"), r#"{"version":"2.0"}"#).unwrap();
-    let functions = [
+    let (app, store) = host_indexed_app([
         (
             "relayhttp",
             serde_json::json!({"bindings": [
@@ -180,12 +176,7 @@ fn relay_app() -> (tempfile::TempDir, Store) {
                 {"type": "serviceBus", "direction": "out", "name": "$return", "queueName": "done"},
             ]}),
         ),
-    ];
-    for (name, function) in functions {
-        std::fs::create_dir(app.path().join(name)).unwrap();
-        std::fs::write(app.path().join(name).join("function.json"), function.to_string()).unwrap();
-    }
-    let store = Store::open(&app.path().join(".fnwire")).unwrap();
+    ]);
     for queue in ["relayed", "done"] {
         store
             .declare_entity(&EntityDecl::queue(
@@ -264,11 +255,7 @@ async fn an_http_request_and_the_queue_invocation_it_causes_are_one_trace_over_g
 /// goes to the queue `traced-work`, and the function that queue triggers, which puts the
 /// message on (upper-cased again) to `traced-done`.
 fn storage_queue_relay_app() -> (tempfile::TempDir, Store) {
-    let app = test_worker_app();
-    std::fs::write(app.path().join("local.settings.json"), r#"{"Values":{"TEST_WORKER_HOST_INDEXING":"1"}}"#)
-        .unwrap();
-    std::fs::write(app.path().join("host.json"), r#"{"version":"2.0"}"#).unwrap();
-    let functions = [
+    host_indexed_app([
         (
             "relayenqueue",
             serde_json::json!({"bindings": [
@@ -283,7 +270,16 @@ fn storage_queue_relay_app() -> (tempfile::TempDir, Store) {
                 {"type": "queue", "direction": "out", "name": "$return", "queueName": "traced-done"},
             ]}),
         ),
-    ];
+    ])
+}
+
+/// The test worker's app with these functions, indexed by the host from their `function.json`
+/// (the test worker relays each input upper-cased), and its store.
+fn host_indexed_app<const N: usize>(functions: [(&str, serde_json::Value); N]) -> (tempfile::TempDir, Store) {
+    let app = test_worker_app();
+    std::fs::write(app.path().join("local.settings.json"), r#"{"Values":{"TEST_WORKER_HOST_INDEXING":"1"}}"#)
+        .unwrap();
+    std::fs::write(app.path().join("host.json"), r#"{"version":"2.0"}"#).unwrap();
     for (name, function) in functions {
         std::fs::create_dir(app.path().join(name)).unwrap();
         std::fs::write(app.path().join(name).join("function.json"), function.to_string()).unwrap();
