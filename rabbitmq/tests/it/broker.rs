@@ -93,6 +93,21 @@ impl Vhost {
     pub fn close_all_connections(&self) {
         rabbitmqctl(&["close_all_connections", "-p", &self.name, "closed by the test"]);
     }
+
+    /// Messages on `queue` the broker still holds: ready, and delivered but not acknowledged.
+    #[allow(dead_code)]
+    pub fn unsettled(&self, queue: &str) -> u64 {
+        let out = std::process::Command::new("rabbitmqctl")
+            .args(["list_queues", "-p", &self.name, "-q", "--no-table-headers", "name", "messages"])
+            .output()
+            .expect("rabbitmqctl list_queues");
+        assert!(out.status.success(), "rabbitmqctl list_queues: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| line.split_once(char::is_whitespace))
+            .find(|(name, _)| *name == queue)
+            .map_or(0, |(_, count)| count.trim().parse().expect("a message count"))
+    }
 }
 
 impl Drop for Vhost {
