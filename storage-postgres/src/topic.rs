@@ -63,6 +63,27 @@ impl PgStore {
         Ok(())
     }
 
+    /// What every completion writes after settling its trigger message: the storage-queue
+    /// outputs, then the Service Bus sends, inside the caller's transaction.
+    async fn put_and_send_in(
+        &self,
+        tx: &impl GenericClient,
+        queue_outputs: &[MessageBody],
+        sends: &[Outgoing],
+        now: i64,
+    ) -> Result<Vec<SendOutcome>, StorageError> {
+        for m in queue_outputs {
+            crate::insert(tx, &m.queue, &m.body, m.trace.as_ref(), now, DEFAULT_MESSAGE_TTL)
+                .await
+                .map_err(self.db("adding a queue message"))?;
+        }
+        let mut outcomes = Vec::with_capacity(sends.len());
+        for m in sends {
+            outcomes.push(self.send_in(tx, m, now).await?);
+        }
+        Ok(outcomes)
+    }
+
     async fn send_in(
         &self,
         tx: &impl GenericClient,
@@ -429,15 +450,7 @@ impl TopicStore for PgStore {
                 )
                 .await?;
             }
-            for m in queue_outputs {
-                crate::insert(&tx, &m.queue, &m.body, m.trace.as_ref(), now, DEFAULT_MESSAGE_TTL)
-                    .await
-                    .map_err(self.db("adding a queue message"))?;
-            }
-            let mut outcomes = Vec::with_capacity(sends.len());
-            for m in sends {
-                outcomes.push(self.send_in(&tx, m, now).await?);
-            }
+            let outcomes = self.put_and_send_in(&tx, queue_outputs, sends, now).await?;
             tx.commit().await.map_err(self.db("completing a message"))?;
             Ok(outcomes)
         })
@@ -468,15 +481,7 @@ impl TopicStore for PgStore {
                 // Dropping the transaction rolls it back: nothing of this completion stays.
                 return Err(crate::mismatch(queue, id, pop_receipt));
             }
-            for m in queue_outputs {
-                crate::insert(&tx, &m.queue, &m.body, m.trace.as_ref(), now, DEFAULT_MESSAGE_TTL)
-                    .await
-                    .map_err(self.db("adding a queue message"))?;
-            }
-            let mut outcomes = Vec::with_capacity(sends.len());
-            for m in sends {
-                outcomes.push(self.send_in(&tx, m, now).await?);
-            }
+            let outcomes = self.put_and_send_in(&tx, queue_outputs, sends, now).await?;
             tx.commit().await.map_err(self.db("completing a message"))?;
             Ok(outcomes)
         })

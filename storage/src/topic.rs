@@ -443,6 +443,22 @@ impl Store {
         self.sb_tx("sending messages", |tx| messages.iter().map(|m| self.send_in(tx, m, now)).collect())
     }
 
+    /// What every completion writes after settling its trigger message: the storage-queue
+    /// outputs, then the Service Bus sends, inside the caller's transaction.
+    fn put_and_send_in(
+        &self,
+        tx: &Connection,
+        queue_outputs: &[MessageBody],
+        sends: &[Outgoing],
+        now: i64,
+    ) -> Result<Vec<SendOutcome>, StorageError> {
+        for m in queue_outputs {
+            insert_queue_message(tx, &m.queue, &m.body, m.trace.as_ref(), now, DEFAULT_MESSAGE_TTL)
+                .map_err(|e| self.sql_error("adding a queue message", e))?;
+        }
+        sends.iter().map(|m| self.send_in(tx, m, now)).collect()
+    }
+
     fn send_in(&self, tx: &Connection, out: &Outgoing, now: i64) -> Result<SendOutcome, StorageError> {
         let sql = |e| self.sql_error("sending a message", e);
         let entity: Option<(i64, Option<i64>)> = tx
@@ -653,11 +669,7 @@ impl Store {
                     return Err(Store::lost(lock));
                 }
             }
-            for m in queue_outputs {
-                insert_queue_message(tx, &m.queue, &m.body, m.trace.as_ref(), now, DEFAULT_MESSAGE_TTL)
-                    .map_err(|e| self.sql_error("adding a queue message", e))?;
-            }
-            sends.iter().map(|m| self.send_in(tx, m, now)).collect()
+            self.put_and_send_in(tx, queue_outputs, sends, now)
         })
     }
 
@@ -682,11 +694,7 @@ impl Store {
             {
                 return Err(Store::mismatch(queue, id, pop_receipt));
             }
-            for m in queue_outputs {
-                insert_queue_message(tx, &m.queue, &m.body, m.trace.as_ref(), now, DEFAULT_MESSAGE_TTL)
-                    .map_err(|e| self.sql_error("adding a queue message", e))?;
-            }
-            sends.iter().map(|m| self.send_in(tx, m, now)).collect()
+            self.put_and_send_in(tx, queue_outputs, sends, now)
         })
     }
 
