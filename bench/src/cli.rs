@@ -11,7 +11,7 @@ use crate::stats::{Row, render_table, to_json};
 const USAGE: &str = "usage: fnwire-bench [SCENARIO…] [--quick] [--json FILE]
        fnwire-bench --instructions ROW [--requests N]   (instructions per request under callgrind; ROW: http-rust, http-large, queue)
 scenarios: hop (alias stream-limit), http-rust, http-large, http-python, http-python-async, http-python-azure, http-node, http-node-azure, queue,
-           cold-start-rust, cold-start-python, cold-start-node,
+           cold-start-rust, cold-start-python, cold-start-node, rss-after-load,
            durable-chain, durable-fanout, durable-python, topic-fanout, rabbitmq (default: all)";
 
 /// What the command line asks for.
@@ -162,6 +162,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             "cold-start-rust" => scenarios::cold_start_rust(&env).await,
             "cold-start-python" => scenarios::cold_start_python(&env).await,
             "cold-start-node" => scenarios::cold_start_node(&env).await,
+            "rss-after-load" => crate::memory::rss_after_load(&env).await,
             "durable-chain" => crate::durable::durable_chain(&env).await,
             "durable-fanout" => crate::durable::durable_fanout(&env).await,
             "durable-python" => crate::durable::durable_python(&env).await,

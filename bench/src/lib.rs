@@ -9,6 +9,7 @@ pub mod cli;
 pub mod durable;
 pub mod instructions;
 pub mod load;
+pub mod memory;
 pub mod peers;
 pub mod procs;
 pub mod rabbitmq;

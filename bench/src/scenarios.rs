@@ -43,6 +43,7 @@ pub const ALL: &[&str] = &[
     "cold-start-rust",
     "cold-start-python",
     "cold-start-node",
+    "rss-after-load",
     "durable-chain",
     "durable-fanout",
     "durable-python",
@@ -68,7 +69,7 @@ impl Env {
     }
 }
 
-fn addr(port: u16) -> SocketAddr {
+pub(crate) fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
@@ -100,7 +101,7 @@ pub(crate) fn program(
 }
 
 /// The bench's own plain hyper server answering with `recorded`.
-fn plain_hyper(env: &Env, name: &str, recorded: &Recorded) -> anyhow::Result<Served> {
+pub(crate) fn plain_hyper(env: &Env, name: &str, recorded: &Recorded) -> anyhow::Result<Served> {
     let file = env.work.join(format!("{name}.response.json"));
     std::fs::write(&file, serde_json::to_string(recorded)?)?;
     let port = free_port()?;
@@ -364,7 +365,7 @@ pub(crate) async fn compare_http(
 }
 
 /// Records fnwire's answer so a plain server can send the same bytes.
-async fn record(served: &Served, path: &str) -> anyhow::Result<Recorded> {
+pub(crate) async fn record(served: &Served, path: &str) -> anyhow::Result<Recorded> {
     let (status, body, headers) = crate::load::get_once(served.addr, path).await?;
     let skip = ["content-length", "date", "transfer-encoding", "connection"];
     Ok(Recorded {
