@@ -115,9 +115,7 @@ def _context(data: _native.ContextData) -> Context:
 
 def _wrap_input(kind: str, value: Any, annotation: Any) -> Any:
     if kind == "http":
-        return HttpRequest(
-            value.method, value.url, headers=value.headers, query=value.query, route_params=value.params, body=value.body
-        )
+        return HttpRequest._of_core(value)
     if kind == "timer":
         status = value.schedule_status
         return TimerInfo(
@@ -204,10 +202,8 @@ def _kwargs(entry: FunctionInfo, inputs: Sequence[Any], context: _native.Context
 def _encode(value: Any, binding_type: Optional[str], binding: str) -> Any:
     """A value set on an output binding, as the `_native` value the core sends (see BRIDGE.md)."""
     if isinstance(value, HttpResponse):
-        headers = [
-            (str(k), str(v)) for k, vs in value.headers.items() for v in (vs if isinstance(vs, list) else [vs])
-        ]
-        return _native.HttpResponseData(value.status_code, headers, value.cookies, value.get_body())
+        # The core reads the response's fields itself: one conversion, in Rust (BRIDGE.md).
+        return value
     if binding_type == "http":
         # Plain values returned from an HTTP function become a 200 response.
         if isinstance(value, (str, bytes, bytearray)):
