@@ -15,8 +15,10 @@ use fnwire::{
     TimerInfo,
 };
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyType};
 use serde_json::Value;
 
 /// How a parameter wants its input binding's value.
@@ -385,6 +387,66 @@ impl HttpResponseData {
         }
         Ok(HttpResponseData { response })
     }
+}
+
+/// fnwire's `HttpResponse` class, which the package's runner hands back as it is.
+static RESPONSE_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// A value a function produced for a binding, as the host value to send: a `fnwire.HttpResponse`
+/// is read here field by field, in one conversion to the SDK's checked response, instead of being
+/// copied into an `HttpResponseData` first; other values are read as [`OutputValue`]s.
+pub fn output_data(value: &Bound<'_, PyAny>) -> PyResult<Result<TypedData, FunctionError>> {
+    let py = value.py();
+    if value.is_instance(RESPONSE_CLASS.import(py, "fnwire._types", "HttpResponse")?)? {
+        return Ok(response_of(value)?.into_typed_data());
+    }
+    let value: OutputValue = value.extract()?;
+    Ok(value.into_typed_data())
+}
+
+/// A `fnwire.HttpResponse` as the SDK's response: `status_code`, `headers` (a value that is a
+/// list is a header sent once per item; names and values are `str()`-ed), `cookies` and the body.
+/// A value the SDK's rules refuse raises `ValueError` with its message.
+fn response_of(value: &Bound<'_, PyAny>) -> PyResult<HttpResponse> {
+    let py = value.py();
+    let status: i64 = value.getattr(intern!(py, "status_code"))?.extract()?;
+    let mut headers = Vec::new();
+    let mut add = |name: &Bound<'_, PyAny>, values: Bound<'_, PyAny>| -> PyResult<()> {
+        let name = name.str()?.to_cow()?.into_owned();
+        match values.cast::<PyList>() {
+            Ok(list) => {
+                for item in list.iter() {
+                    headers.push((name.clone(), item.str()?.to_cow()?.into_owned()));
+                }
+            }
+            Err(_) => headers.push((name, values.str()?.to_cow()?.into_owned())),
+        }
+        Ok(())
+    };
+    let header_values = value.getattr(intern!(py, "headers"))?;
+    match header_values.cast::<PyDict>() {
+        Ok(dict) => {
+            for (name, values) in dict.iter() {
+                add(&name, values)?;
+            }
+        }
+        // A mapping the function put there itself.
+        Err(_) => {
+            for item in header_values.call_method0(intern!(py, "items"))?.try_iter()? {
+                let (name, values): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+                add(&name, values)?;
+            }
+        }
+    }
+    let body = value.getattr(intern!(py, "_body"))?;
+    let body = bytes::Bytes::copy_from_slice(body.cast::<PyBytes>()?.as_bytes());
+    let fields = ResponseFields { status: status as f64, headers, body, ..ResponseFields::default() };
+    let mut response = fields.into_response().map_err(|e| PyValueError::new_err(e.to_string()))?;
+    for cookie in value.getattr(intern!(py, "cookies"))?.try_iter()? {
+        let cookie = cookie?;
+        response = response.with_cookie(cookie.cast::<Cookie>()?.get().cookie.clone());
+    }
+    Ok(response)
 }
 
 /// A value a function produced for a binding.

@@ -21,7 +21,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::convert::{self, Decoded, InputKind, Outcome, OutputValue};
+use crate::convert::{self, Decoded, InputKind, Outcome};
 use crate::metadata::FunctionEntry;
 
 /// Target of the tracing events that carry Python log records to the host.
@@ -412,20 +412,16 @@ fn returned_from(py: Python<'_>, outcome: &Bound<'_, PyAny>) -> Returned {
         };
         let success = success.get();
         let return_value = match &success.return_value {
-            Some(value) => {
-                let value: OutputValue = value.bind(py).extract()?;
-                match value.into_typed_data() {
-                    Ok(data) => Some(data),
-                    Err(e) => return Ok(Err(e.in_binding("$return"))),
-                }
-            }
+            Some(value) => match convert::output_data(value.bind(py))? {
+                Ok(data) => Some(data),
+                Err(e) => return Ok(Err(e.in_binding("$return"))),
+            },
             None => None,
         };
         let mut outputs = Vec::new();
         for (name, value) in success.outputs.bind(py).iter() {
             let name: String = name.extract()?;
-            let value: OutputValue = value.extract()?;
-            match value.into_typed_data() {
+            match convert::output_data(&value)? {
                 Ok(data) => outputs.push((name, data)),
                 Err(e) => return Ok(Err(e.in_binding(&name))),
             }

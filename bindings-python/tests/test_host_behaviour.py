@@ -38,6 +38,11 @@ def headers(req: fnwire.HttpRequest) -> fnwire.HttpResponse:
     return res
 
 
+@app.http_trigger(route="bad-header", auth_level="anonymous")
+def bad_header(req: fnwire.HttpRequest) -> fnwire.HttpResponse:
+    return fnwire.HttpResponse("never sent", headers={"not a token": "x"})
+
+
 @app.http_trigger(route="stuck", auth_level="anonymous")
 def stuck(req: fnwire.HttpRequest):
     while True:
@@ -133,6 +138,14 @@ def test_every_value_of_a_repeated_header_reaches_the_client(host):
     # One header line per name on the wire, its values joined in order, as Azure's host sends them.
     assert headers.get_all("Link") == ["</a.css>; rel=preload, </b.js>; rel=preload"]
     assert headers.get_all("X-Trace") == ["one, two"]
+
+
+def test_a_response_the_sdk_refuses_fails_the_invocation_with_its_message(host):
+    # The core reads a returned HttpResponse itself; its header check still applies.
+    status, body, _ = request(f"{host.base}/api/bad-header")
+    assert status == 500 and b"never sent" not in body
+    host.wait_for("ValueError")
+    assert "not a token" in host.output(), host.output()
 
 
 def test_async_functions_run_concurrently_and_their_cancel_reaches_the_task(host):

@@ -121,7 +121,8 @@ class Cookie:
 class HttpResponseData:
     def __init__(self, status: int, headers: List[Tuple[str, str]], cookies: List[Cookie], body: bytes) -> None: ...
 
-OutputValue = Union[HttpResponseData, JsonText, str, bytes]
+# A `fnwire.HttpResponse` is read by the core as it is (BRIDGE.md).
+OutputValue = Union[HttpResponseData, JsonText, str, bytes, Any]
 
 class Success:
     def __init__(self, return_value: Optional[OutputValue], outputs: Dict[str, OutputValue]) -> None: ...

@@ -12,6 +12,7 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Set,
     Tuple,
     TypeVar,
     Union,
@@ -30,6 +31,14 @@ class HttpHeaders(Mapping[str, str]):
     def __init__(self, items: Union[Mapping[str, str], List[Tuple[str, str]], None] = None) -> None:
         pairs = items.items() if isinstance(items, Mapping) else (items or [])
         self._items: Dict[str, Tuple[str, str]] = {k.lower(): (k, v) for k, v in pairs}
+
+    @classmethod
+    def _of_lower_case(cls, pairs: List[Tuple[str, str]]) -> HttpHeaders:
+        """Headers from the core, whose names are lower-case already: no `Mapping` check (an ABC
+        check per request) and no `lower()` per name."""
+        headers = cls.__new__(cls)
+        headers._items = {k: (k, v) for k, v in pairs}
+        return headers
 
     def __getitem__(self, name: str) -> str:
         return self._items[name.lower()][1]
@@ -69,6 +78,19 @@ class HttpRequest:
         self.route_params: Dict[str, str] = dict(route_params or {})
         self._body = body
 
+    @classmethod
+    def _of_core(cls, data: Any) -> HttpRequest:
+        """The request of a `_native.HttpRequestData`. Its `query` and `params` are new dicts at
+        each read, so they are kept as they are instead of copied again as `__init__` would."""
+        request = cls.__new__(cls)
+        request.method = data.method
+        request.url = data.url
+        request.headers = HttpHeaders._of_lower_case(data.headers)
+        request.query = data.query
+        request.route_params = data.params
+        request._body = data.body
+        return request
+
     @property
     def params(self) -> Dict[str, str]:
         """The query parameters (the name `azure.functions` uses)."""
@@ -83,6 +105,11 @@ class HttpRequest:
 
     def __repr__(self) -> str:
         return f"<HttpRequest {self.method} {self.url}>"
+
+
+# Status codes the core has accepted (`_native.check_status`), so that each response does not ask
+# again: at most the 900 codes from 100 to 999.
+_ACCEPTED_STATUS: Set[int] = set()
 
 
 class HttpResponse:
@@ -108,9 +135,12 @@ class HttpResponse:
         mimetype: Optional[str] = None,
         charset: str = "utf-8",
     ) -> None:
-        if not isinstance(status_code, int) or isinstance(status_code, bool):
-            raise TypeError(f"status_code must be an int, not {type(status_code).__name__}")
-        _native.check_status(status_code)  # the Rust SDK's rule: 100 to 999
+        if status_code.__class__ is not int or status_code not in _ACCEPTED_STATUS:
+            if not isinstance(status_code, int) or isinstance(status_code, bool):
+                raise TypeError(f"status_code must be an int, not {type(status_code).__name__}")
+            _native.check_status(status_code)  # the Rust SDK's rule: 100 to 999
+            if status_code.__class__ is int:
+                _ACCEPTED_STATUS.add(status_code)
         if isinstance(body, str):
             data = body.encode(charset)
             default_type = "text/plain"
@@ -126,11 +156,11 @@ class HttpResponse:
                 "use HttpResponse.json(value) for JSON"
             )
         self.status_code: int = status_code
-        self.headers: Dict[str, Union[str, List[str]]] = dict(headers or {})
+        self.headers: Dict[str, Union[str, List[str]]] = dict(headers) if headers else {}
         self.cookies: List[_native.Cookie] = []
         self._body = data
         content_type = mimetype or default_type
-        if content_type and not any(k.lower() == "content-type" for k in self.headers):
+        if content_type and not (headers and any(k.lower() == "content-type" for k in self.headers)):
             if content_type.startswith("text/"):
                 content_type = f"{content_type}; charset={charset}"
             self.headers["Content-Type"] = content_type

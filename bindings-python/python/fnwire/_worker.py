@@ -11,7 +11,6 @@ invocation's `LogSink`, always before the outcome.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import inspect
 import json
@@ -20,7 +19,7 @@ import sys
 import threading
 import traceback
 import typing
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _native
 from ._app import FunctionInfo
@@ -37,6 +36,10 @@ from ._types import (
     TimerInfo,
     TraceContext,
 )
+
+if TYPE_CHECKING:
+    # Imported by the loop's own thread when the first `async def` call comes (see start_loop).
+    import asyncio
 
 RETURN = "$return"
 Outcome = Union[_native.Success, _native.Failure]
@@ -115,9 +118,7 @@ def _context(data: _native.ContextData) -> Context:
 
 def _wrap_input(kind: str, value: Any, annotation: Any) -> Any:
     if kind == "http":
-        return HttpRequest(
-            value.method, value.url, headers=value.headers, query=value.query, route_params=value.params, body=value.body
-        )
+        return HttpRequest._of_core(value)
     if kind == "timer":
         status = value.schedule_status
         return TimerInfo(
@@ -204,10 +205,8 @@ def _kwargs(entry: FunctionInfo, inputs: Sequence[Any], context: _native.Context
 def _encode(value: Any, binding_type: Optional[str], binding: str) -> Any:
     """A value set on an output binding, as the `_native` value the core sends (see BRIDGE.md)."""
     if isinstance(value, HttpResponse):
-        headers = [
-            (str(k), str(v)) for k, vs in value.headers.items() for v in (vs if isinstance(vs, list) else [vs])
-        ]
-        return _native.HttpResponseData(value.status_code, headers, value.cookies, value.get_body())
+        # The core reads the response's fields itself: one conversion, in Rust (BRIDGE.md).
+        return value
     if binding_type == "http":
         # Plain values returned from an HTTP function become a 200 response.
         if isinstance(value, (str, bytes, bytearray)):
@@ -271,40 +270,52 @@ def run_sync(entry: FunctionInfo, inputs: List[Any], context: _native.ContextDat
 _loop: Optional[asyncio.AbstractEventLoop] = None
 _loop_thread: Optional[threading.Thread] = None
 _tasks: Dict[str, "asyncio.Task[None]"] = {}
+# asyncio.CancelledError, once the loop's thread has imported asyncio (before any task runs).
+_CancelledError: Any = None
 
 
-def start_loop() -> asyncio.AbstractEventLoop:
-    """Starts the one event loop `async def` functions run on, in its own thread."""
-    global _loop, _loop_thread
-    if _loop is not None:
-        return _loop
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
+def start_loop() -> None:
+    """Starts the thread of the one event loop `async def` functions run on, and returns at once.
+    The thread imports asyncio and makes the loop only when the first call is queued: asyncio is
+    the largest import a worker would make, and an app whose requests go to `def` functions
+    never needs it (nor waits for the GIL while another thread imports it). The first call is
+    taken as soon as the loop watches the wake-up descriptor, which is readable by then."""
+    global _loop_thread
+    if _loop_thread is not None:
+        return
 
     def run() -> None:
+        global _loop, _CancelledError
+        import select
+
+        wakeup = _native.async_wakeup_fd()
+        select.select([wakeup], [], [])
+        import asyncio
+
+        _CancelledError = asyncio.CancelledError
+        loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         # The core queues calls in Rust and wakes the loop through this descriptor, so no other
         # thread takes the GIL to hand a call over.
-        loop.add_reader(_native.async_wakeup_fd(), _take_calls, loop)
-        loop.call_soon(ready.set)
+        loop.add_reader(wakeup, _take_calls, loop)
+        _loop = loop
         loop.run_forever()
 
     _loop_thread = threading.Thread(target=run, name="fnwire-asyncio", daemon=True)
     _loop_thread.start()
-    ready.wait()
-    _loop = loop
-    return loop
 
 
 def stop_loop() -> None:
-    global _loop
-    loop = _loop
-    if loop is None:
+    global _loop_thread
+    thread = _loop_thread
+    if thread is None:
         return
-    _loop = None
-    loop.call_soon_threadsafe(loop.stop)
-    if _loop_thread is not None:
-        _loop_thread.join(timeout=2)
+    _loop_thread = None
+    loop = _loop
+    # Without a loop the thread still waits for a first call; it is a daemon thread.
+    if loop is not None:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=2)
 
 
 def _take_calls(loop: asyncio.AbstractEventLoop) -> None:
@@ -335,7 +346,7 @@ async def _run_async(
     try:
         kwargs, outs = _kwargs(entry, inputs, context)
         outcome: Outcome = _finish(entry, await entry.func(**kwargs), outs)
-    except asyncio.CancelledError:
+    except _CancelledError:
         state.flush()
         raise
     except BaseException as e:
