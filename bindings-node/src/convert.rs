@@ -363,3 +363,82 @@ fn checked_response(
     let fields = ResponseFields { status, headers, cookies, body, default_content_type };
     Ok(fields.into_response()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fnwire_protocol::rpc::RpcHttp;
+    use serde_json::{Value, json};
+
+    fn typed(data: Data) -> TypedData {
+        TypedData { data: Some(data) }
+    }
+
+    #[test]
+    fn an_invocation_crosses_as_json_text_with_its_bytes_beside_it() {
+        let http = RpcHttp {
+            method: "POST".into(),
+            url: "http://localhost:7071/api/echo/a?x=1".into(),
+            headers: [("X-Custom".to_string(), "v".to_string())].into(),
+            query: [("x".to_string(), "1".to_string())].into(),
+            params: [("id".to_string(), "a".to_string())].into(),
+            body: Some(Box::new(typed(Data::Bytes(b"hi".to_vec().into())))),
+            ..RpcHttp::default()
+        };
+        let invocation = Invocation::new("inv-1", "echo")
+            .with_input("req", typed(Data::Http(Box::new(http))))
+            .with_input("blob", typed(Data::Bytes(b"blob".to_vec().into())))
+            .with_trigger_metadata("Count", typed(Data::Int(3)))
+            .with_trigger_metadata("Ratio", typed(Data::Double(f64::NAN)))
+            .with_trigger_metadata("Query", typed(Data::Json(r#"{"x":"1"}"#.into())));
+        let (call_id, function_id, head, metadata, buffers) = invocation_call(7, 2, invocation).data;
+        assert_eq!((call_id, function_id), (7, 2));
+        let head: Value = serde_json::from_str(&head).unwrap();
+        assert_eq!(head["invocationId"], "inv-1");
+        assert_eq!(head["functionName"], "echo");
+        assert!(head.get("retry").is_none());
+        let request = &head["inputs"][0];
+        assert_eq!(request["name"], "req");
+        assert_eq!(request["data"]["kind"], "http");
+        let http = &request["data"]["http"];
+        assert_eq!(http["method"], "POST");
+        assert_eq!(http["headers"], json!({"x-custom": "v"}));
+        assert_eq!(http["query"], json!({"x": "1"}));
+        assert_eq!(http["params"], json!({"id": "a"}));
+        assert_eq!(head["inputs"][1]["data"], json!({"kind": "bytes", "buffer": 1}));
+        let buffers = buffers.expect("the body and the blob cross as buffers");
+        assert_eq!(buffers[http["body"].as_u64().unwrap() as usize].to_vec(), b"hi");
+        assert_eq!(buffers[1].to_vec(), b"blob");
+        let metadata: Value = serde_json::from_str(&metadata).unwrap();
+        assert_eq!(metadata["Count"], json!({"kind": "number", "number": 3.0}));
+        assert_eq!(metadata["Ratio"], json!({"kind": "number", "text": "NaN"}));
+        assert_eq!(metadata["Query"], json!({"kind": "json", "text": r#"{"x":"1"}"#}));
+    }
+
+    #[test]
+    fn an_empty_body_and_no_bytes_send_no_buffers() {
+        let http =
+            RpcHttp { method: "GET".into(), url: "http://localhost/api/hello".into(), ..RpcHttp::default() };
+        let invocation =
+            Invocation::new("inv-2", "hello").with_input("req", typed(Data::Http(Box::new(http))));
+        let (_, _, head, metadata, buffers) = invocation_call(1, 0, invocation).data;
+        let head: Value = serde_json::from_str(&head).unwrap();
+        assert!(head["inputs"][0]["data"]["http"].get("body").is_none());
+        assert!(buffers.is_none());
+        assert_eq!(metadata, "{}");
+    }
+
+    #[test]
+    fn a_flat_response_pairs_its_headers_and_keeps_its_body() {
+        let headers = ["x-a", "1", "x-a", "2"].map(String::from).to_vec();
+        let response =
+            flat_http_response(201.0, headers, Either::A("made".into()), Some(BodyKind::Text)).unwrap();
+        let Some(Data::Http(http)) = response.into_typed_data().unwrap().data else { panic!("not HTTP") };
+        assert_eq!(http.status_code, "201");
+        assert_eq!(http.headers["x-a"], "1, 2");
+        assert_eq!(http.headers["content-type"], "text/plain; charset=utf-8");
+        assert_eq!(http.body.unwrap().data, Some(Data::Bytes(b"made".to_vec().into())));
+        let error = flat_http_response(42.0, Vec::new(), Either::A(String::new()), None).unwrap_err();
+        assert!(error.message.contains("42"), "{}", error.message);
+    }
+}
