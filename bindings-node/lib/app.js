@@ -5,7 +5,7 @@
 const util = require('node:util');
 const native = require('./native');
 const { trigger, isBinding, defaultName, httpTriggerOptions, serviceBusOptions } = require('./bindings');
-const { HttpRequest, httpResponseOut, isBinary, toBuffer, editDistance } = require('./http');
+const { HttpRequest, httpResponseOut, httpResponseParts, isResponse, isBinary, toBuffer, editDistance } = require('./http');
 
 /** Registered functions by the id the core gave them. */
 const functions = [];
@@ -174,33 +174,39 @@ function parseJson(text, binding) {
 
 /**
  * A host value as JavaScript: strings stay strings, JSON is parsed, bytes are a Buffer. For a
- * binding (`binding` given), JSON that does not parse is an error.
+ * binding (`binding` given), JSON that does not parse is an error. `buffers` holds the call's
+ * byte values, which the data names by index (see src/convert.rs, `DataIn`).
  */
-function fromData(data, binding) {
+function fromData(data, buffers, binding) {
   switch (data.kind) {
     case 'string':
       return data.text;
     case 'json':
       return parseJson(data.text, binding);
     case 'bytes':
-      return data.bytes;
+      return buffers[data.buffer];
     case 'number':
-      return data.number;
+      return data.number ?? Number(data.text);
     case 'http':
-      return new HttpRequest(data.http);
+      return new HttpRequest(httpInit(data.http, buffers));
     default:
       return undefined;
   }
 }
 
+function httpInit(http, buffers, signal) {
+  const body = http.body === undefined ? undefined : buffers[http.body];
+  return { method: http.method, url: http.url, headers: http.headers, query: http.query, params: http.params, body, signal };
+}
+
 const QUEUE_TRIGGERS = new Set(['queueTrigger', 'serviceBusTrigger', 'rabbitMQTrigger', 'eventHubTrigger', 'eventGridTrigger']);
 
-function triggerValue(fn, data, signal) {
+function triggerValue(fn, data, buffers, signal) {
   if (fn.trigger.type === 'httpTrigger' && data.kind !== 'http') {
     throw new TypeError(`binding '${fn.trigger.name}': expected an HTTP request, but the host sent ${data.kind} data`);
   }
   // Like a fetch Request, the request carries the invocation's signal.
-  if (data.kind === 'http') return new HttpRequest({ ...data.http, signal });
+  if (data.kind === 'http') return new HttpRequest(httpInit(data.http, buffers, signal));
   // A queue message that is a JSON object or array arrives parsed, as in Azure's v4 model (whose
   // host sends such messages as JSON); any other text stays a string.
   if (QUEUE_TRIGGERS.has(fn.trigger.type) && data.kind === 'string' && /^\s*[[{]/.test(data.text)) {
@@ -210,7 +216,7 @@ function triggerValue(fn, data, signal) {
       return data.text;
     }
   }
-  const value = fromData(data, fn.trigger.name);
+  const value = fromData(data, buffers, fn.trigger.name);
   // The timer's status arrives in .NET's PascalCase; JavaScript users expect camelCase.
   if (fn.trigger.type === 'timerTrigger' && value && typeof value === 'object') return camelDeep(value);
   return value;
@@ -227,19 +233,35 @@ async function dataOut(value, type, where) {
   return { kind: 'json', text };
 }
 
+const NO_BUFFERS = [];
+
 class InvocationContext {
   #callId;
   #fn;
   #inputs;
+  #buffers;
   #outputs = new Map();
+  /** The trigger metadata's JSON text until `triggerMetadata` is first read. */
+  #metadataText;
+  #triggerMetadata;
+  #controller;
+  #extraInputs;
+  #extraOutputs;
 
-  constructor(call, fn, signal) {
-    this.#callId = call.callId;
+  /**
+   * @param {number} callId
+   * @param {{invocationId: string, functionName: string, traceParent: string, traceState: string,
+   *   traceAttributes: object, retry?: {retryCount: number, maxRetryCount: number, exceptionMessage?: string},
+   *   inputs: {name: string, data: object}[]}} call the `head` the core sent
+   * @param {string} metadataText the trigger metadata, `{name: data}` as JSON text
+   * @param {Buffer[]} buffers the byte values `call` and the metadata name by index
+   */
+  constructor(callId, call, fn, metadataText, buffers) {
+    this.#callId = callId;
     this.#fn = fn;
-    /** Aborted when the host cancels the invocation (functionTimeout, the client went away, the
-     * worker is stopping); hand it to `fetch`, timers and streams so they stop too. */
-    this.signal = signal;
-    this.#inputs = new Map(call.inputs.map((i) => [i.name, i.data]));
+    this.#inputs = call.inputs;
+    this.#buffers = buffers;
+    this.#metadataText = metadataText;
     this.invocationId = call.invocationId;
     this.functionName = call.functionName;
     this.traceContext = {
@@ -254,24 +276,49 @@ class InvocationContext {
           exception: call.retry.exceptionMessage ? { message: call.retry.exceptionMessage } : undefined,
         }
       : undefined;
-    this.triggerMetadata = Object.fromEntries(call.triggerMetadata.map((m) => [camelKey(m.name), fromData(m.data)]));
     this.options = { trigger: fn.trigger, return: fn.returnBinding, bindings: fn.bindings };
+  }
+
+  /** Aborted when the host cancels the invocation (functionTimeout, the client went away, the
+   * worker is stopping); hand it to `fetch`, timers and streams so they stop too. Made when first
+   * read (or when the host cancels), since most invocations never look at it. */
+  get signal() {
+    return (this.#controller ??= new AbortController()).signal;
+  }
+
+  /** The trigger's metadata, parsed when first read. */
+  get triggerMetadata() {
+    if (this.#triggerMetadata === undefined) {
+      const metadata = this.#metadataText ? JSON.parse(this.#metadataText) : {};
+      const out = {};
+      for (const name of Object.keys(metadata)) out[camelKey(name)] = fromData(metadata[name], this.#buffers);
+      this.#triggerMetadata = out;
+      this.#metadataText = undefined;
+    }
+    return this.#triggerMetadata;
+  }
+
+  get extraInputs() {
     const ctx = this;
-    this.extraInputs = Object.freeze({
+    return (this.#extraInputs ??= Object.freeze({
       get(binding) {
         const name = ctx.#bindingName(binding, 'extraInputs.get');
-        const data = ctx.#inputs.get(name);
-        return data ? fromData(data, name) : undefined;
+        const data = ctx.#inputs.find((i) => i.name === name)?.data;
+        return data ? fromData(data, ctx.#buffers, name) : undefined;
       },
-    });
-    this.extraOutputs = Object.freeze({
+    }));
+  }
+
+  get extraOutputs() {
+    const ctx = this;
+    return (this.#extraOutputs ??= Object.freeze({
       set(binding, value) {
         ctx.#outputs.set(ctx.#bindingName(binding, 'extraOutputs.set'), value);
       },
       get(binding) {
         return ctx.#outputs.get(ctx.#bindingName(binding, 'extraOutputs.get'));
       },
-    });
+    }));
   }
 
   #bindingName(binding, where) {
@@ -319,6 +366,18 @@ class InvocationContext {
   static outputs(ctx) {
     return ctx.#outputs;
   }
+
+  /** Internal: the trigger's value (the first argument of the handler). */
+  static triggerValue(ctx) {
+    const fn = ctx.#fn;
+    const data = ctx.#inputs.find((i) => i.name === fn.trigger.name)?.data ?? { kind: 'none' };
+    return triggerValue(fn, data, ctx.#buffers, () => ctx.signal);
+  }
+
+  /** Internal: aborts the invocation's signal (made now if nothing read it yet). */
+  static abort(ctx, reason) {
+    (ctx.#controller ??= new AbortController()).abort(reason);
+  }
 }
 
 async function outcome(fn, ctx, result) {
@@ -342,15 +401,16 @@ function failure(error) {
   return [`the function threw a non-Error value: ${util.inspect(error)}`, '', typeof error];
 }
 
-/** The abort controllers of the invocations JavaScript is running, by call id. */
+/** The contexts of the invocations JavaScript is running, by call id. */
 const running = new Map();
 
 /** Called by the core when the host cancels an invocation that is still running. */
 function cancel(callId) {
-  const controller = running.get(callId);
-  if (!controller) return;
+  const ctx = running.get(callId);
+  if (!ctx) return;
   running.delete(callId);
-  controller.abort(
+  InvocationContext.abort(
+    ctx,
     new DOMException(
       'the host cancelled the invocation (functionTimeout passed, the client went away, or the worker is stopping)',
       'AbortError',
@@ -358,35 +418,72 @@ function cancel(callId) {
   );
 }
 
-/** Called by the core, on the event loop, for each invocation. Never throws. */
-function dispatch(call) {
-  const fn = functions[call.functionId];
+/**
+ * Hands the core what the function produced. An HTTP response alone (what HTTP functions answer,
+ * unless they set extra outputs, return a fetch `Response` or set cookies) goes as arguments,
+ * without the promise turns and the nested DTO of the general path. Returns a promise only on the
+ * general path.
+ */
+function complete(callId, fn, ctx, result) {
+  const ret = fn.returnBinding;
+  if (ret !== undefined && ret.type === 'http' && InvocationContext.outputs(ctx).size === 0 && !isResponse(result)) {
+    const parts = httpResponseParts(result, `the return value of '${fn.name}'`);
+    if (parts.cookies.length === 0) {
+      const headers = [];
+      for (const [name, value] of parts.headers) headers.push(name, value);
+      native.invocationCompleteHttp(callId, parts.status, headers, parts.body, parts.bodyKind);
+      return undefined;
+    }
+  }
+  return outcome(fn, ctx, result).then((done) => native.invocationComplete(callId, done));
+}
+
+/**
+ * Called by the core, on the event loop, for each invocation with its call id, the function's id,
+ * the invocation as JSON text, the trigger metadata as JSON text, and the byte values both name
+ * by index (src/convert.rs, `InvocationCall`). Never throws.
+ */
+function dispatch(callId, functionId, head, metadata, buffers) {
+  const fn = functions[functionId];
   if (!fn) {
-    native.invocationFail(call.callId, `fnwire: no JavaScript handler for function id ${call.functionId}`, '', 'fnwire');
+    native.invocationFail(callId, `fnwire: no JavaScript handler for function id ${functionId}`, '', 'fnwire');
     return;
   }
-  const controller = new AbortController();
   let ctx;
   try {
-    ctx = new InvocationContext(call, fn, controller.signal);
+    ctx = new InvocationContext(callId, JSON.parse(head), fn, metadata, buffers ?? NO_BUFFERS);
   } catch (e) {
-    native.invocationFail(call.callId, ...failure(e));
+    native.invocationFail(callId, ...failure(e));
     return;
   }
-  running.set(call.callId, controller);
-  const triggerData = call.inputs.find((i) => i.name === fn.trigger.name)?.data ?? { kind: 'none' };
-  Promise.resolve()
-    .then(() => fn.handler(triggerValue(fn, triggerData, controller.signal), ctx))
-    .then((result) => outcome(fn, ctx, result))
-    .then(
-      (done) => native.invocationComplete(call.callId, done),
-      (error) => native.invocationFail(call.callId, ...failure(error)),
-    )
-    .catch((error) => {
-      // Only reachable if the core rejected the outcome object itself.
-      native.invocationFail(call.callId, ...failure(error));
-    })
-    .finally(() => running.delete(call.callId));
+  running.set(callId, ctx);
+  const fail = (error) => {
+    running.delete(callId);
+    native.invocationFail(callId, ...failure(error));
+  };
+  const done = (result) => {
+    try {
+      const pending = complete(callId, fn, ctx, result);
+      if (pending === undefined) running.delete(callId);
+      else pending.then(() => running.delete(callId), fail);
+    } catch (error) {
+      fail(error);
+    }
+  };
+  let result;
+  try {
+    result = fn.handler(InvocationContext.triggerValue(ctx), ctx);
+  } catch (error) {
+    fail(error);
+    return;
+  }
+  // An async handler (the usual kind) answers with a promise; a plain function's value is
+  // used at once, without a promise turn.
+  if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+    Promise.resolve(result).then(done, fail);
+  } else {
+    done(result);
+  }
 }
 
 function registeredCount() {

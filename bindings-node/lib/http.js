@@ -5,20 +5,45 @@ const { Buffer } = require('node:buffer');
 
 const kBody = Symbol('body');
 const kUsed = Symbol('bodyUsed');
+const kHeaders = Symbol('headers');
+const kQuery = Symbol('query');
+const kSignal = Symbol('signal');
+const EMPTY = Buffer.alloc(0);
 
 class HttpRequest {
-  /** @param {{method: string, url: string, headers: object, query: object, params: object, body: Buffer, signal?: AbortSignal}} init */
+  /** @param {{method: string, url: string, headers: object, query: object, params: object, body: Buffer, signal?: AbortSignal | (() => AbortSignal)}} init */
   constructor(init) {
     this.method = init.method;
     this.url = init.url;
-    this.headers = new Headers(init.headers ?? {});
-    this.query = new URLSearchParams(init.query ?? {});
+    // `headers`, `query` and `signal` are made when first read: building a `Headers` or an
+    // `AbortController` costs more than most handlers do, and most read one of them or none.
+    this[kHeaders] = init.headers ?? {};
+    this[kQuery] = init.query ?? {};
     this.params = Object.freeze({ ...(init.params ?? {}) });
     this.user = null;
-    /** Aborted when the host cancels the invocation, as a fetch Request's signal. */
-    this.signal = init.signal ?? new AbortController().signal;
-    this[kBody] = init.body ?? Buffer.alloc(0);
+    this[kSignal] = init.signal;
+    this[kBody] = init.body ?? EMPTY;
     this[kUsed] = false;
+  }
+
+  get headers() {
+    const headers = this[kHeaders];
+    if (headers instanceof Headers) return headers;
+    return (this[kHeaders] = new Headers(headers));
+  }
+
+  get query() {
+    const query = this[kQuery];
+    if (query instanceof URLSearchParams) return query;
+    return (this[kQuery] = new URLSearchParams(query));
+  }
+
+  /** Aborted when the host cancels the invocation, as a fetch Request's signal. */
+  get signal() {
+    let signal = this[kSignal];
+    if (typeof signal === 'function') signal = signal();
+    else if (signal === undefined) signal = new AbortController().signal;
+    return (this[kSignal] = signal);
   }
 
   get bodyUsed() {
@@ -73,6 +98,15 @@ class HttpRequest {
       signal: this.signal,
     });
   }
+}
+
+/**
+ * Is `value` a fetch `Response`? Checked by shape first: reading the global `Response` loads
+ * Node's fetch implementation (undici, some 30 ms of CPU), which a worker whose functions never
+ * make one should not pay, least of all on its first request.
+ */
+function isResponse(value) {
+  return value !== null && typeof value === 'object' && typeof value.arrayBuffer === 'function' && value instanceof Response;
 }
 
 function isBinary(value) {
@@ -165,7 +199,7 @@ function editDistance(a, b) {
  * string, bytes, or nothing. Anything else is an error naming what was returned.
  */
 async function httpResponseOut(value, where) {
-  if (value instanceof Response) {
+  if (isResponse(value)) {
     return {
       status: value.status,
       headers: [...value.headers],
@@ -174,10 +208,20 @@ async function httpResponseOut(value, where) {
       bodyKind: 'bytes',
     };
   }
+  const parts = httpResponseParts(value, where);
+  const body = typeof parts.body === 'string' ? Buffer.from(parts.body, 'utf8') : parts.body;
+  return { ...parts, body };
+}
+
+/**
+ * What `httpResponseOut` answers for anything but a fetch `Response`, at once (no promise), with a
+ * text body kept as the string: the invocation's fast path hands these parts straight to the core.
+ */
+function httpResponseParts(value, where) {
   if (value === undefined || value === null) {
-    return { status: 200, headers: [], cookies: [], body: Buffer.alloc(0), bodyKind: 'bytes' };
+    return { status: 200, headers: [], cookies: [], body: EMPTY, bodyKind: 'bytes' };
   }
-  if (typeof value === 'string' || isBinary(value)) return httpResponseOut({ body: value }, where);
+  if (typeof value === 'string' || isBinary(value)) return httpResponseParts({ body: value }, where);
   if (typeof value !== 'object') {
     throw new TypeError(
       `${where}: an HTTP function returns a Response, an object like {status, headers, body, jsonBody, cookies}, ` +
@@ -189,7 +233,7 @@ async function httpResponseOut(value, where) {
     // would send it. Only plain objects and arrays turn into JSON; a Map, a Set or a class
     // instance would serialize to something else than the caller expects (`{}` for a Map).
     if (Array.isArray(value) || isPlainObject(value)) {
-      return httpResponseOut({ jsonBody: value }, where);
+      return httpResponseParts({ jsonBody: value }, where);
     }
     throw new TypeError(
       `${where}: the function returned a ${describe(value)}, which is not an HTTP response. Return ` +
@@ -198,37 +242,39 @@ async function httpResponseOut(value, where) {
         (value instanceof Map ? `; for a Map, return {jsonBody: Object.fromEntries(map)}` : ''),
     );
   }
-  const unknown = Object.keys(value).filter((key) => !RESPONSE_INIT_KEYS.includes(key));
-  if (unknown.length > 0) {
-    throw new TypeError(
-      `${where}: the returned response has unknown key(s) ${unknown.map((k) => `'${k}'`).join(', ')}` +
-        unknown.map((k) => suggestion(k)).join('') +
-        `; a response object takes ${RESPONSE_INIT_KEYS.join(', ')} (wrap data in {jsonBody: ...})`,
-    );
+  for (const key in value) {
+    if (!RESPONSE_INIT_KEYS.includes(key) && Object.prototype.hasOwnProperty.call(value, key)) {
+      const unknown = Object.keys(value).filter((k) => !RESPONSE_INIT_KEYS.includes(k));
+      throw new TypeError(
+        `${where}: the returned response has unknown key(s) ${unknown.map((k) => `'${k}'`).join(', ')}` +
+          unknown.map((k) => suggestion(k)).join('') +
+          `; a response object takes ${RESPONSE_INIT_KEYS.join(', ')} (wrap data in {jsonBody: ...})`,
+      );
+    }
   }
   // The range (100-999) is the Rust core's rule, checked when the response is handed over.
   const status = value.status ?? 200;
   if (typeof status !== 'number') {
     throw new TypeError(`${where}: status must be a number from 100 to 999, got ${JSON.stringify(value.status)}`);
   }
-  let body = Buffer.alloc(0);
+  let body = EMPTY;
   let bodyKind = 'bytes';
   if (value.jsonBody !== undefined) {
-    body = Buffer.from(JSON.stringify(value.jsonBody) ?? 'null', 'utf8');
+    body = JSON.stringify(value.jsonBody) ?? 'null';
     bodyKind = 'json';
   } else if (typeof value.body === 'string') {
-    body = Buffer.from(value.body, 'utf8');
+    body = value.body;
     bodyKind = 'text';
   } else if (isBinary(value.body)) {
     body = toBuffer(value.body);
   } else if (value.body instanceof URLSearchParams) {
-    body = Buffer.from(value.body.toString(), 'utf8');
+    body = value.body.toString();
   } else if (value.body !== undefined && value.body !== null) {
     body = Buffer.from(JSON.stringify(value.body), 'utf8');
     bodyKind = 'json';
   }
-  const cookies = (value.cookies ?? []).map((c) => cookieOut(c, where));
+  const cookies = value.cookies == null ? [] : value.cookies.map((c) => cookieOut(c, where));
   return { status, headers: headerPairs(value.headers, where), cookies, body, bodyKind };
 }
 
-module.exports = { HttpRequest, httpResponseOut, isBinary, toBuffer, editDistance };
+module.exports = { HttpRequest, httpResponseOut, httpResponseParts, isResponse, isBinary, toBuffer, editDistance };

@@ -130,32 +130,6 @@ export interface CookieOut {
   maxAge?: number
 }
 
-/** One value the host sent (an input binding or a trigger-metadata entry). */
-export interface DataIn {
-  kind: DataInKind
-  /** The text of `string`, and the JSON text of `json`. */
-  text?: string
-  bytes?: Buffer
-  number?: number
-  http?: HttpRequestIn
-}
-
-/** What kind of value a [`DataIn`] holds, and so which of its fields is set. */
-export declare const enum DataInKind {
-  /** No value (null or missing). */
-  None = 'none',
-  /** `text` holds the string. */
-  String = 'string',
-  /** `text` holds JSON text. */
-  Json = 'json',
-  /** `bytes` holds the bytes. */
-  Bytes = 'bytes',
-  /** `number` holds the number. */
-  Number = 'number',
-  /** `http` holds the decoded request. */
-  Http = 'http',
-}
-
 /** One value a function produced (an output binding or its return value). */
 export interface DataOut {
   kind: DataOutKind
@@ -242,16 +216,6 @@ export interface FunctionRequest {
   bindings: Array<BindingRequest>
 }
 
-/** An HTTP request, decoded from either the plain or the nullable maps. */
-export interface HttpRequestIn {
-  method: string
-  url: string
-  headers: Record<string, string>
-  query: Record<string, string>
-  params: Record<string, string>
-  body: Buffer
-}
-
 /** An HTTP response; the Rust SDK checks it (status 100–999, headers, cookies). */
 export interface HttpResponseOut {
   status: number
@@ -262,25 +226,16 @@ export interface HttpResponseOut {
   bodyKind?: BodyKind
 }
 
-/** What the dispatch callback receives for one invocation. */
-export interface InvocationCall {
-  /** Names this call in `invocationComplete`, `invocationFail` and `invocationLog`. */
-  callId: number
-  /** The id `defineFunction` returned. */
-  functionId: number
-  invocationId: string
-  functionName: string
-  traceParent: string
-  traceState: string
-  traceAttributes: Record<string, string>
-  retry?: RetryIn
-  /** Input bindings in the host's order (the trigger first). */
-  inputs: Array<NamedDataIn>
-  triggerMetadata: Array<NamedDataIn>
-}
-
 /** Ends an invocation with what the function produced. */
 export declare function invocationComplete(callId: number, outcome: OutcomeOut): void
+
+/**
+ * Ends an invocation whose one result is an HTTP response without cookies (what most HTTP
+ * functions answer), its members as arguments: reading the nested outcome object through N-API
+ * looks up each member by name, which cost more than the response's own conversion. `headers`
+ * is `[name, value, name, value, ...]`; `body` the text or the bytes.
+ */
+export declare function invocationCompleteHttp(callId: number, status: number, headers: Array<string>, body: string | Buffer, bodyKind?: BodyKind | undefined | null): void
 
 /** Ends an invocation as failed. `stack` reaches the host's log as the exception's stack trace. */
 export declare function invocationFail(callId: number, message: string, stack?: string | undefined | null, errorType?: string | undefined | null): void
@@ -307,11 +262,6 @@ export declare const enum LogLevel {
   Critical = 'critical',
 }
 
-export interface NamedDataIn {
-  name: string
-  data: DataIn
-}
-
 export interface NamedDataOut {
   name: string
   data: DataOut
@@ -331,12 +281,6 @@ export interface ReloadCall {
 
 /** Answers a reload call: `error` is null when the app loaded. */
 export declare function reloadDone(token: number, error?: string | undefined | null): void
-
-export interface RetryIn {
-  retryCount: number
-  maxRetryCount: number
-  exceptionMessage?: string
-}
 
 /** `RpcBindingInfo` in the function metadata the invocation model reads. */
 export interface RpcBindingInfo {

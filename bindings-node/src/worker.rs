@@ -11,14 +11,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use fnwire::runtime::{AppReload, FunctionDefinition, INVOCATION_SPAN_TARGET, Worker, WorkerArgs};
-use fnwire::{FunctionError, Invocation, InvocationOutcome, InvocationResult};
+use fnwire::{FunctionError, IntoTypedData, Invocation, InvocationOutcome, InvocationResult};
 use napi::Status;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use tokio::sync::oneshot;
 
-use crate::convert::{InvocationCall, OutcomeOut, from_js, invocation_call};
+use crate::convert::{BodyKind, InvocationCall, OutcomeOut, flat_http_response, from_js, invocation_call};
 use crate::define::{Registered, registered};
+use napi::bindgen_prelude::{Buffer, Either};
 
 /// The JS function every invocation is handed to.
 pub type DispatchFn =
@@ -82,8 +83,7 @@ impl Drop for CallGuard {
 
 async fn invoke(dispatch: Arc<DispatchFn>, function_id: u32, invocation: Invocation) -> InvocationResult {
     call_js(move |call_id| {
-        let call = invocation_call(call_id, function_id, &invocation);
-        drop(invocation);
+        let call = invocation_call(call_id, function_id, invocation);
         Ok(dispatch.call(call, ThreadsafeFunctionCallMode::NonBlocking))
     })
     .await
@@ -245,6 +245,25 @@ pub fn invocation_complete(call_id: u32, outcome: OutcomeOut) {
             None => None,
         };
         Ok(InvocationOutcome { outputs, return_value })
+    });
+}
+
+/// Ends an invocation whose one result is an HTTP response without cookies (what most HTTP
+/// functions answer), its members as arguments: reading the nested outcome object through N-API
+/// looks up each member by name, which cost more than the response's own conversion. `headers`
+/// is `[name, value, name, value, ...]`; `body` the text or the bytes.
+#[napi]
+pub fn invocation_complete_http(
+    call_id: u32,
+    status: f64,
+    headers: Vec<String>,
+    body: Either<String, Buffer>,
+    body_kind: Option<BodyKind>,
+) {
+    answer_call(call_id, || {
+        let response =
+            flat_http_response(status, headers, body, body_kind).map_err(|e| e.in_binding("$return"))?;
+        Ok(InvocationOutcome { outputs: Vec::new(), return_value: response.into_typed_data().map(Some)? })
     });
 }
 
