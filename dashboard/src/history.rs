@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use crate::render;
+use crate::render::{self, KeptRequest, KeptResponse};
 
 /// How many invocations per function the history keeps when nothing says otherwise.
 pub const DEFAULT_HISTORY_PER_FUNCTION: usize = 100;
@@ -56,10 +56,11 @@ pub struct InvocationRecord {
     started: SystemTime,
     #[serde(skip)]
     duration: Option<Duration>,
+    /// What the trigger sent and the worker answered, rendered only when a page asks.
     #[serde(skip)]
-    trigger: Value,
+    trigger: KeptRequest,
     #[serde(skip)]
-    outputs: Value,
+    outputs: Option<KeptResponse>,
     #[serde(skip)]
     logs: Vec<LogLine>,
     #[serde(skip)]
@@ -75,8 +76,8 @@ impl InvocationRecord {
     /// Everything: the summary plus trigger data, outputs and log lines.
     pub fn detail(&self) -> Value {
         let mut detail = self.summary();
-        detail["trigger"] = self.trigger.clone();
-        detail["outputs"] = self.outputs.clone();
+        detail["trigger"] = self.trigger.render();
+        detail["outputs"] = self.outputs.as_ref().map_or(Value::Null, KeptResponse::render);
         detail["logs"] = serde_json::to_value(&self.logs).unwrap_or(Value::Null);
         detail["logsDropped"] = json!(self.logs_dropped);
         detail
@@ -90,8 +91,8 @@ impl InvocationRecord {
             || hit(&self.reason)
             || self.error.as_deref().is_some_and(hit)
             || self.logs.iter().any(|l| hit(&l.message))
-            || hit(&self.trigger.to_string())
-            || hit(&self.outputs.to_string())
+            || hit(&self.trigger.render().to_string())
+            || hit(&self.outputs.as_ref().map_or(Value::Null, KeptResponse::render).to_string())
     }
 }
 
@@ -212,6 +213,11 @@ impl History {
     /// Every change from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.live.subscribe()
+    }
+
+    /// Whether a page follows the live feed (what [`History::publish`] sends is wanted).
+    fn watched(&self) -> bool {
+        self.live.receiver_count() > 0
     }
 
     fn publish(
@@ -342,12 +348,14 @@ impl InvocationObserver for History {
             workers: Vec::new(),
             started: event.at,
             duration: None,
-            trigger: render::request(event.request),
-            outputs: Value::Null,
+            trigger: KeptRequest::of(event.request),
+            outputs: None,
             logs: Vec::new(),
             logs_dropped: 0,
         };
-        let summary = record.summary();
+        // Serialized only for a page watching live: it was a tenth of the host's instructions
+        // per HTTP request (callgrind), spent with no page open.
+        let summary = self.watched().then(|| record.summary());
         let function = record.function.clone();
         let mut state = self.state();
         let State { rings, counts, owners } = &mut *state;
@@ -363,7 +371,9 @@ impl InvocationObserver for History {
         owners.insert(record.id.clone(), record.function.clone());
         ring.push_back(record);
         drop(state);
-        self.publish("started", &function, "Running", || summary);
+        if let Some(summary) = summary {
+            self.publish("started", &function, "Running", || summary);
+        }
     }
 
     fn finished(&self, event: &InvocationFinished<'_>) {
@@ -379,12 +389,14 @@ impl InvocationObserver for History {
             record.duration_ms = Some(millis(event.duration));
         }
         if let Some(response) = event.response {
-            record.outputs = render::response(response);
+            record.outputs = Some(KeptResponse::of(response));
         }
-        let summary = record.summary();
+        let summary = self.watched().then(|| record.summary());
         let (function, outcome) = (record.function.clone(), record.outcome);
         drop(state);
-        self.publish("finished", &function, outcome, || summary);
+        if let Some(summary) = summary {
+            self.publish("finished", &function, outcome, || summary);
+        }
     }
 }
 

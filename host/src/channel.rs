@@ -382,7 +382,9 @@ impl WorkerChannel {
     ) -> Result<InvocationResponse, ChannelError> {
         let _input_maps = match self.shared_memory.get() {
             Some(shared) if request.input_data.iter().any(has_large_value) => {
-                let (offloaded, maps) = offload_inputs(shared.clone(), request).await?;
+                // Boxed (as the outputs' read below): rare, and inline they would make every
+                // invocation's future larger.
+                let (offloaded, maps) = Box::pin(offload_inputs(shared.clone(), request)).await?;
                 request = offloaded;
                 Some(maps)
             }
@@ -408,7 +410,7 @@ impl WorkerChannel {
             ChannelError::Closed(self.closed_reason().unwrap_or_else(|| "stream closed".into()))
         })?;
         if response.output_data.iter().any(is_shared_memory) {
-            return Ok(self.read_shared_outputs(response).await);
+            return Ok(Box::pin(self.read_shared_outputs(response)).await);
         }
         Ok(response)
     }

@@ -176,7 +176,10 @@ impl Pipeline {
         // its own thread.
         let storage = self.bindings.clone().filter(|b| held.is_some() || b.uses_storage(&function));
         let (mut request, values) = match &storage {
-            Some(bindings) => match prepare(bindings.clone(), &function, request).await {
+            // Boxed, like the other storage and broker steps below: inline, their futures made
+            // this one (held in every HTTP request's future and moved with it) several times
+            // larger for functions that never take these paths.
+            Some(bindings) => match Box::pin(prepare(bindings.clone(), &function, request)).await {
                 Ok(prepared) => prepared,
                 Err((e, request)) => {
                     started(&request.map(|r| *r).unwrap_or_default());
@@ -256,7 +259,7 @@ impl Pipeline {
         // Broker outputs first: if the store commit then fails, the trigger is retried and the
         // messages may be sent twice, but none is lost with its trigger completed.
         if let Some(rabbitmq) = self.rabbitmq.as_ref().filter(|r| r.has_outputs(&function)) {
-            if let Err(e) = rabbitmq.deliver(&function, &response).await {
+            if let Err(e) = Box::pin(rabbitmq.deliver(&function, &response)).await {
                 let error = InvocationError::Outputs(e);
                 tracing::error!(
                     category = format_args!("Function.{function}"),
@@ -270,7 +273,7 @@ impl Pipeline {
         }
         let mut commit = None;
         let response = match storage {
-            Some(bindings) => match complete(bindings, &function, values, response, held).await {
+            Some(bindings) => match Box::pin(complete(bindings, &function, values, response, held)).await {
                 Ok((response, took)) => {
                     commit = Some(took);
                     response

@@ -66,21 +66,17 @@ pub enum MethodsError {
 /// Splits a request path into percent-decoded segments, after removing the route prefix.
 /// Returns `None` when the path is not under the prefix.
 pub fn path_segments(path: &str, prefix: &str) -> Option<Vec<String>> {
-    let raw: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let prefix: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
-    if raw.len() < prefix.len() {
-        return None;
-    }
-    let decoded: Vec<String> = raw
-        .iter()
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
-        .collect();
-    for (p, segment) in prefix.iter().zip(&decoded) {
-        if !p.eq_ignore_ascii_case(segment) {
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let mut raw = path.split('/').filter(|s| !s.is_empty());
+    for p in prefix.split('/').filter(|s| !s.is_empty()) {
+        // Decoded without a copy unless it has escapes; only the segments after the prefix
+        // are kept (this runs for every request).
+        let segment = percent_encoding::percent_decode_str(raw.next()?).decode_utf8_lossy();
+        if !p.eq_ignore_ascii_case(&segment) {
             return None;
         }
     }
-    Some(decoded[prefix.len()..].to_vec())
+    Some(raw.map(decode).collect())
 }
 
 /// One function's route.

@@ -64,7 +64,8 @@ pub fn header_values(headers: &HeaderMap) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     for (name, value) in headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        out.entry(name.as_str().to_ascii_lowercase())
+        // `http` keeps header names lower-case already.
+        out.entry(name.as_str().to_owned())
             .and_modify(|v| {
                 v.push_str(", ");
                 v.push_str(&value);
@@ -107,22 +108,35 @@ pub fn request_url(uri: &http::Uri, headers: &HeaderMap) -> String {
     let host = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| uri.authority().map(|a| a.to_string()))
-        .unwrap_or_else(|| "localhost".into());
+        .or_else(|| uri.authority().map(http::uri::Authority::as_str))
+        .unwrap_or("localhost");
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    format!("http://{host}{path_and_query}")
+    // One allocation of the right size: this runs for every request.
+    let mut url = String::with_capacity("http://".len() + host.len() + path_and_query.len());
+    url.push_str("http://");
+    url.push_str(host);
+    url.push_str(path_and_query);
+    url
 }
 
 /// Builds the `RpcHttp` a worker receives for a request.
 pub fn to_rpc_http(req: &RequestParts<'_>, caps: HttpCapabilities) -> RpcHttp {
+    rpc_http(req, caps, header_values(req.headers), query_values(req.uri))
+}
+
+/// [`to_rpc_http`] with the header and query maps already made (the invocation needs them for
+/// its trigger metadata too, and making them twice was a visible part of each request's cost).
+fn rpc_http(
+    req: &RequestParts<'_>,
+    caps: HttpCapabilities,
+    headers: BTreeMap<String, String>,
+    query: BTreeMap<String, String>,
+) -> RpcHttp {
     let mut rpc = RpcHttp {
         method: req.method.as_str().to_string(),
         url: request_url(req.uri, req.headers),
         ..Default::default()
     };
-    let headers = header_values(req.headers);
-    let query = query_values(req.uri);
     if caps.nullable_maps {
         rpc.nullable_headers = headers.iter().map(|(k, v)| (k.clone(), nullable(v))).collect();
         rpc.nullable_query = query.iter().map(|(k, v)| (k.clone(), nullable(v))).collect();
@@ -172,43 +186,68 @@ pub fn trace_context(headers: &HeaderMap) -> RpcTraceContext {
 /// or malformed (its `tracestate` is then dropped, as W3C asks).
 pub fn continue_trace(traceparent: Option<&str>, tracestate: Option<&str>) -> RpcTraceContext {
     let incoming = traceparent.and_then(parse_traceparent);
-    let span_id = &uuid::Uuid::new_v4().simple().to_string()[..16];
-    let trace_state =
-        if incoming.is_some() { tracestate.unwrap_or_default().to_string() } else { String::new() };
+    // Ids are the hex digits of v4 UUIDs (a span id the first 16), encoded on the stack: the
+    // `traceparent` is the only string this allocates for a new trace.
+    let new_id = || {
+        let mut digits = [0u8; 32];
+        uuid::Uuid::new_v4().simple().encode_lower(&mut digits);
+        digits
+    };
+    let span_digits = new_id();
+    let trace_digits;
+    let (trace_id, flags): (&[u8], &str) = match incoming {
+        Some((trace_id, _, flags)) => (trace_id.as_bytes(), flags),
+        None => {
+            trace_digits = new_id();
+            (&trace_digits, "01")
+        }
+    };
+    let mut trace_parent = String::with_capacity(TRACEPARENT_LEN);
+    trace_parent.push_str("00-");
+    trace_parent.push_str(std::str::from_utf8(trace_id).unwrap_or_default());
+    trace_parent.push('-');
+    trace_parent.push_str(std::str::from_utf8(&span_digits[..16]).unwrap_or_default());
+    trace_parent.push('-');
+    trace_parent.push_str(flags);
     let mut attributes = HashMap::new();
-    let (trace_id, flags) = match incoming {
-        Some((trace_id, parent_id, flags)) => {
+    let trace_state = match incoming {
+        Some((_, parent_id, _)) => {
             // For the host's span of the invocation (its parent); the pipeline removes it before
             // the worker sees the context.
-            attributes.insert(fnwire_telemetry::trace_id::PARENT_SPAN_ID_ATTRIBUTE.to_string(), parent_id);
-            (trace_id, flags)
+            attributes.insert(
+                fnwire_telemetry::trace_id::PARENT_SPAN_ID_ATTRIBUTE.to_string(),
+                parent_id.to_string(),
+            );
+            tracestate.unwrap_or_default().to_string()
         }
-        None => (uuid::Uuid::new_v4().simple().to_string(), "01".to_string()),
+        None => String::new(),
     };
-    RpcTraceContext {
-        trace_parent: format!("00-{trace_id}-{span_id}-{flags}"),
-        trace_state,
-        attributes,
-        baggage: HashMap::new(),
-    }
+    RpcTraceContext { trace_parent, trace_state, attributes, baggage: HashMap::new() }
 }
+
+/// `00-<32 hex>-<16 hex>-<2 hex>`.
+const TRACEPARENT_LEN: usize = 55;
 
 /// Parses `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; returns trace id, parent id
 /// and flags.
-fn parse_traceparent(value: &str) -> Option<(String, String, String)> {
-    let parts: Vec<&str> = value.trim().split('-').collect();
-    let [version, trace_id, parent_id, flags] = parts.as_slice() else { return None };
-    let hex = |s: &str, n: usize| {
-        s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+fn parse_traceparent(value: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = value.trim().split('-');
+    let (Some(version), Some(trace_id), Some(parent_id), Some(flags), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
     };
-    let all_zero = |s: &str| s.chars().all(|c| c == '0');
-    if !hex(version, 2) || *version == "ff" || !hex(trace_id, 32) || !hex(parent_id, 16) || !hex(flags, 2) {
+    let hex = |s: &str, n: usize| {
+        s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let all_zero = |s: &str| s.bytes().all(|b| b == b'0');
+    if !hex(version, 2) || version == "ff" || !hex(trace_id, 32) || !hex(parent_id, 16) || !hex(flags, 2) {
         return None;
     }
     if all_zero(trace_id) || all_zero(parent_id) {
         return None;
     }
-    Some((trace_id.to_string(), parent_id.to_string(), flags.to_string()))
+    Some((trace_id, parent_id, flags))
 }
 
 /// Builds the `InvocationRequest` for an HTTP-triggered function.
@@ -219,17 +258,19 @@ pub fn invocation_request(
     req: &RequestParts<'_>,
     caps: HttpCapabilities,
 ) -> InvocationRequest {
-    let rpc = to_rpc_http(req, caps);
     let query = query_values(req.uri);
     let headers = header_values(req.headers);
-    let mut trigger_metadata: HashMap<String, TypedData> = HashMap::new();
+    let mut trigger_metadata: HashMap<String, TypedData> =
+        HashMap::with_capacity(2 + query.len() + req.params.len());
     let json_map = |m: &BTreeMap<String, String>| serde_json::to_string(m).unwrap_or_else(|_| "{}".into());
     trigger_metadata.insert("Query".into(), typed(typed_data::Data::Json(json_map(&query))));
     trigger_metadata.insert("Headers".into(), typed(typed_data::Data::Json(json_map(&headers))));
     for (k, v) in query.iter().chain(req.params.iter()) {
         trigger_metadata.insert(k.clone(), typed(typed_data::Data::String(v.clone())));
     }
-    if content_type(req.headers) == "application/json"
+    let rpc = rpc_http(req, caps, headers, query);
+    if !req.body.is_empty()
+        && content_type(req.headers) == "application/json"
         && let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice::<serde_json::Value>(req.body)
     {
         for (k, v) in fields {
