@@ -11,6 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Bodies can be many MiB: `bytes::Bytes` lets them move between the stream and
         // HTTP without copies.
         .bytes(".")
+        // prost with the encode buffer reserved to each message's length (see src/codec.rs).
+        .codec_path("crate::codec::FunctionRpcCodec")
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -112,6 +112,11 @@ fn start_counted(env: &Env, name: &str, extra_env: &[(&str, &str)]) -> anyhow::R
     // Under callgrind a first poll takes far longer than the native budget: keep functions on
     // the inline path a native worker uses (the worker inherits the host's environment).
     command.env("FNWIRE_INLINE_POLL_BUDGET_US", "1000000");
+    // The host restarts a worker that does not answer `WorkerStatusRequest` within 20 s. Under
+    // callgrind on a loaded machine the probe can wait longer than that behind 16 large bodies on
+    // the one stream; the restart then answers the requests in flight with 503 (no worker
+    // available) and the count fails. A worker under callgrind is slow, not hung.
+    command.env(fnwire_host::supervisor::STATUS_TIMEOUT_SETTING, "600");
     for (k, v) in extra_env {
         command.env(k, v);
     }
@@ -188,7 +193,10 @@ async fn count_http(
             }
         }
     };
-    load(200).await.check("warm-up")?;
+    if let Err(e) = load(200).await.check("warm-up") {
+        // What the host logged (a worker restart, a timeout) is the cause to look for.
+        anyhow::bail!("{e}; {}", host.log_tail());
+    }
     let host_pid = host.child.id();
     let worker = worker_pid(host_pid)?;
     callgrind_control("--zero", host_pid)?;

@@ -37,8 +37,12 @@ use crate::log_limit::RateLimitedLog;
 /// a `WINDOW_UPDATE` round trip at every MiB. A window is an allowance, not a buffer. The worker
 /// runtime sets the same for its side.
 pub const STREAM_WINDOW_BYTES: u32 = 16 * 1024 * 1024;
-/// Largest HTTP/2 frame the worker may send (the default is 16 KiB): fewer frames per large body.
-pub const MAX_FRAME_BYTES: u32 = 1024 * 1024;
+/// Largest HTTP/2 frame the worker may send (the default is 16 KiB). tonic copies each frame into
+/// its decode buffer and, on reading a message's length, reserves that length *beyond* what the
+/// buffer holds: the first frame of a large message is copied a second time, whole. With 1 MiB
+/// frames that was 0.87 of a copy of every 1 MiB response (callgrind); 64 KiB frames bound it to
+/// 64 KiB, while the frames per MiB (16) stay few and h2's reading of them cheap.
+pub const MAX_FRAME_BYTES: u32 = 64 * 1024;
 
 /// Refusals kept for [`GrpcServer::refusals`]; older ones are dropped.
 const KEPT_REFUSALS: usize = 32;

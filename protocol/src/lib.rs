@@ -2,9 +2,11 @@
 //!
 //! * [`rpc`]: every message, generated at build time from `proto/FunctionRpc.proto`, plus the
 //!   tonic client ([`rpc::function_rpc_client`]) and server ([`rpc::function_rpc_server`]).
+//! * [`codec`]: the gRPC codec both use (prost, encoding into one reservation per message).
 //! * [`worker_args`]: the command line a host gives a worker process.
 //! * [`PROTO_DIR`]: where the `.proto` lives, for other languages' code generators.
 
+pub mod codec;
 mod content_name;
 pub mod worker_args;
 
