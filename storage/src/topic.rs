@@ -577,15 +577,17 @@ impl Store {
             let locked_until = now.saturating_add(lock_ms);
             let mut taken = Vec::new();
             {
+                // The limit is in the text, not bound: a bound `LIMIT ?` expires the statement
+                // on every rebinding, so each take would parse it anew (see `get_messages`).
                 let mut select = tx
-                    .prepare_cached(
+                    .prepare_cached(&format!(
                         "SELECT seq, body, props, delivery_count, enqueued_ms, expires_ms FROM sb_messages
                          WHERE entity = ?1 AND subscription = ?2 AND dead_letter = 0 AND visible_ms <= ?3
-                         ORDER BY visible_ms, seq LIMIT ?4",
-                    )
+                         ORDER BY visible_ms, seq LIMIT {max}"
+                    ))
                     .map_err(sql)?;
                 let rows = select
-                    .query_map(params![entity, subscription, now, max as i64], |r| {
+                    .query_map(params![entity, subscription, now], |r| {
                         Ok((
                             r.get::<_, i64>(0)?,
                             r.get::<_, Vec<u8>>(1)?,
