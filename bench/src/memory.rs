@@ -8,10 +8,10 @@
 //! should hold about what it held idle; a leak shows here as growth.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::load::{Budget, http_get};
-use crate::scenarios::{HELLO, HTTP_CONNECTIONS, Pairs, START_BOUND, fnwire_start, plain_hyper, record};
+use crate::scenarios::{HELLO, HTTP_CONNECTIONS, Pairs, hello_rust_and_plain_server};
 use crate::setup::Env;
 use crate::stats::{Better, Row};
 
@@ -24,11 +24,7 @@ const LOAD_BOUND: Duration = Duration::from_secs(240);
 const SETTLE: Duration = Duration::from_secs(1);
 
 pub async fn rss_after_load(env: &Env) -> anyhow::Result<Vec<Row>> {
-    let mut fnwire = fnwire_start(env, "rss-after-load-fnwire", &env.rust_app(), &[])?;
-    fnwire.wait_ready(HELLO, Instant::now(), START_BOUND).await?;
-    let recorded = record(&fnwire, HELLO).await?;
-    let mut plain = plain_hyper(env, "rss-after-load-plain", &recorded)?;
-    plain.wait_ready(HELLO, Instant::now(), START_BOUND).await?;
+    let (fnwire, plain) = hello_rust_and_plain_server(env, "rss-after-load").await?;
 
     let pairs: Mutex<Pairs> = Mutex::default();
     let mut served_counts = Vec::new();

@@ -69,7 +69,7 @@ impl Env {
     }
 }
 
-pub(crate) fn addr(port: u16) -> SocketAddr {
+fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
@@ -101,7 +101,7 @@ pub(crate) fn program(
 }
 
 /// The bench's own plain hyper server answering with `recorded`.
-pub(crate) fn plain_hyper(env: &Env, name: &str, recorded: &Recorded) -> anyhow::Result<Served> {
+fn plain_hyper(env: &Env, name: &str, recorded: &Recorded) -> anyhow::Result<Served> {
     let file = env.work.join(format!("{name}.response.json"));
     std::fs::write(&file, serde_json::to_string(recorded)?)?;
     let port = free_port()?;
@@ -365,7 +365,7 @@ pub(crate) async fn compare_http(
 }
 
 /// Records fnwire's answer so a plain server can send the same bytes.
-pub(crate) async fn record(served: &Served, path: &str) -> anyhow::Result<Recorded> {
+async fn record(served: &Served, path: &str) -> anyhow::Result<Recorded> {
     let (status, body, headers) = crate::load::get_once(served.addr, path).await?;
     let skip = ["content-length", "date", "transfer-encoding", "connection"];
     Ok(Recorded {
@@ -382,12 +382,23 @@ pub(crate) async fn record(served: &Served, path: &str) -> anyhow::Result<Record
 pub(crate) const START_BOUND: Duration = Duration::from_secs(60);
 pub(crate) const HELLO: &str = "/api/hello?name=bench";
 
-pub async fn http_rust(env: &Env) -> anyhow::Result<Vec<Row>> {
-    let mut fnwire = fnwire_start(env, "http-rust-fnwire", &env.rust_app(), &[])?;
+/// `fnwire start` on packed hello-rust, and the bench's plain hyper server answering with the
+/// bytes fnwire answered `HELLO` with; both ready. Processes are named `<scenario>-fnwire` and
+/// `<scenario>-plain`.
+pub(crate) async fn hello_rust_and_plain_server(
+    env: &Env,
+    scenario: &str,
+) -> anyhow::Result<(Served, Served)> {
+    let mut fnwire = fnwire_start(env, &format!("{scenario}-fnwire"), &env.rust_app(), &[])?;
     fnwire.wait_ready(HELLO, Instant::now(), START_BOUND).await?;
     let recorded = record(&fnwire, HELLO).await?;
-    let mut plain = plain_hyper(env, "http-rust-plain", &recorded)?;
+    let mut plain = plain_hyper(env, &format!("{scenario}-plain"), &recorded)?;
     plain.wait_ready(HELLO, Instant::now(), START_BOUND).await?;
+    Ok((fnwire, plain))
+}
+
+pub async fn http_rust(env: &Env) -> anyhow::Result<Vec<Row>> {
+    let (fnwire, plain) = hello_rust_and_plain_server(env, "http-rust").await?;
     compare_http(
         env,
         "http-rust",
