@@ -14,14 +14,12 @@ use crate::support::*;
 
 const WORK_BOUND: Duration = Duration::from_secs(120);
 
-fn broker_url() -> String {
-    std::env::var("FNWIRE_TEST_AMQP").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("fnwire-host-test-{prefix}-{}-{nanos:x}", std::process::id())
-}
+// The broker helpers of the rabbitmq crate's own tests (URL, unique names, a vhost of one's own);
+// this file uses part of them.
+#[allow(dead_code)]
+#[path = "../../../rabbitmq/tests/it/broker.rs"]
+mod broker;
+use broker::{Vhost, broker_url, unique};
 
 async fn channel() -> (Connection, Channel) {
     let url = broker_url();
@@ -200,54 +198,10 @@ fn invalid_connection_settings_stop_the_host_at_start_naming_the_setting() {
     }
 }
 
-/// A vhost of the test's own, so closing its connections touches no other test. Deleted on drop.
-struct Vhost {
-    name: String,
-    url: String,
-}
-
-fn rabbitmqctl(args: &[&str]) {
-    let out = std::process::Command::new("rabbitmqctl").args(args).output().unwrap_or_else(|e| {
-        panic!("rabbitmqctl could not run ({e}); this test needs the local broker's CLI")
-    });
-    assert!(out.status.success(), "rabbitmqctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-impl Vhost {
-    fn new() -> Vhost {
-        let name = unique("vhost");
-        rabbitmqctl(&["add_vhost", &name]);
-        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
-        let base = broker_url();
-        let base = base.rsplit_once('/').map_or(base.as_str(), |(b, _)| b).to_string();
-        Vhost { url: format!("{base}/{name}"), name }
-    }
-
-    /// Messages on `queue` the broker still holds: ready, and delivered but not acknowledged.
-    fn unsettled(&self, queue: &str) -> u64 {
-        let out = std::process::Command::new("rabbitmqctl")
-            .args(["list_queues", "-p", &self.name, "-q", "--no-table-headers", "name", "messages"])
-            .output()
-            .expect("rabbitmqctl list_queues");
-        assert!(out.status.success(), "rabbitmqctl list_queues: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| line.split_once(char::is_whitespace))
-            .find(|(name, _)| *name == queue)
-            .map_or(0, |(_, count)| count.trim().parse().expect("a message count"))
-    }
-}
-
-impl Drop for Vhost {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("rabbitmqctl").args(["delete_vhost", &self.name]).output();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_broker_closing_every_connection_mid_load_loses_no_message() {
     const N: usize = 600;
-    let vhost = Vhost::new();
+    let vhost = Vhost::new("vhost");
     let connect = async || {
         let connection = Connection::connect(&vhost.url, ConnectionProperties::default()).await.unwrap();
         let channel = connection.create_channel().await.unwrap();
@@ -280,7 +234,7 @@ async fn the_broker_closing_every_connection_mid_load_loses_no_message() {
             ready(&reader, output).await as usize >= share
         })
         .await;
-        rabbitmqctl(&["close_all_connections", "-p", &vhost.name, "closed by the test"]);
+        vhost.close_all_connections();
         // The close took this test's connections too: read through a new one.
         let (_c, after) = connect().await;
         relayed_after_close.push(ready(&after, output).await as usize);

@@ -1,4 +1,5 @@
-//! Test helpers: the broker's URL, unique names, a vhost of one's own, queues to read.
+//! Test helpers: the broker's URL, unique names, a vhost of one's own, queues to read. The
+//! host's RabbitMQ tests use this file too (`host/tests/it/rabbitmq.rs`).
 
 use std::time::Duration;
 
