@@ -3,11 +3,13 @@
 //! * [`rpc`]: every message, generated at build time from `proto/FunctionRpc.proto`, plus the
 //!   tonic client ([`rpc::function_rpc_client`]) and server ([`rpc::function_rpc_server`]).
 //! * [`codec`]: the gRPC codec both use (prost, encoding into one reservation per message).
+//! * [`inbound`]: what a worker reads, with trigger metadata decoded only when asked for.
 //! * [`worker_args`]: the command line a host gives a worker process.
 //! * [`PROTO_DIR`]: where the `.proto` lives, for other languages' code generators.
 
 pub mod codec;
 mod content_name;
+pub mod inbound;
 pub mod worker_args;
 
 /// Generated FunctionRpc messages and the tonic service.

@@ -7,7 +7,7 @@ use fnwire_protocol::rpc::{RpcTraceContext, TypedData};
 
 use crate::FunctionError;
 use crate::convert::FromTypedData;
-use crate::invocation::Invocation;
+use crate::invocation::{Invocation, TriggerMetadata};
 
 /// W3C trace context of the invocation, from the host's `Activity`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,7 +62,7 @@ pub struct Context {
     function_id: String,
     trace_context: TraceContext,
     retry_context: Option<RetryContext>,
-    trigger_metadata: Arc<HashMap<String, TypedData>>,
+    trigger_metadata: Arc<TriggerMetadata>,
 }
 
 impl Context {
@@ -105,13 +105,13 @@ impl Context {
 
     /// One trigger-metadata value as the host sent it.
     pub fn trigger_metadata(&self, key: &str) -> Option<&TypedData> {
-        self.trigger_metadata.get(key)
+        self.trigger_metadata.map().get(key)
     }
 
     /// One trigger-metadata value converted, e.g. `ctx.trigger_metadata_as::<i64>("DequeueCount")`.
     /// `Ok(None)` if the key is absent.
     pub fn trigger_metadata_as<T: FromTypedData>(&self, key: &str) -> Result<Option<T>, FunctionError> {
-        match self.trigger_metadata.get(key) {
+        match self.trigger_metadata.map().get(key) {
             None => Ok(None),
             Some(data) => T::from_typed_data(data.clone())
                 .map(Some)
@@ -121,6 +121,6 @@ impl Context {
 
     /// The keys of all trigger metadata.
     pub fn trigger_metadata_keys(&self) -> impl Iterator<Item = &str> {
-        self.trigger_metadata.keys().map(String::as_str)
+        self.trigger_metadata.map().keys().map(String::as_str)
     }
 }

@@ -1,8 +1,9 @@
 //! One call of a function: what the host sent, and slots for what goes back.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use fnwire_protocol::inbound::EncodedTriggerMetadata;
 use fnwire_protocol::rpc::parameter_binding::RpcData;
 use fnwire_protocol::rpc::{InvocationRequest, TypedData};
 
@@ -62,6 +63,46 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// An invocation's trigger metadata, decoded from the host's encoding the first time it is read:
+/// most functions never read it, and for HTTP it repeats the whole request (see
+/// `fnwire_protocol::inbound`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TriggerMetadata {
+    encoded: EncodedTriggerMetadata,
+    decoded: OnceLock<HashMap<String, TypedData>>,
+}
+
+impl TriggerMetadata {
+    fn decoded(map: HashMap<String, TypedData>) -> Self {
+        TriggerMetadata { encoded: EncodedTriggerMetadata::default(), decoded: OnceLock::from(map) }
+    }
+
+    fn encoded(encoded: EncodedTriggerMetadata) -> Self {
+        TriggerMetadata { encoded, decoded: OnceLock::new() }
+    }
+
+    pub(crate) fn map(&self) -> &HashMap<String, TypedData> {
+        self.decoded.get_or_init(|| {
+            let mut map = HashMap::new();
+            // The stream's other fields decoded, so the host's encoder wrote this too: a bad
+            // entry means a host bug. The entries before it are kept and the invocation runs.
+            if let Err(error) = self.encoded.decode_into(&mut map) {
+                tracing::warn!(
+                    %error,
+                    "the host's trigger metadata for this invocation could not be decoded; \
+                     the function sees only the entries before the malformed one"
+                );
+            }
+            map
+        })
+    }
+
+    fn map_mut(&mut self) -> &mut HashMap<String, TypedData> {
+        self.map();
+        self.decoded.get_mut().expect("`map` has just decoded it")
+    }
+}
+
 /// One call of a function, as handed to a [`crate::runtime::Handler`].
 #[derive(Debug)]
 pub struct Invocation {
@@ -69,7 +110,7 @@ pub struct Invocation {
     function_id: String,
     function_name: String,
     inputs: Vec<(String, TypedData)>,
-    trigger_metadata: Arc<HashMap<String, TypedData>>,
+    trigger_metadata: Arc<TriggerMetadata>,
     trace_context: TraceContext,
     retry_context: Option<RetryContext>,
     outputs: OutputSlots,
@@ -90,9 +131,28 @@ impl Invocation {
         }
     }
 
-    /// Builds the invocation from the host's request. Shared-memory inputs are not supported (the
-    /// worker does not declare that capability), so they never arrive.
-    pub fn from_request(request: InvocationRequest, function_name: impl Into<String>) -> Self {
+    /// Builds the invocation from the host's request. Shared-memory inputs must have been read
+    /// into the request first (the worker's session does that).
+    pub fn from_request(mut request: InvocationRequest, function_name: impl Into<String>) -> Self {
+        let metadata = TriggerMetadata::decoded(std::mem::take(&mut request.trigger_metadata));
+        Invocation::from_parts(request, metadata, function_name.into())
+    }
+
+    /// Builds the invocation from a request as the worker's stream decoded it: its trigger
+    /// metadata still encoded, decoded the first time something reads it.
+    pub(crate) fn from_inbound(
+        request: InvocationRequest,
+        metadata: EncodedTriggerMetadata,
+        function_name: String,
+    ) -> Self {
+        Invocation::from_parts(request, TriggerMetadata::encoded(metadata), function_name)
+    }
+
+    fn from_parts(
+        request: InvocationRequest,
+        trigger_metadata: TriggerMetadata,
+        function_name: String,
+    ) -> Self {
         let inputs = request
             .input_data
             .into_iter()
@@ -107,9 +167,9 @@ impl Invocation {
         Invocation {
             invocation_id: request.invocation_id,
             function_id: request.function_id,
-            function_name: function_name.into(),
+            function_name,
             inputs,
-            trigger_metadata: Arc::new(request.trigger_metadata),
+            trigger_metadata: Arc::new(trigger_metadata),
             trace_context: request.trace_context.map(TraceContext::from_rpc).unwrap_or_default(),
             retry_context: request.retry_context.map(RetryContext::from_rpc),
             outputs: OutputSlots::default(),
@@ -124,7 +184,7 @@ impl Invocation {
 
     /// Adds a trigger-metadata value (builder style).
     pub fn with_trigger_metadata(mut self, key: impl Into<String>, data: TypedData) -> Self {
-        Arc::make_mut(&mut self.trigger_metadata).insert(key.into(), data);
+        Arc::make_mut(&mut self.trigger_metadata).map_mut().insert(key.into(), data);
         self
     }
 
@@ -161,10 +221,10 @@ impl Invocation {
 
     /// All trigger metadata: binding data the trigger adds, e.g. a queue message's `DequeueCount`.
     pub fn trigger_metadata(&self) -> &HashMap<String, TypedData> {
-        &self.trigger_metadata
+        self.trigger_metadata.map()
     }
 
-    pub(crate) fn shared_trigger_metadata(&self) -> Arc<HashMap<String, TypedData>> {
+    pub(crate) fn shared_trigger_metadata(&self) -> Arc<TriggerMetadata> {
         self.trigger_metadata.clone()
     }
 
@@ -192,5 +252,30 @@ impl Invocation {
     pub fn finish(self, return_value: Option<TypedData>) -> InvocationResult {
         let outputs = self.outputs.collect()?;
         Ok(InvocationOutcome { outputs, return_value: return_value.filter(|data| data.data.is_some()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fnwire_protocol::rpc::typed_data::Data;
+
+    fn text(value: &str) -> TypedData {
+        TypedData { data: Some(Data::String(value.into())) }
+    }
+
+    #[test]
+    fn encoded_trigger_metadata_is_read_and_extended_as_a_map() {
+        let sent = HashMap::from([("DequeueCount".to_string(), TypedData { data: Some(Data::Int(2)) })]);
+        let request = InvocationRequest { invocation_id: "i".into(), ..InvocationRequest::default() };
+        let invocation =
+            Invocation::from_inbound(request, EncodedTriggerMetadata::from_map(&sent), "work".into());
+        assert_eq!(invocation.trigger_metadata(), &sent);
+        let context = crate::Context::of(&invocation);
+        assert_eq!(context.trigger_metadata_as::<i64>("DequeueCount").unwrap(), Some(2));
+
+        let extended = invocation.with_trigger_metadata("Id", text("m-1"));
+        assert_eq!(extended.trigger_metadata().len(), 2);
+        assert_eq!(extended.trigger_metadata()["Id"], text("m-1"));
     }
 }

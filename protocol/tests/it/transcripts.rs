@@ -7,6 +7,7 @@
 //! with the generated `StreamingMessage` -> re-encoded -> back to JSON, which must equal the
 //! original, and the two byte encodings must decode to equal messages.
 
+use fnwire_protocol::inbound::WorkerInbound;
 use fnwire_protocol::prost::Message;
 use fnwire_protocol::rpc::StreamingMessage;
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
@@ -73,6 +74,12 @@ fn every_transcript_message_round_trips_through_our_types() {
             let content = typed.content.as_ref().unwrap_or_else(|| panic!("{where_}: no content decoded"));
             kinds.insert(content.name());
             assert_eq!(content.name(), record["kind"].as_str().unwrap(), "{where_}: wrong oneof member");
+
+            // What a worker decodes (trigger metadata left encoded) is the same message.
+            let inbound = WorkerInbound::decode(bytes.as_slice())
+                .unwrap_or_else(|e| panic!("{where_}: the worker's decoding fails: {e}"));
+            let whole = inbound.into_streaming_message().unwrap_or_else(|e| panic!("{where_}: {e}"));
+            assert_eq!(whole, typed, "{where_}: the worker's decoding differs from prost's");
 
             let re_encoded = typed.encode_to_vec();
             let again = DynamicMessage::decode(desc.clone(), re_encoded.as_slice()).unwrap();

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use fnwire_metadata::FunctionMetadata;
 use fnwire_protocol::WorkerArgs;
-use fnwire_protocol::rpc::function_rpc_client::FunctionRpcClient;
+use fnwire_protocol::inbound::{EncodedTriggerMetadata, WorkerClient, WorkerInbound};
 use fnwire_protocol::rpc::streaming_message::Content;
 use fnwire_protocol::rpc::{
     CloseSharedMemoryResourcesResponse, FunctionEnvironmentReloadRequest, FunctionEnvironmentReloadResponse,
@@ -268,7 +268,7 @@ pub(crate) async fn run(
     let channel = endpoint.connect().await.map_err(|e| connect_error(error_chain(&e)))?;
     let limit = args.grpc_max_message_length.unwrap_or(usize::MAX);
     let mut client =
-        FunctionRpcClient::new(channel).max_decoding_message_size(limit).max_encoding_message_size(limit);
+        WorkerClient::new(channel).max_decoding_message_size(limit).max_encoding_message_size(limit);
 
     let (out, out_rx) = unbounded_channel::<Outbound>();
     let (written_tx, written_rx) = oneshot::channel::<()>();
@@ -351,7 +351,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 impl Session {
     async fn serve(
         mut self,
-        mut inbound: Streaming<StreamingMessage>,
+        mut inbound: Streaming<WorkerInbound>,
         written: oneshot::Receiver<()>,
     ) -> Result<(), WorkerError> {
         let ending = loop {
@@ -424,7 +424,8 @@ impl Session {
         }));
     }
 
-    fn handle(&mut self, message: StreamingMessage) -> Control {
+    fn handle(&mut self, inbound: WorkerInbound) -> Control {
+        let WorkerInbound { message, trigger_metadata } = inbound;
         let request_id = message.request_id;
         let Some(content) = message.content else {
             tracing::debug!("ignoring a StreamingMessage without content");
@@ -477,7 +478,7 @@ impl Session {
                     }),
                 );
             }
-            Content::InvocationRequest(request) => self.invoke(request_id, request),
+            Content::InvocationRequest(request) => self.invoke(request_id, request, trigger_metadata),
             Content::InvocationCancel(cancel) => {
                 let mut in_flight = lock(&self.in_flight);
                 match in_flight.get_mut(&cancel.invocation_id) {
@@ -620,7 +621,12 @@ impl Session {
         self.offload_outputs.then(|| self.shared_memory.clone())
     }
 
-    fn invoke(&mut self, request_id: String, mut request: InvocationRequest) {
+    fn invoke(
+        &mut self,
+        request_id: String,
+        mut request: InvocationRequest,
+        metadata: EncodedTriggerMetadata,
+    ) {
         let function_id = request.function_id.clone();
         let invocation_id = request.invocation_id.clone();
         // Reading a map here costs what decoding the same bytes from the stream would have.
@@ -652,12 +658,12 @@ impl Session {
             FunctionHandler::Async(handler) => handler.clone(),
             FunctionHandler::Blocking(handler) => {
                 let handler = handler.clone();
-                self.invoke_blocking(request_id, request, function, handler);
+                self.invoke_blocking(request_id, request, metadata, function, handler);
                 return;
             }
         };
         let name = function.metadata.name.clone();
-        let invocation = Invocation::from_request(request, name.clone());
+        let invocation = Invocation::from_inbound(request, metadata, name.clone());
         let traced = self.traces.as_ref().map(|t| t.start(&name, &invocation_id, invocation.trace_context()));
         let span = invocation_span(&function, &invocation, self.out.clone());
         let mut work =
@@ -710,6 +716,7 @@ impl Session {
         &self,
         request_id: String,
         request: InvocationRequest,
+        metadata: EncodedTriggerMetadata,
         function: Arc<FunctionDefinition>,
         handler: Arc<dyn BlockingHandler>,
     ) {
@@ -728,7 +735,7 @@ impl Session {
         let traces = self.traces.clone();
         tokio::task::spawn_blocking(move || {
             let _counted = counted;
-            let invocation = Invocation::from_request(request, function_name.clone());
+            let invocation = Invocation::from_inbound(request, metadata, function_name.clone());
             let traced =
                 traces.as_ref().map(|t| t.start(&function_name, &invocation_id, invocation.trace_context()));
             let span = invocation_span(&function, &invocation, out.clone());
