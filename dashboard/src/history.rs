@@ -45,15 +45,16 @@ pub struct InvocationRecord {
     pub id: String,
     pub function: String,
     pub reason: String,
-    pub started_at: String,
+    /// Formatted only when a summary is made (a page asks): formatting it for every invocation
+    /// was a visible part of the host's instructions per request.
+    #[serde(rename = "startedAt", serialize_with = "serialize_timestamp")]
+    pub started: SystemTime,
     /// `Running` until it ends, then the pipeline's outcome.
     pub outcome: &'static str,
     pub duration_ms: Option<f64>,
     pub error: Option<String>,
     /// The workers that wrote its log lines (empty until one does).
     pub workers: Vec<String>,
-    #[serde(skip)]
-    started: SystemTime,
     #[serde(skip)]
     duration: Option<Duration>,
     /// What the trigger sent and the worker answered, rendered only when a page asks.
@@ -185,6 +186,10 @@ pub struct History {
 
 pub(crate) fn timestamp(t: SystemTime) -> String {
     DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn serialize_timestamp<S: serde::Serializer>(t: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&timestamp(*t))
 }
 
 fn millis(d: Duration) -> f64 {
@@ -341,12 +346,11 @@ impl InvocationObserver for History {
             id: event.invocation_id.to_string(),
             function: event.function.to_string(),
             reason: event.reason.to_string(),
-            started_at: timestamp(event.at),
+            started: event.at,
             outcome: "Running",
             duration_ms: None,
             error: None,
             workers: Vec::new(),
-            started: event.at,
             duration: None,
             trigger: KeptRequest::of(event.request),
             outputs: None,
@@ -355,8 +359,7 @@ impl InvocationObserver for History {
         };
         // Serialized only for a page watching live: it was a tenth of the host's instructions
         // per HTTP request (callgrind), spent with no page open.
-        let summary = self.watched().then(|| record.summary());
-        let function = record.function.clone();
+        let summary = self.watched().then(|| (record.summary(), record.function.clone()));
         let mut state = self.state();
         let State { rings, counts, owners } = &mut *state;
         let count = counts.entry(record.function.clone()).or_default();
@@ -371,7 +374,7 @@ impl InvocationObserver for History {
         owners.insert(record.id.clone(), record.function.clone());
         ring.push_back(record);
         drop(state);
-        if let Some(summary) = summary {
+        if let Some((summary, function)) = summary {
             self.publish("started", &function, "Running", || summary);
         }
     }
