@@ -16,6 +16,15 @@
 /// The allocator: `#[global_allocator] static ALLOCATOR: fnwire_alloc::Allocator = fnwire_alloc::Allocator;`.
 pub use mimalloc::MiMalloc as Allocator;
 
+/// fnwire's setting of the allocator: [`return_freed_memory_at_once`], unless the user set
+/// mimalloc's own `MIMALLOC_PURGE_DELAY`, which mimalloc then reads as it documents. Call it
+/// first thing, before the process (or the native module) starts threads of its own.
+pub fn configure() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        return_freed_memory_at_once();
+    }
+}
+
 /// mimalloc's `mi_option_purge_delay` (its place in `mi_option_e` of the bundled mimalloc 3,
 /// which `libmimalloc-sys` does not name).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;

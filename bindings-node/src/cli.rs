@@ -13,6 +13,8 @@ pub type CliExitFn = ThreadsafeFunction<i32, napi::Unknown<'static>, i32, Status
 /// once; `on_exit` gets the exit code. Ctrl-C and SIGTERM stop the host as they stop the binary.
 #[napi]
 pub fn cli_run(argv: Vec<String>, on_exit: CliExitFn) -> napi::Result<()> {
+    // Before the host's threads start (see `fnwire_alloc::configure`).
+    fnwire_alloc::configure();
     let cli = match Cli::try_parse_from(std::iter::once("fnwire".to_string()).chain(argv)) {
         Ok(cli) => cli,
         Err(e) => {

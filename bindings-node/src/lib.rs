@@ -17,6 +17,11 @@ mod worker;
 
 use napi_derive::napi;
 
+/// The addon's Rust code (worker, conversions, the host of `npx fnwire start`) allocates with
+/// the allocator of the `fnwire` binary; JavaScript's objects keep V8's heap.
+#[global_allocator]
+static ALLOCATOR: fnwire_alloc::Allocator = fnwire_alloc::Allocator;
+
 /// Checks an HTTP response the way `invocationComplete` does; throws the Rust SDK's message
 /// (the same rules and words as in Rust and Python).
 #[napi]

@@ -175,6 +175,8 @@ pub fn worker_start(
     on_reload: Option<ReloadFn>,
     on_cancel: Option<CancelFn>,
 ) -> napi::Result<()> {
+    // Before the worker's threads start (see `fnwire_alloc::configure`).
+    fnwire_alloc::configure();
     let args = WorkerArgs::parse(argv).map_err(|e| napi::Error::from_reason(e.to_string()))?;
     let functions = registered();
     let azure_functions = crate::azure::take_definitions().map_err(napi::Error::from_reason)?;

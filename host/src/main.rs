@@ -8,11 +8,8 @@ static ALLOCATOR: fnwire_alloc::Allocator = fnwire_alloc::Allocator;
 
 fn main() -> ExitCode {
     // Before the runtime starts its threads: memory freed after a burst of large request bodies
-    // goes back to the system at once (see `fnwire_alloc`), unless the user set mimalloc's own
-    // `MIMALLOC_PURGE_DELAY`, which mimalloc then reads as it documents.
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        fnwire_alloc::return_freed_memory_at_once();
-    }
+    // goes back to the system at once (see `fnwire_alloc`).
+    fnwire_alloc::configure();
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime.block_on(start()),
         Err(e) => {
