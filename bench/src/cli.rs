@@ -9,7 +9,7 @@ use crate::setup::{self, Env};
 use crate::stats::{Row, render_table, to_json};
 
 const USAGE: &str = "usage: fnwire-bench [SCENARIO…] [--quick] [--json FILE]
-       fnwire-bench --instructions ROW [--requests N]   (instructions per request under callgrind; ROW: http-rust, http-large, queue)
+       fnwire-bench --instructions ROW [--requests N]   (instructions per request under callgrind; ROW: http-rust, http-large, http-python, queue)
 scenarios: hop (alias stream-limit), http-rust, http-large, http-python, http-python-async, http-python-azure, http-node, http-node-azure, queue,
            cold-start-rust, cold-start-python, cold-start-node, rss-after-load,
            durable-chain, durable-fanout, durable-python, topic-fanout, rabbitmq (default: all)";

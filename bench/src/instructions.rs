@@ -21,7 +21,7 @@ use crate::procs::{Served, free_port};
 use crate::setup::Env;
 
 /// The rows that have an instruction count.
-pub const ROWS: &[&str] = &["http-rust", "http-large", "queue"];
+pub const ROWS: &[&str] = &["http-rust", "http-large", "http-python", "queue"];
 
 /// Requests (or messages) counted when `--requests` is not given.
 pub const DEFAULT_REQUESTS: usize = 2_000;
@@ -53,10 +53,14 @@ impl Counted {
 /// Counts `row` over `requests` requests and prints the figures.
 pub async fn run(env: &Env, row: &str, requests: usize) -> anyhow::Result<()> {
     let counted = match row {
-        "http-rust" => count_http(env, row, "/api/hello?name=bench", None, requests).await?,
+        "http-rust" => count_http(env, row, App::rust(env), "/api/hello?name=bench", None, requests).await?,
+        "http-python" => {
+            let app = App::python(env)?;
+            count_http(env, row, app, "/api/text?name=bench", None, requests).await?
+        }
         "http-large" => {
             let body = crate::scenarios::large_body(1024 * 1024);
-            count_http(env, row, "/api/mirror", Some(body), requests).await?
+            count_http(env, row, App::rust(env), "/api/mirror", Some(body), requests).await?
         }
         "queue" => count_queue(env, requests).await?,
         other => anyhow::bail!("no instruction count for `{other}`; rows with one: {}", ROWS.join(", ")),
@@ -87,8 +91,32 @@ fn check_tools() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The app a count runs and what its worker needs in the environment.
+struct App {
+    dir: PathBuf,
+    env: Vec<(&'static str, String)>,
+}
+
+impl App {
+    /// Packed `examples/hello-rust`, as the `http-rust` row runs it.
+    fn rust(env: &Env) -> App {
+        App { dir: env.rust_app(), env: Vec::new() }
+    }
+
+    /// The contract app on fnwire's Python worker, as the `http-python` row runs it.
+    fn python(env: &Env) -> anyhow::Result<App> {
+        let python = crate::setup::fnwire_python(env)?.display().to_string();
+        Ok(App { dir: env.root.join("conformance/apps/python"), env: vec![("FNWIRE_PYTHON", python)] })
+    }
+}
+
 /// `fnwire start <app>` under callgrind, its worker counted too.
-fn start_counted(env: &Env, name: &str, extra_env: &[(&str, &str)]) -> anyhow::Result<(Served, PathBuf)> {
+fn start_counted(
+    env: &Env,
+    name: &str,
+    app: &App,
+    extra_env: &[(&str, &str)],
+) -> anyhow::Result<(Served, PathBuf)> {
     check_tools()?;
     let out = env.work.join("callgrind");
     std::fs::create_dir_all(&out)?;
@@ -105,7 +133,7 @@ fn start_counted(env: &Env, name: &str, extra_env: &[(&str, &str)]) -> anyhow::R
         .arg(format!("--callgrind-out-file={}/{name}.%p", out.display()))
         .arg(env.fnwire())
         .arg("start")
-        .arg(env.rust_app())
+        .arg(&app.dir)
         .arg("--port")
         .arg(port.to_string())
         .current_dir(&env.root);
@@ -118,6 +146,9 @@ fn start_counted(env: &Env, name: &str, extra_env: &[(&str, &str)]) -> anyhow::R
     // available) and the count fails. A worker under callgrind is slow, not hung.
     command.env(fnwire_host::supervisor::STATUS_TIMEOUT_SETTING, "600");
     for (k, v) in extra_env {
+        command.env(k, v);
+    }
+    for (k, v) in &app.env {
         command.env(k, v);
     }
     let served =
@@ -175,13 +206,15 @@ fn dump_total(dir: &Path, name: &str, pid: u32) -> anyhow::Result<u64> {
 async fn count_http(
     env: &Env,
     row: &str,
+    app: App,
     path: &str,
     body: Option<bytes::Bytes>,
     requests: usize,
 ) -> anyhow::Result<Counted> {
     let name = format!("instructions-{row}");
-    let (mut host, dir) = start_counted(env, &name, &[])?;
-    host.wait_ready("/api/hello?name=bench", Instant::now(), START_BOUND).await?;
+    let (mut host, dir) = start_counted(env, &name, &app, &[])?;
+    let ready_path = if body.is_some() { "/api/hello?name=bench" } else { path };
+    host.wait_ready(ready_path, Instant::now(), START_BOUND).await?;
     let load = |n: usize| {
         let budget = Budget { concurrency: CONNECTIONS, max_requests: n, max_time: START_BOUND };
         let body = body.clone();
@@ -217,7 +250,7 @@ async fn count_queue(env: &Env, messages: usize) -> anyhow::Result<Counted> {
         env.work.join("queue-stores").join(format!("instructions-{}", crate::scenarios::unix_seconds()));
     std::fs::create_dir_all(&stores)?;
     let storage = stores.display().to_string();
-    let (mut host, dir) = start_counted(env, name, &[("FNWIRE_STORAGE_DIR", &storage)])?;
+    let (mut host, dir) = start_counted(env, name, &App::rust(env), &[("FNWIRE_STORAGE_DIR", &storage)])?;
     host.wait_ready("/api/hello?name=bench", Instant::now(), START_BOUND).await?;
     let store = Store::open(&stores)?;
     let run = |round: usize, n: usize| {

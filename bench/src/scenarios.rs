@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 use crate::load::{Budget, LoadResult, closed_loop, http_get};
 use crate::peers::Recorded;
-use crate::procs::{Served, free_port};
+use crate::procs::{Served, cpu_seconds, free_port};
 use crate::setup::{self, Env};
 use crate::stats::{Better, Row, median};
 
@@ -171,6 +171,33 @@ fn invocation_id(n: usize) -> String {
     format!("00000000-0000-4000-8000-{n:012x}")
 }
 
+/// CPU time of two processes over one round.
+struct CpuMeter {
+    caller: u32,
+    peer: u32,
+    at_start: (f64, f64),
+}
+
+/// CPU microseconds per call of each side of a round.
+struct CpuPerCall {
+    caller_us: f64,
+    peer_us: f64,
+}
+
+impl CpuMeter {
+    fn start(caller: u32, peer: u32) -> Self {
+        CpuMeter { caller, peer, at_start: (cpu_seconds(caller), cpu_seconds(peer)) }
+    }
+
+    fn per_call(&self, calls: usize) -> CpuPerCall {
+        let per_call = |now: f64, then: f64| (now - then) * 1e6 / calls.max(1) as f64;
+        CpuPerCall {
+            caller_us: per_call(cpu_seconds(self.caller), self.at_start.0),
+            peer_us: per_call(cpu_seconds(self.peer), self.at_start.1),
+        }
+    }
+}
+
 /// `stream-limit` vs `hop`: the host core (`WorkerChannel`) driving the real hello-rust worker,
 /// against a raw tonic bidi stream echoing the same recorded messages.
 pub async fn hop(env: &Env) -> anyhow::Result<Vec<Row>> {
@@ -226,7 +253,12 @@ pub async fn hop(env: &Env) -> anyhow::Result<Vec<Row>> {
     let pending = server.expect_worker(peer_id);
     let mut peer_command = Command::new(std::env::current_exe()?);
     peer_command.arg("echo-peer").arg(server.uri()).arg(peer_id).arg(&response_file);
-    let _peer = Served::spawn("echo-peer", peer_command, addr(0), &env.log("echo-peer"))?;
+    let peer = Served::spawn("echo-peer", peer_command, addr(0), &env.log("echo-peer"))?;
+    // CPU per invocation of each process, to show which side bounds a run: this process (the
+    // host core's caller, or the raw stream's), and the worker or the echo peer.
+    let bench_pid = std::process::id();
+    let worker_pid = worker.process.pid().context("the worker process has no pid")?;
+    let peer_pid = peer.child.id();
     let connection = tokio::time::timeout(Duration::from_secs(30), pending.connected())
         .await
         .context("the echo peer did not connect within 30 s")?
@@ -253,10 +285,11 @@ pub async fn hop(env: &Env) -> anyhow::Result<Vec<Row>> {
     ];
     for (concurrency, function, fnwire_template, keys) in runs {
         let budget = env.budget(concurrency);
-        let results: Mutex<Vec<(bool, LoadResult)>> = Mutex::default();
+        let results: Mutex<Vec<(bool, LoadResult, CpuPerCall)>> = Mutex::default();
         alternate(
             env.rounds(),
             || async {
+                let cpu = CpuMeter::start(bench_pid, worker_pid);
                 let channel = worker.channel.clone();
                 let template = fnwire_template.clone();
                 let r = closed_loop(budget, move |n| {
@@ -267,10 +300,12 @@ pub async fn hop(env: &Env) -> anyhow::Result<Vec<Row>> {
                 })
                 .await
                 .check("hop")?;
-                results.lock().unwrap_or_else(|e| e.into_inner()).push((true, r));
+                let cpu = cpu.per_call(r.completed);
+                results.lock().unwrap_or_else(|e| e.into_inner()).push((true, r, cpu));
                 Ok(())
             },
             || async {
+                let cpu = CpuMeter::start(bench_pid, peer_pid);
                 let waiting = waiting.clone();
                 let outbound = outbound.clone();
                 let template = template.clone();
@@ -293,19 +328,30 @@ pub async fn hop(env: &Env) -> anyhow::Result<Vec<Row>> {
                 })
                 .await
                 .check("stream-limit")?;
-                results.lock().unwrap_or_else(|e| e.into_inner()).push((false, r));
+                let cpu = cpu.per_call(r.completed);
+                results.lock().unwrap_or_else(|e| e.into_inner()).push((false, r, cpu));
                 Ok(())
             },
         )
         .await?;
-        for (is_fnwire, r) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        for (is_fnwire, r, cpu) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
             pairs.push_load(is_fnwire, keys[0], keys[1], keys[2], &r);
+            if concurrency == 64 && function == "hello" {
+                pairs.push(is_fnwire, "@64:caller-cpu", cpu.caller_us);
+                pairs.push(is_fnwire, "@64:peer-cpu", cpu.peer_us);
+            }
         }
     }
     let note = "hop: host core WorkerChannel + hello-rust worker process; baseline stream-limit: raw tonic bidi echo of the same messages";
     let mut rows = vec![pairs.row("hop", "@64", "invocations/s", Better::Higher).with_note(note)];
     rows.push(pairs.row("hop:p50", "@64:p50", "ms", Better::Lower));
     rows.push(pairs.row("hop:p99", "@64:p99", "ms", Better::Lower));
+    rows.push(pairs.row("hop:caller-cpu", "@64:caller-cpu", "µs CPU/invocation", Better::Lower).with_note(
+        "hop:caller-cpu: CPU per invocation of the bench process at 64 in flight: the host core (WorkerChannel) vs the raw stream",
+    ));
+    rows.push(pairs.row("hop:peer-cpu", "@64:peer-cpu", "µs CPU/invocation", Better::Lower).with_note(
+        "hop:peer-cpu: CPU per invocation of the other process at 64 in flight: the hello-rust worker vs the echo peer",
+    ));
     rows.push(pairs.row("hop@1", "@1", "invocations/s", Better::Higher));
     rows.push(pairs.row("hop@1:p50", "@1:p50", "ms", Better::Lower));
     rows.push(pairs.row("hop@1:p99", "@1:p99", "ms", Better::Lower));
