@@ -4,7 +4,7 @@
 # comment there for why: idle RSS). Run it after changes that rename many functions (a toolchain
 # or dependency update, a large refactor of the host); a stale file only costs memory.
 #
-#   scripts/order-file.sh            # release and dist builds, hello-rust under callgrind twice,
+#   scripts/order-file.sh            # three builds, hello-rust under callgrind three times,
 #                                    # ≈ 5 min plus the builds
 #
 # How: `fnwire start` on packed examples/hello-rust runs under callgrind (symbol names kept
@@ -12,12 +12,12 @@
 # triggers, and stops; every function of the binary that ran is written in the order callgrind
 # first lists it. Needs valgrind and python3.
 #
-# Two builds, because a mangled name ends in a hash (`…17h<16 hex digits>E`) of the crate's
-# `-C metadata`, which Cargo derives from the profile, so the `release` and `dist` binaries share
-# almost no names:
-#   - release: `cargo build --release -p fnwire-host`, what the benches build. (Without `-p`,
-#     as in `cargo run --release --bin fnwire`, features resolve over the whole workspace and
-#     the names differ again; that build is only partly ordered.)
+# Three builds, because a mangled name ends in a hash (`…17h<16 hex digits>E`) of the crate's
+# `-C metadata`, which Cargo derives from the profile and the features, so these binaries share
+# few names:
+#   - release: `cargo build --release -p fnwire-host`, what the benches build.
+#   - release-workspace: `cargo build --release --bin fnwire`, what `cargo run --release --bin
+#     fnwire` and scripts/soak.sh build: without `-p`, features resolve over the whole workspace.
 #   - dist: `cargo build --profile dist --bin fnwire`, what scripts/dist.sh puts in the release
 #     tarball users install. That build strips its symbols, which leaves callgrind nothing to
 #     name, and `CARGO_PROFILE_DIST_STRIP=none` would change the profile and with it every hash.
@@ -25,8 +25,8 @@
 #     names the files apart), so this unstripped binary has exactly the stripped one's names.
 #     The package selection must be dist.sh's too: `--bin fnwire` resolves features over the
 #     whole workspace, `-p fnwire-host` over the host alone, and other features are other hashes.
-# The file lists the release names, then the dist names that are not already there (functions of
-# the precompiled standard library have one name in both); lld skips the names a build lacks.
+# The file lists the release names, then the others' names that are not already there (functions
+# of the precompiled standard library have one name in all); lld skips the names a build lacks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -111,12 +111,15 @@ cargo build --release -p fnwire-host --bin fnwire
 "$target_dir/release/fnwire" pack examples/hello-rust --out "$work/app"
 capture release "$target_dir/release/fnwire"
 
+cargo build --release --bin fnwire
+capture release-workspace "$target_dir/release/fnwire"
+
 # Leaves target/dist/fnwire unstripped; the next plain dist build links it again, as this run
 # changes fnwire.order, which host/build.rs watches.
 RUSTFLAGS="${RUSTFLAGS:-} -C strip=none" cargo build --profile dist --bin fnwire
 capture dist "$target_dir/dist/fnwire"
 
-python3 - "$work/release.names" "$work/dist.names" host/fnwire.order <<'PY'
+python3 - "$work/release.names" "$work/release-workspace.names" "$work/dist.names" host/fnwire.order <<'PY'
 import sys
 *lists, order_path = sys.argv[1:]
 names, written = [], set()
