@@ -192,6 +192,25 @@ pub(crate) fn insert(
     })
 }
 
+/// Runs `body` in an immediate transaction whose `BEGIN IMMEDIATE` and `COMMIT` are cached
+/// statements: taking messages and committing completions are the store's hot paths, and
+/// `Connection::transaction` parses both anew every time. When `body` or the commit fails,
+/// nothing of it stays (the error already says what failed, so the rollback's own is dropped).
+fn immediate_transaction<T, E>(
+    conn: &Connection,
+    begin_failed: impl FnOnce(rusqlite::Error) -> E,
+    commit_failed: impl FnOnce(rusqlite::Error) -> E,
+    body: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ());
+    run("BEGIN IMMEDIATE").map_err(begin_failed)?;
+    let outcome = body().and_then(|value| run("COMMIT").map(|()| value).map_err(commit_failed));
+    if outcome.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    outcome
+}
+
 /// Removes a held message; a receipt that does not match is an error.
 pub(crate) fn delete_held(
     tx: &Connection,
@@ -304,13 +323,9 @@ impl Store {
         completions: &[&Completion],
         now: i64,
     ) -> Result<Vec<Result<(), StorageError>>, GroupFailure> {
-        // BEGIN and COMMIT as cached statements: a transaction per group is the hot path, and
-        // `Connection::transaction` parses both anew each time.
-        let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ());
-        run("BEGIN IMMEDIATE")
-            .map_err(|e| GroupFailure::Begin(self.sql_error("starting a transaction", e)))?;
         let statement = |what: &'static str| move |e| GroupFailure::Statement(self.sql_error(what, e));
-        let body = || -> Result<Vec<Result<(), StorageError>>, GroupFailure> {
+        let begin_failed = |e| GroupFailure::Begin(self.sql_error("starting a transaction", e));
+        immediate_transaction(conn, begin_failed, statement("committing"), || {
             let mut results = Vec::with_capacity(completions.len());
             for c in completions {
                 if let Some((queue, id, receipt)) = &c.held {
@@ -325,15 +340,8 @@ impl Store {
                 }
                 results.push(Ok(()));
             }
-            run("COMMIT").map_err(statement("committing"))?;
             Ok(results)
-        };
-        let outcome = body();
-        if outcome.is_err() && !conn.is_autocommit() {
-            // Nothing of the group stays; the error already says what failed.
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        outcome
+        })
     }
 
     /// Takes up to `max` visible messages, hiding each for `visibility_timeout`. They come in
@@ -359,59 +367,54 @@ impl Store {
              WHERE queue = ?1 AND visible_ms <= ?2 ORDER BY visible_ms, seq LIMIT {max}"
         );
         let conn = self.lock();
-        // BEGIN and COMMIT as cached statements, as for completions: `Connection::transaction`
-        // parses both on every take.
-        let run_plain = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ());
-        let run = || -> rusqlite::Result<Vec<LeasedMessage>> {
-            run_plain("BEGIN IMMEDIATE")?;
-            // `messages_by_expiry` makes this a range delete of the expired messages only, not
-            // a visit of every message of the queue on every take.
-            conn.prepare_cached("DELETE FROM messages WHERE queue = ?1 AND expires_ms <= ?2")?
-                .execute(params![queue, now])?;
-            let mut taken = Vec::new();
-            {
-                let mut select = conn.prepare_cached(&select_sql)?;
-                let rows = select.query_map(params![queue, now], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Vec<u8>>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, i64>(4)?,
-                        MessageTrace::from_columns(r.get(5)?, r.get(6)?),
-                    ))
-                })?;
-                for row in rows {
-                    let (id, body, count, inserted, expires, trace) = row?;
-                    taken.push(LeasedMessage {
-                        queue: queue.to_string(),
-                        id,
-                        body,
-                        dequeue_count: count + 1,
-                        insertion_time: from_millis(inserted),
-                        expiration_time: from_millis(expires),
-                        next_visible_time: from_millis(visible_at),
-                        pop_receipt: new_receipt(),
-                        trace,
-                    });
+        let taken = immediate_transaction(
+            &conn,
+            |e| e,
+            |e| e,
+            || {
+                // `messages_by_expiry` makes this a range delete of the expired messages only, not
+                // a visit of every message of the queue on every take.
+                conn.prepare_cached("DELETE FROM messages WHERE queue = ?1 AND expires_ms <= ?2")?
+                    .execute(params![queue, now])?;
+                let mut taken = Vec::new();
+                {
+                    let mut select = conn.prepare_cached(&select_sql)?;
+                    let rows = select.query_map(params![queue, now], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, Vec<u8>>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, i64>(3)?,
+                            r.get::<_, i64>(4)?,
+                            MessageTrace::from_columns(r.get(5)?, r.get(6)?),
+                        ))
+                    })?;
+                    for row in rows {
+                        let (id, body, count, inserted, expires, trace) = row?;
+                        taken.push(LeasedMessage {
+                            queue: queue.to_string(),
+                            id,
+                            body,
+                            dequeue_count: count + 1,
+                            insertion_time: from_millis(inserted),
+                            expiration_time: from_millis(expires),
+                            next_visible_time: from_millis(visible_at),
+                            pop_receipt: new_receipt(),
+                            trace,
+                        });
+                    }
                 }
-            }
-            {
-                let mut update = conn.prepare_cached(
+                {
+                    let mut update = conn.prepare_cached(
                     "UPDATE messages SET dequeue_count = ?2, pop_receipt = ?3, visible_ms = ?4, leased = 1 WHERE id = ?1",
                 )?;
-                for m in &taken {
-                    update.execute(params![m.id, m.dequeue_count, m.pop_receipt, visible_at])?;
+                    for m in &taken {
+                        update.execute(params![m.id, m.dequeue_count, m.pop_receipt, visible_at])?;
+                    }
                 }
-            }
-            run_plain("COMMIT")?;
-            Ok(taken)
-        };
-        let taken = run();
-        if taken.is_err() && !conn.is_autocommit() {
-            // Nothing was taken: the error already says what failed.
-            let _ = conn.execute_batch("ROLLBACK");
-        }
+                Ok(taken)
+            },
+        );
         taken.map_err(|e| self.sql_error("taking messages", e))
     }
 
