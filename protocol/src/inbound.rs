@@ -22,6 +22,8 @@ use tonic::{IntoStreamingRequest, Response, Status, Streaming};
 use crate::codec::FunctionRpcCodec;
 use crate::rpc::{InvocationRequest, StreamingMessage, TypedData, streaming_message::Content};
 
+/// The field number of `StreamingMessage.request_id`.
+const REQUEST_ID_FIELD: u32 = 1;
 /// The field number of `StreamingMessage.invocation_request` (a member of the `content` oneof).
 const INVOCATION_REQUEST_FIELD: u32 = 4;
 /// The field number of `InvocationRequest.trigger_metadata`.
@@ -102,6 +104,20 @@ impl WorkerInbound {
         }
         Ok(message)
     }
+
+    /// The invocation request whose metadata entries are kept apart, when there are any: then
+    /// the request is written with them appended (field order does not matter to a reader).
+    fn request_with_entries(&self) -> Option<&InvocationRequest> {
+        match &self.message.content {
+            Some(Content::InvocationRequest(request)) if !self.trigger_metadata.is_empty() => Some(request),
+            _ => None,
+        }
+    }
+
+    /// The encoded length of `request` with the kept entries appended.
+    fn request_len(&self, request: &InvocationRequest) -> usize {
+        request.encoded_len() + self.trigger_metadata.encoded_len()
+    }
 }
 
 /// An `InvocationRequest` being decoded: field 4 (the metadata map) goes to `metadata`, every
@@ -145,20 +161,14 @@ impl Message for RequestFields {
 
 impl Message for WorkerInbound {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        match &self.message.content {
-            Some(Content::InvocationRequest(request)) if !self.trigger_metadata.is_empty() => {
-                // The other fields first, then the request with its entries appended: field
-                // order does not matter to a protobuf reader.
-                let rest = StreamingMessage { request_id: self.message.request_id.clone(), content: None };
-                rest.encode_raw(buf);
-                let fields = RequestFields {
-                    request: request.clone(),
-                    metadata: self.trigger_metadata.entries.clone(),
-                };
-                prost::encoding::message::encode(INVOCATION_REQUEST_FIELD, &fields, buf);
-            }
-            _ => self.message.encode_raw(buf),
+        let Some(request) = self.request_with_entries() else { return self.message.encode_raw(buf) };
+        if !self.message.request_id.is_empty() {
+            prost::encoding::string::encode(REQUEST_ID_FIELD, &self.message.request_id, buf);
         }
+        prost::encoding::encode_key(INVOCATION_REQUEST_FIELD, WireType::LengthDelimited, buf);
+        prost::encoding::encode_varint(self.request_len(request) as u64, buf);
+        request.encode_raw(buf);
+        prost::encoding::bytes::encode_repeated(TRIGGER_METADATA_FIELD, &self.trigger_metadata.entries, buf);
     }
 
     fn merge_field(
@@ -185,17 +195,17 @@ impl Message for WorkerInbound {
     }
 
     fn encoded_len(&self) -> usize {
-        match &self.message.content {
-            Some(Content::InvocationRequest(request)) if !self.trigger_metadata.is_empty() => {
-                let rest = StreamingMessage { request_id: self.message.request_id.clone(), content: None };
-                let inner = request.encoded_len() + self.trigger_metadata.encoded_len();
-                rest.encoded_len()
-                    + prost::encoding::key_len(INVOCATION_REQUEST_FIELD)
-                    + prost::encoding::encoded_len_varint(inner as u64)
-                    + inner
-            }
-            _ => self.message.encoded_len(),
-        }
+        let Some(request) = self.request_with_entries() else { return self.message.encoded_len() };
+        let request_id = if self.message.request_id.is_empty() {
+            0
+        } else {
+            prost::encoding::string::encoded_len(REQUEST_ID_FIELD, &self.message.request_id)
+        };
+        let inner = self.request_len(request);
+        request_id
+            + prost::encoding::key_len(INVOCATION_REQUEST_FIELD)
+            + prost::encoding::encoded_len_varint(inner as u64)
+            + inner
     }
 
     fn clear(&mut self) {
@@ -300,11 +310,14 @@ mod tests {
 
     #[test]
     fn it_encodes_to_what_decodes_as_the_same_streaming_message() {
-        let whole = invocation();
-        let inbound = WorkerInbound::decode(whole.encode_to_vec().as_slice()).unwrap();
-        let again = inbound.encode_to_vec();
-        assert_eq!(again.len(), inbound.encoded_len());
-        assert_eq!(StreamingMessage::decode(again.as_slice()).unwrap(), whole);
+        let with_request_id = invocation();
+        let without = StreamingMessage { request_id: String::new(), ..invocation() };
+        for whole in [with_request_id, without] {
+            let inbound = WorkerInbound::decode(whole.encode_to_vec().as_slice()).unwrap();
+            let again = inbound.encode_to_vec();
+            assert_eq!(again.len(), inbound.encoded_len());
+            assert_eq!(StreamingMessage::decode(again.as_slice()).unwrap(), whole);
+        }
     }
 
     #[test]
